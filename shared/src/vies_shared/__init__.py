@@ -1,0 +1,1 @@
+"""VIES platform shared library."""
