@@ -1,0 +1,142 @@
+"""Events published by the missions service on ``vies.missions.events``."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from vies_shared.events.base import Event
+from vies_shared.events.recruitment import Scheme
+
+CheckInStatus = Literal["ok", "concern", "urgent"]
+IncidentCategory = Literal["health", "security", "legal", "host_relationship", "other"]
+Severity = Literal["low", "medium", "high", "critical"]
+AlertLevel = Literal["info", "vigilance", "crisis"]
+SafetyStatus = Literal["safe", "need_help"]
+
+
+class MissionPlanned(Event):
+    """A mission was created from an engagement."""
+
+    TYPE = "missions.MissionPlanned"
+    KEY = "mission_id"
+    mission_id: str
+    engagement_id: str
+    volunteer_id: str
+    authority_id: str
+    partner_id: str
+    country: str
+    centre_id: str | None = None
+    scheme: Scheme
+    starts_on: date
+    ends_on: date
+
+
+class MissionStarted(Event):
+    """The volunteer departed; the mission is under way."""
+
+    TYPE = "missions.MissionStarted"
+    KEY = "mission_id"
+    mission_id: str
+    departed_on: date
+
+
+class CheckInReceived(Event):
+    """The volunteer checked in."""
+
+    TYPE = "missions.CheckInReceived"
+    KEY = "mission_id"
+    mission_id: str
+    status: CheckInStatus
+
+
+class CheckInMissed(Event):
+    """A check-in due date passed without a check-in (once per due date)."""
+
+    TYPE = "missions.CheckInMissed"
+    KEY = "mission_id"
+    mission_id: str
+    due_on: date
+    missed_in_a_row: int | None = None
+
+
+class IncidentReported(Event):
+    """An incident was reported on a mission."""
+
+    TYPE = "missions.IncidentReported"
+    KEY = "mission_id"
+    incident_id: str
+    mission_id: str
+    category: IncidentCategory
+    severity: Severity
+    partner_id: str | None = None
+    country: str | None = None
+
+
+class IncidentResolved(Event):
+    """An incident was resolved."""
+
+    TYPE = "missions.IncidentResolved"
+    KEY = "mission_id"
+    incident_id: str
+    mission_id: str
+
+
+class SecurityAlertIssued(Event):
+    """A security alert for a country: every volunteer there must confirm their safety."""
+
+    TYPE = "missions.SecurityAlertIssued"
+    KEY = "alert_id"
+    alert_id: str
+    country: str
+    level: AlertLevel
+    respond_by: datetime
+    mission_ids: list[str] | None = None
+
+
+class SafetyStatusReported(Event):
+    """A volunteer answered a safety check."""
+
+    TYPE = "missions.SafetyStatusReported"
+    KEY = "alert_id"
+    alert_id: str
+    mission_id: str
+    status: SafetyStatus
+
+
+class SafetyCheckClosed(Event):
+    """A safety check closed; the missions still unaccounted for are listed."""
+
+    TYPE = "missions.SafetyCheckClosed"
+    KEY = "alert_id"
+    alert_id: str
+    unaccounted_mission_ids: list[str]
+    country: str | None = None
+
+
+class MissionExtended(Event):
+    """A mission's end date moved later."""
+
+    TYPE = "missions.MissionExtended"
+    KEY = "mission_id"
+    mission_id: str
+    ends_on: date
+
+
+class MissionEnded(Event):
+    """A mission ended as planned."""
+
+    TYPE = "missions.MissionEnded"
+    KEY = "mission_id"
+    mission_id: str
+    ended_on: date
+
+
+class MissionInterrupted(Event):
+    """A mission ended early (early return)."""
+
+    TYPE = "missions.MissionInterrupted"
+    KEY = "mission_id"
+    mission_id: str
+    reason: str
+    interrupted_on: date | None = None

@@ -1,0 +1,139 @@
+"""Events published by the recruitment service (ids only on ``*.events``, contract 1.5)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from vies_shared.events.base import Event
+
+Scheme = Literal["vsi", "service_civique", "vec", "jsi_vvvsi", "reciprocity"]
+SCHEMES: tuple[str, ...] = ("vsi", "service_civique", "vec", "jsi_vvvsi", "reciprocity")
+
+
+class PositionPublished(Event):
+    """A volunteer position opened for applications."""
+
+    TYPE = "recruitment.PositionPublished"
+    KEY = "position_id"
+    position_id: str
+    partnership_id: str
+    authority_id: str
+    partner_id: str
+    country: str
+    scheme: Scheme
+    title: str
+    starts_on: date
+    duration_months: int
+    places: int
+
+
+class PositionClosed(Event):
+    """A position stopped taking applications (filled, cancelled, partnership ended)."""
+
+    TYPE = "recruitment.PositionClosed"
+    KEY = "position_id"
+    position_id: str
+    reason: str
+
+
+class ApplicationSubmitted(Event):
+    """A candidate applied to a position."""
+
+    TYPE = "recruitment.ApplicationSubmitted"
+    KEY = "application_id"
+    application_id: str
+    position_id: str
+    candidate_id: str
+    authority_id: str
+
+
+class ApplicationScreened(Event):
+    """The scheme's eligibility rules were checked; reasons list every failed rule."""
+
+    TYPE = "recruitment.ApplicationScreened"
+    KEY = "application_id"
+    application_id: str
+    eligible: bool
+    reasons: list[str]
+
+
+class ApplicationShortlisted(Event):
+    """An application was shortlisted (addition to the contract)."""
+
+    TYPE = "recruitment.ApplicationShortlisted"
+    KEY = "application_id"
+    application_id: str
+
+
+class InterviewScheduled(Event):
+    """An interview was set for an application."""
+
+    TYPE = "recruitment.InterviewScheduled"
+    KEY = "application_id"
+    application_id: str
+    at: datetime
+
+
+class CandidateSelected(Event):
+    """A candidate was selected for a position."""
+
+    TYPE = "recruitment.CandidateSelected"
+    KEY = "application_id"
+    application_id: str
+    position_id: str
+    candidate_id: str
+
+
+class ApplicationRejected(Event):
+    """An application was rejected, with the reason given to the candidate."""
+
+    TYPE = "recruitment.ApplicationRejected"
+    KEY = "application_id"
+    application_id: str
+    reason: str
+
+
+class ApplicationWithdrawn(Event):
+    """The candidate withdrew before engagement."""
+
+    TYPE = "recruitment.ApplicationWithdrawn"
+    KEY = "application_id"
+    application_id: str
+
+
+class VolunteerEngaged(Event):
+    """A selected candidate signed a volunteering contract; missions plans the mission."""
+
+    TYPE = "recruitment.VolunteerEngaged"
+    KEY = "engagement_id"
+    engagement_id: str
+    application_id: str
+    volunteer_id: str
+    position_id: str
+    authority_id: str
+    partner_id: str
+    country: str
+    scheme: Scheme
+    starts_on: date
+    ends_on: date
+
+
+class PersonErased(Event):
+    """Right to erasure: every service deletes this person's personal data."""
+
+    TYPE = "recruitment.PersonErased"
+    KEY = "person_id"
+    person_id: str
+
+
+class ContactUpdated(Event):
+    """A person's contact data; only on the compacted ``vies.recruitment.contacts`` topic."""
+
+    TYPE = "recruitment.ContactUpdated"
+    KEY = "person_id"
+    person_id: str
+    name: str
+    email: str
+    phone: str | None = None
+    language: str

@@ -1,0 +1,1 @@
+"""Outbox, relay, idempotent consumers (inbox), retries and dead letters."""

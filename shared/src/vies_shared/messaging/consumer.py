@@ -1,0 +1,339 @@
+"""Idempotent event consumers: inbox, in-place retries, dead letters (ARCHITECTURE.md 3).
+
+For each batch a FastStream subscriber hands over, records are grouped by
+partition and each partition's records are handled in one MongoDB transaction:
+the inbox documents (``_id = ce_id``), the handlers' writes and the events they
+emit commit together. A record already in the inbox is skipped. Transient
+failures (database or broker unreachable, write conflicts) are retried in place
+with capped exponential backoff; a record that cannot be handled is isolated,
+retried alone and, after ``attempts`` failures, dead-lettered. The Kafka offset
+is committed only once every record of the batch is handled or dead-lettered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from aiokafka.structs import ConsumerRecord
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka.subscriber.usecase import BatchSubscriber
+
+from vies_shared import context, metrics
+from vies_shared.events.base import Event
+from vies_shared.events.envelope import EnvelopeError, EventMeta, decode, headers_to_dict
+from vies_shared.logging import get_logger
+from vies_shared.storage import Transactions, UnitOfWork, backoff_delay, is_transient
+
+Document = dict[str, Any]
+
+
+@dataclasses.dataclass
+class HandlerContext:
+    """What a handler gets besides its event: the transaction and the incoming event's attributes."""
+
+    uow: UnitOfWork
+    meta: EventMeta
+
+    @property
+    def session(self) -> Any:
+        """The MongoDB session of the transaction (pass it to every read and write)."""
+        return self.uow.session
+
+    @property
+    def db(self) -> Any:
+        """The service's database."""
+        return self.uow.db
+
+    def emit(self, event: Event, *, region: str | None = None) -> EventMeta:
+        """Emit an event caused by the one being handled (same transaction, causation recorded)."""
+        return self.uow.emit(event, region=region)
+
+
+Handler = Callable[[HandlerContext, Any], Awaitable[None]]
+TombstoneHandler = Callable[[UnitOfWork, str, str], Awaitable[None]]
+
+
+class ConsumerStopping(Exception):  # noqa: N818 - a signal, not an error
+    """Raised to abandon a batch (un-acknowledged) when the service shuts down mid-retry."""
+
+
+class HandlerFailed(Exception):
+    """A handler raised a non-transient error."""
+
+
+@dataclasses.dataclass
+class _Item:
+    record: ConsumerRecord[bytes, bytes]
+    meta: EventMeta | None = None
+    event: Event | None = None
+
+    @property
+    def tombstone(self) -> bool:
+        return self.meta is None
+
+
+class EventConsumer:
+    """Consumes contract events for one service: inbox, retries, dead letters."""
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        name: str,
+        transactions: Transactions,
+        broker: KafkaBroker,
+        topics: Sequence[str],
+        group_id: str,
+        dlq_topic: str,
+        handlers: Mapping[str, Handler],
+        tombstone_handler: TombstoneHandler | None = None,
+        attempts: int = 3,
+        retry_initial: float = 0.2,
+        retry_max: float = 30.0,
+        max_records: int = 200,
+        batch_timeout_ms: int = 100,
+    ) -> None:
+        self.service = service
+        self.name = name
+        self.transactions = transactions
+        self.broker = broker
+        self.topics = tuple(topics)
+        self.group_id = group_id
+        self.dlq_topic = dlq_topic
+        self.handlers = dict(handlers)
+        self.tombstone_handler = tombstone_handler
+        self.attempts = attempts
+        self.retry_initial = retry_initial
+        self.retry_max = retry_max
+        self.max_records = max_records
+        self.batch_timeout_ms = batch_timeout_ms
+        self.inbox = transactions.db["inbox"]
+        self.stopping = False
+        self.last_batch_at: float | None = None
+        self.subscriber: BatchSubscriber | None = None
+        self.log = get_logger(component="consumer", consumer=name)
+
+    def register(self) -> BatchSubscriber:
+        """Attach a manual-ack batch subscriber for ``topics`` to the broker."""
+        subscriber = self.broker.subscriber(
+            *self.topics,
+            group_id=self.group_id,
+            batch=True,
+            max_records=self.max_records,
+            batch_timeout_ms=self.batch_timeout_ms,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.MANUAL,
+            parser=_tolerant_parser,
+            title=f"{self.name}:consume",
+            description=f"{self.service} consumes {', '.join(sorted(self.handlers))}",
+        )
+
+        async def on_batch(message: KafkaMessage) -> None:
+            await self.on_message(message)
+
+        subscriber(on_batch)
+        self.subscriber = subscriber
+        return subscriber
+
+    async def on_message(self, message: KafkaMessage) -> None:
+        """Handle a FastStream batch message and commit its offsets only when all is done."""
+        records: tuple[ConsumerRecord[bytes, bytes], ...] = tuple(message.raw_message)  # type: ignore[arg-type]
+        try:
+            await self.handle_records(records)
+        except ConsumerStopping:
+            return  # not acknowledged: the records come back after restart
+        except Exception:  # noqa: BLE001 - never skip a record: rewind and try the batch again
+            self.log.exception("batch_failed_unexpectedly", records=len(records))
+            await asyncio.sleep(self.retry_max / 10)
+            try:
+                await message.nack()
+            except Exception:  # noqa: BLE001 - partition may have been revoked meanwhile
+                self.log.warning("nack_failed")
+            return
+        self.last_batch_at = time.monotonic()
+        await self._retry_transient(message.ack, what="commit")
+
+    async def handle_records(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        """Handle records of any partitions; each partition in order, in one transaction when possible."""
+        by_partition: dict[tuple[str, int], list[ConsumerRecord[bytes, bytes]]] = {}
+        for record in records:
+            by_partition.setdefault((record.topic, record.partition), []).append(record)
+        for chunk in by_partition.values():
+            await self._handle_chunk(chunk)
+
+    async def _handle_chunk(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        items: list[_Item] = []
+        for record in records:
+            item = await self._parse(record)
+            if item is not None:
+                items.append(item)
+        if not items:
+            return
+        try:
+            await self._retry_transient(lambda: self._run(items), what="batch")
+        except HandlerFailed:
+            # Isolate the failing record: handle each alone so the others still commit.
+            for item in items:
+                await self._handle_alone(item)
+
+    async def _parse(self, record: ConsumerRecord[bytes, bytes]) -> _Item | None:
+        if record.value is None:
+            return _Item(record) if self.tombstone_handler is not None else None
+        try:
+            envelope = decode(record.value, headers_to_dict(record.headers))
+        except EnvelopeError as exc:
+            await self.dead_letter(record, exc.reason, str(exc))
+            return None
+        if envelope.meta.type not in self.handlers:
+            metrics.EVENTS_CONSUMED.labels(self.service, envelope.meta.type, "ignored").inc()
+            return None
+        return _Item(record, envelope.meta, envelope.event)
+
+    async def _handle_alone(self, item: _Item) -> None:
+        for attempt in range(1, self.attempts + 1):
+            try:
+                await self._retry_transient(lambda: self._run([item]), what="message")
+                return
+            except HandlerFailed as exc:
+                cause = exc.__cause__ or exc
+                self.log.warning("handler_failed", attempt=attempt, error=repr(cause), **_log_fields(item))
+                if attempt == self.attempts:
+                    await self.dead_letter(item.record, "handler_failed", repr(cause))
+                    return
+                await self._sleep(backoff_delay(attempt, self.retry_initial, self.retry_max))
+
+    async def _run(self, items: list[_Item]) -> None:
+        started = time.perf_counter()
+
+        async def work(uow: UnitOfWork) -> list[_Item]:
+            ids = [item.meta.id for item in items if item.meta is not None]
+            seen: set[str] = set()
+            if ids:
+                cursor = self.inbox.find({"_id": {"$in": ids}}, {"_id": 1}, session=uow.session)
+                seen = {doc["_id"] async for doc in cursor}
+            done: list[Document] = []
+            handled: list[_Item] = []
+            for item in items:
+                if item.tombstone:
+                    assert self.tombstone_handler is not None
+                    key = (item.record.key or b"").decode(errors="replace")
+                    await self.tombstone_handler(uow, item.record.topic, key)
+                    continue
+                assert item.meta is not None
+                if item.meta.id in seen:
+                    metrics.EVENTS_CONSUMED.labels(self.service, item.meta.type, "duplicate").inc()
+                    continue
+                seen.add(item.meta.id)
+                await self._call_handler(uow, item)
+                handled.append(item)
+                done.append(
+                    {
+                        "_id": item.meta.id,
+                        "type": item.meta.type,
+                        "consumer": self.name,
+                        "topic": item.record.topic,
+                        "partition": item.record.partition,
+                        "offset": item.record.offset,
+                        "processed_at": datetime.now(UTC),
+                    }
+                )
+            if done:
+                await self.inbox.insert_many(done, session=uow.session)
+            return handled
+
+        handled = await self.transactions.run(work)
+        elapsed = time.perf_counter() - started
+        for item in handled:
+            assert item.meta is not None
+            metrics.EVENTS_CONSUMED.labels(self.service, item.meta.type, "handled").inc()
+            metrics.HANDLER_LATENCY.labels(self.service, item.meta.type).observe(elapsed / max(1, len(handled)))
+
+    async def _call_handler(self, uow: UnitOfWork, item: _Item) -> None:
+        assert item.meta is not None
+        handler = self.handlers[item.meta.type]
+        corr = context.correlation_id.set(item.meta.correlation_id)
+        cause = context.causation_id.set(item.meta.id)
+        structlog.contextvars.bind_contextvars(**_log_fields(item))
+        try:
+            await handler(HandlerContext(uow=uow, meta=item.meta), item.event)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            raise HandlerFailed(str(exc)) from exc
+        finally:
+            context.correlation_id.reset(corr)
+            context.causation_id.reset(cause)
+            structlog.contextvars.unbind_contextvars("ce_id", "ce_type", "correlation_id")
+
+    async def _retry_transient(self, action: Callable[[], Awaitable[Any]], *, what: str) -> Any:
+        attempt = 0
+        while True:
+            try:
+                return await action()
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                attempt += 1
+                metrics.HANDLER_RETRIES.labels(self.service).inc()
+                delay = backoff_delay(attempt, self.retry_initial, self.retry_max)
+                self.log.warning("transient_failure_retrying", what=what, attempt=attempt, error=repr(exc), retry_in=round(delay, 2))
+                await self._sleep(delay)
+
+    async def _sleep(self, seconds: float) -> None:
+        if self.stopping:
+            raise ConsumerStopping
+        await asyncio.sleep(seconds)
+        if self.stopping:
+            raise ConsumerStopping
+
+    async def dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str, error: str) -> None:
+        """Publish the original record with the contract's ``dlq_*`` headers, retrying until Kafka takes it."""
+        headers = {name: (raw or b"").decode(errors="replace") for name, raw in record.headers}
+        headers.update(
+            {
+                "dlq_reason": reason,
+                "dlq_error": error[:2000],
+                "dlq_topic": record.topic,
+                "dlq_partition": str(record.partition),
+                "dlq_offset": str(record.offset),
+                "dlq_consumer": self.group_id,
+                "dlq_time": datetime.now(UTC).isoformat(),
+            }
+        )
+        key = record.key if record.key is not None else b""
+        value = record.value if record.value is not None else b""
+        await self._retry_transient(
+            lambda: self.broker.publish(value, topic=self.dlq_topic, key=key, headers=headers),
+            what="dead_letter",
+        )
+        metrics.EVENTS_DEAD_LETTERED.labels(self.service, reason).inc()
+        self.log.error(
+            "dead_lettered", reason=reason, error=error[:500], topic=record.topic, partition=record.partition, offset=record.offset
+        )
+
+
+def _log_fields(item: _Item) -> dict[str, str]:
+    if item.meta is None:
+        return {}
+    return {"ce_id": item.meta.id, "ce_type": item.meta.type, "correlation_id": item.meta.correlation_id}
+
+
+async def _tolerant_parser(
+    records: tuple[ConsumerRecord[bytes, bytes], ...],
+    original: Callable[[tuple[ConsumerRecord[bytes, bytes], ...]], Awaitable[Any]],
+) -> Any:
+    """FastStream's batch parser decodes headers strictly; a garbage header must reach the DLQ, not crash it."""
+    safe = tuple(
+        dataclasses.replace(r, headers=[(k, (v or b"").decode(errors="replace").encode()) for k, v in r.headers])
+        for r in records
+    )
+    message = await original(safe)
+    message.raw_message = records
+    return message

@@ -1,0 +1,180 @@
+"""The outbox relay: publishes pending outbox documents to Kafka, in order, in batches.
+
+Only the holder of the lease document ``{_id: "relay", holder, expires_at}``
+publishes, so per-key order holds with several replicas; the lease is renewed
+every few seconds and taken over by another replica when it expires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from vies_shared import metrics
+from vies_shared.logging import get_logger
+from vies_shared.messaging.outbox import Outbox
+from vies_shared.storage import backoff_delay, is_transient
+
+Document = dict[str, Any]
+LEASE_ID = "relay"
+
+
+class Lease:
+    """A MongoDB lease that at most one holder has at a time, until it expires."""
+
+    def __init__(self, collection: AsyncCollection[Document], *, name: str, holder: str, seconds: float) -> None:
+        self.collection = collection
+        self.name = name
+        self.holder = holder
+        self.seconds = seconds
+        self.valid_until: datetime | None = None
+
+    async def acquire(self) -> bool:
+        """Take or renew the lease; False when another live holder has it."""
+        now = datetime.now(UTC)
+        expires = now + timedelta(seconds=self.seconds)
+        try:
+            doc = await self.collection.find_one_and_update(
+                {"_id": self.name, "$or": [{"holder": self.holder}, {"expires_at": {"$lt": now}}]},
+                {"$set": {"holder": self.holder, "expires_at": expires}},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+        except DuplicateKeyError:
+            doc = None
+        self.valid_until = expires if doc is not None else None
+        return doc is not None
+
+    def held(self, margin: float = 1.0) -> bool:
+        """Whether our lease is still valid with a safety margin (stop publishing before it lapses)."""
+        return self.valid_until is not None and datetime.now(UTC) + timedelta(seconds=margin) < self.valid_until
+
+    async def release(self) -> None:
+        """Give the lease up so another replica takes over at once (graceful shutdown)."""
+        if self.valid_until is not None:
+            await self.collection.delete_one({"_id": self.name, "holder": self.holder})
+            self.valid_until = None
+
+
+class OutboxRelay:
+    """Moves outbox documents to Kafka: acks=all, idempotent producer, marked published after ack."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        broker: KafkaBroker,
+        *,
+        service: str,
+        batch_size: int = 500,
+        poll_seconds: float = 0.2,
+        lease_seconds: float = 10.0,
+        holder: str | None = None,
+    ) -> None:
+        self.outbox = outbox
+        self.broker = broker
+        self.service = service
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.lease = Lease(
+            outbox.collection.database["leases"],
+            name=LEASE_ID,
+            holder=holder or f"{service}-{uuid.uuid4().hex[:12]}",
+            seconds=lease_seconds,
+        )
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.log = get_logger(component="relay")
+
+    def wake(self) -> None:
+        """Called after a commit that wrote outbox documents: publish without waiting for the poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        """Run the relay loop in the background."""
+        self._stopping.clear()
+        self._task = asyncio.create_task(self.run(), name=f"{self.service}-outbox-relay")
+
+    @property
+    def running(self) -> bool:
+        """Whether the relay loop is alive."""
+        return self._task is not None and not self._task.done()
+
+    async def stop(self) -> None:
+        """Finish the batch in flight (flush), release the lease and stop."""
+        self._stopping.set()
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        try:
+            await self.lease.release()
+        except Exception as exc:  # noqa: BLE001 - a lease left behind only expires later
+            self.log.warning("relay_lease_release_failed", error=str(exc))
+
+    async def run(self) -> None:
+        """Loop: hold the lease, publish pending batches, sleep when idle; back off on failures."""
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                if not self.lease.held(margin=self.lease.seconds / 2) and not await self.lease.acquire():
+                    await self._idle(self.lease.seconds / 3)
+                    continue
+                published = await self.publish_pending()
+                failures = 0
+                if published < self.batch_size:
+                    await self._idle(self.poll_seconds)
+            except Exception as exc:  # noqa: BLE001 - the relay must survive any outage
+                failures += 1
+                delay = backoff_delay(failures, 0.2, 10.0)
+                level = "warning" if is_transient(exc) else "error"
+                getattr(self.log, level)("relay_publish_failed", error=repr(exc), retry_in=round(delay, 2))
+                await self._idle(delay)
+
+    async def _idle(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+        self._wake.clear()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of pending events in ``seq`` order; returns how many were published."""
+        cursor = self.outbox.collection.find({"published_at": None}).sort("seq", ASCENDING).limit(self.batch_size)
+        batch = await cursor.to_list(length=self.batch_size)
+        if not batch:
+            metrics.OUTBOX_BACKLOG.labels(self.service).set(0)
+            return 0
+        if not self.lease.held():
+            return 0
+        # Send all, then wait for every ack: the idempotent producer keeps per-partition order.
+        futures = [
+            await self.broker.publish(
+                doc["value"],
+                topic=doc["topic"],
+                key=doc["key"].encode(),
+                headers=doc["headers"] or None,
+                no_confirm=True,
+            )
+            for doc in batch
+        ]
+        outcomes = await asyncio.gather(*futures, return_exceptions=True)
+        failed = next((o for o in outcomes if isinstance(o, BaseException)), None)
+        if failed is not None:
+            # Nothing is marked: the whole batch is sent again (consumers de-duplicate on ce_id).
+            raise failed
+        ids = [doc["_id"] for doc in batch]
+        await self.outbox.collection.update_many(
+            {"_id": {"$in": ids}}, {"$set": {"published_at": datetime.now(UTC)}}
+        )
+        for doc in batch:
+            metrics.EVENTS_PUBLISHED.labels(self.service, doc.get("type", "")).inc()
+        metrics.OUTBOX_BACKLOG.labels(self.service).set(await self.outbox.backlog())
+        return len(batch)

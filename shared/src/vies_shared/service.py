@@ -1,0 +1,294 @@
+"""Composition root shared by the four services: settings → clients → broker → FastAPI app.
+
+A service describes itself with a ``ServiceDefinition`` (routers, event
+handlers, periodic jobs, start-up setup); ``create_app`` wires it to MongoDB,
+Kafka, the outbox relay and the consumers. Nothing connects at import time:
+connections open in the FastAPI lifespan and close on shutdown (SIGTERM stops
+consuming, finishes the batch in flight, flushes the relay, closes clients).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import uvicorn
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from faststream.kafka import KafkaBroker
+from faststream.specification import AsyncAPI
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from vies_shared.events.base import Event, lookup
+from vies_shared.events.topics import contacts_topic, dlq_topic, events_topic
+from vies_shared.logging import configure_logging, get_logger
+from vies_shared.messaging.broker import create_broker
+from vies_shared.messaging.consumer import EventConsumer, Handler, TombstoneHandler
+from vies_shared.messaging.outbox import Outbox
+from vies_shared.messaging.relay import Lease, OutboxRelay
+from vies_shared.settings import ServiceSettings
+from vies_shared.storage import Transactions, create_mongo_client
+from vies_shared.web import install_error_handlers, install_request_context, metrics_response
+
+Document = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    """A job run every ``interval_seconds``; ``exclusive`` jobs run on one replica at a time (lease)."""
+
+    name: str
+    interval_seconds: float
+    run: Callable[[Runtime], Awaitable[None]]
+    exclusive: bool = True
+
+
+@dataclass
+class ServiceDefinition:
+    """What makes a service: its name, HTTP routers, event handlers, jobs and published events."""
+
+    name: str
+    title: str
+    routers: Sequence[APIRouter] = ()
+    handlers: Mapping[str, Handler] = field(default_factory=dict)
+    tombstone_handler: TombstoneHandler | None = None
+    publishes: Sequence[type[Event]] = ()
+    jobs: Sequence[PeriodicJob] = ()
+    setup: Callable[[Runtime], Awaitable[None]] | None = None
+    settings_factory: Callable[[], ServiceSettings] | None = None
+    version: str = "0.1.0"
+
+
+class Runtime:
+    """The live clients of one service process, shared by its routes, handlers and jobs."""
+
+    def __init__(self, definition: ServiceDefinition, settings: ServiceSettings) -> None:
+        self.definition = definition
+        self.settings = settings
+        self.client: AsyncMongoClient[Document] = create_mongo_client(settings.mongodb_uri)
+        self.db: AsyncDatabase[Document] = self.client[settings.mongodb_db]
+        self.outbox = Outbox(self.db, service=settings.service, topic_prefix=settings.topic_prefix)
+        self.transactions = Transactions(self.client, self.db, self.outbox)
+        self.broker: KafkaBroker = create_broker(settings)
+        self.relay: OutboxRelay | None = None
+        self.consumer: EventConsumer | None = None
+        self.extras: dict[str, Any] = {}
+        self._job_tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+        self.started = False
+        self.log = get_logger(component="runtime")
+        self._declare_publishers()
+        if settings.runs_workers and (definition.handlers or definition.tombstone_handler):
+            self.consumer = EventConsumer(
+                service=settings.service,
+                name=settings.service,
+                transactions=self.transactions,
+                broker=self.broker,
+                topics=self.consumed_topics(),
+                group_id=settings.consumer_group,
+                dlq_topic=dlq_topic(settings.service, settings.topic_prefix),
+                handlers=definition.handlers,
+                tombstone_handler=definition.tombstone_handler,
+                attempts=settings.handler_attempts,
+                retry_initial=settings.retry_initial_seconds,
+                retry_max=settings.retry_max_seconds,
+                max_records=settings.consumer_max_records,
+                batch_timeout_ms=settings.consumer_batch_timeout_ms,
+            )
+            self.consumer.register()
+
+    def consumed_topics(self) -> list[str]:
+        """Topics holding the event types this service handles."""
+        prefix = self.settings.topic_prefix
+        topics: set[str] = set()
+        for ce_type in self.definition.handlers:
+            if ce_type == "recruitment.ContactUpdated":
+                topics.add(contacts_topic(prefix))
+            else:
+                topics.add(events_topic(ce_type.split(".", 1)[0], prefix))
+        if self.definition.tombstone_handler is not None:
+            topics.add(contacts_topic(prefix))
+        return sorted(topics)
+
+    def _declare_publishers(self) -> None:
+        # Publisher objects document what the service publishes in its AsyncAPI; the relay sends.
+        for model in self.definition.publishes:
+            topic = self.outbox.topic_for(model.model_construct())
+            self.broker.publisher(
+                topic,
+                title=f"{model.TYPE}:publish",
+                description=(model.__doc__ or "").strip(),
+                schema=model,
+                include_in_schema=True,
+            )
+
+    async def start(self) -> None:
+        """Connect, create indexes, run setup, start the relay, consumers and jobs."""
+        await self.outbox.ensure_indexes(self.settings.outbox_retention_days)
+        await self.db["inbox"].create_index("processed_at")
+        if self.definition.setup is not None:
+            await self.definition.setup(self)
+        await self.broker.start()
+        if self.settings.runs_workers:
+            self.relay = OutboxRelay(
+                self.outbox,
+                self.broker,
+                service=self.settings.service,
+                batch_size=self.settings.relay_batch_size,
+                poll_seconds=self.settings.relay_poll_seconds,
+                lease_seconds=self.settings.relay_lease_seconds,
+            )
+            self.transactions.on_commit(self.relay.wake)
+            self.relay.start()
+            for job in self.definition.jobs:
+                self._job_tasks.append(asyncio.create_task(self._run_job(job), name=job.name))
+        self.started = True
+
+    async def stop(self) -> None:
+        """Graceful shutdown: stop consuming (in-flight batch finishes), flush the relay, close clients."""
+        self._stopping.set()
+        if self.consumer is not None:
+            self.consumer.stopping = True
+        for task in self._job_tasks:
+            task.cancel()
+        for task in self._job_tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        with contextlib.suppress(Exception):
+            await self.broker.stop()  # waits up to graceful_timeout for handlers in flight
+        if self.relay is not None:
+            # A last pass publishes what in-flight handlers committed, if the broker is up.
+            with contextlib.suppress(Exception):
+                await self.broker.start()
+                await self.relay.publish_pending()
+            await self.relay.stop()
+            with contextlib.suppress(Exception):
+                await self.broker.stop()
+        await self.client.close()
+
+    async def _run_job(self, job: PeriodicJob) -> None:
+        lease = Lease(
+            self.db["leases"],
+            name=f"job:{job.name}",
+            holder=self.relay.lease.holder if self.relay else job.name,
+            seconds=max(job.interval_seconds * 3, 10.0),
+        )
+        log = get_logger(component="job", job=job.name)
+        while not self._stopping.is_set():
+            try:
+                if not job.exclusive or await lease.acquire():
+                    await job.run(self)
+            except Exception as exc:  # noqa: BLE001 - a failed run is retried at the next tick
+                log.warning("job_failed", error=repr(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=job.interval_seconds)
+
+    async def readiness(self) -> dict[str, bool]:
+        """Whether MongoDB and Kafka answer and the consumers and relay run."""
+        checks: dict[str, bool] = {}
+        try:
+            await asyncio.wait_for(self.client.admin.command("ping"), timeout=2)
+            checks["mongodb"] = True
+        except Exception:  # noqa: BLE001
+            checks["mongodb"] = False
+        try:
+            checks["kafka"] = bool(await self.broker.ping(timeout=2))
+        except Exception:  # noqa: BLE001
+            checks["kafka"] = False
+        if self.settings.runs_workers:
+            checks["relay"] = self.relay is not None and self.relay.running
+            if self.consumer is not None and self.consumer.subscriber is not None:
+                checks["consumers"] = bool(self.consumer.subscriber.running)
+        checks["started"] = self.started
+        return checks
+
+    def asyncapi(self) -> Any:
+        """The AsyncAPI 3.0 document of what this service publishes and consumes."""
+        spec = AsyncAPI(self.broker, title=self.definition.title, version=self.definition.version)
+        return spec.to_specification().to_jsonable()
+
+
+def get_runtime(request: Request) -> Runtime:
+    """FastAPI dependency: the service's runtime."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def create_app(definition: ServiceDefinition, settings: ServiceSettings | None = None) -> FastAPI:
+    """Build the FastAPI app of a service; connections open in its lifespan."""
+    settings = settings or (definition.settings_factory or (lambda: ServiceSettings(service=definition.name)))()
+    configure_logging(settings.service, settings.log_level)
+    runtime = Runtime(definition, settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        runtime.log.info("service_started", role=settings.role, port=settings.http_port)
+        try:
+            yield
+        finally:
+            runtime.log.info("service_stopping")
+            await runtime.stop()
+
+    app = FastAPI(title=definition.title, version=definition.version, lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.settings = settings
+    install_error_handlers(app)
+    install_request_context(app, settings.service)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        checks = await runtime.readiness()
+        ready = all(checks.values())
+        return JSONResponse(status_code=200 if ready else 503, content={"ready": ready, "checks": checks})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        if runtime.started and runtime.settings.runs_workers:
+            with contextlib.suppress(Exception):
+                from vies_shared import metrics
+
+                metrics.OUTBOX_BACKLOG.labels(settings.service).set(await runtime.outbox.backlog())
+        return metrics_response()
+
+    @app.get("/asyncapi.json", include_in_schema=False)
+    async def asyncapi() -> Any:
+        return runtime.asyncapi()
+
+    if settings.runs_api:
+        for router in definition.routers:
+            app.include_router(router)
+    return app
+
+
+def serve(definition: ServiceDefinition, settings: ServiceSettings | None = None) -> None:
+    """Run a service with uvicorn (SIGTERM/SIGINT trigger the graceful shutdown)."""
+    settings = settings or (definition.settings_factory or (lambda: ServiceSettings(service=definition.name)))()
+    app = create_app(definition, settings)
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=int(settings.drain_seconds),
+    )
+
+
+def event_model(ce_type: str) -> type[Event]:
+    """The current model of a contract type (for tests and docs)."""
+    model = lookup(ce_type, 1)
+    if model is None:
+        raise KeyError(ce_type)
+    return model

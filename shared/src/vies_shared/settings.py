@@ -1,0 +1,73 @@
+"""Settings every service shares, read from ``VIES_*`` environment variables (CONTRACT.md 3)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_HTTP_PORTS = {"recruitment": 8001, "partners": 8002, "missions": 8003, "notifications": 8004}
+DEV_JWT_SECRET = "vies-dev-secret-change-me-in-production"
+
+
+class ServiceSettings(BaseSettings):
+    """Common settings; a service subclasses it and sets ``service``."""
+
+    model_config = SettingsConfigDict(env_prefix="VIES_", extra="ignore")
+
+    service: str = "shared"
+    role: Literal["all", "api", "worker"] = "all"
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: str = "SCRAM-SHA-512"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: str = ""
+    kafka_ca_file: str = ""
+    topic_prefix: str = ""
+    mongodb_uri: str = "mongodb://127.0.0.1:27017"
+    mongodb_db: str = ""
+    jwt_secret: str = DEV_JWT_SECRET
+    jwt_public_key: str = ""
+    jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    http_host: str = "127.0.0.1"
+    http_port: int = 0
+    log_level: str = "INFO"
+    region: str = ""
+    # outbox relay
+    relay_batch_size: int = Field(default=500, ge=1)
+    relay_poll_seconds: float = Field(default=0.2, gt=0)
+    relay_lease_seconds: float = Field(default=10.0, gt=0)
+    outbox_retention_days: int = Field(default=7, ge=1)
+    # consumers
+    consumer_max_records: int = Field(default=200, ge=1)
+    consumer_batch_timeout_ms: int = Field(default=100, ge=1)
+    handler_attempts: int = Field(default=3, ge=1)
+    retry_initial_seconds: float = Field(default=0.2, gt=0)
+    retry_max_seconds: float = Field(default=30.0, gt=0)
+    drain_seconds: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _defaults_from_service(self) -> ServiceSettings:
+        if not self.mongodb_db:
+            self.mongodb_db = f"vies_{self.service}"
+        if not self.http_port:
+            self.http_port = DEFAULT_HTTP_PORTS.get(self.service, 8000)
+        return self
+
+    @property
+    def runs_api(self) -> bool:
+        """Whether this process serves the command and query endpoints."""
+        return self.role in ("all", "api")
+
+    @property
+    def runs_workers(self) -> bool:
+        """Whether this process runs consumers, the outbox relay and schedulers."""
+        return self.role in ("all", "worker")
+
+    @property
+    def consumer_group(self) -> str:
+        """The service's consumer group id (``vies.<service>``)."""
+        return f"{self.topic_prefix}vies.{self.service}"
