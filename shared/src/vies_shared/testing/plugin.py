@@ -1,0 +1,174 @@
+"""pytest plugin: the real local stack (Kafka, SecantusDB, Mailpit) once per test session.
+
+The stack starts on free ports under ``.stack-test-<pid>/`` and is stopped and
+wiped at the end of the session, even when tests fail. Set
+``VIES_TEST_KAFKA_BOOTSTRAP`` and ``VIES_TEST_MONGODB_URI`` (and optionally
+``VIES_TEST_SMTP_PORT``, ``VIES_TEST_MAILPIT_URL``) to use a stack that is
+already running instead. Each test gets a unique topic prefix and database
+names, so tests never see each other's data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import pytest_asyncio
+
+from vies_shared.events.topics import all_topics
+from vies_shared.settings import ServiceSettings
+from vies_shared.storage import create_mongo_client
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+@dataclass
+class StackEndpoints:
+    """Where the test stack listens; ``stack`` is the controllable LocalStack when we started it."""
+
+    kafka_bootstrap: str
+    mongodb_uri: str
+    smtp_host: str
+    smtp_port: int
+    mailpit_url: str
+    stack: Any | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "integration: needs the real Kafka broker and MongoDB server")
+    config.addinivalue_line("markers", "e2e: runs services as separate processes")
+    config.addinivalue_line("markers", "outage: stops and restarts a component of the stack")
+
+
+def _repo_root() -> Path:
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "shared").is_dir() and (folder / "services").is_dir():
+            return folder
+    return here
+
+
+@pytest.fixture(scope="session")
+def vies_stack() -> Iterator[StackEndpoints]:
+    """The session's stack: an external one from ``VIES_TEST_*`` variables, or one started here."""
+    external = os.environ.get("VIES_TEST_KAFKA_BOOTSTRAP")
+    if external:
+        yield StackEndpoints(
+            kafka_bootstrap=external,
+            mongodb_uri=os.environ.get("VIES_TEST_MONGODB_URI", "mongodb://127.0.0.1:27017/?directConnection=true"),
+            smtp_host="127.0.0.1",
+            smtp_port=int(os.environ.get("VIES_TEST_SMTP_PORT", "1025")),
+            mailpit_url=os.environ.get("VIES_TEST_MAILPIT_URL", "http://127.0.0.1:8025"),
+        )
+        return
+    from vies_shared.devstack import LocalStack, StackConfig
+
+    root = _repo_root()
+    config = StackConfig(
+        root=root / f".stack-test-{os.getpid()}",
+        kafka_port=0,
+        kafka_controller_port=0,
+        mongodb_port=0,
+        smtp_port=0,
+        mailpit_http_port=0,
+        partitions=3,
+        libs_dir=root / ".stack" / "kafka" / "libs",
+        mailpit_bin=root / ".stack" / "bin" / "mailpit",
+    )
+    stack = LocalStack(config)
+    stack.fetch()
+    stack.up()
+    try:
+        yield StackEndpoints(
+            kafka_bootstrap=stack.kafka_bootstrap,
+            mongodb_uri=stack.mongodb_uri,
+            smtp_host=stack.smtp_host,
+            smtp_port=stack.smtp_port,
+            mailpit_url=stack.mailpit_url,
+            stack=stack,
+        )
+    finally:
+        stack.down(wipe=True)
+
+
+@pytest.fixture
+def test_id() -> str:
+    """A short id unique to this test, used in topic prefixes and database names."""
+    return uuid.uuid4().hex[:10]
+
+
+@pytest_asyncio.fixture
+async def topic_prefix(vies_stack: StackEndpoints, test_id: str) -> str:
+    """A topic prefix unique to this test, with every contract topic created under it."""
+    prefix = f"t{test_id}."
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=vies_stack.kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [
+                NewTopic(
+                    spec.name,
+                    num_partitions=3,
+                    replication_factor=1,
+                    topic_configs={"cleanup.policy": "compact"} if spec.compacted else {},
+                )
+                for spec in all_topics(prefix)
+            ]
+        )
+    finally:
+        await admin.close()
+    return prefix
+
+
+SettingsFactory = Callable[..., Any]
+
+
+@pytest_asyncio.fixture
+async def vies_settings(vies_stack: StackEndpoints, topic_prefix: str, test_id: str) -> AsyncIterator[SettingsFactory]:
+    """Factory: ``vies_settings("missions", MissionsSettings, **overrides)`` on the test stack.
+
+    Databases are unique to the test (``t<id>_<service>``) and dropped afterwards.
+    Timings are short (relay poll, lease, retries) so tests stay fast.
+    """
+    databases: list[str] = []
+
+    def make(service: str, cls: type[S] = ServiceSettings, **overrides: Any) -> S:  # type: ignore[assignment]
+        db = overrides.pop("mongodb_db", f"t{test_id}_{service}")
+        databases.append(db)
+        values: dict[str, Any] = {
+            "service": service,
+            "kafka_bootstrap": vies_stack.kafka_bootstrap,
+            "mongodb_uri": vies_stack.mongodb_uri,
+            "mongodb_db": db,
+            "topic_prefix": topic_prefix,
+            "smtp_host": vies_stack.smtp_host,
+            "smtp_port": vies_stack.smtp_port,
+            "relay_poll_seconds": 0.05,
+            "relay_lease_seconds": 3.0,
+            "retry_initial_seconds": 0.1,
+            "retry_max_seconds": 1.0,
+            "drain_seconds": 5.0,
+            "consumer_batch_timeout_ms": 50,
+            "log_level": "WARNING",
+        }
+        values.update(overrides)
+        return cls(**values)
+
+    yield make
+    client = create_mongo_client(vies_stack.mongodb_uri)
+    try:
+        for name in databases:
+            try:
+                await asyncio.wait_for(client.drop_database(name), timeout=10)
+            except Exception:  # noqa: BLE001 - cleanup is best effort (an outage test may have left it down)
+                pass
+    finally:
+        await client.close()
