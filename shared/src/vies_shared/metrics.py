@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-HTTP_REQUESTS = Counter(
-    "vies_http_requests_total", "HTTP requests handled", ["service", "method", "route", "status"]
-)
+HTTP_REQUESTS = Counter("vies_http_requests_total", "HTTP requests handled", ["service", "method", "route", "status"])
 HTTP_LATENCY = Histogram("vies_http_request_seconds", "HTTP request latency", ["service", "method", "route"])
-EVENTS_CONSUMED = Counter(
-    "vies_events_consumed_total", "Events consumed, by outcome", ["service", "type", "outcome"]
-)
+EVENTS_CONSUMED = Counter("vies_events_consumed_total", "Events consumed, by outcome", ["service", "type", "outcome"])
 EVENTS_PUBLISHED = Counter("vies_events_published_total", "Events published by the outbox relay", ["service", "type"])
 EVENTS_DEAD_LETTERED = Counter(
     "vies_events_dead_lettered_total", "Messages sent to the dead-letter topic", ["service", "reason"]
 )
 OUTBOX_BACKLOG = Gauge("vies_outbox_backlog", "Events waiting in the outbox", ["service"])
-HANDLER_LATENCY = Histogram("vies_handler_seconds", "Time to handle one event (transaction included)", ["service", "type"])
+HANDLER_LATENCY = Histogram(
+    "vies_handler_seconds", "Time to handle one event (transaction included)", ["service", "type"]
+)
 HANDLER_RETRIES = Counter("vies_handler_retries_total", "Transient failures retried in place", ["service"])

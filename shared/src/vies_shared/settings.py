@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_HTTP_PORTS = {"recruitment": 8001, "partners": 8002, "missions": 8003, "notifications": 8004}
-DEV_JWT_SECRET = "vies-dev-secret-change-me-in-production"
+DEV_JWT_SECRET = "vies-dev-secret-change-me-in-production"  # noqa: S105 - development default, refused in production by policy
 
 
 class ServiceSettings(BaseSettings):

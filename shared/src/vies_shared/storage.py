@@ -64,8 +64,7 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, _TRANSIENT_TYPES):
         return True
     # aiokafka's errors are imported lazily to keep this module free of Kafka.
-    from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError
-    from aiokafka.errors import RequestTimedOutError
+    from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError, RequestTimedOutError
 
     return isinstance(exc, (KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError, RequestTimedOutError))
 
@@ -132,12 +131,11 @@ class Transactions:
         while True:
             attempt += 1
             try:
-                async with self.client.start_session() as session:
-                    async with await session.start_transaction():
-                        uow = UnitOfWork(session, self.db, self.outbox)
-                        result = await work(uow)
-                        if uow.pending:
-                            await self.outbox.collection.insert_many(uow.pending, session=session)
+                async with self.client.start_session() as session, await session.start_transaction():
+                    uow = UnitOfWork(session, self.db, self.outbox)
+                    result = await work(uow)
+                    if uow.pending:
+                        await self.outbox.collection.insert_many(uow.pending, session=session)
                 if uow.pending and self._on_commit:
                     self._on_commit()
                 return result

@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 from fastapi import APIRouter
-
 from vies_shared.events.partners import PartnerApproved
 from vies_shared.events.topics import events_topic
 from vies_shared.messaging.consumer import HandlerContext
@@ -40,7 +39,10 @@ async def on_approved(ctx: HandlerContext, event: PartnerApproved) -> None:
 
 
 async def test_command_to_other_service(vies_settings: Any, vies_stack: Any, topic_prefix: str) -> None:
-    producer = create_app(ServiceDefinition(name="partners", title="p", routers=[router], publishes=[PartnerApproved]), vies_settings("partners"))
+    producer = create_app(
+        ServiceDefinition(name="partners", title="p", routers=[router], publishes=[PartnerApproved]),
+        vies_settings("partners"),
+    )
     consumer = create_app(
         ServiceDefinition(name="missions", title="m", handlers={"partners.PartnerApproved": on_approved}),
         vies_settings("missions"),

@@ -56,7 +56,7 @@ def service_topics(service: str, prefix: str = "") -> ServiceTopics:
     """Topics a service publishes to and consumes from (its own dead letters included)."""
     others = tuple(events_topic(s, prefix) for s in SERVICES if s != service)
     publishes: tuple[str, ...] = (events_topic(service, prefix), dlq_topic(service, prefix))
-    consumes: tuple[str, ...] = others + (dlq_topic(service, prefix),)
+    consumes: tuple[str, ...] = (*others, dlq_topic(service, prefix))
     if service == "recruitment":
         publishes += (contacts_topic(prefix),)
     if service in ("missions", "notifications"):

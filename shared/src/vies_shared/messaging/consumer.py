@@ -60,7 +60,7 @@ Handler = Callable[[HandlerContext, Any], Awaitable[None]]
 TombstoneHandler = Callable[[UnitOfWork, str, str], Awaitable[None]]
 
 
-class ConsumerStopping(Exception):  # noqa: N818 - a signal, not an error
+class ConsumerStopping(Exception):
     """Raised to abandon a batch (un-acknowledged) when the service shuts down mid-retry."""
 
 
@@ -149,7 +149,7 @@ class EventConsumer:
             await self.handle_records(records)
         except ConsumerStopping:
             return  # not acknowledged: the records come back after restart
-        except Exception:  # noqa: BLE001 - never skip a record: rewind and try the batch again
+        except Exception:
             self.log.exception("batch_failed_unexpectedly", records=len(records))
             await asyncio.sleep(self.retry_max / 10)
             try:
@@ -283,7 +283,9 @@ class EventConsumer:
                 attempt += 1
                 metrics.HANDLER_RETRIES.labels(self.service).inc()
                 delay = backoff_delay(attempt, self.retry_initial, self.retry_max)
-                self.log.warning("transient_failure_retrying", what=what, attempt=attempt, error=repr(exc), retry_in=round(delay, 2))
+                self.log.warning(
+                    "transient_failure_retrying", what=what, attempt=attempt, error=repr(exc), retry_in=round(delay, 2)
+                )
                 await self._sleep(delay)
 
     async def _sleep(self, seconds: float) -> None:
@@ -315,7 +317,12 @@ class EventConsumer:
         )
         metrics.EVENTS_DEAD_LETTERED.labels(self.service, reason).inc()
         self.log.error(
-            "dead_lettered", reason=reason, error=error[:500], topic=record.topic, partition=record.partition, offset=record.offset
+            "dead_lettered",
+            reason=reason,
+            error=error[:500],
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
         )
 
 

@@ -8,6 +8,7 @@ every few seconds and taken over by another replica when it expires.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -139,10 +140,8 @@ class OutboxRelay:
                 await self._idle(delay)
 
     async def _idle(self, seconds: float) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=seconds)
-        except TimeoutError:
-            pass
         self._wake.clear()
 
     async def publish_pending(self) -> int:
@@ -171,9 +170,7 @@ class OutboxRelay:
             # Nothing is marked: the whole batch is sent again (consumers de-duplicate on ce_id).
             raise failed
         ids = [doc["_id"] for doc in batch]
-        await self.outbox.collection.update_many(
-            {"_id": {"$in": ids}}, {"$set": {"published_at": datetime.now(UTC)}}
-        )
+        await self.outbox.collection.update_many({"_id": {"$in": ids}}, {"$set": {"published_at": datetime.now(UTC)}})
         for doc in batch:
             metrics.EVENTS_PUBLISHED.labels(self.service, doc.get("type", "")).inc()
         metrics.OUTBOX_BACKLOG.labels(self.service).set(await self.outbox.backlog())

@@ -11,7 +11,7 @@ import contextlib
 import json
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -38,12 +38,12 @@ def free_port() -> int:
 
 
 async def wait_until(
-    check: Callable[[], Awaitable[T]] | Callable[[], T],
+    check: Callable[[], Any],
     *,
     timeout: float = 20.0,
     interval: float = 0.1,
     message: str = "condition",
-) -> T:
+) -> Any:
     """Poll ``check`` until it returns a truthy value, or fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -53,7 +53,7 @@ async def wait_until(
             result = await result
         last = result
         if result:
-            return result  # type: ignore[return-value]
+            return result
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {message} (last value: {last!r})")
         await asyncio.sleep(interval)
@@ -108,16 +108,22 @@ class KafkaProbe:
 
     async def read(self, *, idle: float = 0.5) -> list[ConsumerRecord[bytes, bytes]]:
         """Read every record from the start of the topics to their current end."""
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        )
         await consumer.start()
         try:
             partitions = [
-                TopicPartition(topic, p) for topic in self.topics for p in (consumer.partitions_for_topic(topic) or set())
+                TopicPartition(topic, p)
+                for topic in self.topics
+                for p in (consumer.partitions_for_topic(topic) or set())
             ]
             if not partitions:
-                await consumer._client.force_metadata_update()  # noqa: SLF001 - first metadata fetch
+                await consumer._client.force_metadata_update()
                 partitions = [
-                    TopicPartition(topic, p) for topic in self.topics for p in (consumer.partitions_for_topic(topic) or set())
+                    TopicPartition(topic, p)
+                    for topic in self.topics
+                    for p in (consumer.partitions_for_topic(topic) or set())
                 ]
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)
@@ -150,14 +156,21 @@ class KafkaProbe:
             )
         return out
 
-    async def wait_for(self, ce_type: str, count: int = 1, *, timeout: float = 20.0, where: Callable[[dict[str, Any]], bool] | None = None) -> list[dict[str, Any]]:
+    async def wait_for(
+        self,
+        ce_type: str,
+        count: int = 1,
+        *,
+        timeout: float = 20.0,
+        where: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> list[dict[str, Any]]:
         """Wait until at least ``count`` events of ``ce_type`` (matching ``where``) are on the topics."""
 
         async def found() -> list[dict[str, Any]] | None:
             events = [e for e in await self.events(ce_type) if where is None or where(e)]
             return events if len(events) >= count else None
 
-        result = await wait_until(found, timeout=timeout, message=f"{count} x {ce_type}")
+        result: list[dict[str, Any]] = await wait_until(found, timeout=timeout, message=f"{count} x {ce_type}")
         return result
 
 
@@ -178,17 +191,36 @@ class ServiceHarness:
         """The service's ``Runtime`` (db, outbox, relay, consumer)."""
         return self.app.state.runtime
 
-    def token(self, role: str, sub: str = "tester", **scope: str | None) -> str:
+    def token(
+        self,
+        role: str,
+        sub: str = "tester",
+        *,
+        authority_id: str | None = None,
+        region: str | None = None,
+        country: str | None = None,
+    ) -> str:
         """A signed bearer token for ``role`` with optional authority_id/region/country."""
-        return issue_token(self.settings, sub=sub, role=role, **scope)
+        return issue_token(self.settings, sub=sub, role=role, authority_id=authority_id, region=region, country=country)
 
-    def auth(self, role: str, sub: str = "tester", **scope: str | None) -> dict[str, str]:
+    def auth(
+        self,
+        role: str,
+        sub: str = "tester",
+        *,
+        authority_id: str | None = None,
+        region: str | None = None,
+        country: str | None = None,
+    ) -> dict[str, str]:
         """An ``Authorization`` header for ``role``."""
-        return {"Authorization": f"Bearer {self.token(role, sub, **scope)}"}
+        token = self.token(role, sub, authority_id=authority_id, region=region, country=country)
+        return {"Authorization": f"Bearer {token}"}
 
     async def start(self) -> None:
         """Start uvicorn and wait until ``/readyz`` answers 200."""
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_config=None, access_log=False, lifespan="on")
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=self.port, log_config=None, access_log=False, lifespan="on"
+        )
         self._server = uvicorn.Server(config)
         self._task = asyncio.create_task(self._server.serve())
 

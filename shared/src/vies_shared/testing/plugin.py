@@ -11,6 +11,7 @@ names, so tests never see each other's data.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -166,9 +167,8 @@ async def vies_settings(vies_stack: StackEndpoints, topic_prefix: str, test_id: 
     client = create_mongo_client(vies_stack.mongodb_uri)
     try:
         for name in databases:
-            try:
+            # Best effort: an outage test may have left the server down.
+            with contextlib.suppress(Exception):
                 await asyncio.wait_for(client.drop_database(name), timeout=10)
-            except Exception:  # noqa: BLE001 - cleanup is best effort (an outage test may have left it down)
-                pass
     finally:
         await client.close()
