@@ -1,0 +1,224 @@
+"""``vies stack ...``: fetch, start, stop and inspect the local real stack.
+
+Mounted by the top-level CLI with ``app.add_typer(stack_app, name="stack")``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from vies_shared.devstack.stack import (
+    COMPONENTS,
+    LocalStack,
+    StackConfig,
+    StackError,
+    find_repo_root,
+)
+
+stack_app = typer.Typer(
+    name="stack",
+    help="The local real stack: Apache Kafka (KRaft), SecantusDB (MongoDB API), Mailpit (SMTP sink).",
+    no_args_is_help=True,
+)
+
+_DEFAULT_PORTS = {
+    "kafka_port": 9092,
+    "kafka_controller_port": 9093,
+    "mongodb_port": 27017,
+    "smtp_port": 1025,
+    "mailpit_http_port": 8025,
+}
+
+RootOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--root",
+        envvar="VIES_STACK_ROOT",
+        help="Folder for data, logs and state (default: <repo>/.stack).",
+    ),
+]
+LibsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--libs-dir",
+        envvar="VIES_KAFKA_LIBS",
+        help="Kafka jars (default: <root>/kafka/libs).",
+    ),
+]
+_PORT_HELP = "0 picks a free port (default: the port this root used last, else {})."
+KafkaPortOpt = Annotated[
+    int | None,
+    typer.Option(envvar="VIES_KAFKA_PORT", help="Kafka client port. " + _PORT_HELP.format(9092)),
+]
+KafkaControllerPortOpt = Annotated[
+    int | None,
+    typer.Option(
+        envvar="VIES_KAFKA_CONTROLLER_PORT",
+        help="Kafka KRaft controller port. " + _PORT_HELP.format(9093),
+    ),
+]
+MongoPortOpt = Annotated[
+    int | None,
+    typer.Option(envvar="VIES_MONGODB_PORT", help="SecantusDB port. " + _PORT_HELP.format(27017)),
+]
+SmtpPortOpt = Annotated[
+    int | None,
+    typer.Option(envvar="VIES_SMTP_PORT", help="Mailpit SMTP port. " + _PORT_HELP.format(1025)),
+]
+MailpitHttpPortOpt = Annotated[
+    int | None,
+    typer.Option(
+        envvar="VIES_MAILPIT_HTTP_PORT",
+        help="Mailpit web UI / API port. " + _PORT_HELP.format(8025),
+    ),
+]
+PartitionsOpt = Annotated[
+    int,
+    typer.Option(envvar="VIES_KAFKA_PARTITIONS", min=1, help="Partitions per created topic."),
+]
+PrefixOpt = Annotated[
+    str,
+    typer.Option(envvar="VIES_TOPIC_PREFIX", help="Prefix of the created topic names."),
+]
+MailpitOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--mailpit-bin",
+        envvar="VIES_MAILPIT_BIN",
+        help="Mailpit binary (default: <root>/bin/mailpit, then PATH).",
+    ),
+]
+
+
+def default_root() -> Path:
+    """``<repo>/.stack``, the repo being the nearest folder up holding shared/ and services/."""
+    return find_repo_root() / ".stack"
+
+
+def _recorded_ports(root: Path) -> dict[str, int]:
+    try:
+        state: dict[str, Any] = json.loads((root / "state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: int(v) for k, v in state.get("ports", {}).items() if k in _DEFAULT_PORTS}
+
+
+def _fail(exc: StackError) -> typer.Exit:
+    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+    return typer.Exit(1)
+
+
+def _attach(root: Path | None) -> LocalStack:
+    """The stack recorded under ``root``, or an unstarted one with default settings."""
+    root = (root or default_root()).resolve()
+    if (root / "state.json").exists():
+        return LocalStack.from_state(root)
+    return LocalStack(StackConfig(root=root))
+
+
+@stack_app.command()
+def fetch(root: RootOpt = None, libs_dir: LibsOpt = None) -> None:
+    """Download the Kafka server jars from Maven Central (needs Java 17+ and Maven)."""
+    stack = LocalStack(StackConfig(root=(root or default_root()), libs_dir=libs_dir))
+    try:
+        stack.fetch()
+    except StackError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"Kafka jars ready in {stack.libs_dir}")
+
+
+@stack_app.command()
+def up(  # options are keyword-only: typer maps them by name
+    *,
+    root: RootOpt = None,
+    kafka_port: KafkaPortOpt = None,
+    kafka_controller_port: KafkaControllerPortOpt = None,
+    mongodb_port: MongoPortOpt = None,
+    smtp_port: SmtpPortOpt = None,
+    mailpit_http_port: MailpitHttpPortOpt = None,
+    partitions: PartitionsOpt = 6,
+    topic_prefix: PrefixOpt = "",
+    libs_dir: LibsOpt = None,
+    mailpit_bin: MailpitOpt = None,
+) -> None:
+    """Start Kafka, SecantusDB and Mailpit (idempotent), wait until healthy, create the topics."""
+    root = (root or default_root()).resolve()
+    given = {
+        "kafka_port": kafka_port,
+        "kafka_controller_port": kafka_controller_port,
+        "mongodb_port": mongodb_port,
+        "smtp_port": smtp_port,
+        "mailpit_http_port": mailpit_http_port,
+    }
+    # Unset options keep the ports this root used before, so `up` after `up --kafka-port 0`
+    # or after `down` finds the stack where clients expect it.
+    recorded = _recorded_ports(root)
+    ports = {k: v if v is not None else recorded.get(k, _DEFAULT_PORTS[k]) for k, v in given.items()}
+    config = StackConfig(
+        root=root,
+        partitions=partitions,
+        topic_prefix=topic_prefix,
+        libs_dir=libs_dir,
+        mailpit_bin=mailpit_bin,
+        kafka_port=ports["kafka_port"],
+        kafka_controller_port=ports["kafka_controller_port"],
+        mongodb_port=ports["mongodb_port"],
+        smtp_port=ports["smtp_port"],
+        mailpit_http_port=ports["mailpit_http_port"],
+    )
+    stack = LocalStack(config)
+    started = time.monotonic()
+    try:
+        stack.up()
+    except StackError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"local stack up in {time.monotonic() - started:.1f} s (root {stack.root})")
+    typer.echo(f"  Kafka bootstrap  {stack.kafka_bootstrap}")
+    typer.echo(f"  MongoDB URI      {stack.mongodb_uri}")
+    typer.echo(f"  SMTP             {stack.smtp_host}:{stack.smtp_port}")
+    typer.echo(f"  Mailpit          {stack.mailpit_url}")
+
+
+@stack_app.command()
+def down(
+    root: RootOpt = None,
+    wipe: Annotated[bool, typer.Option("--wipe", help="Also delete all data (topics, databases, mail).")] = False,
+) -> None:
+    """Stop every component of the stack (also when another process started it)."""
+    stack = _attach(root)
+    try:
+        stack.down(wipe=wipe)
+    except StackError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"local stack down{' and wiped' if wipe else ''} (root {stack.root})")
+
+
+@stack_app.command()
+def status(
+    root: RootOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Show each component; exits 1 if any is not running or not healthy."""
+    try:
+        stack = _attach(root)
+        info = stack.status()
+    except StackError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        typer.echo(json.dumps(info, indent=2))
+    else:
+        typer.echo(f"root {stack.root}")
+        typer.echo(f"{'component':<10} {'state':<9} {'pid':>7}  {'ports':<22} log")
+        for comp in COMPONENTS:
+            row = info[comp]
+            state = "healthy" if row["healthy"] else ("unhealthy" if row["running"] else "down")
+            ports = ",".join(str(p) for p in row["ports"].values() if p) or "-"
+            pid = str(row["pid"]) if row["running"] else "-"
+            typer.echo(f"{comp:<10} {state:<9} {pid:>7}  {ports:<22} {row['log']}")
+    if not all(row["healthy"] for row in info.values()):
+        raise typer.Exit(1)

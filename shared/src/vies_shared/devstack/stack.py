@@ -1,0 +1,882 @@
+"""The local real stack: Apache Kafka (KRaft), SecantusDB and Mailpit as plain processes.
+
+Everything lives under one root folder::
+
+    <root>/state.json          ports, pids and log paths (lets other processes attach)
+    <root>/run/<component>.pid one pid per running component, for humans
+    <root>/conf/               generated configuration files
+    <root>/data/{kafka,mongodb,mailpit}/
+    <root>/logs/<component>.log
+
+Servers are started detached, in their own session, so they outlive the Python
+process that started them until :meth:`LocalStack.down`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import concurrent.futures
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Coroutine, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Literal, TypeVar
+
+from vies_shared.devstack import _proc
+from vies_shared.devstack._proc import ProcRef
+from vies_shared.events.topics import TopicSpec, all_topics
+
+Component = Literal["kafka", "mongodb", "mailpit"]
+COMPONENTS: Final[tuple[Component, ...]] = ("kafka", "mongodb", "mailpit")
+
+# Which resolved ports belong to which component (first one is "the" port).
+_PORTS: Final[dict[Component, tuple[str, ...]]] = {
+    "kafka": ("kafka_port", "kafka_controller_port"),
+    "mongodb": ("mongodb_port",),
+    "mailpit": ("smtp_port", "mailpit_http_port"),
+}
+_PORT_ENV: Final[dict[str, str]] = {
+    "kafka_port": "VIES_KAFKA_PORT",
+    "kafka_controller_port": "VIES_KAFKA_CONTROLLER_PORT",
+    "mongodb_port": "VIES_MONGODB_PORT",
+    "smtp_port": "VIES_SMTP_PORT",
+    "mailpit_http_port": "VIES_MAILPIT_HTTP_PORT",
+}
+_STATE_VERSION: Final = 1
+_TOPIC_EXISTS: Final = 36  # Kafka error code TOPIC_ALREADY_EXISTS
+_MAILPIT_HINT: Final = "build it with `make setup`, or `GOBIN=<root>/bin go install github.com/axllent/mailpit@v1.33.1`"
+
+T = TypeVar("T")
+
+
+class StackError(RuntimeError):
+    """The local stack could not do what was asked; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """How to run the local stack. A port of 0 means "pick a free port" (kept across restarts)."""
+
+    root: Path = Path(".stack")
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    mongodb_port: int = 27017
+    smtp_port: int = 1025
+    mailpit_http_port: int = 8025
+    partitions: int = 6
+    topic_prefix: str = ""
+    libs_dir: Path | None = None
+    """Kafka jars; default ``<root>/kafka/libs``."""
+    mailpit_bin: Path | None = None
+    """Mailpit binary; default ``<root>/bin/mailpit``, then ``mailpit`` on PATH."""
+    pom_file: Path | None = None
+    """Maven file for :meth:`LocalStack.fetch`; default ``deploy/local/pom.xml`` of the repo."""
+    java: str | None = None
+    """Java 17+ binary; default ``$JAVA_HOME/bin/java``, then ``java`` on PATH."""
+    mvn: str = "mvn"
+    python: str = sys.executable
+    """Interpreter that has the ``secantusdb`` package (runs ``python -m secantus``)."""
+    auto_create_topics: bool = False
+    kafka_log_level: str = "WARN"
+    kafka_jvm_opts: tuple[str, ...] = (
+        # Fast start and small footprint on a 2-core laptop or CI runner.
+        "-XX:+UseSerialGC",
+        "-Xms256m",
+        "-Xmx512m",
+        "-XX:+ExitOnOutOfMemoryError",
+        "-Djava.awt.headless=true",
+    )
+    start_timeout: float = 90.0
+    stop_timeout: float = 20.0
+
+
+class LocalStack:
+    """Kafka, SecantusDB and Mailpit for development and tests, driven synchronously."""
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.root = config.root.expanduser().resolve()
+        self.libs_dir = (config.libs_dir or self.root / "kafka" / "libs").expanduser().resolve()
+        self._lock_depth = 0
+        self._java_checked = False
+        state = self._read_state()
+        recorded: dict[str, int] = state.get("ports", {})
+        # Explicit ports win; a 0 reuses what this root used before, if anything.
+        self._ports: dict[str, int] = {key: getattr(config, key) or int(recorded.get(key, 0)) for key in _PORT_ENV}
+
+    # ------------------------------------------------------------------ attach
+
+    @classmethod
+    def from_state(cls, root: Path) -> LocalStack:
+        """Attach to a stack another process started under ``root`` (reads its state.json)."""
+        path = root.expanduser().resolve() / "state.json"
+        try:
+            state = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise StackError(f"no local stack state at {path}: run `vies stack up` first") from None
+        except json.JSONDecodeError as exc:
+            raise StackError(f"{path} is not valid JSON ({exc}); remove it and run up again") from None
+        ports = state.get("ports", {})
+        saved = state.get("config", {})
+        cfg = StackConfig(
+            root=root,
+            partitions=int(saved.get("partitions", 6)),
+            topic_prefix=str(saved.get("topic_prefix", "")),
+            libs_dir=Path(saved["libs_dir"]) if saved.get("libs_dir") else None,
+            mailpit_bin=Path(saved["mailpit_bin"]) if saved.get("mailpit_bin") else None,
+            python=str(saved.get("python", sys.executable)),
+            auto_create_topics=bool(saved.get("auto_create_topics", False)),
+            kafka_port=int(ports.get("kafka_port", 0)),
+            kafka_controller_port=int(ports.get("kafka_controller_port", 0)),
+            mongodb_port=int(ports.get("mongodb_port", 0)),
+            smtp_port=int(ports.get("smtp_port", 0)),
+            mailpit_http_port=int(ports.get("mailpit_http_port", 0)),
+        )
+        return cls(cfg)
+
+    # --------------------------------------------------------------- endpoints
+
+    def _port(self, key: str) -> int:
+        port = self._ports[key]
+        if not port:
+            raise StackError(f"{key} is not chosen yet (configured as 0): call up() first")
+        return port
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        """Kafka bootstrap servers, ``127.0.0.1:PORT``."""
+        return f"127.0.0.1:{self._port('kafka_port')}"
+
+    @property
+    def mongodb_uri(self) -> str:
+        """MongoDB URI; multi-document transactions work on it (SecantusDB is a one-node replica set)."""
+        # directConnection: never depend on the host names the server advertises.
+        return f"mongodb://127.0.0.1:{self._port('mongodb_port')}/?directConnection=true"
+
+    @property
+    def smtp_host(self) -> str:
+        """SMTP host of the Mailpit sink."""
+        return "127.0.0.1"
+
+    @property
+    def smtp_port(self) -> int:
+        """SMTP port of the Mailpit sink (plain SMTP, any login accepted)."""
+        return self._port("smtp_port")
+
+    @property
+    def mailpit_url(self) -> str:
+        """Mailpit web UI and API base URL, e.g. ``http://127.0.0.1:8025``."""
+        return f"http://127.0.0.1:{self._port('mailpit_http_port')}"
+
+    @property
+    def ports(self) -> dict[str, int]:
+        """Resolved ports by name (0 = not chosen yet)."""
+        return dict(self._ports)
+
+    def log_path(self, component: Component) -> Path:
+        """The log file of a component."""
+        return self.root / "logs" / f"{component}.log"
+
+    # ------------------------------------------------------------------- fetch
+
+    def fetch(self, force: bool = False) -> None:
+        """Download the Kafka server jars with Maven into ``libs_dir`` unless already there."""
+        self._check_java()
+        # Locked on the jar folder, not the root: stacks with different roots share the jars.
+        self.libs_dir.parent.mkdir(parents=True, exist_ok=True)
+        with _flock(self.libs_dir.parent / f".{self.libs_dir.name}.lock"):
+            pom = self._find_pom()
+            stamp = self.libs_dir / ".pom-sha256"
+            digest = hashlib.sha256(pom.read_bytes()).hexdigest() if pom else None
+            have_kafka = any(self.libs_dir.glob("kafka_2.13-*.jar"))
+            if not force and have_kafka:
+                if pom is None or not shutil.which(self.config.mvn):
+                    return  # nothing to compare with, or no way to refresh: use what is there
+                if stamp.exists() and stamp.read_text().strip() == digest:
+                    return
+            if pom is None:
+                raise StackError(
+                    f"Kafka jars missing in {self.libs_dir} and deploy/local/pom.xml not found; "
+                    "pass StackConfig(pom_file=...) or libs_dir= pointing at Kafka's libs/"
+                )
+            mvn = shutil.which(self.config.mvn)
+            if mvn is None:
+                raise StackError(
+                    f"Maven ({self.config.mvn}) not found: install it (e.g. `apt-get install maven`) "
+                    f"to download the Kafka jars into {self.libs_dir}"
+                )
+            # A changed pom (new Kafka version) must not leave two versions on the classpath.
+            if self.libs_dir.exists():
+                shutil.rmtree(self.libs_dir)
+            self.libs_dir.mkdir(parents=True)
+            cmd = [
+                mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
+                "-DincludeScope=runtime", f"-DoutputDirectory={self.libs_dir}",
+            ]  # fmt: skip
+            res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if res.returncode != 0 or not any(self.libs_dir.glob("kafka_2.13-*.jar")):
+                out = (res.stdout + res.stderr).strip().splitlines()[-30:]
+                raise StackError(f"Maven could not fetch the Kafka jars ({' '.join(cmd)}):\n" + "\n".join(out))
+            stamp.write_text(f"{digest}\n")
+
+    def _find_pom(self) -> Path | None:
+        if self.config.pom_file is not None:
+            if not self.config.pom_file.is_file():
+                raise StackError(f"pom file {self.config.pom_file} does not exist")
+            return self.config.pom_file.resolve()
+        # The root usually sits in the repo (.stack); an editable install sits in shared/src.
+        for start in (self.root, Path.cwd().resolve(), Path(__file__).resolve().parent):
+            for folder in (start, *start.parents):
+                candidate = folder / "deploy" / "local" / "pom.xml"
+                if candidate.is_file():
+                    return candidate
+        return None
+
+    def _java(self) -> str:
+        if self.config.java:
+            return self.config.java
+        home = os.environ.get("JAVA_HOME")
+        if home and (Path(home) / "bin" / "java").exists():
+            return str(Path(home) / "bin" / "java")
+        return "java"
+
+    def _check_java(self) -> None:
+        if self._java_checked:
+            return
+        java = self._java()
+        try:
+            res = subprocess.run(
+                [java, "-version"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+        except FileNotFoundError:
+            raise StackError(
+                f"Java not found ({java}): Kafka 4 needs Java 17 or newer "
+                "(e.g. `apt-get install openjdk-17-jre-headless`, or set JAVA_HOME)"
+            ) from None
+        match = re.search(r'version "(\d+)(?:\.(\d+))?', res.stderr + res.stdout)
+        if not match:
+            raise StackError(f"cannot tell the Java version of {java}: {res.stderr.strip()[:200]}")
+        major = int(match.group(1))
+        if major == 1 and match.group(2):  # "1.8.0_x" style
+            major = int(match.group(2))
+        if major < 17:
+            raise StackError(f"Kafka 4 needs Java 17 or newer; {java} is Java {major} (set JAVA_HOME)")
+        self._java_checked = True
+
+    def _mailpit_bin(self) -> str:
+        if self.config.mailpit_bin is not None:
+            path = self.config.mailpit_bin.expanduser().resolve()
+            if not path.is_file():
+                raise StackError(f"Mailpit binary {path} not found: {_MAILPIT_HINT}")
+            return str(path)
+        default = self.root / "bin" / "mailpit"
+        if default.is_file():
+            return str(default)
+        found = shutil.which("mailpit")
+        if found is None:
+            raise StackError(f"Mailpit not found at {default} nor on PATH: {_MAILPIT_HINT}")
+        return found
+
+    # ---------------------------------------------------------------- up/down
+
+    def up(self) -> None:
+        """Start whatever is not running, wait until all is healthy, create the contract topics.
+
+        Idempotent; also repairs a partly stopped stack. Raises :class:`StackError`.
+        """
+        with self._lock():
+            self.fetch()
+            state = self._read_state()
+            to_start = [c for c in COMPONENTS if not self._is_running(c, state)]
+            self._adopt_running_ports(state)
+            self._resolve_ports(to_start)
+            # Check what we can before launching anything, so a failure leaves nothing behind.
+            for comp in to_start:
+                self._check_ports_free(comp)
+            if "mailpit" in to_start:
+                self._mailpit_bin()
+            if "mongodb" in to_start:
+                self._check_secantus()
+            launched: list[Component] = []
+            try:
+                # Launch the quick ones first; Kafka's one-off format then runs in their shadow.
+                for comp in ("mailpit", "mongodb", "kafka"):
+                    if comp in to_start:
+                        self._launch(comp)
+                        launched.append(comp)
+                for comp in COMPONENTS:
+                    self._wait_healthy(comp)
+            except BaseException:
+                # Leave nothing half-started behind (callers often have no `finally` yet).
+                self._stop_many(launched)
+                raise
+        self.create_topics(all_topics(self.config.topic_prefix))
+        self._warm_coordinators()
+
+    def down(self, wipe: bool = False) -> None:
+        """Stop every component (also those started by another process); ``wipe`` deletes data/."""
+        with self._lock():
+            self._stop_many(COMPONENTS)
+            if wipe:
+                shutil.rmtree(self.root / "data", ignore_errors=True)
+                (self.root / "state.json").unlink(missing_ok=True)
+
+    def status(self) -> dict[str, dict[str, Any]]:
+        """Per component: ``running``, ``healthy``, ``pid``, ``port``, ``ports``, ``log``."""
+        state = self._read_state()
+        self._adopt_running_ports(state)
+        out: dict[str, dict[str, Any]] = {}
+        for comp in COMPONENTS:
+            ref = self._ref(comp, state)
+            running = ref is not None and _proc.is_alive(ref)
+            ports = {key: self._ports[key] for key in _PORTS[comp]}
+            out[comp] = {
+                "running": running,
+                "healthy": running and self._healthy(comp),
+                "pid": ref.pid if ref else None,
+                "port": ports[_PORTS[comp][0]] or None,
+                "ports": ports,
+                "log": str(self.log_path(comp)),
+            }
+        return out
+
+    # ------------------------------------------------------ outage simulation
+
+    def stop_kafka(self) -> None:
+        """Stop Kafka (SIGTERM, SIGKILL after the stop timeout); data and port are kept."""
+        self._stop("kafka")
+
+    def start_kafka(self) -> None:
+        """Start Kafka again with the same data and port; returns once it is healthy."""
+        self._start("kafka")
+
+    def stop_mongodb(self) -> None:
+        """Stop SecantusDB; data and port are kept."""
+        self._stop("mongodb")
+
+    def start_mongodb(self) -> None:
+        """Start SecantusDB again with the same data and port; returns once it is healthy."""
+        self._start("mongodb")
+
+    def stop_mailpit(self) -> None:
+        """Stop the Mailpit SMTP sink; stored mail and ports are kept."""
+        self._stop("mailpit")
+
+    def start_mailpit(self) -> None:
+        """Start Mailpit again on the same ports; returns once it is healthy."""
+        self._start("mailpit")
+
+    def _stop(self, comp: Component) -> None:
+        with self._lock():
+            self._stop_many([comp])
+
+    def _stop_many(self, comps: Iterable[Component]) -> None:
+        # All at once: SecantusDB takes ~2 s to stop, Kafka ~1 s; in parallel that is ~2 s.
+        state = self._read_state()
+        refs = {c: r for c in comps if (r := self._ref(c, state)) is not None}
+        _proc.terminate(refs.values(), self.config.stop_timeout)
+        for comp in refs:
+            self._forget(comp)
+
+    def _start(self, comp: Component) -> None:
+        with self._lock():
+            state = self._read_state()
+            self._adopt_running_ports(state)
+            if not self._is_running(comp, state):
+                self._resolve_ports([comp])
+                self._launch(comp)
+            self._wait_healthy(comp)
+
+    # ------------------------------------------------------------------ topics
+
+    def create_topics(self, specs: Iterable[TopicSpec], partitions: int | None = None) -> list[str]:
+        """Create the topics that do not exist yet (compacted ones with cleanup.policy=compact).
+
+        Waits until every topic has a leader for each partition; returns the names created.
+        """
+        wanted = list(specs)
+        count = partitions or self.config.partitions
+        return _run_async(_create_topics(self.kafka_bootstrap, wanted, count))
+
+    def _warm_coordinators(self) -> None:
+        # The first consumer group (or transactional producer) makes Kafka create its
+        # internal topic and waits for it; asking for the coordinators now starts that
+        # work during up() instead of inside the first test's timeout.
+        _run_async(_find_coordinators(self.kafka_bootstrap))
+
+    # ----------------------------------------------------------------- launch
+
+    def _launch(self, comp: Component) -> None:
+        self._check_ports_free(comp)
+        (self.root / "logs").mkdir(parents=True, exist_ok=True)
+        if comp == "kafka":
+            argv = self._kafka_argv()
+        elif comp == "mongodb":
+            argv = self._mongodb_argv()
+        else:
+            argv = self._mailpit_argv()
+        ref = _proc.spawn(argv, self.log_path(comp), cwd=self.root)
+        self._remember(comp, ref)
+
+    def _check_ports_free(self, comp: Component) -> None:
+        for key in _PORTS[comp]:
+            port = self._ports[key]
+            if not _proc.port_is_free(port):
+                env = _PORT_ENV[key]
+                raise StackError(
+                    f"port {port} ({key}, for {comp}) is already in use by a process that is not "
+                    f"this stack's; stop it or choose another port (--{key.replace('_', '-')} / "
+                    f"{env}; 0 picks a free one)"
+                )
+
+    def _kafka_argv(self) -> list[str]:
+        self._check_java()
+        if not any(self.libs_dir.glob("kafka_2.13-*.jar")):
+            raise StackError(f"no Kafka jars in {self.libs_dir}: run `vies stack fetch`")
+        conf = self.root / "conf"
+        data = self.root / "data" / "kafka"
+        conf.mkdir(parents=True, exist_ok=True)
+        data.mkdir(parents=True, exist_ok=True)
+        props = conf / "kafka-server.properties"
+        log4j = conf / "kafka-log4j2.properties"
+        props.write_text(self._kafka_properties(data), encoding="utf-8")
+        log4j.write_text(_LOG4J2.format(level=self.config.kafka_log_level), encoding="utf-8")
+        java = [
+            self._java(),
+            *self.config.kafka_jvm_opts,
+            f"-Dlog4j2.configurationFile={log4j}",
+        ]
+        classpath = [
+            "-cp",
+            str(self.libs_dir / "*"),
+        ]  # the JVM expands the wildcard itself
+        if not (data / "meta.properties").exists():
+            # KRaft needs its storage formatted once; later starts reuse data and cluster id.
+            cmd = [
+                *java,
+                *classpath,
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                _cluster_id(),
+                "-c",
+                str(props),
+            ]
+            res = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=120)
+            with self.log_path("kafka").open("a", encoding="utf-8") as fh:
+                fh.write(f"--- format: {' '.join(cmd)}\n{res.stdout}{res.stderr}")
+            if res.returncode != 0:
+                raise StackError(f"formatting Kafka storage failed:\n{(res.stdout + res.stderr).strip()}")
+        return [*java, *classpath, "kafka.Kafka", str(props)]
+
+    def _kafka_properties(self, data: Path) -> str:
+        port, cport = self._ports["kafka_port"], self._ports["kafka_controller_port"]
+        lines = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            # Static quorum: the voter set comes from this file, so a changed controller
+            # port (0 = free port) never disagrees with what the metadata log recorded.
+            "controller.quorum.voters": f"1@127.0.0.1:{cport}",
+            "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "log.dirs": str(data),
+            "num.partitions": str(self.config.partitions),
+            "default.replication.factor": "1",
+            "min.insync.replicas": "1",
+            "offsets.topic.replication.factor": "1",
+            # Internal topics default to 50 partitions: slow to create on a laptop.
+            "offsets.topic.num.partitions": "6",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "transaction.state.log.num.partitions": "6",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            "group.initial.rebalance.delay.ms": "0",
+            # The broker is unfenced on its next heartbeat after catching up (default
+            # 2 s): a shorter interval makes every (re)start about a second faster.
+            "broker.heartbeat.interval.ms": "500",
+            "auto.create.topics.enable": str(self.config.auto_create_topics).lower(),
+            "num.network.threads": "2",
+            "num.io.threads": "4",
+            "num.recovery.threads.per.data.dir": "1",
+        }
+        return "".join(f"{k}={v}\n" for k, v in lines.items())
+
+    def _check_secantus(self) -> None:
+        probe = [
+            self.config.python,
+            "-c",
+            "import importlib.util,sys; sys.exit(importlib.util.find_spec('secantus') is None)",
+        ]
+        if subprocess.run(probe, capture_output=True, check=False).returncode != 0:
+            raise StackError(
+                f"SecantusDB is not installed for {self.config.python}: `pip install secantusdb` "
+                "(or pass StackConfig(python=...))"
+            )
+
+    def _mongodb_argv(self) -> list[str]:
+        conf = self.root / "conf"
+        data = self.root / "data" / "mongodb"
+        conf.mkdir(parents=True, exist_ok=True)
+        data.mkdir(parents=True, exist_ok=True)
+        # An explicit (empty) config file: otherwise SecantusDB picks up ./secantusd.toml or
+        # ~/.secantus/secantusd.toml from wherever it happens to run.
+        toml = conf / "secantusd.toml"
+        toml.write_text(
+            "# generated by vies devstack; settings are on the command line\n",
+            encoding="utf-8",
+        )
+        return [
+            self.config.python, "-m", "secantus", "--config", str(toml),
+            "--host", "127.0.0.1", "--port", str(self._ports["mongodb_port"]),
+            "--log-level", "WARNING", "--cache-size", "256M",
+            "--storage-path", str(data),  # last: it is the process marker
+        ]  # fmt: skip
+
+    def _mailpit_argv(self) -> list[str]:
+        data = self.root / "data" / "mailpit"
+        data.mkdir(parents=True, exist_ok=True)
+        return [
+            self._mailpit_bin(),
+            "--smtp", f"127.0.0.1:{self._ports['smtp_port']}",
+            "--listen", f"127.0.0.1:{self._ports['mailpit_http_port']}",
+            # Tests log in without STARTTLS: accept any user, allow plain auth.
+            "--smtp-auth-accept-any", "--smtp-auth-allow-insecure",
+            "--smtp-disable-rdns", "--disable-version-check", "--max", "5000",
+            "--database", str(data / "mailpit.db"),  # last: it is the process marker
+        ]  # fmt: skip
+
+    # ----------------------------------------------------------------- health
+
+    def _healthy(self, comp: Component) -> bool:
+        if comp == "kafka":
+            return _proc.port_accepts(self._ports["kafka_port"]) and _run_async(_kafka_ready(self.kafka_bootstrap))
+        if comp == "mongodb":
+            return _proc.port_accepts(self._ports["mongodb_port"]) and _mongo_ready(self.mongodb_uri)
+        return _mailpit_ready(self.mailpit_url)
+
+    def _wait_healthy(self, comp: Component) -> None:
+        deadline = time.monotonic() + self.config.start_timeout
+        log = self.log_path(comp)
+        while not self._healthy(comp):
+            ref = self._ref(comp, self._read_state())
+            if ref is None or not _proc.is_alive(ref):
+                self._forget(comp)
+                raise StackError(f"{comp} exited during start-up; last lines of {log}:\n{_proc.log_tail(log)}")
+            if time.monotonic() > deadline:
+                raise StackError(
+                    f"{comp} not healthy after {self.config.start_timeout:.0f} s; "
+                    f"last lines of {log}:\n{_proc.log_tail(log)}"
+                )
+            time.sleep(0.1)
+
+    # ------------------------------------------------------------ ports/state
+
+    def _adopt_running_ports(self, state: dict[str, Any]) -> None:
+        recorded: dict[str, int] = state.get("ports", {})
+        for comp in COMPONENTS:
+            if not self._is_running(comp, state):
+                continue
+            for key in _PORTS[comp]:
+                wanted, actual = getattr(self.config, key), int(recorded.get(key, 0))
+                if wanted and actual and wanted != actual:
+                    raise StackError(
+                        f"{comp} of {self.root} already runs with {key}={actual}, not {wanted}: "
+                        "run `vies stack down` first or use the running port"
+                    )
+                self._ports[key] = actual or self._ports[key]
+
+    def _resolve_ports(self, comps: Iterable[Component]) -> None:
+        keys = [k for c in comps for k in _PORTS[c]]
+        taken = {p for k, p in self._ports.items() if p and k not in keys}
+        for key in keys:
+            configured = getattr(self.config, key)
+            port = self._ports[key]
+            if not configured and (not port or port in taken or not _proc.port_is_free(port)):
+                port = _proc.free_port(taken)
+            taken.add(port)
+            self._ports[key] = port
+
+    def _ref(self, comp: Component, state: dict[str, Any]) -> ProcRef | None:
+        rec = state.get("components", {}).get(comp)
+        if not rec or not rec.get("pid"):
+            return None
+        return ProcRef(pid=int(rec["pid"]), pgid=int(rec["pgid"]), marker=str(rec["marker"]))
+
+    def _is_running(self, comp: Component, state: dict[str, Any]) -> bool:
+        ref = self._ref(comp, state)
+        return ref is not None and _proc.is_alive(ref)
+
+    def _read_state(self) -> dict[str, Any]:
+        try:
+            data: dict[str, Any] = json.loads((self.root / "state.json").read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {}
+        return data
+
+    def _write_state(self, state: dict[str, Any]) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / f"state.json.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, self.root / "state.json")  # atomic: readers never see half a file
+
+    def _base_state(self) -> dict[str, Any]:
+        state = self._read_state()
+        state["version"] = _STATE_VERSION
+        state["root"] = str(self.root)
+        state["ports"] = {
+            **state.get("ports", {}),
+            **{k: p for k, p in self._ports.items() if p},
+        }
+        state["config"] = {
+            "partitions": self.config.partitions,
+            "topic_prefix": self.config.topic_prefix,
+            "libs_dir": str(self.libs_dir),
+            "mailpit_bin": str(self.config.mailpit_bin.resolve()) if self.config.mailpit_bin else None,
+            "python": self.config.python,
+            "auto_create_topics": self.config.auto_create_topics,
+        }
+        state["endpoints"] = {
+            "kafka_bootstrap": f"127.0.0.1:{self._ports['kafka_port']}",
+            "mongodb_uri": f"mongodb://127.0.0.1:{self._ports['mongodb_port']}/?directConnection=true",
+            "smtp": f"127.0.0.1:{self._ports['smtp_port']}",
+            "mailpit_url": f"http://127.0.0.1:{self._ports['mailpit_http_port']}",
+        }
+        state.setdefault("components", {})
+        return state
+
+    def _remember(self, comp: Component, ref: ProcRef) -> None:
+        state = self._base_state()
+        state["components"][comp] = {
+            "pid": ref.pid,
+            "pgid": ref.pgid,
+            "marker": ref.marker,
+            "log": str(self.log_path(comp)),
+            "ports": {key: self._ports[key] for key in _PORTS[comp]},
+            "started_at": time.time(),
+        }
+        self._write_state(state)
+        run = self.root / "run"
+        run.mkdir(exist_ok=True)
+        (run / f"{comp}.pid").write_text(f"{ref.pid}\n")
+
+    def _forget(self, comp: Component) -> None:
+        state = self._base_state()
+        state["components"].pop(comp, None)
+        self._write_state(state)
+        (self.root / "run" / f"{comp}.pid").unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        # One stack operation at a time per root, across processes (pytest-xdist
+        # workers, a CLI next to a test run); re-entrant within this object.
+        if self._lock_depth:
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        with _flock(self.root / ".lock"):
+            self._lock_depth = 1
+            try:
+                yield
+            finally:
+                self._lock_depth = 0
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+@contextlib.contextmanager
+def _flock(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock on ``path``, across processes; released even on a crash."""
+    with path.open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+_LOG4J2: Final = """\
+status = warn
+name = vies-devstack
+appender.out.type = Console
+appender.out.name = out
+appender.out.target = SYSTEM_OUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = {level}
+rootLogger.appenderRef.out.ref = out
+# keep the start-up and shut-down lines even when the rest is quiet
+logger.raft.name = kafka.server.KafkaRaftServer
+logger.raft.level = INFO
+"""
+
+
+def _cluster_id() -> str:
+    """A Kafka cluster id: a random UUID, URL-safe base64 without padding (like ``random-uuid``)."""
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):  # Kafka avoids these too: they look like CLI flags
+            return cid
+
+
+def _run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine from sync code, also when the caller already runs an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def _admin(bootstrap: str) -> Any:
+    # aiokafka ships no type information: keep it behind ``Any`` in one place.
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    return AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000, client_id="vies-devstack")
+
+
+def _kafka_errors() -> tuple[type[Exception], ...]:
+    from aiokafka.errors import KafkaError
+
+    # Connection refused and timeouts surface as plain OSError / TimeoutError.
+    return (KafkaError, OSError, TimeoutError)
+
+
+async def _kafka_ready(bootstrap: str) -> bool:
+    admin = _admin(bootstrap)
+    try:
+        await asyncio.wait_for(admin.start(), 5)
+        meta = await asyncio.wait_for(admin.describe_cluster(), 5)
+        return bool(meta.get("brokers"))
+    except _kafka_errors():  # any failure means "not yet"
+        return False
+    finally:
+        with contextlib.suppress(*_kafka_errors()):
+            await admin.close()
+
+
+async def _create_topics(bootstrap: str, specs: list[TopicSpec], partitions: int) -> list[str]:
+    from aiokafka.admin import NewTopic
+
+    admin = _admin(bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        new = [
+            NewTopic(
+                s.name,
+                partitions,
+                1,
+                topic_configs={"cleanup.policy": "compact"} if s.compacted else {},
+            )
+            for s in specs
+            if s.name not in existing
+        ]
+        created: list[str] = []
+        if new:
+            resp = await admin.create_topics(new, timeout_ms=15000)
+            for name, code, message in resp.topic_errors:
+                if code == 0:
+                    created.append(name)
+                elif code != _TOPIC_EXISTS:  # a concurrent creator won the race: fine
+                    raise StackError(f"creating topic {name} failed: error {code} {message}")
+        await _wait_for_leaders(admin, [s.name for s in specs])
+        return created
+    finally:
+        await admin.close()
+
+
+async def _wait_for_leaders(admin: Any, names: list[str], wait_s: float = 15.0) -> None:
+    # CreateTopics returns before every partition has a leader in the broker's
+    # metadata; a producer started at once would first see UNKNOWN_TOPIC.
+    if not names:
+        return
+    deadline = time.monotonic() + wait_s
+    while True:
+        topics = await admin.describe_topics(names)
+        ready = {
+            t["topic"]
+            for t in topics
+            if t["error_code"] == 0 and t["partitions"] and all(p["leader"] >= 0 for p in t["partitions"])
+        }
+        missing = sorted(set(names) - ready)
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise StackError(f"topics without a leader after {wait_s:.0f} s: {', '.join(missing)}")
+        await asyncio.sleep(0.1)
+
+
+async def _find_coordinators(bootstrap: str) -> None:
+    admin = _admin(bootstrap)
+    try:
+        await admin.start()
+        for key_type in (0, 1):  # 0: consumer groups, 1: transactions
+            with contextlib.suppress(*_kafka_errors()):  # "not available yet" is expected
+                await admin.find_coordinator("vies-devstack-warmup", key_type)
+    except _kafka_errors():  # best effort only
+        return
+    finally:
+        with contextlib.suppress(*_kafka_errors()):
+            await admin.close()
+
+
+def _mongo_ready(uri: str) -> bool:
+    from pymongo import MongoClient
+    from pymongo.errors import PyMongoError
+
+    client: MongoClient[dict[str, Any]] = MongoClient(uri, serverSelectionTimeoutMS=2000, connectTimeoutMS=2000)
+    try:
+        client.admin.command("ping")
+        # The services need transactions, so "healthy" means a transaction commits.
+        coll = client["vies_devstack"]["healthcheck"]
+        with client.start_session() as session, session.start_transaction():
+            coll.update_one({"_id": "probe"}, {"$inc": {"n": 1}}, upsert=True, session=session)
+        return True
+    except PyMongoError:
+        return False
+    finally:
+        client.close()
+
+
+def _mailpit_ready(base_url: str) -> bool:
+    import httpx
+
+    try:
+        resp = httpx.get(f"{base_url}/api/v1/info", timeout=2)
+        return resp.status_code == 200 and "Version" in resp.json()
+    except (httpx.HTTPError, ValueError):
+        return False
+
+
+def find_repo_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above ``start`` (default: cwd) holding ``shared/`` and ``services/``; else cwd."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "shared").is_dir() and (folder / "services").is_dir():
+            return folder
+    return here
