@@ -131,6 +131,7 @@ class EventConsumer:
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.MANUAL,
             parser=_tolerant_parser,
+            decoder=_raw_decoder,
             title=f"{self.name}:consume",
             description=f"{self.service} consumes {', '.join(sorted(self.handlers))}",
         )
@@ -330,6 +331,15 @@ def _log_fields(item: _Item) -> dict[str, str]:
     if item.meta is None:
         return {}
     return {"ce_id": item.meta.id, "ce_type": item.meta.type, "correlation_id": item.meta.correlation_id}
+
+
+async def _raw_decoder(message: Any, original: Callable[[Any], Awaitable[Any]]) -> Any:
+    """Skip FastStream's body decoding (strict UTF-8 headers, JSON): we decode records ourselves.
+
+    An exception there happens before our handler and, with manual ack, a later
+    batch's commit would skip the message silently (faststream #2618).
+    """
+    return [record.value for record in message.raw_message]
 
 
 async def _tolerant_parser(

@@ -113,7 +113,8 @@ class OutboxRelay:
         self._stopping.set()
         self._wake.set()
         if self._task is not None:
-            await self._task
+            # A task that was cancelled (killed) or crashed has nothing left to flush.
+            await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         try:
             await self.lease.release()

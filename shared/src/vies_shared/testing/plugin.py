@@ -124,9 +124,27 @@ async def topic_prefix(vies_stack: StackEndpoints, test_id: str) -> str:
                 for spec in all_topics(prefix)
             ]
         )
+        await _wait_for_leaders(admin, [spec.name for spec in all_topics(prefix)])
     finally:
         await admin.close()
     return prefix
+
+
+async def _wait_for_leaders(admin: Any, topics: list[str], timeout: float = 20.0) -> None:
+    """New topics answer NotLeaderForPartition until their leaders are elected: wait for them."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        described = await admin.describe_topics(topics)
+        ready = all(
+            t.get("error_code", 0) == 0
+            and t.get("partitions")
+            and all(p.get("leader", -1) >= 0 for p in t["partitions"])
+            for t in described
+        )
+        if ready or loop.time() > deadline:
+            return
+        await asyncio.sleep(0.1)
 
 
 SettingsFactory = Callable[..., Any]

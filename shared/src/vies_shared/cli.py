@@ -1,0 +1,106 @@
+"""The ``vies`` command: local stack, development tokens, dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vies_shared.settings import ServiceSettings
+from vies_shared.web import ROLES, issue_token
+
+app = typer.Typer(help="VIES platform tools.", no_args_is_help=True, add_completion=False)
+dlq_app = typer.Typer(help="Inspect and replay dead letters.", no_args_is_help=True)
+app.add_typer(dlq_app, name="dlq")
+
+
+def _register_stack() -> None:
+    from vies_shared.devstack.cli import stack_app
+
+    app.add_typer(stack_app, name="stack", help="Start, stop and check the local Kafka, MongoDB and SMTP stack.")
+
+
+_register_stack()
+
+
+@app.command()
+def token(
+    role: Annotated[str, typer.Option(help=f"one of {', '.join(ROLES)}")],
+    sub: Annotated[str, typer.Option(help="subject (user id)")] = "dev-user",
+    authority_id: Annotated[str | None, typer.Option("--authority-id")] = None,
+    region: Annotated[str | None, typer.Option()] = None,
+    country: Annotated[str | None, typer.Option()] = None,
+    hours: Annotated[int, typer.Option(help="validity")] = 12,
+) -> None:
+    """Print a development JWT signed with VIES_JWT_SECRET."""
+    if role not in ROLES:
+        raise typer.BadParameter(f"role must be one of {', '.join(ROLES)}", param_hint="--role")
+    settings = ServiceSettings()
+    typer.echo(
+        issue_token(
+            settings,
+            sub=sub,
+            role=role,
+            authority_id=authority_id,
+            region=region,
+            country=country,
+            ttl_seconds=hours * 3600,
+        )
+    )
+
+
+ServiceOpt = Annotated[str, typer.Option("--service", "-s", help="recruitment | partners | missions | notifications")]
+
+
+@dlq_app.command("list")
+def dlq_list(service: ServiceOpt, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the dead letters of a service (reference partition:offset, reason, error, origin)."""
+    from vies_shared.messaging.dead_letters import list_dead_letters
+
+    letters = asyncio.run(list_dead_letters(ServiceSettings(service=service), service))
+    if as_json:
+        typer.echo(json.dumps([d.summary() for d in letters], indent=2))
+        return
+    if not letters:
+        typer.echo(f"no dead letters for {service}")
+        return
+    for d in letters:
+        s = d.summary()
+        typer.echo(f"{s['ref']:>8}  {s['reason']:<24} {s['ce_type'] or '-':<36} {s['from']}  {s['error']}")
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    service: ServiceOpt,
+    ref: Annotated[list[str] | None, typer.Option("--ref", help="partition:offset (repeatable)")] = None,
+    replay_all: Annotated[bool, typer.Option("--all", help="replay every dead letter")] = False,
+    value_file: Annotated[
+        Path | None, typer.Option("--value-file", help="corrected JSON value to publish instead (one --ref)")
+    ] = None,
+) -> None:
+    """Publish dead letters back to their original topic, optionally with a corrected value."""
+    from vies_shared.messaging.dead_letters import replay_dead_letters
+
+    if not ref and not replay_all:
+        raise typer.BadParameter("give --ref partition:offset or --all")
+    if value_file is not None and (replay_all or not ref or len(ref) != 1):
+        raise typer.BadParameter("--value-file goes with exactly one --ref")
+    override = value_file.read_bytes() if value_file is not None else None
+    try:
+        letters = asyncio.run(
+            replay_dead_letters(
+                ServiceSettings(service=service), service, None if replay_all else ref, value_override=override
+            )
+        )
+    except (LookupError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"replayed {len(letters)} dead letter(s) of {service}")
+
+
+def main() -> None:
+    """Entry point of the ``vies`` console script."""
+    app()
