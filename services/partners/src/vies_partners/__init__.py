@@ -1,0 +1,1 @@
+"""VIES partners service: directory, vetting, matching, partnerships, the Territoires Volontaires journey."""

@@ -1,0 +1,44 @@
+"""Composition root of the partners service (nothing connects at import time)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from vies_shared.events import partners as partner_events
+from vies_shared.service import ServiceDefinition, create_app, serve
+from vies_shared.settings import ServiceSettings
+
+from vies_partners import api, handlers, store
+from vies_partners.settings import PartnersSettings
+
+definition = ServiceDefinition(
+    name="partners",
+    title="VIES partners",
+    routers=[api.router],
+    handlers=handlers.HANDLERS,
+    publishes=[
+        partner_events.AuthorityRegistered,
+        partner_events.PartnerRegistered,
+        partner_events.PartnerApproved,
+        partner_events.PartnerRejected,
+        partner_events.PartnerSuspended,
+        partner_events.PartnerReinstated,
+        partner_events.MatchRequested,
+        partner_events.MatchesProposed,
+        partner_events.PartnershipEstablished,
+        partner_events.PartnershipEnded,
+        partner_events.SendingOrganisationRegistered,
+        partner_events.SendingOrganisationApprovalChanged,
+    ],
+    setup=store.setup,
+    settings_factory=PartnersSettings,
+)
+
+
+def create(settings: ServiceSettings | None = None) -> FastAPI:
+    """The partners service's FastAPI app."""
+    return create_app(definition, settings)
+
+
+def main() -> None:
+    """Console script ``vies-partners``."""
+    serve(definition)

@@ -1,0 +1,1 @@
+"""Pure rules of the partners service: directory, vetting, matching, partnerships, journey, indicators."""

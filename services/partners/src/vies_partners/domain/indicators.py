@@ -1,0 +1,65 @@
+"""Territoires Volontaires programme indicators against the programme's public targets."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+HOSTING_SCHEMES = frozenset({"reciprocity"})  # volunteers from partner countries hosted in France
+
+
+@dataclass(frozen=True)
+class Targets:
+    """The programme's targets (from settings)."""
+
+    missions: int
+    authorities: int
+    new_to_cooperation_share: float
+
+
+def direction(scheme: str) -> str:
+    """``hosted_in_france`` for reciprocity, ``sent_abroad`` for every other scheme."""
+    return "hosted_in_france" if scheme in HOSTING_SCHEMES else "sent_abroad"
+
+
+def indicators(
+    *,
+    enrolled_authorities: int,
+    enrolled_new_to_cooperation: int,
+    mission_schemes: Iterable[tuple[str, bool]],
+    partnership_countries: Iterable[str],
+    targets: Targets,
+) -> dict[str, Any]:
+    """The indicators: ``mission_schemes`` holds (scheme, whether the authority is enrolled) per mission."""
+    by_scheme: Counter[str] = Counter()
+    by_direction: Counter[str] = Counter()
+    programme_missions = 0
+    for scheme, enrolled in mission_schemes:
+        by_scheme[scheme] += 1
+        by_direction[direction(scheme)] += 1
+        programme_missions += 1 if enrolled else 0
+    share = enrolled_new_to_cooperation / enrolled_authorities if enrolled_authorities else 0.0
+    return {
+        "authorities": {
+            "enrolled": enrolled_authorities,
+            "new_to_cooperation": enrolled_new_to_cooperation,
+            "new_to_cooperation_share": round(share, 4),
+            "target": targets.authorities,
+            "target_new_to_cooperation_share": targets.new_to_cooperation_share,
+            "target_met": enrolled_authorities >= targets.authorities and share >= targets.new_to_cooperation_share,
+        },
+        "missions": {
+            "total": sum(by_scheme.values()),
+            "programme": programme_missions,
+            "by_scheme": dict(sorted(by_scheme.items())),
+            "by_direction": {
+                "sent_abroad": by_direction["sent_abroad"],
+                "hosted_in_france": by_direction["hosted_in_france"],
+            },
+            "target": targets.missions,
+            "target_met": programme_missions >= targets.missions,
+        },
+        "partnerships_by_country": dict(sorted(Counter(partnership_countries).items())),
+    }

@@ -1,0 +1,213 @@
+"""Partner identification: a transparent score in 0..1 with human-readable reasons.
+
+THE WEIGHTS LIVE HERE (``WEIGHTS`` and the track-record constants below), and nowhere else.
+
+score = Σ weight_i × component_i / Σ weight_i, over the components that apply to the request:
+
+| component    | weight | value in 0..1                                                     | applies when      |
+|--------------|--------|-------------------------------------------------------------------|-------------------|
+| theme        | 0.30   | share of the requested themes the partner works on                | themes given      |
+| country      | 0.20   | 1 if the partner is in a preferred country, else 0                | countries given   |
+| language     | 0.15   | share of the requested languages the partner speaks               | languages given   |
+| capacity     | 0.15   | remaining places / volunteers wanted, capped at 1 (0 when full)   | always            |
+| track record | 0.15   | 0.5 with no history, +0.1 per volunteer hosted (up to 5),         | always            |
+|              |        | −0.25 per serious incident (severity high or critical), in 0..1   |                   |
+| reciprocity  | 0.05   | 1 if the partner can send volunteers to France, else 0            | reciprocity asked |
+
+Remaining places = hosting capacity − volunteers currently on mission with the partner (missions
+planned or started and not yet ended, learned from ``missions.*`` events).
+
+Partners are never suggested when they are not approved, when their country has an open crisis
+security alert, or when the scheme rules out their country (VSI missions take place outside the
+European Economic Area: law 2005-159 of 23 Feb 2005 and the france-volontaires.org VSI page, as
+recorded in DOMAIN.md). Ties are broken by partner id so the ranking is deterministic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from vies_partners.domain.directory import theme_label
+from vies_partners.domain.vetting import can_be_matched
+
+
+@dataclass(frozen=True)
+class MatchingWeights:
+    """Relative weight of each score component (normalised over the components that apply)."""
+
+    theme: float = 0.30
+    country: float = 0.20
+    language: float = 0.15
+    capacity: float = 0.15
+    track_record: float = 0.15
+    reciprocity: float = 0.05
+
+
+WEIGHTS = MatchingWeights()
+TRACK_NEUTRAL = 0.5  # a partner with no history is neither favoured nor penalised
+TRACK_PER_HOSTED = 0.1  # each volunteer hosted adds this much...
+TRACK_HOSTED_CAP = 5  # ...for at most this many volunteers
+TRACK_PER_SERIOUS_INCIDENT = 0.25  # each serious incident takes this much away
+SERIOUS_SEVERITIES = frozenset({"high", "critical"})
+SCHEMES_OUTSIDE_EEA = frozenset({"vsi"})
+
+
+@dataclass(frozen=True)
+class PartnerProfile:
+    """What matching knows of a partner: its directory entry and its record from missions' events."""
+
+    partner_id: str
+    country: str
+    status: str
+    themes: frozenset[str]
+    languages: frozenset[str]
+    hosting_capacity: int
+    reciprocity: bool
+    on_mission: int = 0
+    hosted: int = 0
+    serious_incidents: int = 0
+
+    @property
+    def remaining_capacity(self) -> int:
+        """Hosting places not taken by volunteers currently on mission."""
+        return max(0, self.hosting_capacity - self.on_mission)
+
+
+@dataclass(frozen=True)
+class MatchCriteria:
+    """What an authority asks for."""
+
+    countries: frozenset[str] = frozenset()
+    themes: frozenset[str] = frozenset()
+    languages: frozenset[str] = frozenset()
+    scheme: str | None = None
+    volunteers: int = 1
+    reciprocity: bool = False
+
+    @property
+    def wants_reciprocity(self) -> bool:
+        """Reciprocity counts when asked for explicitly or through the reciprocity scheme."""
+        return self.reciprocity or self.scheme == "reciprocity"
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A ranked partner: its score, the reasons and each component's value."""
+
+    partner_id: str
+    score: float
+    reasons: list[str]
+    components: dict[str, float] = field(default_factory=dict)
+
+
+def track_record(hosted: int, serious_incidents: int) -> float:
+    """The track-record component from volunteers hosted and serious incidents."""
+    value = (
+        TRACK_NEUTRAL
+        + TRACK_PER_HOSTED * min(hosted, TRACK_HOSTED_CAP)
+        - TRACK_PER_SERIOUS_INCIDENT * serious_incidents
+    )
+    return min(1.0, max(0.0, value))
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def components(
+    profile: PartnerProfile, criteria: MatchCriteria, weights: MatchingWeights = WEIGHTS
+) -> dict[str, tuple[float, float]]:
+    """Each applicable component as (weight, value in 0..1)."""
+    parts: dict[str, tuple[float, float]] = {}
+    if criteria.themes:
+        parts["theme"] = (weights.theme, len(criteria.themes & profile.themes) / len(criteria.themes))
+    if criteria.countries:
+        parts["country"] = (weights.country, 1.0 if profile.country in criteria.countries else 0.0)
+    if criteria.languages:
+        parts["language"] = (weights.language, len(criteria.languages & profile.languages) / len(criteria.languages))
+    parts["capacity"] = (weights.capacity, min(1.0, profile.remaining_capacity / max(1, criteria.volunteers)))
+    parts["track_record"] = (weights.track_record, track_record(profile.hosted, profile.serious_incidents))
+    if criteria.wants_reciprocity:
+        parts["reciprocity"] = (weights.reciprocity, 1.0 if profile.reciprocity else 0.0)
+    return parts
+
+
+def combine(parts: dict[str, tuple[float, float]]) -> float:
+    """The weighted mean of the components, rounded to 4 decimals."""
+    total_weight = sum(w for w, _ in parts.values())
+    value = sum(w * v for w, v in parts.values()) / total_weight if total_weight else 0.0
+    return round(min(1.0, max(0.0, value)), 4)
+
+
+def reasons(profile: PartnerProfile, criteria: MatchCriteria) -> list[str]:
+    """Human-readable reasons, one per applicable component, in the order of the table above."""
+    out: list[str] = []
+    if criteria.themes:
+        common = sorted(criteria.themes & profile.themes)
+        out.append(f"same theme: {', '.join(theme_label(t) for t in common)}" if common else "no theme in common")
+    if criteria.countries:
+        out.append(
+            f"in a preferred country: {profile.country}"
+            if profile.country in criteria.countries
+            else f"in {profile.country}, not a preferred country"
+        )
+    if criteria.languages:
+        spoken = sorted(criteria.languages & profile.languages)
+        out.append(
+            f"speaks {', '.join(spoken)}" if spoken else f"speaks none of {', '.join(sorted(criteria.languages))}"
+        )
+    remaining = profile.remaining_capacity
+    out.append(
+        f"has capacity for {remaining}"
+        if remaining
+        else f"has no free place (capacity {profile.hosting_capacity}, {profile.on_mission} on mission)"
+    )
+    out.append(
+        f"has hosted {_plural(profile.hosted, 'volunteer')}, {_plural(profile.serious_incidents, 'serious incident')}"
+    )
+    if criteria.wants_reciprocity:
+        out.append("can send volunteers to France" if profile.reciprocity else "cannot send volunteers to France")
+    return out
+
+
+def score(profile: PartnerProfile, criteria: MatchCriteria, weights: MatchingWeights = WEIGHTS) -> Suggestion:
+    """Score one partner against a request, with the reasons that explain it."""
+    parts = components(profile, criteria, weights)
+    return Suggestion(
+        partner_id=profile.partner_id,
+        score=combine(parts),
+        reasons=reasons(profile, criteria),
+        components={name: round(v, 4) for name, (_, v) in parts.items()},
+    )
+
+
+def excluded(
+    profile: PartnerProfile, criteria: MatchCriteria, crisis_countries: frozenset[str], eea: frozenset[str]
+) -> bool:
+    """Whether a partner must never be suggested for this request."""
+    if not can_be_matched(profile.status):
+        return True
+    if profile.country in crisis_countries:
+        return True
+    return criteria.scheme in SCHEMES_OUTSIDE_EEA and profile.country in eea
+
+
+def rank(
+    profiles: Iterable[PartnerProfile],
+    criteria: MatchCriteria,
+    *,
+    crisis_countries: frozenset[str] = frozenset(),
+    eea: frozenset[str] = frozenset(),
+    limit: int = 10,
+    weights: MatchingWeights = WEIGHTS,
+) -> list[Suggestion]:
+    """The best ``limit`` partners, highest score first, ties by partner id."""
+    # Score everyone numerically, then write reasons only for those shown (keeps 5,000 partners fast).
+    values = [
+        (-combine(components(p, criteria, weights)), p.partner_id, p)
+        for p in profiles
+        if not excluded(p, criteria, crisis_countries, eea)
+    ]
+    values.sort(key=lambda item: (item[0], item[1]))
+    return [score(p, criteria, weights) for _, _, p in values[:limit]]

@@ -1,0 +1,246 @@
+"""Projections of other services' events: mission outcomes for matching, alerts, and the journey's facts.
+
+Each handler runs in the kit's transaction (inbox record included), so an event delivered twice is
+handled once; the writes are also idempotent by design (sets, not increments) so replays and
+out-of-order arrivals across aggregates converge on the same state.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from vies_shared.events.base import Event, lookup
+from vies_shared.events.missions import (
+    IncidentReported,
+    MissionEnded,
+    MissionExtended,
+    MissionInterrupted,
+    MissionPlanned,
+    MissionStarted,
+    SafetyCheckClosed,
+    SecurityAlertIssued,
+)
+from vies_shared.events.recruitment import CandidateSelected, PersonErased, PositionPublished, VolunteerEngaged
+from vies_shared.messaging.consumer import Handler, HandlerContext
+
+from vies_partners import store
+
+Document = dict[str, Any]
+
+
+def _event_day(ctx: HandlerContext) -> str:
+    """The day the fact happened (``ce_time``), for events that carry no business date."""
+    return ctx.meta.time.date().isoformat()
+
+
+async def _mission_changed(ctx: HandlerContext, mission_id: str) -> None:
+    doc = await ctx.db[store.MISSIONS].find_one({"_id": mission_id}, {"partner_id": 1}, session=ctx.session)
+    if doc and doc.get("partner_id"):
+        await store.recompute_partner_stats(ctx.db, ctx.session, doc["partner_id"])
+
+
+async def on_mission_planned(ctx: HandlerContext, event: MissionPlanned) -> None:
+    """A mission takes a hosting place with its partner and belongs to the authority's journey."""
+    await ctx.db[store.MISSIONS].update_one(
+        {"_id": event.mission_id},
+        {
+            "$set": {
+                "authority_id": event.authority_id,
+                "partner_id": event.partner_id,
+                "country": event.country,
+                "scheme": event.scheme,
+                "starts_on": event.starts_on.isoformat(),
+                "ends_on": event.ends_on.isoformat(),
+            },
+            # A later status (started/ended) that arrived first is kept.
+            "$setOnInsert": {"status": "planned"},
+        },
+        upsert=True,
+        session=ctx.session,
+    )
+    # Incidents reported before the plan reached us learn their partner now.
+    await ctx.db[store.INCIDENTS].update_many(
+        {"mission_id": event.mission_id}, {"$set": {"partner_id": event.partner_id}}, session=ctx.session
+    )
+    await store.recompute_partner_stats(ctx.db, ctx.session, event.partner_id)
+
+
+async def on_mission_started(ctx: HandlerContext, event: MissionStarted) -> None:
+    """The volunteer departed."""
+    await ctx.db[store.MISSIONS].update_one(
+        {"_id": event.mission_id, "status": {"$nin": ["ended", "interrupted"]}},
+        {"$set": {"status": "started", "departed_on": event.departed_on.isoformat()}},
+        session=ctx.session,
+    )
+    await ctx.db[store.MISSIONS].update_one(
+        {"_id": event.mission_id},
+        {"$setOnInsert": {"status": "started", "departed_on": event.departed_on.isoformat()}},
+        upsert=True,
+        session=ctx.session,
+    )
+    await _mission_changed(ctx, event.mission_id)
+
+
+async def _end(ctx: HandlerContext, mission_id: str, status: str, ended_on: str, reason: str | None) -> None:
+    await ctx.db[store.MISSIONS].update_one(
+        {"_id": mission_id},
+        {"$set": {"status": status, "ended_on": ended_on, "end_reason": reason}},
+        upsert=True,
+        session=ctx.session,
+    )
+    await _mission_changed(ctx, mission_id)
+
+
+async def on_mission_ended(ctx: HandlerContext, event: MissionEnded) -> None:
+    """The mission ended as planned: its place is free again and the partner has hosted one more."""
+    await _end(ctx, event.mission_id, "ended", event.ended_on.isoformat(), None)
+
+
+async def on_mission_interrupted(ctx: HandlerContext, event: MissionInterrupted) -> None:
+    """An early return also ends the mission (for the journey and the hosting place)."""
+    ended_on = event.interrupted_on.isoformat() if event.interrupted_on else _event_day(ctx)
+    await _end(ctx, event.mission_id, "interrupted", ended_on, event.reason)
+
+
+async def on_mission_extended(ctx: HandlerContext, event: MissionExtended) -> None:
+    """A later end date moves the mid and end interviews."""
+    await ctx.db[store.MISSIONS].update_one(
+        {"_id": event.mission_id}, {"$set": {"ends_on": event.ends_on.isoformat()}}, upsert=True, session=ctx.session
+    )
+
+
+async def on_incident_reported(ctx: HandlerContext, event: IncidentReported) -> None:
+    """Incidents count against the partner's track record when serious (high or critical)."""
+    partner_id = event.partner_id
+    if partner_id is None:
+        mission = await ctx.db[store.MISSIONS].find_one(
+            {"_id": event.mission_id}, {"partner_id": 1}, session=ctx.session
+        )
+        partner_id = mission.get("partner_id") if mission else None
+    await ctx.db[store.INCIDENTS].update_one(
+        {"_id": event.incident_id},
+        {
+            "$set": {
+                "mission_id": event.mission_id,
+                "partner_id": partner_id,
+                "severity": event.severity,
+                "category": event.category,
+            }
+        },
+        upsert=True,
+        session=ctx.session,
+    )
+    if partner_id:
+        await store.recompute_partner_stats(ctx.db, ctx.session, partner_id)
+
+
+async def on_security_alert_issued(ctx: HandlerContext, event: SecurityAlertIssued) -> None:
+    """An alert is open until its safety check closes; a crisis one excludes its country from matching."""
+    await ctx.db[store.ALERTS].update_one(
+        {"_id": event.alert_id},
+        {"$set": {"country": event.country.upper(), "level": event.level}, "$setOnInsert": {"open": True}},
+        upsert=True,
+        session=ctx.session,
+    )
+
+
+async def on_safety_check_closed(ctx: HandlerContext, event: SafetyCheckClosed) -> None:
+    """The matching safety check closed: the country can be suggested again."""
+    update: Document = {"open": False}
+    if event.country:
+        update["country"] = event.country.upper()
+    await ctx.db[store.ALERTS].update_one({"_id": event.alert_id}, {"$set": update}, upsert=True, session=ctx.session)
+
+
+async def on_position_published(ctx: HandlerContext, event: PositionPublished) -> None:
+    """A position of the authority opened (journey: position published)."""
+    await ctx.db[store.POSITIONS].update_one(
+        {"_id": event.position_id},
+        {
+            "$set": {
+                "authority_id": event.authority_id,
+                "partnership_id": event.partnership_id,
+                "partner_id": event.partner_id,
+                "scheme": event.scheme,
+                "country": event.country,
+            },
+            "$min": {"published_on": _event_day(ctx)},
+        },
+        upsert=True,
+        session=ctx.session,
+    )
+
+
+async def on_candidate_selected(ctx: HandlerContext, event: CandidateSelected) -> None:
+    """A candidate was selected for a position (its authority is known from the position)."""
+    await ctx.db[store.SELECTIONS].update_one(
+        {"_id": event.application_id},
+        {"$set": {"position_id": event.position_id}, "$min": {"selected_on": _event_day(ctx)}},
+        upsert=True,
+        session=ctx.session,
+    )
+
+
+async def on_volunteer_engaged(ctx: HandlerContext, event: VolunteerEngaged) -> None:
+    """A volunteer signed with the authority."""
+    await ctx.db[store.ENGAGEMENTS].update_one(
+        {"_id": event.engagement_id},
+        {
+            "$set": {"authority_id": event.authority_id, "partner_id": event.partner_id, "scheme": event.scheme},
+            "$min": {"engaged_on": _event_day(ctx)},
+        },
+        upsert=True,
+        session=ctx.session,
+    )
+
+
+async def on_follow_up_interview_done(ctx: HandlerContext, event: Any) -> None:
+    """``missions.FollowUpInterviewDone`` {mission_id, stage, done_on}, if missions publishes it."""
+    done_on = event.done_on if isinstance(event.done_on, date) else date.fromisoformat(str(event.done_on))
+    await ctx.db[store.MISSIONS].update_one(
+        {"_id": event.mission_id},
+        {"$min": {f"interviews.{event.stage}": done_on.isoformat()}},
+        upsert=True,
+        session=ctx.session,
+    )
+
+
+async def on_person_erased(ctx: HandlerContext, event: PersonErased) -> None:
+    """Right to erasure: remove the personal data of any contact naming this person."""
+    erased = {"name": None, "email": None, "phone": None, "role": None, "person_id": None, "erased": True}
+    partners = ctx.db[store.PARTNERS]
+    async for doc in partners.find({"contacts.person_id": event.person_id}, {"contacts": 1}, session=ctx.session):
+        contacts = [erased if c.get("person_id") == event.person_id else c for c in doc.get("contacts", [])]
+        await partners.update_one({"_id": doc["_id"]}, {"$set": {"contacts": contacts}}, session=ctx.session)
+    # The authority's contact email was that person's address too.
+    await ctx.db[store.AUTHORITIES].update_many(
+        {"contact.person_id": event.person_id},
+        {"$set": {"contact": erased, "contact_email": None}},
+        session=ctx.session,
+    )
+
+
+HANDLERS: dict[str, Handler] = {
+    "missions.MissionPlanned": on_mission_planned,
+    "missions.MissionStarted": on_mission_started,
+    "missions.MissionEnded": on_mission_ended,
+    "missions.MissionInterrupted": on_mission_interrupted,
+    "missions.MissionExtended": on_mission_extended,
+    "missions.IncidentReported": on_incident_reported,
+    "missions.SecurityAlertIssued": on_security_alert_issued,
+    "missions.SafetyCheckClosed": on_safety_check_closed,
+    "recruitment.PositionPublished": on_position_published,
+    "recruitment.CandidateSelected": on_candidate_selected,
+    "recruitment.VolunteerEngaged": on_volunteer_engaged,
+    "recruitment.PersonErased": on_person_erased,
+}
+
+
+def _follow_up_model() -> type[Event] | None:
+    # Missions may add this event (issue 3); handle it as soon as the shared module defines it.
+    return lookup("missions.FollowUpInterviewDone", 1)
+
+
+if _follow_up_model() is not None:
+    HANDLERS["missions.FollowUpInterviewDone"] = on_follow_up_interview_done

@@ -1,0 +1,859 @@
+"""What people do with the partners service: one short async function per action.
+
+Each command loads what it needs, applies the domain rules, and saves its state with its events in
+one transaction (``runtime.transactions.run``). Scope checks (an authority only its own records, a
+branch its region, a centre its country) happen here, with the loaded record at hand.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from datetime import date
+from typing import Any
+
+from vies_shared.errors import AlreadyExists, Forbidden, NotFound
+from vies_shared.events.partners import (
+    AuthorityRegistered,
+    MatchesProposed,
+    MatchRequested,
+    MatchSuggestion,
+    PartnerApproved,
+    PartnerRegistered,
+    PartnerReinstated,
+    PartnerRejected,
+    PartnershipEnded,
+    PartnershipEstablished,
+    PartnerSuspended,
+    SendingOrganisationApprovalChanged,
+    SendingOrganisationRegistered,
+)
+from vies_shared.reference import eea_countries
+from vies_shared.service import Runtime
+from vies_shared.storage import UnitOfWork
+from vies_shared.web import Page, Principal, paged
+
+from vies_partners import store
+from vies_partners.domain import directory, journey, matching, partnership, sending_organisation, vetting
+from vies_partners.domain.indicators import Targets, indicators
+from vies_partners.schemas import (
+    AuthorityIn,
+    MatchRequestIn,
+    PartnerIn,
+    PartnershipIn,
+    SendingOrganisationIn,
+)
+from vies_partners.settings import PartnersSettings
+
+Document = dict[str, Any]
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def _settings(runtime: Runtime) -> PartnersSettings:
+    settings = runtime.settings
+    assert isinstance(settings, PartnersSettings)
+    return settings
+
+
+def _today() -> date:
+    return store.now().date()
+
+
+# --- scope rules -----------------------------------------------------------------------------
+
+
+def can_read_authority(principal: Principal, authority: Document) -> bool:
+    """Staff everything; an authority itself; a branch the authorities of its region."""
+    if principal.is_staff:
+        return True
+    if principal.role == "authority":
+        return bool(principal.authority_id == authority["_id"])
+    if principal.role == "branch":
+        return bool(principal.region) and principal.region == authority["region"]
+    return False
+
+
+def check_reads_authority(principal: Principal, authority: Document) -> None:
+    """Raise ``Forbidden`` unless the principal may read this authority's records."""
+    if not can_read_authority(principal, authority):
+        raise Forbidden("this authority is outside your scope")
+
+
+def check_acts_for_authority(principal: Principal, authority_id: str) -> None:
+    """Only staff and the authority itself act on its behalf."""
+    principal.require_role("authority")
+    if not principal.is_staff and principal.authority_id != authority_id:
+        raise Forbidden("an authority acts only on its own records")
+
+
+def check_centre_country(principal: Principal, country: str) -> None:
+    """A centre acts only on partners of its country."""
+    if principal.role == "centre" and (principal.country or "").upper() != country:
+        raise Forbidden(f"a centre acts only on partners of its country ({principal.country or 'none'})")
+
+
+def branch_region(principal: Principal, region: str | None) -> str | None:
+    """The region a query is limited to: a branch always its own."""
+    if principal.role == "branch":
+        if region and region != principal.region:
+            raise Forbidden("a branch reads only its own region")
+        return principal.region
+    return region
+
+
+async def _load(uow: UnitOfWork, collection: str, record_id: str, what: str) -> Document:
+    doc: Document | None = await uow.db[collection].find_one({"_id": record_id}, session=uow.session)
+    if doc is None:
+        raise NotFound(f"{what} {record_id} not found")
+    return doc
+
+
+# --- views -----------------------------------------------------------------------------------
+
+
+def authority_view(doc: Document) -> Document:
+    """An authority as answered by the API."""
+    return {
+        "authority_id": doc["_id"],
+        "name": doc["name"],
+        "kind": doc["kind"],
+        "region": doc["region"],
+        "contact": doc.get("contact"),
+        "contact_email": doc.get("contact_email"),
+        "territoires_volontaires": doc["territoires_volontaires"],
+        "new_to_cooperation": doc["new_to_cooperation"],
+        "registered_at": doc["registered_at"],
+    }
+
+
+def partner_view(doc: Document) -> Document:
+    """A partner as answered by the API, with its vetting history."""
+    return {
+        "partner_id": doc["_id"],
+        "name": doc["name"],
+        "kind": doc["kind"],
+        "country": doc["country"],
+        "city": doc["city"],
+        "themes": doc["themes"],
+        "languages": doc["languages"],
+        "hosting_capacity": doc["hosting_capacity"],
+        "reciprocity": doc["reciprocity"],
+        "contacts": doc.get("contacts", []),
+        "status": doc["status"],
+        "history": doc.get("history", []),
+        "registered_at": doc["registered_at"],
+    }
+
+
+def partnership_view(doc: Document, partner_status: str | None) -> Document:
+    """A partnership, flagged for review when its partner is suspended."""
+    return {
+        "partnership_id": doc["_id"],
+        "authority_id": doc["authority_id"],
+        "partner_id": doc["partner_id"],
+        "country": doc["country"],
+        "region": doc["region"],
+        "themes": doc["themes"],
+        "starts_on": doc["starts_on"],
+        "ends_on": doc.get("ends_on"),
+        "status": doc["status"],
+        "established_at": doc["established_at"],
+        "ended_at": doc.get("ended_at"),
+        "end_reason": doc.get("end_reason"),
+        "partner_status": partner_status,
+        "needs_review": partnership.needs_review(partner_status or "") and doc["status"] == "active",
+    }
+
+
+def sending_organisation_view(doc: Document, today: date) -> Document:
+    """A sending organisation and whether its approval is valid today."""
+    return {
+        "organisation_id": doc["_id"],
+        "name": doc["name"],
+        "approval_number": doc.get("approval_number"),
+        "approved_from": doc.get("approved_from"),
+        "approved_until": doc.get("approved_until"),
+        "approval_valid": sending_organisation.approval_valid_on(
+            store.parse_day(doc.get("approved_from")), store.parse_day(doc.get("approved_until")), today
+        ),
+        "registered_at": doc["registered_at"],
+    }
+
+
+# --- authorities -----------------------------------------------------------------------------
+
+
+async def register_authority(
+    runtime: Runtime, principal: Principal, body: AuthorityIn, *, authority_id: str | None = None
+) -> Document:
+    """Register a French authority (staff, the region's branch, or the authority itself)."""
+    principal.require_role("branch", "authority")
+    directory.check_region(body.region)
+    if principal.role == "branch" and principal.region != body.region:
+        raise Forbidden("a branch registers only authorities of its region")
+    if principal.role == "authority":
+        if not principal.authority_id:
+            raise Forbidden("this token names no authority")
+        authority_id = principal.authority_id
+    key = directory.authority_key(body.name, body.region)
+
+    async def work(uow: UnitOfWork) -> Document:
+        coll = uow.db[store.AUTHORITIES]
+        existing = await coll.find_one({"key": key}, {"_id": 1, "name": 1}, session=uow.session)
+        if existing is not None:
+            raise AlreadyExists(
+                f"authority already registered: {existing['name']} ({existing['_id']})",
+                details={"existing_id": existing["_id"]},
+            )
+        new_id = authority_id or _new_id("aut")
+        if await coll.find_one({"_id": new_id}, {"_id": 1}, session=uow.session) is not None:
+            raise AlreadyExists(f"authority {new_id} is already registered", details={"existing_id": new_id})
+        doc: Document = {
+            "_id": new_id,
+            "key": key,
+            "name": body.name,
+            "kind": body.kind,
+            "region": body.region,
+            "contact": body.contact.model_dump(),
+            "contact_email": body.contact.email,
+            "territoires_volontaires": body.territoires_volontaires,
+            "new_to_cooperation": body.new_to_cooperation,
+            "registered_at": store.now(),
+            "registered_by": principal.sub,
+        }
+        await coll.insert_one(doc, session=uow.session)
+        uow.emit(
+            AuthorityRegistered(
+                authority_id=new_id,
+                name=body.name,
+                kind=body.kind,
+                region=body.region,
+                contact_email=body.contact.email,
+                territoires_volontaires=body.territoires_volontaires,
+                new_to_cooperation=body.new_to_cooperation,
+            ),
+            region=body.region,
+        )
+        return authority_view(doc)
+
+    return await runtime.transactions.run(work)
+
+
+async def get_authority(runtime: Runtime, principal: Principal, authority_id: str) -> Document:
+    """One authority, within the principal's scope."""
+    principal.require_role("authority", "branch")
+    doc = await runtime.db[store.AUTHORITIES].find_one({"_id": authority_id})
+    if doc is None:
+        raise NotFound(f"authority {authority_id} not found")
+    check_reads_authority(principal, doc)
+    return authority_view(doc)
+
+
+async def list_authorities(
+    runtime: Runtime, principal: Principal, *, region: str | None, territoires_volontaires: bool | None, page: Page
+) -> Document:
+    """Authorities, filtered (staff everything, a branch its region, an authority itself)."""
+    principal.require_role("branch", "authority")
+    query: Document = {}
+    region = branch_region(principal, region)
+    if region:
+        query["region"] = region
+    if territoires_volontaires is not None:
+        query["territoires_volontaires"] = territoires_volontaires
+    if principal.role == "authority":
+        query["_id"] = principal.authority_id or ""
+    coll = runtime.db[store.AUTHORITIES]
+    total = await coll.count_documents(query)
+    docs = await coll.find(query).sort("_id", 1).skip(page.offset).limit(page.limit).to_list(None)
+    return paged((authority_view(d) for d in docs), total, page)
+
+
+# --- partners --------------------------------------------------------------------------------
+
+
+async def register_partner(
+    runtime: Runtime, principal: Principal, body: PartnerIn, *, partner_id: str | None = None
+) -> Document:
+    """Register an international partner; it starts pending until vetted."""
+    principal.require_role("centre", "authority")
+    directory.check_partner_country(body.country)
+    check_centre_country(principal, body.country)
+    key = directory.partner_key(body.name, body.city, body.country)
+    themes = sorted(set(body.themes))
+    languages = sorted(set(body.languages))
+
+    async def work(uow: UnitOfWork) -> Document:
+        coll = uow.db[store.PARTNERS]
+        existing = await coll.find_one({"key": key}, {"_id": 1, "name": 1, "city": 1}, session=uow.session)
+        if existing is not None:
+            raise AlreadyExists(
+                f"partner already registered: {existing['name']}, {existing['city']} ({existing['_id']})",
+                details={"existing_id": existing["_id"]},
+            )
+        now = store.now()
+        doc: Document = {
+            "_id": partner_id or _new_id("par"),
+            "key": key,
+            "name": body.name,
+            "kind": body.kind,
+            "country": body.country,
+            "city": body.city,
+            "themes": themes,
+            "languages": languages,
+            "hosting_capacity": body.hosting_capacity,
+            "reciprocity": body.reciprocity,
+            "contacts": [c.model_dump() for c in body.contacts],
+            "status": "pending",
+            "history": [
+                {
+                    "action": "register",
+                    "from": None,
+                    "to": "pending",
+                    "by": principal.sub,
+                    "role": principal.role,
+                    "at": now,
+                    "note": None,
+                }
+            ],
+            "registered_at": now,
+            "changed_at": now,
+        }
+        await coll.insert_one(doc, session=uow.session)
+        uow.emit(
+            PartnerRegistered(
+                partner_id=doc["_id"],
+                name=body.name,
+                kind=body.kind,
+                country=body.country,
+                city=body.city,
+                themes=themes,
+                languages=languages,
+                hosting_capacity=body.hosting_capacity,
+                reciprocity=body.reciprocity,
+            )
+        )
+        return partner_view(doc)
+
+    return await runtime.transactions.run(work)
+
+
+READ_DIRECTORY_ROLES = ("authority", "centre", "branch", "partner")
+
+
+async def get_partner(runtime: Runtime, principal: Principal, partner_id: str) -> Document:
+    """One partner with its vetting history."""
+    principal.require_role(*READ_DIRECTORY_ROLES)
+    doc = await runtime.db[store.PARTNERS].find_one({"_id": partner_id})
+    if doc is None:
+        raise NotFound(f"partner {partner_id} not found")
+    return partner_view(doc)
+
+
+async def list_partners(
+    runtime: Runtime,
+    principal: Principal,
+    *,
+    country: str | None,
+    theme: str | None,
+    status: str | None,
+    language: str | None,
+    q: str | None,
+    page: Page,
+) -> Document:
+    """Search the partner directory; ``q`` matches the name, ignoring case and accents."""
+    principal.require_role(*READ_DIRECTORY_ROLES)
+    query: Document = {}
+    if country:
+        query["country"] = country.upper()
+    if theme:
+        query["themes"] = theme
+    if status:
+        query["status"] = status
+    if language:
+        query["languages"] = language.lower()
+    if q and directory.normalise(q):
+        query["key"] = {"$regex": re.escape(directory.normalise(q))}
+    coll = runtime.db[store.PARTNERS]
+    total = await coll.count_documents(query)
+    docs = await coll.find(query).sort([("name", 1), ("_id", 1)]).skip(page.offset).limit(page.limit).to_list(None)
+    return paged((partner_view(d) for d in docs), total, page)
+
+
+_VETTING_EVENTS = {"approve", "reject", "suspend", "reinstate"}
+
+
+async def vet_partner(
+    runtime: Runtime, principal: Principal, partner_id: str, action: str, note: str | None
+) -> Document:
+    """Approve, reject, suspend or reinstate a partner (centre of its country or staff; reinstate staff only)."""
+    assert action in _VETTING_EVENTS
+    principal.require_role("centre")
+
+    async def work(uow: UnitOfWork) -> Document:
+        doc = await _load(uow, store.PARTNERS, partner_id, "partner")
+        check_centre_country(principal, doc["country"])
+        step = vetting.transition(
+            doc["status"], action, by=principal.sub, role=principal.role, at=store.now(), note=note
+        )
+        doc["status"] = step.to_status
+        doc["history"] = [*doc.get("history", []), step.to_doc()]
+        doc["changed_at"] = step.at
+        await uow.db[store.PARTNERS].update_one(
+            {"_id": partner_id},
+            {"$set": {"status": doc["status"], "changed_at": step.at}, "$push": {"history": step.to_doc()}},
+            session=uow.session,
+        )
+        if action == "approve":
+            uow.emit(PartnerApproved(partner_id=partner_id, country=doc["country"]))
+        elif action == "reject":
+            uow.emit(PartnerRejected(partner_id=partner_id, reason=step.note or ""))
+        elif action == "suspend":
+            uow.emit(PartnerSuspended(partner_id=partner_id, reason=step.note or ""))
+        else:
+            uow.emit(PartnerReinstated(partner_id=partner_id))
+        return partner_view(doc)
+
+    return await runtime.transactions.run(work)
+
+
+# --- matching --------------------------------------------------------------------------------
+
+
+async def request_match(runtime: Runtime, principal: Principal, body: MatchRequestIn) -> Document:
+    """Rank approved partners for an authority's request; emits MatchRequested and MatchesProposed."""
+    check_acts_for_authority(principal, body.authority_id)
+    started = time.perf_counter()
+    criteria = matching.MatchCriteria(
+        countries=frozenset(body.countries),
+        themes=frozenset(body.themes),
+        languages=frozenset(body.languages),
+        scheme=body.scheme,
+        volunteers=body.volunteers,
+        reciprocity=body.reciprocity,
+    )
+    index = store.profile_index(runtime)
+    await index.refresh(runtime.db)
+    crisis = await store.crisis_countries(runtime.db)
+    suggestions = matching.rank(
+        index.approved(),
+        criteria,
+        crisis_countries=crisis,
+        eea=eea_countries(),
+        limit=_settings(runtime).match_limit,
+    )
+
+    async def work(uow: UnitOfWork) -> Document:
+        authority = await _load(uow, store.AUTHORITIES, body.authority_id, "authority")
+        request_id = _new_id("mr")
+        answer = [
+            {"partner_id": s.partner_id, "score": s.score, "reasons": s.reasons, "components": s.components}
+            for s in suggestions
+        ]
+        doc: Document = {
+            "_id": request_id,
+            "authority_id": body.authority_id,
+            "region": authority["region"],
+            "criteria": body.model_dump(mode="json"),
+            "excluded_crisis_countries": sorted(crisis),
+            "suggestions": answer,
+            "requested_at": store.now(),
+            "requested_by": principal.sub,
+        }
+        await uow.db[store.MATCH_REQUESTS].insert_one(doc, session=uow.session)
+        uow.emit(
+            MatchRequested(
+                request_id=request_id,
+                authority_id=body.authority_id,
+                countries=sorted(criteria.countries),
+                themes=sorted(criteria.themes),
+                languages=sorted(criteria.languages),
+            ),
+            region=authority["region"],
+        )
+        uow.emit(
+            MatchesProposed(
+                request_id=request_id,
+                authority_id=body.authority_id,
+                suggestions=[
+                    MatchSuggestion(partner_id=s.partner_id, score=s.score, reasons=s.reasons) for s in suggestions
+                ],
+            ),
+            region=authority["region"],
+        )
+        return _match_view(doc)
+
+    result = await runtime.transactions.run(work)
+    result["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    return result
+
+
+def _match_view(doc: Document) -> Document:
+    return {
+        "request_id": doc["_id"],
+        "authority_id": doc["authority_id"],
+        "criteria": doc["criteria"],
+        "excluded_crisis_countries": doc.get("excluded_crisis_countries", []),
+        "suggestions": doc["suggestions"],
+        "requested_at": doc["requested_at"],
+    }
+
+
+async def get_match_request(runtime: Runtime, principal: Principal, request_id: str) -> Document:
+    """A past match request and its suggestions."""
+    principal.require_role("authority", "branch")
+    doc = await runtime.db[store.MATCH_REQUESTS].find_one({"_id": request_id})
+    if doc is None:
+        raise NotFound(f"match request {request_id} not found")
+    check_reads_authority(principal, {"_id": doc["authority_id"], "region": doc["region"]})
+    return _match_view(doc)
+
+
+# --- partnerships ----------------------------------------------------------------------------
+
+
+async def establish_partnership(
+    runtime: Runtime, principal: Principal, body: PartnershipIn, *, partnership_id: str | None = None
+) -> Document:
+    """An authority and an approved partner start a partnership."""
+    check_acts_for_authority(principal, body.authority_id)
+
+    async def work(uow: UnitOfWork) -> Document:
+        authority = await _load(uow, store.AUTHORITIES, body.authority_id, "authority")
+        partner = await _load(uow, store.PARTNERS, body.partner_id, "partner")
+        partnership.check_new_partnership(partner["status"], body.starts_on, body.ends_on)
+        themes = sorted(set(body.themes))
+        doc: Document = {
+            "_id": partnership_id or _new_id("pship"),
+            "authority_id": body.authority_id,
+            "partner_id": body.partner_id,
+            "country": partner["country"],
+            "region": authority["region"],
+            "themes": themes,
+            "starts_on": store.iso(body.starts_on),
+            "ends_on": store.iso(body.ends_on),
+            "status": "active",
+            "established_at": store.now(),
+            "established_by": principal.sub,
+        }
+        await uow.db[store.PARTNERSHIPS].insert_one(doc, session=uow.session)
+        uow.emit(
+            PartnershipEstablished(
+                partnership_id=doc["_id"],
+                authority_id=body.authority_id,
+                partner_id=body.partner_id,
+                country=partner["country"],
+                themes=themes,
+                starts_on=body.starts_on,
+                ends_on=body.ends_on,
+                region=authority["region"],
+            ),
+            region=authority["region"],
+        )
+        return partnership_view(doc, partner["status"])
+
+    return await runtime.transactions.run(work)
+
+
+def _can_read_partnership(principal: Principal, doc: Document) -> bool:
+    if principal.role == "centre":
+        return bool((principal.country or "").upper() == doc["country"])
+    return can_read_authority(principal, {"_id": doc["authority_id"], "region": doc["region"]})
+
+
+async def get_partnership(runtime: Runtime, principal: Principal, partnership_id: str) -> Document:
+    """One partnership (its authority, its region's branch, the partner country's centre, staff)."""
+    principal.require_role("authority", "branch", "centre")
+    doc = await runtime.db[store.PARTNERSHIPS].find_one({"_id": partnership_id})
+    if doc is None:
+        raise NotFound(f"partnership {partnership_id} not found")
+    if not _can_read_partnership(principal, doc):
+        raise Forbidden("this partnership is outside your scope")
+    partner = await runtime.db[store.PARTNERS].find_one({"_id": doc["partner_id"]}, {"status": 1})
+    return partnership_view(doc, partner["status"] if partner else None)
+
+
+async def list_partnerships(
+    runtime: Runtime, principal: Principal, *, authority_id: str | None, partner_id: str | None, page: Page
+) -> Document:
+    """Partnerships within the principal's scope."""
+    principal.require_role("authority", "branch", "centre")
+    query: Document = {}
+    if authority_id:
+        query["authority_id"] = authority_id
+    if partner_id:
+        query["partner_id"] = partner_id
+    if principal.role == "authority":
+        query["authority_id"] = principal.authority_id or ""
+    elif principal.role == "branch":
+        query["region"] = principal.region or ""
+    elif principal.role == "centre":
+        query["country"] = (principal.country or "").upper()
+    coll = runtime.db[store.PARTNERSHIPS]
+    total = await coll.count_documents(query)
+    docs = await coll.find(query).sort("_id", 1).skip(page.offset).limit(page.limit).to_list(None)
+    ids = list({d["partner_id"] for d in docs})
+    statuses = {
+        p["_id"]: p["status"] async for p in runtime.db[store.PARTNERS].find({"_id": {"$in": ids}}, {"status": 1})
+    }
+    return paged((partnership_view(d, statuses.get(d["partner_id"])) for d in docs), total, page)
+
+
+async def end_partnership(runtime: Runtime, principal: Principal, partnership_id: str, reason: str) -> Document:
+    """End a partnership, with a reason."""
+    principal.require_role("authority")
+
+    async def work(uow: UnitOfWork) -> Document:
+        doc = await _load(uow, store.PARTNERSHIPS, partnership_id, "partnership")
+        check_acts_for_authority(principal, doc["authority_id"])
+        partnership.check_end(doc["status"], reason)
+        doc.update(
+            {"status": "ended", "ended_at": store.now(), "end_reason": reason.strip(), "ended_by": principal.sub}
+        )
+        await uow.db[store.PARTNERSHIPS].update_one(
+            {"_id": partnership_id},
+            {"$set": {k: doc[k] for k in ("status", "ended_at", "end_reason", "ended_by")}},
+            session=uow.session,
+        )
+        uow.emit(PartnershipEnded(partnership_id=partnership_id, reason=reason.strip()), region=doc["region"])
+        partner = await uow.db[store.PARTNERS].find_one({"_id": doc["partner_id"]}, {"status": 1}, session=uow.session)
+        return partnership_view(doc, partner["status"] if partner else None)
+
+    return await runtime.transactions.run(work)
+
+
+# --- sending organisations -------------------------------------------------------------------
+
+
+async def register_sending_organisation(
+    runtime: Runtime, principal: Principal, body: SendingOrganisationIn, *, organisation_id: str | None = None
+) -> Document:
+    """Add an approved sending organisation to the network's directory (staff)."""
+    principal.require_role()
+    sending_organisation.check_approval(
+        body.approved_from, body.approved_until, _settings(runtime).sending_approval_max_years
+    )
+    key = directory.normalise(body.name)
+
+    async def work(uow: UnitOfWork) -> Document:
+        coll = uow.db[store.SENDING_ORGANISATIONS]
+        existing = await coll.find_one({"key": key}, {"_id": 1, "name": 1}, session=uow.session)
+        if existing is not None:
+            raise AlreadyExists(
+                f"sending organisation already registered: {existing['name']} ({existing['_id']})",
+                details={"existing_id": existing["_id"]},
+            )
+        doc: Document = {
+            "_id": organisation_id or _new_id("org"),
+            "key": key,
+            "name": body.name,
+            "approval_number": body.approval_number,
+            "approved_from": store.iso(body.approved_from),
+            "approved_until": store.iso(body.approved_until),
+            "registered_at": store.now(),
+        }
+        await coll.insert_one(doc, session=uow.session)
+        uow.emit(
+            SendingOrganisationRegistered(
+                organisation_id=doc["_id"],
+                name=body.name,
+                approval_number=body.approval_number,
+                approved_from=body.approved_from,
+                approved_until=body.approved_until,
+            )
+        )
+        return sending_organisation_view(doc, _today())
+
+    return await runtime.transactions.run(work)
+
+
+async def change_sending_approval(
+    runtime: Runtime,
+    principal: Principal,
+    organisation_id: str,
+    *,
+    approval_number: str | None,
+    approved_from: date | None,
+    approved_until: date | None,
+) -> Document:
+    """Record a renewed, changed or withdrawn (all null) approval (staff)."""
+    principal.require_role()
+    sending_organisation.check_approval(approved_from, approved_until, _settings(runtime).sending_approval_max_years)
+
+    async def work(uow: UnitOfWork) -> Document:
+        doc = await _load(uow, store.SENDING_ORGANISATIONS, organisation_id, "sending organisation")
+        change = {
+            "approval_number": approval_number,
+            "approved_from": store.iso(approved_from),
+            "approved_until": store.iso(approved_until),
+        }
+        doc.update(change)
+        await uow.db[store.SENDING_ORGANISATIONS].update_one(
+            {"_id": organisation_id}, {"$set": change}, session=uow.session
+        )
+        uow.emit(
+            SendingOrganisationApprovalChanged(
+                organisation_id=organisation_id,
+                approval_number=approval_number,
+                approved_from=approved_from,
+                approved_until=approved_until,
+            )
+        )
+        return sending_organisation_view(doc, _today())
+
+    return await runtime.transactions.run(work)
+
+
+async def get_sending_organisation(runtime: Runtime, principal: Principal, organisation_id: str) -> Document:
+    """One sending organisation."""
+    principal.require_role("authority", "branch", "centre")
+    doc = await runtime.db[store.SENDING_ORGANISATIONS].find_one({"_id": organisation_id})
+    if doc is None:
+        raise NotFound(f"sending organisation {organisation_id} not found")
+    return sending_organisation_view(doc, _today())
+
+
+async def list_sending_organisations(runtime: Runtime, principal: Principal, page: Page) -> Document:
+    """The network's sending organisations."""
+    principal.require_role("authority", "branch", "centre")
+    coll = runtime.db[store.SENDING_ORGANISATIONS]
+    total = await coll.count_documents({})
+    docs = await coll.find({}).sort("name", 1).skip(page.offset).limit(page.limit).to_list(None)
+    today = _today()
+    return paged((sending_organisation_view(d, today) for d in docs), total, page)
+
+
+# --- journey and indicators ------------------------------------------------------------------
+
+
+def _min_day(values: list[str | None]) -> date | None:
+    days = [v for v in values if v]
+    return date.fromisoformat(min(days)) if days else None
+
+
+async def journey_facts(runtime: Runtime, authority: Document) -> journey.JourneyFacts:
+    """Gather, from this service's records and its projections of other services' events, what an authority did."""
+    db = runtime.db
+    authority_id = authority["_id"]
+    partnerships = (
+        await db[store.PARTNERSHIPS].find({"authority_id": authority_id}, {"established_at": 1}).to_list(None)
+    )
+    positions = await db[store.POSITIONS].find({"authority_id": authority_id}).to_list(None)
+    selections = await db[store.SELECTIONS].find({"position_id": {"$in": [p["_id"] for p in positions]}}).to_list(None)
+    engagements = await db[store.ENGAGEMENTS].find({"authority_id": authority_id}).to_list(None)
+    missions = await db[store.MISSIONS].find({"authority_id": authority_id}).sort("_id", 1).to_list(None)
+    reached: dict[str, date | None] = {
+        "registered": authority["registered_at"].date(),
+        "partner_found": _min_day([p["established_at"].date().isoformat() for p in partnerships]),
+        "position_published": _min_day([p.get("published_on") for p in positions]),
+        "candidate_selected": _min_day([s.get("selected_on") for s in selections]),
+        "volunteer_engaged": _min_day([e.get("engaged_on") for e in engagements]),
+        "mission_started": _min_day([m.get("departed_on") for m in missions]),
+        "mission_ended": _min_day([m.get("ended_on") for m in missions]),
+    }
+    return journey.JourneyFacts(
+        authority_id=authority_id,
+        enrolled=bool(authority.get("territoires_volontaires")),
+        reached=reached,
+        missions=[
+            journey.MissionFacts(
+                mission_id=m["_id"],
+                starts_on=store.parse_day(m.get("starts_on")),
+                ends_on=store.parse_day(m.get("ends_on")),
+                departed_on=store.parse_day(m.get("departed_on")),
+                ended_on=store.parse_day(m.get("ended_on")),
+                interviews_done={k: date.fromisoformat(v) for k, v in (m.get("interviews") or {}).items()},
+            )
+            for m in missions
+        ],
+    )
+
+
+async def get_journey(runtime: Runtime, principal: Principal, authority_id: str) -> Document:
+    """An authority's Territoires Volontaires journey and its next step."""
+    principal.require_role("authority", "branch")
+    authority = await runtime.db[store.AUTHORITIES].find_one({"_id": authority_id})
+    if authority is None:
+        raise NotFound(f"authority {authority_id} not found")
+    check_reads_authority(principal, authority)
+    facts = await journey_facts(runtime, authority)
+    settings = _settings(runtime)
+    result = journey.view(facts, today=_today(), start_within_days=settings.interview_start_within_days)
+    result.update({"name": authority["name"], "region": authority["region"]})
+    return result
+
+
+async def stalled_journeys(runtime: Runtime, principal: Principal, region: str | None) -> Document:
+    """Enrolled authorities that have not moved forward for ``stalled_after_days`` days."""
+    principal.require_role("branch")
+    region = branch_region(principal, region)
+    if region:
+        directory.check_region(region)
+    settings = _settings(runtime)
+    query: Document = {"territoires_volontaires": True}
+    if region:
+        query["region"] = region
+    today = _today()
+    items = []
+    async for authority in runtime.db[store.AUTHORITIES].find(query).sort("_id", 1):
+        facts = await journey_facts(runtime, authority)
+        if journey.is_stalled(
+            facts,
+            today=today,
+            after_days=settings.stalled_after_days,
+            start_within_days=settings.interview_start_within_days,
+        ):
+            view = journey.view(facts, today=today, start_within_days=settings.interview_start_within_days)
+            progress = journey.last_progress(facts)
+            items.append(
+                {
+                    "authority_id": authority["_id"],
+                    "name": authority["name"],
+                    "region": authority["region"],
+                    "last_progress_on": view["last_progress_on"],
+                    "days_without_progress": (today - progress).days if progress else None,
+                    "next": view["next"],
+                }
+            )
+    return {"region": region, "stalled_after_days": settings.stalled_after_days, "items": items, "total": len(items)}
+
+
+async def programme_indicators(runtime: Runtime, principal: Principal, region: str | None) -> Document:
+    """Territoires Volontaires indicators, for staff and branches (a branch: its region)."""
+    principal.require_role("branch")
+    region = branch_region(principal, region)
+    if region:
+        directory.check_region(region)
+    settings = _settings(runtime)
+    db = runtime.db
+    authority_query: Document = {"region": region} if region else {}
+    authorities = (
+        await db[store.AUTHORITIES]
+        .find(authority_query, {"territoires_volontaires": 1, "new_to_cooperation": 1})
+        .to_list(None)
+    )
+    enrolled_ids = {a["_id"] for a in authorities if a.get("territoires_volontaires")}
+    new_ids = {a["_id"] for a in authorities if a.get("territoires_volontaires") and a.get("new_to_cooperation")}
+    mission_query: Document = {"scheme": {"$ne": None}}
+    partnership_query: Document = {}
+    if region:
+        mission_query["authority_id"] = {"$in": [a["_id"] for a in authorities]}
+        partnership_query["region"] = region
+    missions = await db[store.MISSIONS].find(mission_query, {"scheme": 1, "authority_id": 1}).to_list(None)
+    partnerships = await db[store.PARTNERSHIPS].find(partnership_query, {"country": 1}).to_list(None)
+    result = indicators(
+        enrolled_authorities=len(enrolled_ids),
+        enrolled_new_to_cooperation=len(new_ids),
+        mission_schemes=[(m["scheme"], m.get("authority_id") in enrolled_ids) for m in missions],
+        partnership_countries=[p["country"] for p in partnerships],
+        targets=Targets(
+            missions=settings.target_missions,
+            authorities=settings.target_authorities,
+            new_to_cooperation_share=settings.target_new_to_cooperation_share,
+        ),
+    )
+    result["region"] = region
+    return result
