@@ -26,6 +26,8 @@ class PositionPublished(Event):
     starts_on: date
     duration_months: int
     places: int
+    sending_organisation_id: str | None = None
+    duration_days: int | None = None
 
 
 class PositionClosed(Event):
@@ -35,6 +37,7 @@ class PositionClosed(Event):
     KEY = "position_id"
     position_id: str
     reason: str
+    cause: Literal["filled", "cancelled", "partnership_ended"] | None = None
 
 
 class ApplicationSubmitted(Event):
@@ -56,6 +59,8 @@ class ApplicationScreened(Event):
     application_id: str
     eligible: bool
     reasons: list[str]
+    reason_codes: list[str] | None = None
+    score: float | None = None
 
 
 class ApplicationShortlisted(Event):

@@ -1,0 +1,1 @@
+"""VIES recruitment service: positions, applications, scheme eligibility, selection, engagement."""

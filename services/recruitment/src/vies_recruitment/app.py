@@ -1,0 +1,69 @@
+"""Composition root of the recruitment service."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from vies_shared.events.recruitment import (
+    ApplicationRejected,
+    ApplicationScreened,
+    ApplicationShortlisted,
+    ApplicationSubmitted,
+    ApplicationWithdrawn,
+    CandidateSelected,
+    ContactUpdated,
+    InterviewScheduled,
+    PersonErased,
+    PositionClosed,
+    PositionPublished,
+    VolunteerEngaged,
+)
+from vies_shared.service import Runtime, ServiceDefinition, create_app, serve
+from vies_shared.settings import ServiceSettings
+
+from vies_recruitment import api, demo, handlers, store
+from vies_recruitment.settings import RecruitmentSettings
+
+
+async def setup(runtime: Runtime) -> None:
+    """Indexes, then demo data when ``VIES_DEMO_DATA`` is on."""
+    await store.ensure_indexes(runtime)
+    if runtime.settings.demo_data:
+        await demo.seed(runtime)
+
+
+def _settings() -> ServiceSettings:
+    return RecruitmentSettings()
+
+
+definition = ServiceDefinition(
+    name="recruitment",
+    title="VIES recruitment",
+    routers=[api.router],
+    handlers=handlers.HANDLERS,
+    publishes=[
+        PositionPublished,
+        PositionClosed,
+        ApplicationSubmitted,
+        ApplicationScreened,
+        ApplicationShortlisted,
+        InterviewScheduled,
+        CandidateSelected,
+        ApplicationRejected,
+        ApplicationWithdrawn,
+        VolunteerEngaged,
+        PersonErased,
+        ContactUpdated,
+    ],
+    setup=setup,
+    settings_factory=_settings,
+)
+
+
+def create(settings: RecruitmentSettings | None = None) -> FastAPI:
+    """The FastAPI app (for uvicorn factories and tests)."""
+    return create_app(definition, settings)
+
+
+def main() -> None:
+    """Console script ``vies-recruitment``."""
+    serve(definition)

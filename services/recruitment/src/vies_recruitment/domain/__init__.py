@@ -1,0 +1,1 @@
+"""Pure recruitment rules: eligibility per scheme, application and position life cycles, matching."""

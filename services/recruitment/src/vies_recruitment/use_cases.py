@@ -1,0 +1,812 @@
+"""What people do with the recruitment service, one short function each.
+
+Each use case loads what it needs, applies the domain rules and saves the new
+state with its events in one MongoDB transaction (``runtime.transactions.run``).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from pymongo.errors import DuplicateKeyError, PyMongoError
+from vies_shared.errors import AlreadyExists, Forbidden, InvalidInput, NotAllowedInState, NotFound
+from vies_shared.events.recruitment import (
+    ApplicationRejected,
+    ApplicationScreened,
+    ApplicationShortlisted,
+    ApplicationSubmitted,
+    ApplicationWithdrawn,
+    CandidateSelected,
+    ContactUpdated,
+    InterviewScheduled,
+    PersonErased,
+    PositionClosed,
+    PositionPublished,
+    VolunteerEngaged,
+)
+from vies_shared.events.topics import contacts_topic
+from vies_shared.service import Runtime
+from vies_shared.storage import UnitOfWork, is_transient
+from vies_shared.web import Page, Principal, paged
+
+from vies_recruitment import store
+from vies_recruitment.domain import access
+from vies_recruitment.domain import application as states
+from vies_recruitment.domain import position as positions
+from vies_recruitment.domain.eligibility import (
+    SCHEMES,
+    Candidate,
+    Case,
+    EligibilityPolicy,
+    Placement,
+    Reason,
+    check,
+    months_between,
+)
+from vies_recruitment.domain.matching import match_score
+from vies_recruitment.schemas import (
+    ApplicationIn,
+    CandidateIn,
+    ContactIn,
+    EligibilityCheckIn,
+    EngagementIn,
+    PositionIn,
+)
+from vies_recruitment.settings import RecruitmentSettings
+
+T = TypeVar("T")
+Document = dict[str, Any]
+PERSONAL_FIELDS = ("name", "email", "phone", "birth_date", "nationality", "residence_country", "language", "disability")
+
+
+def now() -> datetime:
+    """The current moment, UTC."""
+    return datetime.now(UTC)
+
+
+def policy_of(runtime: Runtime) -> EligibilityPolicy:
+    """The eligibility parameters from the service's settings."""
+    settings = runtime.settings
+    return settings.eligibility_policy() if isinstance(settings, RecruitmentSettings) else EligibilityPolicy()
+
+
+async def _transaction(runtime: Runtime, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+    """One transaction; under heavy contention the kit's retries can run out, so try a few rounds more."""
+    for _ in range(3):
+        try:
+            return await runtime.transactions.run(work)
+        except DuplicateKeyError:
+            raise
+        except PyMongoError as exc:
+            if not is_transient(exc):
+                raise
+    return await runtime.transactions.run(work)
+
+
+class _Conflict(PyMongoError):
+    """A guarded update lost a race without the server reporting a write conflict: retry the transaction."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, error_labels=["TransientTransactionError"])
+
+
+# --- views ---------------------------------------------------------------------------------
+
+
+def position_view(doc: Document) -> Document:
+    """A position as the API shows it."""
+    view = {k: v for k, v in doc.items() if k != "_id"}
+    view["position_id"] = doc["_id"]
+    return view
+
+
+def application_view(doc: Document, *, personal: bool) -> Document:
+    """An application as the API shows it; without the candidate's profile when ``personal`` is False."""
+    view = {k: v for k, v in doc.items() if k not in ("_id", "email_key")}
+    view["application_id"] = doc["_id"]
+    if not personal:
+        view.pop("candidate", None)
+        view.pop("motivation", None)
+    return view
+
+
+def _placement(pos: Document) -> Placement:
+    starts_on = store.parse_date(pos["starts_on"])
+    assert starts_on is not None
+    return Placement.for_duration(
+        pos["scheme"],
+        pos["country"],
+        starts_on,
+        months=pos["duration_months"],
+        days=pos.get("duration_days"),
+        partner_country=pos.get("partner_country"),
+    )
+
+
+def _candidate(profile: Document) -> Candidate:
+    birth_date = store.parse_date(profile["birth_date"])
+    assert birth_date is not None
+    return Candidate(birth_date, profile["nationality"], profile["residence_country"], bool(profile.get("disability")))
+
+
+def _reasons(reasons: list[Reason]) -> list[Document]:
+    return [r.as_dict() for r in reasons]
+
+
+# --- positions -----------------------------------------------------------------------------
+
+
+async def create_position(
+    runtime: Runtime, principal: Principal, data: PositionIn, *, position_id: str | None = None
+) -> Document:
+    """An authority drafts a position within one of its active partnerships."""
+    principal.require_role("authority")
+    if data.scheme == "jsi_vvvsi" and not data.duration_days:
+        raise InvalidInput("a jsi_vvvsi project needs duration_days", details=[{"field": "duration_days"}])
+
+    async def work(uow: UnitOfWork) -> Document:
+        partnership = await store.get(uow, store.PARTNERSHIPS, data.partnership_id, "partnership")
+        if not principal.is_staff and principal.authority_id != partnership["authority_id"]:
+            raise Forbidden("the partnership belongs to another authority")
+        if partnership.get("status") != "active":
+            raise NotAllowedInState("the partnership has ended; no new position can be opened in it")
+        region = await store.authority_region(uow, partnership["authority_id"]) or partnership.get("region")
+        reciprocity = data.scheme == "reciprocity"
+        doc: Document = {
+            "_id": position_id or f"pos-{uuid.uuid4()}",
+            "partnership_id": data.partnership_id,
+            "authority_id": partnership["authority_id"],
+            "partner_id": partnership["partner_id"],
+            # Reciprocity: the volunteer serves in France and comes from the partner's country.
+            "country": "FR" if reciprocity else partnership["country"],
+            "partner_country": partnership["country"],
+            "region": region,
+            "scheme": data.scheme,
+            "title": data.title,
+            "description": data.description,
+            "starts_on": store.iso(data.starts_on),
+            "duration_months": data.duration_months,
+            "duration_days": data.duration_days,
+            "places": data.places,
+            "filled": 0,
+            "languages": sorted(set(data.languages)),
+            "skills": data.skills,
+            "sending_organisation_id": data.sending_organisation_id,
+            "status": positions.DRAFT,
+            "close_cause": None,
+            "close_reason": None,
+            "created_at": now(),
+            "published_at": None,
+            "closed_at": None,
+        }
+        await uow.db[store.POSITIONS].insert_one(doc, session=uow.session)
+        return position_view(doc)
+
+    try:
+        return await _transaction(runtime, work)
+    except DuplicateKeyError as exc:
+        raise AlreadyExists(f"position {position_id} already exists") from exc
+
+
+async def publish_position(runtime: Runtime, principal: Principal, position_id: str) -> Document:
+    """Open a draft for applications once the scheme's duration rules, partner and sending organisation allow it."""
+    policy = policy_of(runtime)
+
+    async def work(uow: UnitOfWork) -> Document:
+        pos = await store.get(uow, store.POSITIONS, position_id, "position")
+        access.require_position_manager(principal, pos)
+        partnership = await uow.db[store.PARTNERSHIPS].find_one({"_id": pos["partnership_id"]}, session=uow.session)
+        partner = await uow.db[store.PARTNERS].find_one({"_id": pos["partner_id"]}, session=uow.session)
+        sending: positions.SendingApproval | None = None
+        if pos.get("sending_organisation_id"):
+            org = await uow.db[store.SENDING_ORGANISATIONS].find_one(
+                {"_id": pos["sending_organisation_id"]}, session=uow.session
+            )
+            sending = positions.SendingApproval(
+                known=org is not None,
+                approved_from=store.parse_date(org.get("approved_from")) if org else None,
+                approved_until=store.parse_date(org.get("approved_until")) if org else None,
+            )
+        problems = positions.publish_problems(
+            status=pos["status"],
+            placement=_placement(pos),
+            policy=policy,
+            partnership_active=bool(partnership and partnership.get("status") == "active"),
+            partner=positions.PartnerStanding(
+                known=partner is not None,
+                status=str(partner.get("status", "pending")) if partner else "pending",
+                suspended=bool(partner.get("suspended")) if partner else False,
+            ),
+            sending=sending,
+        )
+        if problems:
+            raise NotAllowedInState(
+                "the position cannot be published: " + "; ".join(p.en for p in problems),
+                details={"reasons": _reasons(problems)},
+            )
+        pos.update(status=positions.PUBLISHED, published_at=now())
+        await uow.db[store.POSITIONS].update_one(
+            {"_id": position_id},
+            {"$set": {"status": pos["status"], "published_at": pos["published_at"]}},
+            session=uow.session,
+        )
+        uow.emit(
+            PositionPublished(
+                position_id=position_id,
+                partnership_id=pos["partnership_id"],
+                authority_id=pos["authority_id"],
+                partner_id=pos["partner_id"],
+                country=pos["country"],
+                scheme=pos["scheme"],
+                title=pos["title"],
+                starts_on=pos["starts_on"],
+                duration_months=pos["duration_months"],
+                places=pos["places"],
+                sending_organisation_id=pos.get("sending_organisation_id"),
+                duration_days=pos.get("duration_days"),
+            ),
+            region=pos.get("region"),
+        )
+        return position_view(pos)
+
+    return await _transaction(runtime, work)
+
+
+async def close_position(runtime: Runtime, principal: Principal, position_id: str, reason: str) -> Document:
+    """The authority cancels a position; its open applications are rejected."""
+
+    async def work(uow: UnitOfWork) -> Document:
+        pos = await store.get(uow, store.POSITIONS, position_id, "position")
+        access.require_position_manager(principal, pos)
+        positions.check_can_close(pos["status"])
+        return await close(uow, pos, cause=positions.CANCELLED, reason=reason)
+
+    return await _transaction(runtime, work)
+
+
+async def close(uow: UnitOfWork, pos: Document, *, cause: str, reason: str) -> Document:
+    """Close a position (in the caller's transaction) and reject its remaining open applications."""
+    changes = {"status": positions.CLOSED, "close_cause": cause, "close_reason": reason, "closed_at": now()}
+    await uow.db[store.POSITIONS].update_one({"_id": pos["_id"]}, {"$set": changes}, session=uow.session)
+    pos.update(changes)
+    uow.emit(PositionClosed(position_id=pos["_id"], reason=reason, cause=cause), region=pos.get("region"))
+    rejection = states.POSITION_FILLED if cause == positions.FILLED else f"position closed: {reason}"
+    cursor = uow.db[store.APPLICATIONS].find(
+        {"position_id": pos["_id"], "status": {"$in": sorted(states.OPEN)}}, {"_id": 1}, session=uow.session
+    )
+    for app in await cursor.to_list():
+        await _set_status(uow, app["_id"], states.REJECTED, rejection_reason=rejection)
+        uow.emit(ApplicationRejected(application_id=app["_id"], reason=rejection), region=pos.get("region"))
+    return position_view(pos)
+
+
+async def close_positions_of_partnership(uow: UnitOfWork, partnership_id: str, reason: str) -> int:
+    """A partnership ended: close its open positions with that reason (each with its event)."""
+    cursor = uow.db[store.POSITIONS].find(
+        {"partnership_id": partnership_id, "status": {"$in": sorted(positions.OPEN_POSITION)}}, session=uow.session
+    )
+    closed = 0
+    for pos in await cursor.to_list():
+        await close(uow, pos, cause=positions.PARTNERSHIP_ENDED, reason=reason)
+        closed += 1
+    return closed
+
+
+async def get_position(runtime: Runtime, principal: Principal, position_id: str) -> Document:
+    """One position; drafts only for their authority and staff."""
+    pos = await runtime.db[store.POSITIONS].find_one({"_id": position_id})
+    if pos is None:
+        raise NotFound(f"position {position_id} not found")
+    if not access.can_read_position(principal, pos):
+        raise Forbidden("this draft belongs to another authority")
+    return position_view(pos)
+
+
+async def search_positions(runtime: Runtime, principal: Principal, filters: Document, page: Page) -> Document:
+    """Positions matching the filters (country, scheme, status, region, language, free text), paginated."""
+    conditions: list[Document] = []
+    for name in ("country", "scheme", "status", "region", "authority_id", "partnership_id"):
+        if filters.get(name):
+            conditions.append({name: filters[name]})
+    if filters.get("language"):
+        conditions.append({"languages": filters["language"].lower()})
+    if filters.get("q"):
+        pattern = {"$regex": re.escape(filters["q"]), "$options": "i"}
+        conditions.append({"$or": [{"title": pattern}, {"description": pattern}]})
+    if not principal.is_staff:
+        visible: list[Document] = [{"status": {"$ne": positions.DRAFT}}]
+        if principal.role == "authority" and principal.authority_id:
+            visible.append({"authority_id": principal.authority_id})
+        conditions.append({"$or": visible})
+    query: Document = {"$and": conditions} if conditions else {}
+    collection = runtime.db[store.POSITIONS]
+    total = await collection.count_documents(query)
+    cursor = collection.find(query).sort([("starts_on", 1), ("_id", 1)]).skip(page.offset).limit(page.limit)
+    return paged([position_view(d) for d in await cursor.to_list()], total, page)
+
+
+# --- applications --------------------------------------------------------------------------
+
+
+async def _vsi_months_served(uow: UnitOfWork, person_id: str, *, except_application: str | None = None) -> float:
+    """The person's VSI time on record: engagements, cut short or lengthened by the missions' events."""
+    total = 0.0
+    cursor = uow.db[store.ENGAGEMENTS].find({"person_id": person_id, "scheme": "vsi"}, session=uow.session)
+    for engagement in await cursor.to_list():
+        if except_application and engagement.get("application_id") == except_application:
+            continue
+        starts_on = store.parse_date(engagement["starts_on"])
+        last_day = store.parse_date(engagement.get("served_until") or engagement["ends_on"])
+        if starts_on and last_day:
+            total += months_between(starts_on, last_day)
+    return round(total, 4)
+
+
+def _profile_doc(candidate: CandidateIn) -> Document:
+    return {
+        "name": candidate.name,
+        "email": candidate.email,
+        "phone": candidate.phone,
+        "birth_date": store.iso(candidate.birth_date),
+        "nationality": candidate.nationality,
+        "residence_country": candidate.residence_country,
+        "language": candidate.language,
+        "disability": candidate.disability,
+        "languages": sorted(set(candidate.languages)),
+        "skills": candidate.skills,
+    }
+
+
+def _contact(doc: Document) -> tuple[Any, ...]:
+    return tuple(doc.get(k) for k in ("name", "email", "phone", "language"))
+
+
+async def _save_person(uow: UnitOfWork, principal: Principal, profile: Document) -> str:
+    """Create or update the candidate's person record; emit ``ContactUpdated`` when the contact changed."""
+    email_key = profile["email"].lower()
+    if principal.role == "candidate":
+        person_id = principal.sub
+    else:
+        found = await uow.db[store.PERSONS].find_one({"email_key": email_key}, {"_id": 1}, session=uow.session)
+        person_id = found["_id"] if found else f"per-{uuid.uuid4()}"
+    existing = await uow.db[store.PERSONS].find_one({"_id": person_id}, session=uow.session)
+    await uow.db[store.PERSONS].update_one(
+        {"_id": person_id},
+        {"$set": {**profile, "email_key": email_key, "updated_at": now()}, "$unset": {"erased_at": ""}},
+        upsert=True,
+        session=uow.session,
+    )
+    if existing is None or _contact(existing) != _contact(profile):
+        uow.emit(_contact_event(person_id, profile))
+    return person_id
+
+
+def _contact_event(person_id: str, person: Document) -> ContactUpdated:
+    return ContactUpdated(
+        person_id=person_id,
+        name=person["name"],
+        email=person["email"],
+        phone=person.get("phone"),
+        language=person.get("language") or "fr",
+    )
+
+
+async def apply(
+    runtime: Runtime,
+    principal: Principal,
+    position_id: str,
+    data: ApplicationIn,
+    *,
+    application_id: str | None = None,
+) -> Document:
+    """A candidate applies; screening runs at once and the answer carries its result."""
+    principal.require_role("candidate")
+    policy = policy_of(runtime)
+    profile = _profile_doc(data.candidate)
+    email_key = profile["email"].lower()
+
+    async def work(uow: UnitOfWork) -> Document:
+        pos = await store.get(uow, store.POSITIONS, position_id, "position")
+        if pos["status"] != positions.PUBLISHED:
+            raise NotAllowedInState(f"the position is {pos['status']}, not open for applications")
+        duplicate = await uow.db[store.APPLICATIONS].find_one(
+            {"position_id": position_id, "email_key": email_key}, {"_id": 1}, session=uow.session
+        )
+        if duplicate is not None:
+            raise AlreadyExists(f"this email has already applied to position {position_id}")
+        person_id = await _save_person(uow, principal, profile)
+        served = await _vsi_months_served(uow, person_id)
+        reasons = check(Case(_placement(pos), _candidate(profile), served, policy))
+        eligible = not reasons
+        score = (
+            match_score(pos["languages"], pos["skills"], profile["languages"], profile["skills"]) if eligible else None
+        )
+        doc: Document = {
+            "_id": application_id or f"app-{uuid.uuid4()}",
+            "position_id": position_id,
+            "authority_id": pos["authority_id"],
+            "partner_id": pos["partner_id"],
+            "region": pos.get("region"),
+            "scheme": pos["scheme"],
+            "country": pos["country"],
+            "candidate_id": person_id,
+            "email_key": email_key,
+            "candidate": profile,
+            "motivation": data.motivation,
+            "status": states.initial_status(eligible),
+            "eligible": eligible,
+            "reasons": _reasons(reasons),
+            "score": score,
+            "interview_at": None,
+            "rejection_reason": None,
+            "engagement_id": None,
+            "submitted_at": now(),
+            "updated_at": now(),
+        }
+        await uow.db[store.APPLICATIONS].insert_one(doc, session=uow.session)
+        region = pos.get("region")
+        uow.emit(
+            ApplicationSubmitted(
+                application_id=doc["_id"],
+                position_id=position_id,
+                candidate_id=person_id,
+                authority_id=pos["authority_id"],
+            ),
+            region=region,
+        )
+        uow.emit(
+            ApplicationScreened(
+                application_id=doc["_id"],
+                eligible=eligible,
+                reasons=[r.en for r in reasons],
+                reason_codes=[r.code for r in reasons],
+                score=score,
+            ),
+            region=region,
+        )
+        return application_view(doc, personal=True)
+
+    try:
+        return await _transaction(runtime, work)
+    except DuplicateKeyError as exc:
+        raise AlreadyExists(f"this email has already applied to position {position_id}") from exc
+
+
+async def get_application(runtime: Runtime, principal: Principal, application_id: str) -> Document:
+    """One application, for its candidate, its authority, its region's branch and staff."""
+    doc = await runtime.db[store.APPLICATIONS].find_one({"_id": application_id})
+    if doc is None:
+        raise NotFound(f"application {application_id} not found")
+    if not access.can_read_application(principal, doc):
+        raise Forbidden("this application is outside your scope")
+    return application_view(doc, personal=access.sees_personal_data(principal, doc))
+
+
+async def list_applications(runtime: Runtime, principal: Principal, filters: Document, page: Page) -> Document:
+    """Applications in the principal's scope (a candidate: their own), newest first."""
+    query = dict(access.application_scope(principal))
+    for name in ("position_id", "status"):
+        if filters.get(name):
+            query[name] = filters[name]
+    collection = runtime.db[store.APPLICATIONS]
+    total = await collection.count_documents(query)
+    cursor = collection.find(query).sort([("submitted_at", -1), ("_id", 1)]).skip(page.offset).limit(page.limit)
+    personal = principal.role != "branch"
+    return paged([application_view(d, personal=personal) for d in await cursor.to_list()], total, page)
+
+
+async def ranked_applications(
+    runtime: Runtime, principal: Principal, position_id: str, status: str | None, page: Page
+) -> Document:
+    """A position's applications, best first: eligible, then by match score, then earliest."""
+    pos = await runtime.db[store.POSITIONS].find_one({"_id": position_id})
+    if pos is None:
+        raise NotFound(f"position {position_id} not found")
+    if not access.can_read_applications_of(principal, pos):
+        raise Forbidden("this position's applications are outside your scope")
+    query: Document = {"position_id": position_id}
+    if status:
+        query["status"] = status
+    collection = runtime.db[store.APPLICATIONS]
+    total = await collection.count_documents(query)
+    order = [("eligible", -1), ("score", -1), ("submitted_at", 1), ("_id", 1)]
+    cursor = collection.find(query).sort(order).skip(page.offset).limit(page.limit)
+    personal = principal.role != "branch"
+    items = []
+    for rank, doc in enumerate(await cursor.to_list(), start=page.offset + 1):
+        items.append({"rank": rank, **application_view(doc, personal=personal)})
+    return paged(items, total, page)
+
+
+async def _set_status(uow: UnitOfWork, application_id: str, status: str, **changes: Any) -> None:
+    await uow.db[store.APPLICATIONS].update_one(
+        {"_id": application_id}, {"$set": {"status": status, "updated_at": now(), **changes}}, session=uow.session
+    )
+
+
+async def _step(
+    runtime: Runtime,
+    principal: Principal,
+    application_id: str,
+    action: str,
+    apply_step: Callable[[UnitOfWork, Document, Document], Awaitable[None]],
+) -> Document:
+    """Load an application and its position, check scope and state, then run one step of the pipeline."""
+
+    async def work(uow: UnitOfWork) -> Document:
+        app = await store.get(uow, store.APPLICATIONS, application_id, "application")
+        pos = await store.get(uow, store.POSITIONS, app["position_id"], "position")
+        if action == "withdraw":
+            if not (principal.is_staff or (principal.role == "candidate" and principal.sub == app["candidate_id"])):
+                raise Forbidden("only the candidate may withdraw their application")
+        else:
+            access.require_position_manager(principal, pos)
+        states.next_status(app["status"], action)
+        await apply_step(uow, app, pos)
+        updated = await store.get(uow, store.APPLICATIONS, application_id, "application")
+        return application_view(updated, personal=True)
+
+    return await _transaction(runtime, work)
+
+
+async def shortlist(runtime: Runtime, principal: Principal, application_id: str) -> Document:
+    """The authority shortlists an eligible application."""
+
+    async def step(uow: UnitOfWork, app: Document, pos: Document) -> None:
+        await _set_status(uow, app["_id"], states.SHORTLISTED)
+        uow.emit(ApplicationShortlisted(application_id=app["_id"]), region=pos.get("region"))
+
+    return await _step(runtime, principal, application_id, "shortlist", step)
+
+
+async def schedule_interview(runtime: Runtime, principal: Principal, application_id: str, at: datetime) -> Document:
+    """The authority sets (or moves) the interview of a shortlisted candidate."""
+    moment = at if at.tzinfo else at.replace(tzinfo=UTC)
+
+    async def step(uow: UnitOfWork, app: Document, pos: Document) -> None:
+        await _set_status(uow, app["_id"], states.INTERVIEW_SCHEDULED, interview_at=moment)
+        uow.emit(InterviewScheduled(application_id=app["_id"], at=moment), region=pos.get("region"))
+
+    return await _step(runtime, principal, application_id, "interview", step)
+
+
+async def select(runtime: Runtime, principal: Principal, application_id: str) -> Document:
+    """The authority selects an interviewed candidate."""
+
+    async def step(uow: UnitOfWork, app: Document, pos: Document) -> None:
+        if pos["status"] != positions.PUBLISHED:
+            raise NotAllowedInState(f"the position is {pos['status']}")
+        await _set_status(uow, app["_id"], states.SELECTED)
+        uow.emit(
+            CandidateSelected(application_id=app["_id"], position_id=pos["_id"], candidate_id=app["candidate_id"]),
+            region=pos.get("region"),
+        )
+
+    return await _step(runtime, principal, application_id, "select", step)
+
+
+async def reject(runtime: Runtime, principal: Principal, application_id: str, reason: str) -> Document:
+    """The authority rejects an open application with a reason."""
+
+    async def step(uow: UnitOfWork, app: Document, pos: Document) -> None:
+        await _set_status(uow, app["_id"], states.REJECTED, rejection_reason=reason)
+        uow.emit(ApplicationRejected(application_id=app["_id"], reason=reason), region=pos.get("region"))
+
+    return await _step(runtime, principal, application_id, "reject", step)
+
+
+async def withdraw(runtime: Runtime, principal: Principal, application_id: str) -> Document:
+    """The candidate withdraws before engagement."""
+
+    async def step(uow: UnitOfWork, app: Document, pos: Document) -> None:
+        await _set_status(uow, app["_id"], states.WITHDRAWN)
+        uow.emit(ApplicationWithdrawn(application_id=app["_id"]), region=pos.get("region"))
+
+    return await _step(runtime, principal, application_id, "withdraw", step)
+
+
+async def engage(runtime: Runtime, principal: Principal, application_id: str, contract: EngagementIn) -> Document:
+    """Sign the selected candidate's contract: it must fit the scheme and take one of the places left.
+
+    The position's ``filled`` counter is written in the same transaction, so concurrent
+    engagements conflict on it and serialise: never more engagements than places.
+    When the last place goes the position closes and the other open applications are
+    rejected with "position filled".
+    """
+    policy = policy_of(runtime)
+
+    async def step(uow: UnitOfWork, app: Document, pos: Document) -> None:
+        if pos["status"] != positions.PUBLISHED or pos["filled"] >= pos["places"]:
+            raise NotAllowedInState(f"the position is {pos['status']} with no place left")
+        if app.get("candidate") is None:
+            raise NotAllowedInState("the candidate's personal data was erased")
+        served = await _vsi_months_served(uow, app["candidate_id"], except_application=app["_id"])
+        placement = Placement(
+            pos["scheme"], pos["country"], contract.starts_on, contract.ends_on, pos.get("partner_country")
+        )
+        reasons = check(Case(placement, _candidate(app["candidate"]), served, policy))
+        if reasons:
+            raise NotAllowedInState(
+                "the contract does not fit the scheme: " + "; ".join(r.en for r in reasons),
+                details={"reasons": _reasons(reasons)},
+            )
+        filled = pos["filled"] + 1
+        taken = await uow.db[store.POSITIONS].update_one(
+            {"_id": pos["_id"], "filled": pos["filled"], "status": positions.PUBLISHED},
+            {"$set": {"filled": filled}},
+            session=uow.session,
+        )
+        if taken.modified_count != 1:
+            raise _Conflict("the position changed meanwhile")
+        engagement_id = f"eng-{uuid.uuid4()}"
+        await uow.db[store.ENGAGEMENTS].insert_one(
+            {
+                "_id": engagement_id,
+                "application_id": app["_id"],
+                "person_id": app["candidate_id"],
+                "position_id": pos["_id"],
+                "authority_id": pos["authority_id"],
+                "partner_id": pos["partner_id"],
+                "country": pos["country"],
+                "scheme": pos["scheme"],
+                "starts_on": store.iso(contract.starts_on),
+                "ends_on": store.iso(contract.ends_on),
+                "served_until": None,
+                "mission_id": None,
+                "engaged_at": now(),
+            },
+            session=uow.session,
+        )
+        await _set_status(
+            uow,
+            app["_id"],
+            states.ENGAGED,
+            engagement_id=engagement_id,
+            contract={"starts_on": store.iso(contract.starts_on), "ends_on": store.iso(contract.ends_on)},
+        )
+        uow.emit(
+            VolunteerEngaged(
+                engagement_id=engagement_id,
+                application_id=app["_id"],
+                volunteer_id=app["candidate_id"],
+                position_id=pos["_id"],
+                authority_id=pos["authority_id"],
+                partner_id=pos["partner_id"],
+                country=pos["country"],
+                scheme=pos["scheme"],
+                starts_on=contract.starts_on,
+                ends_on=contract.ends_on,
+            ),
+            region=pos.get("region"),
+        )
+        if filled >= pos["places"]:
+            pos["filled"] = filled
+            await close(uow, pos, cause=positions.FILLED, reason=states.POSITION_FILLED)
+
+    return await _step(runtime, principal, application_id, "engage", step)
+
+
+# --- persons and personal data -------------------------------------------------------------
+
+
+def _require_self_or_staff(principal: Principal, person_id: str) -> None:
+    if not (principal.is_staff or (principal.role == "candidate" and principal.sub == person_id)):
+        raise Forbidden("only the person themselves or staff may do this")
+
+
+async def get_person(runtime: Runtime, principal: Principal, person_id: str) -> Document:
+    """A person's profile and VSI time on record (the person themselves, staff)."""
+    _require_self_or_staff(principal, person_id)
+
+    async def work(uow: UnitOfWork) -> Document:
+        person = await store.get(uow, store.PERSONS, person_id, "person")
+        served = await _vsi_months_served(uow, person_id)
+        view = {k: v for k, v in person.items() if k not in ("_id", "email_key")}
+        return {"person_id": person_id, **view, "vsi_months_served": served}
+
+    return await _transaction(runtime, work)
+
+
+async def update_contact(runtime: Runtime, principal: Principal, person_id: str, data: ContactIn) -> Document:
+    """A candidate changes their contact data; it travels on the contacts topic only."""
+    _require_self_or_staff(principal, person_id)
+    changes = data.model_dump(exclude_unset=True)
+    if not changes:
+        raise InvalidInput("nothing to change")
+
+    async def work(uow: UnitOfWork) -> Document:
+        person = await store.get(uow, store.PERSONS, person_id, "person")
+        if person.get("erased_at"):
+            raise NotAllowedInState("this person's data was erased")
+        person.update(changes)
+        update: Document = {**changes, "updated_at": now()}
+        if "email" in changes:
+            update["email_key"] = changes["email"].lower()
+        await uow.db[store.PERSONS].update_one({"_id": person_id}, {"$set": update}, session=uow.session)
+        # Open applications show the candidate's current contact to the recruiting authority.
+        await uow.db[store.APPLICATIONS].update_many(
+            {"candidate_id": person_id, "candidate": {"$ne": None}},
+            {"$set": {f"candidate.{k}": v for k, v in changes.items()}},
+            session=uow.session,
+        )
+        uow.emit(_contact_event(person_id, person))
+        return {"person_id": person_id, **{k: person.get(k) for k in ("name", "email", "phone", "language")}}
+
+    return await _transaction(runtime, work)
+
+
+async def erase_person(runtime: Runtime, principal: Principal, person_id: str) -> Document:
+    """Right to erasure: remove the person's personal data everywhere in this service.
+
+    Keeps anonymous facts (scheme, dates, statuses, eligibility) for statistics;
+    open applications are withdrawn; pending and past ``ContactUpdated`` outbox copies
+    are deleted; ``PersonErased`` and a tombstone on the contacts topic go out.
+    """
+    principal.require_role("staff")
+
+    async def work(uow: UnitOfWork) -> Document:
+        person = await uow.db[store.PERSONS].find_one({"_id": person_id}, session=uow.session)
+        applications = await uow.db[store.APPLICATIONS].find({"candidate_id": person_id}, session=uow.session).to_list()
+        if person is None and not applications:
+            raise NotFound(f"person {person_id} not found")
+        already = (
+            person is not None and person.get("erased_at") and all(a.get("candidate") is None for a in applications)
+        )
+        if already:
+            assert person is not None
+            return {"person_id": person_id, "erased_at": person["erased_at"], "applications": len(applications)}
+        erased_at = now()
+        await uow.db[store.PERSONS].replace_one(
+            {"_id": person_id}, {"_id": person_id, "erased_at": erased_at}, upsert=True, session=uow.session
+        )
+        for app in applications:
+            changes: Document = {
+                "candidate": None,
+                "motivation": None,
+                "email_key": f"erased:{app['_id']}",
+                "erased_at": erased_at,
+                "updated_at": erased_at,
+            }
+            if app["status"] in states.OPEN:
+                changes["status"] = states.WITHDRAWN
+                uow.emit(ApplicationWithdrawn(application_id=app["_id"]), region=app.get("region"))
+            await uow.db[store.APPLICATIONS].update_one({"_id": app["_id"]}, {"$set": changes}, session=uow.session)
+        await uow.db["outbox"].delete_many({"type": ContactUpdated.TYPE, "key": person_id}, session=uow.session)
+        uow.emit(PersonErased(person_id=person_id))
+        uow.emit_tombstone(contacts_topic(runtime.settings.topic_prefix), person_id)
+        return {"person_id": person_id, "erased_at": erased_at, "applications": len(applications)}
+
+    return await _transaction(runtime, work)
+
+
+# --- guidance ------------------------------------------------------------------------------
+
+
+async def eligibility_check(runtime: Runtime, principal: Principal, data: EligibilityCheckIn) -> Document:
+    """Check a situation against each scheme (or the one asked), with every reason; same rules as screening."""
+    policy = policy_of(runtime)
+    served = data.vsi_months_served
+    if principal.role == "candidate":
+
+        async def recorded(uow: UnitOfWork) -> float:
+            return await _vsi_months_served(uow, principal.sub)
+
+        served += await _transaction(runtime, recorded)
+    candidate = Candidate(data.birth_date, data.nationality, data.residence_country, data.disability)
+    results = []
+    for scheme in [data.scheme] if data.scheme else list(SCHEMES):
+        placement = Placement.for_duration(
+            scheme,
+            data.destination_country,
+            data.starts_on,
+            months=data.duration_months,
+            days=data.duration_days,
+            partner_country=data.partner_country,
+        )
+        reasons = check(Case(placement, candidate, served, policy))
+        results.append({"scheme": scheme, "eligible": not reasons, "reasons": _reasons(reasons)})
+    return {"vsi_months_served": round(served, 4), "results": results}

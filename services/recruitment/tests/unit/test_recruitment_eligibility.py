@@ -1,0 +1,251 @@
+"""Each scheme rule with a passing and a failing case at its boundary (table-driven)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from vies_recruitment.domain.eligibility import (
+    RULES,
+    SCHEMES,
+    Candidate,
+    Case,
+    EligibilityPolicy,
+    Placement,
+    add_months,
+    age_on,
+    catalogue,
+    check,
+    months_between,
+)
+
+START = date(2027, 3, 1)
+POLICY = EligibilityPolicy()
+
+
+def born(years_before_start: int, days: int = 0) -> date:
+    """Birth date so that the candidate turns ``years_before_start`` ``days`` days after the start date."""
+    from datetime import timedelta
+
+    return add_months(START, -12 * years_before_start) + timedelta(days=days)
+
+
+def adult(nationality: str = "FR", residence: str = "FR", **kw: object) -> Candidate:
+    return Candidate(born(30), nationality, residence, **kw)  # type: ignore[arg-type]
+
+
+def codes(case: Case) -> set[str]:
+    return {r.code for r in check(case)}
+
+
+CASES = [
+    # (id, scheme, country, months or days, candidate, served months, partner country, failing code or None)
+    # --- VSI
+    ("vsi adult on 18th birthday", "vsi", "SN", 12, Candidate(born(18), "FR", "FR"), 0, None, None),
+    ("vsi 17 the day before 18th birthday", "vsi", "SN", 12, Candidate(born(18, 1), "FR", "FR"), 0, None, "vsi.adult"),
+    ("vsi no upper age", "vsi", "SN", 12, Candidate(born(80), "FR", "FR"), 0, None, None),
+    ("vsi outside EEA", "vsi", "MA", 12, adult(), 0, None, None),
+    ("vsi in an EEA country", "vsi", "PT", 12, adult(), 0, None, "vsi.outside_eea"),
+    ("vsi in Norway (EEA, not EU)", "vsi", "NO", 12, adult(), 0, None, "vsi.outside_eea"),
+    ("vsi in nationality country", "vsi", "SN", 12, adult("SN", "FR"), 0, None, "vsi.not_nationality_country"),
+    ("vsi in residence country", "vsi", "SN", 12, adult("FR", "SN"), 0, None, "vsi.not_residence_country"),
+    ("vsi contract of 24 months", "vsi", "SN", 24, adult(), 0, None, None),
+    ("vsi contract of 25 months", "vsi", "SN", 25, adult(), 0, None, "vsi.contract_max"),
+    ("vsi 5y10m served + 2 months", "vsi", "SN", 2, adult(), 70, None, None),
+    ("vsi 5y11m served + 2 months", "vsi", "SN", 2, adult(), 71, None, "vsi.lifetime_cap"),
+    # --- Service Civique: a 25-year-old the day before / after their 26th birthday
+    (
+        "sc 25, start the day before 26th birthday",
+        "service_civique",
+        "SN",
+        6,
+        Candidate(born(26, 1), "FR", "FR"),
+        0,
+        None,
+        None,
+    ),
+    (
+        "sc 26, start the day after 26th birthday",
+        "service_civique",
+        "SN",
+        6,
+        Candidate(born(26, -1), "FR", "FR"),
+        0,
+        None,
+        "service_civique.max_age",
+    ),
+    (
+        "sc 26 on the 26th birthday",
+        "service_civique",
+        "SN",
+        6,
+        Candidate(born(26), "FR", "FR"),
+        0,
+        None,
+        "service_civique.max_age",
+    ),
+    ("sc 30 with disability", "service_civique", "SN", 6, Candidate(born(31, 1), "FR", "FR", True), 0, None, None),
+    (
+        "sc 31 with disability",
+        "service_civique",
+        "SN",
+        6,
+        Candidate(born(31), "FR", "FR", True),
+        0,
+        None,
+        "service_civique.max_age",
+    ),
+    ("sc 16 on start date", "service_civique", "SN", 6, Candidate(born(16), "FR", "FR"), 0, None, None),
+    (
+        "sc 15 the day before 16th birthday",
+        "service_civique",
+        "SN",
+        6,
+        Candidate(born(16, 1), "FR", "FR"),
+        0,
+        None,
+        "service_civique.min_age",
+    ),
+    ("sc 6 months", "service_civique", "SN", 6, Candidate(born(20), "FR", "FR"), 0, None, None),
+    ("sc 5 months", "service_civique", "SN", 5, Candidate(born(20), "FR", "FR"), 0, None, "service_civique.duration"),
+    ("sc 12 months", "service_civique", "SN", 12, Candidate(born(20), "FR", "FR"), 0, None, None),
+    ("sc 13 months", "service_civique", "SN", 13, Candidate(born(20), "FR", "FR"), 0, None, "service_civique.duration"),
+    # --- VEC
+    ("vec 18", "vec", "SN", 6, Candidate(born(18), "FR", "FR"), 0, None, None),
+    ("vec 17", "vec", "SN", 6, Candidate(born(18, 1), "FR", "FR"), 0, None, "vec.adult"),
+    ("vec 7 months", "vec", "SN", 7, adult(), 0, None, "vec.short_mission"),
+    # --- JSI / VVV-SI (durations in days as negative numbers)
+    ("jsi 15 years old", "jsi_vvvsi", "SN", -15, Candidate(born(15), "FR", "FR"), 0, None, None),
+    ("jsi 14 years old", "jsi_vvvsi", "SN", -15, Candidate(born(15, 1), "FR", "FR"), 0, None, "jsi_vvvsi.age"),
+    ("jsi 25 years old", "jsi_vvvsi", "SN", -15, Candidate(born(26, 1), "FR", "FR"), 0, None, None),
+    ("jsi 26 years old", "jsi_vvvsi", "SN", -15, Candidate(born(26), "FR", "FR"), 0, None, "jsi_vvvsi.age"),
+    ("jsi 10 days", "jsi_vvvsi", "SN", -10, Candidate(born(20), "FR", "FR"), 0, None, None),
+    ("jsi 9 days", "jsi_vvvsi", "SN", -9, Candidate(born(20), "FR", "FR"), 0, None, "jsi_vvvsi.duration"),
+    ("jsi 32 days", "jsi_vvvsi", "SN", -32, Candidate(born(20), "FR", "FR"), 0, None, "jsi_vvvsi.duration"),
+    # --- Reciprocity: hosted in France, candidate from the partner's country outside EEA and Switzerland
+    ("reciprocity from Senegal", "reciprocity", "FR", 12, adult("SN", "SN"), 0, "SN", None),
+    ("reciprocity hosted abroad", "reciprocity", "SN", 12, adult("SN", "SN"), 0, "SN", "reciprocity.hosted_in_france"),
+    (
+        "reciprocity from another country",
+        "reciprocity",
+        "FR",
+        12,
+        adult("MA", "MA"),
+        0,
+        "SN",
+        "reciprocity.from_partner_country",
+    ),
+    (
+        "reciprocity partner in Switzerland",
+        "reciprocity",
+        "FR",
+        12,
+        adult("CH", "CH"),
+        0,
+        "CH",
+        "reciprocity.partner_outside_eea",
+    ),
+    (
+        "reciprocity partner in the EEA",
+        "reciprocity",
+        "FR",
+        12,
+        adult("DE", "DE"),
+        0,
+        "DE",
+        "reciprocity.partner_outside_eea",
+    ),
+    ("reciprocity 17", "reciprocity", "FR", 12, Candidate(born(18, 1), "SN", "SN"), 0, "SN", "reciprocity.adult"),
+    ("reciprocity 25 months", "reciprocity", "FR", 25, adult("SN", "SN"), 0, "SN", "reciprocity.contract_max"),
+]
+
+
+@pytest.mark.parametrize(
+    ("scheme", "country", "length", "candidate", "served", "partner", "failing"),
+    [pytest.param(*c[1:], id=c[0]) for c in CASES],
+)
+def test_rule_boundaries(
+    scheme: str,
+    country: str,
+    length: int,
+    candidate: Candidate,
+    served: float,
+    partner: str | None,
+    failing: str | None,
+) -> None:
+    months, days = (None, -length) if length < 0 else (length, None)
+    placement = Placement.for_duration(scheme, country, START, months=months, days=days, partner_country=partner)
+    failed = codes(Case(placement, candidate, served, POLICY))
+    assert failed == ({failing} if failing else set())
+
+
+def test_every_rule_has_a_source_and_both_languages_and_is_covered_by_a_failing_case() -> None:
+    covered = {c[-1] for c in CASES}
+    for rule in RULES:
+        assert rule.source and rule.fr and rule.en, rule.code
+        assert rule.code in covered, f"no failing case for {rule.code}"
+        reason = rule.reason(POLICY)
+        assert "{" not in reason.fr and "{" not in reason.en
+
+
+def test_all_failed_rules_are_reported_together() -> None:
+    placement = Placement.for_duration("vsi", "PT", START, months=30)
+    case = Case(placement, Candidate(born(17), "PT", "PT"), 50, POLICY)
+    assert codes(case) == {
+        "vsi.adult",
+        "vsi.outside_eea",
+        "vsi.not_nationality_country",
+        "vsi.not_residence_country",
+        "vsi.contract_max",
+        "vsi.lifetime_cap",
+    }
+
+
+def test_placement_rules_alone_skip_candidate_rules() -> None:
+    placement = Placement.for_duration("service_civique", "SN", START, months=13)
+    assert codes(Case(placement, None, 0, POLICY)) == {"service_civique.duration"}
+
+
+def test_policy_settings_change_the_rules() -> None:
+    strict = EligibilityPolicy(service_civique_min_age=18)
+    placement = Placement.for_duration("service_civique", "SN", START, months=6)
+    case = Case(placement, Candidate(born(17), "FR", "FR"), 0, strict)
+    assert codes(case) == {"service_civique.min_age"}
+    assert "18" in check(case)[0].en
+
+
+@pytest.mark.parametrize(
+    ("start", "last", "months"),
+    [
+        (date(2027, 1, 1), date(2027, 6, 30), 6.0),
+        (date(2027, 1, 1), date(2027, 7, 1), 6 + 1 / 30),
+        (date(2027, 1, 31), date(2027, 2, 27), 1.0),  # one month from 31 Jan clamps to 28 Feb
+        (date(2020, 1, 1), date(2025, 11, 30), 71.0),
+        (date(2027, 1, 1), date(2026, 12, 31), 0.0),
+    ],
+)
+def test_months_between(start: date, last: date, months: float) -> None:
+    assert months_between(start, last) == pytest.approx(months)
+
+
+@pytest.mark.parametrize(
+    ("birth", "day", "age"),
+    [
+        (date(2001, 3, 1), date(2027, 2, 28), 25),
+        (date(2001, 3, 1), date(2027, 3, 1), 26),
+        (date(2008, 2, 29), date(2026, 2, 28), 17),
+        (date(2008, 2, 29), date(2026, 3, 1), 18),
+    ],
+)
+def test_age_on(birth: date, day: date, age: int) -> None:
+    assert age_on(birth, day) == age
+
+
+def test_catalogue_lists_five_schemes_with_rules_and_sources_in_two_languages() -> None:
+    schemes = catalogue(POLICY)
+    assert [s["code"] for s in schemes] == list(SCHEMES)
+    for scheme in schemes:
+        assert scheme["sources"] and scheme["rules"]
+        for key in ("name", "for_whom", "ages", "durations", "where", "who_sends_or_hosts"):
+            assert scheme[key]["fr"] and scheme[key]["en"]
+        assert all(rule["source"] for rule in scheme["rules"])
