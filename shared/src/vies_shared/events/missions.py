@@ -30,6 +30,7 @@ class MissionPlanned(Event):
     scheme: Scheme
     starts_on: date
     ends_on: date
+    origin_country: str | None = None
 
 
 class MissionStarted(Event):
@@ -58,6 +59,7 @@ class CheckInMissed(Event):
     mission_id: str
     due_on: date
     missed_in_a_row: int | None = None
+    due_at: datetime | None = None
 
 
 class IncidentReported(Event):
@@ -140,3 +142,50 @@ class MissionInterrupted(Event):
     mission_id: str
     reason: str
     interrupted_on: date | None = None
+
+
+FollowUpStage = Literal["start", "mid", "end"]
+EscalationLevel = Literal["centre", "head_office"]
+
+
+class FollowUpInterviewDone(Event):
+    """Centre staff held one of the mission's follow-up interviews (start, mid-point, end)."""
+
+    TYPE = "missions.FollowUpInterviewDone"
+    KEY = "mission_id"
+    mission_id: str
+    stage: FollowUpStage
+    done_on: date
+
+
+class IncidentEscalated(Event):
+    """A high or critical incident was escalated (to the centre, then to the head office if unacknowledged)."""
+
+    TYPE = "missions.IncidentEscalated"
+    KEY = "mission_id"
+    incident_id: str
+    mission_id: str
+    severity: Severity
+    escalated_to: EscalationLevel
+    centre_id: str | None = None
+    country: str | None = None
+
+
+class IncidentAcknowledged(Event):
+    """Someone responsible took charge of an incident (stops its escalation)."""
+
+    TYPE = "missions.IncidentAcknowledged"
+    KEY = "mission_id"
+    incident_id: str
+    mission_id: str
+    acknowledged_by_role: str | None = None
+
+
+class MissionFlaggedForReview(Event):
+    """A mission needs review (e.g. its host partner was suspended)."""
+
+    TYPE = "missions.MissionFlaggedForReview"
+    KEY = "mission_id"
+    mission_id: str
+    reason: str
+    partner_id: str | None = None

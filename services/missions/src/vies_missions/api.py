@@ -1,0 +1,298 @@
+"""HTTP routes of the missions service: parse → authorise (in the use case) → use case → answer."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+from vies_shared.service import RuntimeDep
+from vies_shared.web import CurrentPrincipal, Pagination
+
+from vies_missions import use_cases
+
+router = APIRouter()
+Json = dict[str, Any]
+
+
+class Body(BaseModel):
+    """Request bodies refuse unknown fields so typos come back as 422."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ChecklistTick(Body):
+    item: Literal["training", "insurance", "visa", "travel_registration", "emergency_contact"]
+    done_on: date
+
+
+class StartRequest(Body):
+    departed_on: date
+
+
+class CheckInRequest(Body):
+    status: Literal["ok", "concern", "urgent"]
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class IncidentRequest(Body):
+    category: Literal["health", "security", "legal", "host_relationship", "other"]
+    severity: Literal["low", "medium", "high", "critical"]
+    description: str = Field(min_length=1, max_length=5000)
+
+
+class ResolveRequest(Body):
+    resolution: str = Field(min_length=1, max_length=5000)
+
+
+class ExtendRequest(Body):
+    ends_on: date
+
+
+class EndRequest(Body):
+    ended_on: date
+    debrief: str = Field(min_length=1, max_length=20000)
+
+
+class InterruptRequest(Body):
+    reason: Literal["health", "security", "personal", "host_partner", "other"]
+    note: str | None = Field(default=None, max_length=5000)
+    interrupted_on: date | None = None
+
+
+class FollowUpDoneRequest(Body):
+    done_on: date
+    notes: str | None = Field(default=None, max_length=5000)
+
+
+class AlertRequest(Body):
+    country: str = Field(pattern=r"^[A-Za-z]{2}$")
+    level: Literal["info", "vigilance", "crisis"]
+    message: str = Field(min_length=1, max_length=5000)
+    respond_within_hours: float = Field(gt=0, le=720)
+
+
+class SafetyResponseRequest(Body):
+    mission_id: str = Field(min_length=1)
+    status: Literal["safe", "need_help"]
+
+
+# --- missions ------------------------------------------------------------------------------------
+
+
+@router.get("/missions")
+async def list_missions(
+    principal: CurrentPrincipal,
+    runtime: RuntimeDep,
+    page: Pagination,
+    *,
+    country: str | None = None,
+    status: Literal["planned", "started", "extended", "ended", "interrupted"] | None = None,
+    region: str | None = None,
+    authority_id: str | None = None,
+    partner_id: str | None = None,
+    flagged: bool | None = None,
+) -> Json:
+    """Missions the caller may read (``?country=&status=&region=&authority_id=&partner_id=&flagged=``)."""
+    return await use_cases.list_missions(
+        runtime,
+        principal,
+        page,
+        country=country,
+        status=status,
+        region=region,
+        authority_id=authority_id,
+        partner_id=partner_id,
+        flagged=flagged,
+    )
+
+
+@router.get("/missions/{mission_id}")
+async def get_mission(mission_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
+    """One mission with its checklist, follow-ups and check-in schedule."""
+    return await use_cases.get_mission(runtime, principal, mission_id)
+
+
+@router.post("/missions/{mission_id}/checklist")
+async def tick_checklist(
+    mission_id: str, body: ChecklistTick, principal: CurrentPrincipal, runtime: RuntimeDep
+) -> Json:
+    """Tick a pre-departure checklist item with the date it was done."""
+    return await use_cases.tick_checklist(runtime, principal, mission_id, body.item, body.done_on)
+
+
+@router.post("/missions/{mission_id}/start")
+async def start_mission(mission_id: str, body: StartRequest, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
+    """Departure (409 listing missing checklist items)."""
+    return await use_cases.start_mission(runtime, principal, mission_id, body.departed_on)
+
+
+@router.post("/missions/{mission_id}/extend")
+async def extend_mission(
+    mission_id: str, body: ExtendRequest, principal: CurrentPrincipal, runtime: RuntimeDep
+) -> Json:
+    """New end date within the scheme's limit (409 beyond it)."""
+    return await use_cases.extend_mission(runtime, principal, mission_id, body.ends_on)
+
+
+@router.post("/missions/{mission_id}/end")
+async def end_mission(mission_id: str, body: EndRequest, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
+    """Normal end with the debrief."""
+    return await use_cases.end_mission(runtime, principal, mission_id, ended_on=body.ended_on, debrief=body.debrief)
+
+
+@router.post("/missions/{mission_id}/interrupt")
+async def interrupt_mission(
+    mission_id: str, body: InterruptRequest, principal: CurrentPrincipal, runtime: RuntimeDep
+) -> Json:
+    """Early return with its reason."""
+    return await use_cases.interrupt_mission(
+        runtime, principal, mission_id, reason=body.reason, note=body.note, interrupted_on=body.interrupted_on
+    )
+
+
+@router.get("/missions/{mission_id}/follow-ups")
+async def list_follow_ups(mission_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
+    """Start, mid-point and end interviews with their due dates."""
+    return await use_cases.list_follow_ups(runtime, principal, mission_id)
+
+
+@router.post("/missions/{mission_id}/follow-ups/{stage}/done")
+async def follow_up_done(
+    mission_id: str,
+    stage: Literal["start", "mid", "end"],
+    body: FollowUpDoneRequest,
+    principal: CurrentPrincipal,
+    runtime: RuntimeDep,
+) -> Json:
+    """Centre staff mark an interview held."""
+    return await use_cases.mark_follow_up_done(
+        runtime, principal, mission_id, stage=stage, done_on=body.done_on, notes=body.notes
+    )
+
+
+@router.get("/follow-ups")
+async def due_follow_ups(
+    principal: CurrentPrincipal, runtime: RuntimeDep, due_before: date, country: str | None = None
+) -> Json:
+    """Interviews not yet held and due by ``due_before`` (a centre's agenda)."""
+    return await use_cases.due_follow_ups(runtime, principal, due_before, country)
+
+
+# --- check-ins and incidents ----------------------------------------------------------------------
+
+
+@router.post("/missions/{mission_id}/check-ins", status_code=201)
+async def send_check_in(
+    mission_id: str, body: CheckInRequest, principal: CurrentPrincipal, runtime: RuntimeDep
+) -> Json:
+    """A check-in (urgent opens an incident)."""
+    return await use_cases.send_check_in(runtime, principal, mission_id, status=body.status, note=body.note)
+
+
+@router.get("/missions/{mission_id}/check-ins")
+async def list_check_ins(mission_id: str, principal: CurrentPrincipal, runtime: RuntimeDep, page: Pagination) -> Json:
+    """A mission's check-ins, newest first."""
+    return await use_cases.list_check_ins(runtime, principal, mission_id, page)
+
+
+@router.post("/missions/{mission_id}/incidents", status_code=201)
+async def report_incident(
+    mission_id: str, body: IncidentRequest, principal: CurrentPrincipal, runtime: RuntimeDep
+) -> Json:
+    """Report an incident (high and critical ones are escalated)."""
+    return await use_cases.report_incident(
+        runtime, principal, mission_id, category=body.category, severity=body.severity, description=body.description
+    )
+
+
+@router.get("/missions/{mission_id}/incidents")
+async def mission_incidents(
+    mission_id: str, principal: CurrentPrincipal, runtime: RuntimeDep, page: Pagination, open: bool = False
+) -> Json:
+    """A mission's incidents."""
+    return await use_cases.list_incidents(runtime, principal, page, mission_id=mission_id, open_only=open)
+
+
+@router.get("/incidents")
+async def list_incidents(
+    principal: CurrentPrincipal,
+    runtime: RuntimeDep,
+    page: Pagination,
+    *,
+    mission_id: str | None = None,
+    country: str | None = None,
+    open: bool = False,
+    severity: Literal["low", "medium", "high", "critical"] | None = None,
+) -> Json:
+    """Incidents per mission, per country, open only (``?mission_id=&country=&open=true&severity=``)."""
+    return await use_cases.list_incidents(
+        runtime, principal, page, mission_id=mission_id, country=country, open_only=open, severity=severity
+    )
+
+
+@router.get("/incidents/{incident_id}")
+async def get_incident(incident_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
+    """One incident with its escalation history."""
+    return await use_cases.get_incident(runtime, principal, incident_id)
+
+
+@router.post("/incidents/{incident_id}/acknowledge")
+async def acknowledge_incident(incident_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
+    """Take charge of an incident (stops its escalation)."""
+    return await use_cases.acknowledge_incident(runtime, principal, incident_id)
+
+
+@router.post("/incidents/{incident_id}/resolve")
+async def resolve_incident(
+    incident_id: str, body: ResolveRequest, principal: CurrentPrincipal, runtime: RuntimeDep
+) -> Json:
+    """Resolve an incident with a resolution note."""
+    return await use_cases.resolve_incident(runtime, principal, incident_id, body.resolution)
+
+
+# --- security alerts and safety checks ---------------------------------------------------------------
+
+
+@router.post("/security-alerts", status_code=201)
+async def issue_security_alert(body: AlertRequest, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
+    """Alert a country: every volunteer on a mission under way there must confirm their safety."""
+    return await use_cases.issue_security_alert(
+        runtime,
+        principal,
+        country=body.country,
+        level=body.level,
+        message=body.message,
+        respond_within_hours=body.respond_within_hours,
+    )
+
+
+@router.get("/security-alerts")
+async def list_security_alerts(
+    principal: CurrentPrincipal,
+    runtime: RuntimeDep,
+    page: Pagination,
+    country: str | None = None,
+    status: Literal["open", "closed"] | None = None,
+) -> Json:
+    """Alerts, newest first."""
+    return await use_cases.list_security_alerts(runtime, principal, page, country=country, status=status)
+
+
+@router.get("/security-alerts/{alert_id}")
+async def safety_check_status(alert_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
+    """Live status: ``accounted[]`` and ``unaccounted[]`` with names and phones."""
+    return await use_cases.safety_check_status(runtime, principal, alert_id)
+
+
+@router.post("/security-alerts/{alert_id}/responses", status_code=201)
+async def respond(alert_id: str, body: SafetyResponseRequest, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
+    """Answer a safety check: safe or need_help (need_help opens a critical incident)."""
+    return await use_cases.respond_to_safety_check(runtime, principal, alert_id, body.mission_id, body.status)
+
+
+@router.post("/security-alerts/{alert_id}/close")
+async def close(alert_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
+    """Close a safety check by hand; ``SafetyCheckClosed`` lists the unaccounted missions."""
+    return await use_cases.close_safety_check(runtime, principal, alert_id)

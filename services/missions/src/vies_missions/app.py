@@ -1,0 +1,91 @@
+"""Composition root of the missions service: settings → definition → FastAPI app."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from vies_shared.events import missions as events
+from vies_shared.events.base import Event
+from vies_shared.service import PeriodicJob, Runtime, ServiceDefinition, create_app, serve
+
+from vies_missions import api, handlers, scheduler, store
+from vies_missions.settings import MissionsSettings
+
+PUBLISHES: list[type[Event]] = [
+    events.MissionPlanned,
+    events.MissionStarted,
+    events.CheckInReceived,
+    events.CheckInMissed,
+    events.IncidentReported,
+    events.IncidentEscalated,
+    events.IncidentAcknowledged,
+    events.IncidentResolved,
+    events.SecurityAlertIssued,
+    events.SafetyStatusReported,
+    events.SafetyCheckClosed,
+    events.MissionExtended,
+    events.MissionEnded,
+    events.MissionInterrupted,
+    events.FollowUpInterviewDone,
+    events.MissionFlaggedForReview,
+]
+
+
+async def setup(runtime: Runtime) -> None:
+    """Indexes, then the demo data when ``VIES_DEMO_DATA`` is on."""
+    await store.ensure_indexes(runtime.db)
+    if runtime.settings.demo_data:
+        from vies_missions import demo
+
+        await demo.seed(runtime)
+
+
+async def _missed_check_ins(runtime: Runtime) -> None:
+    await scheduler.emit_missed_check_ins(runtime)
+
+
+async def _safety_deadlines(runtime: Runtime) -> None:
+    await scheduler.close_due_safety_checks(runtime)
+
+
+async def _escalations(runtime: Runtime) -> None:
+    await scheduler.escalate_unacknowledged_incidents(runtime)
+
+
+def build_definition(settings: MissionsSettings | None = None) -> ServiceDefinition:
+    """The service's definition; its handlers and job intervals follow ``settings``."""
+    settings = settings or MissionsSettings()
+    return ServiceDefinition(
+        name="missions",
+        title="VIES missions",
+        routers=[api.router],
+        handlers=handlers.make_handlers(settings),
+        tombstone_handler=handlers.on_contact_tombstone,
+        publishes=PUBLISHES,
+        jobs=[
+            PeriodicJob(
+                "missed-check-ins",
+                settings.check_in_scan_seconds,
+                _missed_check_ins,
+                exclusive=settings.check_in_scan_exclusive,
+            ),
+            PeriodicJob("safety-check-deadlines", settings.safety_deadline_scan_seconds, _safety_deadlines),
+            PeriodicJob("incident-escalations", settings.incident_escalation_scan_seconds, _escalations),
+        ],
+        setup=setup,
+        settings_factory=MissionsSettings,
+    )
+
+
+def create(settings: MissionsSettings | None = None) -> FastAPI:
+    """The FastAPI app of the missions service (settings from the environment by default)."""
+    settings = settings or MissionsSettings()
+    return create_app(build_definition(settings), settings)
+
+
+definition = build_definition()
+
+
+def main() -> None:
+    """Console script ``vies-missions``."""
+    settings = MissionsSettings()
+    serve(build_definition(settings), settings)

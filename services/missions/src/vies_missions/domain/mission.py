@@ -1,0 +1,453 @@
+"""The mission: from the engagement to the volunteer's return, with its checklist, check-ins and interviews.
+
+State machine: planned → started → (extended)* → ended | interrupted. ``extended``
+is a started mission whose end date moved; it behaves as started in every rule.
+"""
+
+from __future__ import annotations
+
+import calendar
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from vies_shared.errors import InvalidInput, NotAllowedInState
+
+from vies_missions.domain.errors import ExtensionBeyondSchemeLimit, MissionNotReady
+
+PLANNED = "planned"
+STARTED = "started"
+EXTENDED = "extended"
+ENDED = "ended"
+INTERRUPTED = "interrupted"
+STATUSES = (PLANNED, STARTED, EXTENDED, ENDED, INTERRUPTED)
+ON_MISSION = (STARTED, EXTENDED)
+"""States in which the volunteer is abroad (check-ins due, included in safety checks)."""
+ACTIVE = (PLANNED, STARTED, EXTENDED)
+
+# Pre-departure checklist, from the agency's practice (DOMAIN.md): training before departure,
+# insurance, visa, registration with the foreign ministry's travel service (Ariane) and an
+# emergency contact. Each item is ticked with the date it was done.
+CHECKLIST_ITEMS = ("training", "insurance", "visa", "travel_registration", "emergency_contact")
+# Reciprocity (hosting in France): training may take place after arrival (decree 2022-1067)
+# and Ariane registers French travellers abroad, so neither is a condition of departure.
+RECIPROCITY_CHECKLIST = ("insurance", "visa", "emergency_contact")
+
+INTERRUPTION_REASONS = ("health", "security", "personal", "host_partner", "other")
+FOLLOW_UP_STAGES = ("start", "mid", "end")
+
+MISSION_NAMESPACE = uuid.UUID("6f1c8a52-3f7e-4d0b-9a49-5c2b7e0d9a11")
+
+
+def mission_id_for(engagement_id: str) -> str:
+    """The mission id of an engagement: deterministic, so a redelivered engagement finds its mission."""
+    return f"mis-{uuid.uuid5(MISSION_NAMESPACE, engagement_id).hex[:16]}"
+
+
+def add_months(day: date, months: int) -> date:
+    """``day`` moved by ``months`` calendar months (clamped to the month's last day)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def latest_end(starts_on: date, max_months: int) -> date:
+    """The last day of a contract of at most ``max_months`` months starting on ``starts_on``."""
+    return add_months(starts_on, max_months) - timedelta(days=1)
+
+
+def to_millis(moment: datetime) -> datetime:
+    """``moment`` truncated to the millisecond, the precision MongoDB stores (keys stay equal after a reload)."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def midnight(day: date) -> datetime:
+    """The start of ``day`` in UTC (check-in due dates are counted from there)."""
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+@dataclass
+class FollowUp:
+    """One of the three formal interviews (start, mid-point, end) the agency holds with each volunteer."""
+
+    stage: str
+    due_on: date
+    done_on: date | None = None
+    done_by: str | None = None
+    notes: str | None = None
+
+    def to_doc(self) -> dict[str, Any]:
+        """Stored form."""
+        return {
+            "stage": self.stage,
+            "due_on": self.due_on.isoformat(),
+            "done_on": self.done_on.isoformat() if self.done_on else None,
+            "done_by": self.done_by,
+            "notes": self.notes,
+        }
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> FollowUp:
+        """Load the stored form."""
+        return cls(
+            stage=doc["stage"],
+            due_on=date.fromisoformat(doc["due_on"]),
+            done_on=date.fromisoformat(doc["done_on"]) if doc.get("done_on") else None,
+            done_by=doc.get("done_by"),
+            notes=doc.get("notes"),
+        )
+
+
+def follow_up_dates(begins: date, ends: date, start_offset_days: int, end_offset_days: int) -> dict[str, date]:
+    """Due dates of the start, mid-point and end interviews, in that order even for short missions."""
+    mid = begins + (ends - begins) / 2
+    start = min(begins + timedelta(days=start_offset_days), mid)
+    end = max(ends - timedelta(days=end_offset_days), mid)
+    return {"start": start, "mid": mid, "end": end}
+
+
+@dataclass
+class Mission:
+    """A volunteer's mission abroad (or in France under reciprocity)."""
+
+    mission_id: str
+    engagement_id: str
+    volunteer_id: str | None
+    authority_id: str
+    partner_id: str
+    country: str
+    scheme: str
+    starts_on: date
+    ends_on: date
+    planned_ends_on: date
+    centre_id: str | None
+    origin_country: str | None = None
+    region: str | None = None
+    status: str = PLANNED
+    checklist: dict[str, date] = field(default_factory=dict)
+    departed_on: date | None = None
+    ended_on: date | None = None
+    debrief: str | None = None
+    interruption: dict[str, Any] | None = None
+    extensions: list[dict[str, Any]] = field(default_factory=list)
+    follow_ups: list[FollowUp] = field(default_factory=list)
+    check_in_interval_seconds: float = 14 * 86400
+    next_check_in_due_at: datetime | None = None
+    last_check_in_at: datetime | None = None
+    missed_in_a_row: int = 0
+    review: dict[str, Any] | None = None
+    erased: bool = False
+    created_at: datetime | None = None
+
+    # --- creation -----------------------------------------------------------------
+    @classmethod
+    def plan(
+        cls,
+        *,
+        engagement_id: str,
+        volunteer_id: str,
+        authority_id: str,
+        partner_id: str,
+        country: str,
+        scheme: str,
+        starts_on: date,
+        ends_on: date,
+        centre_id: str | None,
+        region: str | None,
+        check_in_interval_seconds: float,
+        follow_up_offsets: tuple[int, int],
+        now: datetime,
+    ) -> Mission:
+        """A planned mission from an engagement; reciprocity volunteers are hosted in France."""
+        if ends_on < starts_on:
+            raise InvalidInput("ends_on is before starts_on")
+        origin = None
+        if scheme == "reciprocity":
+            origin, country = country.upper(), "FR"
+        mission = cls(
+            mission_id=mission_id_for(engagement_id),
+            engagement_id=engagement_id,
+            volunteer_id=volunteer_id,
+            authority_id=authority_id,
+            partner_id=partner_id,
+            country=country.upper(),
+            origin_country=origin,
+            scheme=scheme,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            planned_ends_on=ends_on,
+            centre_id=centre_id,
+            region=region,
+            check_in_interval_seconds=check_in_interval_seconds,
+            created_at=now,
+        )
+        mission.schedule_follow_ups(*follow_up_offsets)
+        return mission
+
+    # --- checklist and departure -----------------------------------------------------
+    @property
+    def required_checklist(self) -> tuple[str, ...]:
+        """Items that must be ticked before departure for this mission's scheme."""
+        return RECIPROCITY_CHECKLIST if self.scheme == "reciprocity" else CHECKLIST_ITEMS
+
+    @property
+    def missing_checklist(self) -> list[str]:
+        """Required items not yet ticked, in checklist order."""
+        return [item for item in self.required_checklist if item not in self.checklist]
+
+    def tick(self, item: str, done_on: date) -> None:
+        """Tick a checklist item with the date it was done (allowed before departure only)."""
+        if item not in CHECKLIST_ITEMS:
+            raise InvalidInput(f"unknown checklist item {item!r}", details={"allowed": list(CHECKLIST_ITEMS)})
+        if self.status != PLANNED:
+            raise NotAllowedInState(f"the checklist is closed: mission is {self.status}")
+        self.checklist[item] = done_on
+
+    def start(self, departed_on: date, now: datetime) -> None:
+        """Departure: refused (409 listing what is missing) while the checklist is incomplete."""
+        if self.status != PLANNED:
+            raise NotAllowedInState(f"mission is {self.status}, only a planned mission can start")
+        if self.missing_checklist:
+            raise MissionNotReady(self.missing_checklist)
+        if departed_on > now.date() + timedelta(days=1):
+            raise InvalidInput("departed_on is in the future: record the departure once it happened")
+        if departed_on > self.ends_on:
+            raise InvalidInput("departed_on is after the mission's end date")
+        self.status = STARTED
+        self.departed_on = departed_on
+        self.next_check_in_due_at = to_millis(midnight(departed_on) + timedelta(seconds=self.check_in_interval_seconds))
+        self.missed_in_a_row = 0
+
+    # --- dates ------------------------------------------------------------------------
+    def extend(self, ends_on: date, max_months: int, now: datetime) -> None:
+        """Move the end date later within the scheme's longest contract (VSI: 24 months, law 2005-159 art. 4)."""
+        if self.status not in ON_MISSION:
+            raise NotAllowedInState(f"mission is {self.status}, only a mission under way can be extended")
+        if ends_on <= self.ends_on:
+            raise InvalidInput(f"the new end date must be after the current one ({self.ends_on})")
+        limit = latest_end(self.starts_on, max_months)
+        if ends_on > limit:
+            raise ExtensionBeyondSchemeLimit(self.scheme, max_months, limit)
+        self.extensions.append({"from": self.ends_on.isoformat(), "to": ends_on.isoformat(), "at": now})
+        self.ends_on = ends_on
+        self.status = EXTENDED
+
+    def end(self, ended_on: date, debrief: str) -> None:
+        """Normal end of the mission with the debrief."""
+        if self.status not in ON_MISSION:
+            raise NotAllowedInState(f"mission is {self.status}, only a mission under way can end")
+        self._check_return(ended_on)
+        self.status = ENDED
+        self.ended_on = ended_on
+        self.debrief = debrief
+        self.next_check_in_due_at = None
+
+    def interrupt(self, reason: str, interrupted_on: date, note: str | None) -> None:
+        """Early return for health, security, personal, host partner or other reasons."""
+        if reason not in INTERRUPTION_REASONS:
+            raise InvalidInput(f"unknown reason {reason!r}", details={"allowed": list(INTERRUPTION_REASONS)})
+        if self.status not in ON_MISSION:
+            raise NotAllowedInState(f"mission is {self.status}, only a mission under way can be interrupted")
+        self._check_return(interrupted_on)
+        self.status = INTERRUPTED
+        self.ended_on = interrupted_on
+        self.interruption = {"reason": reason, "note": note, "on": interrupted_on.isoformat()}
+        self.next_check_in_due_at = None
+
+    def _check_return(self, returned_on: date) -> None:
+        if self.departed_on is not None and returned_on < self.departed_on:
+            raise InvalidInput(f"the return date is before the departure ({self.departed_on})")
+
+    # --- follow-up interviews ---------------------------------------------------------------
+    def schedule_follow_ups(self, start_offset_days: int, end_offset_days: int) -> None:
+        """(Re)compute the due dates of the interviews not yet held from the mission's current dates."""
+        begins = self.departed_on or self.starts_on
+        dates = follow_up_dates(begins, self.ends_on, start_offset_days, end_offset_days)
+        existing = {f.stage: f for f in self.follow_ups}
+        self.follow_ups = []
+        for stage in FOLLOW_UP_STAGES:
+            current = existing.get(stage)
+            if current is not None and current.done_on is not None:
+                self.follow_ups.append(current)
+            else:
+                self.follow_ups.append(FollowUp(stage=stage, due_on=dates[stage]))
+
+    def follow_up_done(self, stage: str, done_on: date, done_by: str, notes: str | None) -> FollowUp:
+        """Mark an interview held; refused before departure and twice for the same stage."""
+        if stage not in FOLLOW_UP_STAGES:
+            raise InvalidInput(f"unknown stage {stage!r}", details={"allowed": list(FOLLOW_UP_STAGES)})
+        if self.status == PLANNED:
+            raise NotAllowedInState("follow-up interviews are held once the mission has started")
+        follow_up = next(f for f in self.follow_ups if f.stage == stage)
+        if follow_up.done_on is not None:
+            raise NotAllowedInState(f"the {stage} interview was already held on {follow_up.done_on}")
+        follow_up.done_on, follow_up.done_by, follow_up.notes = done_on, done_by, notes
+        return follow_up
+
+    # --- check-ins ------------------------------------------------------------------------
+    def check_in(self, at: datetime) -> None:
+        """A check-in from the volunteer: the next one is due one interval later."""
+        if self.status not in ON_MISSION:
+            raise NotAllowedInState(f"mission is {self.status}: check-ins are for missions under way")
+        self.last_check_in_at = at
+        self.next_check_in_due_at = to_millis(at + timedelta(seconds=self.check_in_interval_seconds))
+        self.missed_in_a_row = 0
+
+    def missed_check_ins(self, now: datetime, limit: int) -> list[datetime]:
+        """Due dates passed without a check-in, oldest first (at most ``limit``); advances the next due date."""
+        due = self.next_check_in_due_at
+        if due is not None and due.tzinfo is None:
+            due = due.replace(tzinfo=UTC)
+        if self.status not in ON_MISSION or due is None:
+            return []
+        step = timedelta(seconds=self.check_in_interval_seconds)
+        missed: list[datetime] = []
+        while due <= now and len(missed) < limit:
+            missed.append(due)
+            due = to_millis(due + step)
+        self.next_check_in_due_at = due
+        self.missed_in_a_row += len(missed)
+        return missed
+
+    # --- review and erasure -------------------------------------------------------------------
+    def flag_for_review(self, reason: str, partner_id: str | None, now: datetime) -> bool:
+        """Flag an active mission for review; False when it is over or already flagged for that partner."""
+        if self.status not in ACTIVE:
+            return False
+        if self.review is not None and self.review.get("partner_id") == partner_id:
+            return False
+        self.review = {"reason": reason, "partner_id": partner_id, "flagged_at": now}
+        return True
+
+    def erase_volunteer(self) -> None:
+        """Right to erasure: drop what identifies or describes the person, keep the anonymous facts."""
+        self.volunteer_id = None
+        self.debrief = None
+        if self.interruption is not None:
+            self.interruption["note"] = None
+        for follow_up in self.follow_ups:
+            follow_up.notes = None
+        self.erased = True
+
+    # --- storage and views ---------------------------------------------------------------------
+    def to_doc(self) -> dict[str, Any]:
+        """Stored form (dates as ISO strings so they sort and compare in queries)."""
+        return {
+            "_id": self.mission_id,
+            "engagement_id": self.engagement_id,
+            "volunteer_id": self.volunteer_id,
+            "authority_id": self.authority_id,
+            "partner_id": self.partner_id,
+            "country": self.country,
+            "origin_country": self.origin_country,
+            "scheme": self.scheme,
+            "starts_on": self.starts_on.isoformat(),
+            "ends_on": self.ends_on.isoformat(),
+            "planned_ends_on": self.planned_ends_on.isoformat(),
+            "centre_id": self.centre_id,
+            "region": self.region,
+            "status": self.status,
+            "checklist": {k: v.isoformat() for k, v in self.checklist.items()},
+            "departed_on": _iso(self.departed_on),
+            "ended_on": _iso(self.ended_on),
+            "debrief": self.debrief,
+            "interruption": self.interruption,
+            "extensions": self.extensions,
+            "follow_ups": [f.to_doc() for f in self.follow_ups],
+            "check_in_interval_seconds": self.check_in_interval_seconds,
+            "next_check_in_due_at": self.next_check_in_due_at,
+            "last_check_in_at": self.last_check_in_at,
+            "missed_in_a_row": self.missed_in_a_row,
+            "review": self.review,
+            "erased": self.erased,
+            "created_at": self.created_at,
+        }
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Mission:
+        """Load the stored form."""
+        return cls(
+            mission_id=doc["_id"],
+            engagement_id=doc["engagement_id"],
+            volunteer_id=doc.get("volunteer_id"),
+            authority_id=doc["authority_id"],
+            partner_id=doc["partner_id"],
+            country=doc["country"],
+            origin_country=doc.get("origin_country"),
+            scheme=doc["scheme"],
+            starts_on=date.fromisoformat(doc["starts_on"]),
+            ends_on=date.fromisoformat(doc["ends_on"]),
+            planned_ends_on=date.fromisoformat(doc["planned_ends_on"]),
+            centre_id=doc.get("centre_id"),
+            region=doc.get("region"),
+            status=doc["status"],
+            checklist={k: date.fromisoformat(v) for k, v in (doc.get("checklist") or {}).items()},
+            departed_on=_date(doc.get("departed_on")),
+            ended_on=_date(doc.get("ended_on")),
+            debrief=doc.get("debrief"),
+            interruption=doc.get("interruption"),
+            extensions=list(doc.get("extensions") or []),
+            follow_ups=[FollowUp.from_doc(f) for f in doc.get("follow_ups") or []],
+            check_in_interval_seconds=float(doc.get("check_in_interval_seconds") or 14 * 86400),
+            next_check_in_due_at=doc.get("next_check_in_due_at"),
+            last_check_in_at=doc.get("last_check_in_at"),
+            missed_in_a_row=int(doc.get("missed_in_a_row") or 0),
+            review=doc.get("review"),
+            erased=bool(doc.get("erased")),
+            created_at=doc.get("created_at"),
+        )
+
+    def to_view(self) -> dict[str, Any]:
+        """The resource as the API shows it."""
+        return {
+            "mission_id": self.mission_id,
+            "engagement_id": self.engagement_id,
+            "volunteer_id": self.volunteer_id,
+            "authority_id": self.authority_id,
+            "partner_id": self.partner_id,
+            "country": self.country,
+            "origin_country": self.origin_country,
+            "region": self.region,
+            "centre_id": self.centre_id,
+            "scheme": self.scheme,
+            "status": self.status,
+            "starts_on": self.starts_on.isoformat(),
+            "ends_on": self.ends_on.isoformat(),
+            "planned_ends_on": self.planned_ends_on.isoformat(),
+            "departed_on": _iso(self.departed_on),
+            "ended_on": _iso(self.ended_on),
+            "debrief": self.debrief,
+            "interruption": self.interruption,
+            "extensions": [{"from": e["from"], "to": e["to"]} for e in self.extensions],
+            "checklist": {
+                "required": list(self.required_checklist),
+                "done": {k: v.isoformat() for k, v in self.checklist.items()},
+                "missing": self.missing_checklist,
+            },
+            "follow_ups": [f.to_doc() for f in self.follow_ups],
+            "check_ins": {
+                "interval_seconds": self.check_in_interval_seconds,
+                "next_due_at": _iso_dt(self.next_check_in_due_at),
+                "last_at": _iso_dt(self.last_check_in_at),
+                "missed_in_a_row": self.missed_in_a_row,
+            },
+            "review": {**self.review, "flagged_at": _iso_dt(self.review.get("flagged_at"))} if self.review else None,
+            "erased": self.erased,
+        }
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _iso_dt(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.isoformat()
+
+
+def _date(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None

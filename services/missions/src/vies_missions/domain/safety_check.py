@@ -1,0 +1,152 @@
+"""Security alerts and the safety checks they trigger.
+
+An alert for a country snapshots every mission under way there at that moment;
+each volunteer is asked to confirm their safety (safe | need_help). Like the
+Peace Corps "standfast" stage and the Ariane practice of calling by hand those
+who did not answer (DOMAIN.md), the live status lists who is accounted for and
+who is not. At the deadline or on manual close the check closes and the missions
+still unaccounted for are reported. Answers after closing are still recorded.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from vies_shared.errors import InvalidInput, NotAllowedInState
+
+LEVELS = ("info", "vigilance", "crisis")
+RESPONSES = ("safe", "need_help")
+PENDING = "pending"
+OPEN = "open"
+CLOSED = "closed"
+
+
+def new_alert_id() -> str:
+    """A fresh alert id."""
+    return f"alert-{uuid.uuid4().hex[:16]}"
+
+
+def entry_id(alert_id: str, mission_id: str) -> str:
+    """Id of one mission's entry in a safety check (unique per alert and mission)."""
+    return f"{alert_id}:{mission_id}"
+
+
+@dataclass
+class SecurityAlert:
+    """An alert for a country and the safety check it opened."""
+
+    alert_id: str
+    country: str
+    level: str
+    message: str
+    issued_at: datetime
+    respond_by: datetime
+    issued_by_role: str
+    mission_count: int = 0
+    status: str = OPEN
+    closed_at: datetime | None = None
+    closed_reason: str | None = None
+    unaccounted_at_close: list[str] | None = None
+
+    @classmethod
+    def issue(
+        cls, *, country: str, level: str, message: str, respond_within_hours: float, issued_by_role: str, now: datetime
+    ) -> SecurityAlert:
+        """A new open alert with its response deadline."""
+        if level not in LEVELS:
+            raise InvalidInput(f"unknown level {level!r}", details={"allowed": list(LEVELS)})
+        if respond_within_hours <= 0:
+            raise InvalidInput("respond_within_hours must be positive")
+        return cls(
+            alert_id=new_alert_id(),
+            country=country.upper(),
+            level=level,
+            message=message,
+            issued_at=now,
+            respond_by=now + timedelta(hours=respond_within_hours),
+            issued_by_role=issued_by_role,
+        )
+
+    def entries_for(self, missions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One pending entry per mission under way in the country (the snapshot)."""
+        return [
+            {
+                "_id": entry_id(self.alert_id, m["_id"]),
+                "alert_id": self.alert_id,
+                "mission_id": m["_id"],
+                "volunteer_id": m.get("volunteer_id"),
+                "authority_id": m["authority_id"],
+                "region": m.get("region"),
+                "centre_id": m.get("centre_id"),
+                "status": PENDING,
+                "responded_at": None,
+                "after_close": False,
+            }
+            for m in missions
+        ]
+
+    def is_due(self, now: datetime) -> bool:
+        """Whether the response deadline has passed on an open check."""
+        respond_by = self.respond_by if self.respond_by.tzinfo else self.respond_by.replace(tzinfo=UTC)
+        return self.status == OPEN and now >= respond_by
+
+    def close(self, reason: str, unaccounted: list[str], now: datetime) -> None:
+        """Close the check; ``unaccounted`` are the missions that had not answered."""
+        if self.status == CLOSED:
+            raise NotAllowedInState("the safety check is already closed")
+        self.status = CLOSED
+        self.closed_at = now
+        self.closed_reason = reason
+        self.unaccounted_at_close = unaccounted
+
+    def to_doc(self) -> dict[str, Any]:
+        """Stored form."""
+        return {
+            "_id": self.alert_id,
+            "country": self.country,
+            "level": self.level,
+            "message": self.message,
+            "issued_at": self.issued_at,
+            "respond_by": self.respond_by,
+            "issued_by_role": self.issued_by_role,
+            "mission_count": self.mission_count,
+            "status": self.status,
+            "closed_at": self.closed_at,
+            "closed_reason": self.closed_reason,
+            "unaccounted_at_close": self.unaccounted_at_close,
+        }
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> SecurityAlert:
+        """Load the stored form."""
+        return cls(alert_id=doc["_id"], **{k: v for k, v in doc.items() if k != "_id"})
+
+    def to_view(self) -> dict[str, Any]:
+        """The alert without its entries."""
+        doc = self.to_doc()
+        doc["alert_id"] = doc.pop("_id")
+        for key in ("issued_at", "respond_by", "closed_at"):
+            doc[key] = _iso(doc[key])
+        return doc
+
+
+def check_response(status: str, entry: dict[str, Any] | None, mission_id: str) -> None:
+    """A response must be safe or need_help and concern a mission in the snapshot."""
+    if status not in RESPONSES:
+        raise InvalidInput(f"unknown status {status!r}", details={"allowed": list(RESPONSES)})
+    if entry is None:
+        raise NotAllowedInState(f"mission {mission_id} is not part of this safety check")
+
+
+def accounted_for(entry: dict[str, Any]) -> bool:
+    """Whether we know how the volunteer is: any answer, safe or asking for help."""
+    return bool(entry.get("status", PENDING) != PENDING)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()

@@ -1,0 +1,180 @@
+"""Contract events this service consumes → its own state (idempotency, retries and DLQ are the kit's).
+
+Handlers are built for a settings object (``make_handlers``) because planning a
+mission uses the configured check-in interval and interview offsets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from vies_shared.events.missions import MissionFlaggedForReview, MissionPlanned
+from vies_shared.events.partners import AuthorityRegistered, PartnerReinstated, PartnerSuspended
+from vies_shared.events.recruitment import ContactUpdated, PersonErased, VolunteerEngaged
+from vies_shared.events.topics import CONTACTS_TOPIC_SUFFIX
+from vies_shared.messaging.consumer import Handler, HandlerContext
+from vies_shared.reference import centre_for_country
+from vies_shared.storage import UnitOfWork
+
+from vies_missions import store
+from vies_missions.domain.incident import Incident
+from vies_missions.domain.mission import ACTIVE, Mission
+from vies_missions.settings import MissionsSettings
+
+Document = dict[str, Any]
+
+
+def make_handlers(settings: MissionsSettings) -> Mapping[str, Handler]:
+    """The handlers of the contract events this service consumes, bound to ``settings``."""
+
+    async def on_volunteer_engaged(ctx: HandlerContext, event: VolunteerEngaged) -> None:
+        """Plan the mission of an engagement (once, however often the engagement is delivered)."""
+        await plan_mission(ctx.uow, settings, event)
+
+    return {
+        "recruitment.VolunteerEngaged": on_volunteer_engaged,
+        "partners.AuthorityRegistered": on_authority_registered,
+        "partners.PartnerSuspended": on_partner_suspended,
+        "partners.PartnerReinstated": on_partner_reinstated,
+        "recruitment.PersonErased": on_person_erased,
+        "recruitment.ContactUpdated": on_contact_updated,
+    }
+
+
+async def plan_mission(uow: UnitOfWork, settings: MissionsSettings, event: VolunteerEngaged) -> Mission | None:
+    """Create the planned mission of an engagement and emit ``MissionPlanned``; None if it exists already."""
+    missions = uow.db[store.MISSIONS]
+    if await missions.find_one({"engagement_id": event.engagement_id}, {"_id": 1}, session=uow.session):
+        return None  # the same engagement under another event id: one mission only
+    host_country = "FR" if event.scheme == "reciprocity" else event.country
+    mission = Mission.plan(
+        engagement_id=event.engagement_id,
+        volunteer_id=event.volunteer_id,
+        authority_id=event.authority_id,
+        partner_id=event.partner_id,
+        country=event.country,
+        scheme=event.scheme,
+        starts_on=event.starts_on,
+        ends_on=event.ends_on,
+        centre_id=centre_for_country(host_country).centre_id,
+        region=await store.region_of(uow.db, event.authority_id, uow.session),
+        check_in_interval_seconds=settings.check_in_interval,
+        follow_up_offsets=(settings.follow_up_start_offset_days, settings.follow_up_end_offset_days),
+        now=datetime.now(UTC),
+    )
+    await missions.insert_one(mission.to_doc(), session=uow.session)
+    uow.emit(
+        MissionPlanned(
+            mission_id=mission.mission_id,
+            engagement_id=mission.engagement_id,
+            volunteer_id=event.volunteer_id,
+            authority_id=mission.authority_id,
+            partner_id=mission.partner_id,
+            country=mission.country,
+            centre_id=mission.centre_id,
+            scheme=event.scheme,
+            starts_on=mission.starts_on,
+            ends_on=mission.ends_on,
+            origin_country=mission.origin_country,
+        ),
+        region=mission.region,
+    )
+    return mission
+
+
+async def on_authority_registered(ctx: HandlerContext, event: AuthorityRegistered) -> None:
+    """Remember the authority's region (``ce_region`` of our events, branch scoping) and fill it in."""
+    await ctx.db[store.AUTHORITIES].update_one(
+        {"_id": event.authority_id},
+        {"$set": {"name": event.name, "region": event.region, "kind": event.kind}},
+        upsert=True,
+        session=ctx.session,
+    )
+    for collection in (store.MISSIONS, store.INCIDENTS, store.ENTRIES):
+        await ctx.db[collection].update_many(
+            {"authority_id": event.authority_id, "region": {"$ne": event.region}},
+            {"$set": {"region": event.region}},
+            session=ctx.session,
+        )
+
+
+async def on_partner_suspended(ctx: HandlerContext, event: PartnerSuspended) -> None:
+    """Flag the suspended partner's active missions for review (one bulk update)."""
+    now = datetime.now(UTC)
+    cursor = ctx.db[store.MISSIONS].find(
+        {"partner_id": event.partner_id, "status": {"$in": list(ACTIVE)}}, session=ctx.session
+    )
+    flagged: list[Mission] = []
+    async for doc in cursor:
+        mission = Mission.from_doc(doc)
+        if mission.flag_for_review(f"host partner suspended: {event.reason}", event.partner_id, now):
+            flagged.append(mission)
+    if not flagged:
+        return
+    review = flagged[0].review
+    await ctx.db[store.MISSIONS].update_many(
+        {"_id": {"$in": [m.mission_id for m in flagged]}}, {"$set": {"review": review}}, session=ctx.session
+    )
+    for mission in flagged:
+        ctx.emit(
+            MissionFlaggedForReview(
+                mission_id=mission.mission_id, reason=f"partner_suspended: {event.reason}", partner_id=event.partner_id
+            ),
+            region=mission.region,
+        )
+
+
+async def on_partner_reinstated(ctx: HandlerContext, event: PartnerReinstated) -> None:
+    """Lift the review flag that the partner's suspension put on its missions."""
+    await ctx.db[store.MISSIONS].update_many(
+        {"review.partner_id": event.partner_id}, {"$set": {"review": None}}, session=ctx.session
+    )
+
+
+async def on_person_erased(ctx: HandlerContext, event: PersonErased) -> None:
+    """Right to erasure: delete the person's contact data and free texts, keep anonymous mission facts."""
+    person_id = event.person_id
+    await ctx.db[store.CONTACTS].delete_one({"_id": person_id}, session=ctx.session)
+    missions = [
+        Mission.from_doc(d) async for d in ctx.db[store.MISSIONS].find({"volunteer_id": person_id}, session=ctx.session)
+    ]
+    mission_ids = [m.mission_id for m in missions]
+    for mission in missions:
+        mission.erase_volunteer()
+        await ctx.db[store.MISSIONS].replace_one({"_id": mission.mission_id}, mission.to_doc(), session=ctx.session)
+    if not mission_ids:
+        return
+    await ctx.db[store.CHECK_INS].update_many(
+        {"mission_id": {"$in": mission_ids}}, {"$set": {"note": None}}, session=ctx.session
+    )
+    async for doc in ctx.db[store.INCIDENTS].find({"mission_id": {"$in": mission_ids}}, session=ctx.session):
+        incident = Incident.from_doc(doc)
+        incident.erase_personal_data()
+        await ctx.db[store.INCIDENTS].replace_one({"_id": incident.incident_id}, incident.to_doc(), session=ctx.session)
+    await ctx.db[store.ENTRIES].update_many(
+        {"volunteer_id": person_id}, {"$set": {"volunteer_id": None}}, session=ctx.session
+    )
+
+
+async def on_contact_updated(ctx: HandlerContext, event: ContactUpdated) -> None:
+    """Keep the person's name, phone and email for the safety checks' live lists (contract 1.5)."""
+    await ctx.db[store.CONTACTS].replace_one(
+        {"_id": event.person_id},
+        {
+            "name": event.name,
+            "email": event.email,
+            "phone": event.phone,
+            "language": event.language,
+            "updated_at": ctx.meta.time,
+        },
+        upsert=True,
+        session=ctx.session,
+    )
+
+
+async def on_contact_tombstone(uow: UnitOfWork, topic: str, key: str) -> None:
+    """A tombstone on the contacts topic: the person was erased, forget their contact data."""
+    if topic.endswith(CONTACTS_TOPIC_SUFFIX) and key:
+        await uow.db[store.CONTACTS].delete_one({"_id": key}, session=uow.session)

@@ -1,0 +1,173 @@
+"""Periodic jobs: missed check-ins, safety-check deadlines, incident escalation.
+
+Every job is idempotent by design, not only by the kit's lease:
+- a missed check-in is recorded under the unique key ``<mission>:<due datetime>`` in the
+  same transaction as its ``CheckInMissed`` event and the conditional move of the
+  mission's next due date (``update_one`` matching the due date it read), so a second
+  scheduler either finds nothing left to do, loses the write conflict and retries, or
+  hits the unique key and skips that mission;
+- a safety check closes only from ``open`` (conditional replace);
+- an incident escalates to the head office only from ``centre`` (conditional replace).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo.errors import DuplicateKeyError
+from vies_shared.events.missions import CheckInMissed
+from vies_shared.logging import get_logger
+from vies_shared.service import Runtime
+from vies_shared.storage import UnitOfWork
+
+from vies_missions import clock, store
+from vies_missions.domain.incident import CENTRE, OPEN, Incident
+from vies_missions.domain.mission import ON_MISSION, Mission
+from vies_missions.settings import MissionsSettings
+from vies_missions.use_cases import close_check, emit_escalation
+
+Document = dict[str, Any]
+log = get_logger(component="scheduler")
+
+MAX_ROUNDS = 50  # per run; what is left waits for the next tick
+
+
+def _settings(runtime: Runtime) -> MissionsSettings:
+    settings = runtime.settings
+    assert isinstance(settings, MissionsSettings)
+    return settings
+
+
+def missed_key(mission_id: str, due_at: datetime) -> str:
+    """The unique key of one missed due date of one mission."""
+    return f"{mission_id}:{due_at.isoformat(timespec='milliseconds')}"
+
+
+async def emit_missed_check_ins(runtime: Runtime) -> int:
+    """Emit ``CheckInMissed`` once per due date passed without a check-in; returns how many were emitted."""
+    settings = _settings(runtime)
+    now = clock.now(runtime)
+    emitted = 0
+    for _ in range(MAX_ROUNDS):
+        cursor = (
+            runtime.db[store.MISSIONS]
+            .find({"status": {"$in": list(ON_MISSION)}, "next_check_in_due_at": {"$lte": now}}, {"_id": 1})
+            .sort("next_check_in_due_at", 1)
+            .limit(settings.check_in_scan_batch)
+        )
+        ids = [doc["_id"] async for doc in cursor]
+        if not ids:
+            break
+        try:
+            emitted += await _record_missed_in_transaction(runtime, ids, now, settings)
+        except DuplicateKeyError:
+            # Another scheduler recorded some of these due dates: go mission by mission, skipping those.
+            for mission_id in ids:
+                try:
+                    emitted += await _record_missed_in_transaction(runtime, [mission_id], now, settings)
+                except DuplicateKeyError:
+                    log.info("missed_check_in_already_recorded", mission_id=mission_id)
+        if len(ids) < settings.check_in_scan_batch:
+            break
+    return emitted
+
+
+async def _record_missed_in_transaction(
+    runtime: Runtime, ids: list[str], now: datetime, settings: MissionsSettings
+) -> int:
+    async def work(uow: UnitOfWork) -> int:
+        return await _record_missed(uow, ids, now, settings)
+
+    return await runtime.transactions.run(work)
+
+
+async def _record_missed(uow: UnitOfWork, ids: list[str], now: datetime, settings: MissionsSettings) -> int:
+    keys: list[Document] = []
+    cursor = uow.db[store.MISSIONS].find(
+        {"_id": {"$in": ids}, "status": {"$in": list(ON_MISSION)}, "next_check_in_due_at": {"$lte": now}},
+        session=uow.session,
+    )
+    async for doc in cursor:
+        mission = Mission.from_doc(doc)
+        in_a_row = mission.missed_in_a_row
+        missed = mission.missed_check_ins(now, settings.max_missed_per_scan)
+        if not missed:
+            continue
+        moved = await uow.db[store.MISSIONS].update_one(
+            {"_id": mission.mission_id, "next_check_in_due_at": doc["next_check_in_due_at"]},
+            {
+                "$set": {
+                    "next_check_in_due_at": mission.next_check_in_due_at,
+                    "missed_in_a_row": mission.missed_in_a_row,
+                }
+            },
+            session=uow.session,
+        )
+        if moved.matched_count == 0:
+            continue  # a check-in or another scheduler moved the due date meanwhile
+        for due_at in missed:
+            in_a_row += 1
+            keys.append(
+                {
+                    "_id": missed_key(mission.mission_id, due_at),
+                    "mission_id": mission.mission_id,
+                    "due_at": due_at,
+                    "due_on": due_at.date().isoformat(),
+                    "missed_in_a_row": in_a_row,
+                    "recorded_at": now,
+                }
+            )
+            uow.emit(
+                CheckInMissed(
+                    mission_id=mission.mission_id, due_on=due_at.date(), due_at=due_at, missed_in_a_row=in_a_row
+                ),
+                region=mission.region,
+            )
+    if keys:
+        await uow.db[store.MISSED_CHECK_INS].insert_many(keys, session=uow.session)
+    return len(keys)
+
+
+async def close_due_safety_checks(runtime: Runtime) -> int:
+    """Close the safety checks whose response deadline passed and report the unaccounted missions."""
+    now = clock.now(runtime)
+    closed = 0
+    cursor = runtime.db[store.ALERTS].find({"status": "open", "respond_by": {"$lte": now}}, {"_id": 1})
+    for alert_id in [doc["_id"] async for doc in cursor]:
+
+        async def work(uow: UnitOfWork, alert_id: str = alert_id) -> bool:
+            return await close_check(uow, alert_id, "deadline", now, must_be_open=False) is not None
+
+        if await runtime.transactions.run(work):
+            closed += 1
+    return closed
+
+
+async def escalate_unacknowledged_incidents(runtime: Runtime) -> int:
+    """Send to the head office the centre-level incidents nobody acknowledged in time."""
+    settings = _settings(runtime)
+    now = clock.now(runtime)
+    delay = timedelta(seconds=settings.incident_escalation_delay_seconds)
+    query = {"status": OPEN, "escalated_to": CENTRE, "escalated_at": {"$lte": now - delay}}
+    escalated = 0
+    for incident_id in [doc["_id"] async for doc in runtime.db[store.INCIDENTS].find(query, {"_id": 1})]:
+
+        async def work(uow: UnitOfWork, incident_id: str = incident_id) -> bool:
+            doc = await uow.db[store.INCIDENTS].find_one({"_id": incident_id}, session=uow.session)
+            if doc is None:
+                return False
+            incident = Incident.from_doc(doc)
+            if not incident.escalate_if_unacknowledged(now, delay):
+                return False
+            result = await uow.db[store.INCIDENTS].replace_one(
+                {"_id": incident_id, "status": OPEN, "escalated_to": CENTRE}, incident.to_doc(), session=uow.session
+            )
+            if result.matched_count == 0:
+                return False
+            emit_escalation(uow, incident)
+            return True
+
+        if await runtime.transactions.run(work):
+            escalated += 1
+    return escalated

@@ -1,0 +1,76 @@
+"""MongoDB collections of the missions service and their indexes.
+
+- ``missions``: one document per mission (``_id`` = mission id, unique ``engagement_id``);
+- ``check_ins``: each check-in received; ``missed_check_ins``: one document per (mission, due date)
+  missed, whose unique ``_id`` makes the scheduler idempotent;
+- ``incidents``; ``security_alerts`` and ``safety_entries`` (one per alert and mission, the snapshot);
+- ``authorities``: projection of ``partners.AuthorityRegistered`` (authority → region);
+- ``contacts``: projection of the compacted ``vies.recruitment.contacts`` topic (name, email, phone).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from vies_shared.errors import NotFound
+
+Document = dict[str, Any]
+
+MISSIONS = "missions"
+CHECK_INS = "check_ins"
+MISSED_CHECK_INS = "missed_check_ins"
+INCIDENTS = "incidents"
+ALERTS = "security_alerts"
+ENTRIES = "safety_entries"
+AUTHORITIES = "authorities"
+CONTACTS = "contacts"
+
+
+async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
+    """Create the indexes the queries below rely on (idempotent)."""
+    missions = db[MISSIONS]
+    await missions.create_index("engagement_id", unique=True)
+    await missions.create_index([("country", ASCENDING), ("status", ASCENDING)])
+    await missions.create_index([("status", ASCENDING), ("next_check_in_due_at", ASCENDING)])
+    await missions.create_index([("partner_id", ASCENDING), ("status", ASCENDING)])
+    await missions.create_index("authority_id")
+    await missions.create_index("region")
+    await missions.create_index("volunteer_id")
+    await db[CHECK_INS].create_index([("mission_id", ASCENDING), ("at", DESCENDING)])
+    await db[MISSED_CHECK_INS].create_index("mission_id")
+    await db[INCIDENTS].create_index([("mission_id", ASCENDING), ("reported_at", DESCENDING)])
+    await db[INCIDENTS].create_index([("country", ASCENDING), ("open", ASCENDING)])
+    await db[INCIDENTS].create_index([("status", ASCENDING), ("escalated_to", ASCENDING), ("escalated_at", ASCENDING)])
+    await db[ALERTS].create_index([("status", ASCENDING), ("respond_by", ASCENDING)])
+    await db[ALERTS].create_index([("country", ASCENDING), ("issued_at", DESCENDING)])
+    await db[ENTRIES].create_index([("alert_id", ASCENDING), ("status", ASCENDING)])
+    await db[ENTRIES].create_index("mission_id")
+    await db[ENTRIES].create_index("volunteer_id")
+
+
+async def get(
+    db: AsyncDatabase[Document], collection: str, doc_id: str, what: str, session: AsyncClientSession | None = None
+) -> Document:
+    """A document by id, or ``NotFound`` naming it."""
+    doc = await db[collection].find_one({"_id": doc_id}, session=session)
+    if doc is None:
+        raise NotFound(f"{what} {doc_id} not found")
+    return doc
+
+
+async def region_of(db: AsyncDatabase[Document], authority_id: str, session: AsyncClientSession | None) -> str | None:
+    """The French region of an authority, from the projection of ``partners.AuthorityRegistered``."""
+    doc = await db[AUTHORITIES].find_one({"_id": authority_id}, {"region": 1}, session=session)
+    return doc.get("region") if doc else None
+
+
+async def contacts_of(db: AsyncDatabase[Document], person_ids: list[str]) -> dict[str, Document]:
+    """Contact data of several persons in one query, by person id."""
+    ids = [p for p in set(person_ids) if p]
+    if not ids:
+        return {}
+    cursor = db[CONTACTS].find({"_id": {"$in": ids}}, {"name": 1, "email": 1, "phone": 1})
+    return {doc["_id"]: doc async for doc in cursor}

@@ -1,0 +1,631 @@
+"""What users and other services do with missions: load, apply the domain, save and emit in one transaction."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from vies_shared.errors import Forbidden, NotAllowedInState
+from vies_shared.events.missions import (
+    CheckInReceived,
+    FollowUpInterviewDone,
+    IncidentAcknowledged,
+    IncidentEscalated,
+    IncidentReported,
+    IncidentResolved,
+    MissionEnded,
+    MissionExtended,
+    MissionInterrupted,
+    MissionStarted,
+    SafetyCheckClosed,
+    SafetyStatusReported,
+    SecurityAlertIssued,
+)
+from vies_shared.service import Runtime
+from vies_shared.storage import UnitOfWork
+from vies_shared.web import Page, Principal, paged
+
+from vies_missions import clock, store
+from vies_missions.domain import access
+from vies_missions.domain.incident import Incident
+from vies_missions.domain.mission import ON_MISSION, Mission
+from vies_missions.domain.safety_check import SecurityAlert, accounted_for, check_response, entry_id
+from vies_missions.settings import MissionsSettings
+
+Document = dict[str, Any]
+
+
+def _settings(runtime: Runtime) -> MissionsSettings:
+    settings = runtime.settings
+    assert isinstance(settings, MissionsSettings)
+    return settings
+
+
+def _offsets(runtime: Runtime) -> tuple[int, int]:
+    s = _settings(runtime)
+    return s.follow_up_start_offset_days, s.follow_up_end_offset_days
+
+
+async def _load(uow: UnitOfWork, mission_id: str) -> tuple[Document, Mission]:
+    doc = await store.get(uow.db, store.MISSIONS, mission_id, "mission", uow.session)
+    return doc, Mission.from_doc(doc)
+
+
+async def _save(uow: UnitOfWork, mission: Mission) -> None:
+    await uow.db[store.MISSIONS].replace_one({"_id": mission.mission_id}, mission.to_doc(), session=uow.session)
+
+
+# --- missions: reading ---------------------------------------------------------------------------
+
+
+async def get_mission(runtime: Runtime, principal: Principal, mission_id: str) -> Document:
+    """One mission, if the caller may read it."""
+    doc = await store.get(runtime.db, store.MISSIONS, mission_id, "mission")
+    access.require(principal, access.READ, doc)
+    return Mission.from_doc(doc).to_view()
+
+
+async def list_missions(
+    runtime: Runtime,
+    principal: Principal,
+    page: Page,
+    *,
+    country: str | None = None,
+    status: str | None = None,
+    region: str | None = None,
+    authority_id: str | None = None,
+    partner_id: str | None = None,
+    flagged: bool | None = None,
+) -> Document:
+    """Missions the caller may read, filtered."""
+    query: Document = dict(access.mission_scope(principal))
+    wanted = {"country": country.upper() if country else None, "status": status, "region": region}
+    wanted |= {"authority_id": authority_id, "partner_id": partner_id}
+    for key, value in wanted.items():
+        if value is None:
+            continue
+        if key in query and query[key] != value:
+            return paged([], 0, page)  # a filter outside the caller's scope matches nothing they may see
+        query[key] = value
+    if flagged is not None:
+        query["review"] = {"$ne": None} if flagged else None
+    collection = runtime.db[store.MISSIONS]
+    total = await collection.count_documents(query)
+    cursor = collection.find(query).sort("_id", 1).skip(page.offset).limit(page.limit)
+    return paged([Mission.from_doc(d).to_view() async for d in cursor], total, page)
+
+
+# --- missions: lifecycle -------------------------------------------------------------------------
+
+
+async def tick_checklist(runtime: Runtime, principal: Principal, mission_id: str, item: str, done_on: date) -> Document:
+    """Tick a pre-departure checklist item (the volunteer, the centre or staff)."""
+
+    async def work(uow: UnitOfWork) -> Document:
+        doc, mission = await _load(uow, mission_id)
+        access.require(principal, access.VOLUNTEER_ACT, doc)
+        mission.tick(item, done_on)
+        await _save(uow, mission)
+        return mission.to_view()
+
+    return await runtime.transactions.run(work)
+
+
+async def start_mission(runtime: Runtime, principal: Principal, mission_id: str, departed_on: date) -> Document:
+    """Record the departure; 409 listing the missing checklist items while it is incomplete."""
+
+    async def work(uow: UnitOfWork) -> Document:
+        doc, mission = await _load(uow, mission_id)
+        access.require(principal, access.MANAGE, doc)
+        mission.start(departed_on, clock.now(runtime))
+        mission.schedule_follow_ups(*_offsets(runtime))
+        await _save(uow, mission)
+        uow.emit(MissionStarted(mission_id=mission_id, departed_on=departed_on), region=mission.region)
+        return mission.to_view()
+
+    return await runtime.transactions.run(work)
+
+
+async def extend_mission(runtime: Runtime, principal: Principal, mission_id: str, ends_on: date) -> Document:
+    """Move the end date later, within the scheme's longest contract."""
+
+    async def work(uow: UnitOfWork) -> Document:
+        doc, mission = await _load(uow, mission_id)
+        access.require(principal, access.MANAGE, doc)
+        limits = _settings(runtime).scheme_max_months
+        if mission.scheme not in limits:
+            raise NotAllowedInState(f"no duration limit is configured for scheme {mission.scheme}")
+        mission.extend(ends_on, limits[mission.scheme], clock.now(runtime))
+        mission.schedule_follow_ups(*_offsets(runtime))
+        await _save(uow, mission)
+        uow.emit(MissionExtended(mission_id=mission_id, ends_on=ends_on), region=mission.region)
+        return mission.to_view()
+
+    return await runtime.transactions.run(work)
+
+
+async def end_mission(
+    runtime: Runtime, principal: Principal, mission_id: str, *, ended_on: date, debrief: str
+) -> Document:
+    """The mission ends as planned, with the debrief."""
+
+    async def work(uow: UnitOfWork) -> Document:
+        doc, mission = await _load(uow, mission_id)
+        access.require(principal, access.MANAGE, doc)
+        mission.end(ended_on, debrief)
+        await _save(uow, mission)
+        uow.emit(MissionEnded(mission_id=mission_id, ended_on=ended_on), region=mission.region)
+        return mission.to_view()
+
+    return await runtime.transactions.run(work)
+
+
+async def interrupt_mission(
+    runtime: Runtime,
+    principal: Principal,
+    mission_id: str,
+    *,
+    reason: str,
+    note: str | None,
+    interrupted_on: date | None,
+) -> Document:
+    """Early return, with its reason."""
+
+    async def work(uow: UnitOfWork) -> Document:
+        doc, mission = await _load(uow, mission_id)
+        access.require(principal, access.MANAGE, doc)
+        day = interrupted_on or clock.now(runtime).date()
+        mission.interrupt(reason, day, note)
+        await _save(uow, mission)
+        uow.emit(MissionInterrupted(mission_id=mission_id, reason=reason, interrupted_on=day), region=mission.region)
+        return mission.to_view()
+
+    return await runtime.transactions.run(work)
+
+
+async def list_follow_ups(runtime: Runtime, principal: Principal, mission_id: str) -> Document:
+    """The three follow-up interviews of a mission with their due dates."""
+    doc = await store.get(runtime.db, store.MISSIONS, mission_id, "mission")
+    access.require(principal, access.READ, doc)
+    mission = Mission.from_doc(doc)
+    return {"mission_id": mission_id, "items": [f.to_doc() for f in mission.follow_ups]}
+
+
+async def mark_follow_up_done(
+    runtime: Runtime, principal: Principal, mission_id: str, *, stage: str, done_on: date, notes: str | None
+) -> Document:
+    """Centre staff record that an interview was held."""
+    principal.require_role("centre")
+
+    async def work(uow: UnitOfWork) -> Document:
+        doc, mission = await _load(uow, mission_id)
+        access.require(principal, access.MANAGE, doc)
+        mission.follow_up_done(stage, done_on, principal.sub, notes)
+        await _save(uow, mission)
+        uow.emit(FollowUpInterviewDone(mission_id=mission_id, stage=stage, done_on=done_on), region=mission.region)
+        return {"mission_id": mission_id, "items": [f.to_doc() for f in mission.follow_ups]}
+
+    return await runtime.transactions.run(work)
+
+
+async def due_follow_ups(runtime: Runtime, principal: Principal, due_before: date, country: str | None) -> Document:
+    """Interviews not yet held and due by ``due_before``, for the centres' agenda."""
+    query: Document = dict(access.mission_scope(principal))
+    if country:
+        if "country" in query and query["country"] != country.upper():
+            return {"items": []}
+        query["country"] = country.upper()
+    query["status"] = {"$in": list(ON_MISSION)}
+    query["follow_ups"] = {"$elemMatch": {"done_on": None, "due_on": {"$lte": due_before.isoformat()}}}
+    items = []
+    async for doc in runtime.db[store.MISSIONS].find(query, {"follow_ups": 1, "country": 1}).sort("_id", 1).limit(500):
+        for f in doc["follow_ups"]:
+            if f["done_on"] is None and f["due_on"] <= due_before.isoformat():
+                items.append({"mission_id": doc["_id"], "country": doc["country"], **f})
+    items.sort(key=lambda f: (f["due_on"], f["mission_id"]))
+    return {"items": items}
+
+
+# --- check-ins -----------------------------------------------------------------------------------
+
+
+async def send_check_in(
+    runtime: Runtime, principal: Principal, mission_id: str, *, status: str, note: str | None
+) -> Document:
+    """The volunteer checks in; an urgent check-in opens an incident at once."""
+    settings = _settings(runtime)
+
+    async def work(uow: UnitOfWork) -> Document:
+        doc, mission = await _load(uow, mission_id)
+        access.require(principal, access.VOLUNTEER_ACT, doc)
+        now = clock.now(runtime)
+        mission.check_in(now)
+        await _save(uow, mission)
+        check_in = {
+            "_id": f"chk-{uuid.uuid4().hex[:16]}",
+            "mission_id": mission_id,
+            "status": status,
+            "note": note,
+            "at": now,
+            "by_role": principal.role,
+        }
+        uow.emit(CheckInReceived(mission_id=mission_id, status=status), region=mission.region)
+        if status == "urgent":
+            incident = Incident.report(
+                mission=doc,
+                category="other",
+                severity=settings.urgent_check_in_severity,
+                description=f"urgent check-in: {note or '(no note)'}",
+                reported_by_role=principal.role,
+                now=now,
+                source="urgent_check_in",
+            )
+            await _open_incident(uow, incident)
+            check_in["incident_id"] = incident.incident_id
+        await uow.db[store.CHECK_INS].insert_one(check_in, session=uow.session)
+        return _check_in_view(check_in)
+
+    return await runtime.transactions.run(work)
+
+
+def _check_in_view(doc: Document) -> Document:
+    view = {k: v for k, v in doc.items() if k != "_id"}
+    view["check_in_id"] = doc["_id"]
+    view["at"] = doc["at"].isoformat()
+    return view
+
+
+async def list_check_ins(runtime: Runtime, principal: Principal, mission_id: str, page: Page) -> Document:
+    """A mission's check-ins, newest first."""
+    doc = await store.get(runtime.db, store.MISSIONS, mission_id, "mission")
+    access.require(principal, access.READ, doc)
+    coll = runtime.db[store.CHECK_INS]
+    total = await coll.count_documents({"mission_id": mission_id})
+    cursor = coll.find({"mission_id": mission_id}).sort("at", -1).skip(page.offset).limit(page.limit)
+    return paged([_check_in_view(d) async for d in cursor], total, page)
+
+
+# --- incidents -----------------------------------------------------------------------------------
+
+
+async def _open_incident(uow: UnitOfWork, incident: Incident) -> None:
+    await uow.db[store.INCIDENTS].insert_one(incident.to_doc(), session=uow.session)
+    uow.emit(
+        IncidentReported(
+            incident_id=incident.incident_id,
+            mission_id=incident.mission_id,
+            category=incident.category,
+            severity=incident.severity,
+            partner_id=incident.partner_id,
+            country=incident.country,
+        ),
+        region=incident.region,
+    )
+    if incident.escalated_to is not None:
+        emit_escalation(uow, incident)
+
+
+def emit_escalation(uow: UnitOfWork, incident: Incident) -> None:
+    assert incident.escalated_to is not None
+    uow.emit(
+        IncidentEscalated(
+            incident_id=incident.incident_id,
+            mission_id=incident.mission_id,
+            severity=incident.severity,
+            escalated_to=incident.escalated_to,
+            centre_id=incident.centre_id,
+            country=incident.country,
+        ),
+        region=incident.region,
+    )
+
+
+async def report_incident(
+    runtime: Runtime, principal: Principal, mission_id: str, *, category: str, severity: str, description: str
+) -> Document:
+    """Report an incident on a mission; high and critical ones are escalated."""
+
+    async def work(uow: UnitOfWork) -> Document:
+        doc, _ = await _load(uow, mission_id)
+        access.require(principal, access.VOLUNTEER_ACT, doc)
+        incident = Incident.report(
+            mission=doc,
+            category=category,
+            severity=severity,
+            description=description,
+            reported_by_role=principal.role,
+            now=clock.now(runtime),
+        )
+        await _open_incident(uow, incident)
+        return incident.to_view()
+
+    return await runtime.transactions.run(work)
+
+
+async def _load_incident(uow: UnitOfWork, principal: Principal, incident_id: str, action: str) -> Incident:
+    doc = await store.get(uow.db, store.INCIDENTS, incident_id, "incident", uow.session)
+    mission = await store.get(uow.db, store.MISSIONS, doc["mission_id"], "mission", uow.session)
+    access.require(principal, action, mission)
+    return Incident.from_doc(doc)
+
+
+async def get_incident(runtime: Runtime, principal: Principal, incident_id: str) -> Document:
+    """One incident, if the caller may read its mission."""
+
+    async def work(uow: UnitOfWork) -> Document:
+        return (await _load_incident(uow, principal, incident_id, access.READ)).to_view()
+
+    return await runtime.transactions.run(work)
+
+
+async def acknowledge_incident(runtime: Runtime, principal: Principal, incident_id: str) -> Document:
+    """The centre or the duty officer takes charge; escalation stops."""
+
+    async def work(uow: UnitOfWork) -> Document:
+        incident = await _load_incident(uow, principal, incident_id, access.MANAGE)
+        incident.acknowledge(principal.role, clock.now(runtime))
+        await uow.db[store.INCIDENTS].replace_one({"_id": incident_id}, incident.to_doc(), session=uow.session)
+        uow.emit(
+            IncidentAcknowledged(
+                incident_id=incident_id, mission_id=incident.mission_id, acknowledged_by_role=principal.role
+            ),
+            region=incident.region,
+        )
+        return incident.to_view()
+
+    return await runtime.transactions.run(work)
+
+
+async def resolve_incident(runtime: Runtime, principal: Principal, incident_id: str, resolution: str) -> Document:
+    """Close an incident with a resolution note."""
+
+    async def work(uow: UnitOfWork) -> Document:
+        incident = await _load_incident(uow, principal, incident_id, access.MANAGE)
+        incident.resolve(resolution, clock.now(runtime))
+        await uow.db[store.INCIDENTS].replace_one({"_id": incident_id}, incident.to_doc(), session=uow.session)
+        uow.emit(IncidentResolved(incident_id=incident_id, mission_id=incident.mission_id), region=incident.region)
+        return incident.to_view()
+
+    return await runtime.transactions.run(work)
+
+
+async def list_incidents(
+    runtime: Runtime,
+    principal: Principal,
+    page: Page,
+    *,
+    mission_id: str | None = None,
+    country: str | None = None,
+    open_only: bool = False,
+    severity: str | None = None,
+) -> Document:
+    """Incidents per mission, per country and/or open only, within the caller's scope."""
+    scope = access.mission_scope(principal)
+    query: Document = {}
+    if "volunteer_id" in scope:
+        own = [d["_id"] async for d in runtime.db[store.MISSIONS].find(scope, {"_id": 1})]
+        query["mission_id"] = {"$in": own}
+    else:
+        query.update(scope)
+    if mission_id is not None:
+        mission = await store.get(runtime.db, store.MISSIONS, mission_id, "mission")
+        access.require(principal, access.READ, mission)
+        query["mission_id"] = mission_id
+    if country is not None:
+        if "country" in query and query["country"] != country.upper():
+            return paged([], 0, page)
+        query["country"] = country.upper()
+    if open_only:
+        query["open"] = True
+    if severity is not None:
+        query["severity"] = severity
+    coll = runtime.db[store.INCIDENTS]
+    total = await coll.count_documents(query)
+    cursor = coll.find(query).sort("reported_at", -1).skip(page.offset).limit(page.limit)
+    return paged([Incident.from_doc(d).to_view() async for d in cursor], total, page)
+
+
+# --- security alerts and safety checks -------------------------------------------------------------
+
+
+async def issue_security_alert(
+    runtime: Runtime, principal: Principal, *, country: str, level: str, message: str, respond_within_hours: float
+) -> Document:
+    """Alert a country: snapshot every mission under way there and ask each volunteer to confirm their safety.
+
+    The snapshot is written in bulk (one insert for all entries) so a country with a
+    thousand volunteers is one transaction, not a thousand.
+    """
+    principal.require_role("centre")
+    access.require_country(principal, country)
+
+    async def work(uow: UnitOfWork) -> Document:
+        now = clock.now(runtime)
+        alert = SecurityAlert.issue(
+            country=country,
+            level=level,
+            message=message,
+            respond_within_hours=respond_within_hours,
+            issued_by_role=principal.role,
+            now=now,
+        )
+        fields = {"_id": 1, "volunteer_id": 1, "authority_id": 1, "region": 1, "centre_id": 1}
+        cursor = uow.db[store.MISSIONS].find(
+            {"country": alert.country, "status": {"$in": list(ON_MISSION)}}, fields, session=uow.session
+        )
+        missions = [m async for m in cursor]
+        entries = alert.entries_for(missions)
+        alert.mission_count = len(entries)
+        if entries:
+            await uow.db[store.ENTRIES].insert_many(entries, ordered=False, session=uow.session)
+        uow.emit(
+            SecurityAlertIssued(
+                alert_id=alert.alert_id,
+                country=alert.country,
+                level=alert.level,
+                respond_by=alert.respond_by,
+                mission_ids=[e["mission_id"] for e in entries],
+            )
+        )
+        if not entries:
+            # Nobody to account for: the check is complete as soon as it opens.
+            alert.close("no_volunteers", [], now)
+            uow.emit(SafetyCheckClosed(alert_id=alert.alert_id, unaccounted_mission_ids=[], country=alert.country))
+        await uow.db[store.ALERTS].insert_one(alert.to_doc(), session=uow.session)
+        return alert.to_view()
+
+    return await runtime.transactions.run(work)
+
+
+async def respond_to_safety_check(
+    runtime: Runtime, principal: Principal, alert_id: str, mission_id: str, status: str
+) -> Document:
+    """A volunteer (or the centre calling them) answers safe or need_help; need_help opens a critical incident.
+
+    A response after the check closed is still recorded (flagged ``after_close``).
+    """
+
+    async def work(uow: UnitOfWork) -> Document:
+        alert = SecurityAlert.from_doc(await store.get(uow.db, store.ALERTS, alert_id, "security alert", uow.session))
+        mission = await store.get(uow.db, store.MISSIONS, mission_id, "mission", uow.session)
+        access.require(principal, access.VOLUNTEER_ACT, mission)
+        entry = await uow.db[store.ENTRIES].find_one({"_id": entry_id(alert_id, mission_id)}, session=uow.session)
+        check_response(status, entry, mission_id)
+        assert entry is not None
+        now = clock.now(runtime)
+        changes: Document = {
+            "status": status,
+            "responded_at": now,
+            "responded_by_role": principal.role,
+            "after_close": alert.status != "open",
+        }
+        if status == "need_help":
+            incident = Incident.report(
+                mission=mission,
+                category="security",
+                severity="critical",
+                description=f"asked for help in answer to security alert {alert_id} ({alert.level}): {alert.message}",
+                reported_by_role=principal.role,
+                now=now,
+                source="safety_check",
+            )
+            await _open_incident(uow, incident)
+            changes["incident_id"] = incident.incident_id
+        await uow.db[store.ENTRIES].update_one({"_id": entry["_id"]}, {"$set": changes}, session=uow.session)
+        uow.emit(
+            SafetyStatusReported(alert_id=alert_id, mission_id=mission_id, status=status),
+            region=mission.get("region"),
+        )
+        entry.update(changes)
+        return _entry_view(entry, {})
+
+    return await runtime.transactions.run(work)
+
+
+def _entry_view(entry: Document, contacts: dict[str, Document]) -> Document:
+    contact = contacts.get(entry.get("volunteer_id") or "", {})
+    responded_at = entry.get("responded_at")
+    return {
+        "mission_id": entry["mission_id"],
+        "volunteer_id": entry.get("volunteer_id"),
+        "name": contact.get("name"),
+        "phone": contact.get("phone"),
+        "email": contact.get("email"),
+        "authority_id": entry.get("authority_id"),
+        "region": entry.get("region"),
+        "centre_id": entry.get("centre_id"),
+        "status": entry.get("status"),
+        "responded_at": responded_at.isoformat() if responded_at else None,
+        "after_close": bool(entry.get("after_close")),
+        "incident_id": entry.get("incident_id"),
+    }
+
+
+async def safety_check_status(runtime: Runtime, principal: Principal, alert_id: str) -> Document:
+    """Live status of a safety check: who is accounted for and who is not, with name and phone.
+
+    Two queries whatever the number of volunteers: the entries, then their contacts.
+    Authorities see their own volunteers, branches their region's.
+    """
+    alert = SecurityAlert.from_doc(await store.get(runtime.db, store.ALERTS, alert_id, "security alert"))
+    query: Document = {"alert_id": alert_id}
+    if principal.role == "authority" and principal.authority_id:
+        query["authority_id"] = principal.authority_id
+    elif principal.role == "branch" and principal.region:
+        query["region"] = principal.region
+    else:
+        access.require_country(principal, alert.country)
+    entries = [e async for e in runtime.db[store.ENTRIES].find(query).sort("mission_id", 1)]
+    contacts = await store.contacts_of(runtime.db, [e["volunteer_id"] for e in entries if e.get("volunteer_id")])
+    accounted: list[Document] = []
+    unaccounted: list[Document] = []
+    for entry in entries:
+        (accounted if accounted_for(entry) else unaccounted).append(_entry_view(entry, contacts))
+    counts = {
+        "total": len(entries),
+        "accounted": len(accounted),
+        "unaccounted": len(unaccounted),
+        "safe": sum(1 for e in accounted if e["status"] == "safe"),
+        "need_help": sum(1 for e in accounted if e["status"] == "need_help"),
+    }
+    return {**alert.to_view(), "counts": counts, "accounted": accounted, "unaccounted": unaccounted}
+
+
+async def close_check(
+    uow: UnitOfWork, alert_id: str, reason: str, now: datetime, *, must_be_open: bool
+) -> Document | None:
+    doc = await store.get(uow.db, store.ALERTS, alert_id, "security alert", uow.session)
+    alert = SecurityAlert.from_doc(doc)
+    if alert.status != "open":
+        if must_be_open:
+            raise NotAllowedInState("the safety check is already closed")
+        return None
+    cursor = uow.db[store.ENTRIES].find(
+        {"alert_id": alert_id, "status": "pending"}, {"mission_id": 1}, session=uow.session
+    )
+    unaccounted = sorted([e["mission_id"] async for e in cursor])
+    alert.close(reason, unaccounted, now)
+    result = await uow.db[store.ALERTS].replace_one(
+        {"_id": alert_id, "status": "open"}, alert.to_doc(), session=uow.session
+    )
+    if result.matched_count == 0:
+        return None
+    uow.emit(SafetyCheckClosed(alert_id=alert_id, unaccounted_mission_ids=unaccounted, country=alert.country))
+    return alert.to_view()
+
+
+async def close_safety_check(runtime: Runtime, principal: Principal, alert_id: str) -> Document:
+    """Close a safety check by hand (everyone found, or the crisis cell takes over)."""
+
+    async def work(uow: UnitOfWork) -> Document:
+        doc = await store.get(uow.db, store.ALERTS, alert_id, "security alert", uow.session)
+        access.require_country(principal, doc["country"])
+        view = await close_check(uow, alert_id, "manual", clock.now(runtime), must_be_open=True)
+        assert view is not None
+        return view
+
+    return await runtime.transactions.run(work)
+
+
+async def list_security_alerts(
+    runtime: Runtime, principal: Principal, page: Page, *, country: str | None, status: str | None
+) -> Document:
+    """Alerts, newest first; a centre sees its own country's."""
+    query: Document = {}
+    if principal.role == "centre":
+        if not principal.country:
+            raise Forbidden("centre token without a country")
+        query["country"] = principal.country.upper()
+    elif principal.role not in ("staff", "authority", "branch"):
+        raise Forbidden(f"role {principal.role!r} may not list security alerts")
+    if country:
+        if query.get("country", country.upper()) != country.upper():
+            return paged([], 0, page)
+        query["country"] = country.upper()
+    if status:
+        query["status"] = status
+    coll = runtime.db[store.ALERTS]
+    total = await coll.count_documents(query)
+    cursor = coll.find(query).sort("issued_at", -1).skip(page.offset).limit(page.limit)
+    return paged([SecurityAlert.from_doc(d).to_view() async for d in cursor], total, page)
