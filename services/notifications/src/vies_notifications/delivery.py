@@ -1,0 +1,406 @@
+"""The delivery worker: claims due notifications, sends them, records the outcome and emits the event.
+
+Several replicas may run it at once: a notification is claimed atomically
+(``status`` pending → sending with a claim token and ``claimed_until``), so only
+one worker sends it; a claim left by a crashed worker expires and the
+notification is picked up again. Outcomes and ``NotificationSent`` /
+``NotificationFailed`` are written in one transaction per pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from pymongo import UpdateOne
+from vies_shared.events.notifications import NotificationFailed, NotificationSent
+from vies_shared.logging import get_logger
+from vies_shared.reference import branch_for_region, centre_for_country
+from vies_shared.service import Runtime
+from vies_shared.storage import UnitOfWork
+
+from vies_notifications import channels, metrics, store
+from vies_notifications.domain import routing
+from vies_notifications.domain.delivery import (
+    FAILED,
+    PENDING,
+    SENDING,
+    SENT,
+    Outcome,
+    RetryPolicy,
+    notification_id,
+    permanent,
+    transient,
+)
+from vies_notifications.rendering import SUPPORTED_LANGUAGES, Rendered, render
+from vies_notifications.settings import NotificationsSettings
+
+Document = dict[str, Any]
+log = get_logger(component="delivery")
+
+
+@dataclass
+class Address:
+    """Where and how to reach a recipient right now."""
+
+    name: str = ""
+    email: str | None = None
+    phone: str | None = None
+    language: str | None = None
+
+
+@dataclass
+class Attempt:
+    """One claimed notification and what became of it."""
+
+    doc: Document
+    outcome: Outcome = field(default_factory=lambda: transient("not attempted"))
+    address: str | None = None
+    language: str | None = None
+    subject: str | None = None
+
+
+def _settings(runtime: Runtime) -> NotificationsSettings:
+    settings = runtime.settings
+    assert isinstance(settings, NotificationsSettings)
+    return settings
+
+
+def policy(settings: NotificationsSettings) -> RetryPolicy:
+    """The retry schedule from settings."""
+    return RetryPolicy(
+        settings.delivery_max_attempts, settings.delivery_retry_initial_seconds, settings.delivery_retry_max_seconds
+    )
+
+
+class DeliveryWorker:
+    """Per-process state of the delivery worker (counters for metrics and the benchmark)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.settings = _settings(runtime)
+        self.email = channels.EmailSender(self.settings)
+        self.policy = policy(self.settings)
+
+    @property
+    def collection(self) -> Any:
+        """The notifications collection."""
+        return self.runtime.db[store.NOTIFICATIONS]
+
+    async def claim(self, limit: int) -> tuple[str, list[Document]]:
+        """Atomically take up to ``limit`` due notifications (or stale claims) for this worker."""
+        now = datetime.now(UTC)
+        due = {
+            "$or": [
+                {"status": PENDING, "next_attempt_at": {"$lte": now}},
+                {"status": SENDING, "claimed_until": {"$lt": now}},
+            ]
+        }
+        ids = [
+            doc["_id"] async for doc in self.collection.find(due, {"_id": 1}).sort("next_attempt_at", 1).limit(limit)
+        ]
+        if not ids:
+            return "", []
+        token = uuid.uuid4().hex
+        until = now + timedelta(seconds=self.settings.delivery_claim_seconds)
+        await self.collection.update_many(
+            {"_id": {"$in": ids}, **due}, {"$set": {"status": SENDING, "claim": token, "claimed_until": until}}
+        )
+        docs = [doc async for doc in self.collection.find({"claim": token, "status": SENDING})]
+        return token, docs
+
+    async def run(self) -> int:
+        """Send everything due, pass after pass; returns how many notifications were handled."""
+        handled = 0
+        limit = self.settings.delivery_batch_size * self.settings.smtp_connections
+        while True:
+            token, docs = await self.claim(limit)
+            metrics.QUEUE.labels(self.settings.service).set(len(docs))
+            if not docs:
+                return handled
+            attempts = await self.send(docs)
+            await self.record(token, attempts)
+            handled += len(docs)
+
+    async def send(self, docs: list[Document]) -> list[Attempt]:
+        """Resolve, render and send; email in batches over a few SMTP connections, the rest concurrently."""
+        attempts = [Attempt(doc) for doc in docs]
+        emails: list[tuple[Attempt, channels.Email]] = []
+        others: list[Attempt] = []
+        for attempt in attempts:
+            if attempt.doc["channel"] == "email":
+                prepared = await self._prepare_email(attempt)
+                if prepared is not None:
+                    emails.append((attempt, prepared))
+            else:
+                others.append(attempt)
+        size = self.settings.delivery_batch_size
+        batches = [emails[i : i + size] for i in range(0, len(emails), size)]
+        jobs = [self._send_emails(batch) for batch in batches]
+        if others:
+            jobs.append(self._send_others(others))
+        await asyncio.gather(*jobs)
+        return attempts
+
+    async def _send_emails(self, batch: list[tuple[Attempt, channels.Email]]) -> None:
+        outcomes = await self.email.send_batch([email for _, email in batch])
+        for (attempt, _), outcome in zip(batch, outcomes, strict=True):
+            attempt.outcome = outcome
+
+    async def _send_others(self, others: list[Attempt]) -> None:
+        limit = asyncio.Semaphore(self.settings.delivery_concurrency)
+        async with httpx.AsyncClient() as http:
+
+            async def one(attempt: Attempt) -> None:
+                async with limit:
+                    if attempt.doc["channel"] == "sms":
+                        await self._send_sms(http, attempt)
+                    else:
+                        await self._send_webhook(http, attempt)
+
+            await asyncio.gather(*(one(a) for a in others))
+
+    async def _address(self, recipient: Document) -> Address | None:
+        kind, key = recipient["kind"], recipient["id"]
+        db = self.runtime.db
+        s = self.settings
+        preference = await db[store.PREFERENCES].find_one({"_id": key}, {"language": 1})
+        preferred = preference.get("language") if preference else None
+        match kind:
+            case "person":
+                contact = await db[store.CONTACTS].find_one({"_id": key})
+                if contact is None:
+                    return None
+                return Address(
+                    contact.get("name", ""),
+                    contact.get("email"),
+                    contact.get("phone"),
+                    preferred or contact.get("language"),
+                )
+            case "authority":
+                authority = await db[store.AUTHORITIES].find_one({"_id": key})
+                if authority is None:
+                    return None
+                return Address(authority.get("name", ""), authority.get("email"), None, preferred)
+            case "branch":
+                branch = branch_for_region(key)
+                return Address(branch.name, branch.email, branch.phone, preferred) if branch else None
+            case "centre":
+                centre = centre_for_country(key)
+                return Address(f"Espace Volontariats {centre.city}", centre.email, centre.phone, preferred)
+            case "duty_officer":
+                return Address(
+                    s.duty_officer_name,
+                    s.duty_officer_email,
+                    s.duty_officer_phone,
+                    preferred or s.duty_officer_language,
+                )
+            case "subscription_owner":
+                return Address(recipient.get("name") or "", recipient.get("address"), None, preferred)
+        return None
+
+    async def _render(self, attempt: Attempt) -> tuple[Address, Rendered] | None:
+        doc = attempt.doc
+        address = await self._address(doc["recipient"])
+        if address is None:
+            # Contact data travel on another topic and may arrive a moment after the event: retry later.
+            attempt.outcome = transient("recipient's contact data not known (yet)")
+            return None
+        language = routing.choose_language(address.language, None, self.settings.default_language, SUPPORTED_LANGUAGES)
+        try:
+            content = render(doc["template"], language, {**doc.get("context", {}), "recipient_name": address.name})
+        except Exception as exc:  # noqa: BLE001 - a broken template will not fix itself by retrying
+            attempt.outcome = permanent(f"template {doc['template']} failed: {exc!r}")
+            return None
+        attempt.language = language
+        attempt.subject = content.subject
+        return address, content
+
+    async def _prepare_email(self, attempt: Attempt) -> channels.Email | None:
+        rendered = await self._render(attempt)
+        if rendered is None:
+            return None
+        address, content = rendered
+        if not address.email:
+            attempt.outcome = permanent("recipient has no email address")
+            return None
+        attempt.address = address.email
+        return channels.Email(
+            attempt.doc["_id"], attempt.doc["event_id"], address.email, address.name, attempt.language or "fr", content
+        )
+
+    async def _send_sms(self, http: httpx.AsyncClient, attempt: Attempt) -> None:
+        rendered = await self._render(attempt)
+        if rendered is None:
+            return
+        address, content = rendered
+        if not address.phone:
+            attempt.outcome = permanent("recipient has no phone number")
+            return
+        attempt.address = address.phone
+        attempt.outcome = await channels.send_sms(http, self.settings, attempt.doc["_id"], address.phone, content.sms)
+
+    async def _send_webhook(self, http: httpx.AsyncClient, attempt: Attempt) -> None:
+        subscription = await self.runtime.db[store.SUBSCRIPTIONS].find_one({"_id": attempt.doc["recipient"]["id"]})
+        if subscription is None or subscription.get("status") != "active":
+            attempt.outcome = permanent("subscription deleted or disabled")
+            return
+        attempt.address = subscription["url"]
+        attempt.outcome = await channels.send_webhook(
+            http, self.settings, subscription, attempt.doc["_id"], attempt.doc["payload"] or "{}"
+        )
+
+    async def record(self, token: str, attempts: list[Attempt]) -> None:
+        """Write every outcome and its event in one transaction; supervise failing webhook endpoints."""
+        now = datetime.now(UTC)
+
+        async def work(uow: UnitOfWork) -> None:
+            updates: list[UpdateOne] = []
+            webhook_results: dict[str, tuple[bool, str]] = {}
+            for attempt in attempts:
+                doc = attempt.doc
+                outcome = attempt.outcome
+                count = int(doc.get("attempts", 0)) + 1
+                changes: Document = {"attempts": count, "updated_at": now, "claim": None, "claimed_until": None}
+                if attempt.address is not None:
+                    changes["recipient.address"] = attempt.address
+                if attempt.language is not None:
+                    changes["language"] = attempt.language
+                if attempt.subject is not None:
+                    changes["subject"] = attempt.subject
+                history = {"at": now, "outcome": outcome.kind, "error": outcome.error or None}
+                region = doc.get("region")
+                if outcome.sent:
+                    changes.update({"status": SENT, "sent_at": now, "last_error": None})
+                    uow.emit(
+                        NotificationSent(
+                            notification_id=doc["_id"],
+                            event_id=doc["event_id"],
+                            channel=doc["channel"],
+                            recipient_role=doc["recipient"]["role"],
+                        ),
+                        region=region,
+                    )
+                else:
+                    retry_at = self.policy.after_failure(count, outcome, now)
+                    changes["last_error"] = outcome.error
+                    if retry_at is not None:
+                        changes.update({"status": PENDING, "next_attempt_at": retry_at})
+                    else:
+                        changes.update({"status": FAILED, "failed_at": now})
+                        uow.emit(
+                            NotificationFailed(
+                                notification_id=doc["_id"],
+                                event_id=doc["event_id"],
+                                channel=doc["channel"],
+                                error=outcome.error,
+                            ),
+                            region=region,
+                        )
+                metrics.DELIVERIES.labels(self.settings.service, doc["channel"], outcome.kind).inc()
+                if doc["channel"] == "webhook":
+                    subscription_id = doc["recipient"]["id"]
+                    succeeded_before = webhook_results.get(subscription_id, (False, ""))[0]
+                    webhook_results[subscription_id] = (succeeded_before or outcome.sent, outcome.error)
+                updates.append(
+                    UpdateOne(
+                        {"_id": doc["_id"], "claim": token},
+                        {"$set": changes, "$push": {"history": {"$each": [history], "$slice": -20}}},
+                    )
+                )
+            if updates:
+                await uow.db[store.NOTIFICATIONS].bulk_write(updates, ordered=False, session=uow.session)
+            for subscription_id, (succeeded, error) in webhook_results.items():
+                await self._supervise(uow, subscription_id, succeeded, error, now)
+
+        await self.runtime.transactions.run(work)
+        for attempt in attempts:
+            if not attempt.outcome.sent:
+                log.info(
+                    "delivery_failed",
+                    notification_id=attempt.doc["_id"],
+                    channel=attempt.doc["channel"],
+                    outcome=attempt.outcome.kind,
+                    error=attempt.outcome.error,
+                )
+
+    async def _supervise(
+        self, uow: UnitOfWork, subscription_id: str, succeeded: bool, error: str, now: datetime
+    ) -> None:
+        """A webhook endpoint failing for ``webhook_disable_after_seconds`` is disabled and its owner told."""
+        subscriptions = uow.db[store.SUBSCRIPTIONS]
+        if succeeded:
+            await subscriptions.update_one(
+                {"_id": subscription_id, "failing_since": {"$ne": None}},
+                {"$set": {"failing_since": None, "last_error": None}},
+                session=uow.session,
+            )
+            return
+        await subscriptions.update_one(
+            {"_id": subscription_id, "failing_since": None}, {"$set": {"failing_since": now}}, session=uow.session
+        )
+        await subscriptions.update_one({"_id": subscription_id}, {"$set": {"last_error": error}}, session=uow.session)
+        subscription = await subscriptions.find_one({"_id": subscription_id}, session=uow.session)
+        if subscription is None or subscription.get("status") != "active" or subscription.get("failing_since") is None:
+            return
+        failing_since: datetime = subscription["failing_since"]
+        if failing_since.tzinfo is None:
+            failing_since = failing_since.replace(tzinfo=UTC)
+        if (now - failing_since).total_seconds() < self.settings.webhook_disable_after_seconds:
+            return
+        await subscriptions.update_one(
+            {"_id": subscription_id}, {"$set": {"status": "disabled", "disabled_at": now}}, session=uow.session
+        )
+        owner = subscription.get("contact_email") or self.settings.ops_email
+        event_id = f"webhook-disabled:{subscription_id}"
+        key = f"subscription_owner:{subscription_id}"
+        await uow.db[store.NOTIFICATIONS].update_one(
+            {"_id": notification_id(event_id, key, "email")},
+            {
+                "$setOnInsert": {
+                    "event_id": event_id,
+                    "event_type": "notifications.WebhookDisabled",
+                    "occurred_at": now,
+                    "correlation_id": "",
+                    "channel": "email",
+                    "template": routing.WEBHOOK_DISABLED_TEMPLATE,
+                    "category": "account",
+                    "recipient": {
+                        "key": key,
+                        "kind": "subscription_owner",
+                        "id": subscription.get("owner") or subscription_id,
+                        "role": "subscription_owner",
+                        "address": owner,
+                        "name": subscription.get("owner") or "",
+                    },
+                    "context": {
+                        "subscription_id": subscription_id,
+                        "url": subscription["url"],
+                        "failing_since": failing_since.strftime("%Y-%m-%d %H:%M UTC"),
+                        "last_error": error,
+                    },
+                    "payload": None,
+                    "region": subscription.get("scope_region"),
+                    "status": PENDING,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            },
+            upsert=True,
+            session=uow.session,
+        )
+        log.warning("webhook_subscription_disabled", subscription_id=subscription_id, failing_since=str(failing_since))
+
+
+async def deliver_due(runtime: Runtime) -> None:
+    """Periodic job (every replica): send what is due; the claim keeps replicas from sending the same thing."""
+    worker = runtime.extras.get("delivery")
+    if worker is None:
+        worker = runtime.extras["delivery"] = DeliveryWorker(runtime)
+    await worker.run()

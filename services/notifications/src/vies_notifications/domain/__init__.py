@@ -1,0 +1,1 @@
+"""Pure rules of the notifications service: routing table, delivery schedule, webhook signing and URL guard."""

@@ -1,0 +1,103 @@
+"""Delivery rules: one notification per (event, recipient, channel), its states and its retry schedule.
+
+States: ``pending`` (waiting for its ``next_attempt_at``) → ``sending`` (claimed by
+one worker until ``claimed_until``) → ``sent`` | ``pending`` again (a transient
+failure, retried later) | ``failed`` (permanent failure or last attempt);
+``cancelled`` when the recipient was erased before it went out.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+PENDING = "pending"
+SENDING = "sending"
+SENT = "sent"
+FAILED = "failed"
+CANCELLED = "cancelled"
+STATUSES: tuple[str, ...] = (PENDING, SENDING, SENT, FAILED, CANCELLED)
+
+_NAMESPACE = uuid.UUID("6f1d8a4e-3c59-4b6b-9a8e-2f4c1d7e0b15")
+
+
+def notification_id(event_id: str, recipient_key: str, channel: str) -> str:
+    """A stable id for (event, recipient, channel): redelivered events map to the same notification."""
+    return str(uuid.uuid5(_NAMESPACE, f"{event_id}|{recipient_key}|{channel}"))
+
+
+def message_id(notification_id: str, domain: str) -> str:
+    """The RFC 5322 ``Message-ID`` of an email notification (stable across retries)."""
+    return f"<{notification_id}@{domain}>"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one delivery attempt came to."""
+
+    kind: Literal["sent", "transient", "permanent"]
+    error: str = ""
+
+    @property
+    def sent(self) -> bool:
+        """The channel accepted the message."""
+        return self.kind == "sent"
+
+
+SENT_OUTCOME = Outcome("sent")
+
+
+def transient(error: str) -> Outcome:
+    """A failure worth retrying (connection refused, timeout, 4xx from SMTP, 5xx from HTTP)."""
+    return Outcome("transient", error)
+
+
+def permanent(error: str) -> Outcome:
+    """A failure that retrying will not fix."""
+    return Outcome("permanent", error)
+
+
+def classify_http(status: int) -> Outcome:
+    """An HTTP answer from a webhook or the SMS provider.
+
+    Standard Webhooks: 2xx is success; 4xx other than 408 (timeout) and 429
+    (rate limited) will not change on retry; the rest (5xx, 408, 429) is retried.
+    """
+    if 200 <= status < 300:
+        return SENT_OUTCOME
+    if 400 <= status < 500 and status not in (408, 429):
+        return permanent(f"HTTP {status}")
+    return transient(f"HTTP {status}")
+
+
+def classify_smtp(code: int, message: str) -> Outcome:
+    """An SMTP reply code: 5xx is a permanent failure (RFC 5321 4.2.1), 4xx a transient one."""
+    if 500 <= code < 600:
+        return permanent(f"SMTP {code} {message}".strip())
+    return transient(f"SMTP {code} {message}".strip())
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Capped exponential backoff with jitter, persisted as ``next_attempt_at`` so it survives restarts."""
+
+    max_attempts: int
+    initial_seconds: float
+    max_seconds: float
+
+    def delay(self, attempts: int, rng: random.Random | None = None) -> float:
+        """Seconds to wait after the ``attempts``-th failed attempt (equal jitter: half fixed, half random)."""
+        ceiling = float(min(self.max_seconds, self.initial_seconds * 2.0 ** max(0, attempts - 1)))
+        draw: float = (rng or random).uniform(0.0, ceiling / 2)
+        return ceiling / 2 + draw
+
+    def after_failure(
+        self, attempts: int, outcome: Outcome, now: datetime, rng: random.Random | None = None
+    ) -> datetime | None:
+        """When to try again after a failure, or None when the notification has failed for good."""
+        if outcome.kind == "permanent" or attempts >= self.max_attempts:
+            return None
+        return now + timedelta(seconds=self.delay(attempts, rng))

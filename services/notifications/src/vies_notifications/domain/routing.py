@@ -1,0 +1,148 @@
+"""Who hears about what: the routing table (event type → recipient role → channels → template → category).
+
+The table is the single place to read or change the rules; conditions are
+small named predicates over the *facts* of an event (its data plus what the
+service knows from its projections, e.g. how many check-ins were missed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+Facts = Mapping[str, Any]
+
+EMAIL = ("email",)
+SMS = ("sms",)
+EMAIL_SMS = ("email", "sms")
+
+# Recipient roles. The first five are one person or office; the last two expand to many.
+CANDIDATE = "candidate"
+VOLUNTEER = "volunteer"
+AUTHORITY = "authority"
+BRANCH = "branch"
+CENTRE = "centre"
+DUTY_OFFICER = "duty_officer"
+VOLUNTEERS_IN_COUNTRY = "volunteers_in_country"
+AUTHORITIES_CONCERNED = "authorities_concerned"
+
+# Categories a person may opt out of, and those that can never be opted out of.
+CATEGORIES: tuple[str, ...] = (
+    "application",
+    "engagement",
+    "partnership",
+    "mission",
+    "check_in",
+    "incident",
+    "digest",
+    "account",
+    "safety",
+    "security",
+)
+# Safety and security messages (security alerts, safety checks, critical incidents) ignore opt-outs:
+# volunteer-management practice (DOMAIN.md, "critical messages that cannot be opted out of").
+MANDATORY_CATEGORIES: frozenset[str] = frozenset({"safety", "security"})
+
+
+def always(_: Facts) -> bool:
+    """Every occurrence of the event."""
+    return True
+
+
+def not_eligible(facts: Facts) -> bool:
+    """The screening found the application ineligible."""
+    return facts.get("eligible") is False
+
+
+def missed_twice_or_more(facts: Facts) -> bool:
+    """At least the second check-in missed in a row."""
+    return int(facts.get("missed_in_a_row") or 0) >= 2
+
+
+def high_or_critical(facts: Facts) -> bool:
+    """A high or critical incident."""
+    return facts.get("severity") in ("high", "critical")
+
+
+def has_unaccounted(facts: Facts) -> bool:
+    """The safety check closed with volunteers still unaccounted for."""
+    return bool(facts.get("unaccounted_mission_ids"))
+
+
+@dataclass(frozen=True)
+class Route:
+    """One row of the routing table."""
+
+    event_type: str
+    role: str
+    channels: tuple[str, ...]
+    template: str
+    category: str
+    when: Callable[[Facts], bool] = always
+
+
+ROUTES: tuple[Route, ...] = (
+    # event type                            recipient role        channels   template                    category
+    Route("recruitment.ApplicationSubmitted", CANDIDATE, EMAIL, "application_received", "application"),
+    Route("recruitment.ApplicationSubmitted", AUTHORITY, EMAIL, "new_application", "application"),
+    Route("recruitment.ApplicationScreened", CANDIDATE, EMAIL, "application_ineligible", "application", not_eligible),
+    Route("recruitment.InterviewScheduled", CANDIDATE, EMAIL, "interview_scheduled", "application"),
+    Route("recruitment.CandidateSelected", CANDIDATE, EMAIL, "candidate_selected", "application"),
+    Route("recruitment.ApplicationRejected", CANDIDATE, EMAIL, "application_rejected", "application"),
+    Route("recruitment.VolunteerEngaged", VOLUNTEER, EMAIL, "volunteer_welcome", "engagement"),
+    Route("recruitment.VolunteerEngaged", AUTHORITY, EMAIL, "volunteer_engaged", "engagement"),
+    Route("recruitment.VolunteerEngaged", BRANCH, EMAIL, "volunteer_engaged", "engagement"),
+    Route("partners.MatchesProposed", AUTHORITY, EMAIL, "matches_proposed", "partnership"),
+    Route("partners.MatchesProposed", BRANCH, EMAIL, "matches_proposed", "partnership"),
+    Route("partners.PartnershipEstablished", AUTHORITY, EMAIL, "partnership_established", "partnership"),
+    Route("partners.PartnershipEstablished", BRANCH, EMAIL, "partnership_established", "partnership"),
+    Route("missions.MissionPlanned", CENTRE, EMAIL, "mission_planned", "mission"),
+    Route("missions.CheckInMissed", VOLUNTEER, EMAIL_SMS, "check_in_reminder", "check_in"),
+    Route("missions.CheckInMissed", CENTRE, EMAIL, "check_in_missed_again", "check_in", missed_twice_or_more),
+    Route("missions.IncidentReported", CENTRE, EMAIL, "incident_reported", "incident", high_or_critical),
+    Route("missions.IncidentReported", DUTY_OFFICER, SMS, "incident_reported", "incident", high_or_critical),
+    Route("missions.IncidentReported", AUTHORITY, EMAIL, "incident_reported", "incident", high_or_critical),
+    Route("missions.SecurityAlertIssued", VOLUNTEERS_IN_COUNTRY, EMAIL_SMS, "security_alert", "security"),
+    Route("missions.SafetyCheckClosed", CENTRE, EMAIL_SMS, "safety_check_unaccounted", "safety", has_unaccounted),
+    Route("missions.SafetyCheckClosed", DUTY_OFFICER, EMAIL_SMS, "safety_check_unaccounted", "safety", has_unaccounted),
+    Route(
+        "missions.SafetyCheckClosed", AUTHORITIES_CONCERNED, EMAIL_SMS, "safety_check_unaccounted", "safety",
+        has_unaccounted,
+    ),
+    Route("missions.MissionEnded", VOLUNTEER, EMAIL, "mission_ended_volunteer", "mission"),
+    Route("missions.MissionEnded", AUTHORITY, EMAIL, "mission_ended", "mission"),
+    Route("missions.MissionEnded", BRANCH, EMAIL, "mission_ended", "mission"),
+)  # fmt: skip
+
+ROUTED_TYPES: frozenset[str] = frozenset(route.event_type for route in ROUTES)
+
+# Templates used outside the table (scheduler and webhook supervision).
+DIGEST_TEMPLATE = "regional_digest"
+WEBHOOK_DISABLED_TEMPLATE = "webhook_disabled"
+TEMPLATES: tuple[str, ...] = tuple(sorted({r.template for r in ROUTES} | {DIGEST_TEMPLATE, WEBHOOK_DISABLED_TEMPLATE}))
+
+
+def routes_for(event_type: str, facts: Facts) -> list[Route]:
+    """The rows that apply to one event."""
+    return [route for route in ROUTES if route.event_type == event_type and route.when(facts)]
+
+
+def effective_category(route: Route, facts: Facts) -> str:
+    """The category a message is filed under; a critical incident is a safety message (never opted out of)."""
+    if route.category == "incident" and facts.get("severity") == "critical":
+        return "safety"
+    return route.category
+
+
+def is_opted_out(category: str, opt_outs: frozenset[str] | set[str] | list[str]) -> bool:
+    """Whether a person's opt-outs stop a message of ``category``; mandatory categories always go through."""
+    return category not in MANDATORY_CATEGORIES and category in opt_outs
+
+
+def choose_language(preferred: str | None, contact: str | None, default: str, supported: tuple[str, ...]) -> str:
+    """The language to write in: the person's preference, else their contact language, else the default."""
+    for candidate in (preferred, contact):
+        if candidate and candidate.lower()[:2] in supported:
+            return candidate.lower()[:2]
+    return default

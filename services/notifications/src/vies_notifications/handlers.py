@@ -1,0 +1,53 @@
+"""Contract events → the intake (projection, routing, queue) and the erasure rules; thin on purpose.
+
+The kit's consumer gives idempotency on ``ce_id`` (inbox), retries and dead letters.
+"""
+
+from __future__ import annotations
+
+from vies_shared.events.base import Event, registered_models
+from vies_shared.events.recruitment import ContactUpdated, PersonErased
+from vies_shared.events.topics import contacts_topic
+from vies_shared.messaging.consumer import Handler, HandlerContext
+from vies_shared.storage import UnitOfWork
+
+from vies_notifications import intake, projection
+
+# Every event of the three *.events topics may interest a webhook subscriber; the routing table picks
+# those that also reach people.
+CONSUMED_SERVICES = ("partners", "recruitment", "missions")
+SPECIAL = {ContactUpdated.TYPE, PersonErased.TYPE}
+
+
+async def on_event(ctx: HandlerContext, event: Event) -> None:
+    """Any contract event: update the projection and queue its notifications."""
+    await intake.take_in(ctx.uow, ctx.meta, event)
+
+
+async def on_contact_updated(ctx: HandlerContext, event: ContactUpdated) -> None:
+    """Contact data from the compacted contacts topic (contract 1.5)."""
+    await projection.save_contact(ctx.uow, event.person_id, event.model_dump(mode="json"))
+
+
+async def on_person_erased(ctx: HandlerContext, event: PersonErased) -> None:
+    """Right to erasure: contact data deleted, delivery log anonymised; subscribers still hear of the erasure."""
+    await projection.erase_person(ctx.uow, event.person_id)
+    await intake.take_in(ctx.uow, ctx.meta, event)
+
+
+async def on_tombstone(uow: UnitOfWork, topic: str, key: str) -> None:
+    """A tombstone on the contacts topic: the person was erased."""
+    if topic.endswith(contacts_topic("")) and key:
+        await projection.erase_person(uow, key)
+
+
+def handlers() -> dict[str, Handler]:
+    """The consumer's table: every event type of the partners, recruitment and missions topics."""
+    table: dict[str, Handler] = {
+        model.TYPE: on_event
+        for model in registered_models()
+        if model.service() in CONSUMED_SERVICES and model.TYPE not in SPECIAL
+    }
+    table[ContactUpdated.TYPE] = on_contact_updated
+    table[PersonErased.TYPE] = on_person_erased
+    return table

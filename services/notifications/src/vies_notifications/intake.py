@@ -1,0 +1,303 @@
+"""From an incoming event to notifications waiting to be sent (runs inside the consumer's transaction).
+
+It only records: update the projection, gather the event's facts, resolve the
+recipients the routing table names, drop what a person opted out of, and
+upsert one ``pending`` notification per (event, recipient, channel). Sending
+is the delivery worker's job, so a slow SMTP server, SMS provider or webhook
+never slows the consumption of events.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import UpdateOne
+from vies_shared.events.base import Event
+from vies_shared.events.envelope import EventMeta
+from vies_shared.reference import branch_for_region
+from vies_shared.storage import UnitOfWork
+
+from vies_notifications import projection, store
+from vies_notifications.domain import routing
+from vies_notifications.domain.delivery import PENDING, notification_id
+
+Document = dict[str, Any]
+
+_DATETIME_FIELDS = ("at", "respond_by")
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Someone a message goes to, named by kind and id; the address is looked up when sending."""
+
+    kind: str  # person | authority | branch | centre | duty_officer | subscription | subscription_owner
+    id: str
+    role: str
+    channels: tuple[str, ...] = ("email", "sms")
+
+    @property
+    def key(self) -> str:
+        """Identity used in the one-per-(event, recipient, channel) rule."""
+        return f"{self.kind}:{self.id}"
+
+
+def _short_datetime(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+        except ValueError:
+            return value
+    return value
+
+
+async def gather_facts(uow: UnitOfWork, meta: EventMeta, event: Event) -> Document:
+    """The event's data plus what the projection knows about the records it names."""
+    facts: Document = event.model_dump(mode="json")
+    for name in _DATETIME_FIELDS:
+        if name in facts:
+            facts[name] = _short_datetime(facts[name])
+    application = await projection.find(uow, store.APPLICATIONS, facts.get("application_id"))
+    if application:
+        for name in ("candidate_id", "position_id", "authority_id"):
+            facts.setdefault(name, application.get(name))
+    mission = await projection.find(uow, store.MISSIONS, facts.get("mission_id"))
+    if mission:
+        for name in ("volunteer_id", "authority_id", "country", "missed_in_a_row"):
+            if facts.get(name) is None:
+                facts[name] = mission.get(name)
+    alert = await projection.find(uow, store.ALERTS, facts.get("alert_id"))
+    if alert and not facts.get("country"):
+        facts["country"] = alert.get("country")
+    position = await projection.find(uow, store.POSITIONS, facts.get("position_id"))
+    if position:
+        facts["position_title"] = position.get("title")
+        facts.setdefault("authority_id", position.get("authority_id"))
+        facts.setdefault("country", position.get("country"))
+    authority = await projection.find(uow, store.AUTHORITIES, facts.get("authority_id"))
+    if authority:
+        facts["authority_name"] = authority.get("name")
+    facts.setdefault("position_title", None)
+    facts.setdefault("authority_name", None)
+    facts["region"] = await projection.event_region(uow, meta, facts.get("authority_id"))
+    if meta.type == "recruitment.VolunteerEngaged":
+        from vies_shared.reference import centre_for_country
+
+        centre = centre_for_country(facts["country"])
+        facts["centre_email"] = centre.email
+        facts["centre_city"] = centre.city
+    return facts
+
+
+async def resolve(uow: UnitOfWork, role: str, facts: Document) -> list[Recipient]:
+    """The recipients one routing-table role stands for, given an event's facts."""
+    match role:
+        case routing.CANDIDATE:
+            return [Recipient("person", facts["candidate_id"], role)] if facts.get("candidate_id") else []
+        case routing.VOLUNTEER:
+            return [Recipient("person", facts["volunteer_id"], role)] if facts.get("volunteer_id") else []
+        case routing.AUTHORITY:
+            # Authorities are known by their organisational email only (partners.AuthorityRegistered).
+            return (
+                [Recipient("authority", facts["authority_id"], role, ("email",))] if facts.get("authority_id") else []
+            )
+        case routing.BRANCH:
+            region = facts.get("region")
+            return [Recipient("branch", region, role)] if region and branch_for_region(region) else []
+        case routing.CENTRE:
+            return [Recipient("centre", facts["country"], role)] if facts.get("country") else []
+        case routing.DUTY_OFFICER:
+            return [Recipient("duty_officer", "duty-officer", role)]
+        case routing.VOLUNTEERS_IN_COUNTRY:
+            query: Document = {"status": "started", "country": facts.get("country")}
+            if facts.get("mission_ids"):
+                query = {"$or": [query, {"_id": {"$in": facts["mission_ids"]}, "status": {"$ne": "ended"}}]}
+            cursor = uow.db[store.MISSIONS].find(query, {"volunteer_id": 1}, session=uow.session)
+            volunteers = sorted({doc["volunteer_id"] async for doc in cursor if doc.get("volunteer_id")})
+            return [Recipient("person", v, routing.VOLUNTEER) for v in volunteers]
+        case routing.AUTHORITIES_CONCERNED:
+            ids = facts.get("unaccounted_mission_ids") or []
+            cursor = uow.db[store.MISSIONS].find({"_id": {"$in": ids}}, {"authority_id": 1}, session=uow.session)
+            authorities = sorted({doc["authority_id"] async for doc in cursor if doc.get("authority_id")})
+            return [Recipient("authority", a, routing.AUTHORITY, ("email",)) for a in authorities]
+    raise ValueError(f"unknown recipient role {role!r}")
+
+
+def notification_document(
+    meta: EventMeta,
+    recipient: Recipient,
+    channel: str,
+    *,
+    template: str,
+    category: str,
+    context: Document,
+    region: str | None,
+    now: datetime,
+    payload: str | None = None,
+) -> Document:
+    """A new pending notification, due at once."""
+    return {
+        "_id": notification_id(meta.id, recipient.key, channel),
+        "event_id": meta.id,
+        "event_type": meta.type,
+        "occurred_at": meta.time,
+        "correlation_id": meta.correlation_id,
+        "channel": channel,
+        "template": template,
+        "category": category,
+        "recipient": {"key": recipient.key, "kind": recipient.kind, "id": recipient.id, "role": recipient.role},
+        "context": context,
+        "payload": payload,
+        "region": region,
+        "status": PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+async def enqueue(uow: UnitOfWork, documents: list[Document]) -> int:
+    """Record notifications; one already recorded for the same (event, recipient, channel) is left as it is."""
+    if not documents:
+        return 0
+    result = await uow.db[store.NOTIFICATIONS].bulk_write(
+        [UpdateOne({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True) for doc in documents],
+        ordered=False,
+        session=uow.session,
+    )
+    return int(result.upserted_count)
+
+
+async def _opt_outs(uow: UnitOfWork, recipients: list[Recipient]) -> dict[str, set[str]]:
+    ids = list({r.id for r in recipients})
+    if not ids:
+        return {}
+    cursor = uow.db[store.PREFERENCES].find({"_id": {"$in": ids}}, {"opt_out_categories": 1}, session=uow.session)
+    return {doc["_id"]: set(doc.get("opt_out_categories") or []) async for doc in cursor}
+
+
+def cloud_event(meta: EventMeta, data: Document) -> str:
+    """The event as a CloudEvents 1.0 JSON document (structured mode), the body of webhook deliveries."""
+    body: Document = {
+        "specversion": "1.0",
+        "id": meta.id,
+        "source": meta.source,
+        "type": meta.type,
+        "subject": meta.subject,
+        "time": meta.time.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "datacontenttype": "application/json",
+        "schemaversion": str(meta.schema_version),
+        "region": meta.region,
+        "correlationid": meta.correlation_id,
+        "data": data,
+    }
+    if meta.causation_id:
+        body["causationid"] = meta.causation_id
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+async def _webhook_documents(
+    uow: UnitOfWork, meta: EventMeta, event: Event, facts: Document, now: datetime
+) -> list[Document]:
+    cursor = uow.db[store.SUBSCRIPTIONS].find({"status": "active", "event_types": meta.type}, session=uow.session)
+    documents: list[Document] = []
+    payload: str | None = None
+    async for subscription in cursor:
+        scope_region = subscription.get("scope_region")
+        if scope_region and facts.get("region") != scope_region:
+            continue  # a branch's subscription sees its own region's events only
+        payload = payload or cloud_event(meta, event.model_dump(mode="json"))
+        recipient = Recipient("subscription", subscription["_id"], "subscriber", ("webhook",))
+        documents.append(
+            notification_document(
+                meta,
+                recipient,
+                "webhook",
+                template="",
+                category="webhook",
+                context={},
+                region=facts.get("region"),
+                now=now,
+                payload=payload,
+            )
+        )
+    return documents
+
+
+_DIGEST_KINDS: dict[str, tuple[str, str]] = {
+    "recruitment.PositionPublished": ("positions_published", "{position_id} {title} ({country})"),
+    "recruitment.ApplicationSubmitted": ("applications_submitted", "{application_id} ({position_id})"),
+    "recruitment.VolunteerEngaged": ("volunteers_engaged", "{engagement_id} ({country}, {scheme})"),
+    "missions.MissionStarted": ("missions_started", "{mission_id} ({country})"),
+    "missions.MissionEnded": ("missions_ended", "{mission_id} ({country})"),
+    "missions.MissionInterrupted": ("missions_ended", "{mission_id} ({country}, interrupted)"),
+    "missions.SafetyCheckClosed": ("safety_checks", "{alert_id} {country}: {unaccounted} unaccounted"),
+}
+
+
+async def _record_for_digest(uow: UnitOfWork, meta: EventMeta, facts: Document) -> None:
+    kind = _DIGEST_KINDS.get(meta.type)
+    if kind is None:
+        return
+    values = {**facts, "unaccounted": len(facts.get("unaccounted_mission_ids") or [])}
+    line = kind[1].format_map(_Blank(values))
+    regions: set[str] = {facts["region"]} if facts.get("region") else set()
+    if meta.type == "missions.SafetyCheckClosed":
+        # A safety check spans a country; each region with a mission in it hears about it.
+        cursor = uow.db[store.MISSIONS].find(
+            {"country": facts.get("country"), "status": {"$in": ["planned", "started"]}},
+            {"authority_id": 1},
+            session=uow.session,
+        )
+        for authority_id in {doc.get("authority_id") async for doc in cursor}:
+            region = await projection.region_of_authority(uow, authority_id)
+            if region:
+                regions.add(region)
+    for region in regions:
+        await uow.db[store.DIGEST_ENTRIES].update_one(
+            {"_id": f"{meta.id}:{region}"},
+            {"$setOnInsert": {"region": region, "kind": kind[0], "line": line, "at": meta.time}},
+            upsert=True,
+            session=uow.session,
+        )
+
+
+class _Blank(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+async def take_in(uow: UnitOfWork, meta: EventMeta, event: Event) -> int:
+    """Handle one event: projection, routing, opt-outs, webhooks, digest; returns how many notifications were new."""
+    await projection.apply(uow, meta, event)
+    facts = await gather_facts(uow, meta, event)
+    now = datetime.now(UTC)
+    documents: list[Document] = []
+    planned: list[tuple[routing.Route, str, list[Recipient]]] = []
+    for route in routing.routes_for(meta.type, facts):
+        planned.append((route, routing.effective_category(route, facts), await resolve(uow, route.role, facts)))
+    opt_outs = await _opt_outs(uow, [r for _, _, recipients in planned for r in recipients])
+    for route, category, recipients in planned:
+        for recipient in recipients:
+            if routing.is_opted_out(category, opt_outs.get(recipient.id, set())):
+                continue
+            for channel in route.channels:
+                if channel in recipient.channels:
+                    documents.append(
+                        notification_document(
+                            meta,
+                            recipient,
+                            channel,
+                            template=route.template,
+                            category=category,
+                            context=facts,
+                            region=facts.get("region"),
+                            now=now,
+                        )
+                    )
+    documents += await _webhook_documents(uow, meta, event, facts, now)
+    await _record_for_digest(uow, meta, facts)
+    return await enqueue(uow, documents)

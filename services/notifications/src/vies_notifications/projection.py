@@ -1,0 +1,182 @@
+"""The service's own view of the platform, built only from events (contract: services talk through Kafka).
+
+Each ``apply_*`` function updates the projection for one event inside the
+consumer's transaction; ``lookup_*`` functions read it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import UpdateOne
+from vies_shared.events.base import Event
+from vies_shared.events.envelope import NO_REGION, EventMeta
+from vies_shared.storage import UnitOfWork
+
+from vies_notifications import store
+from vies_notifications.domain.delivery import CANCELLED, PENDING, SENDING
+
+Document = dict[str, Any]
+
+ERASED = "erased"
+
+
+async def _upsert(uow: UnitOfWork, collection: str, key: str, values: Document) -> None:
+    await uow.db[collection].update_one({"_id": key}, {"$set": values}, upsert=True, session=uow.session)
+
+
+async def find(uow: UnitOfWork, collection: str, key: str | None) -> Document | None:
+    """One projection document by id (None for a missing id)."""
+    if not key:
+        return None
+    doc: Document | None = await uow.db[collection].find_one({"_id": key}, session=uow.session)
+    return doc
+
+
+async def region_of_authority(uow: UnitOfWork, authority_id: str | None) -> str | None:
+    """The French region of an authority, if it registered."""
+    authority = await find(uow, store.AUTHORITIES, authority_id)
+    return authority.get("region") if authority else None
+
+
+async def event_region(uow: UnitOfWork, meta: EventMeta, authority_id: str | None) -> str | None:
+    """The region an event concerns: its ``ce_region`` header, else its authority's region."""
+    if meta.region and meta.region != NO_REGION:
+        return meta.region
+    return await region_of_authority(uow, authority_id)
+
+
+async def apply(uow: UnitOfWork, meta: EventMeta, event: Event) -> None:
+    """Update the projection for one event (types that matter here; others change nothing)."""
+    data = event.model_dump(mode="json")
+    now = datetime.now(UTC)
+    match meta.type:
+        case "partners.AuthorityRegistered":
+            await _upsert(
+                uow,
+                store.AUTHORITIES,
+                data["authority_id"],
+                {"name": data["name"], "region": data["region"], "email": data["contact_email"], "kind": data["kind"]},
+            )
+        case "recruitment.PositionPublished":
+            await _upsert(
+                uow,
+                store.POSITIONS,
+                data["position_id"],
+                {
+                    "title": data["title"],
+                    "authority_id": data["authority_id"],
+                    "partner_id": data["partner_id"],
+                    "country": data["country"],
+                    "scheme": data["scheme"],
+                },
+            )
+        case "recruitment.ApplicationSubmitted":
+            await _upsert(
+                uow,
+                store.APPLICATIONS,
+                data["application_id"],
+                {
+                    "candidate_id": data["candidate_id"],
+                    "position_id": data["position_id"],
+                    "authority_id": data["authority_id"],
+                },
+            )
+        case "missions.MissionPlanned":
+            await _upsert(
+                uow,
+                store.MISSIONS,
+                data["mission_id"],
+                {
+                    "volunteer_id": data["volunteer_id"],
+                    "authority_id": data["authority_id"],
+                    "partner_id": data["partner_id"],
+                    "engagement_id": data["engagement_id"],
+                    "country": data["country"],
+                    "centre_id": data.get("centre_id"),
+                    "status": "planned",
+                    "missed_in_a_row": 0,
+                },
+            )
+        case "missions.MissionStarted":
+            await _upsert(uow, store.MISSIONS, data["mission_id"], {"status": "started"})
+        case "missions.MissionEnded" | "missions.MissionInterrupted":
+            await _upsert(uow, store.MISSIONS, data["mission_id"], {"status": "ended"})
+        case "missions.CheckInReceived":
+            await _upsert(uow, store.MISSIONS, data["mission_id"], {"missed_in_a_row": 0})
+        case "missions.CheckInMissed":
+            if data.get("missed_in_a_row") is not None:
+                await _upsert(uow, store.MISSIONS, data["mission_id"], {"missed_in_a_row": data["missed_in_a_row"]})
+            else:
+                await uow.db[store.MISSIONS].update_one(
+                    {"_id": data["mission_id"]}, {"$inc": {"missed_in_a_row": 1}}, upsert=True, session=uow.session
+                )
+        case "missions.IncidentReported":
+            mission = await find(uow, store.MISSIONS, data["mission_id"])
+            region = await event_region(uow, meta, mission.get("authority_id") if mission else None)
+            await _upsert(
+                uow,
+                store.INCIDENTS,
+                data["incident_id"],
+                {
+                    "mission_id": data["mission_id"],
+                    "severity": data["severity"],
+                    "category": data["category"],
+                    "status": "open",
+                    "region": region,
+                    "reported_at": now,
+                },
+            )
+        case "missions.IncidentResolved":
+            await _upsert(uow, store.INCIDENTS, data["incident_id"], {"status": "resolved"})
+        case "missions.SecurityAlertIssued":
+            await _upsert(
+                uow,
+                store.ALERTS,
+                data["alert_id"],
+                {"country": data["country"], "level": data["level"], "mission_ids": data.get("mission_ids") or []},
+            )
+        case _:
+            pass
+
+
+async def save_contact(uow: UnitOfWork, person_id: str, data: Document) -> None:
+    """Keep a person's contact data (from ``recruitment.ContactUpdated``)."""
+    await _upsert(
+        uow,
+        store.CONTACTS,
+        person_id,
+        {"name": data["name"], "email": data["email"], "phone": data.get("phone"), "language": data["language"]},
+    )
+
+
+async def erase_person(uow: UnitOfWork, person_id: str) -> None:
+    """Right to erasure: delete contact data and preferences, anonymise the delivery log, cancel pending sends."""
+    await uow.db[store.CONTACTS].delete_one({"_id": person_id}, session=uow.session)
+    await uow.db[store.PREFERENCES].delete_one({"_id": person_id}, session=uow.session)
+    await uow.db[store.NOTIFICATIONS].update_many(
+        {"recipient.id": person_id, "status": {"$in": [PENDING, SENDING]}},
+        {"$set": {"status": CANCELLED, "last_error": "recipient erased", "claim": None}},
+        session=uow.session,
+    )
+    # The recipient key holds the person id too: replace it by one unique to each log entry.
+    cursor = uow.db[store.NOTIFICATIONS].find({"recipient.id": person_id}, {"_id": 1}, session=uow.session)
+    updates = [
+        UpdateOne(
+            {"_id": doc["_id"]},
+            {
+                "$set": {
+                    "recipient.id": ERASED,
+                    "recipient.key": f"{ERASED}:{doc['_id']}",
+                    "recipient.address": None,
+                    "recipient.name": None,
+                    "context": {},
+                    "erased": True,
+                }
+            },
+        )
+        async for doc in cursor
+    ]
+    if updates:
+        await uow.db[store.NOTIFICATIONS].bulk_write(updates, ordered=False, session=uow.session)

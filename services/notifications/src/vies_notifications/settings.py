@@ -1,0 +1,61 @@
+"""Settings of the notifications service (``VIES_*`` environment variables)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from vies_shared.settings import ServiceSettings
+
+
+class NotificationsSettings(ServiceSettings):
+    """Channels, retry schedule, webhook guard, digest time and the duty officer's contact."""
+
+    service: str = "notifications"
+
+    # email (SMTP host and port come from the shared VIES_SMTP_HOST / VIES_SMTP_PORT)
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    smtp_use_tls: bool = False
+    smtp_timeout_seconds: float = Field(default=15.0, gt=0)
+    smtp_connections: int = Field(default=2, ge=1, le=16)
+    mail_from: str = "VIES <notifications@vies.example.org>"
+    message_id_domain: str = "notifications.vies.example.org"
+
+    # SMS provider adapter (HTTP, JSON body, bearer token)
+    sms_provider_url: str = ""
+    sms_provider_token: str = ""
+    sms_sender: str = "VIES"
+    sms_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    # webhooks (Standard Webhooks); the allow-list holds hosts, IP addresses or CIDR ranges, comma-separated
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_allowlist: str = ""
+    webhook_disable_after_seconds: float = Field(default=24 * 3600.0, gt=0)
+
+    # delivery worker and retry schedule
+    delivery_poll_seconds: float = Field(default=0.5, gt=0)
+    delivery_batch_size: int = Field(default=100, ge=1, le=1000)
+    delivery_concurrency: int = Field(default=16, ge=1)
+    delivery_max_attempts: int = Field(default=8, ge=1)
+    delivery_retry_initial_seconds: float = Field(default=30.0, gt=0)
+    delivery_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    delivery_claim_seconds: float = Field(default=120.0, gt=0)
+
+    # people and places the routing table names
+    default_language: str = "fr"
+    duty_officer_name: str = "Permanence sécurité"
+    duty_officer_email: str = "astreinte@vies.example.org"
+    duty_officer_phone: str = "+33100000999"
+    duty_officer_language: str = "fr"
+    ops_email: str = "exploitation@vies.example.org"
+
+    # regional digest: hour of the day (in digest_timezone) after which yesterday's digest goes out
+    digest_hour: int = Field(default=7, ge=0, le=23)
+    digest_timezone: str = "Europe/Paris"
+    digest_check_seconds: float = Field(default=300.0, gt=0)
+    digest_skip_empty: bool = True
+
+    @property
+    def webhook_allowed(self) -> list[str]:
+        """The allow-list entries, parsed."""
+        return [entry.strip() for entry in self.webhook_allowlist.split(",") if entry.strip()]

@@ -1,0 +1,59 @@
+"""MongoDB collections of the notifications service, their indexes and small repository helpers.
+
+Projections built from events (never from other services' databases):
+``contacts`` (person id → name, email, phone, language; from the compacted
+contacts topic), ``authorities``, ``positions``, ``applications``,
+``missions``, ``alerts``, ``incidents``. Own state: ``preferences``,
+``notifications`` (the delivery log and the send queue at once),
+``subscriptions`` (webhooks), ``digest_entries`` and ``digests``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+if TYPE_CHECKING:
+    from vies_shared.service import Runtime
+
+Document = dict[str, Any]
+
+CONTACTS = "contacts"
+AUTHORITIES = "authorities"
+POSITIONS = "positions"
+APPLICATIONS = "applications"
+MISSIONS = "missions"
+ALERTS = "alerts"
+INCIDENTS = "incidents"
+PREFERENCES = "preferences"
+NOTIFICATIONS = "notifications"
+SUBSCRIPTIONS = "subscriptions"
+DIGEST_ENTRIES = "digest_entries"
+DIGESTS = "digests"
+
+INDEXES: dict[str, list[IndexModel]] = {
+    NOTIFICATIONS: [
+        # One notification per (event, recipient, channel): a redelivered event never sends twice.
+        IndexModel(
+            [("event_id", ASCENDING), ("recipient.key", ASCENDING), ("channel", ASCENDING)],
+            unique=True,
+            name="one_per_event_recipient_channel",
+        ),
+        IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)], name="due"),
+        IndexModel([("status", ASCENDING), ("claimed_until", ASCENDING)], name="stale_claims"),
+        IndexModel([("recipient.id", ASCENDING)], name="by_recipient"),
+        IndexModel([("region", ASCENDING), ("created_at", DESCENDING)], name="by_region"),
+        IndexModel([("created_at", DESCENDING)], name="recent"),
+    ],
+    MISSIONS: [IndexModel([("country", ASCENDING), ("status", ASCENDING)], name="by_country_status")],
+    INCIDENTS: [IndexModel([("region", ASCENDING), ("status", ASCENDING)], name="by_region_status")],
+    SUBSCRIPTIONS: [IndexModel([("status", ASCENDING), ("event_types", ASCENDING)], name="active_by_type")],
+    DIGEST_ENTRIES: [IndexModel([("region", ASCENDING), ("at", ASCENDING)], name="by_region_time")],
+}
+
+
+async def ensure_indexes(runtime: Runtime) -> None:
+    """Create the service's indexes (idempotent)."""
+    for collection, indexes in INDEXES.items():
+        await runtime.db[collection].create_indexes(indexes)

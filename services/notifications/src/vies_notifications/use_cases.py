@@ -1,0 +1,282 @@
+"""What people do with the notifications service: preferences, webhook subscriptions, the delivery log, previews."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from vies_shared.errors import Forbidden, InvalidInput, NotFound
+from vies_shared.service import Runtime
+from vies_shared.storage import UnitOfWork
+from vies_shared.web import Page, Principal, paged
+
+from vies_notifications import channels, handlers, rendering, store
+from vies_notifications.domain import routing, webhooks
+from vies_notifications.settings import NotificationsSettings
+
+Document = dict[str, Any]
+
+
+def _settings(runtime: Runtime) -> NotificationsSettings:
+    settings = runtime.settings
+    assert isinstance(settings, NotificationsSettings)
+    return settings
+
+
+# ---- preferences ---------------------------------------------------------------------------------
+
+
+def _preferences_view(person_id: str, doc: Document | None, default_language: str) -> Document:
+    return {
+        "person_id": person_id,
+        "language": (doc or {}).get("language") or default_language,
+        "opt_out_categories": sorted((doc or {}).get("opt_out_categories") or []),
+        "mandatory_categories": sorted(routing.MANDATORY_CATEGORIES),
+        "updated_at": (doc or {}).get("updated_at"),
+    }
+
+
+def _may_manage_preferences(principal: Principal, person_id: str) -> None:
+    # A person manages their own preferences (candidates, volunteers; authorities by their id); staff any.
+    if principal.is_staff or person_id in (principal.sub, principal.authority_id):
+        return
+    raise Forbidden("you may only manage your own preferences")
+
+
+async def set_preferences(
+    runtime: Runtime, principal: Principal, person_id: str, language: str, opt_out_categories: list[str]
+) -> Document:
+    """Save a person's language and opt-outs (safety and security messages are sent whatever the opt-outs)."""
+    _may_manage_preferences(principal, person_id)
+    now = datetime.now(UTC)
+
+    async def work(uow: UnitOfWork) -> Document:
+        doc = {"language": language, "opt_out_categories": sorted(set(opt_out_categories)), "updated_at": now}
+        await uow.db[store.PREFERENCES].update_one({"_id": person_id}, {"$set": doc}, upsert=True, session=uow.session)
+        return _preferences_view(person_id, doc, _settings(runtime).default_language)
+
+    return await runtime.transactions.run(work)
+
+
+async def get_preferences(runtime: Runtime, principal: Principal, person_id: str) -> Document:
+    """A person's preferences (defaults when none were saved)."""
+    _may_manage_preferences(principal, person_id)
+    doc = await runtime.db[store.PREFERENCES].find_one({"_id": person_id})
+    return _preferences_view(person_id, doc, _settings(runtime).default_language)
+
+
+# ---- webhook subscriptions -----------------------------------------------------------------------
+
+SUBSCRIBABLE: frozenset[str] = frozenset(t for t in handlers.handlers() if t != "recruitment.ContactUpdated")
+
+
+def _subscription_view(doc: Document, *, secret: str | None = None) -> Document:
+    view = {
+        "subscription_id": doc["_id"],
+        "url": doc["url"],
+        "event_types": doc["event_types"],
+        "status": doc["status"],
+        "owner": doc.get("owner"),
+        "contact_email": doc.get("contact_email"),
+        "scope_region": doc.get("scope_region"),
+        "failing_since": doc.get("failing_since"),
+        "last_error": doc.get("last_error"),
+        "created_at": doc.get("created_at"),
+        "disabled_at": doc.get("disabled_at"),
+    }
+    if secret is not None:
+        view["secret"] = secret  # shown once, at creation
+    return view
+
+
+async def create_subscription(
+    runtime: Runtime,
+    principal: Principal,
+    *,
+    url: str,
+    event_types: list[str],
+    secret: str | None,
+    contact_email: str | None,
+) -> Document:
+    """Subscribe an HTTP endpoint to event types; the URL must pass the SSRF guard."""
+    principal.require_role("branch")
+    if principal.role == "branch" and not principal.region:
+        raise Forbidden("a branch token must carry its region")
+    unknown = sorted(set(event_types) - SUBSCRIBABLE)
+    if unknown:
+        raise InvalidInput(
+            "event_types: unknown or not subscribable event types",
+            details=[{"field": "event_types", "message": f"unknown: {', '.join(unknown)}"}],
+        )
+    secret = secret or webhooks.new_secret()
+    webhooks.secret_bytes(secret)  # validates the form
+    await channels.check_destination(url, _settings(runtime).webhook_allowed)
+    now = datetime.now(UTC)
+    doc: Document = {
+        "_id": str(uuid.uuid4()),
+        "url": url,
+        "event_types": sorted(set(event_types)),
+        "secret": secret,
+        "status": "active",
+        "owner": principal.sub,
+        "owner_role": principal.role,
+        "contact_email": contact_email,
+        "scope_region": None if principal.is_staff else principal.region,
+        "failing_since": None,
+        "last_error": None,
+        "created_at": now,
+    }
+
+    async def work(uow: UnitOfWork) -> Document:
+        await uow.db[store.SUBSCRIPTIONS].insert_one(doc, session=uow.session)
+        return _subscription_view(doc, secret=secret)
+
+    return await runtime.transactions.run(work)
+
+
+def _subscription_scope(principal: Principal) -> Document:
+    principal.require_role("branch")
+    return {} if principal.is_staff else {"owner": principal.sub}
+
+
+async def list_subscriptions(runtime: Runtime, principal: Principal, page: Page) -> Document:
+    """Staff see every subscription, a branch its own."""
+    query = _subscription_scope(principal)
+    collection = runtime.db[store.SUBSCRIPTIONS]
+    total = await collection.count_documents(query)
+    cursor = collection.find(query).sort("created_at", -1).skip(page.offset).limit(page.limit)
+    return paged([_subscription_view(doc) async for doc in cursor], total, page)
+
+
+async def delete_subscription(runtime: Runtime, principal: Principal, subscription_id: str) -> Document:
+    """Remove a subscription (its owner or staff); pending deliveries to it then fail as deleted."""
+    scope = _subscription_scope(principal)
+
+    async def work(uow: UnitOfWork) -> Document:
+        doc = await uow.db[store.SUBSCRIPTIONS].find_one({"_id": subscription_id}, session=uow.session)
+        if doc is None:
+            raise NotFound(f"subscription {subscription_id} not found")
+        if scope and doc.get("owner") != principal.sub:
+            raise Forbidden("this subscription belongs to someone else")
+        await uow.db[store.SUBSCRIPTIONS].delete_one({"_id": subscription_id}, session=uow.session)
+        return {**_subscription_view(doc), "status": "deleted"}
+
+    return await runtime.transactions.run(work)
+
+
+# ---- delivery log --------------------------------------------------------------------------------
+
+
+def notification_view(doc: Document) -> Document:
+    """A delivery log entry as the API shows it (no message context, no webhook payload)."""
+    recipient = doc.get("recipient", {})
+    return {
+        "notification_id": doc["_id"],
+        "event_id": doc["event_id"],
+        "event_type": doc.get("event_type"),
+        "channel": doc["channel"],
+        "template": doc.get("template") or None,
+        "category": doc.get("category"),
+        "recipient": {
+            "role": recipient.get("role"),
+            "kind": recipient.get("kind"),
+            "id": recipient.get("id"),
+            "address": recipient.get("address"),
+        },
+        "language": doc.get("language"),
+        "subject": doc.get("subject"),
+        "region": doc.get("region"),
+        "status": doc["status"],
+        "attempts": doc.get("attempts", 0),
+        "next_attempt_at": doc.get("next_attempt_at") if doc["status"] == "pending" else None,
+        "last_error": doc.get("last_error"),
+        "created_at": doc.get("created_at"),
+        "sent_at": doc.get("sent_at"),
+        "history": doc.get("history", []),
+    }
+
+
+def _log_scope(principal: Principal) -> Document:
+    # Staff see every entry, a branch its region's; nobody else reads the log.
+    if principal.is_staff:
+        return {}
+    if principal.role == "branch" and principal.region:
+        return {"region": principal.region}
+    raise Forbidden("only staff and regional branches may read the delivery log")
+
+
+async def list_notifications(
+    runtime: Runtime, principal: Principal, page: Page, filters: dict[str, str | None]
+) -> Document:
+    """The delivery log, newest first, filtered by event, recipient (id or address), status, channel, type."""
+    query: Document = {}
+    if filters.get("event_id"):
+        query["event_id"] = filters["event_id"]
+    if filters.get("recipient"):
+        query["$or"] = [{"recipient.id": filters["recipient"]}, {"recipient.address": filters["recipient"]}]
+    for name, field in (
+        ("status", "status"),
+        ("channel", "channel"),
+        ("event_type", "event_type"),
+        ("region", "region"),
+    ):
+        if filters.get(name):
+            query[field] = filters[name]
+    if filters.get("role"):
+        query["recipient.role"] = filters["role"]
+    query.update(_log_scope(principal))
+    collection = runtime.db[store.NOTIFICATIONS]
+    total = await collection.count_documents(query)
+    cursor = collection.find(query).sort([("created_at", -1), ("_id", 1)]).skip(page.offset).limit(page.limit)
+    return paged([notification_view(doc) async for doc in cursor], total, page)
+
+
+async def get_notification(runtime: Runtime, principal: Principal, notification_id: str) -> Document:
+    """One delivery log entry."""
+    scope = _log_scope(principal)
+    doc = await runtime.db[store.NOTIFICATIONS].find_one({"_id": notification_id})
+    if doc is None:
+        raise NotFound(f"notification {notification_id} not found")
+    if scope and doc.get("region") != scope["region"]:
+        raise Forbidden("this notification concerns another region")
+    return notification_view(doc)
+
+
+# ---- templates -----------------------------------------------------------------------------------
+
+
+def list_templates(principal: Principal) -> Document:
+    """The templates and the routing table that uses them."""
+    principal.require_role("branch", "centre")
+    return {
+        "templates": list(routing.TEMPLATES),
+        "languages": list(rendering.SUPPORTED_LANGUAGES),
+        "routes": [
+            {
+                "event_type": r.event_type,
+                "role": r.role,
+                "channels": list(r.channels),
+                "template": r.template,
+                "category": r.category,
+                "condition": r.when.__doc__.strip() if r.when.__doc__ else None,
+            }
+            for r in routing.ROUTES
+        ],
+    }
+
+
+def preview(principal: Principal, name: str, language: str) -> Document:
+    """Render a template with sample data."""
+    principal.require_role("branch", "centre")
+    if name not in routing.TEMPLATES:
+        raise NotFound(f"template {name} not found")
+    content = rendering.render(name, language, rendering.sample_context(name))
+    return {
+        "template": name,
+        "language": language,
+        "subject": content.subject,
+        "text": content.text,
+        "html": content.html,
+        "sms": content.sms,
+    }
