@@ -7,11 +7,10 @@ out-of-order arrivals across aggregates converge on the same state.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
-from vies_shared.events.base import Event, lookup
 from vies_shared.events.missions import (
+    FollowUpInterviewDone,
     IncidentReported,
     MissionEnded,
     MissionExtended,
@@ -195,12 +194,11 @@ async def on_volunteer_engaged(ctx: HandlerContext, event: VolunteerEngaged) -> 
     )
 
 
-async def on_follow_up_interview_done(ctx: HandlerContext, event: Any) -> None:
-    """``missions.FollowUpInterviewDone`` {mission_id, stage, done_on}, if missions publishes it."""
-    done_on = event.done_on if isinstance(event.done_on, date) else date.fromisoformat(str(event.done_on))
+async def on_follow_up_interview_done(ctx: HandlerContext, event: FollowUpInterviewDone) -> None:
+    """A follow-up interview was held (the first date of each stage counts)."""
     await ctx.db[store.MISSIONS].update_one(
         {"_id": event.mission_id},
-        {"$min": {f"interviews.{event.stage}": done_on.isoformat()}},
+        {"$min": {f"interviews.{event.stage}": event.done_on.isoformat()}},
         upsert=True,
         session=ctx.session,
     )
@@ -234,13 +232,5 @@ HANDLERS: dict[str, Handler] = {
     "recruitment.CandidateSelected": on_candidate_selected,
     "recruitment.VolunteerEngaged": on_volunteer_engaged,
     "recruitment.PersonErased": on_person_erased,
+    "missions.FollowUpInterviewDone": on_follow_up_interview_done,
 }
-
-
-def _follow_up_model() -> type[Event] | None:
-    # Missions may add this event (issue 3); handle it as soon as the shared module defines it.
-    return lookup("missions.FollowUpInterviewDone", 1)
-
-
-if _follow_up_model() is not None:
-    HANDLERS["missions.FollowUpInterviewDone"] = on_follow_up_interview_done
