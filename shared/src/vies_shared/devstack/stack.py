@@ -197,29 +197,34 @@ class LocalStack:
         self.libs_dir.parent.mkdir(parents=True, exist_ok=True)
         with _flock(self.libs_dir.parent / f".{self.libs_dir.name}.lock"):
             pom = self._find_pom()
-            stamp = self.libs_dir / ".pom-sha256"
             digest = hashlib.sha256(pom.read_bytes()).hexdigest() if pom else None
+            stamp = self.libs_dir / ".pom-sha256"
+            # Only a folder holding our stamp is ours to wipe; libs_dir may also point
+            # at the libs/ of a Kafka distribution, which we must never delete.
+            ours = stamp.exists()
+            stale = ours and stamp.read_text().strip() != digest and digest is not None
             have_kafka = any(self.libs_dir.glob("kafka_2.13-*.jar"))
-            if not force and have_kafka:
-                if pom is None or not shutil.which(self.config.mvn):
-                    return  # nothing to compare with, or no way to refresh: use what is there
-                if stamp.exists() and stamp.read_text().strip() == digest:
-                    return
-            if pom is None:
-                raise StackError(
-                    f"Kafka jars missing in {self.libs_dir} and deploy/local/pom.xml not found; "
-                    "pass StackConfig(pom_file=...) or libs_dir= pointing at Kafka's libs/"
-                )
+            # Without an SLF4J binding Kafka runs but logs nothing (an early fetch lacked it).
+            have_binding = any(self.libs_dir.glob("log4j-slf4j*-impl-*.jar"))
+            if not (force or stale or not have_kafka or not have_binding):
+                return
             mvn = shutil.which(self.config.mvn)
-            if mvn is None:
+            if pom is None or mvn is None:
+                if have_kafka:
+                    return  # no way to refresh: use what is there
+                if pom is None:
+                    raise StackError(
+                        f"Kafka jars missing in {self.libs_dir} and deploy/local/pom.xml not found; "
+                        "pass StackConfig(pom_file=...) or libs_dir= pointing at Kafka's libs/"
+                    )
                 raise StackError(
                     f"Maven ({self.config.mvn}) not found: install it (e.g. `apt-get install maven`) "
                     f"to download the Kafka jars into {self.libs_dir}"
                 )
-            # A changed pom (new Kafka version) must not leave two versions on the classpath.
-            if self.libs_dir.exists():
+            if stale:
+                # A changed pom (new Kafka version) must not leave two versions on the classpath.
                 shutil.rmtree(self.libs_dir)
-            self.libs_dir.mkdir(parents=True)
+            self.libs_dir.mkdir(parents=True, exist_ok=True)
             cmd = [
                 mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
                 "-DincludeScope=runtime", f"-DoutputDirectory={self.libs_dir}",
@@ -228,7 +233,8 @@ class LocalStack:
             if res.returncode != 0 or not any(self.libs_dir.glob("kafka_2.13-*.jar")):
                 out = (res.stdout + res.stderr).strip().splitlines()[-30:]
                 raise StackError(f"Maven could not fetch the Kafka jars ({' '.join(cmd)}):\n" + "\n".join(out))
-            stamp.write_text(f"{digest}\n")
+            if ours or stale or not have_kafka:
+                stamp.write_text(f"{digest}\n")
 
     def _find_pom(self) -> Path | None:
         if self.config.pom_file is not None:
