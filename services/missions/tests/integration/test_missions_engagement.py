@@ -19,7 +19,9 @@ async def _all_published(svc: Any) -> bool:
     return await svc.runtime.db["outbox"].count_documents({"published_at": None}) == 0
 
 
-async def test_engagement_delivered_twice_plans_one_mission(vies_settings: Any, vies_stack: Any, topic_prefix: str) -> None:
+async def test_engagement_delivered_twice_plans_one_mission(
+    vies_settings: Any, vies_stack: Any, topic_prefix: str
+) -> None:
     settings = settings_for(vies_settings)
     bootstrap = vies_stack.kafka_bootstrap
     async with running(app_for(settings), settings) as svc:

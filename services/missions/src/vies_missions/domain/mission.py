@@ -216,7 +216,9 @@ class Mission:
             raise InvalidInput("departed_on is after the mission's end date")
         self.status = STARTED
         self.departed_on = departed_on
-        self.next_check_in_due_at = to_millis(midnight(departed_on) + timedelta(seconds=self.check_in_interval_seconds))
+        # Counted from the departure day; a departure recorded on the day counts from now.
+        anchor = midnight(departed_on) if departed_on < now.date() else now
+        self.next_check_in_due_at = to_millis(anchor + timedelta(seconds=self.check_in_interval_seconds))
         self.missed_in_a_row = 0
 
     # --- dates ------------------------------------------------------------------------
