@@ -97,7 +97,7 @@ class StackConfig:
         "-XX:+ExitOnOutOfMemoryError",
         "-Djava.awt.headless=true",
     )
-    start_timeout: float = 90.0
+    start_timeout: float = 120.0
     stop_timeout: float = 20.0
 
 
@@ -466,11 +466,11 @@ class LocalStack:
             self._java(),
             *self.config.kafka_jvm_opts,
             f"-Dlog4j2.configurationFile={log4j}",
+            # Kafka stops logging itself; log4j's own hook only races with it
+            # ("Unable to register Log4j shutdown hook because JVM is shutting down").
+            "-Dlog4j2.shutdownHookEnabled=false",
         ]
-        classpath = [
-            "-cp",
-            str(self.libs_dir / "*"),
-        ]  # the JVM expands the wildcard itself
+        classpath = ["-cp", str(self.libs_dir / "*")]  # the JVM expands the wildcard itself
         if not (data / "meta.properties").exists():
             # KRaft needs its storage formatted once; later starts reuse data and cluster id.
             cmd = [
@@ -482,6 +482,7 @@ class LocalStack:
                 _cluster_id(),
                 "-c",
                 str(props),
+                "--ignore-formatted",  # a format interrupted before meta.properties can be redone
             ]
             res = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=120)
             with self.log_path("kafka").open("a", encoding="utf-8") as fh:
