@@ -140,6 +140,9 @@ class Transactions:
                     self._on_commit()
                 return result
             except PyMongoError as exc:
-                if attempt >= self.attempts or not exc.has_error_label("TransientTransactionError"):
+                # Only write conflicts are retried here; an unreachable server goes up to the
+                # caller's own backoff (consumer) or becomes a 503 (HTTP) instead of hanging.
+                conflict = exc.has_error_label("TransientTransactionError") and not isinstance(exc, ConnectionFailure)
+                if attempt >= self.attempts or not conflict:
                     raise
                 await asyncio.sleep(backoff_delay(attempt, 0.01, 0.5))

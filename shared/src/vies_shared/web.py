@@ -143,6 +143,16 @@ def install_error_handlers(app: FastAPI) -> None:
         )
         return error_body(exc.status_code, code, str(exc.detail))
 
+    async def on_unavailable(_: Request, exc: Exception) -> Response:
+        response = error_body(
+            503, "unavailable", f"a backing service is unreachable, retry later: {type(exc).__name__}"
+        )
+        response.headers["Retry-After"] = "5"
+        return response
+
+    from pymongo.errors import ConnectionFailure
+
+    app.add_exception_handler(ConnectionFailure, on_unavailable)
     app.add_exception_handler(DomainError, on_domain)
     app.add_exception_handler(Unauthorized, on_unauthorized)
     app.add_exception_handler(RequestValidationError, on_validation)

@@ -19,7 +19,7 @@ from vies_shared.messaging.outbox import Outbox
 from vies_shared.messaging.relay import OutboxRelay
 from vies_shared.settings import ServiceSettings
 from vies_shared.storage import Transactions, UnitOfWork, create_mongo_client
-from vies_shared.testing import KafkaProbe, wait_until
+from vies_shared.testing import KafkaProbe
 
 pytestmark = pytest.mark.integration
 

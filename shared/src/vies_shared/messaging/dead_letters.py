@@ -46,7 +46,9 @@ class DeadLetter:
             "ref": self.ref,
             "reason": self.headers.get("dlq_reason"),
             "error": self.headers.get("dlq_error"),
-            "from": f"{self.headers.get('dlq_topic')}[{self.headers.get('dlq_partition')}]@{self.headers.get('dlq_offset')}",
+            "from": "{}[{}]@{}".format(
+                self.headers.get("dlq_topic"), self.headers.get("dlq_partition"), self.headers.get("dlq_offset")
+            ),
             "consumer": self.headers.get("dlq_consumer"),
             "ce_type": self.headers.get("ce_type"),
             "ce_id": self.headers.get("ce_id"),
@@ -65,7 +67,7 @@ async def list_dead_letters(settings: ServiceSettings, service: str) -> list[Dea
     try:
         partitions = consumer.partitions_for_topic(topic)
         if partitions is None:
-            await consumer._client.force_metadata_update()  # noqa: SLF001 - metadata of an unassigned topic
+            await consumer._client.force_metadata_update()
             partitions = consumer.partitions_for_topic(topic) or set()
         assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
         if not assigned:
