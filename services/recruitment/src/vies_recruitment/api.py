@@ -5,9 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query
-from vies_shared.events.recruitment import Scheme
-from vies_shared.service import RuntimeDep
-from vies_shared.web import CurrentPrincipal, Pagination
 
 from vies_recruitment import use_cases
 from vies_recruitment.domain.eligibility import catalogue
@@ -20,6 +17,9 @@ from vies_recruitment.schemas import (
     PositionIn,
     ReasonIn,
 )
+from vies_shared.events.recruitment import Scheme
+from vies_shared.service import RuntimeDep
+from vies_shared.web import CurrentPrincipal, Pagination
 
 router = APIRouter()
 Json = dict[str, Any]
@@ -35,7 +35,7 @@ async def create_position(body: PositionIn, principal: CurrentPrincipal, runtime
 
 
 @router.get("/positions", tags=["positions"])
-async def search_positions(  # noqa: PLR0917 - one parameter per query filter
+async def search_positions(
     principal: CurrentPrincipal,
     runtime: RuntimeDep,
     page: Pagination,

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+
+from vies_recruitment import api, demo, handlers, store
+from vies_recruitment.settings import RecruitmentSettings
 from vies_shared.events.recruitment import (
     ApplicationRejected,
     ApplicationScreened,
@@ -19,9 +22,6 @@ from vies_shared.events.recruitment import (
 )
 from vies_shared.service import Runtime, ServiceDefinition, create_app, serve
 from vies_shared.settings import ServiceSettings
-
-from vies_recruitment import api, demo, handlers, store
-from vies_recruitment.settings import RecruitmentSettings
 
 
 async def setup(runtime: Runtime) -> None:

@@ -7,6 +7,7 @@ Events of different aggregates arrive in any order, so projections upsert.
 
 from __future__ import annotations
 
+from vies_recruitment import store, use_cases
 from vies_shared.events.missions import MissionEnded, MissionExtended, MissionInterrupted, MissionPlanned
 from vies_shared.events.partners import (
     AuthorityRegistered,
@@ -22,8 +23,6 @@ from vies_shared.events.partners import (
 )
 from vies_shared.logging import get_logger
 from vies_shared.messaging.consumer import Handler, HandlerContext
-
-from vies_recruitment import store, use_cases
 
 log = get_logger(component="handlers")
 

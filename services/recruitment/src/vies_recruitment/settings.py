@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pydantic import Field
-from vies_shared.settings import ServiceSettings
 
 from vies_recruitment.domain.eligibility import EligibilityPolicy
+from vies_shared.settings import ServiceSettings
 
 
 class RecruitmentSettings(ServiceSettings):

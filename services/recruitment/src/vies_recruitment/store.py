@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
+
 from vies_shared.errors import NotFound
 from vies_shared.service import Runtime
 from vies_shared.storage import UnitOfWork

@@ -13,25 +13,6 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pymongo.errors import DuplicateKeyError, PyMongoError
-from vies_shared.errors import AlreadyExists, Forbidden, InvalidInput, NotAllowedInState, NotFound
-from vies_shared.events.recruitment import (
-    ApplicationRejected,
-    ApplicationScreened,
-    ApplicationShortlisted,
-    ApplicationSubmitted,
-    ApplicationWithdrawn,
-    CandidateSelected,
-    ContactUpdated,
-    InterviewScheduled,
-    PersonErased,
-    PositionClosed,
-    PositionPublished,
-    VolunteerEngaged,
-)
-from vies_shared.events.topics import contacts_topic
-from vies_shared.service import Runtime
-from vies_shared.storage import UnitOfWork, is_transient
-from vies_shared.web import Page, Principal, paged
 
 from vies_recruitment import store
 from vies_recruitment.domain import access
@@ -57,6 +38,25 @@ from vies_recruitment.schemas import (
     PositionIn,
 )
 from vies_recruitment.settings import RecruitmentSettings
+from vies_shared.errors import AlreadyExists, Forbidden, InvalidInput, NotAllowedInState, NotFound
+from vies_shared.events.recruitment import (
+    ApplicationRejected,
+    ApplicationScreened,
+    ApplicationShortlisted,
+    ApplicationSubmitted,
+    ApplicationWithdrawn,
+    CandidateSelected,
+    ContactUpdated,
+    InterviewScheduled,
+    PersonErased,
+    PositionClosed,
+    PositionPublished,
+    VolunteerEngaged,
+)
+from vies_shared.events.topics import contacts_topic
+from vies_shared.service import Runtime
+from vies_shared.storage import UnitOfWork, is_transient
+from vies_shared.web import Page, Principal, paged
 
 T = TypeVar("T")
 Document = dict[str, Any]

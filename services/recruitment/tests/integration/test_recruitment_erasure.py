@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+
 from vies_recruitment.app import create
 from vies_recruitment.settings import RecruitmentSettings
 from vies_recruitment.testing import candidate, position, seed_directory

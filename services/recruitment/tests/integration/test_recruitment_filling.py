@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
+
 from vies_recruitment import store
 from vies_recruitment.app import create
 from vies_recruitment.settings import RecruitmentSettings

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+
 from vies_recruitment.domain import application as states
 from vies_recruitment.domain.eligibility import EligibilityPolicy, Placement
 from vies_recruitment.domain.matching import match_score

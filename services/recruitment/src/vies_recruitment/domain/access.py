@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from vies_recruitment.domain.position import DRAFT
 from vies_shared.errors import Forbidden
 from vies_shared.web import Principal
-
-from vies_recruitment.domain.position import DRAFT
 
 Document = dict[str, Any]
 

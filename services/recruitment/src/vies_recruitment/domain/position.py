@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from vies_shared.errors import NotAllowedInState
-
 from vies_recruitment.domain.eligibility import EligibilityPolicy, Placement, Reason, check_placement
+from vies_shared.errors import NotAllowedInState
 
 DRAFT = "draft"
 PUBLISHED = "published"
