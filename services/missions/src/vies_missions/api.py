@@ -7,10 +7,10 @@ from typing import Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
-from vies_shared.service import RuntimeDep
-from vies_shared.web import CurrentPrincipal, Pagination
 
 from vies_missions import use_cases
+from vies_shared.service import RuntimeDep
+from vies_shared.web import CurrentPrincipal, Pagination
 
 router = APIRouter()
 Json = dict[str, Any]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from vies_shared.events import missions as events
-from vies_shared.events.base import Event
-from vies_shared.service import PeriodicJob, Runtime, ServiceDefinition, create_app, serve
 
 from vies_missions import api, handlers, scheduler, store
 from vies_missions.settings import MissionsSettings
+from vies_shared.events import missions as events
+from vies_shared.events.base import Event
+from vies_shared.service import PeriodicJob, Runtime, ServiceDefinition, create_app, serve
 
 PUBLISHES: list[type[Event]] = [
     events.MissionPlanned,

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from vies_missions import handlers, store, use_cases
+from vies_missions.domain.mission import CHECKLIST_ITEMS, mission_id_for
+from vies_missions.settings import MissionsSettings
 from vies_shared.events.recruitment import VolunteerEngaged
 from vies_shared.service import Runtime
 from vies_shared.storage import UnitOfWork
 from vies_shared.web import Principal
-
-from vies_missions import handlers, store, use_cases
-from vies_missions.domain.mission import CHECKLIST_ITEMS, mission_id_for
-from vies_missions.settings import MissionsSettings
 
 STAFF = Principal(sub="demo-seed", role="staff")
 

@@ -10,6 +10,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from vies_missions import store
+from vies_missions.domain.incident import Incident
+from vies_missions.domain.mission import ACTIVE, Mission
+from vies_missions.settings import MissionsSettings
 from vies_shared.events.missions import MissionFlaggedForReview, MissionPlanned
 from vies_shared.events.partners import AuthorityRegistered, PartnerReinstated, PartnerSuspended
 from vies_shared.events.recruitment import ContactUpdated, PersonErased, VolunteerEngaged
@@ -17,11 +21,6 @@ from vies_shared.events.topics import CONTACTS_TOPIC_SUFFIX
 from vies_shared.messaging.consumer import Handler, HandlerContext
 from vies_shared.reference import centre_for_country
 from vies_shared.storage import UnitOfWork
-
-from vies_missions import store
-from vies_missions.domain.incident import Incident
-from vies_missions.domain.mission import ACTIVE, Mission
-from vies_missions.settings import MissionsSettings
 
 Document = dict[str, Any]
 

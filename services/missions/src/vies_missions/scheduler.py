@@ -16,16 +16,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
-from vies_shared.events.missions import CheckInMissed
-from vies_shared.logging import get_logger
-from vies_shared.service import Runtime
-from vies_shared.storage import UnitOfWork
 
 from vies_missions import clock, store
 from vies_missions.domain.incident import CENTRE, OPEN, Incident
 from vies_missions.domain.mission import ON_MISSION, Mission
 from vies_missions.settings import MissionsSettings
 from vies_missions.use_cases import close_check, emit_escalation
+from vies_shared.events.missions import CheckInMissed
+from vies_shared.logging import get_logger
+from vies_shared.service import Runtime
+from vies_shared.storage import UnitOfWork
 
 Document = dict[str, Any]
 log = get_logger(component="scheduler")

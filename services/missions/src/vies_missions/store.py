@@ -15,6 +15,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+
 from vies_shared.errors import NotFound
 
 Document = dict[str, Any]

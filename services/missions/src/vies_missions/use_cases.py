@@ -6,6 +6,12 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
+from vies_missions import clock, store
+from vies_missions.domain import access
+from vies_missions.domain.incident import Incident
+from vies_missions.domain.mission import ON_MISSION, Mission
+from vies_missions.domain.safety_check import SecurityAlert, accounted_for, check_response, entry_id
+from vies_missions.settings import MissionsSettings
 from vies_shared.errors import Forbidden, NotAllowedInState
 from vies_shared.events.missions import (
     CheckInReceived,
@@ -25,13 +31,6 @@ from vies_shared.events.missions import (
 from vies_shared.service import Runtime
 from vies_shared.storage import UnitOfWork
 from vies_shared.web import Page, Principal, paged
-
-from vies_missions import clock, store
-from vies_missions.domain import access
-from vies_missions.domain.incident import Incident
-from vies_missions.domain.mission import ON_MISSION, Mission
-from vies_missions.domain.safety_check import SecurityAlert, accounted_for, check_response, entry_id
-from vies_missions.settings import MissionsSettings
 
 Document = dict[str, Any]
 

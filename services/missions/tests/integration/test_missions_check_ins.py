@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from missions_testkit import app_for, count_is, engagement, plan, settings_for, start
+
 from vies_missions import scheduler
 from vies_missions.domain.mission import midnight
 from vies_shared.events.recruitment import VolunteerEngaged

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from missions_testkit import app_for, count_is, engagement, plan, settings_for
+
 from vies_missions.domain.mission import mission_id_for
 from vies_shared.events.partners import AuthorityRegistered
 from vies_shared.events.topics import events_topic

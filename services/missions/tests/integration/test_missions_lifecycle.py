@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from missions_testkit import ALL_ITEMS, app_for, engagement, plan, settings_for
+
 from vies_shared.events.topics import events_topic
 from vies_shared.testing import KafkaProbe
 from vies_shared.testing.helpers import running

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from missions_testkit import app_for, engagement, plan, settings_for, start
+
 from vies_shared.events.partners import PartnerReinstated, PartnerSuspended
 from vies_shared.events.recruitment import ContactUpdated, PersonErased
 from vies_shared.events.topics import contacts_topic, events_topic

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from missions_testkit import app_for, count_is, engagement, plan, settings_for, start
+
 from vies_shared.events.recruitment import ContactUpdated
 from vies_shared.events.topics import contacts_topic, events_topic
 from vies_shared.testing import KafkaProbe, publish_event, publish_raw, wait_until

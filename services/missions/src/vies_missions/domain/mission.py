@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from vies_shared.errors import InvalidInput, NotAllowedInState
-
 from vies_missions.domain.errors import ExtensionBeyondSchemeLimit, MissionNotReady
+from vies_shared.errors import InvalidInput, NotAllowedInState
 
 PLANNED = "planned"
 STARTED = "started"
