@@ -1,0 +1,576 @@
+"""Policy checks over rendered Kubernetes manifests (lists of dicts).
+
+Each ``check_*`` function returns a list of human-readable violations; an empty
+list means the manifests follow the policy. ``check_all`` runs them all.
+
+What is checked, and why:
+- every workload container runs with the restricted Pod Security Standard
+  settings, a writable /tmp on a read-only root filesystem, probes,
+  requests and a memory limit, and a grace period above the 30 s drain;
+- every Deployment has a PodDisruptionBudget and exactly one autoscaler (an
+  HPA on CPU for an API, a KEDA ScaledObject on consumer lag for a worker);
+- network policies: a namespace-wide default deny, API pods reachable only
+  from the ingress controller (plus Prometheus on the metrics port), egress
+  only to Kafka, MongoDB, DNS and, for the notifications worker and regional
+  consumers, SMTP/HTTPS outside the cluster;
+- Kafka: a KafkaTopic for every contract topic and a KafkaUser per service
+  whose ACLs are exactly what ``vies_shared.events.topics`` says it publishes
+  and consumes; regional users read the events topics only;
+- MongoDB: a replica set of three members, and a user per workload whose
+  connection-string Secret the workload reads and whose only role is
+  readWrite on the database the workload uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from vies_shared.events import topics as contract
+
+Doc = dict[str, Any]
+
+SERVICES = contract.SERVICES
+DRAIN_SECONDS = 30  # VIES drain_seconds: consumers drain up to 30 s on SIGTERM
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
+INGRESS_CONTROLLER_NAMESPACE = "ingress-nginx"
+MONITORING_NAMESPACE = "monitoring"
+KAFKA_PORT = 9093
+MONGODB_PORT = 27017
+EXTERNAL_PORTS = {443, 465, 587}  # HTTPS (SMS gateway, webhooks), SMTP submission
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def name_of(doc: Doc) -> str:
+    return str(doc.get("metadata", {}).get("name", "?"))
+
+
+def kind_name(doc: Doc) -> str:
+    return f"{doc.get('kind')}/{name_of(doc)}"
+
+
+def of_kind(docs: Iterable[Doc], kind: str) -> list[Doc]:
+    return [d for d in docs if d.get("kind") == kind]
+
+
+def by_name(docs: Iterable[Doc], kind: str) -> dict[str, Doc]:
+    return {name_of(d): d for d in of_kind(docs, kind)}
+
+
+def pod_template(doc: Doc) -> Doc:
+    """The pod template of a workload (CronJob nests it one level deeper)."""
+    spec = doc.get("spec", {})
+    if doc.get("kind") == "CronJob":
+        spec = spec.get("jobTemplate", {}).get("spec", {})
+    return spec.get("template", {})
+
+
+def containers(pod_spec: Doc) -> Iterator[tuple[str, Doc]]:
+    for field in ("initContainers", "containers"):
+        for c in pod_spec.get(field) or []:
+            yield field, c
+
+
+def selects(selector: Doc | None, labels: dict[str, str]) -> bool:
+    """Whether a LabelSelector (matchLabels and matchExpressions) matches labels; {} matches all."""
+    if selector is None:
+        return False
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr["key"], expr["operator"], expr.get("values") or []
+        if (
+            (op == "In" and labels.get(key) not in values)
+            or (op == "NotIn" and labels.get(key) in values)
+            or (op == "Exists" and key not in labels)
+            or (op == "DoesNotExist" and key in labels)
+        ):
+            return False
+    return True
+
+
+def container_env(docs: list[Doc], container: Doc) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    """(plain values, secret references name -> (secret, key)) a container sees."""
+    configmaps = by_name(docs, "ConfigMap")
+    values: dict[str, str] = {}
+    secrets: dict[str, tuple[str, str]] = {}
+    for source in container.get("envFrom") or []:
+        ref = source.get("configMapRef")
+        if ref and ref.get("name") in configmaps:
+            values.update({k: str(v) for k, v in (configmaps[ref["name"]].get("data") or {}).items()})
+    for var in container.get("env") or []:
+        if "value" in var:
+            values[var["name"]] = str(var["value"])
+        ref = (var.get("valueFrom") or {}).get("secretKeyRef")
+        if ref:
+            secrets[var["name"]] = (ref["name"], ref["key"])
+    return values, secrets
+
+
+def app_container(doc: Doc) -> Doc:
+    spec = pod_template(doc).get("spec", {})
+    for c in spec.get("containers") or []:
+        if c.get("name") == "app":
+            return dict(c)
+    return dict((spec.get("containers") or [{}])[0])
+
+
+def is_api(doc: Doc) -> bool:
+    return doc.get("metadata", {}).get("labels", {}).get("app.kubernetes.io/component") == "api"
+
+
+# --------------------------------------------------------------------------- workloads
+
+
+def check_security(docs: list[Doc]) -> list[str]:
+    """Restricted Pod Security Standard, read-only root with /tmp, no host access, no token."""
+    errors: list[str] = []
+    service_accounts = by_name(docs, "ServiceAccount")
+    for doc in docs:
+        if doc.get("kind") not in WORKLOAD_KINDS:
+            continue
+        where = kind_name(doc)
+        spec = pod_template(doc).get("spec", {})
+        pod_sc = spec.get("securityContext") or {}
+        if pod_sc.get("runAsNonRoot") is not True:
+            errors.append(f"{where}: pod securityContext.runAsNonRoot is not true")
+        if (pod_sc.get("seccompProfile") or {}).get("type") != "RuntimeDefault":
+            errors.append(f"{where}: pod securityContext.seccompProfile.type is not RuntimeDefault")
+        if pod_sc.get("runAsUser") == 0:
+            errors.append(f"{where}: pod runs as uid 0")
+        for field in ("hostNetwork", "hostPID", "hostIPC"):
+            if spec.get(field):
+                errors.append(f"{where}: {field} is set")
+        for volume in spec.get("volumes") or []:
+            if "hostPath" in volume:
+                errors.append(f"{where}: hostPath volume {volume.get('name')}")
+        sa = service_accounts.get(spec.get("serviceAccountName", ""), {})
+        if spec.get("automountServiceAccountToken") is not False and sa.get("automountServiceAccountToken") is not False:
+            errors.append(f"{where}: the service account token is mounted")
+        tmp_volumes = {v["name"] for v in spec.get("volumes") or [] if "emptyDir" in v}
+        for field, c in containers(spec):
+            cw = f"{where} {field[:-1]} {c.get('name')}"
+            sc = c.get("securityContext") or {}
+            if sc.get("runAsNonRoot") is not True:
+                errors.append(f"{cw}: securityContext.runAsNonRoot is not true")
+            if sc.get("allowPrivilegeEscalation") is not False:
+                errors.append(f"{cw}: securityContext.allowPrivilegeEscalation is not false")
+            if sc.get("privileged"):
+                errors.append(f"{cw}: privileged")
+            if sc.get("readOnlyRootFilesystem") is not True:
+                errors.append(f"{cw}: securityContext.readOnlyRootFilesystem is not true")
+            caps = sc.get("capabilities") or {}
+            if "ALL" not in (caps.get("drop") or []):
+                errors.append(f"{cw}: securityContext.capabilities.drop does not contain ALL")
+            if caps.get("add"):
+                errors.append(f"{cw}: adds capabilities {caps['add']}")
+            seccomp = (sc.get("seccompProfile") or pod_sc.get("seccompProfile") or {}).get("type")
+            if seccomp != "RuntimeDefault":
+                errors.append(f"{cw}: seccompProfile is not RuntimeDefault")
+            if sc.get("runAsUser") == 0:
+                errors.append(f"{cw}: runs as uid 0")
+            tmp = [m for m in c.get("volumeMounts") or [] if m.get("mountPath") == "/tmp"]
+            if not tmp or tmp[0].get("name") not in tmp_volumes:
+                errors.append(f"{cw}: no emptyDir mounted at /tmp")
+    return errors
+
+
+def check_probes_and_resources(docs: list[Doc]) -> list[str]:
+    """Startup, readiness (/readyz) and liveness (/healthz) probes; requests; memory limit; grace period."""
+    errors: list[str] = []
+    for doc in docs:
+        if doc.get("kind") not in WORKLOAD_KINDS:
+            continue
+        where = kind_name(doc)
+        spec = pod_template(doc).get("spec", {})
+        long_running = doc["kind"] in ("Deployment", "StatefulSet", "DaemonSet")
+        grace = spec.get("terminationGracePeriodSeconds", 30)
+        if long_running and grace <= DRAIN_SECONDS:
+            errors.append(f"{where}: terminationGracePeriodSeconds {grace} is not above the {DRAIN_SECONDS} s drain")
+        for field, c in containers(spec):
+            cw = f"{where} {field[:-1]} {c.get('name')}"
+            resources = c.get("resources") or {}
+            requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+            for res in ("cpu", "memory"):
+                if res not in requests:
+                    errors.append(f"{cw}: no {res} request")
+            if "memory" not in limits:
+                errors.append(f"{cw}: no memory limit")
+            image = str(c.get("image", ""))
+            if image.endswith(":latest"):
+                errors.append(f"{cw}: image tag latest")
+            if not long_running or field == "initContainers":
+                continue
+            expected = {"startupProbe": None, "readinessProbe": "/readyz", "livenessProbe": "/healthz"}
+            for probe, path in expected.items():
+                p = c.get(probe)
+                if not p:
+                    errors.append(f"{cw}: no {probe}")
+                elif path is not None and (p.get("httpGet") or {}).get("path") != path:
+                    errors.append(f"{cw}: {probe} is not GET {path}")
+    return errors
+
+
+def check_disruption_budgets(docs: list[Doc]) -> list[str]:
+    errors: list[str] = []
+    pdbs = of_kind(docs, "PodDisruptionBudget")
+    for doc in of_kind(docs, "Deployment"):
+        labels = pod_template(doc).get("metadata", {}).get("labels", {})
+        matching = [name_of(p) for p in pdbs if selects(p["spec"].get("selector"), labels)]
+        if len(matching) != 1:
+            errors.append(f"{kind_name(doc)}: {len(matching)} PodDisruptionBudgets select its pods (want 1)")
+    return errors
+
+
+def check_autoscaling(docs: list[Doc]) -> list[str]:
+    """An HPA on CPU for an API, a KEDA ScaledObject on Kafka lag for a worker, never both."""
+    errors: list[str] = []
+    deployments = by_name(docs, "Deployment")
+    hpa_targets: dict[str, Doc] = {}
+    keda_targets: dict[str, Doc] = {}
+    for hpa in of_kind(docs, "HorizontalPodAutoscaler"):
+        ref = hpa["spec"]["scaleTargetRef"]
+        if ref.get("kind") != "Deployment" or ref.get("name") not in deployments:
+            errors.append(f"{kind_name(hpa)}: scales a missing workload {ref}")
+        hpa_targets[ref.get("name")] = hpa
+    triggers = by_name(docs, "TriggerAuthentication")
+    for so in of_kind(docs, "ScaledObject"):
+        ref = so["spec"]["scaleTargetRef"]
+        if ref.get("kind", "Deployment") != "Deployment" or ref.get("name") not in deployments:
+            errors.append(f"{kind_name(so)}: scales a missing workload {ref}")
+        keda_targets[ref.get("name")] = so
+        for trigger in so["spec"].get("triggers") or []:
+            auth = (trigger.get("authenticationRef") or {}).get("name")
+            if auth and auth not in triggers:
+                errors.append(f"{kind_name(so)}: TriggerAuthentication {auth} is missing")
+    for name, doc in deployments.items():
+        where = kind_name(doc)
+        if name in hpa_targets and name in keda_targets:
+            errors.append(f"{where}: scaled by both an HPA and a ScaledObject")
+        elif is_api(doc):
+            hpa = hpa_targets.get(name)
+            if hpa is None:
+                errors.append(f"{where}: API without a HorizontalPodAutoscaler")
+            elif not any(
+                m.get("type") == "Resource" and m.get("resource", {}).get("name") == "cpu"
+                for m in hpa["spec"].get("metrics") or []
+            ):
+                errors.append(f"{kind_name(hpa)}: does not scale on CPU")
+        else:
+            so = keda_targets.get(name)
+            if so is None:
+                errors.append(f"{where}: consumer without a KEDA ScaledObject")
+                continue
+            kafka = [t for t in so["spec"].get("triggers") or [] if t.get("type") == "kafka"]
+            if not kafka:
+                errors.append(f"{kind_name(so)}: no kafka (consumer lag) trigger")
+            if so["spec"].get("minReplicaCount", 0) < 1:
+                errors.append(f"{kind_name(so)}: may scale to zero (the worker carries the relay and schedulers)")
+            values, _ = container_env(docs, app_container(doc))
+            group = _consumer_group(doc, values)
+            for t in kafka:
+                if t["metadata"].get("consumerGroup") != group:
+                    errors.append(
+                        f"{kind_name(so)}: trigger watches group {t['metadata'].get('consumerGroup')}, "
+                        f"the workload consumes as {group}"
+                    )
+    return errors
+
+
+def _consumer_group(doc: Doc, values: dict[str, str]) -> str:
+    prefix = values.get("VIES_TOPIC_PREFIX", "")
+    app = doc.get("metadata", {}).get("labels", {}).get("app.kubernetes.io/name", "")
+    if app == "regional":
+        return f"{prefix}vies.regional.{values.get('VIES_REGION', '?')}"
+    return f"{prefix}vies.{app}"
+
+
+# --------------------------------------------------------------------------- network
+
+
+def _policies_for(policies: list[Doc], labels: dict[str, str], policy_type: str) -> list[Doc]:
+    return [
+        p
+        for p in policies
+        if selects(p["spec"].get("podSelector"), labels) and policy_type in (p["spec"].get("policyTypes") or [])
+    ]
+
+
+def _is_namespace(peer: Doc, namespace: str) -> bool:
+    return (peer.get("namespaceSelector") or {}).get("matchLabels", {}).get("kubernetes.io/metadata.name") == namespace
+
+
+def _ports(rule: Doc) -> set[Any]:
+    return {p.get("port") for p in rule.get("ports") or []}
+
+
+def check_network_policies(docs: list[Doc], *, whole_namespace: bool = True) -> list[str]:
+    errors: list[str] = []
+    policies = of_kind(docs, "NetworkPolicy")
+    default_deny = [
+        p
+        for p in policies
+        if p["spec"].get("podSelector") == {}
+        and set(p["spec"].get("policyTypes") or []) == {"Ingress", "Egress"}
+        and not p["spec"].get("ingress")
+        and not p["spec"].get("egress")
+    ]
+    if whole_namespace and not default_deny:
+        errors.append("NetworkPolicy: no default deny (podSelector {}, Ingress and Egress, no rules)")
+    for doc in docs:
+        if doc.get("kind") not in WORKLOAD_KINDS:
+            continue
+        where = kind_name(doc)
+        labels = pod_template(doc).get("metadata", {}).get("labels", {})
+        own = [
+            p
+            for p in _policies_for(policies, labels, "Egress")
+            if p["spec"].get("podSelector") and p not in default_deny
+        ]
+        if not own:
+            errors.append(f"{where}: no NetworkPolicy of its own (egress rules naming its pods)")
+        api = is_api(doc)
+        for policy in _policies_for(policies, labels, "Ingress"):
+            for rule in policy["spec"].get("ingress") or []:
+                peers = rule.get("from") or []
+                if not peers:
+                    errors.append(f"{where}: {kind_name(policy)} admits ingress from anywhere")
+                for peer in peers:
+                    from_ingress = api and _is_namespace(peer, INGRESS_CONTROLLER_NAMESPACE)
+                    from_monitoring = _is_namespace(peer, MONITORING_NAMESPACE) and _ports(rule) == {"http"}
+                    if not (from_ingress or from_monitoring):
+                        errors.append(f"{where}: {kind_name(policy)} admits ingress from {peer}")
+        external_allowed = labels.get("app.kubernetes.io/name") == "regional" or (
+            labels.get("app.kubernetes.io/name") == "notifications" and labels.get("app.kubernetes.io/component") == "worker"
+        )
+        for policy in _policies_for(policies, labels, "Egress"):
+            for rule in policy["spec"].get("egress") or []:
+                ports = _ports(rule)
+                peers = rule.get("to") or []
+                if not peers:
+                    errors.append(f"{where}: {kind_name(policy)} allows egress to anywhere on {ports or 'any port'}")
+                for peer in peers:
+                    pod_sel = (peer.get("podSelector") or {}).get("matchLabels", {})
+                    if pod_sel.get("strimzi.io/cluster") and ports == {KAFKA_PORT}:
+                        continue
+                    if pod_sel.get("app", "").endswith("-mongodb-svc") and ports == {MONGODB_PORT}:
+                        continue
+                    if pod_sel.get("k8s-app") == "kube-dns" and ports == {53}:
+                        continue
+                    block = peer.get("ipBlock")
+                    if block and external_allowed and ports <= EXTERNAL_PORTS and block.get("except"):
+                        continue
+                    errors.append(f"{where}: {kind_name(policy)} allows egress to {peer} on {ports}")
+    return errors
+
+
+# --------------------------------------------------------------------------- Kafka
+
+
+def _acl_sets(user: Doc) -> tuple[set[str], set[str], set[tuple[str, str]], list[str]]:
+    """(readable topics, writable topics, groups (name, pattern), other grants) of a KafkaUser."""
+    read: set[str] = set()
+    write: set[str] = set()
+    groups: set[tuple[str, str]] = set()
+    other: list[str] = []
+    for acl in user["spec"].get("authorization", {}).get("acls") or []:
+        res = acl["resource"]
+        ops = set(acl.get("operations") or [])
+        pattern = res.get("patternType", "literal")
+        if acl.get("type", "allow") != "allow":
+            continue
+        if res["type"] == "topic" and pattern == "literal":
+            if "Read" in ops:
+                read.add(res["name"])
+            if "Write" in ops:
+                write.add(res["name"])
+            extra = ops - {"Read", "Write", "Describe"}
+            if extra:
+                other.append(f"{sorted(extra)} on topic {res['name']}")
+        elif res["type"] == "group":
+            groups.add((res.get("name", ""), pattern))
+            extra = ops - {"Read", "Describe"}
+            if extra:
+                other.append(f"{sorted(extra)} on group {res.get('name')}")
+        else:
+            other.append(f"{sorted(ops)} on {res['type']} {res.get('name', '')} ({pattern})")
+    return read, write, groups, other
+
+
+def check_kafka(docs: list[Doc], prefix: str = "") -> list[str]:
+    """Cluster settings, a KafkaTopic per contract topic, ACLs derived from the contract."""
+    errors: list[str] = []
+    clusters = of_kind(docs, "Kafka")
+    if not clusters:
+        return ["Kafka: no Kafka cluster"]
+    for kafka in clusters:
+        cname = name_of(kafka)
+        config = kafka["spec"]["kafka"].get("config") or {}
+        if int(config.get("min.insync.replicas", 1)) != 2:
+            errors.append(f"{kind_name(kafka)}: min.insync.replicas is not 2")
+        if int(config.get("default.replication.factor", 1)) != 3:
+            errors.append(f"{kind_name(kafka)}: default.replication.factor is not 3")
+        listeners = kafka["spec"]["kafka"].get("listeners") or []
+        if not listeners or any(
+            not lst.get("tls") or (lst.get("authentication") or {}).get("type") != "scram-sha-512" for lst in listeners
+        ):
+            errors.append(f"{kind_name(kafka)}: every listener must be TLS with SCRAM-SHA-512")
+        if (kafka["spec"]["kafka"].get("authorization") or {}).get("type") != "simple":
+            errors.append(f"{kind_name(kafka)}: ACL authorization (simple) is off")
+        pools = [p for p in of_kind(docs, "KafkaNodePool") if p["metadata"].get("labels", {}).get("strimzi.io/cluster") == cname]
+        roles = [tuple(sorted(p["spec"].get("roles") or [])) for p in pools]
+        if sorted(roles) != [("broker",), ("controller",)]:
+            errors.append(f"{kind_name(kafka)}: want two KafkaNodePools, controllers and brokers, got {roles}")
+        brokers = sum(p["spec"].get("replicas", 0) for p in pools if "broker" in (p["spec"].get("roles") or []))
+        controllers = sum(p["spec"].get("replicas", 0) for p in pools if "controller" in (p["spec"].get("roles") or []))
+        if brokers < 3 or controllers < 3:
+            errors.append(f"{kind_name(kafka)}: {brokers} brokers and {controllers} controllers (want 3 each at least)")
+
+    kafka_topics = {t["spec"].get("topicName", name_of(t)): t for t in of_kind(docs, "KafkaTopic")}
+    for spec in contract.all_topics(prefix):
+        topic = kafka_topics.get(spec.name)
+        if topic is None:
+            errors.append(f"KafkaTopic: none for contract topic {spec.name}")
+            continue
+        config = topic["spec"].get("config") or {}
+        compacted = config.get("cleanup.policy") == "compact"
+        if compacted != spec.compacted:
+            errors.append(f"{kind_name(topic)}: cleanup.policy {config.get('cleanup.policy')} (compacted: {spec.compacted})")
+        if topic["spec"].get("replicas") != 3:
+            errors.append(f"{kind_name(topic)}: replicas is not 3")
+        if not spec.compacted and "retention.ms" not in config:
+            errors.append(f"{kind_name(topic)}: no explicit retention.ms")
+
+    users = by_name(docs, "KafkaUser")
+    for service in SERVICES:
+        name = f"vies-{service}"
+        user = users.get(name)
+        if user is None:
+            errors.append(f"KafkaUser: none for service {service}")
+            continue
+        want = contract.service_topics(service, prefix)
+        read, write, groups, other = _acl_sets(user)
+        if read != set(want.consumes):
+            errors.append(
+                f"{kind_name(user)}: reads {sorted(read)}, the contract says it consumes {sorted(want.consumes)}"
+            )
+        if write != set(want.publishes):
+            errors.append(
+                f"{kind_name(user)}: writes {sorted(write)}, the contract says it publishes {sorted(want.publishes)}"
+            )
+        if groups != {(f"{prefix}vies.{service}", "prefix")}:
+            errors.append(f"{kind_name(user)}: consumer groups {sorted(groups)} (want prefix {prefix}vies.{service})")
+        errors.extend(f"{kind_name(user)}: grants {o}" for o in other)
+
+    regional_topics = set(contract.regional_topics(prefix))
+    for name, user in users.items():
+        read, write, groups, other = _acl_sets(user)
+        if name.startswith("vies-regional-"):
+            if read != regional_topics:
+                errors.append(f"KafkaUser/{name}: reads {sorted(read)}, a region reads {sorted(regional_topics)}")
+            if write:
+                errors.append(f"KafkaUser/{name}: a regional consumer writes {sorted(write)}")
+            if len(groups) != 1 or not next(iter(groups))[0].startswith(f"{prefix}vies.regional."):
+                errors.append(f"KafkaUser/{name}: consumer groups {sorted(groups)} (want vies.regional.<REGION>)")
+            errors.extend(f"KafkaUser/{name}: grants {o}" for o in other)
+        elif name == "vies-ops":
+            dlqs = {contract.dlq_topic(s, prefix) for s in SERVICES}
+            events = {contract.events_topic(s, prefix) for s in SERVICES}
+            if not read <= dlqs or not write <= events:
+                errors.append(f"KafkaUser/{name}: reads {sorted(read)} and writes {sorted(write)} (dead letters only)")
+            errors.extend(f"KafkaUser/{name}: grants {o}" for o in other)
+        elif name not in {f"vies-{s}" for s in SERVICES}:
+            errors.append(f"KafkaUser/{name}: not a service, region or the operators' tool")
+        for topic in read | write:
+            if topic not in kafka_topics:
+                errors.append(f"KafkaUser/{name}: ACL on {topic}, which has no KafkaTopic")
+    errors.extend(_check_kafka_clients(docs, users))
+    return errors
+
+
+def _check_kafka_clients(docs: list[Doc], users: dict[str, Doc]) -> list[str]:
+    """Each workload logs in as a KafkaUser that exists, with the password Secret of that user."""
+    errors: list[str] = []
+    for doc in of_kind(docs, "Deployment"):
+        values, secrets = container_env(docs, app_container(doc))
+        username = values.get("VIES_KAFKA_SASL_USERNAME")
+        where = kind_name(doc)
+        if username is None:
+            errors.append(f"{where}: no VIES_KAFKA_SASL_USERNAME")
+            continue
+        if username not in users:
+            errors.append(f"{where}: logs in as {username}, which is no KafkaUser")
+        if secrets.get("VIES_KAFKA_SASL_PASSWORD", ("", ""))[0] != username:
+            errors.append(f"{where}: the Kafka password does not come from the Secret {username}")
+        app = doc["metadata"].get("labels", {}).get("app.kubernetes.io/name")
+        if app in SERVICES and username != f"vies-{app}":
+            errors.append(f"{where}: the {app} service logs in as {username}")
+        if app == "regional":
+            read, _, groups, _ = _acl_sets(users.get(username, {"spec": {}}))
+            group = _consumer_group(doc, values)
+            if groups and {g for g, _ in groups} != {group}:
+                errors.append(f"{where}: consumes as {group}, its KafkaUser grants {sorted(groups)}")
+    return errors
+
+
+# --------------------------------------------------------------------------- MongoDB
+
+
+def check_mongodb(docs: list[Doc]) -> list[str]:
+    errors: list[str] = []
+    clusters = of_kind(docs, "MongoDBCommunity")
+    if not clusters:
+        return ["MongoDBCommunity: none"]
+    users_by_secret: dict[str, Doc] = {}
+    for mdb in clusters:
+        spec = mdb["spec"]
+        if spec.get("type") != "ReplicaSet" or spec.get("members") != 3:
+            errors.append(f"{kind_name(mdb)}: want a replica set of 3 members")
+        if "SCRAM" not in (spec.get("security", {}).get("authentication", {}).get("modes") or []):
+            errors.append(f"{kind_name(mdb)}: SCRAM authentication is off")
+        for user in spec.get("users") or []:
+            secret = user.get("connectionStringSecretName")
+            if secret:
+                users_by_secret[secret] = user
+    databases: dict[str, str] = {}
+    for doc in of_kind(docs, "Deployment"):
+        where = kind_name(doc)
+        values, secrets = container_env(docs, app_container(doc))
+        ref = secrets.get("VIES_MONGODB_URI")
+        if ref is None:
+            errors.append(f"{where}: VIES_MONGODB_URI does not come from a Secret")
+            continue
+        user = users_by_secret.get(ref[0])
+        if user is None:
+            errors.append(f"{where}: reads the connection string {ref[0]}, which no MongoDB user writes")
+            continue
+        app = doc["metadata"].get("labels", {}).get("app.kubernetes.io/name", "")
+        db = values.get("VIES_MONGODB_DB") or f"vies_{app}"
+        roles = {(r["name"], r["db"]) for r in user.get("roles") or []}
+        if roles != {("readWrite", db)}:
+            errors.append(f"{where}: its MongoDB user {user['name']} has roles {sorted(roles)} (want readWrite on {db})")
+        owner = databases.setdefault(db, user["name"])
+        if owner != user["name"]:
+            errors.append(f"{where}: database {db} is shared by {owner} and {user['name']}")
+    return errors
+
+
+# --------------------------------------------------------------------------- all
+
+
+def check_all(docs: list[Doc], *, whole_namespace: bool = True) -> list[str]:
+    """Every check. ``whole_namespace=False`` (a region rendered on its own) skips what
+    the namespace provides: the default deny, Kafka and MongoDB."""
+    errors = (
+        check_security(docs)
+        + check_probes_and_resources(docs)
+        + check_disruption_budgets(docs)
+        + check_autoscaling(docs)
+        + check_network_policies(docs, whole_namespace=whole_namespace)
+    )
+    if whole_namespace:
+        errors += check_kafka(docs) + check_mongodb(docs)
+    return errors
