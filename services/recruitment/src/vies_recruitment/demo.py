@@ -228,8 +228,12 @@ async def seed(runtime: Runtime) -> None:
                 **{k: v for k, v in person.items() if k in ("name", "birth_date")},
             )
             candidate = Principal(sub=f"cand-demo-{index}", role="candidate")
-            body = ApplicationIn(candidate=profile, motivation="Je souhaite m'engager dans la santé communautaire.")
-            await use_cases.apply(runtime, candidate, "pos-demo-vsi-ziguinchor", body, application_id=application_id)
+            application = ApplicationIn(
+                candidate=profile, motivation="Je souhaite m'engager dans la santé communautaire."
+            )
+            await use_cases.apply(
+                runtime, candidate, "pos-demo-vsi-ziguinchor", application, application_id=application_id
+            )
             await _advance(runtime, application_id, target)
     except DomainError as exc:
         log.warning("demo_seed_incomplete", error=exc.message)
