@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
@@ -63,6 +64,11 @@ async def test_schemes_and_eligibility_checks(vies_settings: Any, vies_stack: An
         assert results["vec"] == set()
         assert results["jsi_vvvsi"] == {"jsi_vvvsi.duration"}
         assert results["reciprocity"] == {"reciprocity.hosted_in_france", "reciprocity.from_partner_country"}
+
+        assert "/eligibility-checks" in (await c.get("/openapi.json")).json()["paths"]
+        channels = json.dumps((await c.get("/asyncapi.json")).json()["channels"])
+        assert f"{topic_prefix}vies.recruitment.contacts" in channels
+        assert "recruitment.VolunteerEngaged" in channels and "partners.PartnershipEnded" in channels
 
         r = await c.post("/eligibility-checks", json=check_body(nationality="FRA", starts_on="x"), headers=anyone)
         assert r.status_code == 422
