@@ -24,6 +24,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from pymongo import AsyncMongoClient
 from typer.testing import CliRunner
+
 from vies_shared.devstack import LocalStack, StackConfig, StackError, find_repo_root
 from vies_shared.devstack._proc import ProcRef, is_alive, port_accepts
 from vies_shared.devstack.cli import stack_app
