@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from vies_shared.service import RuntimeDep
-from vies_shared.web import CurrentPrincipal, Pagination
 
 from vies_partners import use_cases
 from vies_partners.domain.directory import COUNTRY_PATTERN, LANGUAGE_PATTERN, Theme
@@ -21,6 +19,8 @@ from vies_partners.schemas import (
     SendingOrganisationIn,
     VettingNote,
 )
+from vies_shared.service import RuntimeDep
+from vies_shared.web import CurrentPrincipal, Pagination
 
 router = APIRouter()
 Answer = dict[str, Any]
@@ -84,7 +84,7 @@ async def register_partner(body: PartnerIn, principal: CurrentPrincipal, runtime
 
 
 @router.get("/partners", tags=["partners"])
-async def list_partners(  # noqa: PLR0917 - FastAPI query parameters
+async def list_partners(
     principal: CurrentPrincipal,
     runtime: RuntimeDep,
     page: Pagination,

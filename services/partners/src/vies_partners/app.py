@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from vies_shared.events import partners as partner_events
-from vies_shared.service import ServiceDefinition, create_app, serve
-from vies_shared.settings import ServiceSettings
 
 from vies_partners import api, handlers, store
 from vies_partners.settings import PartnersSettings
+from vies_shared.events import partners as partner_events
+from vies_shared.service import ServiceDefinition, create_app, serve
+from vies_shared.settings import ServiceSettings
 
 definition = ServiceDefinition(
     name="partners",

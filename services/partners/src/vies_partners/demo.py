@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from vies_shared.service import Runtime
-from vies_shared.web import Principal
-
 from vies_partners import store, use_cases
 from vies_partners.schemas import AuthorityIn, Contact, PartnerIn, PartnershipIn, SendingOrganisationIn
+from vies_shared.service import Runtime
+from vies_shared.web import Principal
 
 STAFF = Principal(sub="demo-seed", role="staff")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from vies_partners import store
 from vies_shared.events.missions import (
     FollowUpInterviewDone,
     IncidentReported,
@@ -22,8 +23,6 @@ from vies_shared.events.missions import (
 )
 from vies_shared.events.recruitment import CandidateSelected, PersonErased, PositionPublished, VolunteerEngaged
 from vies_shared.messaging.consumer import Handler, HandlerContext
-
-from vies_partners import store
 
 Document = dict[str, Any]
 

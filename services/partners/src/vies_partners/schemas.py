@@ -6,9 +6,9 @@ from datetime import date
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from vies_shared.events.recruitment import Scheme
 
 from vies_partners.domain.directory import COUNTRY_PATTERN, LANGUAGE_PATTERN, AuthorityKind, PartnerKind, Theme
+from vies_shared.events.recruitment import Scheme
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]

@@ -13,6 +13,17 @@ import uuid
 from datetime import date
 from typing import Any
 
+from vies_partners import store
+from vies_partners.domain import directory, journey, matching, partnership, sending_organisation, vetting
+from vies_partners.domain.indicators import Targets, indicators
+from vies_partners.schemas import (
+    AuthorityIn,
+    MatchRequestIn,
+    PartnerIn,
+    PartnershipIn,
+    SendingOrganisationIn,
+)
+from vies_partners.settings import PartnersSettings
 from vies_shared.errors import AlreadyExists, Forbidden, NotFound
 from vies_shared.events.partners import (
     AuthorityRegistered,
@@ -33,18 +44,6 @@ from vies_shared.reference import eea_countries
 from vies_shared.service import Runtime
 from vies_shared.storage import UnitOfWork
 from vies_shared.web import Page, Principal, paged
-
-from vies_partners import store
-from vies_partners.domain import directory, journey, matching, partnership, sending_organisation, vetting
-from vies_partners.domain.indicators import Targets, indicators
-from vies_partners.schemas import (
-    AuthorityIn,
-    MatchRequestIn,
-    PartnerIn,
-    PartnershipIn,
-    SendingOrganisationIn,
-)
-from vies_partners.settings import PartnersSettings
 
 Document = dict[str, Any]
 

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from vies_partners.app import create
 from vies_partners.settings import PartnersSettings
 from vies_shared.events.missions import (

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from vies_partners.app import create
 from vies_partners.settings import PartnersSettings
 from vies_shared.events.recruitment import PersonErased

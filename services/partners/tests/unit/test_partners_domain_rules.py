@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+
 from vies_partners.domain import directory, partnership, sending_organisation, vetting
 from vies_partners.domain.indicators import Targets, direction, indicators
 from vies_shared.errors import Forbidden, InvalidInput, NotAllowedInState

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+
 from vies_partners.domain.journey import STEP_ORDER, JourneyFacts, MissionFacts, interviews_of, is_stalled, view
 
 TODAY = date(2026, 11, 26)

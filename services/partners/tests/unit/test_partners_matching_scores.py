@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
+
 from vies_partners.domain.matching import (
     WEIGHTS,
     MatchCriteria,
     PartnerProfile,
+    fast_value,
     rank,
     score,
     track_record,
@@ -116,3 +120,29 @@ def test_rank_prefers_free_places_and_a_clean_record() -> None:
     assert order(profile("a-full", on_mission=2), profile("b-fresh")) == ["b-fresh", "a-full"]
     assert order(profile("a-incidents", serious_incidents=1), profile("b-fresh")) == ["b-fresh", "a-incidents"]
     assert order(profile("a-fresh"), profile("b-experienced", hosted=2)) == ["b-experienced", "a-fresh"]
+
+
+def test_fast_ranking_value_equals_the_explained_score() -> None:
+    rng = random.Random(7)
+    themes = ["health", "education", "digital", "other"]
+    for _ in range(500):
+        p = profile(
+            f"p{rng.randint(0, 99)}",
+            country=rng.choice(["SN", "BF", "VN"]),
+            themes=frozenset(rng.sample(themes, rng.randint(1, 3))),
+            languages=frozenset(rng.sample(["fr", "en", "es"], rng.randint(1, 2))),
+            hosting_capacity=rng.randint(0, 4),
+            on_mission=rng.randint(0, 4),
+            hosted=rng.randint(0, 7),
+            serious_incidents=rng.randint(0, 2),
+            reciprocity=rng.random() < 0.5,
+        )
+        criteria = MatchCriteria(
+            countries=frozenset(rng.sample(["SN", "BF", "VN"], rng.randint(0, 2))),
+            themes=frozenset(rng.sample(themes, rng.randint(0, 2))),
+            languages=frozenset(rng.sample(["fr", "en", "es"], rng.randint(0, 2))),
+            scheme=rng.choice([None, "vsi", "reciprocity"]),
+            volunteers=rng.randint(1, 3),
+            reciprocity=rng.random() < 0.2,
+        )
+        assert fast_value(criteria)(p) == score(p, criteria).score

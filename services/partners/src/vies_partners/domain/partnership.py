@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from vies_shared.errors import InvalidInput, NotAllowedInState
-
 from vies_partners.domain.vetting import can_enter_partnership
+from vies_shared.errors import InvalidInput, NotAllowedInState
 
 
 def check_new_partnership(partner_status: str, starts_on: date, ends_on: date | None) -> None:
