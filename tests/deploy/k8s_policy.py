@@ -148,7 +148,10 @@ def check_security(docs: list[Doc]) -> list[str]:
             if "hostPath" in volume:
                 errors.append(f"{where}: hostPath volume {volume.get('name')}")
         sa = service_accounts.get(spec.get("serviceAccountName", ""), {})
-        if spec.get("automountServiceAccountToken") is not False and sa.get("automountServiceAccountToken") is not False:
+        if (
+            spec.get("automountServiceAccountToken") is not False
+            and sa.get("automountServiceAccountToken") is not False
+        ):
             errors.append(f"{where}: the service account token is mounted")
         tmp_volumes = {v["name"] for v in spec.get("volumes") or [] if "emptyDir" in v}
         for field, c in containers(spec):
@@ -344,7 +347,8 @@ def check_network_policies(docs: list[Doc], *, whole_namespace: bool = True) -> 
                     if not (from_ingress or from_monitoring):
                         errors.append(f"{where}: {kind_name(policy)} admits ingress from {peer}")
         external_allowed = labels.get("app.kubernetes.io/name") == "regional" or (
-            labels.get("app.kubernetes.io/name") == "notifications" and labels.get("app.kubernetes.io/component") == "worker"
+            labels.get("app.kubernetes.io/name") == "notifications"
+            and labels.get("app.kubernetes.io/component") == "worker"
         )
         for policy in _policies_for(policies, labels, "Egress"):
             for rule in policy["spec"].get("egress") or []:
@@ -420,7 +424,11 @@ def check_kafka(docs: list[Doc], prefix: str = "") -> list[str]:
             errors.append(f"{kind_name(kafka)}: every listener must be TLS with SCRAM-SHA-512")
         if (kafka["spec"]["kafka"].get("authorization") or {}).get("type") != "simple":
             errors.append(f"{kind_name(kafka)}: ACL authorization (simple) is off")
-        pools = [p for p in of_kind(docs, "KafkaNodePool") if p["metadata"].get("labels", {}).get("strimzi.io/cluster") == cname]
+        pools = [
+            p
+            for p in of_kind(docs, "KafkaNodePool")
+            if p["metadata"].get("labels", {}).get("strimzi.io/cluster") == cname
+        ]
         roles = [tuple(sorted(p["spec"].get("roles") or [])) for p in pools]
         if sorted(roles) != [("broker",), ("controller",)]:
             errors.append(f"{kind_name(kafka)}: want two KafkaNodePools, controllers and brokers, got {roles}")
@@ -438,7 +446,9 @@ def check_kafka(docs: list[Doc], prefix: str = "") -> list[str]:
         config = topic["spec"].get("config") or {}
         compacted = config.get("cleanup.policy") == "compact"
         if compacted != spec.compacted:
-            errors.append(f"{kind_name(topic)}: cleanup.policy {config.get('cleanup.policy')} (compacted: {spec.compacted})")
+            errors.append(
+                f"{kind_name(topic)}: cleanup.policy {config.get('cleanup.policy')} (compacted: {spec.compacted})"
+            )
         if topic["spec"].get("replicas") != 3:
             errors.append(f"{kind_name(topic)}: replicas is not 3")
         if not spec.compacted and "retention.ms" not in config:
@@ -509,7 +519,7 @@ def _check_kafka_clients(docs: list[Doc], users: dict[str, Doc]) -> list[str]:
         if app in SERVICES and username != f"vies-{app}":
             errors.append(f"{where}: the {app} service logs in as {username}")
         if app == "regional":
-            read, _, groups, _ = _acl_sets(users.get(username, {"spec": {}}))
+            _, _, groups, _ = _acl_sets(users.get(username, {"spec": {}}))
             group = _consumer_group(doc, values)
             if groups and {g for g, _ in groups} != {group}:
                 errors.append(f"{where}: consumes as {group}, its KafkaUser grants {sorted(groups)}")
@@ -551,7 +561,9 @@ def check_mongodb(docs: list[Doc]) -> list[str]:
         db = values.get("VIES_MONGODB_DB") or f"vies_{app}"
         roles = {(r["name"], r["db"]) for r in user.get("roles") or []}
         if roles != {("readWrite", db)}:
-            errors.append(f"{where}: its MongoDB user {user['name']} has roles {sorted(roles)} (want readWrite on {db})")
+            errors.append(
+                f"{where}: its MongoDB user {user['name']} has roles {sorted(roles)} (want readWrite on {db})"
+            )
         owner = databases.setdefault(db, user["name"])
         if owner != user["name"]:
             errors.append(f"{where}: database {db} is shared by {owner} and {user['name']}")

@@ -4,11 +4,11 @@ contract (vies_shared.events.topics)."""
 
 from __future__ import annotations
 
-import pytest
-
 import k8s_policy
+import pytest
 from deploy_checks import load_all
 from k8s_policy import by_name, of_kind, pod_template, selects
+
 from vies_shared.events import topics as contract
 
 REGIONS = ("regions-fr-ara", "regions-fr-974")
@@ -92,7 +92,7 @@ def test_a_new_contract_topic_without_kafkatopic_or_acl_fails(
     def service_topics(service: str, prefix: str = "") -> contract.ServiceTopics:
         topics = original_service(service, prefix)
         if service == "missions":
-            return contract.ServiceTopics(topics.publishes + (f"{prefix}vies.missions.alerts",), topics.consumes)
+            return contract.ServiceTopics((*topics.publishes, f"{prefix}vies.missions.alerts"), topics.consumes)
         return topics
 
     monkeypatch.setattr(contract, "all_topics", all_topics)
@@ -118,3 +118,33 @@ def test_an_acl_wider_than_the_contract_fails(production: list[dict]) -> None:
     }
     errors = k8s_policy.check_kafka(docs)
     assert any(e.startswith("KafkaUser/vies-partners: reads") for e in errors), errors
+
+
+def _settings_variables(app: str) -> set[str]:
+    """The VIES_* variables a workload's settings class reads (pydantic-settings, prefix VIES_)."""
+    from vies_shared.settings import ServiceSettings
+
+    if app == "regional":
+        # `vies regional run` reads the shared settings plus its webhook; VIES_REGION_SLUG only
+        # feeds the kustomize replacements of components/regional.
+        fields = set(ServiceSettings.model_fields) | {"regional_webhook_url", "region_slug"}
+    else:
+        module = pytest.importorskip(f"vies_{app}.settings")
+        (cls,) = [
+            c
+            for c in vars(module).values()
+            if isinstance(c, type) and issubclass(c, ServiceSettings) and c is not ServiceSettings
+        ]
+        fields = set(cls.model_fields)
+    return {f"VIES_{name.upper()}" for name in fields}
+
+
+@pytest.mark.parametrize("overlay", ["staging", "production"])
+def test_every_variable_set_is_a_setting(rendered: dict[str, str], overlay: str) -> None:
+    """A misspelt or renamed VIES_* variable would be silently ignored (extra="ignore")."""
+    docs = load_all(rendered[overlay])
+    for doc in of_kind(docs, "Deployment"):
+        app = doc["metadata"]["labels"]["app.kubernetes.io/name"]
+        values, secrets = k8s_policy.container_env(docs, k8s_policy.app_container(doc))
+        unknown = {v for v in set(values) | set(secrets) if v.startswith("VIES_")} - _settings_variables(app)
+        assert not unknown, f"{doc['metadata']['name']} sets {sorted(unknown)}, which no setting reads"

@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from deploy_checks import REPO, render, validate
 
 BROKEN = REPO / "tests" / "deploy" / "fixtures" / "broken"
@@ -29,7 +28,9 @@ def broken_errors(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
 
 def test_broken_fixture_misspelt_builtin_field_fails(broken_errors: list[str]) -> None:
     assert any(
-        e.startswith("ERROR") and "deployment/vies-missions-api" in e and "'terminationGracePeriodSecond' was unexpected" in e
+        e.startswith("ERROR")
+        and "deployment/vies-missions-api" in e
+        and "'terminationGracePeriodSecond' was unexpected" in e
         for e in broken_errors
     ), broken_errors
 
@@ -54,7 +55,9 @@ def test_broken_fixture_has_no_other_errors(broken_errors: list[str]) -> None:
     unexpected = [
         e
         for e in broken_errors
-        if not any(key in e for key in ("terminationGracePeriodSecond", "partitons", "runAsNonRoot", "vies.notifications.dlq"))
+        if not any(
+            key in e for key in ("terminationGracePeriodSecond", "partitons", "runAsNonRoot", "vies.notifications.dlq")
+        )
     ]
     assert unexpected == []
 
