@@ -555,7 +555,7 @@ async def safety_check_status(runtime: Runtime, principal: Principal, alert_id: 
         query["region"] = principal.region
     else:
         access.require_country(principal, alert.country)
-    entries = [e async for e in runtime.db[store.ENTRIES].find(query).sort("mission_id", 1)]
+    entries = sorted([e async for e in runtime.db[store.ENTRIES].find(query)], key=lambda e: str(e["mission_id"]))
     contacts = await store.contacts_of(runtime.db, [e["volunteer_id"] for e in entries if e.get("volunteer_id")])
     accounted: list[Document] = []
     unaccounted: list[Document] = []
