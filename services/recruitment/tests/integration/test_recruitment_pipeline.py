@@ -101,6 +101,18 @@ async def test_full_path_with_events_and_scopes(vies_settings: Any, vies_stack: 
         ).status_code == 403
         assert (await c.get(f"/positions/{pid}/applications", headers=other)).status_code == 403
 
+        # a candidate withdraws before engagement; nobody else may do it for them
+        chloe = svc.auth("candidate", "cand-chloe")
+        r = await c.post(
+            f"/positions/{pid}/applications", json=candidate("Chloé L.", "chloe@example.org"), headers=chloe
+        )
+        chloe_app = r.json()["application_id"]
+        assert (await c.post(f"/applications/{chloe_app}/withdraw", headers=bob)).status_code == 403
+        assert (await c.post(f"/applications/{chloe_app}/withdraw", headers=authority)).status_code == 403
+        r = await c.post(f"/applications/{chloe_app}/withdraw", headers=chloe)
+        assert r.status_code == 200 and r.json()["status"] == "withdrawn"
+        assert (await c.post(f"/applications/{chloe_app}/withdraw", headers=chloe)).status_code == 409
+
         # a candidate sees only their own applications
         mine = (await c.get("/applications", headers=alice)).json()
         assert [x["application_id"] for x in mine["items"]] == [aid]
