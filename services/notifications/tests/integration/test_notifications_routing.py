@@ -170,7 +170,15 @@ async def test_every_routing_rule_reaches_the_right_people_in_their_language(
                 ),
                 region="FR-ARA",
             )
-            # No ce_region on these two: the branch is found through the authority's region.
+
+            # No ce_region on the next two: the branch is found through the authority's region, once known.
+            async def authority_known() -> bool:
+                r = await svc.client.get(
+                    "/notifications", params={"role": "authority", "status": "sent"}, headers=svc.auth("staff")
+                )
+                return r.json()["total"] > 0
+
+            await wait_until(authority_known, timeout=30, message="the authority's registration handled")
             await publish(
                 partners,
                 MatchesProposed(

@@ -1,0 +1,157 @@
+"""Delivery that loses nothing: SMTP down then back, a 550 not retried, the outcome events on Kafka."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from vies_shared.events.partners import AuthorityRegistered, MatchesProposed
+from vies_shared.events.topics import events_topic
+from vies_shared.testing import KafkaProbe, publish_event, wait_until
+from vies_shared.testing.helpers import free_port, running
+
+from vies_notifications.app import create
+from vies_notifications.settings import NotificationsSettings
+from vies_notifications.testing import Mailpit, TcpRelay
+
+pytestmark = pytest.mark.integration
+
+
+class Refuses550:
+    """An SMTP server that refuses every recipient permanently, counting the attempts."""
+
+    def __init__(self) -> None:
+        self.attempts = 0
+        self.lock = threading.Lock()
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:  # noqa: N802
+        with self.lock:
+            self.attempts += 1
+        return "550 5.1.1 mailbox unavailable"
+
+
+async def _authorities(bootstrap: str, prefix: str, tid: str, count: int) -> list[str]:
+    ids = []
+    for n in range(count):
+        authority = f"auth{n}-{tid}"
+        await publish_event(
+            bootstrap,
+            events_topic("partners", prefix),
+            AuthorityRegistered(
+                authority_id=authority,
+                name=f"Commune {n}",
+                kind="commune",
+                region="FR-BRE",
+                contact_email=f"a{n}-{tid}@example.org",
+                territoires_volontaires=False,
+            ),
+        )
+        ids.append(authority)
+    return ids
+
+
+async def test_smtp_down_for_a_while_then_everything_is_delivered(
+    vies_settings: Any, vies_stack: Any, topic_prefix: str, test_id: str
+) -> None:
+    relay = TcpRelay(vies_stack.smtp_host, vies_stack.smtp_port)  # not started: SMTP is "down"
+    settings = vies_settings(
+        "notifications",
+        NotificationsSettings,
+        smtp_port=relay.port,
+        delivery_poll_seconds=0.1,
+        delivery_retry_initial_seconds=0.2,
+        delivery_retry_max_seconds=0.5,
+        delivery_max_attempts=50,
+    )
+    bootstrap = vies_stack.kafka_bootstrap
+    async with running(create(settings), settings) as svc:
+        authorities = await _authorities(bootstrap, topic_prefix, test_id, 5)
+        for authority in authorities:
+            await publish_event(
+                bootstrap,
+                events_topic("partners", topic_prefix),
+                MatchesProposed(
+                    request_id=f"req-{authority}",
+                    authority_id=authority,
+                    suggestions=[],
+                ),
+                region="FR-BRE",
+            )
+        staff = svc.auth("staff")
+
+        async def retried() -> bool:
+            items = (await svc.client.get("/notifications", headers=staff)).json()["items"]
+            # each authority and the Bretagne branch hear of each proposal
+            return len(items) == 10 and all(i["status"] in ("pending", "sending") and i["attempts"] >= 2 for i in items)
+
+        await wait_until(retried, timeout=30, message="ten notifications retried while SMTP is down")
+        items = (await svc.client.get("/notifications", headers=staff)).json()["items"]
+        assert all("SMTP connection failed" in i["last_error"] for i in items), [i["last_error"] for i in items]
+        assert all(i["next_attempt_at"] is not None for i in items if i["status"] == "pending")  # persisted schedule
+
+        await relay.start()  # SMTP comes back
+        try:
+
+            async def delivered() -> bool:
+                items = (await svc.client.get("/notifications", params={"status": "sent"}, headers=staff)).json()
+                return items["total"] == 10
+
+            await wait_until(delivered, timeout=30, message="all delivered after SMTP came back")
+        finally:
+            await relay.stop()
+        messages = await Mailpit(vies_stack.mailpit_url).wait_for(test_id, 10)
+        assert sorted(m["To"][0]["Address"] for m in messages) == sorted(
+            [f"a{n}-{test_id}@example.org" for n in range(5)] + ["antenne.fr-bre@vies.example.org"] * 5
+        )
+        probe = KafkaProbe(bootstrap, [events_topic("notifications", topic_prefix)])
+        sent = await probe.wait_for("notifications.NotificationSent", 10)
+        assert {e["value"]["channel"] for e in sent} == {"email"}
+        assert {e["value"]["recipient_role"] for e in sent} == {"authority", "branch"}
+
+
+async def test_a_550_is_a_permanent_failure_and_is_not_retried(
+    vies_settings: Any, vies_stack: Any, topic_prefix: str, test_id: str
+) -> None:
+    handler = Refuses550()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        settings = vies_settings(
+            "notifications",
+            NotificationsSettings,
+            smtp_port=controller.port,
+            delivery_poll_seconds=0.1,
+            delivery_retry_initial_seconds=0.1,
+            delivery_retry_max_seconds=0.2,
+            delivery_max_attempts=10,
+        )
+        bootstrap = vies_stack.kafka_bootstrap
+        async with running(create(settings), settings) as svc:
+            [authority] = await _authorities(bootstrap, topic_prefix, test_id, 1)
+            event_id = await publish_event(
+                bootstrap,
+                events_topic("partners", topic_prefix),
+                MatchesProposed(
+                    request_id=f"req-{test_id}",
+                    authority_id=authority,
+                    suggestions=[],
+                ),
+                region="FR-BRE",
+            )
+            probe = KafkaProbe(bootstrap, [events_topic("notifications", topic_prefix)])
+            failures = await probe.wait_for("notifications.NotificationFailed", 2)
+            for failed in failures:
+                assert failed["value"]["event_id"] == event_id
+                assert failed["value"]["channel"] == "email"
+                assert "550" in failed["value"]["error"]
+            log = (
+                await svc.client.get("/notifications", params={"event_id": event_id}, headers=svc.auth("staff"))
+            ).json()
+            assert len(log["items"]) == 2  # the authority and the branch
+            assert all(entry["status"] == "failed" and entry["attempts"] == 1 for entry in log["items"])
+            assert handler.attempts == 2
+            assert not await probe.events("notifications.NotificationSent")
+    finally:
+        controller.stop()
