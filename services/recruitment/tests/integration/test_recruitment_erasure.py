@@ -61,7 +61,8 @@ async def test_erasure_removes_personal_data_and_tombstones_the_contact(
         assert {u["key"] for u in updates} == {person_id}
 
         async def relayed() -> bool:
-            return await svc.runtime.db["outbox"].count_documents({"published_at": None}) == 0
+            pending: int = await svc.runtime.db["outbox"].count_documents({"published_at": None})
+            return pending == 0
 
         await wait_until(relayed, message="outbox relayed")
 

@@ -124,10 +124,10 @@ async def test_publishing_follows_the_directory_and_the_scheme_rules(
             ),
         )
 
-        async def pt_known() -> int:
-            return await db[store.PARTNERSHIPS].count_documents({"_id": "ps-pt"}) and await db[
-                store.PARTNERS
-            ].count_documents({"_id": "partner-pt"})
+        async def pt_known() -> bool:
+            partnerships: int = await db[store.PARTNERSHIPS].count_documents({"_id": "ps-pt"})
+            partners: int = await db[store.PARTNERS].count_documents({"_id": "partner-pt"})
+            return partnerships == 1 and partners == 1
 
         await wait_until(pt_known, message="PT partnership")
         pt = await draft(partnership_id="ps-pt")
