@@ -66,6 +66,10 @@ class FollowUpDoneRequest(Body):
     notes: str | None = Field(default=None, max_length=5000)
 
 
+class CheckInIntervalRequest(Body):
+    days: float = Field(gt=0, le=90)
+
+
 class AlertRequest(Body):
     country: str = Field(pattern=r"^[A-Za-z]{2}$")
     level: Literal["info", "vigilance", "crisis"]
@@ -189,6 +193,14 @@ async def send_check_in(
 ) -> Json:
     """A check-in (urgent opens an incident)."""
     return await use_cases.send_check_in(runtime, principal, mission_id, status=body.status, note=body.note)
+
+
+@router.post("/missions/{mission_id}/check-in-interval")
+async def change_check_in_interval(
+    mission_id: str, body: CheckInIntervalRequest, principal: CurrentPrincipal, runtime: RuntimeDep
+) -> Json:
+    """Set the mission's own check-in interval, in days (default from the settings: 14)."""
+    return await use_cases.change_check_in_interval(runtime, principal, mission_id, body.days)
 
 
 @router.get("/missions/{mission_id}/check-ins")

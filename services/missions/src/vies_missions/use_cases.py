@@ -268,6 +268,19 @@ async def send_check_in(
     return await runtime.transactions.run(work)
 
 
+async def change_check_in_interval(runtime: Runtime, principal: Principal, mission_id: str, days: float) -> Document:
+    """The centre or staff set a mission's own check-in interval (shorter in a tense period)."""
+
+    async def work(uow: UnitOfWork) -> Document:
+        doc, mission = await _load(uow, mission_id)
+        access.require(principal, access.MANAGE, doc)
+        mission.change_check_in_interval(days * 86400, clock.now(runtime))
+        await _save(uow, mission)
+        return mission.to_view()
+
+    return await runtime.transactions.run(work)
+
+
 def _check_in_view(doc: Document) -> Document:
     view = {k: v for k, v in doc.items() if k != "_id"}
     view["check_in_id"] = doc["_id"]

@@ -87,6 +87,14 @@ async def test_one_missed_check_in_per_due_date_with_two_schedulers(
         mission = (await b.client.get(f"/missions/{mission_id}", headers=b.auth("staff"))).json()
         assert mission["check_ins"]["missed_in_a_row"] == 0
         assert mission["check_ins"]["next_due_at"] > (datetime.now(UTC) + timedelta(days=13)).isoformat()
+        # The centre shortens this mission's interval in a tense period; volunteers may not.
+        path = f"/missions/{mission_id}/check-in-interval"
+        r = await a.client.post(path, json={"days": 2}, headers=a.auth("volunteer", sub=event.volunteer_id))
+        assert r.status_code == 403
+        assert (await a.client.post(path, json={"days": 0}, headers=a.auth("centre", country="SN"))).status_code == 422
+        r = await a.client.post(path, json={"days": 2}, headers=a.auth("centre", country="SN"))
+        assert r.status_code == 200 and r.json()["check_ins"]["interval_seconds"] == 2 * 86400
+        assert r.json()["check_ins"]["next_due_at"] < (datetime.now(UTC) + timedelta(days=2, minutes=1)).isoformat()
         [received] = await probe.wait_for("missions.CheckInReceived")
         assert received["value"] == {"mission_id": mission_id, "status": "concern"}
         r = await a.client.get(f"/missions/{mission_id}/check-ins", headers=a.auth("centre", country="SN"))

@@ -210,6 +210,22 @@ def test_missed_check_ins_once_per_due_date(departed: date, now: datetime, expec
     assert mission.next_check_in_due_at == now + timedelta(days=14)
 
 
+@pytest.mark.parametrize(
+    ("days", "expected_due"),
+    [
+        (2, NOW + timedelta(days=2)),  # shorter: due within two days from now
+        (21, NOW + timedelta(days=21)),  # longer: the pending due date moves by the difference
+        (14, NOW + timedelta(days=14)),
+    ],
+)
+def test_change_check_in_interval(days: float, expected_due: datetime) -> None:
+    mission = started()
+    mission.check_in(NOW)
+    mission.change_check_in_interval(days * 86400, NOW)
+    assert mission.next_check_in_due_at == expected_due
+    assert mission.check_in_interval_seconds == days * 86400
+
+
 def test_departure_recorded_today_counts_from_now() -> None:
     mission = started(departed=NOW.date())
     assert mission.next_check_in_due_at == NOW + timedelta(days=14)

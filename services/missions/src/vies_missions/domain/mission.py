@@ -295,6 +295,25 @@ class Mission:
         self.next_check_in_due_at = to_millis(at + timedelta(seconds=self.check_in_interval_seconds))
         self.missed_in_a_row = 0
 
+    def change_check_in_interval(self, seconds: float, now: datetime) -> None:
+        """A new interval for this mission (e.g. shorter during a crisis); it applies from the next due date.
+
+        Shorter: the next check-in is due within the new interval from now (never earlier than
+        now, so the change itself causes no miss). Longer: the next due date moves by the difference.
+        """
+        if seconds <= 0:
+            raise InvalidInput("the check-in interval must be positive")
+        if self.status not in ACTIVE:
+            raise NotAllowedInState(f"mission is {self.status}: check-ins are over")
+        previous, self.check_in_interval_seconds = self.check_in_interval_seconds, seconds
+        due = self.next_check_in_due_at
+        if due is None:
+            return
+        if seconds < previous:
+            self.next_check_in_due_at = to_millis(min(due, now + timedelta(seconds=seconds)))
+        else:
+            self.next_check_in_due_at = to_millis(due + timedelta(seconds=seconds - previous))
+
     def missed_check_ins(self, now: datetime, limit: int) -> list[datetime]:
         """Due dates passed without a check-in, oldest first (at most ``limit``); advances the next due date."""
         due = self.next_check_in_due_at
