@@ -44,6 +44,15 @@ async def test_concurrent_engagements_never_exceed_places(
         app_ids = await asyncio.gather(*(apply(i) for i in range(CANDIDATES)))
         assert len(set(app_ids)) == CANDIDATES
 
+        # the same email sent five times at once: one application, four 409s
+        same = candidate("Twice", "twice@example.org")
+        answers = await asyncio.gather(
+            *(c.post(f"/positions/{pid}/applications", json=same, headers=svc.auth("staff")) for _ in range(5))
+        )
+        assert sorted(r.status_code for r in answers) == [201, 409, 409, 409, 409]
+        twice = next(r.json()["application_id"] for r in answers if r.status_code == 201)
+        assert (await c.post(f"/applications/{twice}/withdraw", headers=svc.auth("staff"))).status_code == 200
+
         async def to_selected(aid: str) -> None:
             assert (await c.post(f"/applications/{aid}/shortlist", headers=authority)).status_code == 200
             r = await c.post(f"/applications/{aid}/interview", json={"at": "2026-12-10T10:00:00Z"}, headers=authority)
