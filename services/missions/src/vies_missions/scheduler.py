@@ -4,8 +4,9 @@ Every job is idempotent by design, not only by the kit's lease:
 - a missed check-in is recorded under the unique key ``<mission>:<due datetime>`` in the
   same transaction as its ``CheckInMissed`` event and the conditional move of the
   mission's next due date (``update_one`` matching the due date it read), so a second
-  scheduler either finds nothing left to do, loses the write conflict and retries, or
-  hits the unique key and skips that mission;
+  scheduler either finds nothing left to do, loses the write conflict and retries, finds
+  the key already recorded and emits nothing for it, or hits the unique key and retries
+  mission by mission;
 - a safety check closes only from ``open`` (conditional replace);
 - an incident escalates to the head office only from ``centre`` (conditional replace).
 """
@@ -83,11 +84,11 @@ async def _record_missed_in_transaction(
 
 
 async def _record_missed(uow: UnitOfWork, ids: list[str], now: datetime, settings: MissionsSettings) -> int:
-    keys: list[Document] = []
     cursor = uow.db[store.MISSIONS].find(
         {"_id": {"$in": ids}, "status": {"$in": list(ON_MISSION)}, "next_check_in_due_at": {"$lte": now}},
         session=uow.session,
     )
+    candidates: list[tuple[Mission, Document]] = []
     async for doc in cursor:
         mission = Mission.from_doc(doc)
         in_a_row = mission.missed_in_a_row
@@ -108,25 +109,45 @@ async def _record_missed(uow: UnitOfWork, ids: list[str], now: datetime, setting
             continue  # a check-in or another scheduler moved the due date meanwhile
         for due_at in missed:
             in_a_row += 1
-            keys.append(
-                {
-                    "_id": missed_key(mission.mission_id, due_at),
-                    "mission_id": mission.mission_id,
-                    "due_at": due_at,
-                    "due_on": due_at.date().isoformat(),
-                    "missed_in_a_row": in_a_row,
-                    "recorded_at": now,
-                }
-            )
-            uow.emit(
-                CheckInMissed(
-                    mission_id=mission.mission_id, due_on=due_at.date(), due_at=due_at, missed_in_a_row=in_a_row
-                ),
-                region=mission.region,
-            )
+            key: Document = {
+                "_id": missed_key(mission.mission_id, due_at),
+                "mission_id": mission.mission_id,
+                "due_at": due_at,
+                "due_on": due_at.date().isoformat(),
+                "missed_in_a_row": in_a_row,
+                "recorded_at": now,
+            }
+            candidates.append((mission, key))
+    if not candidates:
+        return 0
+    # A due date already recorded (by a replica, or before a crash after commit) is never emitted again.
+    recorded = await _existing_keys(uow, [key["_id"] for _, key in candidates])
+    keys: list[Document] = []
+    for mission, key in candidates:
+        if key["_id"] in recorded:
+            continue
+        keys.append(key)
+        uow.emit(
+            CheckInMissed(
+                mission_id=mission.mission_id,
+                due_on=key["due_at"].date(),
+                due_at=key["due_at"],
+                missed_in_a_row=key["missed_in_a_row"],
+            ),
+            region=mission.region,
+        )
     if keys:
         await uow.db[store.MISSED_CHECK_INS].insert_many(keys, session=uow.session)
     return len(keys)
+
+
+async def _existing_keys(uow: UnitOfWork, keys: list[str]) -> set[str]:
+    found: set[str] = set()
+    for i in range(0, len(keys), store.CONTACTS_CHUNK):
+        chunk = keys[i : i + store.CONTACTS_CHUNK]
+        cursor = uow.db[store.MISSED_CHECK_INS].find({"_id": {"$in": chunk}}, {"_id": 1}, session=uow.session)
+        found.update([doc["_id"] async for doc in cursor])
+    return found
 
 
 async def close_due_safety_checks(runtime: Runtime) -> int:

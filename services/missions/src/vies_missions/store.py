@@ -29,7 +29,7 @@ ALERTS = "security_alerts"
 ENTRIES = "safety_entries"
 AUTHORITIES = "authorities"
 CONTACTS = "contacts"
-CONTACTS_CHUNK = 25
+CONTACTS_CHUNK = 25  # ids per $in query (see contacts_of)
 
 
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:

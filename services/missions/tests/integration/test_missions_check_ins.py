@@ -138,3 +138,28 @@ async def test_short_interval_live_misses_are_each_emitted_once(
         # Consecutive due dates, half a second apart: none skipped, none twice.
         moments = sorted(datetime.fromisoformat(d.replace("Z", "+00:00")) for d in due_ats)
         assert all(later - earlier == timedelta(seconds=0.5) for earlier, later in itertools.pairwise(moments))
+
+
+async def test_a_due_date_already_recorded_is_not_emitted_again(
+    vies_settings: Any, vies_stack: Any, topic_prefix: str
+) -> None:
+    # Scheduler effectively off (one run per hour): the test drives it by hand.
+    settings = settings_for(vies_settings, check_in_scan_seconds=3600)
+    bootstrap = vies_stack.kafka_bootstrap
+    async with running(app_for(settings), settings) as svc:
+        event = engagement(country="SN")
+        mission_id = await plan(svc, bootstrap, topic_prefix, event)
+        departed = datetime.now(UTC).date() - timedelta(days=30)
+        await start(svc, mission_id, departed)
+        first_due = midnight(departed) + timedelta(days=14)
+        # As if a replica had recorded the first due date (its event is on the topic already).
+        await svc.runtime.db["missed_check_ins"].insert_one(
+            {"_id": scheduler.missed_key(mission_id, first_due), "mission_id": mission_id, "due_at": first_due}
+        )
+        assert await scheduler.emit_missed_check_ins(svc.runtime) == 1
+        assert await scheduler.emit_missed_check_ins(svc.runtime) == 0
+        mission = (await svc.client.get(f"/missions/{mission_id}", headers=svc.auth("staff"))).json()
+        assert mission["check_ins"]["next_due_at"].startswith((first_due + timedelta(days=28)).date().isoformat())
+        probe = KafkaProbe(bootstrap, [events_topic("missions", topic_prefix)])
+        [missed] = await probe.wait_for("missions.CheckInMissed")
+        assert missed["value"]["due_on"] == (first_due + timedelta(days=14)).date().isoformat()
