@@ -60,7 +60,6 @@ from vies_shared.web import Page, Principal, paged
 
 T = TypeVar("T")
 Document = dict[str, Any]
-PERSONAL_FIELDS = ("name", "email", "phone", "birth_date", "nationality", "residence_country", "language", "disability")
 
 
 def now() -> datetime:
@@ -79,8 +78,6 @@ async def _transaction(runtime: Runtime, work: Callable[[UnitOfWork], Awaitable[
     for _ in range(3):
         try:
             return await runtime.transactions.run(work)
-        except DuplicateKeyError:
-            raise
         except PyMongoError as exc:
             if not is_transient(exc):
                 raise
