@@ -75,6 +75,7 @@ def partner_documents(count: int, rng: random.Random) -> tuple[list[dict[str, An
             {
                 "_id": partner_id,
                 "key": partner_key(name, city, country),
+                "name_key": name.lower(),
                 "name": name,
                 "kind": rng.choice(KINDS),
                 "country": country,

@@ -7,6 +7,7 @@ branch its region, a centre its country) happen here, with the loaded record at 
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
@@ -297,6 +298,7 @@ async def register_partner(
         doc: Document = {
             "_id": partner_id or _new_id("par"),
             "key": key,
+            "name_key": directory.normalise(body.name),
             "name": body.name,
             "kind": body.kind,
             "country": body.country,
@@ -375,7 +377,7 @@ async def list_partners(
     if language:
         query["languages"] = language.lower()
     if q and directory.normalise(q):
-        query["key"] = {"$regex": re.escape(directory.normalise(q))}
+        query["name_key"] = {"$regex": re.escape(directory.normalise(q))}
     coll = runtime.db[store.PARTNERS]
     total = await coll.count_documents(query)
     docs = await coll.find(query).sort([("name", 1), ("_id", 1)]).skip(page.offset).limit(page.limit).to_list(None)
@@ -434,9 +436,12 @@ async def request_match(runtime: Runtime, principal: Principal, body: MatchReque
         volunteers=body.volunteers,
         reciprocity=body.reciprocity,
     )
+    # An authority's region never changes: read it before the transaction, which then only writes.
+    authority = await runtime.db[store.AUTHORITIES].find_one({"_id": body.authority_id}, {"region": 1})
+    if authority is None:
+        raise NotFound(f"authority {body.authority_id} not found")
     index = store.profile_index(runtime)
-    await index.refresh(runtime.db)
-    crisis = await store.crisis_countries(runtime.db)
+    _, crisis = await asyncio.gather(index.refresh(runtime.db), store.crisis_countries(runtime.db))
     suggestions = matching.rank(
         index.approved(),
         criteria,
@@ -446,7 +451,6 @@ async def request_match(runtime: Runtime, principal: Principal, body: MatchReque
     )
 
     async def work(uow: UnitOfWork) -> Document:
-        authority = await _load(uow, store.AUTHORITIES, body.authority_id, "authority")
         request_id = _new_id("mr")
         answer = [
             {"partner_id": s.partner_id, "score": s.score, "reasons": s.reasons, "components": s.components}

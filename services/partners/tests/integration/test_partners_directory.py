@@ -208,6 +208,7 @@ async def test_partners_directory_search_and_vetting(vies_settings: Any, vies_st
         assert await search("status=pending") == [inti]
         assert await search("language=qu") == [inti]
         assert await search("q=ziguinchor") == sorted([pid, other])
+        assert await search("q=cusco") == [], "free text searches names, not cities"
         assert await search("q=asociacion") == [inti]
         assert await search("country=SN&status=rejected") == []
         r = await svc.client.get("/partners?limit=1&offset=1", headers=staff)

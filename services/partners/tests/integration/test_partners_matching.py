@@ -114,9 +114,12 @@ async def test_matching_ranks_explains_and_learns_from_missions(
         assert r.status_code == 422
         assert {"themes.0", "volunteers"} <= {e["field"] for e in r.json()["errors"]}
 
+        request_ids: list[str] = []
+
         async def match(**over: Any) -> list[dict[str, Any]]:
             r = await svc.client.post("/match-requests", json={**request, **over}, headers=auth)
             assert r.status_code == 201, r.text
+            request_ids.append(r.json()["request_id"])
             suggestions: list[dict[str, Any]] = r.json()["suggestions"]
             return suggestions
 
@@ -214,7 +217,7 @@ async def test_matching_ranks_explains_and_learns_from_missions(
 
         # The events: ids only, the authority's region in ce_region.
         probe = KafkaProbe(vies_stack.kafka_bootstrap, [events_topic("partners", topic_prefix)])
-        [requested, *_] = await probe.wait_for("partners.MatchRequested")
+        [requested] = await probe.wait_for("partners.MatchRequested", where=lambda e: e["key"] == request_ids[0])
         proposed = await probe.wait_for("partners.MatchesProposed", where=lambda e: e["key"] == requested["key"])
         assert requested["headers"]["ce_region"] == "FR-PDL"
         assert requested["value"]["countries"] == ["ML", "SN"] and requested["value"]["authority_id"] == AUTHORITY
