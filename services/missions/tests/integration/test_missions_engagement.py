@@ -102,6 +102,11 @@ async def test_engagement_delivered_twice_plans_one_mission(
         r = await svc.client.get("/missions", params={"status": "bogus"}, headers=svc.auth("staff"))
         assert r.status_code == 422
 
+        # What the service publishes and consumes is documented.
+        channels = (await svc.client.get("/asyncapi.json")).json()["channels"]
+        assert "missions.CheckInMissed:publish" in channels and "missions.SafetyCheckClosed:publish" in channels
+        assert any("recruitment.contacts" in name for name in channels)
+
 
 async def test_reciprocity_and_countries_without_centre(vies_settings: Any, vies_stack: Any, topic_prefix: str) -> None:
     settings = settings_for(vies_settings)
