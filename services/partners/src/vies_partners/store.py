@@ -183,9 +183,12 @@ def profile_index(runtime: Runtime) -> ProfileIndex:
 
 
 async def setup(runtime: Runtime) -> None:
-    """Start-up: indexes, then demo data when ``VIES_DEMO_DATA`` is on."""
+    """Start-up: indexes, demo data when ``VIES_DEMO_DATA`` is on, then the matching profiles in memory."""
     await ensure_indexes(runtime.db)
     if runtime.settings.demo_data:
         from vies_partners.demo import seed
 
         await seed(runtime)
+    if runtime.settings.runs_api:
+        # Load the profiles now so the first match request does not pay for reading every partner.
+        await profile_index(runtime).refresh(runtime.db)
