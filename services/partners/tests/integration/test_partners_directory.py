@@ -94,6 +94,11 @@ async def test_authorities_register_read_and_scope(vies_settings: Any, vies_stac
             assert (await svc.client.get(f"/authorities/{authority_id}", headers=headers)).status_code == status
         assert (await svc.client.get("/authorities/nope", headers=svc.auth("staff"))).status_code == 404
 
+        assert (await svc.client.get("/authorities")).status_code == 401
+        assert (await svc.client.get("/authorities", headers=svc.auth("partner"))).status_code == 403
+        assert (await svc.client.get("/authorities?region=Bretagne", headers=svc.auth("staff"))).status_code == 422
+        r = await svc.client.get("/authorities", headers=svc.auth("authority", authority_id=authority_id))
+        assert [a["authority_id"] for a in r.json()["items"]] == [authority_id]
         r = await svc.client.get("/authorities", headers=svc.auth("branch", region="FR-974"))
         assert [a["authority_id"] for a in r.json()["items"]] == ["aut-saint-paul"]
         r = await svc.client.get("/authorities?region=FR-BRE", headers=svc.auth("branch", region="FR-974"))
@@ -178,11 +183,15 @@ async def test_partners_directory_search_and_vetting(vies_settings: Any, vies_st
         assert (await svc.client.post(f"/partners/{pid}/approve", headers=staff)).status_code == 409
         r = await svc.client.post(f"/partners/{pid}/suspend", json={"reason": "audit pending"}, headers=staff)
         assert r.status_code == 200 and r.json()["status"] == "suspended"
+        assert (await svc.client.post(f"/partners/{pid}/suspend", json={}, headers=staff)).status_code == 422
+        assert (await svc.client.post(f"/partners/{pid}/suspend", json={"reason": "x"})).status_code == 401
         r = await svc.client.post(f"/partners/{pid}/reinstate", headers=svc.auth("centre", country="SN"))
         assert r.status_code == 403, "only staff reinstate"
         r = await svc.client.post(f"/partners/{pid}/reinstate", headers=staff)
         assert r.status_code == 200 and r.json()["status"] == "approved"
         history = r.json()["history"]
+        assert (await svc.client.post(f"/partners/{pid}/reinstate", headers=staff)).status_code == 409
+        assert (await svc.client.post("/partners/nope/reinstate", headers=staff)).status_code == 404
         assert [h["action"] for h in history] == ["register", "approve", "suspend", "reinstate"]
         assert history[2]["note"] == "audit pending" and history[2]["by"] == "tester"
         r = await svc.client.post(
@@ -214,6 +223,9 @@ async def test_partners_directory_search_and_vetting(vies_settings: Any, vies_st
         r = await svc.client.get("/partners?limit=1&offset=1", headers=staff)
         assert r.json()["total"] == 3 and len(r.json()["items"]) == 1
         assert (await svc.client.get("/partners?status=lost", headers=staff)).status_code == 422
+        assert (await svc.client.get("/partners?theme=astrology", headers=staff)).status_code == 422
+        assert (await svc.client.get("/partners")).status_code == 401
+        assert (await svc.client.get("/partners", headers=svc.auth("volunteer"))).status_code == 403
         assert (await svc.client.get("/partners?limit=0", headers=staff)).status_code == 422
 
         probe = KafkaProbe(vies_stack.kafka_bootstrap, [events_topic("partners", topic_prefix)])

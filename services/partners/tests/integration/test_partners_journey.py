@@ -269,6 +269,9 @@ async def test_stalled_journeys_and_programme_indicators(
         assert r.status_code == 403
         r = await svc.client.get("/programme/indicators?region=FR-IDF", headers=occ)
         assert r.status_code == 403
+        assert (
+            await svc.client.get("/programme/indicators?region=FR-XX", headers=svc.auth("staff"))
+        ).status_code == 422
         r = await svc.client.get("/programme/indicators", headers=occ)
         assert r.status_code == 200
         body = r.json()

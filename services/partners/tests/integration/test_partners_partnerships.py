@@ -110,6 +110,10 @@ async def test_partnerships_lifecycle_and_scope(vies_settings: Any, vies_stack: 
         assert [p["partnership_id"] for p in r.json()["items"]] == [pship_id] and r.json()["items"][0]["needs_review"]
         r = await svc.client.get("/partnerships", headers=svc.auth("centre", country="SN"))
         assert r.json()["items"] == []
+        assert (await svc.client.get("/partnerships")).status_code == 401
+        assert (await svc.client.get("/partnerships", headers=svc.auth("candidate"))).status_code == 403
+        r = await svc.client.get("/partnerships", headers=svc.auth("authority", authority_id="aut-other"))
+        assert r.json()["total"] == 0
         # ...and cannot enter a new one.
         r = await svc.client.post("/partnerships", json=body, headers=own)
         assert r.status_code == 409
