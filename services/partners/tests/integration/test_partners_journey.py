@@ -202,6 +202,39 @@ async def test_journey_advances_from_other_services_events(
         stats = await svc.runtime.db["partner_stats"].find_one({"_id": partner_id})
         assert stats["hosted"] == 1 and stats["on_mission"] == 0
 
+        # Events of different aggregates may arrive in any order, and a producer may resend a fact under a
+        # new ce_id: a selection seen before its position still counts once the position is known.
+        other = await register(svc, "Millau", "FR-OCC")
+        other_url = f"/authorities/{other}/journey"
+        await publish_event(
+            kafka, recruitment, CandidateSelected(application_id="app-9", position_id="pos-9", candidate_id="c-9")
+        )
+        published = PositionPublished(
+            position_id="pos-9",
+            partnership_id="pship-x",
+            authority_id=other,
+            partner_id=partner_id,
+            country="TG",
+            scheme="service_civique",
+            title="Médiateur numérique",
+            starts_on=date(2027, 1, 1),
+            duration_months=8,
+            places=2,
+        )
+        await publish_event(kafka, recruitment, published)
+        await publish_event(kafka, recruitment, published)  # the same fact again, with another ce_id
+        staff = svc.auth("staff")
+
+        async def selected() -> dict[str, Any] | None:
+            body: dict[str, Any] = (await svc.client.get(other_url, headers=staff)).json()
+            return body if dates(body)["candidate_selected"] != "pending" else None
+
+        body = await wait_until(selected, message="selection counted once its position is known")
+        assert dates(body)["candidate_selected"] == today and dates(body)["position_published"] == today
+        # No partnership of its own yet: still shown as the next thing to do.
+        assert dates(body)["partner_found"] == "pending" and body["next"]["step"] == "partner_found"
+        assert await svc.runtime.db["positions"].count_documents({"_id": "pos-9"}) == 1
+
 
 async def _next_is(svc: ServiceHarness, url: str, headers: dict[str, str], step: str) -> bool:
     body = (await svc.client.get(url, headers=headers)).json()
