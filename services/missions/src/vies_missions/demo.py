@@ -18,15 +18,17 @@ from vies_shared.web import Principal
 
 STAFF = Principal(sub="demo-seed", role="staff")
 
-# (engagement, volunteer, authority, partner, country, scheme, months, target state)
+# (engagement, volunteer, authority, partner, country, scheme, months, target state).
+# Authority and partner ids are those of the partners service's demo data, so its
+# ``AuthorityRegistered`` events fill in the missions' regions.
 DEMO = [
-    ("demo-eng-sn-1", "demo-vol-1", "demo-auth-ara", "demo-partner-sn", "SN", "vsi", 12, "started"),
-    ("demo-eng-sn-2", "demo-vol-2", "demo-auth-ara", "demo-partner-sn", "SN", "service_civique", 9, "started"),
-    ("demo-eng-bf-1", "demo-vol-3", "demo-auth-idf", "demo-partner-bf", "BF", "vsi", 24, "planned"),
-    ("demo-eng-vn-1", "demo-vol-4", "demo-auth-idf", "demo-partner-vn", "VN", "vec", 4, "ended"),
-    ("demo-eng-ma-1", "demo-vol-5", "demo-auth-974", "demo-partner-ma", "MA", "vsi", 12, "interrupted"),
-    ("demo-eng-rc-1", "demo-vol-6", "demo-auth-ara", "demo-partner-tn", "TN", "reciprocity", 12, "started"),
-    ("demo-eng-mx-1", "demo-vol-7", "demo-auth-974", "demo-partner-mx", "MX", "vsi", 18, "started"),
+    ("demo-eng-sn-1", "demo-vol-1", "aut-demo-ara", "par-demo-sn-ziguinchor", "SN", "vsi", 12, "started"),
+    ("demo-eng-sn-2", "demo-vol-2", "aut-demo-ara", "par-demo-sn-ziguinchor", "SN", "service_civique", 9, "started"),
+    ("demo-eng-bf-1", "demo-vol-3", "aut-demo-lyon", "par-demo-bf-koudougou", "BF", "vsi", 24, "planned"),
+    ("demo-eng-vn-1", "demo-vol-4", "aut-demo-lyon", "par-demo-vn-hue", "VN", "vec", 4, "ended"),
+    ("demo-eng-ma-1", "demo-vol-5", "aut-demo-saint-denis", "par-demo-ma-agadir", "MA", "vsi", 12, "interrupted"),
+    ("demo-eng-km-1", "demo-vol-6", "aut-demo-saint-denis", "par-demo-km-moroni", "KM", "reciprocity", 12, "started"),
+    ("demo-eng-pe-1", "demo-vol-7", "aut-demo-lyon", "par-demo-pe-cusco", "PE", "vsi", 18, "started"),
 ]
 
 
