@@ -474,6 +474,9 @@ async def request_match(runtime: Runtime, principal: Principal, body: MatchReque
                 countries=sorted(criteria.countries),
                 themes=sorted(criteria.themes),
                 languages=sorted(criteria.languages),
+                scheme=criteria.scheme,
+                volunteers=criteria.volunteers,
+                reciprocity=criteria.wants_reciprocity,
             ),
             region=authority["region"],
         )

@@ -221,6 +221,7 @@ async def test_matching_ranks_explains_and_learns_from_missions(
         proposed = await probe.wait_for("partners.MatchesProposed", where=lambda e: e["key"] == requested["key"])
         assert requested["headers"]["ce_region"] == "FR-PDL"
         assert requested["value"]["countries"] == ["ML", "SN"] and requested["value"]["authority_id"] == AUTHORITY
+        assert requested["value"]["scheme"] == "vsi" and requested["value"]["volunteers"] == 1
         assert [s["partner_id"] for s in proposed[0]["value"]["suggestions"]] == ids
         assert proposed[0]["headers"]["ce_region"] == "FR-PDL"
 

@@ -88,6 +88,9 @@ class MatchRequested(Event):
     countries: list[str]
     themes: list[str]
     languages: list[str]
+    scheme: str | None = None
+    volunteers: int | None = None
+    reciprocity: bool | None = None
 
 
 class MatchSuggestion(BaseModel):
