@@ -111,6 +111,18 @@ async def test_one_missed_check_in_per_due_date_with_two_schedulers(
         )
         assert r.status_code == 422
 
+        # The safety-check deadline raced by both replicas: closed once, one SafetyCheckClosed.
+        alert = {"country": "SN", "level": "crisis", "message": "m", "respond_within_hours": 1}
+        alert_id = (await a.client.post("/security-alerts", json=alert, headers=a.auth("staff"))).json()["alert_id"]
+        for svc in (a, b):
+            svc.runtime.extras["clock"] = lambda: datetime.now(UTC) + timedelta(hours=2)
+        closes = await asyncio.gather(*[scheduler.close_due_safety_checks(s.runtime) for s in (a, b, a, b)])
+        assert sum(closes) <= 1
+        [closed] = await probe.wait_for("missions.SafetyCheckClosed")
+        assert closed["key"] == alert_id and closed["value"]["unaccounted_mission_ids"] == [mission_id]
+        await wait_until(lambda: _drained(a), message="outbox drained")
+        assert len(await probe.events("missions.SafetyCheckClosed")) == 1
+
 
 async def test_short_interval_live_misses_are_each_emitted_once(
     vies_settings: Any, vies_stack: Any, topic_prefix: str, test_id: str
