@@ -6,11 +6,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
-from vies_shared.service import RuntimeDep
-from vies_shared.web import CurrentPrincipal, Pagination
 
 from vies_notifications import use_cases
 from vies_notifications.domain.routing import CATEGORIES
+from vies_shared.service import RuntimeDep
+from vies_shared.web import CurrentPrincipal, Pagination
 
 router = APIRouter()
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from vies_shared.events.notifications import NotificationFailed, NotificationSent
-from vies_shared.service import PeriodicJob, Runtime, ServiceDefinition, create_app, serve
 
 from vies_notifications import api, delivery, handlers, scheduler, store
 from vies_notifications.settings import NotificationsSettings
+from vies_shared.events.notifications import NotificationFailed, NotificationSent
+from vies_shared.service import PeriodicJob, Runtime, ServiceDefinition, create_app, serve
 
 
 def _settings() -> NotificationsSettings:

@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 
 import aiosmtplib
 import httpx
-from vies_shared.errors import InvalidInput
 
 from vies_notifications import metrics
 from vies_notifications.domain import webhooks
@@ -33,6 +32,7 @@ from vies_notifications.domain.delivery import (
 )
 from vies_notifications.rendering import Rendered
 from vies_notifications.settings import NotificationsSettings
+from vies_shared.errors import InvalidInput
 
 
 @dataclass(frozen=True)

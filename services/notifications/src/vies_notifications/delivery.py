@@ -17,11 +17,6 @@ from typing import Any
 
 import httpx
 from pymongo import UpdateOne
-from vies_shared.events.notifications import NotificationFailed, NotificationSent
-from vies_shared.logging import get_logger
-from vies_shared.reference import branch_for_region, centre_for_country
-from vies_shared.service import Runtime
-from vies_shared.storage import UnitOfWork
 
 from vies_notifications import channels, metrics, store
 from vies_notifications.domain import routing
@@ -38,6 +33,11 @@ from vies_notifications.domain.delivery import (
 )
 from vies_notifications.rendering import SUPPORTED_LANGUAGES, Rendered, render
 from vies_notifications.settings import NotificationsSettings
+from vies_shared.events.notifications import NotificationFailed, NotificationSent
+from vies_shared.logging import get_logger
+from vies_shared.reference import branch_for_region, centre_for_country
+from vies_shared.service import Runtime
+from vies_shared.storage import UnitOfWork
 
 Document = dict[str, Any]
 log = get_logger(component="delivery")

@@ -5,13 +5,12 @@ The kit's consumer gives idempotency on ``ce_id`` (inbox), retries and dead lett
 
 from __future__ import annotations
 
+from vies_notifications import intake, projection
 from vies_shared.events.base import Event, registered_models
 from vies_shared.events.recruitment import ContactUpdated, PersonErased
 from vies_shared.events.topics import contacts_topic
 from vies_shared.messaging.consumer import Handler, HandlerContext
 from vies_shared.storage import UnitOfWork
-
-from vies_notifications import intake, projection
 
 # Every event of the three *.events topics may interest a webhook subscriber; the routing table picks
 # those that also reach people.

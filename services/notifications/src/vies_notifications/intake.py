@@ -15,14 +15,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import UpdateOne
-from vies_shared.events.base import Event
-from vies_shared.events.envelope import EventMeta
-from vies_shared.reference import branch_for_region
-from vies_shared.storage import UnitOfWork
 
 from vies_notifications import projection, store
 from vies_notifications.domain import routing
 from vies_notifications.domain.delivery import PENDING, notification_id
+from vies_shared.events.base import Event
+from vies_shared.events.envelope import EventMeta
+from vies_shared.reference import branch_for_region
+from vies_shared.storage import UnitOfWork
 
 Document = dict[str, Any]
 

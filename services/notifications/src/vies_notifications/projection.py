@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import UpdateOne
-from vies_shared.events.base import Event
-from vies_shared.events.envelope import NO_REGION, EventMeta
-from vies_shared.storage import UnitOfWork
 
 from vies_notifications import store
 from vies_notifications.domain.delivery import CANCELLED, PENDING, SENDING
+from vies_shared.events.base import Event
+from vies_shared.events.envelope import NO_REGION, EventMeta
+from vies_shared.storage import UnitOfWork
 
 Document = dict[str, Any]
 

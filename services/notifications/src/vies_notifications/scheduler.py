@@ -7,15 +7,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pymongo.errors import DuplicateKeyError
+
+from vies_notifications import intake, store
+from vies_notifications.domain.routing import DIGEST_TEMPLATE
+from vies_notifications.settings import NotificationsSettings
 from vies_shared.events.envelope import EventMeta
 from vies_shared.logging import get_logger
 from vies_shared.reference import branches, regions
 from vies_shared.service import Runtime
 from vies_shared.storage import UnitOfWork
-
-from vies_notifications import intake, store
-from vies_notifications.domain.routing import DIGEST_TEMPLATE
-from vies_notifications.settings import NotificationsSettings
 
 Document = dict[str, Any]
 log = get_logger(component="digest")
@@ -115,7 +115,7 @@ async def send_daily_digests(runtime: Runtime, now: datetime | None = None) -> i
             category="digest",
             context=context,
             region=branch.region,
-            now=now,
+            now=datetime.now(UTC),  # due at once, whatever clock the schedule was evaluated at
         )
         try:
             queued += await _queue_once(runtime, key, None if empty and settings.digest_skip_empty else document, now)

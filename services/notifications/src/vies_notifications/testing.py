@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
 from vies_shared.testing import wait_until
 from vies_shared.testing.helpers import free_port
 

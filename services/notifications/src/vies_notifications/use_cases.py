@@ -6,14 +6,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from vies_notifications import channels, handlers, rendering, store
+from vies_notifications.domain import routing, webhooks
+from vies_notifications.settings import NotificationsSettings
 from vies_shared.errors import Forbidden, InvalidInput, NotFound
 from vies_shared.service import Runtime
 from vies_shared.storage import UnitOfWork
 from vies_shared.web import Page, Principal, paged
-
-from vies_notifications import channels, handlers, rendering, store
-from vies_notifications.domain import routing, webhooks
-from vies_notifications.settings import NotificationsSettings
 
 Document = dict[str, Any]
 
@@ -225,7 +224,10 @@ async def list_notifications(
             query[field] = filters[name]
     if filters.get("role"):
         query["recipient.role"] = filters["role"]
-    query.update(_log_scope(principal))
+    scope = _log_scope(principal)
+    if scope and filters.get("region") and filters["region"] != scope["region"]:
+        raise Forbidden("a branch reads its own region's log only")
+    query.update(scope)
     collection = runtime.db[store.NOTIFICATIONS]
     total = await collection.count_documents(query)
     cursor = collection.find(query).sort([("created_at", -1), ("_id", 1)]).skip(page.offset).limit(page.limit)

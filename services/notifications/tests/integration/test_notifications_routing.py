@@ -7,6 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+
+from vies_notifications.app import create
+from vies_notifications.settings import NotificationsSettings
+from vies_notifications.testing import HttpRecorder, Mailpit
 from vies_shared.events.missions import (
     CheckInMissed,
     IncidentReported,
@@ -30,10 +34,6 @@ from vies_shared.events.recruitment import (
 from vies_shared.events.topics import contacts_topic, events_topic
 from vies_shared.testing import KafkaProbe, publish_event, wait_until
 from vies_shared.testing.helpers import running
-
-from vies_notifications.app import create
-from vies_notifications.settings import NotificationsSettings
-from vies_notifications.testing import HttpRecorder, Mailpit
 
 pytestmark = pytest.mark.integration
 

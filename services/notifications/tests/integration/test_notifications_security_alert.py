@@ -9,6 +9,11 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
+
+from vies_notifications.app import create
+from vies_notifications.domain.routing import CATEGORIES
+from vies_notifications.settings import NotificationsSettings
+from vies_notifications.testing import HttpRecorder, Mailpit
 from vies_shared.events.base import Event
 from vies_shared.events.envelope import encode
 from vies_shared.events.missions import MissionPlanned, MissionStarted, SecurityAlertIssued
@@ -16,11 +21,6 @@ from vies_shared.events.recruitment import ContactUpdated
 from vies_shared.events.topics import contacts_topic, events_topic
 from vies_shared.testing import publish_event, wait_until
 from vies_shared.testing.helpers import running
-
-from vies_notifications.app import create
-from vies_notifications.domain.routing import CATEGORIES
-from vies_notifications.settings import NotificationsSettings
-from vies_notifications.testing import HttpRecorder, Mailpit
 
 pytestmark = pytest.mark.integration
 
