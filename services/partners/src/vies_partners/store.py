@@ -6,6 +6,7 @@ Every read or write inside a transaction passes ``session=``.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -133,9 +134,15 @@ class ProfileIndex:
     stats: dict[str, Document] = field(default_factory=dict)
     profiles: dict[str, PartnerProfile] = field(default_factory=dict)
     refreshed_from: datetime | None = None
+    # Concurrent requests refresh one at a time, so an older read never overwrites a newer one.
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def refresh(self, db: AsyncDatabase[Document]) -> None:
         """Load what changed since the last refresh (everything the first time)."""
+        async with self.lock:
+            await self._refresh(db)
+
+    async def _refresh(self, db: AsyncDatabase[Document]) -> None:
         started = now()
         query: Document = {}
         if self.refreshed_from is not None:

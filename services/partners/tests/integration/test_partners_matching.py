@@ -215,6 +215,14 @@ async def test_matching_ranks_explains_and_learns_from_missions(
         )
         assert best in [s["partner_id"] for s in await match()]
 
+        # Vetting shows at once in the next match (the in-memory profiles re-read what changed).
+        r = await svc.client.post(f"/partners/{best}/suspend", json={"reason": "audit"}, headers=svc.auth("staff"))
+        assert r.status_code == 200
+        assert best not in [s["partner_id"] for s in await match()]
+        newcomer = await add_partner(svc, "Hotel", "SN", themes=["health", "education"], hosting_capacity=5)
+        latest = await match()
+        assert newcomer in [s["partner_id"] for s in latest if s["score"] == latest[0]["score"]]
+
         # The events: ids only, the authority's region in ce_region.
         probe = KafkaProbe(vies_stack.kafka_bootstrap, [events_topic("partners", topic_prefix)])
         [requested] = await probe.wait_for("partners.MatchRequested", where=lambda e: e["key"] == request_ids[0])
