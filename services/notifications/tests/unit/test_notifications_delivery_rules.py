@@ -1,0 +1,75 @@
+"""Delivery rules: outcome classification, retry schedule, stable ids."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from vies_notifications.domain.delivery import (
+    RetryPolicy,
+    classify_http,
+    classify_smtp,
+    message_id,
+    notification_id,
+    permanent,
+    transient,
+)
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        (200, "sent"),
+        (204, "sent"),
+        (301, "transient"),
+        (400, "permanent"),
+        (401, "permanent"),
+        (404, "permanent"),
+        (408, "transient"),
+        (410, "permanent"),
+        (429, "transient"),
+        (500, "transient"),
+        (502, "transient"),
+        (503, "transient"),
+    ],
+)
+def test_http_outcomes(status: int, kind: str) -> None:
+    assert classify_http(status).kind == kind
+
+
+@pytest.mark.parametrize(
+    ("code", "kind"),
+    [(550, "permanent"), (553, "permanent"), (554, "permanent"), (421, "transient"), (451, "transient")],
+)
+def test_smtp_outcomes(code: int, kind: str) -> None:
+    outcome = classify_smtp(code, "mailbox unavailable")
+    assert outcome.kind == kind and str(code) in outcome.error
+
+
+@pytest.mark.parametrize(
+    ("attempts", "low", "high"), [(1, 5, 10), (2, 10, 20), (3, 20, 40), (7, 300, 600), (20, 300, 600)]
+)
+def test_backoff_is_exponential_capped_and_jittered(attempts: int, low: float, high: float) -> None:
+    policy = RetryPolicy(max_attempts=30, initial_seconds=10, max_seconds=600)
+    delays = [policy.delay(attempts, random.Random(seed)) for seed in range(50)]
+    assert all(low <= d <= high for d in delays)
+    assert len(set(delays)) > 1  # jitter spreads retries of many notifications
+
+
+def test_after_failure_gives_up_on_permanent_failures_and_after_the_last_attempt() -> None:
+    policy = RetryPolicy(max_attempts=3, initial_seconds=1, max_seconds=10)
+    now = datetime(2027, 1, 1, tzinfo=UTC)
+    retry_at = policy.after_failure(1, transient("down"), now)
+    assert retry_at is not None and now + timedelta(seconds=0.5) <= retry_at <= now + timedelta(seconds=1)
+    assert policy.after_failure(2, transient("down"), now) is not None
+    assert policy.after_failure(3, transient("down"), now) is None
+    assert policy.after_failure(1, permanent("550"), now) is None
+
+
+def test_ids_are_stable_per_event_recipient_and_channel() -> None:
+    a = notification_id("e1", "person:p1", "email")
+    assert a == notification_id("e1", "person:p1", "email")
+    assert len({a, notification_id("e1", "person:p1", "sms"), notification_id("e2", "person:p1", "email")}) == 3
+    assert message_id(a, "example.org") == f"<{a}@example.org>"
