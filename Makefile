@@ -10,7 +10,7 @@ MAILPIT_VERSION := v1.33.1
 STACK_BIN := .stack/bin
 export GOBIN := $(abspath $(STACK_BIN))
 
-.PHONY: help setup run test lint unit integration e2e bench deploy-check stack-up stack-down clean
+.PHONY: help setup run test lint pytest bench stack-up stack-down clean
 
 help:
 	@echo "make run    - set up, start Kafka, MongoDB, Mailpit and the four services with demo data"
@@ -41,3 +41,29 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check shared services tests
 	$(BIN)/mypy --strict shared/src $(foreach s,$(SERVICES),services/$(s)/src)
 
+pytest: setup
+	# The test plugin starts Kafka, SecantusDB and Mailpit on free ports and stops them afterwards;
+	# the cleanup line catches a stack left behind by an interrupted run.
+	$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
+	  for d in .stack-test-*; do [ -d "$$d" ] && $(BIN)/vies stack down --root "$$d" --wipe >/dev/null 2>&1; rm -rf "$$d"; done; \
+	  exit $$status
+
+test: setup lint pytest deploy-check
+	@echo "make test: all checks passed"
+
+run: setup
+	$(BIN)/vies run
+
+stack-up: setup
+	$(BIN)/vies stack up
+
+stack-down:
+	$(BIN)/vies stack down
+
+bench: setup
+	$(BIN)/python tests/bench/messaging.py
+
+clean: stack-down
+	rm -rf $(VENV) .stack .stack-test-* .pytest_cache .mypy_cache .ruff_cache
+
+-include deploy/deploy.mk

@@ -101,6 +101,14 @@ def dlq_replay(
     typer.echo(f"replayed {len(letters)} dead letter(s) of {service}")
 
 
+@app.command()
+def run(demo: Annotated[bool, typer.Option(help="seed demo data")] = True) -> None:
+    """Start the stack and the four services with demo data; Ctrl-C stops everything."""
+    from vies_shared.dev_platform import run_platform
+
+    raise typer.Exit(run_platform(demo=demo))
+
+
 def main() -> None:
     """Entry point of the ``vies`` console script."""
     app()

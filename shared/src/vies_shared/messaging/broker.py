@@ -8,6 +8,7 @@ subscribers created by ``vies_shared.messaging.consumer`` ack manually.
 from __future__ import annotations
 
 import ssl
+from typing import Any
 
 from faststream.kafka import KafkaBroker
 from faststream.security import BaseSecurity, SASLScram256, SASLScram512
@@ -29,6 +30,23 @@ def kafka_security(settings: ServiceSettings) -> BaseSecurity | None:
         password=settings.kafka_sasl_password,
         ssl_context=context if protocol == "SASL_SSL" else None,
     )
+
+
+def aiokafka_security(settings: ServiceSettings) -> dict[str, Any]:
+    """The same security as ``kafka_security`` as keyword arguments for plain aiokafka clients (operator tools)."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return {}
+    options: dict[str, Any] = {"security_protocol": protocol}
+    if protocol in ("SSL", "SASL_SSL"):
+        options["ssl_context"] = ssl.create_default_context(cafile=settings.kafka_ca_file or None)
+    if protocol.startswith("SASL"):
+        options.update(
+            sasl_mechanism=settings.kafka_sasl_mechanism,
+            sasl_plain_username=settings.kafka_sasl_username,
+            sasl_plain_password=settings.kafka_sasl_password,
+        )
+    return options
 
 
 def create_broker(settings: ServiceSettings, *, client_id: str | None = None) -> KafkaBroker:

@@ -16,7 +16,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from vies_shared.events.topics import dlq_topic
-from vies_shared.messaging.broker import create_broker
+from vies_shared.messaging.broker import aiokafka_security, create_broker
 from vies_shared.settings import ServiceSettings
 
 
@@ -61,7 +61,10 @@ async def list_dead_letters(settings: ServiceSettings, service: str) -> list[Dea
     """Every message currently in ``vies.<service>.dlq``, oldest first per partition."""
     topic = dlq_topic(service, settings.topic_prefix)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        bootstrap_servers=settings.kafka_bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        **aiokafka_security(settings),
     )
     await consumer.start()
     try:

@@ -1,0 +1,174 @@
+"""Throughput and latency of the messaging kit against the local stack (``make bench``).
+
+Prints one JSON document: raw aiokafka produce and consume rates (the ceiling),
+outbox → relay → Kafka rate, inbox consumer rate with a trivial handler writing
+one document, each as events/s and as a ratio to the raw rate, and end-to-end
+latency p50/p95/p99 from outbox write to handler commit. Runs in one process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from vies_shared.devstack import LocalStack, StackConfig, find_repo_root
+from vies_shared.events.partners import PartnerSuspended
+from vies_shared.events.topics import all_topics, events_topic
+from vies_shared.messaging.broker import create_broker
+from vies_shared.messaging.consumer import EventConsumer, HandlerContext
+from vies_shared.messaging.outbox import Outbox
+from vies_shared.messaging.relay import OutboxRelay
+from vies_shared.settings import ServiceSettings
+from vies_shared.storage import Transactions, UnitOfWork, create_mongo_client
+
+PAYLOAD = b"x" * 200
+
+
+def log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+async def create_topics(bootstrap: str, prefix: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [NewTopic(t.name, 6, 1) for t in all_topics(prefix)] + [NewTopic(f"{prefix}raw", 6, 1)]
+        )
+    finally:
+        await admin.close()
+    await asyncio.sleep(2.0)  # let the new partitions elect their leaders
+
+
+async def raw_rates(bootstrap: str, topic: str, n: int) -> tuple[float, float]:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+    await producer.start()
+    started = time.perf_counter()
+    futures = [await producer.send(topic, PAYLOAD, key=str(i % 64).encode()) for i in range(n)]
+    await asyncio.gather(*futures)
+    produce = n / (time.perf_counter() - started)
+    await producer.stop()
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=f"raw-{uuid.uuid4()}"
+    )
+    await consumer.start()
+    seen = 0
+    started = time.perf_counter()
+    while seen < n:
+        log(f"  consumed {seen}/{n}") if seen and seen % 10000 < 5000 else None
+        for records in (await consumer.getmany(timeout_ms=1000, max_records=5000)).values():
+            seen += len(records)
+    consume = n / (time.perf_counter() - started)
+    await consumer.stop()
+    return produce, consume
+
+
+async def kit_rates(settings: ServiceSettings, n: int) -> dict[str, Any]:
+    client = create_mongo_client(settings.mongodb_uri)
+    db = client[settings.mongodb_db]
+    outbox = Outbox(db, service="partners", topic_prefix=settings.topic_prefix)
+    await outbox.ensure_indexes()
+    transactions = Transactions(client, db, outbox)
+    # Write n events in transactions of 100 (a use case emitting one event each would be bound by MongoDB).
+    for start in range(0, n, 100):
+
+        async def work(uow: UnitOfWork, start: int = start) -> None:
+            for i in range(start, min(n, start + 100)):
+                uow.emit(PartnerSuspended(partner_id=f"p{i % 64}", reason=datetime.now(UTC).isoformat()))
+
+        await transactions.run(work)
+    broker = create_broker(settings)
+    latencies: list[float] = []
+    consumer_db = client[f"{settings.mongodb_db}_consumer"]
+    done = asyncio.Event()
+
+    async def handler(ctx: HandlerContext, event: PartnerSuspended) -> None:
+        await ctx.db["seen"].insert_one({"p": event.partner_id}, session=ctx.session)
+        latencies.append((datetime.now(UTC) - datetime.fromisoformat(event.reason)).total_seconds())
+        if len(latencies) >= n:
+            done.set()
+
+    consumer = EventConsumer(
+        service="bench",
+        name="bench",
+        transactions=Transactions(client, consumer_db, Outbox(consumer_db, service="bench")),
+        broker=broker,
+        topics=[events_topic("partners", settings.topic_prefix)],
+        group_id=f"{settings.topic_prefix}bench",
+        dlq_topic=f"{settings.topic_prefix}vies.missions.dlq",
+        handlers={"partners.PartnerSuspended": handler},
+        max_records=500,
+    )
+    consumer.register()
+    relay = OutboxRelay(outbox, broker, service="partners", batch_size=1000)
+    started = time.perf_counter()
+    await broker.start()
+    if not await relay.lease.acquire():
+        raise SystemExit("another relay holds the bench database's lease")
+    published = 0
+    while published < n:
+        published += await relay.publish_pending()
+    relay_rate = n / (time.perf_counter() - started)
+    await asyncio.wait_for(done.wait(), timeout=600)
+    consume_rate = n / (time.perf_counter() - started)
+    await broker.stop()
+    await client.drop_database(settings.mongodb_db)
+    await client.drop_database(f"{settings.mongodb_db}_consumer")
+    await client.close()
+    latencies.sort()
+    q = statistics.quantiles(latencies, n=100)
+    return {
+        "relay_events_per_s": round(relay_rate),
+        "inbox_events_per_s": round(consume_rate),
+        "latency_ms": {"p50": round(q[49] * 1000, 1), "p95": round(q[94] * 1000, 1), "p99": round(q[98] * 1000, 1)},
+        "note": "latency runs from the outbox write (all written up front) to the handler commit",
+    }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--raw", type=int, default=50_000)
+    parser.add_argument("--events", type=int, default=5_000)
+    args = parser.parse_args()
+    stack = LocalStack(StackConfig(root=find_repo_root() / ".stack"))
+    stack.up()
+    prefix = f"bench{uuid.uuid4().hex[:6]}."
+    await create_topics(stack.kafka_bootstrap, prefix)
+    log("raw aiokafka produce/consume ...")
+    produce, consume = await raw_rates(stack.kafka_bootstrap, f"{prefix}raw", args.raw)
+    settings = ServiceSettings(
+        service="partners",
+        kafka_bootstrap=stack.kafka_bootstrap,
+        mongodb_uri=stack.mongodb_uri,
+        mongodb_db=f"bench_{prefix[:-1]}",
+        topic_prefix=prefix,
+    )
+    log("outbox -> relay -> inbox ...")
+    kit = await kit_rates(settings, args.events)
+    print(
+        json.dumps(
+            {
+                "raw_produce_per_s": round(produce),
+                "raw_consume_per_s": round(consume),
+                **kit,
+                "relay_ratio_to_raw_produce": round(kit["relay_events_per_s"] / produce, 3),
+                "inbox_ratio_to_raw_consume": round(kit["inbox_events_per_s"] / consume, 3),
+                "messages": {"raw": args.raw, "events": args.events, "value_bytes": len(PAYLOAD)},
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
