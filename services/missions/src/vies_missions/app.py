@@ -26,6 +26,7 @@ PUBLISHES: list[type[Event]] = [
     events.MissionEnded,
     events.MissionInterrupted,
     events.FollowUpInterviewDone,
+    events.FollowUpInterviewOverdue,
     events.MissionFlaggedForReview,
 ]
 
@@ -45,6 +46,10 @@ async def _missed_check_ins(runtime: Runtime) -> None:
 
 async def _safety_deadlines(runtime: Runtime) -> None:
     await scheduler.close_due_safety_checks(runtime)
+
+
+async def _overdue_follow_ups(runtime: Runtime) -> None:
+    await scheduler.report_overdue_follow_ups(runtime)
 
 
 async def _escalations(runtime: Runtime) -> None:
@@ -70,6 +75,7 @@ def build_definition(settings: MissionsSettings | None = None) -> ServiceDefinit
             ),
             PeriodicJob("safety-check-deadlines", settings.safety_deadline_scan_seconds, _safety_deadlines),
             PeriodicJob("incident-escalations", settings.incident_escalation_scan_seconds, _escalations),
+            PeriodicJob("overdue-follow-ups", settings.follow_up_scan_seconds, _overdue_follow_ups),
         ],
         setup=setup,
         settings_factory=MissionsSettings,

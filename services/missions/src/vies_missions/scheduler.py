@@ -8,7 +8,8 @@ Every job is idempotent by design, not only by the kit's lease:
   the key already recorded and emits nothing for it, or hits the unique key and retries
   mission by mission;
 - a safety check closes only from ``open`` (conditional replace);
-- an incident escalates to the head office only from ``centre`` (conditional replace).
+- an incident escalates to the head office only from ``centre`` (conditional replace);
+- an overdue interview is reported once per (mission, stage, due date): unique key again.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from vies_missions.domain.incident import CENTRE, OPEN, Incident
 from vies_missions.domain.mission import ON_MISSION, Mission
 from vies_missions.settings import MissionsSettings
 from vies_missions.use_cases import close_check, emit_escalation
-from vies_shared.events.missions import CheckInMissed
+from vies_shared.events.missions import CheckInMissed, FollowUpInterviewOverdue
 from vies_shared.logging import get_logger
 from vies_shared.service import Runtime
 from vies_shared.storage import UnitOfWork
@@ -121,7 +122,7 @@ async def _record_missed(uow: UnitOfWork, ids: list[str], now: datetime, setting
     if not candidates:
         return 0
     # A due date already recorded (by a replica, or before a crash after commit) is never emitted again.
-    recorded = await _existing_keys(uow, [key["_id"] for _, key in candidates])
+    recorded = await _recorded(uow, store.MISSED_CHECK_INS, [key["_id"] for _, key in candidates])
     keys: list[Document] = []
     for mission, key in candidates:
         if key["_id"] in recorded:
@@ -141,11 +142,12 @@ async def _record_missed(uow: UnitOfWork, ids: list[str], now: datetime, setting
     return len(keys)
 
 
-async def _existing_keys(uow: UnitOfWork, keys: list[str]) -> set[str]:
+async def _recorded(uow: UnitOfWork, collection: str, keys: list[str]) -> set[str]:
+    """Which of ``keys`` are already in ``collection`` (small ``$in`` lists, see ``store.contacts_of``)."""
     found: set[str] = set()
     for i in range(0, len(keys), store.CONTACTS_CHUNK):
         chunk = keys[i : i + store.CONTACTS_CHUNK]
-        cursor = uow.db[store.MISSED_CHECK_INS].find({"_id": {"$in": chunk}}, {"_id": 1}, session=uow.session)
+        cursor = uow.db[collection].find({"_id": {"$in": chunk}}, {"_id": 1}, session=uow.session)
         found.update([doc["_id"] async for doc in cursor])
     return found
 
@@ -192,3 +194,52 @@ async def escalate_unacknowledged_incidents(runtime: Runtime) -> int:
         if await runtime.transactions.run(work):
             escalated += 1
     return escalated
+
+
+async def report_overdue_follow_ups(runtime: Runtime) -> int:
+    """Report the follow-up interviews not held within the grace period after their due date."""
+    settings = _settings(runtime)
+    today = clock.now(runtime).date()
+    cutoff = (today - timedelta(days=settings.follow_up_grace_days)).isoformat()
+    query = {
+        "status": {"$in": list(ON_MISSION)},
+        "follow_ups": {"$elemMatch": {"done_on": None, "overdue_reported": {"$ne": True}, "due_on": {"$lt": cutoff}}},
+    }
+    reported = 0
+    ids = [doc["_id"] async for doc in runtime.db[store.MISSIONS].find(query, {"_id": 1}).limit(500)]
+    for mission_id in ids:
+
+        async def work(uow: UnitOfWork, mission_id: str = mission_id) -> int:
+            doc = await uow.db[store.MISSIONS].find_one({"_id": mission_id}, session=uow.session)
+            if doc is None:
+                return 0
+            mission = Mission.from_doc(doc)
+            overdue = mission.overdue_follow_ups(today, settings.follow_up_grace_days)
+            if not overdue:
+                return 0
+            await uow.db[store.MISSIONS].replace_one({"_id": mission_id}, mission.to_doc(), session=uow.session)
+            keys = [f"{mission_id}:{f.stage}:{f.due_on.isoformat()}" for f in overdue]
+            recorded = await _recorded(uow, store.OVERDUE_FOLLOW_UPS, keys)
+            fresh = [(key, f) for key, f in zip(keys, overdue, strict=True) if key not in recorded]
+            for _, follow_up in fresh:
+                uow.emit(
+                    FollowUpInterviewOverdue(
+                        mission_id=mission_id,
+                        stage=follow_up.stage,
+                        due_on=follow_up.due_on,
+                        centre_id=mission.centre_id,
+                    ),
+                    region=mission.region,
+                )
+            if fresh:
+                documents = [
+                    {"_id": key, "mission_id": mission_id, "recorded_at": today.isoformat()} for key, _ in fresh
+                ]
+                await uow.db[store.OVERDUE_FOLLOW_UPS].insert_many(documents, session=uow.session)
+            return len(fresh)
+
+        try:
+            reported += await runtime.transactions.run(work)
+        except DuplicateKeyError:
+            log.info("overdue_follow_up_already_reported", mission_id=mission_id)
+    return reported

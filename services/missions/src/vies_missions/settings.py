@@ -36,6 +36,9 @@ class MissionsSettings(ServiceSettings):
     scheme_max_months: dict[str, int] = Field(default_factory=_default_scheme_limits)
     follow_up_start_offset_days: int = Field(default=30, ge=0)
     follow_up_end_offset_days: int = Field(default=30, ge=0)
+    # An interview not held this many days after its due date is reported (FollowUpInterviewOverdue).
+    follow_up_grace_days: int = Field(default=7, ge=0)
+    follow_up_scan_seconds: float = Field(default=3600.0, gt=0)
     # An urgent check-in opens an incident with this severity (category "other").
     urgent_check_in_severity: str = "critical"
 

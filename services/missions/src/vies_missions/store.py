@@ -3,6 +3,7 @@
 - ``missions``: one document per mission (``_id`` = mission id, unique ``engagement_id``);
 - ``check_ins``: each check-in received; ``missed_check_ins``: one document per (mission, due date)
   missed, whose unique ``_id`` makes the scheduler idempotent;
+- ``overdue_follow_ups``: one document per (mission, interview, due date) reported late;
 - ``incidents``; ``security_alerts`` and ``safety_entries`` (one per alert and mission, the snapshot);
 - ``authorities``: projection of ``partners.AuthorityRegistered`` (authority → region);
 - ``contacts``: projection of the compacted ``vies.recruitment.contacts`` topic (name, email, phone).
@@ -24,6 +25,7 @@ Document = dict[str, Any]
 MISSIONS = "missions"
 CHECK_INS = "check_ins"
 MISSED_CHECK_INS = "missed_check_ins"
+OVERDUE_FOLLOW_UPS = "overdue_follow_ups"
 INCIDENTS = "incidents"
 ALERTS = "security_alerts"
 ENTRIES = "safety_entries"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from missions_testkit import ALL_ITEMS, app_for, engagement, plan, settings_for
+from missions_testkit import ALL_ITEMS, app_for, engagement, plan, settings_for, start
 
+from vies_missions import scheduler
 from vies_shared.events.topics import events_topic
 from vies_shared.testing import KafkaProbe
 from vies_shared.testing.helpers import running
@@ -155,3 +156,32 @@ async def test_lifecycle_with_its_conflicts(vies_settings: Any, vies_stack: Any,
         assert ended["value"]["ended_on"] == "2027-12-20"
         [interrupted] = await probe.wait_for("missions.MissionInterrupted")
         assert interrupted["value"]["reason"] == "security" and interrupted["key"] == sc
+
+
+async def test_overdue_follow_up_interview_reported_once(
+    vies_settings: Any, vies_stack: Any, topic_prefix: str
+) -> None:
+    settings = settings_for(vies_settings, follow_up_scan_seconds=0.2)
+    bootstrap = vies_stack.kafka_bootstrap
+    async with running(app_for(settings), settings) as svc:
+        today = datetime.now(UTC).date()
+        event = engagement(country="SN", starts_on=today - timedelta(days=60), months=12)
+        mission_id = await plan(svc, bootstrap, topic_prefix, event)
+        await start(svc, mission_id, today - timedelta(days=60))
+        probe = KafkaProbe(bootstrap, [events_topic("missions", topic_prefix)])
+        [overdue] = await probe.wait_for("missions.FollowUpInterviewOverdue")
+        assert overdue["value"] == {
+            "mission_id": mission_id,
+            "stage": "start",
+            "due_on": (today - timedelta(days=30)).isoformat(),
+            "centre_id": "ev-sn",
+        }
+        assert await scheduler.report_overdue_follow_ups(svc.runtime) == 0
+        r = await svc.client.post(
+            f"/missions/{mission_id}/follow-ups/start/done",
+            json={"done_on": today.isoformat()},
+            headers=svc.auth("centre", country="SN"),
+        )
+        assert r.status_code == 200
+        assert await scheduler.report_overdue_follow_ups(svc.runtime) == 0
+        assert len(await probe.events("missions.FollowUpInterviewOverdue")) == 1

@@ -50,6 +50,7 @@ def started(scheme: str = "vsi", departed: date = date(2026, 1, 10), **kw: Any) 
     for item in mission.required_checklist:
         mission.tick(item, date(2026, 1, 1))
     mission.start(departed, NOW)
+    mission.schedule_follow_ups(30, 30)  # as the start use case does
     return mission
 
 
@@ -176,6 +177,17 @@ def test_invalid_inputs(departed_first: bool, change: Any) -> None:
 def test_follow_up_dates(begins: date, ends: date, expected: tuple[date, date, date]) -> None:
     dates = follow_up_dates(begins, ends, 30, 30)
     assert (dates["start"], dates["mid"], dates["end"]) == expected
+
+
+def test_overdue_follow_ups_reported_once_after_grace() -> None:
+    mission = started()  # departed 2026-01-10: start interview due 2026-02-09
+    assert mission.overdue_follow_ups(date(2026, 2, 16), 7) == []
+    [late] = mission.overdue_follow_ups(date(2026, 2, 17), 7)
+    assert late.stage == "start"
+    assert mission.overdue_follow_ups(date(2026, 3, 1), 7) == []  # reported already
+    mission.extend(date(2027, 6, 30), 24, NOW)
+    mission.schedule_follow_ups(30, 30)  # the start interview keeps its date: still reported
+    assert [f.stage for f in mission.overdue_follow_ups(date(2026, 3, 1), 7)] == []
 
 
 def test_follow_ups_rescheduled_except_those_held() -> None:

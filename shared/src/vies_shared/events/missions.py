@@ -158,6 +158,17 @@ class FollowUpInterviewDone(Event):
     done_on: date
 
 
+class FollowUpInterviewOverdue(Event):
+    """A follow-up interview was not held in time (reported once per interview and due date)."""
+
+    TYPE = "missions.FollowUpInterviewOverdue"
+    KEY = "mission_id"
+    mission_id: str
+    stage: FollowUpStage
+    due_on: date
+    centre_id: str | None = None
+
+
 class IncidentEscalated(Event):
     """A high or critical incident was escalated (to the centre, then to the head office if unacknowledged)."""
 

@@ -75,6 +75,7 @@ class FollowUp:
     done_on: date | None = None
     done_by: str | None = None
     notes: str | None = None
+    overdue_reported: bool = False
 
     def to_doc(self) -> dict[str, Any]:
         """Stored form."""
@@ -84,6 +85,7 @@ class FollowUp:
             "done_on": self.done_on.isoformat() if self.done_on else None,
             "done_by": self.done_by,
             "notes": self.notes,
+            "overdue_reported": self.overdue_reported,
         }
 
     @classmethod
@@ -95,6 +97,7 @@ class FollowUp:
             done_on=date.fromisoformat(doc["done_on"]) if doc.get("done_on") else None,
             done_by=doc.get("done_by"),
             notes=doc.get("notes"),
+            overdue_reported=bool(doc.get("overdue_reported")),
         )
 
 
@@ -269,8 +272,8 @@ class Mission:
         self.follow_ups = []
         for stage in FOLLOW_UP_STAGES:
             current = existing.get(stage)
-            if current is not None and current.done_on is not None:
-                self.follow_ups.append(current)
+            if current is not None and (current.done_on is not None or current.due_on == dates[stage]):
+                self.follow_ups.append(current)  # held, or its date did not move: keep it as it is
             else:
                 self.follow_ups.append(FollowUp(stage=stage, due_on=dates[stage]))
 
@@ -285,6 +288,19 @@ class Mission:
             raise NotAllowedInState(f"the {stage} interview was already held on {follow_up.done_on}")
         follow_up.done_on, follow_up.done_by, follow_up.notes = done_on, done_by, notes
         return follow_up
+
+    def overdue_follow_ups(self, today: date, grace_days: int) -> list[FollowUp]:
+        """Interviews not held ``grace_days`` after their due date and not yet reported; marks them reported."""
+        if self.status not in ON_MISSION:
+            return []
+        overdue = [
+            f
+            for f in self.follow_ups
+            if f.done_on is None and not f.overdue_reported and f.due_on + timedelta(days=grace_days) < today
+        ]
+        for follow_up in overdue:
+            follow_up.overdue_reported = True
+        return overdue
 
     # --- check-ins ------------------------------------------------------------------------
     def check_in(self, at: datetime) -> None:
