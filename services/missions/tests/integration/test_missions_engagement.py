@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -9,7 +10,7 @@ from missions_testkit import app_for, count_is, engagement, plan, settings_for
 
 from vies_missions.domain.mission import mission_id_for
 from vies_shared.events.partners import AuthorityRegistered
-from vies_shared.events.topics import events_topic
+from vies_shared.events.topics import dlq_topic, events_topic
 from vies_shared.testing import KafkaProbe, publish_event, wait_until
 from vies_shared.testing.helpers import running
 
@@ -122,3 +123,22 @@ async def test_reciprocity_and_countries_without_centre(vies_settings: Any, vies
         assert reciprocity["checklist"]["required"] == ["insurance", "visa", "emergency_contact"]
         mexico = (await svc.client.get(f"/missions/{no_centre}", headers=staff)).json()
         assert mexico["country"] == "MX" and mexico["centre_id"] == "head-office"
+
+
+async def test_an_engagement_that_cannot_be_planned_goes_to_the_dead_letters(
+    vies_settings: Any, vies_stack: Any, topic_prefix: str
+) -> None:
+    settings = settings_for(vies_settings, handler_attempts=2)
+    bootstrap = vies_stack.kafka_bootstrap
+    async with running(app_for(settings), settings) as svc:
+        broken = engagement(country="SN").model_copy(update={"ends_on": date(2025, 1, 1)})  # ends before it starts
+        recruitment = events_topic("recruitment", topic_prefix)
+        await publish_event(bootstrap, recruitment, broken)
+        fine = engagement(country="SN")
+        mission_id = await plan(svc, bootstrap, topic_prefix, fine)  # the consumer moved on
+        assert await svc.runtime.db["missions"].count_documents({}) == 1
+        dlq = KafkaProbe(bootstrap, [dlq_topic("missions", topic_prefix)])
+        [dead] = await dlq.wait_for("recruitment.VolunteerEngaged")
+        assert dead["key"] == broken.engagement_id and dead["headers"]["dlq_reason"] == "handler_failed"
+        assert "ends_on" in dead["headers"]["dlq_error"]
+        assert mission_id
