@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from fastapi import APIRouter
+
 from vies_shared.events.partners import PartnerApproved
 from vies_shared.events.topics import events_topic
 from vies_shared.messaging.consumer import HandlerContext
