@@ -130,16 +130,20 @@ async def main(partner_count: int, request_count: int) -> dict[str, Any]:
     rng = random.Random(20261126)
     client = create_mongo_client(settings.mongodb_uri)
     try:
+        # The directory exists before the service starts (steady state); start-up loads the profiles.
+        db = client[settings.mongodb_db]
+        partners, stats = partner_documents(partner_count, rng)
+        started = time.perf_counter()
+        for start in range(0, len(partners), 1000):
+            await db["partners"].insert_many(partners[start : start + 1000])
+        await db["partner_stats"].insert_many(stats)
+        await db["alerts"].insert_one({"_id": "bench-alert", "country": "ML", "level": "crisis", "open": True})
+        seed_seconds = time.perf_counter() - started
         app = create(settings)
+        started = time.perf_counter()
         async with running(app, settings) as svc:
-            db = svc.runtime.db
-            partners, stats = partner_documents(partner_count, rng)
-            started = time.perf_counter()
-            for start in range(0, len(partners), 1000):
-                await db["partners"].insert_many(partners[start : start + 1000])
-            await db["partner_stats"].insert_many(stats)
-            await db["alerts"].insert_one({"_id": "bench-alert", "country": "ML", "level": "crisis", "open": True})
-            seed_seconds = time.perf_counter() - started
+            start_seconds = time.perf_counter() - started
+            assert len(svc.runtime.extras["profile_index"].profiles) == partner_count, "profiles not loaded"
             r = await svc.client.post(
                 "/authorities",
                 json={
@@ -153,11 +157,14 @@ async def main(partner_count: int, request_count: int) -> dict[str, Any]:
             authority_id = r.json()["authority_id"]
             headers = svc.auth("authority", authority_id=authority_id)
 
+            suggested: list[int] = []
+
             async def one() -> tuple[float, float]:
                 t0 = time.perf_counter()
                 r = await svc.client.post("/match-requests", json=request_body(authority_id, rng), headers=headers)
                 elapsed = (time.perf_counter() - t0) * 1000
                 assert r.status_code == 201, r.text
+                suggested.append(len(r.json()["suggestions"]))
                 return elapsed, float(r.json()["elapsed_ms"])
 
             cold, _ = await one()
@@ -171,6 +178,8 @@ async def main(partner_count: int, request_count: int) -> dict[str, Any]:
                 "approved": sum(1 for p in partners if p["status"] == "approved"),
                 "requests": request_count,
                 "seed_seconds": round(seed_seconds, 2),
+                "service_start_seconds": round(start_seconds, 2),
+                "mean_suggestions": round(statistics.mean(suggested), 1),
                 "cold_ms": round(cold, 1),
                 "p50_ms": round(statistics.median(http), 1),
                 "p95_ms": round(percentile(http, 95), 1),
@@ -181,7 +190,7 @@ async def main(partner_count: int, request_count: int) -> dict[str, Any]:
                 # Other work on the machine skews latencies: report the load it ran under.
                 "load_average_1m": round(os.getloadavg()[0], 2),
                 "cpus": os.cpu_count(),
-                "within_budget": percentile(http, 95) < 300,
+                "within_budget": percentile(http, 95) < 300 and min(suggested) > 0,
             }
     finally:
         await client.drop_database(settings.mongodb_db)
