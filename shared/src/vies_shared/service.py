@@ -149,25 +149,24 @@ class Runtime:
         self.started = True
 
     async def stop(self) -> None:
-        """Graceful shutdown: stop consuming (in-flight batch finishes), flush the relay, close clients."""
+        """Graceful shutdown: stop consuming (the batch in flight finishes), flush the relay, close clients."""
         self._stopping.set()
         if self.consumer is not None:
+            # Retry loops give up at their next pause; an un-acked batch is redelivered after restart.
             self.consumer.stopping = True
+            if self.consumer.subscriber is not None:
+                with contextlib.suppress(Exception):
+                    await self.consumer.subscriber.stop()  # waits up to graceful_timeout for the batch in flight
         for task in self._job_tasks:
             task.cancel()
         for task in self._job_tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        with contextlib.suppress(Exception):
-            await self.broker.stop()  # waits up to graceful_timeout for handlers in flight
         if self.relay is not None:
-            # A last pass publishes what in-flight handlers committed, if the broker is up.
-            with contextlib.suppress(Exception):
-                await self.broker.start()
-                await self.relay.publish_pending()
-            await self.relay.stop()
-            with contextlib.suppress(Exception):
-                await self.broker.stop()
+            # A last pass publishes what the drained batch committed, while the producer is still up.
+            await self.relay.stop(flush_seconds=self.settings.drain_seconds / 2)
+        with contextlib.suppress(Exception):
+            await self.broker.stop()
         await self.client.close()
 
     async def _run_job(self, job: PeriodicJob) -> None:

@@ -109,14 +109,18 @@ class OutboxRelay:
         """Whether the relay loop is alive."""
         return self._task is not None and not self._task.done()
 
-    async def stop(self) -> None:
-        """Finish the batch in flight (flush), release the lease and stop."""
+    async def stop(self, flush_seconds: float = 0.0) -> None:
+        """Finish the batch in flight, publish what is still pending (up to ``flush_seconds``), release the lease."""
         self._stopping.set()
         self._wake.set()
         if self._task is not None:
             # A task that was cancelled (killed) or crashed has nothing left to flush.
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        if flush_seconds > 0 and self.lease.held():
+            # The loop has stopped, so this last pass cannot race it into publishing twice.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._flush(), timeout=flush_seconds)
         try:
             await self.lease.release()
         except Exception as exc:  # noqa: BLE001 - a lease left behind only expires later
@@ -140,6 +144,10 @@ class OutboxRelay:
                 level = "warning" if is_transient(exc) else "error"
                 getattr(self.log, level)("relay_publish_failed", error=repr(exc), retry_in=round(delay, 2))
                 await self._idle(delay)
+
+    async def _flush(self) -> None:
+        while self.lease.held() and await self.publish_pending() > 0:
+            pass
 
     async def _idle(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
