@@ -99,6 +99,8 @@ def check_centre_country(principal: Principal, country: str) -> None:
 def branch_region(principal: Principal, region: str | None) -> str | None:
     """The region a query is limited to: a branch always its own."""
     if principal.role == "branch":
+        if not principal.region:
+            raise Forbidden("this branch token names no region")
         if region and region != principal.region:
             raise Forbidden("a branch reads only its own region")
         return principal.region
