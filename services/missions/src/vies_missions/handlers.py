@@ -158,7 +158,14 @@ async def on_person_erased(ctx: HandlerContext, event: PersonErased) -> None:
 
 
 async def on_contact_updated(ctx: HandlerContext, event: ContactUpdated) -> None:
-    """Keep the person's name, phone and email for the safety checks' live lists (contract 1.5)."""
+    """Keep the person's name, phone and email for the safety checks' live lists (contract 1.5).
+
+    Every person's contact is kept, not only current volunteers': the compacted topic is read
+    once per consumer group, so a contact published before the engagement would otherwise be lost.
+    """
+    current = await ctx.db[store.CONTACTS].find_one({"_id": event.person_id}, {"updated_at": 1}, session=ctx.session)
+    if current is not None and current.get("updated_at") and current["updated_at"] > ctx.meta.time:
+        return  # an older update delivered late (e.g. replayed from a dead letter) does not win
     await ctx.db[store.CONTACTS].replace_one(
         {"_id": event.person_id},
         {

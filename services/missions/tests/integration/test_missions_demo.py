@@ -15,7 +15,8 @@ pytestmark = pytest.mark.integration
 async def test_demo_data_is_seeded_once(vies_settings: Any, test_id: str) -> None:
     db = f"t{test_id}_missions"
     for _ in range(2):
-        settings = settings_for(vies_settings, demo_data=True, mongodb_db=db)
+        # API role: seeding happens at start-up whatever the role; no consumer group to join.
+        settings = settings_for(vies_settings, demo_data=True, mongodb_db=db, role="api")
         async with running(app_for(settings), settings) as svc:
             staff = svc.auth("staff")
             missions = (await svc.client.get("/missions", params={"limit": 200}, headers=staff)).json()
