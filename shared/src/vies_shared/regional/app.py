@@ -1,0 +1,50 @@
+"""Composition root of a regional consumer: the kit's runtime (health, readiness, metrics, graceful
+shutdown) with the regional consumer, the webhook forwarder and the JSON Lines writer."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from vies_shared.regional import store
+from vies_shared.regional.consumer import RegionalConsumer
+from vies_shared.regional.forwarding import JsonlWriter, WebhookForwarder
+from vies_shared.regional.settings import RegionalSettings
+from vies_shared.service import PeriodicJob, Runtime, ServiceDefinition, create_app, serve
+
+
+def definition(settings: RegionalSettings) -> ServiceDefinition:
+    """The regional consumer as a kit service: no HTTP API of its own, one consumer, up to two writers."""
+    jobs: list[PeriodicJob] = []
+    if settings.regional_webhook_url is not None:
+        jobs.append(PeriodicJob("webhook", settings.regional_forward_poll_seconds, WebhookForwarder(settings).run))
+    if settings.regional_jsonl_path is not None:
+        jobs.append(PeriodicJob("jsonl", settings.regional_forward_poll_seconds, JsonlWriter(settings).run))
+
+    async def setup(runtime: Runtime) -> None:
+        await store.ensure_indexes(runtime.db)
+        # This process never produces (no outbox events, no dead letters): an idempotent producer
+        # would ask the broker for a producer id at start-up, which a read-only Kafka user is refused.
+        runtime.broker._connection_kwargs["enable_idempotence"] = False
+        if settings.runs_workers and runtime.consumer is None:
+            # The kit builds an EventConsumer for the definition's handlers; ours is a subclass,
+            # registered here, before the broker starts, and stopped by the runtime like its own.
+            consumer = RegionalConsumer(settings=settings, transactions=runtime.transactions, broker=runtime.broker)
+            consumer.register()
+            runtime.consumer = consumer
+
+    return ServiceDefinition(
+        name="regional",
+        title=f"VIES regional consumer {settings.region}",
+        jobs=jobs,
+        setup=setup,
+    )
+
+
+def create(settings: RegionalSettings) -> FastAPI:
+    """The FastAPI app serving ``/healthz``, ``/readyz`` and ``/metrics`` around the consumer."""
+    return create_app(definition(settings), settings)
+
+
+def run(settings: RegionalSettings) -> None:
+    """Run until SIGTERM/SIGINT (the batch in flight finishes and commits first)."""
+    serve(definition(settings), settings)

@@ -1,0 +1,124 @@
+"""The regional consumer: the kit's ``EventConsumer`` (inbox, transactions, retries, manual commits),
+reading the four ``*.events`` topics for one region.
+
+Two changes to the kit's behaviour, both in this subclass:
+* records whose ``ce_region`` header is not the branch's are dropped before
+  anything reads them (their offsets still commit with the batch);
+* what the kit would dead-letter (not CloudEvents, unknown type or schema
+  version, invalid data, a rule failing after its attempts) is counted in the
+  view's ``skipped`` collection and passed over: a branch may not write to the
+  platform's dead-letter topics, and one unreadable event must not stop it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from aiokafka.structs import ConsumerRecord
+from faststream.kafka import KafkaBroker
+from prometheus_client import Counter
+
+from vies_shared.events.base import Event, registered_models
+from vies_shared.events.recruitment import ContactUpdated
+from vies_shared.events.topics import regional_topics
+from vies_shared.messaging.consumer import EventConsumer, HandlerContext
+from vies_shared.regional import store
+from vies_shared.regional.settings import RegionalSettings
+from vies_shared.regional.view import changes_for
+from vies_shared.storage import Transactions
+
+REGIONAL_RECORDS = Counter(
+    "vies_regional_records_total", "Records read by the regional consumer, by outcome", ["region", "outcome"]
+)
+
+
+def kept_types() -> list[str]:
+    """Every contract type that travels on the ``*.events`` topics (contacts are never read)."""
+    return sorted({model.TYPE for model in registered_models() if model.TYPE != ContactUpdated.TYPE})
+
+
+def record_region(record: ConsumerRecord[bytes, bytes]) -> str | None:
+    """The ``ce_region`` header of a record, if any."""
+    for name, raw in record.headers:
+        if name == "ce_region":
+            return (raw or b"").decode(errors="replace")
+    return None
+
+
+class RegionalConsumer(EventConsumer):
+    """Keeps the events of one region: view, journal, forward queues; skips what it cannot read."""
+
+    def __init__(self, *, settings: RegionalSettings, transactions: Transactions, broker: KafkaBroker) -> None:
+        self.region = settings.region
+        self.to_webhook = settings.regional_webhook_url is not None
+        self.to_jsonl = settings.regional_jsonl_path is not None
+        self._records: dict[str, ConsumerRecord[bytes, bytes]] = {}
+        self._last_seq = 0
+        super().__init__(
+            service=settings.service,
+            name=f"regional:{settings.region}",
+            transactions=transactions,
+            broker=broker,
+            topics=regional_topics(settings.topic_prefix),
+            group_id=settings.consumer_group,
+            dlq_topic="",  # never written: see dead_letter
+            handlers={ce_type: self.on_event for ce_type in kept_types()},
+            attempts=settings.handler_attempts,
+            retry_initial=settings.retry_initial_seconds,
+            retry_max=settings.retry_max_seconds,
+            max_records=settings.consumer_max_records,
+            batch_timeout_ms=settings.consumer_batch_timeout_ms,
+        )
+
+    async def handle_records(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        """Keep the region's records only, then handle them as the kit does."""
+        mine = [record for record in records if record_region(record) == self.region]
+        if len(mine) < len(records):
+            REGIONAL_RECORDS.labels(self.region, "other_region").inc(len(records) - len(mine))
+        # The handler forwards the value as produced (fields newer than this kit included).
+        self._records = {}
+        for record in mine:
+            ce_id = next((raw for name, raw in record.headers if name == "ce_id"), None)
+            if ce_id:
+                self._records[ce_id.decode(errors="replace")] = record
+        await super().handle_records(mine)
+
+    async def on_event(self, ctx: HandlerContext, event: Event) -> None:
+        """One kept event: the view rules, the journal and the queues, in the batch's transaction."""
+        record = self._records.get(ctx.meta.id)
+        data: Any = json.loads(record.value) if record is not None and record.value else event.model_dump(mode="json")
+        await store.apply_changes(ctx.db, ctx.session, changes_for(ctx.meta, event))
+        await store.keep_event(
+            ctx.db,
+            ctx.session,
+            ctx.meta,
+            data,
+            topic=record.topic if record is not None else "",
+            seq=self._next_seq(),
+            to_webhook=self.to_webhook,
+            to_jsonl=self.to_jsonl,
+        )
+        REGIONAL_RECORDS.labels(self.region, "kept").inc()
+
+    def _next_seq(self) -> int:
+        # Queue order: strictly increasing in this process, and in time across restarts and replicas.
+        self._last_seq = max(self._last_seq + 1, time.time_ns())
+        return self._last_seq
+
+    async def dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str, error: str) -> None:
+        """Count the event as skipped in the view instead of dead-lettering it (no write access to the DLQ)."""
+        document = store.skipped_document(record, reason, error)
+        await self._retry_transient(lambda: store.record_skipped(self.transactions.db, document), what="skip")
+        REGIONAL_RECORDS.labels(self.region, "skipped").inc()
+        self.log.warning(
+            "event_skipped",
+            reason=reason,
+            error=error[:500],
+            ce_type=document["type"],
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+        )

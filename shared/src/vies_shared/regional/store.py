@@ -1,0 +1,126 @@
+"""The branch's MongoDB: the regional view, the journal of kept events, skipped events and forward queues.
+
+Every write of a kept event happens in the consumer's transaction (with the kit's
+inbox document), so the view, the journal and the queues change together or not
+at all, and a redelivered event (same ``ce_id``) changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from aiokafka.structs import ConsumerRecord
+from pymongo import ASCENDING
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from vies_shared.events.envelope import EventMeta, format_time
+from vies_shared.regional.cloudevents import structured
+from vies_shared.regional.view import (
+    APPLICATIONS,
+    INCIDENTS,
+    MISSIONS,
+    PARTNERSHIPS,
+    PERSON_FIELDS,
+    POSITIONS,
+    SAFETY_CHECKS,
+    Change,
+    PersonErasure,
+)
+
+Document = dict[str, Any]
+Database = AsyncDatabase[Document]
+
+JOURNAL = "events"  # one document per kept event: {_id: ce_id, type, subject, time, ...}
+SKIPPED = "skipped"  # events of the region this kit cannot read: {_id: ce_id, reason, type, ...}
+WEBHOOK_QUEUE = "webhook_queue"  # kept events waiting for the branch's webhook
+JSONL_QUEUE = "jsonl_queue"  # kept events waiting to be appended to the JSON Lines file
+QUEUES = (WEBHOOK_QUEUE, JSONL_QUEUE)
+
+
+async def ensure_indexes(db: Database) -> None:
+    """Indexes of the report's groupings and the queues' order."""
+    await db[JOURNAL].create_index("type")
+    await db[SKIPPED].create_index("reason")
+    for queue in QUEUES:
+        await db[queue].create_index("seq")
+    for collection in (POSITIONS, APPLICATIONS, PARTNERSHIPS, INCIDENTS, SAFETY_CHECKS):
+        await db[collection].create_index("state")
+    await db[MISSIONS].create_index([("country", ASCENDING), ("state", ASCENDING)])
+    for collection, fields in PERSON_FIELDS.items():
+        for name in fields:
+            await db[collection].create_index(name)
+
+
+async def apply_changes(db: Database, session: AsyncClientSession, changes: Sequence[Change | PersonErasure]) -> None:
+    """Apply the view rules of one event in the transaction of ``session``."""
+    for change in changes:
+        if isinstance(change, PersonErasure):
+            for collection, fields in PERSON_FIELDS.items():
+                for name in fields:
+                    await db[collection].update_many({name: change.person_id}, {"$unset": {name: ""}}, session=session)
+            continue
+        documents = db[change.collection]
+        before = await documents.find_one({"_id": change.key}, session=session)
+        if before is not None:
+            before.pop("_id", None)
+        after = change.update(before)
+        await documents.replace_one({"_id": change.key}, after, upsert=True, session=session)
+
+
+async def keep_event(
+    db: Database,
+    session: AsyncClientSession,
+    meta: EventMeta,
+    data: Any,
+    *,
+    topic: str,
+    seq: int,
+    to_webhook: bool,
+    to_jsonl: bool,
+) -> None:
+    """Journal a kept event and queue it for the webhook and the file when they are configured."""
+    await db[JOURNAL].update_one(
+        {"_id": meta.id},
+        {
+            "$setOnInsert": {
+                "type": meta.type,
+                "schema_version": meta.schema_version,
+                "subject": meta.subject,
+                "time": format_time(meta.time),
+                "topic": topic,
+            }
+        },
+        upsert=True,
+        session=session,
+    )
+    if not (to_webhook or to_jsonl):
+        return
+    queued = {"_id": meta.id, "seq": seq, "event": structured(meta, data)}
+    if to_webhook:
+        await db[WEBHOOK_QUEUE].insert_one({**queued, "attempts": 0}, session=session)
+    if to_jsonl:
+        await db[JSONL_QUEUE].insert_one(queued, session=session)
+
+
+def skipped_document(record: ConsumerRecord[bytes, bytes], reason: str, error: str) -> Document:
+    """What the view remembers of an event it could not read (the data itself is not kept)."""
+    headers = {name: (raw or b"").decode(errors="replace") for name, raw in record.headers}
+    return {
+        "_id": headers.get("ce_id") or f"{record.topic}:{record.partition}:{record.offset}",
+        "reason": reason,
+        "error": error[:500],
+        "type": headers.get("ce_type"),
+        "schema_version": headers.get("ce_schemaversion"),
+        "time": headers.get("ce_time"),
+        "topic": record.topic,
+        "partition": record.partition,
+        "offset": record.offset,
+    }
+
+
+async def record_skipped(db: Database, document: Document) -> None:
+    """Count a skipped event once, however often it is delivered."""
+    fields = {k: v for k, v in document.items() if k != "_id"}
+    await db[SKIPPED].update_one({"_id": document["_id"]}, {"$setOnInsert": fields}, upsert=True)
