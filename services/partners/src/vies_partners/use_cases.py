@@ -14,6 +14,8 @@ import uuid
 from datetime import date
 from typing import Any
 
+from pymongo.errors import DuplicateKeyError
+
 from vies_partners import store
 from vies_partners.domain import directory, journey, matching, partnership, sending_organisation, vetting
 from vies_partners.domain.indicators import Targets, indicators
@@ -112,6 +114,14 @@ async def _load(uow: UnitOfWork, collection: str, record_id: str, what: str) -> 
     if doc is None:
         raise NotFound(f"{what} {record_id} not found")
     return doc
+
+
+async def _insert_new(uow: UnitOfWork, coll: Any, doc: Document, what: str) -> None:
+    """Insert a new record; a concurrent duplicate that slipped past the check hits the unique index (409)."""
+    try:
+        await coll.insert_one(doc, session=uow.session)
+    except DuplicateKeyError as exc:
+        raise AlreadyExists(f"this {what} was registered at the same moment by someone else") from exc
 
 
 # --- views -----------------------------------------------------------------------------------
@@ -227,7 +237,7 @@ async def register_authority(
             "registered_at": store.now(),
             "registered_by": principal.sub,
         }
-        await coll.insert_one(doc, session=uow.session)
+        await _insert_new(uow, coll, doc, "authority")
         uow.emit(
             AuthorityRegistered(
                 authority_id=new_id,
@@ -325,7 +335,7 @@ async def register_partner(
             "registered_at": now,
             "changed_at": now,
         }
-        await coll.insert_one(doc, session=uow.session)
+        await _insert_new(uow, coll, doc, "partner")
         uow.emit(
             PartnerRegistered(
                 partner_id=doc["_id"],
@@ -439,11 +449,14 @@ async def request_match(runtime: Runtime, principal: Principal, body: MatchReque
         reciprocity=body.reciprocity,
     )
     # An authority's region never changes: read it before the transaction, which then only writes.
-    authority = await runtime.db[store.AUTHORITIES].find_one({"_id": body.authority_id}, {"region": 1})
+    index = store.profile_index(runtime)
+    authority, _, crisis = await asyncio.gather(
+        runtime.db[store.AUTHORITIES].find_one({"_id": body.authority_id}, {"region": 1}),
+        index.refresh(runtime.db),
+        store.crisis_countries(runtime.db),
+    )
     if authority is None:
         raise NotFound(f"authority {body.authority_id} not found")
-    index = store.profile_index(runtime)
-    _, crisis = await asyncio.gather(index.refresh(runtime.db), store.crisis_countries(runtime.db))
     suggestions = matching.rank(
         index.approved(),
         criteria,
@@ -663,7 +676,7 @@ async def register_sending_organisation(
             "approved_until": store.iso(body.approved_until),
             "registered_at": store.now(),
         }
-        await coll.insert_one(doc, session=uow.session)
+        await _insert_new(uow, coll, doc, "sending organisation")
         uow.emit(
             SendingOrganisationRegistered(
                 organisation_id=doc["_id"],

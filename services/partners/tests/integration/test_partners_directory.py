@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -164,6 +165,12 @@ async def test_partners_directory_search_and_vetting(vies_settings: Any, vies_st
         assert r.status_code == 201
         inti = r.json()["partner_id"]
 
+        # Two registrations of one partner at the same moment: one is created, the other refused.
+        same = partner_body(name="Mairie de Dapaong", country="TG", city="Dapaong", contacts=[])
+        answers = await asyncio.gather(*(svc.client.post("/partners", json=same, headers=staff) for _ in range(2)))
+        assert sorted(r.status_code for r in answers) == [201, 409], [r.text for r in answers]
+        dapaong = next(r.json()["partner_id"] for r in answers if r.status_code == 201)
+
         # Vetting: 401, 403 (role, centre of another country), 404, 409, 422.
         assert (await svc.client.post(f"/partners/{pid}/approve")).status_code == 401
         r = await svc.client.post(f"/partners/{pid}/approve", headers=svc.auth("authority", authority_id="aut-x"))
@@ -213,15 +220,16 @@ async def test_partners_directory_search_and_vetting(vies_settings: Any, vies_st
             return sorted(p["partner_id"] for p in r.json()["items"])
 
         assert await search("country=SN") == [pid]
-        assert await search("theme=health") == sorted([pid])
-        assert await search("status=pending") == [inti]
+        assert await search("theme=health") == sorted([pid, dapaong])
+        assert await search("status=pending") == sorted([inti, dapaong])
         assert await search("language=qu") == [inti]
         assert await search("q=ziguinchor") == sorted([pid, other])
         assert await search("q=cusco") == [], "free text searches names, not cities"
         assert await search("q=asociacion") == [inti]
         assert await search("country=SN&status=rejected") == []
         r = await svc.client.get("/partners?limit=1&offset=1", headers=staff)
-        assert r.json()["total"] == 3 and len(r.json()["items"]) == 1
+        assert r.json()["total"] == 4 and len(r.json()["items"]) == 1
+        assert await search("country=TG") == [dapaong]
         assert (await svc.client.get("/partners?status=lost", headers=staff)).status_code == 422
         assert (await svc.client.get("/partners?theme=astrology", headers=staff)).status_code == 422
         assert (await svc.client.get("/partners")).status_code == 401
