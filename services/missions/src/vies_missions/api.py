@@ -304,6 +304,12 @@ async def respond(alert_id: str, body: SafetyResponseRequest, principal: Current
     return await use_cases.respond_to_safety_check(runtime, principal, alert_id, body.mission_id, body.status)
 
 
+@router.get("/missions/{mission_id}/safety-checks")
+async def mission_safety_checks(mission_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
+    """The safety checks this mission is part of and its answers (what a volunteer has to answer)."""
+    return await use_cases.mission_safety_checks(runtime, principal, mission_id)
+
+
 @router.post("/security-alerts/{alert_id}/close")
 async def close(alert_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
     """Close a safety check by hand; ``SafetyCheckClosed`` lists the unaccounted missions."""

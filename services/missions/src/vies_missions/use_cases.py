@@ -620,6 +620,28 @@ async def close_safety_check(runtime: Runtime, principal: Principal, alert_id: s
     return await runtime.transactions.run(work)
 
 
+async def mission_safety_checks(runtime: Runtime, principal: Principal, mission_id: str) -> Document:
+    """The safety checks a mission is part of, newest first, with its answer (what the volunteer must answer)."""
+    mission = await store.get(runtime.db, store.MISSIONS, mission_id, "mission")
+    access.require(principal, access.READ, mission)
+    alerts = (
+        await runtime.db[store.ALERTS].find({"country": mission["country"]}).sort("issued_at", -1).limit(20).to_list()
+    )
+    items = []
+    for doc in alerts:
+        entry = await runtime.db[store.ENTRIES].find_one({"_id": entry_id(doc["_id"], mission_id)})
+        if entry is None:
+            continue  # issued before the mission was under way there
+        alert = SecurityAlert.from_doc(doc).to_view()
+        items.append(
+            {
+                **{k: alert[k] for k in ("alert_id", "level", "message", "respond_by", "status")},
+                "answer": _entry_view(entry, {}),
+            }
+        )
+    return {"mission_id": mission_id, "items": items}
+
+
 async def list_security_alerts(
     runtime: Runtime, principal: Principal, page: Page, *, country: str | None, status: str | None
 ) -> Document:

@@ -39,6 +39,7 @@ def endpoints(mission_id: str, incident_id: str, alert_id: str) -> list[tuple[st
         ("GET", f"{m}/follow-ups", None),
         ("GET", f"{m}/check-ins", None),
         ("GET", f"{m}/incidents", None),
+        ("GET", f"{m}/safety-checks", None),
         ("GET", "/follow-ups?due_before=2030-01-01", None),
         ("GET", "/incidents", None),
         ("GET", f"/incidents/{incident_id}", None),

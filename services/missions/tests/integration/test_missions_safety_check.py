@@ -57,6 +57,17 @@ async def test_safety_check_end_to_end(vies_settings: Any, vies_stack: Any, topi
         alert_id = r.json()["alert_id"]
         assert r.json()["mission_count"] == 3 and r.json()["status"] == "open"
 
+        # A volunteer sees the check waiting for their answer.
+        r = await svc.client.get(
+            f"/missions/{missions[0]}/safety-checks", headers=svc.auth("volunteer", sub=events[0].volunteer_id)
+        )
+        [pending] = r.json()["items"]
+        assert pending["alert_id"] == alert_id and pending["answer"]["status"] == "pending"
+        r = await svc.client.get(
+            f"/missions/{bf_mission}/safety-checks", headers=svc.auth("volunteer", sub=elsewhere.volunteer_id)
+        )
+        assert r.json()["items"] == []
+
         # Two volunteers answer safe; the volunteer in Burkina Faso is not part of this check.
         for e, mission_id in zip(events[:2], missions[:2], strict=True):
             r = await svc.client.post(
