@@ -85,6 +85,7 @@ class DeliveryWorker:
         self.settings = _settings(runtime)
         self.email = channels.EmailSender(self.settings)
         self.policy = policy(self.settings)
+        self._known: dict[tuple[str, str], Document | None] = {}
 
     @property
     def collection(self) -> Any:
@@ -126,8 +127,35 @@ class DeliveryWorker:
             await self.record(token, attempts)
             handled += len(docs)
 
+    async def _prefetch(self, docs: list[Document]) -> None:
+        """Read the recipients' preferences and contact data of a whole pass with one query per collection."""
+        ids: dict[str, set[str]] = {store.PREFERENCES: set(), store.CONTACTS: set(), store.AUTHORITIES: set()}
+        for doc in docs:
+            recipient = doc["recipient"]
+            ids[store.PREFERENCES].add(recipient["id"])
+            if recipient["kind"] == "person":
+                ids[store.CONTACTS].add(recipient["id"])
+            elif recipient["kind"] == "authority":
+                ids[store.AUTHORITIES].add(recipient["id"])
+        known: dict[tuple[str, str], Document | None] = {}
+        for collection, keys in ids.items():
+            if not keys:
+                continue
+            for key in keys:
+                known[(collection, key)] = None
+            async for found in self.runtime.db[collection].find({"_id": {"$in": sorted(keys)}}):
+                known[(collection, found["_id"])] = found
+        self._known = known
+
+    async def _lookup(self, collection: str, key: str) -> Document | None:
+        if (collection, key) in self._known:
+            return self._known[(collection, key)]
+        found: Document | None = await self.runtime.db[collection].find_one({"_id": key})
+        return found
+
     async def send(self, docs: list[Document]) -> list[Attempt]:
         """Resolve, render and send; email in batches over a few SMTP connections, the rest concurrently."""
+        await self._prefetch(docs)
         attempts = [Attempt(doc) for doc in docs]
         emails: list[tuple[Attempt, channels.Email]] = []
         others: list[Attempt] = []
@@ -166,13 +194,12 @@ class DeliveryWorker:
 
     async def _address(self, recipient: Document) -> Address | None:
         kind, key = recipient["kind"], recipient["id"]
-        db = self.runtime.db
         s = self.settings
-        preference = await db[store.PREFERENCES].find_one({"_id": key}, {"language": 1})
+        preference = await self._lookup(store.PREFERENCES, key)
         preferred = preference.get("language") if preference else None
         match kind:
             case "person":
-                contact = await db[store.CONTACTS].find_one({"_id": key})
+                contact = await self._lookup(store.CONTACTS, key)
                 if contact is None:
                     return None
                 return Address(
@@ -182,7 +209,7 @@ class DeliveryWorker:
                     preferred or contact.get("language"),
                 )
             case "authority":
-                authority = await db[store.AUTHORITIES].find_one({"_id": key})
+                authority = await self._lookup(store.AUTHORITIES, key)
                 if authority is None:
                     return None
                 return Address(authority.get("name", ""), authority.get("email"), None, preferred)

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import UpdateOne
-
 from vies_notifications import projection, store
 from vies_notifications.domain import routing
 from vies_notifications.domain.delivery import PENDING, notification_id
@@ -160,19 +158,26 @@ def notification_document(
 
 
 async def enqueue(uow: UnitOfWork, documents: list[Document]) -> int:
-    """Record notifications; one already recorded for the same (event, recipient, channel) is left as it is."""
+    """Record new notifications.
+
+    A plain insert: the inbox, committed in the same transaction, already makes
+    a redelivered event a no-op, and the unique (event, recipient, channel)
+    index turns any duplicate that slipped through into a loud failure rather
+    than a second message.
+    """
     if not documents:
         return 0
-    result = await uow.db[store.NOTIFICATIONS].bulk_write(
-        [UpdateOne({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True) for doc in documents],
-        ordered=False,
-        session=uow.session,
-    )
-    return int(result.upserted_count)
+    await uow.db[store.NOTIFICATIONS].insert_many(documents, ordered=False, session=uow.session)
+    return len(documents)
+
+
+# Offices on duty (centres, branches, the duty officer) receive what the table sends them; people and
+# authorities choose with their preferences.
+_WITH_PREFERENCES = ("person", "authority")
 
 
 async def _opt_outs(uow: UnitOfWork, recipients: list[Recipient]) -> dict[str, set[str]]:
-    ids = list({r.id for r in recipients})
+    ids = list({r.id for r in recipients if r.kind in _WITH_PREFERENCES})
     if not ids:
         return {}
     cursor = uow.db[store.PREFERENCES].find({"_id": {"$in": ids}}, {"opt_out_categories": 1}, session=uow.session)
@@ -202,10 +207,16 @@ def cloud_event(meta: EventMeta, data: Document) -> str:
 async def _webhook_documents(
     uow: UnitOfWork, meta: EventMeta, event: Event, facts: Document, now: datetime
 ) -> list[Document]:
-    cursor = uow.db[store.SUBSCRIPTIONS].find({"status": "active", "event_types": meta.type}, session=uow.session)
+    cache = projection.batch_cache(uow)
+    active: list[Document] | None = cache.get((store.SUBSCRIPTIONS, "active"))
+    if active is None:  # once per transaction: a batch of events shares one read of the subscriptions
+        cursor = uow.db[store.SUBSCRIPTIONS].find({"status": "active"}, session=uow.session)
+        active = cache[(store.SUBSCRIPTIONS, "active")] = [doc async for doc in cursor]
     documents: list[Document] = []
     payload: str | None = None
-    async for subscription in cursor:
+    for subscription in active:
+        if meta.type not in subscription.get("event_types", []):
+            continue
         scope_region = subscription.get("scope_region")
         if scope_region and facts.get("region") != scope_region:
             continue  # a branch's subscription sees its own region's events only
@@ -257,10 +268,8 @@ async def _record_for_digest(uow: UnitOfWork, meta: EventMeta, facts: Document) 
             if region:
                 regions.add(region)
     for region in regions:
-        await uow.db[store.DIGEST_ENTRIES].update_one(
-            {"_id": f"{meta.id}:{region}"},
-            {"$setOnInsert": {"region": region, "kind": kind[0], "line": line, "at": meta.time}},
-            upsert=True,
+        await uow.db[store.DIGEST_ENTRIES].insert_one(
+            {"_id": f"{meta.id}:{region}", "region": region, "kind": kind[0], "line": line, "at": meta.time},
             session=uow.session,
         )
 

@@ -95,7 +95,11 @@ async def test_webhooks_are_signed_retried_on_500_not_on_400_and_disabled_after_
             probe = KafkaProbe(bootstrap, [events_topic("notifications", topic_prefix)])
 
             async def outcomes() -> bool:
-                sent = await probe.events("notifications.NotificationSent")
+                sent = [
+                    e
+                    for e in await probe.events("notifications.NotificationSent")
+                    if e["value"]["channel"] == "webhook"
+                ]
                 failed = await probe.events("notifications.NotificationFailed")
                 return len(sent) == 1 and len(failed) >= 1
 
