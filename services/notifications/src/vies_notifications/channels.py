@@ -55,12 +55,12 @@ def build_email(settings: NotificationsSettings, email: Email) -> EmailMessage:
     message["Subject"] = email.content.subject
     message["Date"] = formatdate(localtime=False, usegmt=True)
     message["Message-ID"] = message_id(email.notification_id, settings.message_id_domain)
-    message["Content-Language"] = email.language
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to automatic messages
     message["X-VIES-Notification-Id"] = email.notification_id
     message["X-VIES-Event-Id"] = email.event_id
     message.set_content(email.content.text)
     message.add_alternative(email.content.html, subtype="html")
+    message["Content-Language"] = email.language  # after the parts: set_content drops Content-* headers
     return message
 
 

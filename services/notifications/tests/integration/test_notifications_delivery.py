@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -153,5 +154,84 @@ async def test_a_550_is_a_permanent_failure_and_is_not_retried(
             assert all(entry["status"] == "failed" and entry["attempts"] == 1 for entry in log["items"])
             assert handler.attempts == 2
             assert not await probe.events("notifications.NotificationSent")
+    finally:
+        controller.stop()
+
+
+class Accepts:
+    """An SMTP server that accepts every message and remembers it."""
+
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.messages.append(envelope.content)
+        return "250 OK"
+
+
+async def test_the_retry_schedule_survives_a_restart_and_login_is_used_when_configured(
+    vies_settings: Any, vies_stack: Any, topic_prefix: str, test_id: str
+) -> None:
+    logins: list[tuple[str, str]] = []
+
+    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> Any:
+        from aiosmtpd.smtp import AuthResult
+
+        logins.append((auth_data.login.decode(), auth_data.password.decode()))
+        return AuthResult(success=auth_data.password == b"s3cret")
+
+    handler = Accepts()
+    port = free_port()  # nothing listens yet: SMTP is down
+    database = f"t{test_id}_notifications"
+    common = {
+        "mongodb_db": database,
+        "smtp_port": port,
+        "smtp_username": "vies",
+        "smtp_password": "s3cret",
+        "delivery_poll_seconds": 0.1,
+        "delivery_retry_initial_seconds": 0.2,
+        "delivery_retry_max_seconds": 0.5,
+        "delivery_max_attempts": 100,
+    }
+    bootstrap = vies_stack.kafka_bootstrap
+    first = vies_settings("notifications", NotificationsSettings, **common)
+    async with running(create(first), first) as svc:
+        [authority] = await _authorities(bootstrap, topic_prefix, test_id, 1)
+        event_id = await publish_event(
+            bootstrap,
+            events_topic("partners", topic_prefix),
+            MatchesProposed(request_id=f"req-{test_id}", authority_id=authority, suggestions=[]),
+            region="FR-BRE",
+        )
+
+        async def retried() -> bool:
+            log = (
+                await svc.client.get("/notifications", params={"event_id": event_id}, headers=svc.auth("staff"))
+            ).json()
+            return log["total"] == 2 and all(i["attempts"] >= 2 for i in log["items"])
+
+        await wait_until(retried, timeout=30, message="retried while SMTP is down")
+    # The service is stopped; SMTP comes back; a new process picks the persisted schedule up.
+    controller = Controller(
+        handler, hostname="127.0.0.1", port=port, authenticator=authenticator, auth_require_tls=False
+    )
+    controller.start()
+    try:
+        second = vies_settings("notifications", NotificationsSettings, **common)
+        async with running(create(second), second) as svc:
+
+            async def delivered() -> bool:
+                log = (
+                    await svc.client.get(
+                        "/notifications", params={"event_id": event_id, "status": "sent"}, headers=svc.auth("staff")
+                    )
+                ).json()
+                return log["total"] == 2
+
+            await wait_until(delivered, timeout=30, message="delivered after restart")
+        assert len(handler.messages) == 2
+        assert logins and set(logins) == {("vies", "s3cret")}
+        ids = {re.search(rb"Message-ID:\s+<([^@>]+)@", m).group(1).decode() for m in handler.messages}  # type: ignore[union-attr]
+        assert len(ids) == 2 and all(b"Content-Language: fr" in m for m in handler.messages)
     finally:
         controller.stop()
