@@ -21,7 +21,7 @@ async def subscribe(bootstrap: str, topics: list[str], group: str, stop_when_idl
     try:
         while True:
             batch = await consumer.getmany(timeout_ms=int(stop_when_idle * 1000) or 1000)
-            if not batch and stop_when_idle:
+            if not batch and stop_when_idle and consumer.assignment():  # idle once its partitions are assigned
                 return
             for record in [r for records in batch.values() for r in records]:
                 headers = {name: value.decode() for name, value in record.headers}

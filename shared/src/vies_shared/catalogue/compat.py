@@ -213,12 +213,17 @@ def _compare_object(old: _Side, new: _Side, ref: str, path: str, out: list[Chang
     new_required = set(new.node.get("required", []))
     removed = [p for p in old_props if p not in new_props]
     added = [p for p in new_props if p not in old_props]
+    renamed: set[str] = set()
     for name in removed:
         twin = [a for a in added if old.at(old_props[name]).canonical() == new.at(new_props[a]).canonical()]
-        detail = f"renamed to {twin[0]!r}?" if len(removed) == 1 and len(twin) == 1 else "removed"
-        kind = "field_renamed" if detail != "removed" else "field_removed"
-        out.append(Change(ref, _join(path, name), kind, True, detail))
+        if len(removed) == 1 and len(twin) == 1:
+            renamed.add(twin[0])
+            out.append(Change(ref, _join(path, name), "field_renamed", True, f"renamed to {twin[0]!r}?"))
+        else:
+            out.append(Change(ref, _join(path, name), "field_removed", True, "removed"))
     for name in added:
+        if name in renamed:
+            continue
         if name in new_required:
             out.append(Change(ref, _join(path, name), "new_required_field", True, "added as required"))
         else:

@@ -1,0 +1,168 @@
+"""The generated catalogue: complete, up to date, valid, and its checks able to fail."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from vies_shared.catalogue import generate
+from vies_shared.catalogue.asyncapi import build_asyncapi, channel_id
+from vies_shared.catalogue.schemas import example_headers, example_payload
+from vies_shared.catalogue.sources import Catalogue, load_catalogue, load_service, topic_of
+from vies_shared.events.base import registered_models
+from vies_shared.events.envelope import decode
+from vies_shared.events.topics import SERVICES, all_topics
+from vies_shared.messaging.outbox import Outbox
+
+ROOT = Path(__file__).resolve().parents[2]
+CATALOGUE_DIR = ROOT / "docs/events"
+VALIDATOR = ROOT / "tools/asyncapi-validate"
+
+
+@pytest.fixture(scope="module")
+def catalogue() -> Catalogue:
+    return load_catalogue()
+
+
+def test_every_registered_event_and_every_topic_is_in_the_catalogue(catalogue: Catalogue) -> None:
+    assert [(e.ce_type, e.version) for e in catalogue.events] == [(m.TYPE, m.VERSION) for m in registered_models()]
+    document = build_asyncapi(catalogue)
+    assert {c["address"] for c in document["channels"].values()} == {t.name for t in all_topics()}
+    for entry in catalogue.events:
+        channel = document["channels"][channel_id(entry.topic)]
+        assert f"{entry.name}.v{entry.version}" in channel["messages"]
+        assert entry.ref in document["components"]["messages"]
+        assert (CATALOGUE_DIR / "schemas" / f"{entry.ref}.json").is_file()
+
+
+def test_publishers_and_consumers_come_from_the_service_definitions(catalogue: Catalogue) -> None:
+    for service in SERVICES:
+        info = load_service(service)
+        if not info.loaded:
+            continue
+        for entry in catalogue.events:
+            assert (service in entry.consumers) == (entry.ce_type in info.handles)
+            if entry.ce_type in info.publishes:
+                assert service in entry.publishers
+
+
+def test_a_service_that_cannot_be_imported_is_tolerated() -> None:
+    info = load_service("nonexistent")
+    assert not info.loaded
+    assert "ModuleNotFoundError" in info.error
+
+
+def test_topics_match_the_outbox_routing() -> None:
+    outbox = Outbox(AsyncMongoClient[dict[str, Any]](connect=False)["x"], service="x", topic_prefix="")
+    for model in registered_models():
+        assert topic_of(model) == outbox.topic_for(model.model_construct())
+
+
+def test_examples_are_contract_events_the_platform_can_decode(catalogue: Catalogue) -> None:
+    for entry in catalogue.events:
+        payload = example_payload(entry)
+        envelope = decode(json.dumps(payload).encode(), example_headers(entry, payload))
+        assert type(envelope.event) is entry.model
+        assert envelope.meta.subject == payload[entry.key]
+
+
+def test_checked_in_catalogue_is_up_to_date(catalogue: Catalogue) -> None:
+    assert generate.stale(catalogue, CATALOGUE_DIR) == [], "run `make catalogue` and commit docs/events"
+
+
+def test_stale_catalogue_is_detected(catalogue: Catalogue, tmp_path: Path) -> None:
+    out = tmp_path / "events"
+    generate.write(catalogue, out)
+    assert generate.stale(catalogue, out) == []
+    readme = out / "README.md"
+    readme.write_text(readme.read_text(encoding="utf-8").replace("VIES event catalogue", "Edited by hand"))
+    (out / "schemas" / "partners.PartnerApproved.v1.json").unlink()
+    (out / "examples" / "partners.Removed.v1.json").write_text("{}")
+    problems = generate.stale(catalogue, out)
+    assert any(p.startswith("differs:") and "README.md" in p for p in problems)
+    assert any(p.startswith("missing:") and "partners.PartnerApproved.v1.json" in p for p in problems)
+    assert any(p.startswith("not generated any more:") and "partners.Removed.v1.json" in p for p in problems)
+    # Writing again repairs it, stale files included.
+    generate.write(catalogue, out)
+    assert generate.stale(catalogue, out) == []
+
+
+def test_every_example_validates_against_its_schema() -> None:
+    checked, errors = generate.validate(CATALOGUE_DIR)
+    assert errors == []
+    assert checked >= 4 * len(registered_models())
+
+
+def test_a_wrong_example_is_caught(tmp_path: Path) -> None:
+    out = tmp_path / "events"
+    shutil.copytree(CATALOGUE_DIR, out, ignore=shutil.ignore_patterns("baseline"))
+    bad = out / "examples" / "missions.MissionPlanned.v1.json"
+    example = json.loads(bad.read_text())
+    example["starts_on"] = "next spring"
+    del example["country"]
+    bad.write_text(json.dumps(example))
+    document = json.loads((out / "asyncapi.json").read_text())
+    document["components"]["messages"]["missions.CheckInReceived.v1"]["examples"][0]["payload"]["status"] = "fine"
+    document["components"]["messages"]["missions.CheckInReceived.v1"]["examples"][0]["headers"]["ce_type"] = "x.Y"
+    (out / "asyncapi.json").write_text(json.dumps(document))
+    _, errors = generate.validate(out)
+    assert any("MissionPlanned" in e and "'country' is a required property" in e for e in errors)
+    assert any("MissionPlanned" in e and "'next spring' is not a 'date'" in e for e in errors)
+    assert any("CheckInReceived.v1.examples[0].payload" in e and "'fine' is not one of" in e for e in errors)
+    assert any("CheckInReceived.v1.examples[0].headers" in e for e in errors)
+
+
+def test_subscriber_guide_quotes_the_example_verbatim(tmp_path: Path) -> None:
+    example = ROOT / "docs/examples/subscriber.py"
+    guide = ROOT / "docs/SUBSCRIBERS.md"
+    assert generate.guide_includes(guide, example)
+    edited = tmp_path / "subscriber.py"
+    edited.write_text(example.read_text().replace("ce_id in seen", "ce_id in handled"))
+    assert not generate.guide_includes(guide, edited)
+
+
+def test_catalogue_page_lists_meaning_fields_publishers_and_consumers(catalogue: Catalogue) -> None:
+    page = (CATALOGUE_DIR / "README.md").read_text(encoding="utf-8")
+    for entry in catalogue.events:
+        start = page.index(f"### {entry.ce_type} v{entry.version}\n")
+        section = page[start : page.find("\n### ", start + 1)]
+        assert entry.summary in section
+        assert f"**published by**: {', '.join(entry.publishers)}" in section
+        for consumer in entry.consumers:
+            assert consumer in section.split("**consumed by**:")[1].splitlines()[0]
+        for field in entry.model.model_fields:
+            assert f"| `{field}` |" in section
+
+
+def _node_validator_ready() -> bool:
+    return shutil.which("node") is not None and (VALIDATOR / "node_modules/@asyncapi/parser").is_dir()
+
+
+@pytest.mark.skipif(not _node_validator_ready(), reason="`make catalogue-check` installs the AsyncAPI parser")
+def test_official_parser_accepts_the_document_and_rejects_a_broken_one(tmp_path: Path) -> None:
+    ok = subprocess.run(
+        ["node", "validate.mjs", str(CATALOGUE_DIR / "asyncapi.json")],
+        check=False,
+        cwd=VALIDATOR,
+        capture_output=True,
+        text=True,
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "valid AsyncAPI 3.0.0" in ok.stdout
+    document = json.loads((CATALOGUE_DIR / "asyncapi.json").read_text())
+    document["operations"]["missions.send.missions.events"]["channel"] = {"$ref": "#/channels/nowhere"}
+    document["components"]["schemas"]["missions.CheckInMissed.v1"]["properties"]["due_on"]["type"] = "day"
+    broken = tmp_path / "asyncapi.json"
+    broken.write_text(json.dumps(document))
+    bad = subprocess.run(
+        ["node", "validate.mjs", str(broken)], check=False, cwd=VALIDATOR, capture_output=True, text=True
+    )
+    assert bad.returncode == 1
+    assert "'#/channels/nowhere' does not exist" in bad.stdout
+    assert "due_on.type" in bad.stdout
