@@ -7,12 +7,15 @@ import asyncio
 import contextlib
 import itertools
 import json
+import signal
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from aiokafka import AIOKafkaProducer
@@ -30,6 +33,7 @@ from vies_shared.regional.app import create
 from vies_shared.regional.cli import regional_app
 from vies_shared.regional.settings import RegionalSettings
 from vies_shared.regional.view import VIEW_COLLECTIONS
+from vies_shared.service_process import ServiceProcess
 from vies_shared.testing import free_port, publish_event, wait_until
 from vies_shared.testing.helpers import running
 
@@ -419,3 +423,76 @@ async def _committed(bootstrap: str, group: str, records: int) -> bool:
     finally:
         await admin.close()
     return sum(meta.offset for meta in committed.values()) == records
+
+
+class RegionalProcess(ServiceProcess):
+    """``vies regional run`` as the branch runs it: its own process, configured by environment variables."""
+
+    def command(self) -> list[str]:
+        program = "import sys; from vies_shared.regional.cli import regional_app; sys.exit(regional_app())"
+        return [sys.executable, "-c", program, "run"]
+
+
+async def test_the_command_serves_probes_and_resumes_after_a_stop(
+    vies_settings: Any, vies_stack: Any, topic_prefix: str, tmp_path: Path
+) -> None:
+    ara = story("FR-ARA", n_missions=4)
+    records = [record(e, reg, topic_prefix) for e, reg in ara + story("FR-PAC", n_missions=1)]
+    await publish(vies_stack.kafka_bootstrap, records[: len(records) // 2])
+    settings = regional(vies_settings, "FR-ARA")  # registers the database for clean-up
+    path = tmp_path / "fr-ara.jsonl"
+    env = {
+        "VIES_REGION": "FR-ARA",
+        "VIES_KAFKA_BOOTSTRAP": vies_stack.kafka_bootstrap,
+        "VIES_MONGODB_URI": vies_stack.mongodb_uri,
+        "VIES_MONGODB_DB": settings.mongodb_db,
+        "VIES_TOPIC_PREFIX": topic_prefix,
+        "VIES_REGIONAL_JSONL_PATH": str(path),
+        "VIES_REGIONAL_WEBHOOK_URL": "",  # as the FR-974 overlay: no webhook
+        "VIES_REGIONAL_FORWARD_POLL_SECONDS": "0.1",
+        "VIES_CONSUMER_BATCH_TIMEOUT_MS": "50",
+        "VIES_CONSUMER_MAX_RECORDS": "2",
+        "VIES_LOG_LEVEL": "WARNING",
+    }
+    process = RegionalProcess("regional", free_port(), env, tmp_path / "regional.log")
+    process.start()
+    try:
+        await wait_until(lambda: asyncio.to_thread(process.ready), timeout=60, message="regional process ready")
+        await wait_until(lambda: path.exists() and path.stat().st_size > 0, timeout=30, message="first lines")
+        # Stopped in the middle of the stream, as Kubernetes does (SIGTERM); a SIGKILL would leave the
+        # dead process's open transaction holding its documents until the server times it out.
+        await asyncio.to_thread(process.stop, 20.0)
+        assert _stopped_gracefully(process), process.log_tail()
+        await publish(vies_stack.kafka_bootstrap, records[len(records) // 2 :])
+        process.start()
+        await wait_until(lambda: asyncio.to_thread(process.ready), timeout=60, message="restarted")
+        await wait_until(
+            lambda: path.exists() and len(path.read_text().splitlines()) >= len(ara), timeout=30, message="all lines"
+        )
+        metrics = await asyncio.to_thread(httpx.get, f"{process.url}/metrics")
+        assert 'vies_regional_records_total{outcome="kept",region="FR-ARA"}' in metrics.text
+    finally:
+        await asyncio.to_thread(process.stop, 20.0)
+    assert _stopped_gracefully(process), process.log_tail()
+
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert sorted(e["id"] for e in lines) == sorted({e["id"] for e in lines}), "an event written twice"
+    assert len(lines) == len(ara) and {e["region"] for e in lines} == {"FR-ARA"}
+    result = await asyncio.to_thread(
+        CliRunner().invoke,
+        regional_app,
+        ["report", "--json"],
+        env={
+            "VIES_REGION": "FR-ARA",
+            "VIES_MONGODB_URI": vies_stack.mongodb_uri,
+            "VIES_MONGODB_DB": settings.mongodb_db,
+        },
+    )
+    summary = json.loads(result.output)
+    assert summary["events"]["kept"] == len(ara) and summary["queues"] == {"webhook": 0, "jsonl": 0}
+    assert summary["missions"] == {"BJ": {"planned": 2}, "SN": {"under_way": 2}}
+
+
+def _stopped_gracefully(process: ServiceProcess) -> bool:
+    # uvicorn re-raises SIGTERM once its graceful shutdown is over (exit status -15, not a kill).
+    return process.process is not None and process.process.returncode in (0, -signal.SIGTERM)
