@@ -99,6 +99,7 @@ class EmailSender:
             use_tls=s.smtp_use_tls,
             start_tls=bool(s.smtp_starttls),  # never upgrade opportunistically: explicit settings only
             timeout=s.smtp_timeout_seconds,
+            cert_bundle=s.smtp_ca_file or None,
         )
 
     async def _connect(self) -> aiosmtplib.SMTP:

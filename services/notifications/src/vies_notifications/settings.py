@@ -17,6 +17,7 @@ class NotificationsSettings(ServiceSettings):
     smtp_password: str = ""
     smtp_starttls: bool = False
     smtp_use_tls: bool = False
+    smtp_ca_file: str = ""  # CA bundle to verify the SMTP server's certificate (system CAs when empty)
     smtp_timeout_seconds: float = Field(default=15.0, gt=0)
     smtp_connections: int = Field(default=2, ge=1, le=16)
     mail_from: str = "VIES <notifications@vies.example.org>"

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import shutil
+import ssl
+import subprocess
 import threading
 from typing import Any
 
@@ -233,5 +237,67 @@ async def test_the_retry_schedule_survives_a_restart_and_login_is_used_when_conf
         assert logins and set(logins) == {("vies", "s3cret")}
         ids = {re.search(rb"Message-ID:\s+<([^@>]+)@", m).group(1).decode() for m in handler.messages}  # type: ignore[union-attr]
         assert len(ids) == 2 and all(b"Content-Language: fr" in m for m in handler.messages)
+    finally:
+        controller.stop()
+
+
+def _self_signed_certificate(folder: Any) -> tuple[Any, Any]:
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+async def test_starttls_and_login_when_configured(
+    vies_settings: Any, vies_stack: Any, topic_prefix: str, test_id: str, tmp_path: Any
+) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make the test certificate")
+    cert, key = await asyncio.to_thread(_self_signed_certificate, tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(cert), str(key))
+    logins: list[str] = []
+
+    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> Any:
+        from aiosmtpd.smtp import AuthResult
+
+        logins.append(auth_data.login.decode())
+        return AuthResult(success=auth_data.password == b"s3cret")
+
+    handler = Accepts()
+    controller = Controller(
+        handler, hostname="127.0.0.1", port=free_port(), tls_context=context, require_starttls=True,
+        authenticator=authenticator, auth_require_tls=True,
+    )  # fmt: skip
+    controller.start()
+    try:
+        settings = vies_settings(
+            "notifications", NotificationsSettings, smtp_port=controller.port, smtp_starttls=True,
+            smtp_ca_file=str(cert), smtp_username="vies", smtp_password="s3cret", delivery_poll_seconds=0.1,
+        )  # fmt: skip
+        bootstrap = vies_stack.kafka_bootstrap
+        async with running(create(settings), settings) as svc:
+            [authority] = await _authorities(bootstrap, topic_prefix, test_id, 1)
+            event_id = await publish_event(
+                bootstrap,
+                events_topic("partners", topic_prefix),
+                MatchesProposed(request_id=f"req-{test_id}", authority_id=authority, suggestions=[]),
+                region="FR-BRE",
+            )
+
+            async def delivered() -> bool:
+                log = (
+                    await svc.client.get(
+                        "/notifications", params={"event_id": event_id, "status": "sent"}, headers=svc.auth("staff")
+                    )
+                ).json()
+                return log["total"] == 2
+
+            await wait_until(delivered, timeout=30, message="delivered over STARTTLS with login")
+        # The server refuses mail before STARTTLS and login before TLS: delivery proves both were used.
+        assert len(handler.messages) == 2 and set(logins) == {"vies"}
     finally:
         controller.stop()
