@@ -22,6 +22,7 @@ def definition(settings: RegionalSettings) -> ServiceDefinition:
 
     async def setup(runtime: Runtime) -> None:
         await store.ensure_indexes(runtime.db)
+        await _warn_about_orphan_queues(runtime, settings)
         # This process never produces (no outbox events, no dead letters): an idempotent producer
         # would ask the broker for a producer id at start-up, which a read-only Kafka user is refused.
         runtime.broker._connection_kwargs["enable_idempotence"] = False
@@ -38,6 +39,16 @@ def definition(settings: RegionalSettings) -> ServiceDefinition:
         jobs=jobs,
         setup=setup,
     )
+
+
+async def _warn_about_orphan_queues(runtime: Runtime, settings: RegionalSettings) -> None:
+    # Events queued for a target that is no longer configured stay queued (never silently dropped).
+    targets = {store.WEBHOOK_QUEUE: settings.regional_webhook_url, store.JSONL_QUEUE: settings.regional_jsonl_path}
+    for queue, target in targets.items():
+        if target is None:
+            waiting = await runtime.db[queue].count_documents({})
+            if waiting:
+                runtime.log.warning("queue_without_target", queue=queue, waiting=waiting)
 
 
 def create(settings: RegionalSettings) -> FastAPI:

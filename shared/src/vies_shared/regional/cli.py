@@ -57,8 +57,14 @@ def report(
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
     """Print a summary of the regional view kept in your MongoDB."""
+    from pymongo.errors import PyMongoError
+
     from vies_shared.regional.report import format_report, read_summary
 
     settings = load_settings(region)
-    summary = asyncio.run(read_summary(settings))
+    try:
+        summary = asyncio.run(read_summary(settings))
+    except PyMongoError as exc:
+        typer.echo(f"error: cannot read the database {settings.mongodb_db}: {exc}", err=True)  # URI not shown: password
+        raise typer.Exit(1) from exc
     typer.echo(json.dumps(summary, indent=2) if as_json else format_report(summary))
