@@ -10,7 +10,9 @@
 #                         package, independent of pydantic), and that docs/SUBSCRIBERS.md quotes
 #                         docs/examples/subscriber.py verbatim
 #   make compat           fail on a breaking change to a published event
-#                         (docs/events/baseline/ holds the released schemas)
+#                         (docs/events/baseline/ holds the released schemas;
+#                         COMPAT_REF=<git tag> compares with the schemas
+#                         checked in at that tag instead)
 #   make compat-baseline  record the current schemas as released (after a release)
 
 BIN ?= .venv/bin
@@ -38,7 +40,14 @@ catalogue-check: $(STAMP) $(ASYNCAPI_STAMP)
 	$(CATALOGUE_PY) guide --guide docs/SUBSCRIBERS.md --example docs/examples/subscriber.py
 
 compat: $(STAMP)
+ifdef COMPAT_REF
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	  git archive $(COMPAT_REF) $(CATALOGUE_DIR)/schemas | tar -x -C "$$tmp"; \
+	  echo "$(CATALOGUE_PY) compat --baseline <$(COMPAT_REF)>:$(CATALOGUE_DIR)/schemas"; \
+	  $(CATALOGUE_PY) compat --baseline "$$tmp/$(CATALOGUE_DIR)/schemas"
+else
 	$(CATALOGUE_PY) compat --baseline $(CATALOGUE_BASELINE)
+endif
 
 compat-baseline: $(STAMP)
 	$(CATALOGUE_PY) baseline --baseline $(CATALOGUE_BASELINE)

@@ -12,6 +12,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from vies_shared.catalogue import generate
+from vies_shared.catalogue.__main__ import main
 from vies_shared.catalogue.asyncapi import build_asyncapi, channel_id
 from vies_shared.catalogue.schemas import example_headers, example_payload
 from vies_shared.catalogue.sources import Catalogue, load_catalogue, load_service, topic_of
@@ -163,3 +164,21 @@ def test_official_parser_accepts_the_document_and_rejects_a_broken_one(tmp_path:
     assert not any(" error " in line for line in about_good), about_good
     assert any("error invalid-ref: '#/channels/nowhere' does not exist" in line for line in about_broken)
     assert any(" error " in line and "due_on.type" in line for line in about_broken)
+
+
+def test_commands_fail_on_a_stale_or_invalid_catalogue(
+    catalogue: Catalogue, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "events"
+    generate.write(catalogue, out)
+    assert main(["check", "--out", str(out)]) == 0
+    assert main(["validate", "--out", str(out)]) == 0
+    example = out / "examples" / "partners.PartnerApproved.v1.json"
+    example.write_text(json.dumps({"partner_id": 7}))
+    assert main(["check", "--out", str(out)]) == 1
+    assert main(["validate", "--out", str(out)]) == 1
+    printed = capsys.readouterr().out
+    assert "is stale: run `make catalogue`" in printed
+    assert "partners.PartnerApproved.v1.json: $.partner_id: 7 is not of type 'string'" in printed
+    assert main(["generate", "--out", str(out)]) == 0
+    assert main(["check", "--out", str(out)]) == 0
