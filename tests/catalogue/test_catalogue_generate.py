@@ -111,12 +111,20 @@ def test_a_wrong_example_is_caught(tmp_path: Path) -> None:
     document = json.loads((out / "asyncapi.json").read_text())
     document["components"]["messages"]["missions.CheckInReceived.v1"]["examples"][0]["payload"]["status"] = "fine"
     document["components"]["messages"]["missions.CheckInReceived.v1"]["examples"][0]["headers"]["ce_type"] = "x.Y"
+    document["components"]["messages"]["missions.CheckInReceived.v1"]["examples"][0]["headers"]["ce_time"] = "noon"
+    document["components"]["messages"]["missions.SecurityAlertIssued.v1"]["examples"][0]["payload"]["respond_by"] = (
+        "2026-02-30T25:00:00Z"
+    )
     (out / "asyncapi.json").write_text(json.dumps(document))
     _, errors = generate.validate(out)
     assert any("MissionPlanned" in e and "'country' is a required property" in e for e in errors)
     assert any("MissionPlanned" in e and "'next spring' is not a 'date'" in e for e in errors)
     assert any("CheckInReceived.v1.examples[0].payload" in e and "'fine' is not one of" in e for e in errors)
-    assert any("CheckInReceived.v1.examples[0].headers" in e for e in errors)
+    assert any(
+        "CheckInReceived.v1.examples[0].headers" in e and "'missions.CheckInReceived' was expected" in e for e in errors
+    )
+    assert any("CheckInReceived.v1.examples[0].headers" in e and "'noon' is not a 'date-time'" in e for e in errors)
+    assert any("SecurityAlertIssued.v1.examples[0].payload" in e and "is not a 'date-time'" in e for e in errors)
 
 
 def test_subscriber_guide_quotes_the_example_verbatim(tmp_path: Path) -> None:
