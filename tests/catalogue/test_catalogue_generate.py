@@ -5,18 +5,20 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ConfigDict, Field
 from pymongo import AsyncMongoClient
 
 from vies_shared.catalogue import generate
 from vies_shared.catalogue.__main__ import main
 from vies_shared.catalogue.asyncapi import build_asyncapi, channel_id
-from vies_shared.catalogue.schemas import example_headers, example_payload
-from vies_shared.catalogue.sources import Catalogue, load_catalogue, load_service, topic_of
-from vies_shared.events.base import registered_models
+from vies_shared.catalogue.schemas import event_schema, example_headers, example_payload
+from vies_shared.catalogue.sources import Catalogue, build_catalogue, load_catalogue, load_service, topic_of
+from vies_shared.events.base import Event, registered_models
 from vies_shared.events.envelope import decode
 from vies_shared.events.topics import SERVICES, all_topics
 from vies_shared.messaging.outbox import Outbox
@@ -190,3 +192,35 @@ def test_commands_fail_on_a_stale_or_invalid_catalogue(
     assert "partners.PartnerApproved.v1.json: $.partner_id: 7 is not of type 'string'" in printed
     assert main(["generate", "--out", str(out)]) == 0
     assert main(["check", "--out", str(out)]) == 0
+
+
+class _Declared(Event):
+    """A fixture event that declares its own example."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"thing_id": "thing-42", "level": 3, "at": "2026-01-02T03:04:05Z"}]}
+    )
+    thing_id: str
+    level: int = Field(ge=1, le=5)
+    at: datetime
+    note: str | None = None
+
+
+class _Synthesised(Event):
+    """A fixture event without an example."""
+
+    thing_id: str
+    score: float = Field(ge=0.9, le=1)
+    countries: list[str]
+    region: str
+
+
+def test_example_is_the_models_own_when_it_declares_one_else_synthesised() -> None:
+    for model in (_Declared, _Synthesised):
+        model.TYPE, model.KEY = f"partners.{model.__name__.strip('_')}", "thing_id"  # never registered
+    declared, synthesised = build_catalogue([_Declared, _Synthesised], []).events
+    assert example_payload(declared) == {"thing_id": "thing-42", "level": 3, "at": "2026-01-02T03:04:05Z", "note": None}
+    example = example_payload(synthesised)
+    assert example == {"thing_id": "thing-123", "score": 0.9, "countries": ["SN"], "region": "FR-ARA"}
+    assert "examples" not in event_schema(declared)["properties"]
+    assert event_schema(declared)["examples"] == [example_payload(declared)]
