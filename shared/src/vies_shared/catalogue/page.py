@@ -119,11 +119,24 @@ def _event_section(entry: EventEntry) -> list[str]:
     return lines
 
 
+# Code conventions of CONTRACT.md 1.2, by field name.
+CODE_NOTES: dict[str, str] = {
+    "country": "ISO 3166-1 alpha-2",
+    "countries": "ISO 3166-1 alpha-2",
+    "origin_country": "ISO 3166-1 alpha-2",
+    "region": "ISO 3166-2",
+    "language": "ISO 639-1",
+    "languages": "ISO 639-1",
+}
+
+
 def _field_rows(node: JsonSchema, root: JsonSchema, prefix: str) -> list[str]:
     rows: list[str] = []
     required = set(node.get("required", []))
     for name, prop in node.get("properties", {}).items():
         text, notes, nested = _type_of(prop, root)
+        if name in CODE_NOTES:
+            notes = "; ".join(n for n in (CODE_NOTES[name], notes) if n)
         rows.append(f"| `{prefix}{name}` | {text} | {'yes' if name in required else 'no'} | {notes} |")
         if nested is not None:
             rows += _field_rows(nested, root, f"{prefix}{name}[].")
