@@ -48,7 +48,7 @@ pytest: setup
 	  for d in .stack-test-*; do [ -d "$$d" ] && $(BIN)/vies stack down --root "$$d" --wipe >/dev/null 2>&1; rm -rf "$$d"; done; \
 	  exit $$status
 
-test: setup lint pytest deploy-check
+test: setup lint catalogue-check compat pytest deploy-check
 	@echo "make test: all checks passed"
 
 run: setup
@@ -64,6 +64,7 @@ bench: setup
 	$(BIN)/python tests/bench/messaging.py
 
 clean: stack-down
-	rm -rf $(VENV) .stack .stack-test-* .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .stack .stack-test-* .pytest_cache .mypy_cache .ruff_cache tools/asyncapi-validate/node_modules
 
 -include deploy/deploy.mk
+-include catalogue.mk
