@@ -376,7 +376,7 @@ async def test_kept_events_reach_the_file_once_and_the_webhook_after_its_outage(
     assert webhook.authorizations == {"Bearer s3cret"}
 
 
-async def test_a_consumer_restarted_mid_stream_ends_with_the_view_of_one_never_stopped(
+async def test_a_consumer_restarted_mid_stream_or_scaled_out_ends_with_the_view_of_one_never_stopped(
     vies_settings: Any, vies_stack: Any, topic_prefix: str
 ) -> None:
     events = [record(e, reg, topic_prefix) for e, reg in story("FR-ARA", n_missions=6) + story("FR-NOR", n_missions=2)]
@@ -406,7 +406,18 @@ async def test_a_consumer_restarted_mid_stream_ends_with_the_view_of_one_never_s
         await wait_until(lambda: _settled(svc.runtime.db, ara_total), timeout=30, message="whole stream handled")
         never_stopped = await view_of(svc.runtime.db)
 
-    assert after_restart == never_stopped
+    # Two replicas of one consumer (KEDA scales up to 3) share the partitions and one database.
+    replica = regional(vies_settings, "FR-ARA", regional_group_suffix=".replicas", consumer_max_records=3)
+    async with running(create(replica), replica) as one, running(create(replica), replica) as two:
+        await wait_until(lambda: _settled(one.runtime.db, ara_total), timeout=30, message="handled by two replicas")
+        # Both hold partitions once the group has rebalanced.
+        await wait_until(
+            lambda: all(svc.runtime.consumer.subscriber.consumer.assignment() for svc in (one, two)),
+            message="partitions assigned to both replicas",
+        )
+        shared_by_two = await view_of(one.runtime.db)
+
+    assert after_restart == never_stopped == shared_by_two
     assert len(after_restart["missions"]) == 6 and len(after_restart["skipped"]) == 3
 
 
