@@ -31,6 +31,8 @@ Document = dict[str, Any]
 
 FORWARDED = Counter("vies_regional_forwarded_total", "Kept events forwarded", ["target", "outcome"])
 QUEUED = Gauge("vies_regional_queue_length", "Kept events waiting to be forwarded", ["target"])
+# A run stops after this long so that the job's lease (10 s) is renewed between runs and stays ours.
+RUN_SECONDS = 3.0
 
 
 class WebhookForwarder:
@@ -53,7 +55,7 @@ class WebhookForwarder:
             return
         queue = runtime.db[store.WEBHOOK_QUEUE]
         QUEUED.labels("webhook").set(await queue.count_documents({}))
-        deadline = time.monotonic() + 3.0  # the job's lease is renewed between runs
+        deadline = time.monotonic() + RUN_SECONDS
         async with httpx.AsyncClient(timeout=self.settings.regional_webhook_timeout_seconds) as client:
             while time.monotonic() < deadline:
                 batch = await queue.find({}).sort("seq", 1).limit(self.settings.regional_forward_batch).to_list()
@@ -103,7 +105,8 @@ class JsonlWriter:
     async def run(self, runtime: Runtime) -> None:
         """Append what is queued, then forget it."""
         queue = runtime.db[store.JSONL_QUEUE]
-        while True:
+        deadline = time.monotonic() + RUN_SECONDS
+        while time.monotonic() < deadline:
             batch = await queue.find({}).sort("seq", 1).limit(self.batch).to_list()
             QUEUED.labels("jsonl").set(len(batch))
             if not batch:

@@ -31,7 +31,8 @@ class RegionalSettings(ServiceSettings):
     regional_webhook_url: str | None = None
     # Sent as ``Authorization: Bearer <token>`` to the webhook when set.
     regional_webhook_token: str = ""
-    regional_webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    # At most 6 s: a run of the webhook job (3 s plus one request) must end within its 10 s lease.
+    regional_webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=6.0)
     regional_webhook_retry_initial_seconds: float = Field(default=1.0, gt=0)
     regional_webhook_retry_max_seconds: float = Field(default=300.0, gt=0)
     # How often the webhook and file writers look for queued events.
