@@ -56,11 +56,11 @@ class WebhookForwarder:
         queue = runtime.db[store.WEBHOOK_QUEUE]
         QUEUED.labels("webhook").set(await queue.count_documents({}))
         deadline = time.monotonic() + RUN_SECONDS
+        batch = await self._next_batch(queue)
+        if not batch:
+            return
         async with httpx.AsyncClient(timeout=self.settings.regional_webhook_timeout_seconds) as client:
-            while time.monotonic() < deadline:
-                batch = await queue.find({}).sort("seq", 1).limit(self.settings.regional_forward_batch).to_list()
-                if not batch:
-                    return
+            while batch:
                 for doc in batch:
                     if not await self._deliver(client, doc):
                         await queue.update_one({"_id": doc["_id"]}, {"$inc": {"attempts": 1}})
@@ -68,6 +68,12 @@ class WebhookForwarder:
                     await queue.delete_one({"_id": doc["_id"]})
                     if time.monotonic() >= deadline:
                         return
+                batch = await self._next_batch(queue)
+
+    async def _next_batch(self, queue: Any) -> list[Document]:
+        cursor = queue.find({}).sort("seq", 1).limit(self.settings.regional_forward_batch)
+        batch: list[Document] = await cursor.to_list()
+        return batch
 
     async def _deliver(self, client: httpx.AsyncClient, doc: Document) -> bool:
         try:
