@@ -123,14 +123,37 @@ class DeliveryWorker:
             metrics.QUEUE.labels(self.settings.service).set(len(docs))
             if not docs:
                 return handled
-            attempts = await self.send(docs)
+            try:
+                attempts = await self.send(docs)
+            except asyncio.CancelledError:
+                # Shutting down mid-pass: hand the claimed notifications back at once instead of letting
+                # the claim expire (a message already accepted may then go twice: at-least-once, same Message-ID).
+                await self.release(token)
+                raise
             await self.record(token, attempts)
             handled += len(docs)
 
+    async def release(self, token: str) -> None:
+        """Give back the notifications of a claim without counting an attempt."""
+        await self.collection.update_many(
+            {"claim": token, "status": SENDING},
+            {"$set": {"status": PENDING, "claim": None, "claimed_until": None, "next_attempt_at": datetime.now(UTC)}},
+        )
+
     async def _prefetch(self, docs: list[Document]) -> None:
         """Read the recipients' preferences and contact data of a whole pass with one query per collection."""
-        ids: dict[str, set[str]] = {store.PREFERENCES: set(), store.CONTACTS: set(), store.AUTHORITIES: set()}
+        ids: dict[str, set[str]] = {
+            store.PREFERENCES: set(),
+            store.CONTACTS: set(),
+            store.AUTHORITIES: set(),
+            store.POSITIONS: set(),
+        }
         for doc in docs:
+            context = doc.get("context") or {}
+            if context.get("position_id") and not context.get("position_title"):
+                ids[store.POSITIONS].add(context["position_id"])
+            if context.get("authority_id") and not context.get("authority_name"):
+                ids[store.AUTHORITIES].add(context["authority_id"])
             recipient = doc["recipient"]
             ids[store.PREFERENCES].add(recipient["id"])
             if recipient["kind"] == "person":
@@ -238,14 +261,25 @@ class DeliveryWorker:
             attempt.outcome = transient("recipient's contact data not known (yet)")
             return None
         language = routing.choose_language(address.language, None, self.settings.default_language, SUPPORTED_LANGUAGES)
+        context = {**doc.get("context", {}), "recipient_name": address.name}
+        await self._complete(context)
         try:
-            content = render(doc["template"], language, {**doc.get("context", {}), "recipient_name": address.name})
+            content = render(doc["template"], language, context)
         except Exception as exc:  # noqa: BLE001 - a broken template will not fix itself by retrying
             attempt.outcome = permanent(f"template {doc['template']} failed: {exc!r}")
             return None
         attempt.language = language
         attempt.subject = content.subject
         return address, content
+
+    async def _complete(self, context: Document) -> None:
+        """Fill names the projection did not have yet when the event was taken in (events of other partitions)."""
+        if context.get("position_id") and not context.get("position_title"):
+            position = await self._lookup(store.POSITIONS, context["position_id"])
+            context["position_title"] = position.get("title") if position else None
+        if context.get("authority_id") and not context.get("authority_name"):
+            authority = await self._lookup(store.AUTHORITIES, context["authority_id"])
+            context["authority_name"] = authority.get("name") if authority else None
 
     async def _prepare_email(self, attempt: Attempt) -> channels.Email | None:
         rendered = await self._render(attempt)
@@ -288,8 +322,15 @@ class DeliveryWorker:
         async def work(uow: UnitOfWork) -> None:
             updates: list[UpdateOne] = []
             webhook_results: dict[str, tuple[bool, str]] = {}
+            # Still ours? An erasure may have cancelled a notification while it was being sent.
+            cursor = uow.db[store.NOTIFICATIONS].find(
+                {"_id": {"$in": [a.doc["_id"] for a in attempts]}, "claim": token}, {"_id": 1}, session=uow.session
+            )
+            ours = {found["_id"] async for found in cursor}
             for attempt in attempts:
                 doc = attempt.doc
+                if doc["_id"] not in ours:
+                    continue
                 outcome = attempt.outcome
                 count = int(doc.get("attempts", 0)) + 1
                 changes: Document = {"attempts": count, "updated_at": now, "claim": None, "claimed_until": None}

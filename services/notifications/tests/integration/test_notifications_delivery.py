@@ -196,6 +196,7 @@ async def test_the_retry_schedule_survives_a_restart_and_login_is_used_when_conf
         "delivery_retry_initial_seconds": 0.2,
         "delivery_retry_max_seconds": 0.5,
         "delivery_max_attempts": 100,
+        "delivery_claim_seconds": 5.0,
     }
     bootstrap = vies_stack.kafka_bootstrap
     first = vies_settings("notifications", NotificationsSettings, **common)
