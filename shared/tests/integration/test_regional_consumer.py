@@ -214,6 +214,8 @@ async def test_each_branch_keeps_its_region_once_and_counts_what_it_cannot_read(
     idf_settings = regional(vies_settings, "FR-IDF")
     async with running(create(ara_settings), ara_settings) as a, running(create(idf_settings), idf_settings) as i:
         assert a.runtime.consumer.group_id == f"{topic_prefix}vies.regional.FR-ARA"
+        # No idempotent producer: it would ask for a producer id, which a read-only Kafka user is refused.
+        assert a.runtime.broker.config.producer._producer.producer._txn_manager is None
         await wait_until(lambda: journal_count(a), timeout=30, message="ARA events")
         await wait_until(
             lambda: _equals(journal_count(a), len(ara) + 1), timeout=30, message=f"{len(ara) + 1} ARA events"
