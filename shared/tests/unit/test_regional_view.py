@@ -298,6 +298,12 @@ def test_same_millisecond_goes_to_the_later_stage_whatever_the_order() -> None:
     assert forward["applications"]["app-1"]["state"] == "engaged"
 
 
+def test_a_mission_planned_after_its_extension_keeps_the_extended_end() -> None:
+    view = run(m.MissionExtended(mission_id="mis-1", ends_on=date(2027, 12, 31)), PLANNED)
+    assert view["missions"]["mis-1"]["ends_on"] == "2027-12-31"
+    assert view["missions"]["mis-1"]["state"] == "planned"
+
+
 def test_a_resolution_read_before_its_report_leaves_the_incident_resolved() -> None:
     view = run((m.IncidentResolved(incident_id="inc-1", mission_id="mis-1"), 10), (INCIDENT, 5))
     assert view["incidents"]["inc-1"]["state"] == "resolved"

@@ -241,9 +241,7 @@ def _mission_planned(meta: EventMeta, e: m.MissionPlanned) -> list[Change]:
     def update(before: Document | None) -> Document:
         # An extension may already have moved the end date (never the other way round: same key, in order).
         doc = _doc(before)
-        if "ends_on" in doc:
-            facts.pop("ends_on", None)
-        doc.update(facts)
+        doc.update({k: v for k, v in facts.items() if not (k == "ends_on" and "ends_on" in doc)})
         return _state(MISSIONS, doc, "planned", meta)
 
     return [Change(MISSIONS, e.mission_id, update)]
