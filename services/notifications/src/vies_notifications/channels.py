@@ -7,7 +7,6 @@ failure, permanent failure) and never raises for a delivery problem.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -206,11 +205,3 @@ async def send_webhook(
     except httpx.HTTPError as exc:
         return transient(f"webhook unreachable: {type(exc).__name__}: {exc}")
     return classify_http(response.status_code)
-
-
-def event_summary(payload: str) -> str:
-    """The CloudEvent type of a webhook payload (for logs)."""
-    try:
-        return str(json.loads(payload).get("type", "?"))
-    except ValueError:
-        return "?"
