@@ -17,13 +17,15 @@ dlq_app = typer.Typer(help="Inspect and replay dead letters.", no_args_is_help=T
 app.add_typer(dlq_app, name="dlq")
 
 
-def _register_stack() -> None:
+def _register_sub_apps() -> None:
     from vies_shared.devstack.cli import stack_app
+    from vies_shared.regional.cli import regional_app
 
     app.add_typer(stack_app, name="stack", help="Start, stop and check the local Kafka, MongoDB and SMTP stack.")
+    app.add_typer(regional_app, name="regional", help="A regional branch's consumer: run it, print its report.")
 
 
-_register_stack()
+_register_sub_apps()
 
 
 @app.command()

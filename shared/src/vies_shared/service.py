@@ -61,6 +61,10 @@ class ServiceDefinition:
     setup: Callable[[Runtime], Awaitable[None]] | None = None
     settings_factory: Callable[[], ServiceSettings] | None = None
     version: str = "0.1.0"
+    # A process that never publishes (no outbox events, no dead letters) needs no idempotent producer.
+    publishes_nothing: bool = False
+    # Builds (and registers) a consumer of its own instead of the kit's EventConsumer for ``handlers``.
+    consumer_factory: Callable[[Runtime], EventConsumer] | None = None
 
 
 class Runtime:
@@ -73,16 +77,19 @@ class Runtime:
         self.db: AsyncDatabase[Document] = self.client[settings.mongodb_db]
         self.outbox = Outbox(self.db, service=settings.service, topic_prefix=settings.topic_prefix)
         self.transactions = Transactions(self.client, self.db, self.outbox)
-        self.broker: KafkaBroker = create_broker(settings)
+        self.broker: KafkaBroker = create_broker(settings, idempotent=not definition.publishes_nothing)
         self.relay: OutboxRelay | None = None
         self.consumer: EventConsumer | None = None
         self.extras: dict[str, Any] = {}
         self._job_tasks: list[asyncio.Task[None]] = []
+        self._job_leases: list[Lease] = []
         self._stopping = asyncio.Event()
         self.started = False
         self.log = get_logger(component="runtime")
         self._declare_publishers()
-        if settings.runs_workers and (definition.handlers or definition.tombstone_handler):
+        if settings.runs_workers and definition.consumer_factory is not None:
+            self.consumer = definition.consumer_factory(self)
+        elif settings.runs_workers and (definition.handlers or definition.tombstone_handler):
             self.consumer = EventConsumer(
                 service=settings.service,
                 name=settings.service,
@@ -162,6 +169,10 @@ class Runtime:
         for task in self._job_tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        for lease in self._job_leases:
+            # Another replica (or this one restarted) takes the jobs over at once, not after expiry.
+            with contextlib.suppress(Exception):
+                await lease.release()
         if self.relay is not None:
             # A last pass publishes what the drained batch committed, while the producer is still up.
             await self.relay.stop(flush_seconds=self.settings.drain_seconds / 2)
@@ -176,6 +187,7 @@ class Runtime:
             holder=self.relay.lease.holder if self.relay else job.name,
             seconds=max(job.interval_seconds * 3, 10.0),
         )
+        self._job_leases.append(lease)
         log = get_logger(component="job", job=job.name)
         while not self._stopping.is_set():
             try:

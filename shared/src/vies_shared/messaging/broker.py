@@ -49,13 +49,17 @@ def aiokafka_security(settings: ServiceSettings) -> dict[str, Any]:
     return options
 
 
-def create_broker(settings: ServiceSettings, *, client_id: str | None = None) -> KafkaBroker:
-    """A broker whose producer waits for all in-sync replicas and never duplicates on retry."""
+def create_broker(settings: ServiceSettings, *, client_id: str | None = None, idempotent: bool = True) -> KafkaBroker:
+    """A broker whose producer waits for all in-sync replicas and never duplicates on retry.
+
+    ``idempotent=False`` is for processes that never publish (a regional consumer): an idempotent
+    producer asks the broker for a producer id at start-up, which a read-only Kafka user is refused.
+    """
     return KafkaBroker(
         settings.kafka_bootstrap,
         client_id=client_id or f"vies-{settings.service}",
         acks="all",
-        enable_idempotence=True,
+        enable_idempotence=idempotent,
         linger_ms=5,
         request_timeout_ms=15_000,
         allow_auto_create_topics=False,

@@ -23,21 +23,21 @@ def definition(settings: RegionalSettings) -> ServiceDefinition:
     async def setup(runtime: Runtime) -> None:
         await store.ensure_indexes(runtime.db)
         await _warn_about_orphan_queues(runtime, settings)
-        # This process never produces (no outbox events, no dead letters): an idempotent producer
-        # would ask the broker for a producer id at start-up, which a read-only Kafka user is refused.
-        runtime.broker._connection_kwargs["enable_idempotence"] = False
-        if settings.runs_workers and runtime.consumer is None:
-            # The kit builds an EventConsumer for the definition's handlers; ours is a subclass,
-            # registered here, before the broker starts, and stopped by the runtime like its own.
-            consumer = RegionalConsumer(settings=settings, transactions=runtime.transactions, broker=runtime.broker)
-            consumer.register()
-            runtime.consumer = consumer
+
+    def regional_consumer(runtime: Runtime) -> RegionalConsumer:
+        # A subclass of the kit's consumer: region filter, skip (never dead-letter) what it cannot read.
+        consumer = RegionalConsumer(settings=settings, transactions=runtime.transactions, broker=runtime.broker)
+        consumer.register()
+        return consumer
 
     return ServiceDefinition(
         name="regional",
         title=f"VIES regional consumer {settings.region}",
         jobs=jobs,
         setup=setup,
+        # Never produces: a read-only Kafka user is refused the producer id an idempotent producer asks for.
+        publishes_nothing=True,
+        consumer_factory=regional_consumer,
     )
 
 
