@@ -10,6 +10,7 @@ notification is picked up again. Outcomes and ``NotificationSent`` /
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -86,6 +87,8 @@ class DeliveryWorker:
         self.email = channels.EmailSender(self.settings)
         self.policy = policy(self.settings)
         self._known: dict[tuple[str, str], Document | None] = {}
+        self._next_stale_check = 0.0
+        self.sent = 0  # notifications this process delivered (metrics, benchmark)
 
     @property
     def collection(self) -> Any:
@@ -93,25 +96,31 @@ class DeliveryWorker:
         return self.runtime.db[store.NOTIFICATIONS]
 
     async def claim(self, limit: int) -> tuple[str, list[Document]]:
-        """Atomically take up to ``limit`` due notifications (or stale claims) for this worker."""
+        """Atomically take up to ``limit`` due notifications (and stale claims of a crashed worker).
+
+        Each query is a range on one index (``status, next_attempt_at`` or
+        ``status, claimed_until``) so its cost follows the queue, not the size of
+        the delivery log; the update re-checks the state, so of two replicas
+        racing for a notification only one wins it.
+        """
         now = datetime.now(UTC)
-        due = {
-            "$or": [
-                {"status": PENDING, "next_attempt_at": {"$lte": now}},
-                {"status": SENDING, "claimed_until": {"$lt": now}},
-            ]
-        }
-        ids = [
-            doc["_id"] async for doc in self.collection.find(due, {"_id": 1}).sort("next_attempt_at", 1).limit(limit)
-        ]
+        pending = {"status": PENDING, "next_attempt_at": {"$lte": now}}
+        stale = {"status": SENDING, "claimed_until": {"$lt": now}}
+        ids = [doc["_id"] async for doc in self.collection.find(pending, {"_id": 1}).limit(limit)]
+        if time.monotonic() >= self._next_stale_check:
+            self._next_stale_check = time.monotonic() + max(1.0, self.settings.delivery_claim_seconds / 4)
+            ids += [doc["_id"] async for doc in self.collection.find(stale, {"_id": 1}).limit(limit)]
         if not ids:
             return "", []
         token = uuid.uuid4().hex
-        until = now + timedelta(seconds=self.settings.delivery_claim_seconds)
-        await self.collection.update_many(
-            {"_id": {"$in": ids}, **due}, {"$set": {"status": SENDING, "claim": token, "claimed_until": until}}
-        )
-        docs = [doc async for doc in self.collection.find({"claim": token, "status": SENDING})]
+        claimed = {
+            "status": SENDING,
+            "claim": token,
+            "claimed_until": now + timedelta(seconds=self.settings.delivery_claim_seconds),
+        }
+        await self.collection.update_many({"_id": {"$in": ids}, **pending}, {"$set": claimed})
+        await self.collection.update_many({"_id": {"$in": ids}, **stale}, {"$set": claimed})
+        docs = [doc async for doc in self.collection.find({"_id": {"$in": ids}, "claim": token})]
         return token, docs
 
     async def run(self) -> int:
@@ -319,7 +328,8 @@ class DeliveryWorker:
         """Write every outcome and its event in one transaction; supervise failing webhook endpoints."""
         now = datetime.now(UTC)
 
-        async def work(uow: UnitOfWork) -> None:
+        async def work(uow: UnitOfWork) -> int:
+            sent = 0
             updates: list[UpdateOne] = []
             webhook_results: dict[str, tuple[bool, str]] = {}
             # Still ours? An erasure may have cancelled a notification while it was being sent.
@@ -343,6 +353,7 @@ class DeliveryWorker:
                 history = {"at": now, "outcome": outcome.kind, "error": outcome.error or None}
                 region = doc.get("region")
                 if outcome.sent:
+                    sent += 1
                     changes.update({"status": SENT, "sent_at": now, "last_error": None})
                     uow.emit(
                         NotificationSent(
@@ -384,8 +395,9 @@ class DeliveryWorker:
                 await uow.db[store.NOTIFICATIONS].bulk_write(updates, ordered=False, session=uow.session)
             for subscription_id, (succeeded, error) in webhook_results.items():
                 await self._supervise(uow, subscription_id, succeeded, error, now)
+            return sent
 
-        await self.runtime.transactions.run(work)
+        self.sent += await self.runtime.transactions.run(work)
         for attempt in attempts:
             if not attempt.outcome.sent:
                 log.info(
