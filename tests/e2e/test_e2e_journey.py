@@ -28,7 +28,7 @@ from vies_shared.events.topics import events_topic
 from vies_shared.regional.app import create as create_regional
 from vies_shared.regional.report import summarise
 from vies_shared.regional.settings import RegionalSettings
-from vies_shared.service_process import ServiceProcess, wait_all_ready
+from vies_shared.service_process import ServiceProcess, stop_all, wait_all_ready
 from vies_shared.settings import ServiceSettings
 from vies_shared.storage import create_mongo_client
 from vies_shared.testing import KafkaProbe, free_port, wait_until
@@ -155,8 +155,7 @@ class Platform:
     async def close(self) -> None:
         for client in self.http.values():
             await client.aclose()
-        for process in self.processes.values():
-            await asyncio.to_thread(process.stop, 20)
+        await asyncio.to_thread(stop_all, list(self.processes.values()), 20)
 
 
 @pytest_asyncio.fixture

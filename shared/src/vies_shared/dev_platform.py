@@ -13,7 +13,7 @@ from pathlib import Path
 from types import FrameType
 
 from vies_shared.devstack import LocalStack, StackConfig, find_repo_root
-from vies_shared.service_process import SERVICE_PORTS, ServiceProcess, wait_all_ready
+from vies_shared.service_process import SERVICE_PORTS, ServiceProcess, stop_all, wait_all_ready
 from vies_shared.settings import DEV_JWT_SECRET
 
 
@@ -53,8 +53,7 @@ def run_platform(root: Path | None = None, *, demo: bool = True) -> int:
         code = 1
     finally:
         print("\nStopping the services (graceful drain) ...", flush=True)
-        for service in services:
-            service.stop()
+        stop_all(services)
         print("Stopping the stack ...", flush=True)
         stack.down()
     return code

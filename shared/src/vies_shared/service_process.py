@@ -68,16 +68,29 @@ class ServiceProcess:
         except FileNotFoundError:
             return "(no log)"
 
+    def terminate(self) -> None:
+        """Ask for a graceful drain (SIGTERM) without waiting."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
     def stop(self, timeout: float = 40.0) -> None:
         """SIGTERM (graceful drain), then SIGKILL after ``timeout``."""
         if self.process is None or self.process.poll() is not None:
             return
-        self.process.send_signal(signal.SIGTERM)
+        self.terminate()
         try:
             self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def stop_all(processes: list[ServiceProcess], timeout: float = 40.0) -> None:
+    """Drain every process at once (SIGTERM to all, then wait), so shutdown takes the longest drain, not the sum."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.stop(timeout)
 
 
 def wait_all_ready(processes: list[ServiceProcess], timeout: float = 180.0) -> None:
