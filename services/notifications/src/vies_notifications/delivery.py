@@ -38,7 +38,7 @@ from vies_shared.events.notifications import NotificationFailed, NotificationSen
 from vies_shared.logging import get_logger
 from vies_shared.reference import branch_for_region, centre_for_country
 from vies_shared.service import Runtime
-from vies_shared.storage import UnitOfWork
+from vies_shared.storage import UnitOfWork, backoff_delay, is_transient
 
 Document = dict[str, Any]
 log = get_logger(component="delivery")
@@ -139,8 +139,24 @@ class DeliveryWorker:
                 # the claim expire (a message already accepted may then go twice: at-least-once, same Message-ID).
                 await self.release(token)
                 raise
-            await self.record(token, attempts)
+            await self._record_until_it_sticks(token, attempts)
             handled += len(docs)
+
+    async def _record_until_it_sticks(self, token: str, attempts: list[Attempt]) -> None:
+        # What was sent must be recorded, or it would go again once the claim expires: keep trying while the
+        # database is unreachable, within the claim's lifetime.
+        deadline = time.monotonic() + self.settings.delivery_claim_seconds / 2
+        attempt = 0
+        while True:
+            try:
+                await self.record(token, attempts)
+                return
+            except Exception as exc:
+                attempt += 1
+                if not is_transient(exc) or time.monotonic() > deadline:
+                    raise
+                log.warning("recording_outcomes_retried", attempt=attempt, error=repr(exc))
+                await asyncio.sleep(backoff_delay(attempt, 0.2, 5.0))
 
     async def release(self, token: str) -> None:
         """Give back the notifications of a claim without counting an attempt."""

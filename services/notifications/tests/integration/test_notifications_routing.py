@@ -236,6 +236,17 @@ async def test_every_routing_rule_reaches_the_right_people_in_their_language(
                 ),
                 region="FR-ARA",
             )
+
+            # The alert (keyed by alert id) may be read before the mission's start (keyed by mission id) on
+            # another partition: publish it once the start is known, as the missions service would issue it later.
+            async def mission_started() -> bool:
+                r = await svc.client.get(
+                    "/notifications", params={"role": "volunteer", "limit": 200}, headers=svc.auth("staff")
+                )
+                items = r.json()["items"]
+                return any(i["template"] == "check_in_reminder" for i in items)
+
+            await wait_until(mission_started, timeout=30, message="the mission's start handled")
             await publish(
                 missions,
                 SecurityAlertIssued(
