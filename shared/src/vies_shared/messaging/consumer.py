@@ -145,7 +145,7 @@ class EventConsumer:
 
     async def on_message(self, message: KafkaMessage) -> None:
         """Handle a FastStream batch message and commit its offsets only when all is done."""
-        records: tuple[ConsumerRecord[bytes, bytes], ...] = tuple(message.raw_message)  # type: ignore[arg-type]
+        records: tuple[ConsumerRecord[bytes, bytes], ...] = tuple(message.raw_message)
         try:
             await self.handle_records(records)
         except ConsumerStopping:
