@@ -28,6 +28,7 @@ from vies_shared.events.topics import events_topic
 from vies_shared.regional.app import create as create_regional
 from vies_shared.regional.report import summarise
 from vies_shared.regional.settings import RegionalSettings
+from vies_shared.regional.store import JOURNAL
 from vies_shared.service_process import ServiceProcess, stop_all, wait_all_ready
 from vies_shared.settings import ServiceSettings
 from vies_shared.storage import create_mongo_client
@@ -188,6 +189,15 @@ async def journey_step(p: Platform, authority_id: str, step: str, headers: dict[
     return result
 
 
+async def in_regional_view(harness: Any, ce_type: str, subject: str) -> None:
+    """Wait until a regional consumer's journal holds the event ``ce_type`` about ``subject``."""
+
+    async def kept() -> bool:
+        return bool(await harness.runtime.db[JOURNAL].count_documents({"type": ce_type, "subject": subject}))
+
+    await wait_until(kept, timeout=60, message=f"{ce_type} {subject} in the regional view")
+
+
 async def test_the_whole_journey(platform: Platform, vies_settings: Any, test_id: str) -> None:
     p = platform
     staff = p.auth("staff")
@@ -221,6 +231,7 @@ async def test_the_whole_journey(platform: Platform, vies_settings: Any, test_id
         assert registered["headers"]["ce_region"] == "FR-ARA"
         mayor = p.auth("authority", sub="agent-1", authority_id=authority_id, region="FR-ARA")
         assert await journey_step(p, authority_id, "registered", mayor)
+        await in_regional_view(ara, "partners.AuthorityRegistered", authority_id)
 
         # 2. A partner registers (pending) and the Volunteering Centre of Senegal approves it.
         partner = await p.call(
@@ -273,6 +284,7 @@ async def test_the_whole_journey(platform: Platform, vies_settings: Any, test_id
         partnership_id = partnership["partnership_id"]
         await p.events("partners.PartnershipEstablished", partnership_id=partnership_id)
         assert await journey_step(p, authority_id, "partner_found", mayor)
+        await in_regional_view(ara, "partners.PartnershipEstablished", partnership_id)
 
         # 5. A Service Civique position is drafted and published (once recruitment has the partnership).
         starts_on = today + timedelta(days=45)
@@ -298,6 +310,7 @@ async def test_the_whole_journey(platform: Platform, vies_settings: Any, test_id
         [published] = await p.events("recruitment.PositionPublished", position_id=position_id)
         assert published["headers"]["ce_region"] == "FR-ARA"
         assert await journey_step(p, authority_id, "position_published", mayor)
+        await in_regional_view(ara, "recruitment.PositionPublished", position_id)
 
         # 6. Three candidates apply; one is too old for Service Civique.
         def candidate(name: str, born: date) -> dict[str, Any]:
@@ -365,6 +378,7 @@ async def test_the_whole_journey(platform: Platform, vies_settings: Any, test_id
         assert engaged["value"]["volunteer_id"] == volunteer_id
         assert await journey_step(p, authority_id, "candidate_selected", mayor)
         assert await journey_step(p, authority_id, "volunteer_engaged", mayor)
+        await in_regional_view(ara, "recruitment.VolunteerEngaged", engaged["value"]["engagement_id"])
         await p.mail_to(f"e2e-{test_id}-awa@example.org", 2)  # acknowledgement, then welcome
 
         # 8. The mission is planned from the engagement; the checklist is ticked; the volunteer departs.
@@ -384,9 +398,11 @@ async def test_the_whole_journey(platform: Platform, vies_settings: Any, test_id
         )
         await p.events("missions.MissionStarted", mission_id=mission_id)
         assert await journey_step(p, authority_id, "mission_started", mayor)
+        await in_regional_view(ara, "missions.MissionStarted", mission_id)
 
         # 9. No check-in within the interval: a CheckInMissed.
         await p.events("missions.CheckInMissed", mission_id=mission_id)
+        await in_regional_view(ara, "missions.CheckInMissed", mission_id)
         volunteer = p.auth("volunteer", sub=volunteer_id)
         await p.call(
             "missions", "POST", f"/missions/{mission_id}/check-ins", volunteer, json={"status": "ok", "note": "RAS"}
@@ -434,6 +450,7 @@ async def test_the_whole_journey(platform: Platform, vies_settings: Any, test_id
         )
         await p.events("missions.MissionEnded", mission_id=mission_id)
         assert await journey_step(p, authority_id, "mission_ended", mayor)
+        await in_regional_view(ara, "missions.MissionEnded", mission_id)
 
         # Every delivery was logged and reported as sent; none failed.
         await p.events("notifications.NotificationSent", 5)

@@ -105,8 +105,8 @@ def test_id() -> str:
 
 
 @pytest_asyncio.fixture
-async def topic_prefix(vies_stack: StackEndpoints, test_id: str) -> str:
-    """A topic prefix unique to this test, with every contract topic created under it."""
+async def topic_prefix(vies_stack: StackEndpoints, test_id: str) -> AsyncIterator[str]:
+    """A topic prefix unique to this test, with every contract topic created under it (deleted afterwards)."""
     prefix = f"t{test_id}."
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
@@ -127,7 +127,15 @@ async def topic_prefix(vies_stack: StackEndpoints, test_id: str) -> str:
         await _wait_for_leaders(admin, [spec.name for spec in all_topics(prefix)])
     finally:
         await admin.close()
-    return prefix
+    yield prefix
+    # Thousands of leftover partitions make one broker slow to restart (outage tests) and hungry
+    # for memory: delete this test's topics, best effort.
+    admin = AIOKafkaAdminClient(bootstrap_servers=vies_stack.kafka_bootstrap)
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(admin.start(), timeout=10)
+        await asyncio.wait_for(admin.delete_topics([spec.name for spec in all_topics(prefix)]), timeout=10)
+    with contextlib.suppress(Exception):
+        await admin.close()
 
 
 async def _wait_for_leaders(admin: Any, topics: list[str], timeout: float = 20.0) -> None:
