@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -161,6 +162,13 @@ async def test_delivery_log_scope_filters_pagination_and_preview(
         assert one.status_code == 200 and one.json()["subject"] == entry["subject"]
         assert (await svc.client.get(f"/notifications/{entry['notification_id']}", headers=branch)).status_code == 403
         assert (await svc.client.get("/notifications/nope", headers=staff)).status_code == 404
+
+        # What it publishes is documented, what it does is counted.
+        spec = json.dumps((await svc.client.get("/asyncapi.json")).json())
+        assert "notifications.NotificationSent" in spec and "notifications.NotificationFailed" in spec
+        metrics = (await svc.client.get("/metrics")).text
+        assert 'vies_notifications_deliveries_total{channel="email",outcome="sent",service="notifications"}' in metrics
+        assert "vies_notifications_smtp_connections_total" in metrics
 
         # Preview: every template in both languages, with sample data.
         templates = (await svc.client.get("/templates", headers=staff)).json()
