@@ -163,8 +163,8 @@ async def send_sms(
     return classify_http(response.status_code)
 
 
-async def check_destination(url: str, allowlist: Sequence[str]) -> None:
-    """The SSRF guard: URL shape, then every address the host resolves to; raises ``InvalidInput``."""
+async def check_destination(url: str, allowlist: Sequence[str]) -> list[str]:
+    """The SSRF guard: URL shape, then every address the host resolves to; returns them or raises ``InvalidInput``."""
     host = webhooks.url_host(url)
     port = urlsplit(url).port or (443 if url.lower().startswith("https") else 80)
     loop = asyncio.get_running_loop()
@@ -174,6 +174,22 @@ async def check_destination(url: str, allowlist: Sequence[str]) -> None:
         raise InvalidInput(f"url: {host} does not resolve ({exc})") from exc
     addresses = sorted({str(info[4][0]).split("%")[0] for info in infos})
     webhooks.check_addresses(host, addresses, allowlist)
+    return addresses
+
+
+def pinned_request(url: str, address: str) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """The URL rewritten to the checked address, with the Host header and TLS name of the original host.
+
+    Connecting to the very address that passed the guard closes the gap a second DNS
+    answer (DNS rebinding) would open between the check and the request.
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    literal = f"[{address}]" if ":" in address else address
+    netloc = f"{literal}:{parts.port}" if parts.port else literal
+    host_header = f"{host}:{parts.port}" if parts.port else host
+    extensions: dict[str, Any] = {"sni_hostname": host} if parts.scheme == "https" else {}
+    return parts._replace(netloc=netloc).geturl(), {"host": host_header}, extensions
 
 
 async def send_webhook(
@@ -186,9 +202,10 @@ async def send_webhook(
     """POST the CloudEvent to a subscriber, signed per Standard Webhooks; no redirects followed."""
     url = str(subscription["url"])
     try:
-        await check_destination(url, settings.webhook_allowed)
+        addresses = await check_destination(url, settings.webhook_allowed)
     except InvalidInput as exc:
         return permanent(f"destination refused: {exc.message}")
+    target, host_header, extensions = pinned_request(url, addresses[0])
     body = payload.encode()
     timestamp = int(time.time())
     headers = {
@@ -197,10 +214,16 @@ async def send_webhook(
         "webhook-id": notification_id,
         "webhook-timestamp": str(timestamp),
         "webhook-signature": webhooks.sign(str(subscription["secret"]), notification_id, timestamp, body),
+        **host_header,
     }
     try:
         response = await http.post(
-            url, content=body, headers=headers, timeout=settings.webhook_timeout_seconds, follow_redirects=False
+            target,
+            content=body,
+            headers=headers,
+            timeout=settings.webhook_timeout_seconds,
+            follow_redirects=False,
+            extensions=extensions,
         )
     except httpx.HTTPError as exc:
         return transient(f"webhook unreachable: {type(exc).__name__}: {exc}")

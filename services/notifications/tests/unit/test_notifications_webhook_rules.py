@@ -95,3 +95,25 @@ def test_address_guard(host: str, addresses: list[str], allowlist: list[str], al
     else:
         with pytest.raises(InvalidInput):
             webhooks.check_addresses(host, addresses, allowlist)
+
+
+@pytest.mark.parametrize(
+    ("url", "address", "target", "host", "sni"),
+    [
+        ("https://hooks.example.org/a?b=1", "93.184.216.34", "https://93.184.216.34/a?b=1", "hooks.example.org", True),
+        (
+            "http://hooks.example.org:8080/x",
+            "93.184.216.34",
+            "http://93.184.216.34:8080/x",
+            "hooks.example.org:8080",
+            False,
+        ),
+        ("http://localhost:9/x", "::1", "http://[::1]:9/x", "localhost:9", False),
+    ],
+)
+def test_requests_go_to_the_checked_address(url: str, address: str, target: str, host: str, sni: bool) -> None:
+    from vies_notifications.channels import pinned_request
+
+    pinned, headers, extensions = pinned_request(url, address)
+    assert pinned == target and headers == {"host": host}
+    assert extensions == ({"sni_hostname": "hooks.example.org"} if sni else {})
