@@ -370,7 +370,8 @@ class DeliveryWorker:
                 region = doc.get("region")
                 if outcome.sent:
                     sent += 1
-                    changes.update({"status": SENT, "sent_at": now, "last_error": None})
+                    # A delivered webhook body is not kept: the log needs the outcome, not the event again.
+                    changes.update({"status": SENT, "sent_at": now, "last_error": None, "payload": None})
                     uow.emit(
                         NotificationSent(
                             notification_id=doc["_id"],
@@ -386,7 +387,7 @@ class DeliveryWorker:
                     if retry_at is not None:
                         changes.update({"status": PENDING, "next_attempt_at": retry_at})
                     else:
-                        changes.update({"status": FAILED, "failed_at": now})
+                        changes.update({"status": FAILED, "failed_at": now, "payload": None})
                         uow.emit(
                             NotificationFailed(
                                 notification_id=doc["_id"],
