@@ -105,6 +105,7 @@ class Runtime:
                 retry_max=settings.retry_max_seconds,
                 max_records=settings.consumer_max_records,
                 batch_timeout_ms=settings.consumer_batch_timeout_ms,
+                runtime=self,
             )
             self.consumer.register()
 

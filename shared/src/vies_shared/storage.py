@@ -119,11 +119,11 @@ class Transactions:
         self.db = db
         self.outbox = outbox
         self.attempts = attempts
-        self._on_commit = on_commit
+        self._on_commit: list[Callable[[], None]] = [on_commit] if on_commit else []
 
     def on_commit(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` after each commit that wrote outbox documents (wakes the relay)."""
-        self._on_commit = callback
+        self._on_commit.append(callback)
 
     async def run(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
         """Run ``work`` in one transaction with its outbox writes; retried on write conflicts."""
@@ -136,8 +136,9 @@ class Transactions:
                     result = await work(uow)
                     if uow.pending:
                         await self.outbox.collection.insert_many(uow.pending, session=session)
-                if uow.pending and self._on_commit:
-                    self._on_commit()
+                if uow.pending:
+                    for callback in self._on_commit:
+                        callback()
                 return result
             except PyMongoError as exc:
                 # Only write conflicts are retried here; an unreachable server goes up to the

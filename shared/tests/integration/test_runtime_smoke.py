@@ -36,6 +36,8 @@ async def approve(partner_id: str, principal: CurrentPrincipal, runtime: Runtime
 
 
 async def on_approved(ctx: HandlerContext, event: PartnerApproved) -> None:
+    # Handlers reach their service's settings through the runtime (a failed assert would dead-letter).
+    assert ctx.runtime is not None and ctx.runtime.settings.service == "missions"
     await ctx.db["approved"].insert_one({"partner_id": event.partner_id}, session=ctx.session)
 
 

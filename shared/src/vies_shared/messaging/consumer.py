@@ -40,6 +40,7 @@ class HandlerContext:
 
     uow: UnitOfWork
     meta: EventMeta
+    runtime: Any = None  # the service's Runtime (settings, extras) when the kit's service runtime built the consumer
 
     @property
     def session(self) -> Any:
@@ -99,7 +100,9 @@ class EventConsumer:
         retry_max: float = 30.0,
         max_records: int = 200,
         batch_timeout_ms: int = 100,
+        runtime: Any = None,
     ) -> None:
+        self.runtime = runtime
         self.service = service
         self.name = name
         self.transactions = transactions
@@ -263,7 +266,7 @@ class EventConsumer:
         cause = context.causation_id.set(item.meta.id)
         structlog.contextvars.bind_contextvars(**_log_fields(item))
         try:
-            await handler(HandlerContext(uow=uow, meta=item.meta), item.event)
+            await handler(HandlerContext(uow=uow, meta=item.meta, runtime=self.runtime), item.event)
         except Exception as exc:
             if is_transient(exc):
                 raise
