@@ -267,6 +267,7 @@ async def test_the_whole_journey(platform: Platform, vies_settings: Any, test_id
         suggestion = next(s for s in match["suggestions"] if s["partner_id"] == partner_id)
         assert 0 < suggestion["score"] <= 1 and suggestion["reasons"]
         await p.events("partners.MatchesProposed", request_id=match["request_id"])
+        await p.mail_to(authority_mail, 1)  # the proposal
 
         # 4. A partnership is established.
         partnership = await p.call(
@@ -285,6 +286,7 @@ async def test_the_whole_journey(platform: Platform, vies_settings: Any, test_id
         await p.events("partners.PartnershipEstablished", partnership_id=partnership_id)
         assert await journey_step(p, authority_id, "partner_found", mayor)
         await in_regional_view(ara, "partners.PartnershipEstablished", partnership_id)
+        await p.mail_to(authority_mail, 2)  # the partnership
 
         # 5. A Service Civique position is drafted and published (once recruitment has the partnership).
         starts_on = today + timedelta(days=45)
@@ -349,8 +351,8 @@ async def test_the_whole_journey(platform: Platform, vies_settings: Any, test_id
             is False
         )
         # The ineligible candidate is told why, and the authority hears of the applications.
-        await p.mail_to(f"e2e-{test_id}-jeanne@example.org")
-        await p.mail_to(authority_mail, 3)
+        assert len(await p.mail_to(f"e2e-{test_id}-jeanne@example.org", 2)) == 2  # acknowledgement, reasons
+        await p.mail_to(authority_mail, 5)  # three new applications
         # Personal data stays out of the events topics.
         raw = json.dumps([e["value"] for e in await p.probe.events()])
         assert "Awa Diallo" not in raw and f"e2e-{test_id}-awa@example.org" not in raw
@@ -379,7 +381,9 @@ async def test_the_whole_journey(platform: Platform, vies_settings: Any, test_id
         assert await journey_step(p, authority_id, "candidate_selected", mayor)
         assert await journey_step(p, authority_id, "volunteer_engaged", mayor)
         await in_regional_view(ara, "recruitment.VolunteerEngaged", engaged["value"]["engagement_id"])
-        await p.mail_to(f"e2e-{test_id}-awa@example.org", 2)  # acknowledgement, then welcome
+        # acknowledgement, interview, selection, welcome; the authority hears of the engagement
+        await p.mail_to(f"e2e-{test_id}-awa@example.org", 4)
+        await p.mail_to(authority_mail, 6)
 
         # 8. The mission is planned from the engagement; the checklist is ticked; the volunteer departs.
         [planned] = await p.events("missions.MissionPlanned", engagement_id=engaged["value"]["engagement_id"])
@@ -403,6 +407,7 @@ async def test_the_whole_journey(platform: Platform, vies_settings: Any, test_id
         # 9. No check-in within the interval: a CheckInMissed.
         await p.events("missions.CheckInMissed", mission_id=mission_id)
         await in_regional_view(ara, "missions.CheckInMissed", mission_id)
+        await p.mail_to(f"e2e-{test_id}-awa@example.org", 5)  # a check-in reminder
         volunteer = p.auth("volunteer", sub=volunteer_id)
         await p.call(
             "missions", "POST", f"/missions/{mission_id}/check-ins", volunteer, json={"status": "ok", "note": "RAS"}
@@ -451,6 +456,9 @@ async def test_the_whole_journey(platform: Platform, vies_settings: Any, test_id
         await p.events("missions.MissionEnded", mission_id=mission_id)
         assert await journey_step(p, authority_id, "mission_ended", mayor)
         await in_regional_view(ara, "missions.MissionEnded", mission_id)
+        # The volunteer is thanked (after at least the alert and the reminder); the authority told, once each.
+        await p.mail_to(f"e2e-{test_id}-awa@example.org", 7)
+        assert len(await p.mail_to(authority_mail, 7)) == 7
 
         # Every delivery was logged and reported as sent; none failed.
         await p.events("notifications.NotificationSent", 5)
