@@ -22,6 +22,8 @@ PUBLISHES: list[type[Event]] = [
     events.SecurityAlertIssued,
     events.SafetyStatusReported,
     events.SafetyCheckClosed,
+    events.SafetyCheckOpened,
+    events.SafetyCheckClosedInRegion,
     events.MissionExtended,
     events.MissionEnded,
     events.MissionInterrupted,

@@ -10,7 +10,14 @@ from vies_missions import clock, store
 from vies_missions.domain import access
 from vies_missions.domain.incident import Incident
 from vies_missions.domain.mission import ON_MISSION, Mission
-from vies_missions.domain.safety_check import SecurityAlert, accounted_for, check_response, entry_id
+from vies_missions.domain.safety_check import (
+    SecurityAlert,
+    accounted_for,
+    check_response,
+    entry_id,
+    missions_by_region,
+    unaccounted_by_region,
+)
 from vies_missions.settings import MissionsSettings
 from vies_shared.errors import Forbidden, NotAllowedInState
 from vies_shared.events.missions import (
@@ -25,6 +32,8 @@ from vies_shared.events.missions import (
     MissionInterrupted,
     MissionStarted,
     SafetyCheckClosed,
+    SafetyCheckClosedInRegion,
+    SafetyCheckOpened,
     SafetyStatusReported,
     SecurityAlertIssued,
 )
@@ -480,6 +489,18 @@ async def issue_security_alert(
                 mission_ids=[e["mission_id"] for e in entries],
             )
         )
+        # The per-region view, so each branch sees the alert and its own missions (ce_region = that region).
+        for region, mission_ids in missions_by_region(entries).items():
+            uow.emit(
+                SafetyCheckOpened(
+                    alert_id=alert.alert_id,
+                    country=alert.country,
+                    level=alert.level,
+                    respond_by=alert.respond_by,
+                    mission_ids=mission_ids,
+                ),
+                region=region,
+            )
         if not entries:
             # Nobody to account for: the check is complete as soon as it opens.
             alert.close("no_volunteers", [], now)
@@ -593,10 +614,12 @@ async def close_check(
         if must_be_open:
             raise NotAllowedInState("the safety check is already closed")
         return None
+    # Every entry (not only the pending ones): each region concerned hears of the close, even when all answered.
     cursor = uow.db[store.ENTRIES].find(
-        {"alert_id": alert_id, "status": "pending"}, {"mission_id": 1}, session=uow.session
+        {"alert_id": alert_id}, {"mission_id": 1, "region": 1, "status": 1}, session=uow.session
     )
-    unaccounted = sorted([e["mission_id"] async for e in cursor])
+    entries = [e async for e in cursor]
+    unaccounted = sorted(e["mission_id"] for e in entries if not accounted_for(e))
     alert.close(reason, unaccounted, now)
     result = await uow.db[store.ALERTS].replace_one(
         {"_id": alert_id, "status": "open"}, alert.to_doc(), session=uow.session
@@ -604,6 +627,11 @@ async def close_check(
     if result.matched_count == 0:
         return None
     uow.emit(SafetyCheckClosed(alert_id=alert_id, unaccounted_mission_ids=unaccounted, country=alert.country))
+    for region, mission_ids in unaccounted_by_region(entries).items():
+        uow.emit(
+            SafetyCheckClosedInRegion(alert_id=alert_id, country=alert.country, unaccounted_mission_ids=mission_ids),
+            region=region,
+        )
     return alert.to_view()
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from missions_testkit import app_for, count_is, engagement, plan, settings_for, start
 
+from vies_shared.events.partners import AuthorityRegistered
 from vies_shared.events.recruitment import ContactUpdated
 from vies_shared.events.topics import contacts_topic, events_topic
 from vies_shared.testing import KafkaProbe, publish_event, publish_raw, wait_until
@@ -19,7 +20,20 @@ pytestmark = pytest.mark.integration
 async def test_safety_check_end_to_end(vies_settings: Any, vies_stack: Any, topic_prefix: str) -> None:
     settings = settings_for(vies_settings)
     bootstrap = vies_stack.kafka_bootstrap
+    # The authorities' regions (ce_region of the per-region events): two in Auvergne-Rhône-Alpes, one in Île-de-France.
+    regions = {"auth-0": "FR-ARA", "auth-1": "FR-IDF", "auth-2": "FR-ARA"}
     async with running(app_for(settings), settings) as svc:
+        for authority_id, region in regions.items():
+            registered = AuthorityRegistered(
+                authority_id=authority_id,
+                name=authority_id,
+                kind="commune",
+                region=region,
+                contact_email=f"{authority_id}@example.org",
+                territoires_volontaires=False,
+            )
+            await publish_event(bootstrap, events_topic("partners", topic_prefix), registered)
+        await wait_until(lambda: count_is(svc.runtime.db["authorities"], {}, 3), message="authorities projected")
         today = datetime.now(UTC).date()
         events = [engagement(country="SN", authority_id=f"auth-{i}") for i in range(3)]
         missions = [await plan(svc, bootstrap, topic_prefix, e) for e in events]
@@ -117,6 +131,19 @@ async def test_safety_check_end_to_end(vies_settings: Any, vies_stack: Any, topi
         [issued] = await probe.wait_for("missions.SecurityAlertIssued")
         assert issued["value"]["country"] == "SN" and sorted(issued["value"]["mission_ids"]) == sorted(missions)
         assert issued["headers"]["ce_region"] == "none"
+        # The per-region view of the check: one event per region, each with that region's missions only.
+        opened = await probe.wait_for("missions.SafetyCheckOpened", 2, where=lambda e: e["key"] == alert_id)
+        assert {e["headers"]["ce_region"]: e["value"]["mission_ids"] for e in opened} == {
+            "FR-ARA": sorted([missions[0], missions[2]]),
+            "FR-IDF": [missions[1]],
+        }
+        assert all(e["value"]["country"] == "SN" and e["value"]["level"] == "crisis" for e in opened)
+        assert {e["value"]["respond_by"] for e in opened} == {issued["value"]["respond_by"]}
+        closed_in = await probe.wait_for("missions.SafetyCheckClosedInRegion", 2, where=lambda e: e["key"] == alert_id)
+        assert {e["headers"]["ce_region"]: e["value"]["unaccounted_mission_ids"] for e in closed_in} == {
+            "FR-ARA": [missions[2]],
+            "FR-IDF": [],
+        }
         assert (await svc.client.post(f"/security-alerts/{alert_id}/close", headers=centre)).status_code == 409
 
         # A response after closing is still recorded.
@@ -187,5 +214,9 @@ async def test_need_help_opens_a_critical_incident_and_empty_country_closes_at_o
         # Manual close of the Benin check.
         r = await svc.client.post(f"/security-alerts/{alert_id}/close", headers=svc.auth("centre", country="BJ"))
         assert r.status_code == 200 and r.json()["closed_reason"] == "manual"
+        # The Benin mission's authority has no known region: the check is only in the country-wide events.
+        await probe.wait_for("missions.SafetyCheckClosed", where=lambda e: e["key"] == alert_id)
+        regional = ("missions.SafetyCheckOpened", "missions.SafetyCheckClosedInRegion")
+        assert [e for e in await probe.events() if e["headers"]["ce_type"] in regional] == []
         r = await svc.client.get("/security-alerts", params={"status": "closed"}, headers=staff)
         assert r.json()["total"] == 2

@@ -18,7 +18,13 @@ from vies_missions.domain.mission import (
     latest_end,
     mission_id_for,
 )
-from vies_missions.domain.safety_check import SecurityAlert, accounted_for, check_response
+from vies_missions.domain.safety_check import (
+    SecurityAlert,
+    accounted_for,
+    check_response,
+    missions_by_region,
+    unaccounted_by_region,
+)
 from vies_missions.settings import MissionsSettings
 from vies_shared.errors import Forbidden, InvalidInput, NotAllowedInState
 from vies_shared.web import Principal
@@ -337,6 +343,35 @@ def test_safety_check_rules() -> None:
         SecurityAlert.issue(
             country="SN", level="panic", message="m", respond_within_hours=1, issued_by_role="x", now=NOW
         )
+
+
+def _entry(mission_id: str, region: str | None, status: str = "pending") -> dict[str, Any]:
+    return {"mission_id": mission_id, "region": region, "status": status}
+
+
+@pytest.mark.parametrize(
+    ("entries", "opened", "closed"),
+    [
+        ([], {}, {}),
+        ([_entry("m1", None)], {}, {}),
+        (
+            [_entry("m2", "FR-ARA"), _entry("m1", "FR-ARA", "safe"), _entry("m3", "FR-IDF"), _entry("m4", None)],
+            {"FR-ARA": ["m1", "m2"], "FR-IDF": ["m3"]},
+            {"FR-ARA": ["m2"], "FR-IDF": ["m3"]},
+        ),
+        (
+            [_entry("m1", "FR-ARA", "safe"), _entry("m2", "FR-IDF", "need_help"), _entry("m3", "FR-IDF")],
+            {"FR-ARA": ["m1"], "FR-IDF": ["m2", "m3"]},
+            {"FR-ARA": [], "FR-IDF": ["m3"]},
+        ),
+    ],
+    ids=["no missions", "unknown region only", "two regions and one unknown", "a region where all answered"],
+)
+def test_safety_check_per_region(
+    entries: list[dict[str, Any]], opened: dict[str, list[str]], closed: dict[str, list[str]]
+) -> None:
+    assert missions_by_region(entries) == opened
+    assert unaccounted_by_region(entries) == closed
 
 
 DOC = {"_id": "m1", "country": "SN", "authority_id": "a1", "region": "FR-ARA", "volunteer_id": "v1"}

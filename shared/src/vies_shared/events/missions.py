@@ -116,6 +116,39 @@ class SafetyCheckClosed(Event):
     country: str | None = None
 
 
+class SafetyCheckOpened(Event):
+    """The per-region view of a country-wide safety check opening (``SecurityAlertIssued``).
+
+    Published once per French region concerned (the region of a snapshotted
+    mission's authority), with ``ce_region`` = that region, in the same
+    transaction as ``SecurityAlertIssued``; ``mission_ids`` are that region's
+    missions only. Missions whose region is unknown get no such event.
+    """
+
+    TYPE = "missions.SafetyCheckOpened"
+    KEY = "alert_id"
+    alert_id: str
+    country: str
+    level: AlertLevel
+    respond_by: datetime
+    mission_ids: list[str]
+
+
+class SafetyCheckClosedInRegion(Event):
+    """The per-region view of a country-wide safety check closing (``SafetyCheckClosed``).
+
+    Published once per French region concerned, with ``ce_region`` = that region,
+    in the same transaction as ``SafetyCheckClosed``; ``unaccounted_mission_ids``
+    are that region's missions still unaccounted for (empty when all answered).
+    """
+
+    TYPE = "missions.SafetyCheckClosedInRegion"
+    KEY = "alert_id"
+    alert_id: str
+    country: str
+    unaccounted_mission_ids: list[str]
+
+
 class MissionExtended(Event):
     """A mission's end date moved later."""
 

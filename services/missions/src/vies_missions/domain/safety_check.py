@@ -133,6 +133,24 @@ class SecurityAlert:
         return doc
 
 
+def missions_by_region(entries: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """A safety check's mission ids grouped by region (of the mission's authority), each list sorted.
+
+    Entries whose region is unknown belong to no region: they are only in the country-wide events.
+    """
+    regions: dict[str, list[str]] = {}
+    for entry in entries:
+        if entry.get("region"):
+            regions.setdefault(entry["region"], []).append(entry["mission_id"])
+    return {region: sorted(ids) for region, ids in sorted(regions.items())}
+
+
+def unaccounted_by_region(entries: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Per region concerned by a check, its missions still pending (an empty list when all answered)."""
+    pending = missions_by_region([e for e in entries if e.get("status") == PENDING])
+    return {region: pending.get(region, []) for region in missions_by_region(entries)}
+
+
 def check_response(status: str, entry: dict[str, Any] | None, mission_id: str) -> None:
     """A response must be safe or need_help and concern a mission in the snapshot."""
     if status not in RESPONSES:
