@@ -121,7 +121,16 @@ def story(region: str, n_missions: int = 2) -> list[tuple[Event, str]]:
             events.append(m.CheckInMissed(mission_id=mission, due_on=date(2026, 9, 16)))
     events += [
         m.IncidentReported(incident_id=f"inc-{s}", mission_id=f"mis-{s}-0", category="health", severity="high"),
+        # The region's share of a country-wide safety check (the country-wide events travel with ce_region "none").
+        m.SafetyCheckOpened(
+            alert_id="alert-1",
+            country="SN",
+            level="crisis",
+            respond_by=datetime(2026, 9, 20, 12, 0, tzinfo=UTC),
+            mission_ids=[f"mis-{s}-0"],
+        ),
         m.SafetyStatusReported(alert_id="alert-1", mission_id=f"mis-{s}-0", status="safe"),
+        m.SafetyCheckClosedInRegion(alert_id="alert-1", country="SN", unaccounted_mission_ids=[]),
         n.NotificationSent(notification_id=f"not-{s}", event_id="x", channel="email", recipient_role="authority"),
     ]
     return [(event, region) for event in events]
@@ -242,7 +251,9 @@ async def test_each_branch_keeps_its_region_once_and_counts_what_it_cannot_read(
         "mis-fr-ara-0": ("SN", "under_way"),
         "mis-fr-ara-1": ("BJ", "planned"),
     }
-    assert ara_view["safety_checks"] == {"alert-1": {"responses": {"mis-fr-ara-0": "safe"}}}
+    assert {k: (d["state"], d["mission_ids"], d["responses"]) for k, d in ara_view["safety_checks"].items()} == {
+        "alert-1": ("closed", ["mis-fr-ara-0"], {"mis-fr-ara-0": "safe"})
+    }
     assert sorted(d["reason"] for d in ara_view["skipped"].values()) == [
         "invalid_data",
         "unknown_schema_version",
@@ -254,7 +265,9 @@ async def test_each_branch_keeps_its_region_once_and_counts_what_it_cannot_read(
     assert set(idf_view["events"]).isdisjoint(ara_view["events"])
     assert list(idf_view["missions"]) == ["mis-fr-idf-0"]
     assert [d["reason"] for d in idf_view["skipped"].values()] == ["unknown_type"]
-    assert idf_view["safety_checks"] == {"alert-1": {"responses": {"mis-fr-idf-0": "safe"}}}
+    assert {k: (d["state"], d["mission_ids"], d["responses"]) for k, d in idf_view["safety_checks"].items()} == {
+        "alert-1": ("closed", ["mis-fr-idf-0"], {"mis-fr-idf-0": "safe"})
+    }
 
     # The report reads the branch's database (run from a thread: it has its own event loop).
     env = {

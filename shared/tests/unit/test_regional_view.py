@@ -78,6 +78,9 @@ PLANNED = m.MissionPlanned(
     starts_on=date(2026, 9, 1),
     ends_on=date(2027, 8, 31),
 )
+OPENED = m.SafetyCheckOpened(
+    alert_id="al-1", country="SN", level="crisis", respond_by=T0 + timedelta(hours=1), mission_ids=["b", "a"]
+)
 INCIDENT = m.IncidentReported(incident_id="inc-1", mission_id="mis-1", category="health", severity="high")
 
 
@@ -236,6 +239,54 @@ INCIDENT = m.IncidentReported(incident_id="inc-1", mission_id="mis-1", category=
             "al-1",
             {"state": "closed", "mission_ids": ["a", "b"], "responses": {"a": "safe", "b": "need_help"}},
             id="safety check",
+        ),
+        pytest.param(
+            [OPENED],
+            "safety_checks",
+            "al-1",
+            {
+                "state": "open",
+                "country": "SN",
+                "level": "crisis",
+                "respond_by": "2026-03-01T10:00:00Z",
+                "mission_ids": ["a", "b"],
+                "unaccounted_mission_ids": None,
+            },
+            id="safety check opened in the region",
+        ),
+        pytest.param(
+            [
+                OPENED,
+                m.SafetyStatusReported(alert_id="al-1", mission_id="a", status="safe"),
+                m.SafetyCheckClosedInRegion(alert_id="al-1", country="SN", unaccounted_mission_ids=["b"]),
+            ],
+            "safety_checks",
+            "al-1",
+            {
+                "state": "closed",
+                "level": "crisis",
+                "mission_ids": ["a", "b"],
+                "responses": {"a": "safe"},
+                "unaccounted_mission_ids": ["b"],
+                "closed_at": "2026-03-01T09:00:02.000Z",
+            },
+            id="safety check closed in the region with its unaccounted missions",
+        ),
+        pytest.param(
+            [
+                (m.SafetyCheckClosedInRegion(alert_id="al-1", country="SN", unaccounted_mission_ids=[]), 10),
+                (m.SafetyStatusReported(alert_id="al-1", mission_id="b", status="need_help"), 5),
+                (OPENED, 0),
+            ],
+            "safety_checks",
+            "al-1",
+            {
+                "state": "closed",
+                "mission_ids": ["a", "b"],
+                "responses": {"b": "need_help"},
+                "unaccounted_mission_ids": [],
+            },
+            id="safety check opening read after its close stays closed",
         ),
         pytest.param(
             [m.SafetyStatusReported(alert_id="al-1", mission_id="a", status="safe")],

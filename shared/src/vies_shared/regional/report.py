@@ -43,7 +43,8 @@ async def summarise(db: store.Database) -> Document:
         incidents[str(doc.get("severity"))] += 1
     checks: Document = {"total": 0, "open": 0, "closed": 0, "safe": 0, "need_help": 0, "unaccounted": 0}
     async for doc in db[SAFETY_CHECKS].find({}):
-        # A check known only from its answers (the alert itself is country-wide, ce_region "none") has no state.
+        # A check known only from its answers (its SafetyCheckOpened not read, e.g. a journal older than it) has
+        # no state.
         checks["total"] += 1
         if doc.get("state"):
             checks[doc["state"]] = checks.get(doc["state"], 0) + 1

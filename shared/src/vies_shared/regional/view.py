@@ -356,6 +356,19 @@ def _safety_check_closed(meta: EventMeta, e: m.SafetyCheckClosed) -> list[Change
     return [Change(SAFETY_CHECKS, e.alert_id, update)]
 
 
+def _safety_check_opened(meta: EventMeta, e: m.SafetyCheckOpened) -> list[Change]:
+    # The region's share of a country-wide alert (ce_region = this region): its missions only.
+    facts = _json(e, "country", "level", "respond_by")
+    facts["mission_ids"] = sorted(e.mission_ids)
+    return [Change(SAFETY_CHECKS, e.alert_id, _moves(SAFETY_CHECKS, "open", meta, facts))]
+
+
+def _safety_check_closed_in_region(meta: EventMeta, e: m.SafetyCheckClosedInRegion) -> list[Change]:
+    facts: Document = {"country": e.country, "unaccounted_mission_ids": sorted(e.unaccounted_mission_ids)}
+    update = _moves(SAFETY_CHECKS, "closed", meta, facts, closed_at=format_time(meta.time))
+    return [Change(SAFETY_CHECKS, e.alert_id, update)]
+
+
 RULES: dict[str, Rule] = {
     p.AuthorityRegistered.TYPE: _authority_registered,
     p.PartnershipEstablished.TYPE: _partnership_established,
@@ -387,6 +400,8 @@ RULES: dict[str, Rule] = {
     m.SecurityAlertIssued.TYPE: _security_alert_issued,
     m.SafetyStatusReported.TYPE: _safety_status_reported,
     m.SafetyCheckClosed.TYPE: _safety_check_closed,
+    m.SafetyCheckOpened.TYPE: _safety_check_opened,
+    m.SafetyCheckClosedInRegion.TYPE: _safety_check_closed_in_region,
 }
 
 
