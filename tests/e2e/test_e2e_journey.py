@@ -428,6 +428,7 @@ async def test_the_whole_journey(platform: Platform, vies_settings: Any, test_id
         )
         alert_id = alert["alert_id"]
         await p.events("missions.SecurityAlertIssued", alert_id=alert_id)
+        await in_regional_view(ara, "missions.SafetyCheckOpened", alert_id)  # the branch sees its region's part
         status = await p.call("missions", "GET", f"/security-alerts/{alert_id}", centre)
         assert [m["mission_id"] for m in status["unaccounted"]] == [mission_id]
         await p.call(
@@ -440,6 +441,7 @@ async def test_the_whole_journey(platform: Platform, vies_settings: Any, test_id
         await p.call("missions", "POST", f"/security-alerts/{alert_id}/close", centre)
         [closed] = await p.events("missions.SafetyCheckClosed", alert_id=alert_id)
         assert closed["value"]["unaccounted_mission_ids"] == []
+        await in_regional_view(ara, "missions.SafetyCheckClosedInRegion", alert_id)
         # The volunteer was asked by SMS and email.
         await wait_until(
             lambda: any(m["to"] == "+33600000001" for m in p.sms.received), timeout=60, message="alert SMS"
