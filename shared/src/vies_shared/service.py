@@ -23,7 +23,7 @@ from faststream.specification import AsyncAPI
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from vies_shared.events.base import Event, lookup
+from vies_shared.events.base import Event
 from vies_shared.events.topics import contacts_topic, dlq_topic, events_topic
 from vies_shared.logging import configure_logging, get_logger
 from vies_shared.messaging.broker import create_broker
@@ -296,11 +296,3 @@ def serve(definition: ServiceDefinition, settings: ServiceSettings | None = None
         access_log=False,
         timeout_graceful_shutdown=int(settings.drain_seconds),
     )
-
-
-def event_model(ce_type: str) -> type[Event]:
-    """The current model of a contract type (for tests and docs)."""
-    model = lookup(ce_type, 1)
-    if model is None:
-        raise KeyError(ce_type)
-    return model

@@ -7,7 +7,6 @@ aggregate id used as Kafka key and ``ce_subject``.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
@@ -65,6 +64,3 @@ def known_types() -> set[str]:
 def registered_models() -> list[type[Event]]:
     """All registered models, sorted by type then version."""
     return [_REGISTRY[k] for k in sorted(_REGISTRY)]
-
-
-IsoDate = date
