@@ -147,6 +147,7 @@ async def main() -> None:
     log("raw aiokafka produce/consume ...")
     produce, consume = await raw_rates(stack.kafka_bootstrap, f"{prefix}raw", args.raw)
     settings = ServiceSettings(
+        env="dev",
         service="partners",
         kafka_bootstrap=stack.kafka_bootstrap,
         mongodb_uri=stack.mongodb_uri,

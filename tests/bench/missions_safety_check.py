@@ -116,6 +116,7 @@ async def run(missions: int, rounds: int, country: str) -> dict[str, Any]:
     run_id = uuid.uuid4().hex[:8]
     prefix = f"bench{run_id}."
     settings = MissionsSettings(
+        env="dev",
         kafka_bootstrap=bootstrap,
         mongodb_uri=mongodb_uri,
         mongodb_db=f"bench_{run_id}_missions",

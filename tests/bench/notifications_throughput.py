@@ -148,6 +148,7 @@ async def bench(events: int, smtp: str | None, timeout: float) -> dict[str, Any]
         assert sink.stdout.readline().strip() == "ready"
     await _create_topics(bootstrap, prefix)
     settings = NotificationsSettings(
+        env="dev",
         kafka_bootstrap=bootstrap,
         mongodb_uri=mongodb_uri,
         mongodb_db=f"bench_{run}_notifications",

@@ -125,6 +125,7 @@ def percentile(values: list[float], q: float) -> float:
 async def main(partner_count: int, request_count: int) -> dict[str, Any]:
     run_id = uuid.uuid4().hex[:8]
     settings = PartnersSettings(
+        env="dev",
         mongodb_db=f"bench_partners_{run_id}", topic_prefix=f"bench{run_id}.", role="api", log_level="WARNING"
     )
     rng = random.Random(20261126)

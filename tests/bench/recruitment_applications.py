@@ -53,6 +53,7 @@ def application(i: int) -> dict[str, Any]:
 async def main(count: int, concurrency: int, race: int, places: int) -> dict[str, Any]:
     run_id = uuid.uuid4().hex[:8]
     settings = RecruitmentSettings(
+        env="dev",
         mongodb_db=f"bench_recruitment_{run_id}", topic_prefix=f"bench{run_id}.", role="all", log_level="WARNING"
     )
     client = create_mongo_client(settings.mongodb_uri)

@@ -90,6 +90,7 @@ class Platform:
             "VIES_TOPIC_PREFIX": prefix,
             "VIES_SMTP_HOST": stack.smtp_host,
             "VIES_SMTP_PORT": str(stack.smtp_port),
+            "VIES_ENV": "dev",
             "VIES_JWT_SECRET": self.settings.jwt_secret,
             "VIES_LOG_LEVEL": "INFO",
             "VIES_RELAY_POLL_SECONDS": "0.05",

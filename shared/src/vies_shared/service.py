@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -32,6 +33,7 @@ from vies_shared.messaging.outbox import Outbox
 from vies_shared.messaging.relay import Lease, OutboxRelay
 from vies_shared.settings import ServiceSettings
 from vies_shared.storage import Transactions, create_mongo_client
+from vies_shared.tokens import InsecureSettings, TokenVerifier, check_token_settings
 from vies_shared.web import install_error_handlers, install_request_context, metrics_response
 
 Document = dict[str, Any]
@@ -237,6 +239,9 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
     """Build the FastAPI app of a service; connections open in its lifespan."""
     settings = settings or (definition.settings_factory or (lambda: ServiceSettings(service=definition.name)))()
     configure_logging(settings.service, settings.log_level)
+    if definition.routers:
+        # A process with no API (a regional consumer) checks no tokens and needs no issuer.
+        check_token_settings(settings)
     runtime = Runtime(definition, settings)
 
     @contextlib.asynccontextmanager
@@ -252,8 +257,9 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
     app = FastAPI(title=definition.title, version=definition.version, lifespan=lifespan)
     app.state.runtime = runtime
     app.state.settings = settings
+    app.state.token_verifier = TokenVerifier(settings)
     install_error_handlers(app)
-    install_request_context(app, settings.service)
+    install_request_context(app, settings.service, settings.trusted_request_id_from)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -287,7 +293,11 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
 def serve(definition: ServiceDefinition, settings: ServiceSettings | None = None) -> None:
     """Run a service with uvicorn (SIGTERM/SIGINT trigger the graceful shutdown)."""
     settings = settings or (definition.settings_factory or (lambda: ServiceSettings(service=definition.name)))()
-    app = create_app(definition, settings)
+    try:
+        app = create_app(definition, settings)
+    except InsecureSettings as exc:
+        print(f"vies-{settings.service}: refusing to start: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from exc
     uvicorn.run(
         app,
         host=settings.http_host,

@@ -8,7 +8,9 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_HTTP_PORTS = {"recruitment": 8001, "partners": 8002, "missions": 8003, "notifications": 8004}
-DEV_JWT_SECRET = "vies-dev-secret-change-me-in-production"  # noqa: S105 - development default, refused in production by policy
+# Published on purpose: it signs development tokens only, and a service outside
+# ``VIES_ENV=dev`` refuses to start with it (``vies_shared.tokens.check_token_settings``).
+DEV_JWT_SECRET = "vies-dev-secret-change-me-in-production"  # noqa: S105
 
 
 class ServiceSettings(BaseSettings):
@@ -17,6 +19,8 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VIES_", extra="ignore")
 
     service: str = "shared"
+    env: Literal["dev", "production"] = "production"
+    """``dev`` on a development machine and in tests: HS256 development tokens are accepted."""
     role: Literal["all", "api", "worker"] = "all"
     kafka_bootstrap: str = "127.0.0.1:9092"
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
@@ -27,9 +31,17 @@ class ServiceSettings(BaseSettings):
     topic_prefix: str = ""
     mongodb_uri: str = "mongodb://127.0.0.1:27017"
     mongodb_db: str = ""
-    jwt_secret: str = DEV_JWT_SECRET
+    oidc_issuer: str = ""
+    """The identity provider's issuer URL (``iss`` of its tokens), e.g. ``https://auth.example.org/realms/vies``."""
+    oidc_audience: str = "vies-api"
+    oidc_jwks_url: str = ""
+    """Where to fetch the issuer's signing keys; default ``<issuer>/protocol/openid-connect/certs``."""
+    jwt_secret: str = ""
+    """HS256 secret of development tokens (``VIES_ENV=dev`` only); empty means the published dev secret."""
     jwt_public_key: str = ""
     jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
+    trusted_request_id_from: str = "127.0.0.1/32,::1/128"
+    """Peers (CIDRs) whose ``X-Request-ID`` is kept as the correlation id: the Ingress and the portal."""
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
     http_host: str = "127.0.0.1"

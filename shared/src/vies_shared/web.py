@@ -6,13 +6,14 @@ Use cases receive a ``Principal`` and check data-level scope themselves
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-import jwt
 import structlog
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -22,87 +23,26 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vies_shared import context, metrics
-from vies_shared.errors import DomainError, Forbidden
-from vies_shared.settings import ServiceSettings
+from vies_shared.errors import DomainError, InvalidInput
+from vies_shared.logging import get_logger
+from vies_shared.tokens import ROLES, Principal, TokenVerifier, Unauthorized, issue_token
 
 Role = Literal["staff", "authority", "candidate", "volunteer", "partner", "centre", "branch"]
-ROLES: tuple[str, ...] = ("staff", "authority", "candidate", "volunteer", "partner", "centre", "branch")
 
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling, from the JWT: subject, role and the scope claims that apply."""
-
-    sub: str
-    role: str
-    authority_id: str | None = None
-    region: str | None = None
-    country: str | None = None
-
-    @property
-    def is_staff(self) -> bool:
-        """Agency staff may do everything."""
-        return self.role == "staff"
-
-    def require_role(self, *roles: str) -> None:
-        """Raise ``Forbidden`` unless the principal has one of ``roles`` (staff always passes)."""
-        if not self.is_staff and self.role not in roles:
-            raise Forbidden(f"role {self.role!r} may not do this")
-
-
-class Unauthorized(Exception):
-    """Missing or invalid token (401)."""
-
-
-def issue_token(
-    settings: ServiceSettings,
-    *,
-    sub: str,
-    role: str,
-    authority_id: str | None = None,
-    region: str | None = None,
-    country: str | None = None,
-    ttl_seconds: int = 12 * 3600,
-) -> str:
-    """Sign a token with the configured HS256 secret (development, tests, the ``vies token`` command)."""
-    now = int(time.time())
-    claims: dict[str, Any] = {"sub": sub, "role": role, "iat": now, "exp": now + ttl_seconds}
-    for name, value in (("authority_id", authority_id), ("region", region), ("country", country)):
-        if value:
-            claims[name] = value
-    return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
-
-
-def decode_token(settings: ServiceSettings, token: str) -> Principal:
-    """Verify a bearer token and return its principal; raises ``Unauthorized``."""
-    key = settings.jwt_public_key if settings.jwt_algorithm == "RS256" else settings.jwt_secret
-    try:
-        claims = jwt.decode(token, key, algorithms=[settings.jwt_algorithm], options={"require": ["sub", "role"]})
-    except jwt.PyJWTError as exc:
-        raise Unauthorized(f"invalid token: {exc}") from exc
-    role = claims.get("role")
-    if role not in ROLES:
-        raise Unauthorized(f"unknown role {role!r}")
-    return Principal(
-        sub=str(claims["sub"]),
-        role=str(role),
-        authority_id=claims.get("authority_id"),
-        region=claims.get("region"),
-        country=claims.get("country"),
-    )
+__all__ = ["ROLES", "Principal", "Unauthorized", "issue_token"]
 
 
 _bearer = HTTPBearer(auto_error=False)
 
 
-def current_principal(
+async def current_principal(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
     """FastAPI dependency: the authenticated principal, or 401."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("missing bearer token")
-    settings: ServiceSettings = request.app.state.settings
-    principal = decode_token(settings, credentials.credentials)
+    verifier: TokenVerifier = request.app.state.token_verifier
+    principal = await verifier.verify(credentials.credentials)
     structlog.contextvars.bind_contextvars(principal=principal.sub, role=principal.role)
     return principal
 
@@ -144,9 +84,8 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_body(exc.status_code, code, str(exc.detail))
 
     async def on_unavailable(_: Request, exc: Exception) -> Response:
-        response = error_body(
-            503, "unavailable", f"a backing service is unreachable, retry later: {type(exc).__name__}"
-        )
+        get_logger(component="http").warning("backing_service_unreachable", error=type(exc).__name__)
+        response = error_body(503, "unavailable", "a backing service is unreachable, retry later")
         response.headers["Retry-After"] = "5"
         return response
 
@@ -159,12 +98,39 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http)
 
 
-def install_request_context(app: FastAPI, service: str) -> None:
-    """Give each request an id (``X-Request-ID``) that becomes the correlation id of its events; count it."""
+# A correlation id travels into events and logs: keep it short and plain.
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def trusted_networks(spec: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Parse a comma-separated list of CIDRs (``VIES_TRUSTED_REQUEST_ID_FROM``)."""
+    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in spec.split(",") if part.strip())
+
+
+def _is_trusted_peer(request: Request, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
+    host = request.client.host if request.client else None
+    if not host:
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
+
+
+def install_request_context(app: FastAPI, service: str, trusted_from: str = "") -> None:
+    """Give each request an id (``X-Request-ID``) that becomes the correlation id of its events; count it.
+
+    A caller's ``X-Request-ID`` is kept only from trusted peers (the Ingress, the portal):
+    anyone else could otherwise forge the correlation ids of audit and tracing chains.
+    """
+    networks = trusted_networks(trusted_from)
 
     @app.middleware("http")
     async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        request_id = request.headers.get("x-request-id") or str(uuid.uuid4())
+        sent = request.headers.get("x-request-id")
+        trusted = bool(sent) and _is_trusted_peer(request, networks) and bool(_REQUEST_ID.fullmatch(sent or ""))
+        request_id = sent if trusted and sent else str(uuid.uuid4())
         token = context.correlation_id.set(request_id)
         structlog.contextvars.bind_contextvars(request_id=request_id, correlation_id=request_id)
         started = time.perf_counter()
@@ -196,14 +162,16 @@ class Page:
     offset: int
 
 
-def page_params(limit: int = 50, offset: int = 0) -> Page:
-    """FastAPI dependency: ``?limit=`` (1..200) and ``?offset=``."""
-    from vies_shared.errors import InvalidInput
+MAX_OFFSET = 1_000_000
+"""Deeper pages are refused: no list is that long, and a huge offset must be a 422, not a database error."""
 
+
+def page_params(limit: int = 50, offset: int = 0) -> Page:
+    """FastAPI dependency: ``?limit=`` (1..200) and ``?offset=`` (0..1,000,000)."""
     if not 1 <= limit <= 200:
         raise InvalidInput("limit must be between 1 and 200")
-    if offset < 0:
-        raise InvalidInput("offset must not be negative")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise InvalidInput(f"offset must be between 0 and {MAX_OFFSET}")
     return Page(limit=limit, offset=offset)
 
 

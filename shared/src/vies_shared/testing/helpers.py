@@ -199,9 +199,22 @@ class ServiceHarness:
         authority_id: str | None = None,
         region: str | None = None,
         country: str | None = None,
+        partner_id: str | None = None,
+        email: str | None = None,
+        email_verified: bool | None = None,
     ) -> str:
-        """A signed bearer token for ``role`` with optional authority_id/region/country."""
-        return issue_token(self.settings, sub=sub, role=role, authority_id=authority_id, region=region, country=country)
+        """A signed development token for ``role`` with optional scope claims."""
+        return issue_token(
+            self.settings,
+            sub=sub,
+            role=role,
+            authority_id=authority_id,
+            region=region,
+            country=country,
+            partner_id=partner_id,
+            email=email,
+            email_verified=email_verified,
+        )
 
     def auth(
         self,
@@ -211,9 +224,21 @@ class ServiceHarness:
         authority_id: str | None = None,
         region: str | None = None,
         country: str | None = None,
+        partner_id: str | None = None,
+        email: str | None = None,
+        email_verified: bool | None = None,
     ) -> dict[str, str]:
         """An ``Authorization`` header for ``role``."""
-        token = self.token(role, sub, authority_id=authority_id, region=region, country=country)
+        token = self.token(
+            role,
+            sub,
+            authority_id=authority_id,
+            region=region,
+            country=country,
+            partner_id=partner_id,
+            email=email,
+            email_verified=email_verified,
+        )
         return {"Authorization": f"Bearer {token}"}
 
     async def start(self) -> None:

@@ -172,6 +172,7 @@ async def vies_settings(vies_stack: StackEndpoints, topic_prefix: str, test_id: 
         databases.append(db)
         values: dict[str, Any] = {
             "service": service,
+            "env": "dev",
             "kafka_bootstrap": vies_stack.kafka_bootstrap,
             "mongodb_uri": vies_stack.mongodb_uri,
             "mongodb_db": db,
