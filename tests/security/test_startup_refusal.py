@@ -1,0 +1,48 @@
+"""A service outside development refuses to start with settings that let anyone mint a token."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from vies_shared.settings import DEV_JWT_SECRET
+from vies_shared.testing.helpers import free_port
+
+SERVICES = ["recruitment", "partners", "missions", "notifications"]
+
+
+def _start(service: str, extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIES_")}
+    env.update({"VIES_HTTP_PORT": str(free_port()), "VIES_LOG_LEVEL": "WARNING", **extra})
+    return subprocess.run(
+        [sys.executable, "-c", f"from vies_{service}.app import main; main()"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_published_secret_outside_dev_exits_with_a_clear_message(service: str) -> None:
+    done = _start(
+        service, {"VIES_JWT_SECRET": DEV_JWT_SECRET, "VIES_OIDC_ISSUER": "https://auth.example.org/realms/vies"}
+    )
+    assert done.returncode == 2
+    assert "refusing to start" in done.stderr
+    assert "published development secret" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_short_secret_or_no_issuer_outside_dev_exits_too() -> None:
+    short = _start(
+        "partners", {"VIES_JWT_SECRET": "changeme", "VIES_OIDC_ISSUER": "https://auth.example.org/realms/vies"}
+    )
+    assert short.returncode == 2
+    assert "shorter than 32 bytes" in short.stderr
+    nothing = _start("partners", {})
+    assert nothing.returncode == 2
+    assert "no token issuer configured" in nothing.stderr
