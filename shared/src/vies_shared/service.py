@@ -34,7 +34,12 @@ from vies_shared.messaging.relay import Lease, OutboxRelay
 from vies_shared.settings import ServiceSettings
 from vies_shared.storage import Transactions, create_mongo_client
 from vies_shared.tokens import InsecureSettings, TokenVerifier, check_token_settings
-from vies_shared.web import install_error_handlers, install_request_context, metrics_response
+from vies_shared.web import (
+    document_error_bodies,
+    install_error_handlers,
+    install_request_context,
+    metrics_response,
+)
 
 Document = dict[str, Any]
 
@@ -259,6 +264,7 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier(settings)
     install_error_handlers(app)
+    document_error_bodies(app)
     install_request_context(app, settings.service, settings.trusted_request_id_from)
 
     @app.get("/healthz", include_in_schema=False)

@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vies_shared import context, metrics
@@ -53,6 +54,58 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 def error_body(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
     """The one shape of every error answer: ``{"error": code, "detail": text, ...}``."""
     return JSONResponse(status_code=status, content={"error": code, "detail": detail, **extra})
+
+
+class FieldError(BaseModel):
+    """One invalid field of a request."""
+
+    field: str
+    message: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: a stable code, a sentence for people, and the invalid fields on a 422."""
+
+    error: str
+    detail: str
+    errors: list[FieldError] | None = None
+    details: Any | None = None
+
+
+_ERROR_STATUSES = {
+    "401": "missing, expired or invalid token",
+    "403": "the action or the record is outside the caller's role or scope",
+    "404": "unknown id",
+    "409": "not allowed in the current state, or a duplicate",
+    "422": "invalid input, with the invalid fields",
+    "503": "a backing service is unreachable; retry after the Retry-After delay",
+}
+
+
+def document_error_bodies(app: FastAPI) -> None:
+    """Make ``/openapi.json`` tell the truth about errors: the platform's error body, not FastAPI's default."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+        components["ErrorBody"] = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(components["ErrorBody"].pop("$defs", {}))
+        ref = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for status, description in _ERROR_STATUSES.items():
+                    responses[status] = {"description": description, "content": ref}
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def install_error_handlers(app: FastAPI) -> None:

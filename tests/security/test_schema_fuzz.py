@@ -1,0 +1,71 @@
+"""Schemathesis over every service's OpenAPI with a staff token: no 5xx, and answers match their schema.
+
+Bounded: a fixed number of generated requests per operation and a time budget per
+service, so it fits in ``make test``. Every failure of every operation is collected
+and reported together, with the request that caused it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+import schemathesis
+from schemathesis import GenerationMode
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance
+
+from .conftest import SERVICES, SecuredPlatform
+
+pytestmark = pytest.mark.integration
+
+EXAMPLES_PER_OPERATION = 12
+# Valid requests (they reach the use cases) and invalid ones (they must be a 4xx, never a 5xx).
+MODES = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
+SECONDS_PER_SERVICE = 90.0
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_no_server_error_and_every_answer_matches_its_schema(secured_platform: SecuredPlatform, service: str) -> None:
+    base_url = secured_platform.url(service)
+    schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
+    headers = secured_platform.auth("staff", "fuzz-staff")
+    failures: list[str] = []
+    calls = 0
+    deadline = time.monotonic() + SECONDS_PER_SERVICE
+
+    operations = [result.ok() for result in schema.get_all_operations()]
+    for operation, mode in [(op, mode) for op in operations for mode in MODES]:
+        if time.monotonic() > deadline:
+            failures.append(f"time budget spent before {operation.label}")
+            break
+
+        @given(case=operation.as_strategy(generation_mode=mode))
+        @settings(
+            max_examples=EXAMPLES_PER_OPERATION,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+        def exercise(case: Any) -> None:
+            nonlocal calls
+            calls += 1
+            response = case.call(base_url=base_url, headers=headers, timeout=30)
+            try:
+                case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
+            except Exception as exc:  # noqa: BLE001 - collected, reported below with the request
+                failures.append(f"{operation.label}: {type(exc).__name__}: {str(exc)[:800]}")
+
+        try:
+            exercise()
+        except Unsatisfiable:
+            continue
+
+    print(f"{service}: {len(operations)} operations, {calls} calls")  # noqa: T201 - shown with -s
+    assert len(operations) >= 9 and calls >= len(operations) * 10
+    assert not failures, f"{len(failures)} failure(s) in {calls} calls:\n" + "\n\n".join(failures[:20])
