@@ -20,6 +20,7 @@ def _start(service: str, extra: dict[str, str]) -> subprocess.CompletedProcess[s
     return subprocess.run(
         [sys.executable, "-c", f"from vies_{service}.app import main; main()"],
         env=env,
+        check=False,
         capture_output=True,
         text=True,
         timeout=60,
