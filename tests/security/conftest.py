@@ -157,6 +157,7 @@ class SecuredPlatform:
             "VIES_CONSUMER_BATCH_TIMEOUT_MS": "50",
             "VIES_RETRY_MAX_SECONDS": "2",
             "VIES_DRAIN_SECONDS": "10",
+            "VIES_WEBHOOK_ALLOWLIST": "127.0.0.1",
             "VIES_WEBHOOK_SECRET_KEY": "security-tests-webhook-key-0123456789abcdef",
             # No SMS provider here: SMS stay pending, which is all these tests need.
             "VIES_SMS_PROVIDER_URL": "http://127.0.0.1:9/sms",
