@@ -11,8 +11,21 @@ What is checked, and why:
   HPA on CPU for an API, a KEDA ScaledObject on consumer lag for a worker);
 - network policies: a namespace-wide default deny, API pods reachable only
   from the ingress controller (plus Prometheus on the metrics port), egress
-  only to Kafka, MongoDB, DNS and, for the notifications worker and regional
-  consumers, SMTP/HTTPS outside the cluster;
+  only to Kafka, MongoDB, DNS, Keycloak's HTTP port for API pods (JWKS) and,
+  for the notifications worker and regional consumers, SMTP/HTTPS outside the
+  cluster;
+- tokens: no pod sets a JWT secret (Keycloak signs the tokens), worker pods
+  carry no token setting at all, every API pod has the OIDC issuer and
+  audience (consistent with the Keycloak and realm of the overlay), and no
+  manifest sets VIES_ENV=dev;
+- Ingress: no path is "/" or covers an operational endpoint (/metrics,
+  /healthz, /readyz, /docs, /redoc, /openapi.json, /asyncapi.json) or
+  Keycloak's admin console and master realm; every path is Prefix or Exact;
+- the Keycloak realm import: no user, no literal secret (placeholders backed
+  by Secrets), no password or implicit grant, PKCE on confidential clients,
+  registration with e-mail verification, no identity-provider mapper that
+  gives a role, a group or a VIES scope attribute, scope attributes editable
+  by administrators only;
 - Kafka: a KafkaTopic for every contract topic and a KafkaUser per service
   whose ACLs are exactly what ``vies_shared.events.topics`` says it publishes
   and consumes; regional users read the events topics only;
@@ -23,6 +36,8 @@ What is checked, and why:
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -38,6 +53,7 @@ MONITORING_NAMESPACE = "monitoring"
 KAFKA_PORT = 9093
 MONGODB_PORT = 27017
 EXTERNAL_PORTS = {443, 465, 587}  # HTTPS (SMS gateway, webhooks), SMTP submission
+KEYCLOAK_HTTP_PORT = 8080  # the realm's JWKS, fetched by the API pods in the cluster
 
 
 # --------------------------------------------------------------------------- helpers
@@ -364,6 +380,8 @@ def check_network_policies(docs: list[Doc], *, whole_namespace: bool = True) -> 
                         continue
                     if pod_sel.get("k8s-app") == "kube-dns" and ports == {53}:
                         continue
+                    if api and pod_sel.get("app") == "keycloak" and ports == {KEYCLOAK_HTTP_PORT}:
+                        continue
                     block = peer.get("ipBlock")
                     if block and external_allowed and ports <= EXTERNAL_PORTS and block.get("except"):
                         continue
@@ -570,6 +588,230 @@ def check_mongodb(docs: list[Doc]) -> list[str]:
     return errors
 
 
+# --------------------------------------------------------------------------- tokens
+
+TOKEN_VARIABLES = ("VIES_JWT_", "VIES_OIDC_")
+
+
+def _jwt_secret_refs(doc: Doc, container: Doc) -> list[str]:
+    """Secrets a pod could read a JWT key from: by variable name or by Secret name."""
+    found: list[str] = []
+    for var in container.get("env") or []:
+        ref = (var.get("valueFrom") or {}).get("secretKeyRef")
+        if var["name"].startswith("VIES_JWT_") or (ref and "jwt" in ref.get("name", "").lower()):
+            found.append(var["name"])
+    for source in container.get("envFrom") or []:
+        if "secretRef" in source:
+            found.append(f"envFrom secret {source['secretRef'].get('name')}")
+    for volume in pod_template(doc).get("spec", {}).get("volumes") or []:
+        secret = (volume.get("secret") or {}).get("secretName", "")
+        if "jwt" in secret.lower():
+            found.append(f"volume of secret {secret}")
+    return found
+
+
+def oidc_expectations(docs: list[Doc]) -> dict[str, str]:
+    """What the API pods must be told when the overlay runs Keycloak: issuer, audience, JWKS URL."""
+    keycloaks = of_kind(docs, "Keycloak")
+    imports = of_kind(docs, "KeycloakRealmImport")
+    if len(keycloaks) != 1 or len(imports) != 1:
+        return {}
+    kc, realm = keycloaks[0], imports[0]["spec"]["realm"]
+    hostname = str(kc["spec"].get("hostname", {}).get("hostname", "")).rstrip("/")
+    audiences = {
+        m["config"].get("included.client.audience") or m["config"].get("included.custom.audience")
+        for c in realm.get("clients") or []
+        for m in c.get("protocolMappers") or []
+        if m.get("protocolMapper") == "oidc-audience-mapper"
+    }
+    service = f"{name_of(kc)}-service"
+    return {
+        "VIES_OIDC_ISSUER": f"{hostname}/realms/{realm['realm']}",
+        "VIES_OIDC_AUDIENCE": next(iter(audiences)) if len(audiences) == 1 else "<one audience mapper>",
+        "VIES_OIDC_JWKS_URL": (
+            f"http://{service}:{KEYCLOAK_HTTP_PORT}/realms/{realm['realm']}/protocol/openid-connect/certs"
+        ),
+    }
+
+
+def check_tokens(docs: list[Doc]) -> list[str]:
+    """Keycloak signs the tokens: no JWT secret anywhere, OIDC settings on API pods only, never VIES_ENV=dev."""
+    errors: list[str] = []
+    for cm in of_kind(docs, "ConfigMap"):
+        if str((cm.get("data") or {}).get("VIES_ENV", "")).strip().lower() == "dev":
+            errors.append(f"{kind_name(cm)}: sets VIES_ENV=dev")
+    expected = oidc_expectations(docs)
+    for doc in docs:
+        if doc.get("kind") not in WORKLOAD_KINDS:
+            continue
+        where = kind_name(doc)
+        container = app_container(doc)
+        values, secrets = container_env(docs, container)
+        env = values.get("VIES_ENV")
+        if env is not None and env != "production":
+            errors.append(f"{where}: VIES_ENV={env} (absent or production in a cluster)")
+        errors.extend(
+            f"{where}: JWT secret {ref} (tokens are checked against Keycloak's keys)"
+            for ref in _jwt_secret_refs(doc, container)
+        )
+        set_vars = set(values) | set(secrets)
+        if not is_api(doc):
+            extra = sorted(v for v in set_vars if v.startswith(TOKEN_VARIABLES))
+            if extra:
+                errors.append(f"{where}: a worker pod gets token settings {extra}")
+            continue
+        issuer = values.get("VIES_OIDC_ISSUER", "")
+        if not issuer.startswith("https://") or "/realms/" not in issuer:
+            errors.append(f"{where}: VIES_OIDC_ISSUER {issuer!r} is not an https Keycloak realm URL")
+        if not values.get("VIES_OIDC_AUDIENCE"):
+            errors.append(f"{where}: no VIES_OIDC_AUDIENCE")
+        for name, want in expected.items():
+            if values.get(name) != want:
+                errors.append(f"{where}: {name} is {values.get(name)!r}, the overlay's Keycloak says {want!r}")
+    return errors
+
+
+# --------------------------------------------------------------------------- Ingress
+
+# Served by every service (vies_shared.service.create_app and FastAPI) and never
+# public. tests/deploy checks this list against the apps' own non-schema routes.
+OPERATIONAL_PATHS = (
+    "/metrics",
+    "/healthz",
+    "/readyz",
+    "/docs",
+    "/docs/oauth2-redirect",
+    "/redoc",
+    "/openapi.json",
+    "/asyncapi.json",
+)
+# Keycloak's admin console and the master realm (administrators' logins).
+KEYCLOAK_PRIVATE_PATHS = ("/admin", "/admin/master/console/", "/realms/master", "/realms/master/account")
+
+
+def path_routes(path: str, path_type: str, request: str) -> bool:
+    """Whether an Ingress path routes a request path (Kubernetes Ingress semantics).
+
+    Prefix matches element-wise on "/"-separated segments (/foo matches /foo and
+    /foo/bar, not /foobar; a trailing slash is ignored); Exact matches the path only.
+    """
+    if path_type == "Exact":
+        return request == path
+    prefix = path.rstrip("/")
+    return prefix == "" or request.rstrip("/") == prefix or request.startswith(prefix + "/")
+
+
+def ingress_paths(docs: list[Doc]) -> Iterator[tuple[Doc, str, str, str, str]]:
+    """(ingress, host, path, pathType, backend service) of every Ingress path."""
+    for ing in of_kind(docs, "Ingress"):
+        for rule in ing["spec"].get("rules") or []:
+            for p in (rule.get("http") or {}).get("paths") or []:
+                backend = (p.get("backend") or {}).get("service") or {}
+                yield ing, rule.get("host", "*"), p.get("path", "/"), p.get("pathType", ""), backend.get("name", "")
+
+
+def routed(docs: list[Doc], service: str, request: str) -> bool:
+    """Whether some Ingress path sends ``request`` to the Service ``service``."""
+    return any(
+        backend == service and path_routes(path, path_type, request)
+        for _, _, path, path_type, backend in ingress_paths(docs)
+    )
+
+
+def check_ingress(docs: list[Doc]) -> list[str]:
+    """Public paths only: never "/", never a prefix of an operational endpoint or of Keycloak's admin."""
+    errors: list[str] = []
+    for ing, host, path, path_type, _ in ingress_paths(docs):
+        where = f"{kind_name(ing)} {host}{path}"
+        if path_type not in ("Prefix", "Exact"):
+            errors.append(
+                f"{where}: pathType {path_type or 'missing'} (Prefix or Exact, no controller-specific matching)"
+            )
+            continue
+        if path.rstrip("/") == "":
+            errors.append(f"{where}: routes every path of the host, operational endpoints included")
+            continue
+        for private in (*OPERATIONAL_PATHS, *KEYCLOAK_PRIVATE_PATHS):
+            if path_routes(path, path_type, private):
+                errors.append(f"{where}: routes {private}, which must stay off the public Ingress")
+    return errors
+
+
+# --------------------------------------------------------------------------- Keycloak
+
+SCOPE_ATTRIBUTES = ("authority_id", "region", "country", "partner_id")
+# ${NAME} in a realm import: an environment variable of the import Job (upper case);
+# Keycloak's own ${message_key} texts are lower case.
+PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
+
+
+def _user_profile(realm: Doc) -> Doc:
+    providers = (realm.get("components") or {}).get("org.keycloak.userprofile.UserProfileProvider") or []
+    for provider in providers:
+        for text in (provider.get("config") or {}).get("kc.user.profile.config") or []:
+            return dict(json.loads(text))
+    return {}
+
+
+def check_realm_imports(docs: list[Doc]) -> list[str]:
+    """Production realms: no demo user, secrets from Secrets, safe grants, staff-only VIES scope."""
+    errors: list[str] = []
+    for ri in of_kind(docs, "KeycloakRealmImport"):
+        where = kind_name(ri)
+        spec = ri["spec"]
+        realm = spec["realm"]
+        if spec.get("keycloakCRName") not in {name_of(k) for k in of_kind(docs, "Keycloak")}:
+            errors.append(f"{where}: Keycloak {spec.get('keycloakCRName')} is not in the overlay")
+        if realm.get("users"):
+            errors.append(f"{where}: imports users {[u.get('username') for u in realm['users']]}")
+        # Every secret-bearing field is a ${PLACEHOLDER} that a Secret provides, and vice versa.
+        declared = set(spec.get("placeholders") or {})
+        used = set(PLACEHOLDER.findall(json.dumps(realm)))
+        secret_fields = [("smtpServer.password", (realm.get("smtpServer") or {}).get("password"))]
+        secret_fields += [(f"client {c.get('clientId')} secret", c.get("secret")) for c in realm.get("clients") or []]
+        secret_fields += [
+            (f"identity provider {i.get('alias')} clientSecret", (i.get("config") or {}).get("clientSecret"))
+            for i in realm.get("identityProviders") or []
+        ]
+        for field, value in secret_fields:
+            if value is not None and not PLACEHOLDER.fullmatch(str(value)):
+                errors.append(f"{where}: {field} is a literal, not a ${{PLACEHOLDER}} from a Secret")
+        if used - declared:
+            errors.append(f"{where}: placeholders {sorted(used - declared)} come from no Secret")
+        if declared - used:
+            errors.append(f"{where}: placeholders {sorted(declared - used)} are never used")
+        if not (realm.get("registrationAllowed") and realm.get("verifyEmail")):
+            errors.append(f"{where}: candidates must register themselves with a verified e-mail address")
+        for client in realm.get("clients") or []:
+            cw = f"{where} client {client.get('clientId')}"
+            if client.get("directAccessGrantsEnabled") or client.get("implicitFlowEnabled"):
+                errors.append(f"{cw}: password or implicit grant enabled")
+            if (
+                client.get("standardFlowEnabled")
+                and (client.get("attributes") or {}).get("pkce.code.challenge.method") != "S256"
+            ):
+                errors.append(f"{cw}: authorization code without PKCE S256")
+        for mapper in realm.get("identityProviderMappers") or []:
+            kind = str(mapper.get("identityProviderMapper", ""))
+            config = mapper.get("config") or {}
+            target = config.get("user.attribute") or config.get("attribute") or ""
+            if "role" in kind or "group" in kind:
+                errors.append(
+                    f"{where}: identity-provider mapper {mapper.get('name')!r} ({kind}) gives roles or groups"
+                )
+            if target in SCOPE_ATTRIBUTES:
+                errors.append(f"{where}: identity-provider mapper {mapper.get('name')!r} sets {target} from a claim")
+        profile = _user_profile(realm)
+        attributes = {a["name"]: a for a in profile.get("attributes") or []}
+        if profile.get("unmanagedAttributePolicy") not in (None, "DISABLED"):
+            errors.append(f"{where}: unmanaged user attributes are {profile['unmanagedAttributePolicy']}")
+        for name in SCOPE_ATTRIBUTES:
+            permissions = (attributes.get(name) or {}).get("permissions") or {}
+            if name not in attributes or permissions.get("edit") != ["admin"] or "user" in permissions.get("view", []):
+                errors.append(f"{where}: user attribute {name} must be declared, viewed and edited by admins only")
+    return errors
+
+
 # --------------------------------------------------------------------------- all
 
 
@@ -582,6 +824,9 @@ def check_all(docs: list[Doc], *, whole_namespace: bool = True) -> list[str]:
         + check_disruption_budgets(docs)
         + check_autoscaling(docs)
         + check_network_policies(docs, whole_namespace=whole_namespace)
+        + check_tokens(docs)
+        + check_ingress(docs)
+        + check_realm_imports(docs)
     )
     if whole_namespace:
         errors += check_kafka(docs) + check_mongodb(docs)

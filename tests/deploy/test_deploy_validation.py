@@ -50,13 +50,35 @@ def test_broken_fixture_topic_without_kafkatopic_fails(broken_errors: list[str])
     assert "broken: KafkaTopic: none for contract topic vies.notifications.dlq" in broken_errors, broken_errors
 
 
+def test_broken_fixture_ingress_routing_a_whole_host_fails(broken_errors: list[str]) -> None:
+    assert any(
+        e.startswith("broken: Ingress/vies-api missions.staging.vies.example.org/: routes every path")
+        for e in broken_errors
+    ), broken_errors
+
+
+def test_broken_fixture_worker_with_a_jwt_secret_fails(broken_errors: list[str]) -> None:
+    assert any(
+        e.startswith("broken: Deployment/vies-recruitment-worker: JWT secret VIES_JWT_SECRET") for e in broken_errors
+    ), broken_errors
+
+
 def test_broken_fixture_has_no_other_errors(broken_errors: list[str]) -> None:
     """Each fault is caught once per Kubernetes version, and nothing else is reported."""
     unexpected = [
         e
         for e in broken_errors
         if not any(
-            key in e for key in ("terminationGracePeriodSecond", "partitons", "runAsNonRoot", "vies.notifications.dlq")
+            key in e
+            for key in (
+                "terminationGracePeriodSecond",
+                "partitons",
+                "runAsNonRoot",
+                "vies.notifications.dlq",
+                "missions.staging.vies.example.org/:",
+                "vies-recruitment-worker: JWT secret",
+                "vies-recruitment-worker: a worker pod gets token settings",
+            )
         )
     ]
     assert unexpected == []

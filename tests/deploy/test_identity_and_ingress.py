@@ -1,0 +1,266 @@
+"""Tokens per pod, Keycloak and its realm, and what the public Ingress routes.
+
+The services' own routes come from their FastAPI apps (the OpenAPI document
+lists every public endpoint), so an endpoint added to a service's api.py fails
+here until the Ingress routes it, and an operational endpoint can never be
+routed by accident.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import re
+from functools import cache
+
+import k8s_policy
+import pytest
+from deploy_checks import load_all
+from fastapi import FastAPI
+from k8s_policy import by_name, container_env, is_api, of_kind, path_routes, pod_template, routed
+
+from vies_shared.events import topics as contract
+from vies_shared.settings import ServiceSettings
+
+ENVIRONMENTS = ("staging", "production")
+
+
+@cache
+def service_app(service: str) -> FastAPI:
+    """The service's FastAPI app as its API pods build it (nothing connects until started)."""
+    module = importlib.import_module(f"vies_{service}.settings")
+    (settings_cls,) = [
+        c
+        for c in vars(module).values()
+        if isinstance(c, type) and issubclass(c, ServiceSettings) and c is not ServiceSettings
+    ]
+    app: FastAPI = importlib.import_module(f"vies_{service}.app").create(settings_cls(env="dev", role="api"))
+    return app
+
+
+def public_paths(service: str) -> list[str]:
+    """Every public endpoint of a service (its OpenAPI paths), parameters filled in."""
+    return sorted(re.sub(r"\{[^}]+\}", "x", p) for p in service_app(service).openapi()["paths"])
+
+
+def operational_paths(service: str) -> set[str]:
+    """The app's endpoints that its OpenAPI document leaves out: docs, health, metrics, AsyncAPI."""
+    app = service_app(service)
+    documented = set(app.openapi()["paths"])
+    return {p for r in app.routes if isinstance(p := getattr(r, "path", None), str) and p not in documented}
+
+
+# --------------------------------------------------------------------------- tokens
+
+
+@pytest.mark.parametrize("overlay", ENVIRONMENTS)
+def test_token_settings_per_pod(rendered: dict[str, str], overlay: str) -> None:
+    """No worker pod has a JWT secret or any token setting; every API pod has the OIDC issuer and audience."""
+    docs = load_all(rendered[overlay])
+    deployments = of_kind(docs, "Deployment")
+    apis = [d for d in deployments if is_api(d)]
+    assert {d["metadata"]["name"] for d in apis} == {f"vies-{s}-api" for s in contract.SERVICES}
+    for doc in deployments:
+        container = k8s_policy.app_container(doc)
+        values, secrets = container_env(docs, container)
+        names = set(values) | set(secrets)
+        assert not [n for n in names if n.startswith("VIES_JWT_")], doc["metadata"]["name"]
+        assert not [s for s, _ in secrets.values() if "jwt" in s], doc["metadata"]["name"]
+        assert not [s for s in container.get("envFrom") or [] if "secretRef" in s], doc["metadata"]["name"]
+        if is_api(doc):
+            assert values["VIES_OIDC_ISSUER"].startswith("https://auth.")
+            assert values["VIES_OIDC_ISSUER"].endswith("/realms/vies")
+            assert values["VIES_OIDC_AUDIENCE"] == "vies-api"
+        else:
+            assert not [n for n in names if n.startswith(("VIES_OIDC_", "VIES_JWT_"))], doc["metadata"]["name"]
+    assert k8s_policy.check_tokens(docs) == []
+
+
+@pytest.mark.parametrize("overlay", [*ENVIRONMENTS, "regions-fr-ara", "regions-fr-974"])
+def test_no_manifest_sets_vies_env_dev(rendered: dict[str, str], overlay: str) -> None:
+    docs = load_all(rendered[overlay])
+    for doc in docs:
+        if doc.get("kind") == "ConfigMap":
+            assert (doc.get("data") or {}).get("VIES_ENV") != "dev", doc["metadata"]["name"]
+        if doc.get("kind") in k8s_policy.WORKLOAD_KINDS:
+            for _, c in k8s_policy.containers(pod_template(doc).get("spec", {})):
+                values, _ = container_env(docs, c)
+                assert values.get("VIES_ENV", "production") == "production", doc["metadata"]["name"]
+
+
+def test_the_api_pods_issuer_is_the_overlays_keycloak(production: list[dict]) -> None:
+    (kc,) = of_kind(production, "Keycloak")
+    (realm_import,) = of_kind(production, "KeycloakRealmImport")
+    assert realm_import["spec"]["keycloakCRName"] == kc["metadata"]["name"]
+    values, _ = container_env(
+        production, k8s_policy.app_container(by_name(production, "Deployment")["vies-missions-api"])
+    )
+    assert (
+        values["VIES_OIDC_ISSUER"]
+        == f"{kc['spec']['hostname']['hostname']}/realms/{realm_import['spec']['realm']['realm']}"
+    )
+    assert values["VIES_OIDC_JWKS_URL"].startswith(f"http://{kc['metadata']['name']}-service:8080/")
+
+
+def test_a_jwt_secret_on_a_worker_or_vies_env_dev_fails(production: list[dict]) -> None:
+    docs = copy.deepcopy(production)
+    worker = by_name(docs, "Deployment")["vies-partners-worker"]
+    worker["spec"]["template"]["spec"]["containers"][0]["env"].append(
+        {"name": "VIES_JWT_SECRET", "valueFrom": {"secretKeyRef": {"name": "vies-jwt", "key": "secret"}}}
+    )
+    api = by_name(docs, "Deployment")["vies-recruitment-api"]
+    api["spec"]["template"]["spec"]["containers"][0]["env"].append({"name": "VIES_ENV", "value": "dev"})
+    docs.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"VIES_ENV": "dev"}})
+    errors = k8s_policy.check_tokens(docs)
+    assert any(e.startswith("Deployment/vies-partners-worker: JWT secret VIES_JWT_SECRET") for e in errors), errors
+    assert any(e.startswith("Deployment/vies-partners-worker: a worker pod gets token settings") for e in errors)
+    assert "Deployment/vies-recruitment-api: VIES_ENV=dev (absent or production in a cluster)" in errors
+    assert "ConfigMap/x: sets VIES_ENV=dev" in errors
+
+
+def test_an_api_pod_without_the_issuer_fails(production: list[dict]) -> None:
+    docs = copy.deepcopy(production)
+    api = by_name(docs, "Deployment")["vies-notifications-api"]
+    containers = api["spec"]["template"]["spec"]["containers"]
+    containers[0]["envFrom"] = [s for s in containers[0]["envFrom"] if "vies-oidc" not in s["configMapRef"]["name"]]
+    errors = k8s_policy.check_tokens(docs)
+    assert any(e.startswith("Deployment/vies-notifications-api: VIES_OIDC_ISSUER ''") for e in errors), errors
+    assert "Deployment/vies-notifications-api: no VIES_OIDC_AUDIENCE" in errors
+
+
+# --------------------------------------------------------------------------- Ingress
+
+
+def test_path_matching_follows_kubernetes_prefix_semantics() -> None:
+    assert path_routes("/positions", "Prefix", "/positions")
+    assert path_routes("/positions", "Prefix", "/positions/x/applications")
+    assert path_routes("/positions/", "Prefix", "/positions")
+    assert not path_routes("/positions", "Prefix", "/positionsx")
+    assert path_routes("/", "Prefix", "/metrics")
+    assert not path_routes("/docs", "Exact", "/docs/oauth2-redirect")
+
+
+@pytest.mark.parametrize("service", contract.SERVICES)
+def test_the_operational_paths_of_every_service_are_known(service: str) -> None:
+    """A new operational endpoint (not in the OpenAPI document) must be added to OPERATIONAL_PATHS."""
+    assert operational_paths(service) <= set(k8s_policy.OPERATIONAL_PATHS)
+    assert {"/metrics", "/docs", "/redoc", "/openapi.json", "/asyncapi.json", "/healthz", "/readyz"} <= (
+        operational_paths(service)
+    )
+
+
+@pytest.mark.parametrize("overlay", ENVIRONMENTS)
+@pytest.mark.parametrize("service", contract.SERVICES)
+def test_every_public_route_is_routed_and_no_operational_one(
+    rendered: dict[str, str], overlay: str, service: str
+) -> None:
+    docs = load_all(rendered[overlay])
+    backend = f"vies-{service}"
+    unrouted = [p for p in public_paths(service) if not routed(docs, backend, p)]
+    assert not unrouted, f"{service}: the Ingress does not route {unrouted} (add the resource root)"
+    leaked = [p for p in operational_paths(service) if any(routed(docs, b, p) for b in _backends(docs))]
+    assert not leaked, f"{service}: the Ingress routes {leaked}"
+
+
+def _backends(docs: list[dict]) -> set[str]:
+    return {backend for *_, backend in k8s_policy.ingress_paths(docs)}
+
+
+@pytest.mark.parametrize("overlay", ENVIRONMENTS)
+def test_each_service_host_routes_only_its_service(rendered: dict[str, str], overlay: str) -> None:
+    hosts: dict[str, set[str]] = {}
+    for _, host, _, _, backend in k8s_policy.ingress_paths(load_all(rendered[overlay])):
+        hosts.setdefault(host, set()).add(backend)
+    assert all(len(b) == 1 for b in hosts.values()), hosts
+    assert {next(iter(b)) for b in hosts.values()} == {f"vies-{s}" for s in contract.SERVICES} | {
+        "vies-keycloak-service"
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "path_type"),
+    [("/", "Prefix"), ("/docs", "Prefix"), ("/metrics", "Exact"), ("/admin", "Prefix"), ("/realms", "Prefix")],
+)
+def test_a_root_or_operational_ingress_path_fails(production: list[dict], path: str, path_type: str) -> None:
+    docs = copy.deepcopy(production)
+    ingress = by_name(docs, "Ingress")["vies-api"]
+    ingress["spec"]["rules"][2]["http"]["paths"].append(
+        {
+            "path": path,
+            "pathType": path_type,
+            "backend": {"service": {"name": "vies-missions", "port": {"name": "http"}}},
+        }
+    )
+    errors = k8s_policy.check_ingress(docs)
+    assert errors and all(e.startswith(f"Ingress/vies-api missions.vies.example.org{path}:") for e in errors), errors
+
+
+def test_keycloak_is_public_for_the_vies_realm_only(production: list[dict]) -> None:
+    (ingress,) = [i for i in of_kind(production, "Ingress") if i["metadata"]["name"] == "vies-auth"]
+    paths = {p["path"] for r in ingress["spec"]["rules"] for p in r["http"]["paths"]}
+    assert paths == {"/realms/vies", "/resources"}
+    assert ingress["spec"]["rules"][0]["host"] == "auth.vies.example.org"
+
+
+# --------------------------------------------------------------------------- Keycloak
+
+
+def test_production_runs_keycloak_through_the_operator(production: list[dict]) -> None:
+    (kc,) = of_kind(production, "Keycloak")
+    spec = kc["spec"]
+    assert kc["apiVersion"] == "k8s.keycloak.org/v2alpha1"
+    assert spec["instances"] == 2
+    assert spec["hostname"]["hostname"] == "https://auth.vies.example.org"
+    assert spec["proxy"]["headers"] == "xforwarded"
+    assert spec["http"]["tlsSecret"] and spec["ingress"] == {"enabled": False}
+    assert spec["db"]["vendor"] == "postgres" and spec["db"]["passwordSecret"]["name"] == "vies-keycloak-db"
+    assert "memory" in spec["resources"]["limits"]
+    names = {p["metadata"]["name"] for p in of_kind(production, "NetworkPolicy")}
+    assert {"vies-keycloak", "vies-keycloak-db", "vies-keycloak-realm-import", "keycloak-operator"} <= names
+
+
+def test_the_realm_is_the_production_flavour(production: list[dict]) -> None:
+    (realm_import,) = of_kind(production, "KeycloakRealmImport")
+    realm = realm_import["spec"]["realm"]
+    assert realm["realm"] == "vies" and "users" not in realm
+    roles = {r["name"] for r in realm["roles"]["realm"]}
+    assert {"staff", "centre", "branch", "authority", "volunteer", "candidate", "partner"} <= roles
+    clients = {c["clientId"]: c for c in realm["clients"]}
+    assert set(clients) == {"vies-api", "vies-portal", "vies-cli"}
+    assert clients["vies-portal"]["publicClient"] is False
+    assert clients["vies-portal"]["redirectUris"] == ["https://portal.vies.example.org/*"]
+    (proconnect,) = realm["identityProviders"]
+    assert proconnect["config"]["defaultScope"] == "openid email given_name usual_name siret"
+    assert proconnect["config"]["issuer"] == "https://auth.agentconnect.gouv.fr/api/v2"
+    assert k8s_policy.check_realm_imports(production) == []
+
+
+def test_an_unsafe_realm_fails(production: list[dict]) -> None:
+    docs = copy.deepcopy(production)
+    (realm_import,) = of_kind(docs, "KeycloakRealmImport")
+    realm = realm_import["spec"]["realm"]
+    realm["users"] = [{"username": "demo"}]
+    realm["clients"][1]["secret"] = "vies-portal-local-secret"
+    realm["clients"][2]["directAccessGrantsEnabled"] = True
+    realm["identityProviderMappers"] += [
+        {
+            "name": "authority from ProConnect",
+            "identityProviderAlias": "proconnect",
+            "identityProviderMapper": "hardcoded-role-idp-mapper",
+            "config": {"role": "authority"},
+        },
+        {
+            "name": "authority_id from a claim",
+            "identityProviderAlias": "proconnect",
+            "identityProviderMapper": "oidc-user-attribute-idp-mapper",
+            "config": {"claim": "siret", "user.attribute": "authority_id"},
+        },
+    ]
+    errors = k8s_policy.check_realm_imports(docs)
+    where = "KeycloakRealmImport/vies-realm"
+    assert f"{where}: imports users ['demo']" in errors
+    assert f"{where}: client vies-portal secret is a literal, not a ${{PLACEHOLDER}} from a Secret" in errors
+    assert f"{where}: placeholders ['VIES_PORTAL_CLIENT_SECRET'] are never used" in errors
+    assert f"{where} client vies-cli: password or implicit grant enabled" in errors
+    assert any("'authority from ProConnect' (hardcoded-role-idp-mapper) gives roles" in e for e in errors)
+    assert f"{where}: identity-provider mapper 'authority_id from a claim' sets authority_id from a claim" in errors
