@@ -11,12 +11,13 @@
 #      a custom kind without a schema fails)
 #   4. kubernetes-validate --strict on the built-in kinds, for the oldest and
 #      newest Kubernetes versions we support (a kind unknown to a version fails)
-#   5. check-jsonschema on the custom resources (Strimzi, KEDA, MongoDB) against
-#      deploy/schemas/<group>/<kind>_<version>.json
+#   5. check-jsonschema on the custom resources (Strimzi, KEDA, MongoDB, Keycloak)
+#      against deploy/schemas/<group>/<kind>_<version>.json
 #   6. pytest tests/deploy: policy over the rendered YAML (security context,
 #      probes, resources, PDBs, autoscaling, network policies, KafkaTopic and
-#      KafkaUser ACLs derived from vies_shared.events.topics), the broken fixture,
-#      the Dockerfiles and the dead-letter Job.
+#      KafkaUser ACLs derived from vies_shared.events.topics, token settings per
+#      pod, public Ingress paths against the services' routes, the Keycloak
+#      realm import), the broken fixture, the Dockerfiles and the dead-letter Job.
 
 BIN ?= .venv/bin
 DEPLOY_K8S_VERSIONS ?= 1.33.0 1.37.0
