@@ -3,17 +3,38 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from vies_missions import use_cases
 from vies_shared.service import RuntimeDep
-from vies_shared.web import CurrentPrincipal, Pagination
+from vies_shared.web import MAX_OFFSET, CurrentPrincipal, Page, Pagination
 
 router = APIRouter()
 Json = dict[str, Any]
+
+# Every free string from the caller is bounded: ids as long as the platform's (tokens cap scope
+# claims at 100 characters), ISO country and region codes by their shape. Longer input is a 422.
+MAX_ID = 100
+MissionId = Annotated[str, Path(min_length=1, max_length=MAX_ID)]
+IncidentId = Annotated[str, Path(min_length=1, max_length=MAX_ID)]
+AlertId = Annotated[str, Path(min_length=1, max_length=MAX_ID)]
+IdFilter = Annotated[str | None, Query(min_length=1, max_length=MAX_ID)]
+CountryFilter = Annotated[str | None, Query(pattern=r"^[A-Za-z]{2}$")]
+RegionFilter = Annotated[str | None, Query(pattern=r"^FR-[A-Z0-9]{2,3}$")]
+
+MAX_STATUS_PAGE = 1000
+"""A safety check lists up to this many volunteers per answer (a country's whole list in one page)."""
+
+
+def status_page(
+    limit: Annotated[int, Query(ge=1, le=MAX_STATUS_PAGE)] = MAX_STATUS_PAGE,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+) -> Page:
+    """``?limit=`` (1..1000, default 1000) and ``?offset=`` of a safety check's live lists."""
+    return Page(limit=limit, offset=offset)
 
 
 class Body(BaseModel):
@@ -78,7 +99,7 @@ class AlertRequest(Body):
 
 
 class SafetyResponseRequest(Body):
-    mission_id: str = Field(min_length=1)
+    mission_id: str = Field(min_length=1, max_length=MAX_ID)
     status: Literal["safe", "need_help"]
 
 
@@ -91,14 +112,17 @@ async def list_missions(
     runtime: RuntimeDep,
     page: Pagination,
     *,
-    country: str | None = None,
+    country: CountryFilter = None,
     status: Literal["planned", "started", "extended", "ended", "interrupted"] | None = None,
-    region: str | None = None,
-    authority_id: str | None = None,
-    partner_id: str | None = None,
+    region: RegionFilter = None,
+    authority_id: IdFilter = None,
+    partner_id: IdFilter = None,
     flagged: bool | None = None,
 ) -> Json:
-    """Missions the caller may read (``?country=&status=&region=&authority_id=&partner_id=&flagged=``)."""
+    """Missions the caller may read (``?country=&status=&region=&authority_id=&partner_id=&flagged=``).
+
+    The host partner (``partner`` token with ``partner_id``) gets its missions in the partner view.
+    """
     return await use_cases.list_missions(
         runtime,
         principal,
@@ -113,42 +137,50 @@ async def list_missions(
 
 
 @router.get("/missions/{mission_id}")
-async def get_mission(mission_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
-    """One mission with its checklist, follow-ups and check-in schedule."""
+async def get_mission(mission_id: MissionId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
+    """One mission with its checklist, follow-ups and check-in schedule (the host partner: the partner view)."""
     return await use_cases.get_mission(runtime, principal, mission_id)
 
 
 @router.post("/missions/{mission_id}/checklist")
 async def tick_checklist(
-    mission_id: str, body: ChecklistTick, principal: CurrentPrincipal, runtime: RuntimeDep
+    mission_id: MissionId, body: ChecklistTick, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> Json:
-    """Tick a pre-departure checklist item with the date it was done."""
+    """Tick a pre-departure checklist item with the date it was done.
+
+    The volunteer ticks training, travel registration and emergency contact; insurance and visa
+    are certified by the centre of the country (or staff).
+    """
     return await use_cases.tick_checklist(runtime, principal, mission_id, body.item, body.done_on)
 
 
 @router.post("/missions/{mission_id}/start")
-async def start_mission(mission_id: str, body: StartRequest, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
+async def start_mission(
+    mission_id: MissionId, body: StartRequest, principal: CurrentPrincipal, runtime: RuntimeDep
+) -> Json:
     """Departure (409 listing missing checklist items)."""
     return await use_cases.start_mission(runtime, principal, mission_id, body.departed_on)
 
 
 @router.post("/missions/{mission_id}/extend")
 async def extend_mission(
-    mission_id: str, body: ExtendRequest, principal: CurrentPrincipal, runtime: RuntimeDep
+    mission_id: MissionId, body: ExtendRequest, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> Json:
     """New end date within the scheme's limit (409 beyond it)."""
     return await use_cases.extend_mission(runtime, principal, mission_id, body.ends_on)
 
 
 @router.post("/missions/{mission_id}/end")
-async def end_mission(mission_id: str, body: EndRequest, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
+async def end_mission(
+    mission_id: MissionId, body: EndRequest, principal: CurrentPrincipal, runtime: RuntimeDep
+) -> Json:
     """Normal end with the debrief."""
     return await use_cases.end_mission(runtime, principal, mission_id, ended_on=body.ended_on, debrief=body.debrief)
 
 
 @router.post("/missions/{mission_id}/interrupt")
 async def interrupt_mission(
-    mission_id: str, body: InterruptRequest, principal: CurrentPrincipal, runtime: RuntimeDep
+    mission_id: MissionId, body: InterruptRequest, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> Json:
     """Early return with its reason."""
     return await use_cases.interrupt_mission(
@@ -157,14 +189,14 @@ async def interrupt_mission(
 
 
 @router.get("/missions/{mission_id}/follow-ups")
-async def list_follow_ups(mission_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
+async def list_follow_ups(mission_id: MissionId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
     """Start, mid-point and end interviews with their due dates."""
     return await use_cases.list_follow_ups(runtime, principal, mission_id)
 
 
 @router.post("/missions/{mission_id}/follow-ups/{stage}/done")
 async def follow_up_done(
-    mission_id: str,
+    mission_id: MissionId,
     stage: Literal["start", "mid", "end"],
     body: FollowUpDoneRequest,
     principal: CurrentPrincipal,
@@ -178,10 +210,10 @@ async def follow_up_done(
 
 @router.get("/follow-ups")
 async def due_follow_ups(
-    principal: CurrentPrincipal, runtime: RuntimeDep, due_before: date, country: str | None = None
+    principal: CurrentPrincipal, runtime: RuntimeDep, page: Pagination, due_before: date, country: CountryFilter = None
 ) -> Json:
-    """Interviews not yet held and due by ``due_before`` (a centre's agenda)."""
-    return await use_cases.due_follow_ups(runtime, principal, due_before, country)
+    """Interviews not yet held and due by ``due_before`` (a centre's agenda), by due date, paginated."""
+    return await use_cases.due_follow_ups(runtime, principal, due_before, country, page)
 
 
 # --- check-ins and incidents ----------------------------------------------------------------------
@@ -189,7 +221,7 @@ async def due_follow_ups(
 
 @router.post("/missions/{mission_id}/check-ins", status_code=201)
 async def send_check_in(
-    mission_id: str, body: CheckInRequest, principal: CurrentPrincipal, runtime: RuntimeDep
+    mission_id: MissionId, body: CheckInRequest, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> Json:
     """A check-in (urgent opens an incident)."""
     return await use_cases.send_check_in(runtime, principal, mission_id, status=body.status, note=body.note)
@@ -197,21 +229,23 @@ async def send_check_in(
 
 @router.post("/missions/{mission_id}/check-in-interval")
 async def change_check_in_interval(
-    mission_id: str, body: CheckInIntervalRequest, principal: CurrentPrincipal, runtime: RuntimeDep
+    mission_id: MissionId, body: CheckInIntervalRequest, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> Json:
     """Set the mission's own check-in interval, in days (default from the settings: 14)."""
     return await use_cases.change_check_in_interval(runtime, principal, mission_id, body.days)
 
 
 @router.get("/missions/{mission_id}/check-ins")
-async def list_check_ins(mission_id: str, principal: CurrentPrincipal, runtime: RuntimeDep, page: Pagination) -> Json:
+async def list_check_ins(
+    mission_id: MissionId, principal: CurrentPrincipal, runtime: RuntimeDep, page: Pagination
+) -> Json:
     """A mission's check-ins, newest first."""
     return await use_cases.list_check_ins(runtime, principal, mission_id, page)
 
 
 @router.post("/missions/{mission_id}/incidents", status_code=201)
 async def report_incident(
-    mission_id: str, body: IncidentRequest, principal: CurrentPrincipal, runtime: RuntimeDep
+    mission_id: MissionId, body: IncidentRequest, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> Json:
     """Report an incident (high and critical ones are escalated)."""
     return await use_cases.report_incident(
@@ -221,7 +255,7 @@ async def report_incident(
 
 @router.get("/missions/{mission_id}/incidents")
 async def mission_incidents(
-    mission_id: str, principal: CurrentPrincipal, runtime: RuntimeDep, page: Pagination, open: bool = False
+    mission_id: MissionId, principal: CurrentPrincipal, runtime: RuntimeDep, page: Pagination, open: bool = False
 ) -> Json:
     """A mission's incidents."""
     return await use_cases.list_incidents(runtime, principal, page, mission_id=mission_id, open_only=open)
@@ -233,8 +267,8 @@ async def list_incidents(
     runtime: RuntimeDep,
     page: Pagination,
     *,
-    mission_id: str | None = None,
-    country: str | None = None,
+    mission_id: IdFilter = None,
+    country: CountryFilter = None,
     open: bool = False,
     severity: Literal["low", "medium", "high", "critical"] | None = None,
 ) -> Json:
@@ -245,20 +279,20 @@ async def list_incidents(
 
 
 @router.get("/incidents/{incident_id}")
-async def get_incident(incident_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
+async def get_incident(incident_id: IncidentId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
     """One incident with its escalation history."""
     return await use_cases.get_incident(runtime, principal, incident_id)
 
 
 @router.post("/incidents/{incident_id}/acknowledge")
-async def acknowledge_incident(incident_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
+async def acknowledge_incident(incident_id: IncidentId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
     """Take charge of an incident (stops its escalation)."""
     return await use_cases.acknowledge_incident(runtime, principal, incident_id)
 
 
 @router.post("/incidents/{incident_id}/resolve")
 async def resolve_incident(
-    incident_id: str, body: ResolveRequest, principal: CurrentPrincipal, runtime: RuntimeDep
+    incident_id: IncidentId, body: ResolveRequest, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> Json:
     """Resolve an incident with a resolution note."""
     return await use_cases.resolve_incident(runtime, principal, incident_id, body.resolution)
@@ -285,7 +319,7 @@ async def list_security_alerts(
     principal: CurrentPrincipal,
     runtime: RuntimeDep,
     page: Pagination,
-    country: str | None = None,
+    country: CountryFilter = None,
     status: Literal["open", "closed"] | None = None,
 ) -> Json:
     """Alerts, newest first."""
@@ -293,24 +327,28 @@ async def list_security_alerts(
 
 
 @router.get("/security-alerts/{alert_id}")
-async def safety_check_status(alert_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
-    """Live status: ``accounted[]`` and ``unaccounted[]`` with names and phones."""
-    return await use_cases.safety_check_status(runtime, principal, alert_id)
+async def safety_check_status(
+    alert_id: AlertId, principal: CurrentPrincipal, runtime: RuntimeDep, page: Annotated[Page, Depends(status_page)]
+) -> Json:
+    """Live status: ``counts``, and ``accounted[]`` / ``unaccounted[]`` with names and phones (``?limit=&offset=``)."""
+    return await use_cases.safety_check_status(runtime, principal, alert_id, page)
 
 
 @router.post("/security-alerts/{alert_id}/responses", status_code=201)
-async def respond(alert_id: str, body: SafetyResponseRequest, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
+async def respond(
+    alert_id: AlertId, body: SafetyResponseRequest, principal: CurrentPrincipal, runtime: RuntimeDep
+) -> Json:
     """Answer a safety check: safe or need_help (need_help opens a critical incident)."""
     return await use_cases.respond_to_safety_check(runtime, principal, alert_id, body.mission_id, body.status)
 
 
 @router.get("/missions/{mission_id}/safety-checks")
-async def mission_safety_checks(mission_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
+async def mission_safety_checks(mission_id: MissionId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
     """The safety checks this mission is part of and its answers (what a volunteer has to answer)."""
     return await use_cases.mission_safety_checks(runtime, principal, mission_id)
 
 
 @router.post("/security-alerts/{alert_id}/close")
-async def close(alert_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
+async def close(alert_id: AlertId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
     """Close a safety check by hand; ``SafetyCheckClosed`` lists the unaccounted missions."""
     return await use_cases.close_safety_check(runtime, principal, alert_id)

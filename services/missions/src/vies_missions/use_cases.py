@@ -9,8 +9,9 @@ from typing import Any
 from vies_missions import clock, store
 from vies_missions.domain import access
 from vies_missions.domain.incident import Incident
-from vies_missions.domain.mission import ON_MISSION, Mission
+from vies_missions.domain.mission import ON_MISSION, Mission, first_name
 from vies_missions.domain.safety_check import (
+    PENDING,
     SecurityAlert,
     accounted_for,
     check_response,
@@ -37,6 +38,7 @@ from vies_shared.events.missions import (
     SafetyStatusReported,
     SecurityAlertIssued,
 )
+from vies_shared.reference import Centre, centre_for_country, centres, head_office
 from vies_shared.service import Runtime
 from vies_shared.storage import UnitOfWork
 from vies_shared.web import Page, Principal, paged
@@ -67,11 +69,33 @@ async def _save(uow: UnitOfWork, mission: Mission) -> None:
 # --- missions: reading ---------------------------------------------------------------------------
 
 
+def _centre_contact(centre_id: str | None, country: str) -> Document:
+    """The contact of the mission's Volunteering Centre (the head office where there is none)."""
+    known: list[Centre] = [*centres(), head_office()]
+    centre = next((c for c in known if c.centre_id == centre_id), None) or centre_for_country(country)
+    return {"centre_id": centre.centre_id, "city": centre.city, "email": centre.email, "phone": centre.phone}
+
+
+async def _partner_views(runtime: Runtime, missions: list[Mission]) -> list[Document]:
+    """The host partner's view of missions: the volunteers' first names in one lookup."""
+    contacts = await store.contacts_of(runtime.db, [m.volunteer_id for m in missions if m.volunteer_id])
+    return [
+        m.to_partner_view(
+            first_name(contacts.get(m.volunteer_id or "", {}).get("name")), _centre_contact(m.centre_id, m.country)
+        )
+        for m in missions
+    ]
+
+
 async def get_mission(runtime: Runtime, principal: Principal, mission_id: str) -> Document:
-    """One mission, if the caller may read it."""
+    """One mission, if the caller may read it (the host partner gets the partner view)."""
     doc = await store.get(runtime.db, store.MISSIONS, mission_id, "mission")
-    access.require(principal, access.READ, doc)
-    return Mission.from_doc(doc).to_view()
+    access.require(principal, access.READ_HOSTED, doc)
+    mission = Mission.from_doc(doc)
+    if principal.role == "partner":
+        [view] = await _partner_views(runtime, [mission])
+        return view
+    return mission.to_view()
 
 
 async def list_missions(
@@ -86,8 +110,11 @@ async def list_missions(
     partner_id: str | None = None,
     flagged: bool | None = None,
 ) -> Document:
-    """Missions the caller may read, filtered."""
-    query: Document = dict(access.mission_scope(principal))
+    """Missions the caller may read, filtered (the host partner: its missions, partner view)."""
+    query: Document = dict(access.mission_scope(principal, hosted=True))
+    partner = principal.role == "partner"
+    if partner and (region is not None or flagged is not None):
+        raise Forbidden("a partner may filter its missions by country, status, authority and partner only")
     wanted = {"country": country.upper() if country else None, "status": status, "region": region}
     wanted |= {"authority_id": authority_id, "partner_id": partner_id}
     for key, value in wanted.items():
@@ -101,18 +128,25 @@ async def list_missions(
     collection = runtime.db[store.MISSIONS]
     total = await collection.count_documents(query)
     cursor = collection.find(query).sort("_id", 1).skip(page.offset).limit(page.limit)
-    return paged([Mission.from_doc(d).to_view() async for d in cursor], total, page)
+    missions = [Mission.from_doc(d) async for d in cursor]
+    if partner:
+        return paged(await _partner_views(runtime, missions), total, page)
+    return paged([m.to_view() for m in missions], total, page)
 
 
 # --- missions: lifecycle -------------------------------------------------------------------------
 
 
 async def tick_checklist(runtime: Runtime, principal: Principal, mission_id: str, item: str, done_on: date) -> Document:
-    """Tick a pre-departure checklist item (the volunteer, the centre or staff)."""
+    """Tick a pre-departure checklist item.
+
+    The volunteer ticks their own items (training, travel registration, emergency contact);
+    insurance and visa are certified by the centre of the country or staff.
+    """
 
     async def work(uow: UnitOfWork) -> Document:
         doc, mission = await _load(uow, mission_id)
-        access.require(principal, access.VOLUNTEER_ACT, doc)
+        access.require(principal, access.checklist_action(item), doc)
         mission.tick(item, done_on)
         await _save(uow, mission)
         return mission.to_view()
@@ -217,22 +251,39 @@ async def mark_follow_up_done(
     return await runtime.transactions.run(work)
 
 
-async def due_follow_ups(runtime: Runtime, principal: Principal, due_before: date, country: str | None) -> Document:
-    """Interviews not yet held and due by ``due_before``, for the centres' agenda."""
+async def due_follow_ups(
+    runtime: Runtime, principal: Principal, due_before: date, country: str | None, page: Page
+) -> Document:
+    """Interviews not yet held and due by ``due_before``, for the centres' agenda, a page at a time.
+
+    One aggregation: the interviews of the missions under way in scope, unwound, filtered,
+    sorted by due date then mission, counted and paged in the database.
+    """
     query: Document = dict(access.mission_scope(principal))
     if country:
         if "country" in query and query["country"] != country.upper():
-            return {"items": []}
+            return paged([], 0, page)
         query["country"] = country.upper()
+    due = due_before.isoformat()
     query["status"] = {"$in": list(ON_MISSION)}
-    query["follow_ups"] = {"$elemMatch": {"done_on": None, "due_on": {"$lte": due_before.isoformat()}}}
-    items = []
-    async for doc in runtime.db[store.MISSIONS].find(query, {"follow_ups": 1, "country": 1}).sort("_id", 1).limit(500):
-        for f in doc["follow_ups"]:
-            if f["done_on"] is None and f["due_on"] <= due_before.isoformat():
-                items.append({"mission_id": doc["_id"], "country": doc["country"], **f})
-    items.sort(key=lambda f: (f["due_on"], f["mission_id"]))
-    return {"items": items}
+    query["follow_ups"] = {"$elemMatch": {"done_on": None, "due_on": {"$lte": due}}}
+    pipeline: list[Document] = [
+        {"$match": query},
+        {"$project": {"follow_ups": 1, "country": 1}},
+        {"$unwind": "$follow_ups"},
+        {"$match": {"follow_ups.done_on": None, "follow_ups.due_on": {"$lte": due}}},
+        {"$sort": {"follow_ups.due_on": 1, "_id": 1, "follow_ups.stage": 1}},
+        {
+            "$facet": {
+                "items": [{"$skip": page.offset}, {"$limit": page.limit}],
+                "total": [{"$count": "n"}],
+            }
+        },
+    ]
+    [result] = await (await runtime.db[store.MISSIONS].aggregate(pipeline)).to_list() or [{"items": [], "total": []}]
+    items = [{"mission_id": d["_id"], "country": d["country"], **d["follow_ups"]} for d in result["items"]]
+    total = result["total"][0]["n"] if result["total"] else 0
+    return paged(items, total, page)
 
 
 # --- check-ins -----------------------------------------------------------------------------------
@@ -575,10 +626,12 @@ def _entry_view(entry: Document, contacts: dict[str, Document]) -> Document:
     }
 
 
-async def safety_check_status(runtime: Runtime, principal: Principal, alert_id: str) -> Document:
+async def safety_check_status(runtime: Runtime, principal: Principal, alert_id: str, page: Page) -> Document:
     """Live status of a safety check: who is accounted for and who is not, with name and phone.
 
-    Two queries whatever the number of volunteers: the entries, then their contacts.
+    ``counts`` cover every entry the caller may see; ``accounted[]`` and ``unaccounted[]``
+    hold one page of entries (by mission id), ``page`` says which. Two queries for the page
+    whatever its size (the entries, then their contacts) plus the counts.
     Authorities see their own volunteers, branches their region's.
     """
     alert = SecurityAlert.from_doc(await store.get(runtime.db, store.ALERTS, alert_id, "security alert"))
@@ -589,20 +642,34 @@ async def safety_check_status(runtime: Runtime, principal: Principal, alert_id: 
         query["region"] = principal.region
     else:
         access.require_country(principal, alert.country)
-    entries = sorted([e async for e in runtime.db[store.ENTRIES].find(query)], key=lambda e: str(e["mission_id"]))
+    coll = runtime.db[store.ENTRIES]
+    by_status = {
+        d["_id"]: d["n"]
+        async for d in await coll.aggregate([{"$match": query}, {"$group": {"_id": "$status", "n": {"$sum": 1}}}])
+    }
+    total = sum(by_status.values())
+    cursor = coll.find(query).sort("mission_id", 1).skip(page.offset).limit(page.limit)
+    entries = [e async for e in cursor]
     contacts = await store.contacts_of(runtime.db, [e["volunteer_id"] for e in entries if e.get("volunteer_id")])
     accounted: list[Document] = []
     unaccounted: list[Document] = []
     for entry in entries:
         (accounted if accounted_for(entry) else unaccounted).append(_entry_view(entry, contacts))
+    pending = by_status.get(PENDING, 0) + by_status.get(None, 0)  # no status yet: pending (accounted_for)
     counts = {
-        "total": len(entries),
-        "accounted": len(accounted),
-        "unaccounted": len(unaccounted),
-        "safe": sum(1 for e in accounted if e["status"] == "safe"),
-        "need_help": sum(1 for e in accounted if e["status"] == "need_help"),
+        "total": total,
+        "accounted": total - pending,
+        "unaccounted": pending,
+        "safe": by_status.get("safe", 0),
+        "need_help": by_status.get("need_help", 0),
     }
-    return {**alert.to_view(), "counts": counts, "accounted": accounted, "unaccounted": unaccounted}
+    return {
+        **alert.to_view(),
+        "counts": counts,
+        "accounted": accounted,
+        "unaccounted": unaccounted,
+        "page": {"limit": page.limit, "offset": page.offset, "total": total},
+    }
 
 
 async def close_check(

@@ -1,8 +1,12 @@
 """Who may read or act on a mission (issue 5, access rules).
 
-- volunteer: their own mission only (read, check-ins, safety responses, incidents);
-- centre: missions in their country (everything a centre does on the ground);
+- volunteer: their own mission only (read, check-ins, safety responses, incidents, and
+  the checklist items that are theirs to do: training, travel registration, emergency contact);
+- centre: missions in their country (everything a centre does on the ground, including
+  certifying the volunteer's insurance and visa);
 - authority: reads its own missions; branch: reads its region's missions;
+- partner (``partner_id`` claim): reads the missions it hosts, through the partner view only
+  (``READ_HOSTED``), nothing beyond the mission itself;
 - staff: everything.
 """
 
@@ -26,11 +30,22 @@ class Actor(Protocol):
     def region(self) -> str | None: ...
     @property
     def country(self) -> str | None: ...
+    @property
+    def partner_id(self) -> str | None: ...
 
 
 READ = "read"
-VOLUNTEER_ACT = "volunteer_act"  # check-ins, safety responses, incident reports
-MANAGE = "manage"  # checklist, start, extend, end, interrupt, follow-ups, incident handling
+READ_HOSTED = "read_hosted"  # the mission itself: READ, or the host partner (partner view)
+VOLUNTEER_ACT = "volunteer_act"  # check-ins, safety responses, incident reports, own checklist items
+MANAGE = "manage"  # start, extend, end, interrupt, follow-ups, incident handling, insurance and visa
+
+# Checklist items the volunteer does and ticks; insurance and visa are certified by the centre (MANAGE).
+VOLUNTEER_CHECKLIST_ITEMS = ("training", "travel_registration", "emergency_contact")
+
+
+def checklist_action(item: str) -> str:
+    """The action ticking ``item`` needs: the volunteer's own items, or MANAGE for insurance and visa."""
+    return VOLUNTEER_ACT if item in VOLUNTEER_CHECKLIST_ITEMS else MANAGE
 
 
 def _owns(actor: Actor, mission: dict[str, Any]) -> bool:
@@ -43,10 +58,19 @@ def _in_country(actor: Actor, country: str) -> bool:
     return actor.role == "centre" and bool(actor.country) and (actor.country or "").upper() == country.upper()
 
 
+def hosts(actor: Actor, mission: dict[str, Any]) -> bool:
+    """Whether ``actor`` is the partner hosting ``mission`` (a ``partner`` token whose ``partner_id`` matches)."""
+    return actor.role == "partner" and bool(actor.partner_id) and actor.partner_id == mission.get("partner_id")
+
+
 def can(actor: Actor, action: str, mission: dict[str, Any]) -> bool:
     """Whether ``actor`` may do ``action`` on ``mission`` (a stored mission document)."""
     if actor.role == "staff":
         return True
+    if action == READ_HOSTED:
+        if actor.role == "partner":
+            return hosts(actor, mission)
+        action = READ
     if _in_country(actor, mission["country"]):
         return True
     if _owns(actor, mission):
@@ -66,10 +90,16 @@ def require(actor: Actor, action: str, mission: dict[str, Any]) -> None:
         raise Forbidden(f"role {actor.role!r} may not {action.replace('_', ' ')} mission {mission['_id']}")
 
 
-def mission_scope(actor: Actor) -> dict[str, Any]:
-    """A MongoDB filter restricting mission lists to what ``actor`` may read."""
+def mission_scope(actor: Actor, *, hosted: bool = False) -> dict[str, Any]:
+    """A MongoDB filter restricting mission lists to what ``actor`` may read.
+
+    ``hosted``: the list of missions themselves, which the host partner may read (partner view);
+    every other list (incidents, interviews) stays closed to partners.
+    """
     if actor.role == "staff":
         return {}
+    if actor.role == "partner" and hosted and actor.partner_id:
+        return {"partner_id": actor.partner_id}
     if actor.role == "centre" and actor.country:
         return {"country": actor.country.upper()}
     if actor.role == "authority" and actor.authority_id:

@@ -472,6 +472,34 @@ class Mission:
             "erased": self.erased,
         }
 
+    def to_partner_view(self, volunteer_first_name: str | None, centre: dict[str, Any]) -> dict[str, Any]:
+        """What the host partner sees: dates, status, place, the volunteer's first name, the centre's contact.
+
+        Nothing about health, incidents, check-ins, safety, the debrief or notes, the review flag,
+        the checklist, and no volunteer id, surname, email or phone.
+        """
+        return {
+            "mission_id": self.mission_id,
+            "partner_id": self.partner_id,
+            "authority_id": self.authority_id,
+            "country": self.country,
+            "origin_country": self.origin_country,
+            "scheme": self.scheme,
+            "status": self.status,
+            "starts_on": self.starts_on.isoformat(),
+            "ends_on": self.ends_on.isoformat(),
+            "departed_on": _iso(self.departed_on),
+            "ended_on": _iso(self.ended_on),
+            "volunteer": {"first_name": None if self.erased else volunteer_first_name},
+            "centre": centre,
+        }
+
+
+def first_name(full_name: str | None) -> str | None:
+    """The first word of a person's name (what a host partner is shown), or None."""
+    words = (full_name or "").split()
+    return words[0] if words else None
+
 
 def _iso(day: date | None) -> str | None:
     return day.isoformat() if day else None
