@@ -126,7 +126,10 @@ async def main(partner_count: int, request_count: int) -> dict[str, Any]:
     run_id = uuid.uuid4().hex[:8]
     settings = PartnersSettings(
         env="dev",
-        mongodb_db=f"bench_partners_{run_id}", topic_prefix=f"bench{run_id}.", role="api", log_level="WARNING"
+        mongodb_db=f"bench_partners_{run_id}",
+        topic_prefix=f"bench{run_id}.",
+        role="api",
+        log_level="WARNING",
     )
     rng = random.Random(20261126)
     client = create_mongo_client(settings.mongodb_uri)

@@ -54,7 +54,10 @@ async def main(count: int, concurrency: int, race: int, places: int) -> dict[str
     run_id = uuid.uuid4().hex[:8]
     settings = RecruitmentSettings(
         env="dev",
-        mongodb_db=f"bench_recruitment_{run_id}", topic_prefix=f"bench{run_id}.", role="all", log_level="WARNING"
+        mongodb_db=f"bench_recruitment_{run_id}",
+        topic_prefix=f"bench{run_id}.",
+        role="all",
+        log_level="WARNING",
     )
     client = create_mongo_client(settings.mongodb_uri)
     try:
