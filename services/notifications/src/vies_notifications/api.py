@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from vies_notifications import use_cases
@@ -19,35 +19,55 @@ Category = Literal[CATEGORIES]  # type: ignore[valid-type]
 Status = Literal["pending", "sending", "sent", "failed", "cancelled"]
 ChannelName = Literal["email", "sms", "webhook"]
 
+# Every free string from the caller is bounded: ids as long as the platform's (tokens cap scope
+# claims at 100 characters), event types and roles by their shape, addresses by RFC 5321's 320
+# characters. Longer input is a 422.
+MAX_ID = 100
+MAX_EVENT_TYPES = 100
+PersonId = Annotated[str, Path(min_length=1, max_length=MAX_ID)]
+SubscriptionId = Annotated[str, Path(min_length=1, max_length=MAX_ID)]
+NotificationId = Annotated[str, Path(min_length=1, max_length=MAX_ID)]
+TemplateName = Annotated[str, Path(min_length=1, max_length=MAX_ID)]
+EventType = Annotated[str, Field(min_length=1, max_length=MAX_ID)]
+IdFilter = Annotated[str | None, Query(min_length=1, max_length=MAX_ID)]
+AddressFilter = Annotated[str | None, Query(min_length=1, max_length=320)]
+EventTypeFilter = Annotated[str | None, Query(max_length=MAX_ID, pattern=r"^[a-z]+\.[A-Za-z]+$")]
+RoleFilter = Annotated[str | None, Query(pattern=r"^[a-z_]{1,40}$")]
+RegionFilter = Annotated[str | None, Query(pattern=r"^FR-[A-Z0-9]{2,3}$")]
+
 
 class PreferencesIn(BaseModel):
     """A person's language and the message categories they do not want (safety/security always sent)."""
 
     model_config = ConfigDict(extra="forbid")
     language: Language
-    opt_out_categories: list[Category] = Field(default_factory=list)
+    opt_out_categories: list[Category] = Field(default_factory=list, max_length=len(CATEGORIES))
 
 
 class SubscriptionIn(BaseModel):
-    """A webhook subscription: where, which event types, the signing secret (``whsec_...``), who to tell."""
+    """A webhook subscription: where, which event types, the signing secret (``whsec_...``), who to tell.
+
+    ``contact_email`` (told when the endpoint is disabled): a branch may give only its own verified
+    address (its token's ``email``), which is also the default; staff any address.
+    """
 
     model_config = ConfigDict(extra="forbid")
     url: str = Field(min_length=8, max_length=2000)
-    event_types: list[str] = Field(min_length=1, max_length=100)
+    event_types: list[EventType] = Field(min_length=1, max_length=MAX_EVENT_TYPES)
     secret: str | None = Field(default=None, min_length=24, max_length=200)
     contact_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)
 
 
 @router.put("/preferences/{person_id}")
 async def put_preferences(
-    person_id: str, body: PreferencesIn, principal: CurrentPrincipal, runtime: RuntimeDep
+    person_id: PersonId, body: PreferencesIn, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> dict[str, Any]:
     """Set a person's language and opt-outs."""
     return await use_cases.set_preferences(runtime, principal, person_id, body.language, list(body.opt_out_categories))
 
 
 @router.get("/preferences/{person_id}")
-async def get_preferences(person_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> dict[str, Any]:
+async def get_preferences(person_id: PersonId, principal: CurrentPrincipal, runtime: RuntimeDep) -> dict[str, Any]:
     """A person's preferences."""
     return await use_cases.get_preferences(runtime, principal, person_id)
 
@@ -72,7 +92,9 @@ async def get_subscriptions(principal: CurrentPrincipal, runtime: RuntimeDep, pa
 
 
 @router.delete("/subscriptions/{subscription_id}")
-async def remove_subscription(subscription_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> dict[str, Any]:
+async def remove_subscription(
+    subscription_id: SubscriptionId, principal: CurrentPrincipal, runtime: RuntimeDep
+) -> dict[str, Any]:
     """Delete a webhook subscription."""
     return await use_cases.delete_subscription(runtime, principal, subscription_id)
 
@@ -83,18 +105,24 @@ async def get_notifications(
     principal: CurrentPrincipal,
     runtime: RuntimeDep,
     page: Pagination,
-    event_id: str | None = None,
-    recipient: str | None = None,
+    event_id: IdFilter = None,
+    recipient: AddressFilter = None,
+    recipient_id: IdFilter = None,
     status: Annotated[Status | None, Query()] = None,
     channel: Annotated[ChannelName | None, Query()] = None,
-    event_type: str | None = None,
-    role: str | None = None,
-    region: str | None = None,
+    event_type: EventTypeFilter = None,
+    role: RoleFilter = None,
+    region: RegionFilter = None,
 ) -> dict[str, Any]:
-    """The delivery log with filters and pagination (staff everything, a branch its region)."""
+    """The delivery log with filters and pagination (staff everything, a branch its region).
+
+    Branches see recipients' addresses masked and filter by ``recipient_id`` only;
+    ``recipient`` (an id or an address) is for staff (403 for a branch).
+    """
     filters = {
         "event_id": event_id,
         "recipient": recipient,
+        "recipient_id": recipient_id,
         "status": status,
         "channel": channel,
         "event_type": event_type,
@@ -105,7 +133,9 @@ async def get_notifications(
 
 
 @router.get("/notifications/{notification_id}")
-async def get_notification(notification_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> dict[str, Any]:
+async def get_notification(
+    notification_id: NotificationId, principal: CurrentPrincipal, runtime: RuntimeDep
+) -> dict[str, Any]:
     """One delivery log entry."""
     return await use_cases.get_notification(runtime, principal, notification_id)
 
@@ -118,7 +148,7 @@ async def get_templates(principal: CurrentPrincipal) -> dict[str, Any]:
 
 @router.get("/templates/{name}/preview")
 async def preview_template(
-    name: str, principal: CurrentPrincipal, language: Annotated[Language, Query()] = "fr"
+    name: TemplateName, principal: CurrentPrincipal, language: Annotated[Language, Query()] = "fr"
 ) -> dict[str, Any]:
     """Render a template with sample data."""
     return use_cases.preview(principal, name, language)

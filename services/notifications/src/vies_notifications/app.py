@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+
 from fastapi import FastAPI
 
-from vies_notifications import api, delivery, handlers, scheduler, store
+from vies_notifications import api, delivery, handlers, owners, scheduler, sealing, store
 from vies_notifications.settings import NotificationsSettings
 from vies_shared.events.notifications import NotificationFailed, NotificationSent
 from vies_shared.service import PeriodicJob, Runtime, ServiceDefinition, create_app, serve
+from vies_shared.tokens import InsecureSettings, check_token_settings
 
 
 def _settings() -> NotificationsSettings:
@@ -24,9 +27,21 @@ def _jobs(settings: NotificationsSettings) -> list[PeriodicJob]:
 
 
 async def setup(runtime: Runtime) -> None:
-    """Indexes, and the delivery worker's state."""
+    """Indexes, subscription secrets sealed with the current key, the owners' directory, the delivery worker."""
     await store.ensure_indexes(runtime)
+    settings = runtime.settings
+    assert isinstance(settings, NotificationsSettings)
+    box = runtime.extras["secret_box"] = sealing.box_from_settings(settings)
+    await sealing.reseal_subscriptions(runtime, box)
+    # None only in development without an identity provider: owners are then not checked.
+    runtime.extras.setdefault("owner_directory", owners.directory_from_settings(settings))
     runtime.extras["delivery"] = delivery.DeliveryWorker(runtime)
+
+
+def check_settings(settings: NotificationsSettings) -> None:
+    """The service's own start-up refusals (after the platform's token checks): ``InsecureSettings``."""
+    sealing.check_settings(settings)
+    owners.check_settings(settings)
 
 
 def build(settings: NotificationsSettings | None = None) -> ServiceDefinition:
@@ -51,10 +66,18 @@ definition = build(NotificationsSettings.model_construct())  # defaults only: th
 def create(settings: NotificationsSettings | None = None) -> FastAPI:
     """The FastAPI app (connections open in its lifespan)."""
     settings = settings or _settings()
+    check_token_settings(settings)
+    check_settings(settings)
     return create_app(build(settings), settings)
 
 
 def main() -> None:
     """Console script ``vies-notifications``."""
     settings = _settings()
+    try:
+        check_token_settings(settings)  # the platform's refusals first, with their own messages
+        check_settings(settings)
+    except InsecureSettings as exc:
+        print(f"vies-notifications: refusing to start: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from exc
     serve(build(settings), settings)

@@ -196,10 +196,11 @@ async def send_webhook(
     http: httpx.AsyncClient,
     settings: NotificationsSettings,
     subscription: dict[str, Any],
+    secret: str,
     notification_id: str,
     payload: str,
 ) -> Outcome:
-    """POST the CloudEvent to a subscriber, signed per Standard Webhooks; no redirects followed."""
+    """POST the CloudEvent to a subscriber, signed per Standard Webhooks with ``secret``; no redirects followed."""
     url = str(subscription["url"])
     try:
         addresses = await check_destination(url, settings.webhook_allowed)
@@ -213,7 +214,7 @@ async def send_webhook(
         "user-agent": "VIES-Webhooks/1.0",
         "webhook-id": notification_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": webhooks.sign(str(subscription["secret"]), notification_id, timestamp, body),
+        "webhook-signature": webhooks.sign(secret, notification_id, timestamp, body),
         **host_header,
     }
     try:

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 from pymongo import UpdateOne
 
-from vies_notifications import channels, metrics, store
+from vies_notifications import channels, metrics, owners, sealing, store
 from vies_notifications.domain import routing
 from vies_notifications.domain.delivery import (
     FAILED,
@@ -28,6 +28,7 @@ from vies_notifications.domain.delivery import (
     SENT,
     Outcome,
     RetryPolicy,
+    deferred,
     notification_id,
     permanent,
     transient,
@@ -332,13 +333,66 @@ class DeliveryWorker:
 
     async def _send_webhook(self, http: httpx.AsyncClient, attempt: Attempt) -> None:
         subscription = await self.runtime.db[store.SUBSCRIPTIONS].find_one({"_id": attempt.doc["recipient"]["id"]})
-        if subscription is None or subscription.get("status") != "active":
-            attempt.outcome = permanent("subscription deleted or disabled")
+        if subscription is None:
+            attempt.outcome = permanent("subscription deleted")
+            return
+        if subscription.get("status") != "active":
+            reason = subscription.get("suspended_reason")
+            attempt.outcome = permanent(
+                f"subscription {subscription.get('status')}" + (f": {reason}" if reason else "")
+            )
+            return
+        if not await self._owner_may_receive(subscription, attempt):
+            return
+        try:
+            secret = self._secret_box().open(subscription)
+        except sealing.SecretUnreadable as exc:
+            # A key removed before every secret was re-sealed with its successor: put it back.
+            attempt.outcome = transient(f"subscription secret unreadable: {exc}")
             return
         attempt.address = subscription["url"]
         attempt.outcome = await channels.send_webhook(
-            http, self.settings, subscription, attempt.doc["_id"], attempt.doc["payload"] or "{}"
+            http, self.settings, subscription, secret, attempt.doc["_id"], attempt.doc["payload"] or "{}"
         )
+
+    def _secret_box(self) -> sealing.SecretBox:
+        box = self.runtime.extras.get("secret_box")
+        if box is None:
+            box = self.runtime.extras["secret_box"] = sealing.box_from_settings(self.settings)
+        assert isinstance(box, sealing.SecretBox)
+        return box
+
+    async def _owner_may_receive(self, subscription: Document, attempt: Attempt) -> bool:
+        """Check the owner's current rights; suspend the subscription when they are gone.
+
+        No directory means development without an identity provider (refused at start-up
+        elsewhere). An unreachable provider defers the delivery: never dropped, never unchecked.
+        """
+        directory: owners.OwnerDirectory | None = self.runtime.extras.get("owner_directory")
+        if directory is None:
+            return True
+        owner = subscription.get("owner")
+        if owner:
+            try:
+                rights = await directory.rights(str(owner))
+            except owners.OwnerRightsUnavailable as exc:
+                attempt.outcome = deferred(f"owner's rights unknown: {exc}")
+                return False
+            reason = owners.refusal(subscription, rights)
+        else:
+            reason = "the subscription has no owner"
+        if reason is None:
+            return True
+        now = datetime.now(UTC)
+        suspended = await self.runtime.db[store.SUBSCRIPTIONS].update_one(
+            {"_id": subscription["_id"], "status": "active"},
+            {"$set": {"status": "suspended", "suspended_at": now, "suspended_reason": reason}},
+        )
+        if suspended.modified_count:
+            metrics.SUBSCRIPTIONS_SUSPENDED.labels(self.settings.service).inc()
+            log.warning("webhook_subscription_suspended", subscription_id=subscription["_id"], reason=reason)
+        attempt.outcome = permanent(f"subscription suspended: {reason}")
+        return False
 
     async def record(self, token: str, attempts: list[Attempt]) -> None:
         """Write every outcome and its event in one transaction; supervise failing webhook endpoints."""
@@ -358,7 +412,7 @@ class DeliveryWorker:
                 if doc["_id"] not in ours:
                     continue
                 outcome = attempt.outcome
-                count = int(doc.get("attempts", 0)) + 1
+                count = int(doc.get("attempts", 0)) + (0 if outcome.kind == "deferred" else 1)
                 changes: Document = {"attempts": count, "updated_at": now, "claim": None, "claimed_until": None}
                 if attempt.address is not None:
                     changes["recipient.address"] = attempt.address
@@ -381,6 +435,9 @@ class DeliveryWorker:
                         ),
                         region=region,
                     )
+                elif outcome.kind == "deferred":
+                    later = now + timedelta(seconds=self.settings.owner_rights_retry_seconds)
+                    changes.update({"status": PENDING, "next_attempt_at": later, "last_error": outcome.error})
                 else:
                     retry_at = self.policy.after_failure(count, outcome, now)
                     changes["last_error"] = outcome.error
@@ -398,7 +455,7 @@ class DeliveryWorker:
                             region=region,
                         )
                 metrics.DELIVERIES.labels(self.settings.service, doc["channel"], outcome.kind).inc()
-                if doc["channel"] == "webhook":
+                if doc["channel"] == "webhook" and outcome.kind != "deferred":
                     subscription_id = doc["recipient"]["id"]
                     succeeded_before = webhook_results.get(subscription_id, (False, ""))[0]
                     webhook_results[subscription_id] = (succeeded_before or outcome.sent, outcome.error)

@@ -9,3 +9,8 @@ DELIVERIES = Counter(
 )
 SMTP_CONNECTIONS = Counter("vies_notifications_smtp_connections_total", "SMTP connections opened", ["service"])
 QUEUE = Gauge("vies_notifications_due", "Notifications claimed in the last delivery pass", ["service"])
+SUBSCRIPTIONS_SUSPENDED = Counter(
+    "vies_notifications_subscriptions_suspended_total",
+    "Webhook subscriptions suspended because their owner lost the rights to receive them",
+    ["service"],
+)

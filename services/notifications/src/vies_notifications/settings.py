@@ -33,6 +33,18 @@ class NotificationsSettings(ServiceSettings):
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
     webhook_allowlist: str = ""
     webhook_disable_after_seconds: float = Field(default=24 * 3600.0, gt=0)
+    # Subscriptions' signing secrets are stored encrypted (Fernet) with the first of these keys,
+    # comma-separated; the others still decrypt (key rotation). Required outside VIES_ENV=dev.
+    webhook_secret_key: str = ""
+
+    # The subscription owners' current rights, from the identity provider's admin REST API
+    # (a confidential client with a service account holding realm-management view-users).
+    # Required outside VIES_ENV=dev on processes that deliver (workers).
+    oidc_admin_client_id: str = ""
+    oidc_admin_client_secret: str = ""
+    oidc_admin_url: str = ""  # Keycloak's base URL for the admin API; default: derived from VIES_OIDC_ISSUER
+    owner_rights_cache_seconds: float = Field(default=60.0, ge=0)
+    owner_rights_retry_seconds: float = Field(default=30.0, gt=0)
 
     # delivery worker and retry schedule
     delivery_poll_seconds: float = Field(default=0.5, gt=0)

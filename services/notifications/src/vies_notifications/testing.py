@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from vies_notifications.owners import GONE, OwnerRights, OwnerRightsUnavailable
 from vies_shared.testing import wait_until
 from vies_shared.testing.helpers import free_port
 
@@ -174,3 +175,44 @@ class Mailpit:
             found, timeout=timeout, interval=0.25, message=f"{count} mail(s) {query}"
         )
         return result
+
+
+@dataclass
+class FakeOwnerDirectory:
+    """The owner-rights port without an identity provider: accounts kept in a dict, an outage switch.
+
+    Put it in ``runtime.extras["owner_directory"]``; ``lookups`` counts the questions asked.
+    """
+
+    accounts: dict[str, OwnerRights] = field(default_factory=dict)
+    outage: bool = False
+    lookups: int = 0
+
+    def branch(self, sub: str, region: str) -> None:
+        """An enabled branch user of ``region``."""
+        self.accounts[sub] = OwnerRights(exists=True, enabled=True, roles=frozenset({"branch"}), region=region)
+
+    def staff(self, sub: str) -> None:
+        """An enabled staff member."""
+        self.accounts[sub] = OwnerRights(exists=True, enabled=True, roles=frozenset({"staff"}))
+
+    def disable(self, sub: str) -> None:
+        """The account is disabled."""
+        current = self.accounts[sub]
+        self.accounts[sub] = OwnerRights(True, False, current.roles, current.region)
+
+    def move(self, sub: str, region: str) -> None:
+        """The user now belongs to another region."""
+        current = self.accounts[sub]
+        self.accounts[sub] = OwnerRights(True, current.enabled, current.roles, region)
+
+    def remove(self, sub: str) -> None:
+        """The account is deleted."""
+        self.accounts.pop(sub, None)
+
+    async def rights(self, sub: str) -> OwnerRights:
+        """The account's rights, or ``OwnerRightsUnavailable`` during an outage."""
+        self.lookups += 1
+        if self.outage:
+            raise OwnerRightsUnavailable("identity provider unreachable (simulated outage)")
+        return self.accounts.get(sub, GONE)

@@ -6,8 +6,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from vies_notifications import channels, handlers, rendering, store
-from vies_notifications.domain import routing, webhooks
+from vies_notifications import channels, handlers, rendering, sealing, store
+from vies_notifications.domain import privacy, routing, webhooks
 from vies_notifications.settings import NotificationsSettings
 from vies_shared.errors import Forbidden, InvalidInput, NotFound
 from vies_shared.service import Runtime
@@ -83,6 +83,8 @@ def _subscription_view(doc: Document, *, secret: str | None = None) -> Document:
         "last_error": doc.get("last_error"),
         "created_at": doc.get("created_at"),
         "disabled_at": doc.get("disabled_at"),
+        "suspended_at": doc.get("suspended_at"),
+        "suspended_reason": doc.get("suspended_reason"),
     }
     if secret is not None:
         view["secret"] = secret  # shown once, at creation
@@ -98,10 +100,15 @@ async def create_subscription(
     secret: str | None,
     contact_email: str | None,
 ) -> Document:
-    """Subscribe an HTTP endpoint to event types; the URL must pass the SSRF guard."""
+    """Subscribe an HTTP endpoint to event types; the URL must pass the SSRF guard.
+
+    The secret is stored sealed (``sealing``) and shown once, in this answer. The owner's
+    rights are checked again at every delivery (``owners``).
+    """
     principal.require_role("branch")
     if principal.role == "branch" and not principal.region:
         raise Forbidden("a branch token must carry its region")
+    contact_email = _contact_email(principal, contact_email)
     unknown = sorted(set(event_types) - SUBSCRIBABLE)
     if unknown:
         raise InvalidInput(
@@ -116,7 +123,7 @@ async def create_subscription(
         "_id": str(uuid.uuid4()),
         "url": url,
         "event_types": sorted(set(event_types)),
-        "secret": secret,
+        **_secret_box(runtime).seal(secret),
         "status": "active",
         "owner": principal.sub,
         "owner_role": principal.role,
@@ -132,6 +139,31 @@ async def create_subscription(
         return _subscription_view(doc, secret=secret)
 
     return await runtime.transactions.run(work)
+
+
+def _contact_email(principal: Principal, asked: str | None) -> str | None:
+    """Who is told when the endpoint gets disabled.
+
+    Staff set any address (the subscriber's team they spoke with). Anyone else may only name
+    their own verified address (the token's ``email``), and gets it by default: the platform
+    must not be made to mail an address of the caller's choosing.
+    """
+    if principal.is_staff:
+        return asked
+    own = principal.email if principal.email_verified and principal.email else None
+    if asked is None:
+        return own
+    if own is None or asked.casefold() != own.casefold():
+        raise Forbidden("contact_email: only your own verified email address (your token's email)")
+    return own
+
+
+def _secret_box(runtime: Runtime) -> sealing.SecretBox:
+    box = runtime.extras.get("secret_box")
+    if box is None:
+        box = runtime.extras["secret_box"] = sealing.box_from_settings(_settings(runtime))
+    assert isinstance(box, sealing.SecretBox)
+    return box
 
 
 def _subscription_scope(principal: Principal) -> Document:
@@ -167,9 +199,25 @@ async def delete_subscription(runtime: Runtime, principal: Principal, subscripti
 # ---- delivery log --------------------------------------------------------------------------------
 
 
-def notification_view(doc: Document) -> Document:
-    """A delivery log entry as the API shows it (no message context, no webhook payload)."""
+# The offices' own addresses come from the shared reference data and settings: not personal data.
+_OFFICES = frozenset({"branch", "centre", "duty_officer"})
+
+
+def notification_view(doc: Document, *, masked: bool = False) -> Document:
+    """A delivery log entry as the API shows it (no message context, no webhook payload).
+
+    ``masked`` (branches): the addresses of people, authorities and subscribers are masked,
+    and so is any address an error text repeats (``domain.privacy``).
+    """
     recipient = doc.get("recipient", {})
+    address = recipient.get("address")
+    history = doc.get("history", [])
+    last_error = doc.get("last_error")
+    if masked:
+        if recipient.get("kind") not in _OFFICES:
+            address = privacy.mask_address(address, doc.get("channel", ""))
+        last_error = privacy.scrub(last_error)
+        history = [{**entry, "error": privacy.scrub(entry.get("error"))} for entry in history]
     return {
         "notification_id": doc["_id"],
         "event_id": doc["event_id"],
@@ -181,7 +229,7 @@ def notification_view(doc: Document) -> Document:
             "role": recipient.get("role"),
             "kind": recipient.get("kind"),
             "id": recipient.get("id"),
-            "address": recipient.get("address"),
+            "address": address,
         },
         "language": doc.get("language"),
         "subject": doc.get("subject"),
@@ -189,10 +237,10 @@ def notification_view(doc: Document) -> Document:
         "status": doc["status"],
         "attempts": doc.get("attempts", 0),
         "next_attempt_at": doc.get("next_attempt_at") if doc["status"] == "pending" else None,
-        "last_error": doc.get("last_error"),
+        "last_error": last_error,
         "created_at": doc.get("created_at"),
         "sent_at": doc.get("sent_at"),
-        "history": doc.get("history", []),
+        "history": history,
     }
 
 
@@ -208,12 +256,21 @@ def _log_scope(principal: Principal) -> Document:
 async def list_notifications(
     runtime: Runtime, principal: Principal, page: Page, filters: dict[str, str | None]
 ) -> Document:
-    """The delivery log, newest first, filtered by event, recipient (id or address), status, channel, type."""
+    """The delivery log, newest first, filtered by event, recipient, status, channel, type.
+
+    ``recipient`` matches an id or an address and is for staff only: a branch filters by
+    ``recipient_id`` and never learns from the log whether an address is known (403).
+    """
+    scope = _log_scope(principal)
+    if scope and filters.get("recipient"):
+        raise Forbidden("a branch cannot search the log by recipient address; filter by recipient_id")
     query: Document = {}
     if filters.get("event_id"):
         query["event_id"] = filters["event_id"]
     if filters.get("recipient"):
         query["$or"] = [{"recipient.id": filters["recipient"]}, {"recipient.address": filters["recipient"]}]
+    if filters.get("recipient_id"):
+        query["recipient.id"] = filters["recipient_id"]
     for name, field in (
         ("status", "status"),
         ("channel", "channel"),
@@ -224,14 +281,13 @@ async def list_notifications(
             query[field] = filters[name]
     if filters.get("role"):
         query["recipient.role"] = filters["role"]
-    scope = _log_scope(principal)
     if scope and filters.get("region") and filters["region"] != scope["region"]:
         raise Forbidden("a branch reads its own region's log only")
     query.update(scope)
     collection = runtime.db[store.NOTIFICATIONS]
     total = await collection.count_documents(query)
     cursor = collection.find(query).sort([("created_at", -1), ("_id", 1)]).skip(page.offset).limit(page.limit)
-    return paged([notification_view(doc) async for doc in cursor], total, page)
+    return paged([notification_view(doc, masked=bool(scope)) async for doc in cursor], total, page)
 
 
 async def get_notification(runtime: Runtime, principal: Principal, notification_id: str) -> Document:
@@ -242,7 +298,7 @@ async def get_notification(runtime: Runtime, principal: Principal, notification_
         raise NotFound(f"notification {notification_id} not found")
     if scope and doc.get("region") != scope["region"]:
         raise Forbidden("this notification concerns another region")
-    return notification_view(doc)
+    return notification_view(doc, masked=bool(scope))
 
 
 # ---- templates -----------------------------------------------------------------------------------

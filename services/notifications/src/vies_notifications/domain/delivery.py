@@ -3,7 +3,9 @@
 States: ``pending`` (waiting for its ``next_attempt_at``) → ``sending`` (claimed by
 one worker until ``claimed_until``) → ``sent`` | ``pending`` again (a transient
 failure, retried later) | ``failed`` (permanent failure or last attempt);
-``cancelled`` when the recipient was erased before it went out.
+``cancelled`` when the recipient was erased before it went out. A ``deferred`` attempt
+(the check a delivery needs could not be made: the identity provider is unreachable) goes
+back to ``pending`` without counting as an attempt.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ def message_id(notification_id: str, domain: str) -> str:
 class Outcome:
     """What one delivery attempt came to."""
 
-    kind: Literal["sent", "transient", "permanent"]
+    kind: Literal["sent", "transient", "permanent", "deferred"]
     error: str = ""
 
     @property
@@ -58,6 +60,11 @@ def transient(error: str) -> Outcome:
 def permanent(error: str) -> Outcome:
     """A failure that retrying will not fix."""
     return Outcome("permanent", error)
+
+
+def deferred(error: str) -> Outcome:
+    """Not attempted: a check the delivery needs could not be made; try again later, attempts unchanged."""
+    return Outcome("deferred", error)
 
 
 def classify_http(status: int) -> Outcome:
