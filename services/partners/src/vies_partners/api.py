@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from vies_partners import use_cases
 from vies_partners.domain.directory import COUNTRY_PATTERN, LANGUAGE_PATTERN, Theme
 from vies_partners.domain.vetting import PartnerStatus
 from vies_partners.schemas import (
+    MAX_ID,
     ApprovalIn,
     AuthorityIn,
     MatchRequestIn,
@@ -20,11 +21,15 @@ from vies_partners.schemas import (
     VettingNote,
 )
 from vies_shared.service import RuntimeDep
-from vies_shared.web import CurrentPrincipal, Pagination
+from vies_shared.web import MAX_OFFSET, CurrentPrincipal, Page, Pagination
 
 router = APIRouter()
 Answer = dict[str, Any]
 RegionQuery = Annotated[str | None, Query(pattern=r"^FR-[0-9A-Z]{2,3}$")]
+# Ids in paths and query strings are bounded like the platform's ids (review L5): longer is a 422.
+PathId = Annotated[str, Path(min_length=1, max_length=MAX_ID)]
+IdQuery = Annotated[str | None, Query(min_length=1, max_length=MAX_ID)]
+MAX_STALLED_PAGE = 200
 
 
 # --- authorities -----------------------------------------------------------------------------
@@ -51,21 +56,31 @@ async def list_authorities(
 
 
 @router.get("/authorities/{authority_id}", tags=["authorities"])
-async def get_authority(authority_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> Answer:
+async def get_authority(authority_id: PathId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Answer:
     """One authority."""
     return await use_cases.get_authority(runtime, principal, authority_id)
 
 
 @router.get("/authorities/{authority_id}/journey", tags=["journey"])
-async def get_journey(authority_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> Answer:
+async def get_journey(authority_id: PathId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Answer:
     """The authority's Territoires Volontaires journey: each step's date or ``pending``, and what to do next."""
     return await use_cases.get_journey(runtime, principal, authority_id)
 
 
 @router.get("/journeys/stalled", tags=["journey"])
-async def stalled_journeys(principal: CurrentPrincipal, runtime: RuntimeDep, region: RegionQuery = None) -> Answer:
-    """Enrolled authorities that have not moved forward for 30 days (setting), for their regional branch."""
-    return await use_cases.stalled_journeys(runtime, principal, region)
+async def stalled_journeys(
+    principal: CurrentPrincipal,
+    runtime: RuntimeDep,
+    region: RegionQuery = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_STALLED_PAGE)] = MAX_STALLED_PAGE,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+) -> Answer:
+    """Enrolled authorities that have not moved forward for 30 days (setting), for their regional branch.
+
+    Paged over the enrolled authorities examined (``limit`` 1..200, default 200; ``enrolled`` counts them all).
+    """
+    page = Page(limit=limit, offset=offset)
+    return await use_cases.stalled_journeys(runtime, principal, region, page)
 
 
 @router.get("/programme/indicators", tags=["journey"])
@@ -101,34 +116,38 @@ async def list_partners(
 
 
 @router.get("/partners/{partner_id}", tags=["partners"])
-async def get_partner(partner_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> Answer:
+async def get_partner(partner_id: PathId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Answer:
     """One partner with its vetting history."""
     return await use_cases.get_partner(runtime, principal, partner_id)
 
 
 @router.post("/partners/{partner_id}/approve", tags=["vetting"])
 async def approve_partner(
-    partner_id: str, principal: CurrentPrincipal, runtime: RuntimeDep, body: VettingNote | None = None
+    partner_id: PathId, principal: CurrentPrincipal, runtime: RuntimeDep, body: VettingNote | None = None
 ) -> Answer:
     """Approve a pending partner (centre of its country, or staff)."""
     return await use_cases.vet_partner(runtime, principal, partner_id, "approve", body.notes if body else None)
 
 
 @router.post("/partners/{partner_id}/reject", tags=["vetting"])
-async def reject_partner(partner_id: str, body: ReasonIn, principal: CurrentPrincipal, runtime: RuntimeDep) -> Answer:
+async def reject_partner(
+    partner_id: PathId, body: ReasonIn, principal: CurrentPrincipal, runtime: RuntimeDep
+) -> Answer:
     """Reject a pending partner, with the reason."""
     return await use_cases.vet_partner(runtime, principal, partner_id, "reject", body.reason)
 
 
 @router.post("/partners/{partner_id}/suspend", tags=["vetting"])
-async def suspend_partner(partner_id: str, body: ReasonIn, principal: CurrentPrincipal, runtime: RuntimeDep) -> Answer:
+async def suspend_partner(
+    partner_id: PathId, body: ReasonIn, principal: CurrentPrincipal, runtime: RuntimeDep
+) -> Answer:
     """Suspend an approved partner, with the reason; its partnerships are flagged for review."""
     return await use_cases.vet_partner(runtime, principal, partner_id, "suspend", body.reason)
 
 
 @router.post("/partners/{partner_id}/reinstate", tags=["vetting"])
 async def reinstate_partner(
-    partner_id: str, principal: CurrentPrincipal, runtime: RuntimeDep, body: VettingNote | None = None
+    partner_id: PathId, principal: CurrentPrincipal, runtime: RuntimeDep, body: VettingNote | None = None
 ) -> Answer:
     """Reinstate a suspended partner (staff only)."""
     return await use_cases.vet_partner(runtime, principal, partner_id, "reinstate", body.notes if body else None)
@@ -144,7 +163,7 @@ async def request_match(body: MatchRequestIn, principal: CurrentPrincipal, runti
 
 
 @router.get("/match-requests/{request_id}", tags=["matching"])
-async def get_match_request(request_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> Answer:
+async def get_match_request(request_id: PathId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Answer:
     """A past match request and its suggestions."""
     return await use_cases.get_match_request(runtime, principal, request_id)
 
@@ -163,8 +182,8 @@ async def list_partnerships(
     principal: CurrentPrincipal,
     runtime: RuntimeDep,
     page: Pagination,
-    authority_id: str | None = None,
-    partner_id: str | None = None,
+    authority_id: IdQuery = None,
+    partner_id: IdQuery = None,
 ) -> Answer:
     """Partnerships within your scope."""
     return await use_cases.list_partnerships(
@@ -173,14 +192,14 @@ async def list_partnerships(
 
 
 @router.get("/partnerships/{partnership_id}", tags=["partnerships"])
-async def get_partnership(partnership_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> Answer:
+async def get_partnership(partnership_id: PathId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Answer:
     """One partnership (``needs_review`` when its partner is suspended)."""
     return await use_cases.get_partnership(runtime, principal, partnership_id)
 
 
 @router.post("/partnerships/{partnership_id}/end", tags=["partnerships"])
 async def end_partnership(
-    partnership_id: str, body: ReasonIn, principal: CurrentPrincipal, runtime: RuntimeDep
+    partnership_id: PathId, body: ReasonIn, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> Answer:
     """End a partnership, with the reason."""
     return await use_cases.end_partnership(runtime, principal, partnership_id, body.reason)
@@ -204,14 +223,14 @@ async def list_sending_organisations(principal: CurrentPrincipal, runtime: Runti
 
 
 @router.get("/sending-organisations/{organisation_id}", tags=["sending organisations"])
-async def get_sending_organisation(organisation_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> Answer:
+async def get_sending_organisation(organisation_id: PathId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Answer:
     """One sending organisation."""
     return await use_cases.get_sending_organisation(runtime, principal, organisation_id)
 
 
 @router.post("/sending-organisations/{organisation_id}/approval", tags=["sending organisations"])
 async def change_sending_approval(
-    organisation_id: str, body: ApprovalIn, principal: CurrentPrincipal, runtime: RuntimeDep
+    organisation_id: PathId, body: ApprovalIn, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> Answer:
     """Record a renewed, changed or withdrawn approval (staff)."""
     return await use_cases.change_sending_approval(

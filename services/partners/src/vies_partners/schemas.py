@@ -17,6 +17,15 @@ Language = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True
 Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 Region = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^FR-[0-9A-Z]{2,3}$")]
 
+# Every string and list a caller sends is bounded (review L5): ids as long as the platform's
+# (tokens cap scope claims at 100 characters), lists by what a real record needs. Beyond: 422.
+MAX_ID = 100
+Id = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID)]
+MAX_CONTACTS = 20
+MAX_THEMES = 20
+MAX_LANGUAGES = 20
+MAX_COUNTRIES = 50
+
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -29,7 +38,7 @@ class Contact(_Body):
     email: Email
     phone: Annotated[str, StringConstraints(max_length=40)] | None = None
     role: Annotated[str, StringConstraints(max_length=100)] | None = None
-    person_id: str | None = None
+    person_id: Id | None = None
 
 
 class AuthorityIn(_Body):
@@ -50,11 +59,11 @@ class PartnerIn(_Body):
     kind: PartnerKind
     country: Country
     city: Name
-    themes: list[Theme] = Field(min_length=1)
-    languages: list[Language] = Field(min_length=1)
+    themes: list[Theme] = Field(min_length=1, max_length=MAX_THEMES)
+    languages: list[Language] = Field(min_length=1, max_length=MAX_LANGUAGES)
     hosting_capacity: int = Field(ge=0, le=1000)
     reciprocity: bool = False
-    contacts: list[Contact] = Field(default_factory=list)
+    contacts: list[Contact] = Field(default_factory=list, max_length=MAX_CONTACTS)
 
 
 class VettingNote(_Body):
@@ -72,10 +81,10 @@ class ReasonIn(_Body):
 class MatchRequestIn(_Body):
     """What an authority is looking for."""
 
-    authority_id: str = Field(min_length=1)
-    countries: list[Country] = Field(default_factory=list)
-    themes: list[Theme] = Field(default_factory=list)
-    languages: list[Language] = Field(default_factory=list)
+    authority_id: Id
+    countries: list[Country] = Field(default_factory=list, max_length=MAX_COUNTRIES)
+    themes: list[Theme] = Field(default_factory=list, max_length=MAX_THEMES)
+    languages: list[Language] = Field(default_factory=list, max_length=MAX_LANGUAGES)
     scheme: Scheme | None = None
     volunteers: int = Field(default=1, ge=1, le=100)
     reciprocity: bool = False
@@ -84,9 +93,9 @@ class MatchRequestIn(_Body):
 class PartnershipIn(_Body):
     """A partnership between an authority and an approved partner."""
 
-    authority_id: str = Field(min_length=1)
-    partner_id: str = Field(min_length=1)
-    themes: list[Theme] = Field(min_length=1)
+    authority_id: Id
+    partner_id: Id
+    themes: list[Theme] = Field(min_length=1, max_length=MAX_THEMES)
     starts_on: date
     ends_on: date | None = None
 

@@ -109,6 +109,47 @@ def branch_region(principal: Principal, region: str | None) -> str | None:
     return region
 
 
+# --- the partner directory (review M2) ---------------------------------------------------------
+# Approved and suspended partners are the network's directory: every directory role reads them,
+# without their contact persons or vetting history. Pending and rejected partners exist only for
+# staff and the centre of their country (anyone else: not listed, 404). Contacts and history go
+# to staff and that centre only. A ``partner`` token reads its own record, nothing else (403).
+
+LISTED_STATUSES = ("approved", "suspended")
+"""Statuses every directory role sees; ``pending`` and ``rejected`` are for staff and the country's centre."""
+
+
+def vets_country(principal: Principal, country: str) -> bool:
+    """Staff, or the centre of ``country``: they see everything about that country's partners."""
+    if principal.is_staff:
+        return True
+    return principal.role == "centre" and bool(principal.country) and (principal.country or "").upper() == country
+
+
+def check_reads_partner(principal: Principal, doc: Document) -> None:
+    """Raise unless the principal may read this partner (403 a foreign partner, 404 a hidden one)."""
+    if principal.role == "partner":
+        if not principal.partner_id or principal.partner_id != doc["_id"]:
+            raise Forbidden("a partner reads only its own record")
+        return
+    if doc["status"] not in LISTED_STATUSES and not vets_country(principal, doc["country"]):
+        raise NotFound(f"partner {doc['_id']} not found")
+
+
+def directory_scope(principal: Principal) -> Document:
+    """The MongoDB filter limiting the directory to what the principal may list."""
+    if principal.is_staff:
+        return {}
+    if principal.role == "partner":
+        if not principal.partner_id:
+            raise Forbidden("this partner token names no partner")
+        return {"_id": principal.partner_id}
+    listed: Document = {"status": {"$in": list(LISTED_STATUSES)}}
+    if principal.role == "centre" and principal.country:
+        return {"$or": [listed, {"country": principal.country.upper()}]}
+    return listed
+
+
 async def _load(uow: UnitOfWork, collection: str, record_id: str, what: str) -> Document:
     doc: Document | None = await uow.db[collection].find_one({"_id": record_id}, session=uow.session)
     if doc is None:
@@ -122,6 +163,11 @@ async def _insert_new(uow: UnitOfWork, coll: Any, doc: Document, what: str) -> N
         await coll.insert_one(doc, session=uow.session)
     except DuplicateKeyError as exc:
         raise AlreadyExists(f"this {what} was registered at the same moment by someone else") from exc
+
+
+def _existing(record_id: str, visible: bool) -> Document | None:
+    """The ``details`` of a duplicate: the existing record's id, only for a caller who may read it."""
+    return {"existing_id": record_id} if visible else None
 
 
 # --- views -----------------------------------------------------------------------------------
@@ -142,9 +188,9 @@ def authority_view(doc: Document) -> Document:
     }
 
 
-def partner_view(doc: Document) -> Document:
-    """A partner as answered by the API, with its vetting history."""
-    return {
+def partner_view(doc: Document, *, details: bool) -> Document:
+    """A partner as answered by the API; contact persons and vetting history only with ``details``."""
+    view = {
         "partner_id": doc["_id"],
         "name": doc["name"],
         "kind": doc["kind"],
@@ -154,11 +200,13 @@ def partner_view(doc: Document) -> Document:
         "languages": doc["languages"],
         "hosting_capacity": doc["hosting_capacity"],
         "reciprocity": doc["reciprocity"],
-        "contacts": doc.get("contacts", []),
         "status": doc["status"],
-        "history": doc.get("history", []),
         "registered_at": doc["registered_at"],
     }
+    if details:
+        view["contacts"] = doc.get("contacts", [])
+        view["history"] = doc.get("history", [])
+    return view
 
 
 def partnership_view(doc: Document, partner_status: str | None) -> Document:
@@ -210,20 +258,28 @@ async def register_authority(
     if principal.role == "authority":
         if not principal.authority_id:
             raise Forbidden("this token names no authority")
+        # Review L2: the region decides which branch sees the authority's events (ce_region).
+        if not principal.region:
+            raise Forbidden("this authority token names no region: an authority registers itself in its own region")
+        if principal.region != body.region:
+            raise Forbidden(
+                f"an authority registers itself only in its own region ({principal.region}), not {body.region}"
+            )
         authority_id = principal.authority_id
     key = directory.authority_key(body.name, body.region)
 
     async def work(uow: UnitOfWork) -> Document:
         coll = uow.db[store.AUTHORITIES]
-        existing = await coll.find_one({"key": key}, {"_id": 1, "name": 1}, session=uow.session)
+        existing = await coll.find_one({"key": key}, {"_id": 1, "region": 1}, session=uow.session)
         if existing is not None:
+            # Review L9: say that it exists, not whose (its id only to those who may read it).
             raise AlreadyExists(
-                f"authority already registered: {existing['name']} ({existing['_id']})",
-                details={"existing_id": existing["_id"]},
+                "an authority with this name is already registered in this region",
+                details=_existing(existing["_id"], can_read_authority(principal, existing)),
             )
         new_id = authority_id or _new_id("aut")
         if await coll.find_one({"_id": new_id}, {"_id": 1}, session=uow.session) is not None:
-            raise AlreadyExists(f"authority {new_id} is already registered", details={"existing_id": new_id})
+            raise AlreadyExists("this authority is already registered", details={"existing_id": new_id})
         doc: Document = {
             "_id": new_id,
             "key": key,
@@ -280,7 +336,7 @@ async def list_authorities(
         query["_id"] = principal.authority_id or ""
     coll = runtime.db[store.AUTHORITIES]
     total = await coll.count_documents(query)
-    docs = await coll.find(query).sort("_id", 1).skip(page.offset).limit(page.limit).to_list(None)
+    docs = await coll.find(query).sort("_id", 1).skip(page.offset).limit(page.limit).to_list()
     return paged((authority_view(d) for d in docs), total, page)
 
 
@@ -300,11 +356,13 @@ async def register_partner(
 
     async def work(uow: UnitOfWork) -> Document:
         coll = uow.db[store.PARTNERS]
-        existing = await coll.find_one({"key": key}, {"_id": 1, "name": 1, "city": 1}, session=uow.session)
+        existing = await coll.find_one({"key": key}, {"_id": 1, "status": 1, "country": 1}, session=uow.session)
         if existing is not None:
+            # Review L9: say that it exists, not whose (its id only to those who may read it).
+            visible = vets_country(principal, existing["country"]) or existing["status"] in LISTED_STATUSES
             raise AlreadyExists(
-                f"partner already registered: {existing['name']}, {existing['city']} ({existing['_id']})",
-                details={"existing_id": existing["_id"]},
+                "a partner with this name is already registered in this city and country",
+                details=_existing(existing["_id"], visible),
             )
         now = store.now()
         doc: Document = {
@@ -349,7 +407,7 @@ async def register_partner(
                 reciprocity=body.reciprocity,
             )
         )
-        return partner_view(doc)
+        return partner_view(doc, details=vets_country(principal, doc["country"]))
 
     return await runtime.transactions.run(work)
 
@@ -358,12 +416,15 @@ READ_DIRECTORY_ROLES = ("authority", "centre", "branch", "partner")
 
 
 async def get_partner(runtime: Runtime, principal: Principal, partner_id: str) -> Document:
-    """One partner with its vetting history."""
+    """One partner; contacts and vetting history for staff and the centre of its country."""
     principal.require_role(*READ_DIRECTORY_ROLES)
+    if principal.role == "partner" and principal.partner_id != partner_id:
+        raise Forbidden("a partner reads only its own record")
     doc = await runtime.db[store.PARTNERS].find_one({"_id": partner_id})
     if doc is None:
         raise NotFound(f"partner {partner_id} not found")
-    return partner_view(doc)
+    check_reads_partner(principal, doc)
+    return partner_view(doc, details=vets_country(principal, doc["country"]))
 
 
 async def list_partners(
@@ -379,6 +440,7 @@ async def list_partners(
 ) -> Document:
     """Search the partner directory; ``q`` matches the name, ignoring case and accents."""
     principal.require_role(*READ_DIRECTORY_ROLES)
+    scope = directory_scope(principal)
     query: Document = {}
     if country:
         query["country"] = country.upper()
@@ -390,10 +452,12 @@ async def list_partners(
         query["languages"] = language.lower()
     if q and directory.normalise(q):
         query["name_key"] = {"$regex": re.escape(directory.normalise(q))}
+    if scope:
+        query = {"$and": [scope, query]} if query else scope
     coll = runtime.db[store.PARTNERS]
     total = await coll.count_documents(query)
-    docs = await coll.find(query).sort([("name", 1), ("_id", 1)]).skip(page.offset).limit(page.limit).to_list(None)
-    return paged((partner_view(d) for d in docs), total, page)
+    docs = await coll.find(query).sort([("name", 1), ("_id", 1)]).skip(page.offset).limit(page.limit).to_list()
+    return paged((partner_view(d, details=vets_country(principal, d["country"])) for d in docs), total, page)
 
 
 _VETTING_EVENTS = {"approve", "reject", "suspend", "reinstate"}
@@ -428,7 +492,7 @@ async def vet_partner(
             uow.emit(PartnerSuspended(partner_id=partner_id, reason=step.note or ""))
         else:
             uow.emit(PartnerReinstated(partner_id=partner_id))
-        return partner_view(doc)
+        return partner_view(doc, details=True)
 
     return await runtime.transactions.run(work)
 
@@ -615,7 +679,7 @@ async def list_partnerships(
         query["country"] = (principal.country or "").upper()
     coll = runtime.db[store.PARTNERSHIPS]
     total = await coll.count_documents(query)
-    docs = await coll.find(query).sort("_id", 1).skip(page.offset).limit(page.limit).to_list(None)
+    docs = await coll.find(query).sort("_id", 1).skip(page.offset).limit(page.limit).to_list()
     ids = list({d["partner_id"] for d in docs})
     statuses = {
         p["_id"]: p["status"] async for p in runtime.db[store.PARTNERS].find({"_id": {"$in": ids}}, {"status": 1})
@@ -664,8 +728,8 @@ async def register_sending_organisation(
         existing = await coll.find_one({"key": key}, {"_id": 1, "name": 1}, session=uow.session)
         if existing is not None:
             raise AlreadyExists(
-                f"sending organisation already registered: {existing['name']} ({existing['_id']})",
-                details={"existing_id": existing["_id"]},
+                "a sending organisation with this name is already registered",
+                details=_existing(existing["_id"], principal.is_staff),
             )
         doc: Document = {
             "_id": organisation_id or _new_id("org"),
@@ -742,7 +806,7 @@ async def list_sending_organisations(runtime: Runtime, principal: Principal, pag
     principal.require_role("authority", "branch", "centre")
     coll = runtime.db[store.SENDING_ORGANISATIONS]
     total = await coll.count_documents({})
-    docs = await coll.find({}).sort("name", 1).skip(page.offset).limit(page.limit).to_list(None)
+    docs = await coll.find({}).sort("name", 1).skip(page.offset).limit(page.limit).to_list()
     today = _today()
     return paged((sending_organisation_view(d, today) for d in docs), total, page)
 
@@ -755,25 +819,54 @@ def _min_day(values: list[str | None]) -> date | None:
     return date.fromisoformat(min(days)) if days else None
 
 
+JOURNEY_MISSIONS = 100
+"""An authority's journey shows the follow-up interviews of its 100 most recent missions (bounded work, review L4)."""
+JOURNEY_POSITIONS = 1000
+"""Positions of an authority looked at for its first selection; no authority publishes that many."""
+
+
+async def _first_value(coll: Any, query: Document, field: str) -> Any:
+    """The smallest value of ``field`` among the documents matching ``query`` (one indexed read, not a scan)."""
+    doc = await coll.find_one({**query, field: {"$ne": None}}, {field: 1}, sort=[(field, 1)])
+    return doc.get(field) if doc else None
+
+
 async def journey_facts(runtime: Runtime, authority: Document) -> journey.JourneyFacts:
-    """Gather, from this service's records and its projections of other services' events, what an authority did."""
+    """Gather, from this service's records and its projections of other services' events, what an authority did.
+
+    Each step is one bounded read (its first date), and only the most recent missions are
+    loaded for their interviews: the work per authority does not grow with its history.
+    """
     db = runtime.db
     authority_id = authority["_id"]
-    partnerships = (
-        await db[store.PARTNERSHIPS].find({"authority_id": authority_id}, {"established_at": 1}).to_list(None)
+    mine = {"authority_id": authority_id}
+    positions = await db[store.POSITIONS].find(mine, {"_id": 1}).sort("_id", 1).limit(JOURNEY_POSITIONS).to_list()
+    (
+        first_partnership,
+        first_published,
+        first_selected,
+        first_engaged,
+        first_departed,
+        first_ended,
+        missions,
+    ) = await asyncio.gather(
+        _first_value(db[store.PARTNERSHIPS], mine, "established_at"),
+        _first_value(db[store.POSITIONS], mine, "published_on"),
+        _first_value(db[store.SELECTIONS], {"position_id": {"$in": [p["_id"] for p in positions]}}, "selected_on"),
+        _first_value(db[store.ENGAGEMENTS], mine, "engaged_on"),
+        _first_value(db[store.MISSIONS], mine, "departed_on"),
+        _first_value(db[store.MISSIONS], mine, "ended_on"),
+        db[store.MISSIONS].find(mine).sort([("starts_on", -1), ("_id", -1)]).limit(JOURNEY_MISSIONS).to_list(),
     )
-    positions = await db[store.POSITIONS].find({"authority_id": authority_id}).to_list(None)
-    selections = await db[store.SELECTIONS].find({"position_id": {"$in": [p["_id"] for p in positions]}}).to_list(None)
-    engagements = await db[store.ENGAGEMENTS].find({"authority_id": authority_id}).to_list(None)
-    missions = await db[store.MISSIONS].find({"authority_id": authority_id}).sort("_id", 1).to_list(None)
+    missions.sort(key=lambda m: m["_id"])
     reached: dict[str, date | None] = {
         "registered": authority["registered_at"].date(),
-        "partner_found": _min_day([p["established_at"].date().isoformat() for p in partnerships]),
-        "position_published": _min_day([p.get("published_on") for p in positions]),
-        "candidate_selected": _min_day([s.get("selected_on") for s in selections]),
-        "volunteer_engaged": _min_day([e.get("engaged_on") for e in engagements]),
-        "mission_started": _min_day([m.get("departed_on") for m in missions]),
-        "mission_ended": _min_day([m.get("ended_on") for m in missions]),
+        "partner_found": first_partnership.date() if first_partnership else None,
+        "position_published": _min_day([first_published]),
+        "candidate_selected": _min_day([first_selected]),
+        "volunteer_engaged": _min_day([first_engaged]),
+        "mission_started": _min_day([first_departed]),
+        "mission_ended": _min_day([first_ended]),
     }
     return journey.JourneyFacts(
         authority_id=authority_id,
@@ -807,8 +900,12 @@ async def get_journey(runtime: Runtime, principal: Principal, authority_id: str)
     return result
 
 
-async def stalled_journeys(runtime: Runtime, principal: Principal, region: str | None) -> Document:
-    """Enrolled authorities that have not moved forward for ``stalled_after_days`` days."""
+async def stalled_journeys(runtime: Runtime, principal: Principal, region: str | None, page: Page) -> Document:
+    """Enrolled authorities that have not moved forward for ``stalled_after_days`` days.
+
+    Paged over the enrolled authorities examined (by id): ``items`` are the stalled ones of this
+    page, ``enrolled`` how many there are in all; the next page starts at ``offset + limit``.
+    """
     principal.require_role("branch")
     region = branch_region(principal, region)
     if region:
@@ -819,7 +916,10 @@ async def stalled_journeys(runtime: Runtime, principal: Principal, region: str |
         query["region"] = region
     today = _today()
     items = []
-    async for authority in runtime.db[store.AUTHORITIES].find(query).sort("_id", 1):
+    coll = runtime.db[store.AUTHORITIES]
+    enrolled = await coll.count_documents(query)
+    authorities = await coll.find(query).sort("_id", 1).skip(page.offset).limit(page.limit).to_list()
+    for authority in authorities:
         facts = await journey_facts(runtime, authority)
         if journey.is_stalled(
             facts,
@@ -839,7 +939,15 @@ async def stalled_journeys(runtime: Runtime, principal: Principal, region: str |
                     "next": view["next"],
                 }
             )
-    return {"region": region, "stalled_after_days": settings.stalled_after_days, "items": items, "total": len(items)}
+    return {
+        "region": region,
+        "stalled_after_days": settings.stalled_after_days,
+        "items": items,
+        "total": len(items),
+        "enrolled": enrolled,
+        "limit": page.limit,
+        "offset": page.offset,
+    }
 
 
 async def programme_indicators(runtime: Runtime, principal: Principal, region: str | None) -> Document:
@@ -851,25 +959,33 @@ async def programme_indicators(runtime: Runtime, principal: Principal, region: s
     settings = _settings(runtime)
     db = runtime.db
     authority_query: Document = {"region": region} if region else {}
-    authorities = (
-        await db[store.AUTHORITIES]
-        .find(authority_query, {"territoires_volontaires": 1, "new_to_cooperation": 1})
-        .to_list(None)
+    enrolled_query = {**authority_query, "territoires_volontaires": True}
+    # Counted by the database (review L4): no list grows with the number of missions or partnerships.
+    enrolled, enrolled_new = await asyncio.gather(
+        db[store.AUTHORITIES].count_documents(enrolled_query),
+        db[store.AUTHORITIES].count_documents({**enrolled_query, "new_to_cooperation": True}),
     )
-    enrolled_ids = {a["_id"] for a in authorities if a.get("territoires_volontaires")}
-    new_ids = {a["_id"] for a in authorities if a.get("territoires_volontaires") and a.get("new_to_cooperation")}
+    enrolled_ids = set(await db[store.AUTHORITIES].distinct("_id", enrolled_query))
     mission_query: Document = {"scheme": {"$ne": None}}
     partnership_query: Document = {}
     if region:
-        mission_query["authority_id"] = {"$in": [a["_id"] for a in authorities]}
+        mission_query["authority_id"] = {"$in": await db[store.AUTHORITIES].distinct("_id", authority_query)}
         partnership_query["region"] = region
-    missions = await db[store.MISSIONS].find(mission_query, {"scheme": 1, "authority_id": 1}).to_list(None)
-    partnerships = await db[store.PARTNERSHIPS].find(partnership_query, {"country": 1}).to_list(None)
+    by_authority = [
+        {"$match": mission_query},
+        {"$group": {"_id": {"scheme": "$scheme", "authority_id": "$authority_id"}, "n": {"$sum": 1}}},
+    ]
+    mission_counts = [
+        (g["_id"]["scheme"], g["_id"].get("authority_id") in enrolled_ids, int(g["n"]))
+        async for g in await db[store.MISSIONS].aggregate(by_authority)
+    ]
+    by_country = [{"$match": partnership_query}, {"$group": {"_id": "$country", "n": {"$sum": 1}}}]
+    country_counts = {g["_id"]: int(g["n"]) async for g in await db[store.PARTNERSHIPS].aggregate(by_country)}
     result = indicators(
-        enrolled_authorities=len(enrolled_ids),
-        enrolled_new_to_cooperation=len(new_ids),
-        mission_schemes=[(m["scheme"], m.get("authority_id") in enrolled_ids) for m in missions],
-        partnership_countries=[p["country"] for p in partnerships],
+        enrolled_authorities=enrolled,
+        enrolled_new_to_cooperation=enrolled_new,
+        mission_counts=mission_counts,
+        partnership_country_counts=country_counts,
         targets=Targets(
             missions=settings.target_missions,
             authorities=settings.target_authorities,

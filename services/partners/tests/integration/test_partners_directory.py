@@ -72,14 +72,15 @@ async def test_authorities_register_read_and_scope(vies_settings: Any, vies_stac
 
         dup = authority_body(name="DEPARTEMENT du finistère ")
         r = await svc.client.post("/authorities", json=dup, headers=svc.auth("staff"))
-        assert r.status_code == 409 and authority_id in r.json()["detail"]
+        # It exists, without whose name or id in the message (review L9); staff get the id in details.
+        assert r.status_code == 409 and authority_id not in r.json()["detail"]
         assert r.json()["details"]["existing_id"] == authority_id
 
         # An overseas authority registering itself: its id comes from its token.
         r = await svc.client.post(
             "/authorities",
             json=authority_body(name="Ville de Saint-Paul", kind="commune", region="FR-974"),
-            headers=svc.auth("authority", authority_id="aut-saint-paul"),
+            headers=svc.auth("authority", authority_id="aut-saint-paul", region="FR-974"),
         )
         assert r.status_code == 201 and r.json()["authority_id"] == "aut-saint-paul"
 
@@ -137,11 +138,11 @@ async def test_partners_directory_search_and_vetting(vies_settings: Any, vies_st
         ziguinchor = r.json()
         assert ziguinchor["status"] == "pending" and ziguinchor["history"][0]["action"] == "register"
         pid = ziguinchor["partner_id"]
-        # Same name and city, other case and accents: refused, naming the existing record.
+        # Same name and city, other case and accents: refused; staff get the existing id in details (review L9).
         r = await svc.client.post(
             "/partners", json=partner_body(name="COMMUNE DE  ZIGUINCHÒR", city="ziguinchor"), headers=staff
         )
-        assert r.status_code == 409 and pid in r.json()["detail"]
+        assert r.status_code == 409 and r.json()["details"]["existing_id"] == pid and pid not in r.json()["detail"]
         # Same name in another country is another partner.
         r = await svc.client.post(
             "/partners",

@@ -79,7 +79,7 @@ async def test_matching_ranks_explains_and_learns_from_missions(
                 "region": "FR-PDL",
                 "contact": {"name": "Service international", "email": "intl@nantes.example.fr"},
             },
-            headers=svc.auth("authority", authority_id=AUTHORITY),
+            headers=svc.auth("authority", authority_id=AUTHORITY, region="FR-PDL"),
         )
         assert r.status_code == 201
         full = await add_partner(svc, "Alpha", "SN", hosting_capacity=1, languages=["fr", "wo"])

@@ -192,7 +192,9 @@ async def test_sending_organisations(vies_settings: Any, vies_stack: Any, topic_
         r = await svc.client.post(
             "/sending-organisations", json={**body, "name": "delegation catholique pour la cooperation"}, headers=staff
         )
-        assert r.status_code == 409 and org_id in r.json()["detail"]
+        assert (
+            r.status_code == 409 and r.json()["details"]["existing_id"] == org_id and org_id not in r.json()["detail"]
+        )
 
         for headers, status in [(svc.auth("authority", authority_id="a"), 200), (svc.auth("candidate"), 403)]:
             assert (await svc.client.get(f"/sending-organisations/{org_id}", headers=headers)).status_code == status

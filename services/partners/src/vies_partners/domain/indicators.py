@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,18 +28,27 @@ def indicators(
     *,
     enrolled_authorities: int,
     enrolled_new_to_cooperation: int,
-    mission_schemes: Iterable[tuple[str, bool]],
-    partnership_countries: Iterable[str],
+    mission_schemes: Iterable[tuple[str, bool]] = (),
+    partnership_countries: Iterable[str] = (),
     targets: Targets,
+    mission_counts: Iterable[tuple[str, bool, int]] = (),
+    partnership_country_counts: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
-    """The indicators: ``mission_schemes`` holds (scheme, whether the authority is enrolled) per mission."""
+    """The indicators: ``mission_schemes`` holds (scheme, whether the authority is enrolled) per mission.
+
+    ``mission_counts`` (scheme, enrolled, number of missions) and ``partnership_country_counts``
+    (country → partnerships) say the same already counted by the database.
+    """
     by_scheme: Counter[str] = Counter()
     by_direction: Counter[str] = Counter()
     programme_missions = 0
-    for scheme, enrolled in mission_schemes:
-        by_scheme[scheme] += 1
-        by_direction[direction(scheme)] += 1
-        programme_missions += 1 if enrolled else 0
+    counted = [(scheme, enrolled, 1) for scheme, enrolled in mission_schemes]
+    for scheme, enrolled, number in [*counted, *mission_counts]:
+        by_scheme[scheme] += number
+        by_direction[direction(scheme)] += number
+        programme_missions += number if enrolled else 0
+    countries: Counter[str] = Counter(partnership_countries)
+    countries.update(partnership_country_counts or {})
     share = enrolled_new_to_cooperation / enrolled_authorities if enrolled_authorities else 0.0
     return {
         "authorities": {
@@ -61,5 +70,5 @@ def indicators(
             "target": targets.missions,
             "target_met": programme_missions >= targets.missions,
         },
-        "partnerships_by_country": dict(sorted(Counter(partnership_countries).items())),
+        "partnerships_by_country": dict(sorted(countries.items())),
     }
