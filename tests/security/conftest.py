@@ -159,6 +159,9 @@ class SecuredPlatform:
             "VIES_DRAIN_SECONDS": "10",
             "VIES_WEBHOOK_ALLOWLIST": "127.0.0.1",
             "VIES_WEBHOOK_SECRET_KEY": "security-tests-webhook-key-0123456789abcdef",
+            # Notifications workers check webhook owners with the realm's admin API (client credentials).
+            "VIES_OWNER_DIRECTORY_CLIENT_ID": "vies-notifications",
+            "VIES_OWNER_DIRECTORY_CLIENT_SECRET": "vies-notifications-local-secret",
             # No SMS provider here: SMS stay pending, which is all these tests need.
             "VIES_SMS_PROVIDER_URL": "http://127.0.0.1:9/sms",
         }

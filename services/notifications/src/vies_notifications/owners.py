@@ -208,15 +208,21 @@ class KeycloakOwnerDirectory:
         return self._token[0]
 
 
+def realm_url_of(settings: NotificationsSettings) -> str:
+    """The realm whose users own subscriptions: ``owner_directory_realm_url``, else the token issuer."""
+    return settings.owner_directory_realm_url or settings.oidc_issuer
+
+
 def directory_from_settings(settings: NotificationsSettings) -> OwnerDirectory | None:
     """The production directory when the admin client is configured; None otherwise (development only)."""
-    if not (settings.oidc_admin_client_id and settings.oidc_admin_client_secret and settings.oidc_issuer):
+    realm_url = realm_url_of(settings)
+    if not (settings.owner_directory_client_id and settings.owner_directory_client_secret and realm_url):
         return None
     return KeycloakOwnerDirectory(
-        issuer=settings.oidc_issuer,
-        client_id=settings.oidc_admin_client_id,
-        client_secret=settings.oidc_admin_client_secret,
-        admin_url=settings.oidc_admin_url,
+        issuer=realm_url,
+        client_id=settings.owner_directory_client_id,
+        client_secret=settings.owner_directory_client_secret,
+        admin_url=settings.owner_directory_admin_url,
         cache_seconds=settings.owner_rights_cache_seconds,
         failure_seconds=min(5.0, settings.owner_rights_retry_seconds),
     )
@@ -226,13 +232,15 @@ def check_settings(settings: NotificationsSettings) -> None:
     """Outside dev a process that delivers must be able to check owners: ``InsecureSettings`` otherwise."""
     if settings.env == "dev" or not settings.runs_workers:
         return
-    if directory_from_settings(settings) is None:
+    configured = settings.owner_directory_client_id and settings.owner_directory_client_secret
+    if not (configured and realm_url_of(settings)):
         raise InsecureSettings(
             "webhook deliveries check their subscription owner's current rights with the identity provider: "
-            "set VIES_OIDC_ISSUER, VIES_OIDC_ADMIN_CLIENT_ID and VIES_OIDC_ADMIN_CLIENT_SECRET (a service "
-            "account holding realm-management view-users)."
+            "set VIES_OWNER_DIRECTORY_REALM_URL (or VIES_OIDC_ISSUER), VIES_OWNER_DIRECTORY_CLIENT_ID and "
+            "VIES_OWNER_DIRECTORY_CLIENT_SECRET (a confidential client whose service account holds "
+            "realm-management view-users)."
         )
     try:
-        realm_of(settings.oidc_issuer)
+        realm_of(realm_url_of(settings))
     except ValueError as exc:
-        raise InsecureSettings(f"VIES_OIDC_ISSUER is not a Keycloak realm URL: {exc}") from exc
+        raise InsecureSettings(f"the owner directory's realm URL is not a Keycloak realm URL: {exc}") from exc

@@ -37,12 +37,14 @@ class NotificationsSettings(ServiceSettings):
     # comma-separated; the others still decrypt (key rotation). Required outside VIES_ENV=dev.
     webhook_secret_key: str = ""
 
-    # The subscription owners' current rights, from the identity provider's admin REST API
-    # (a confidential client with a service account holding realm-management view-users).
-    # Required outside VIES_ENV=dev on processes that deliver (workers).
-    oidc_admin_client_id: str = ""
-    oidc_admin_client_secret: str = ""
-    oidc_admin_url: str = ""  # Keycloak's base URL for the admin API; default: derived from VIES_OIDC_ISSUER
+    # The subscription owners' current rights, from the identity provider's admin REST API, asked
+    # with a confidential client's service account (client credentials) holding realm-management
+    # view-users. The realm URL defaults to VIES_OIDC_ISSUER; worker pods, which get no token
+    # settings, set it here. Required outside VIES_ENV=dev on processes that deliver (workers).
+    owner_directory_realm_url: str = ""  # e.g. https://auth.example.org/realms/vies
+    owner_directory_client_id: str = "vies-notifications"
+    owner_directory_client_secret: str = ""
+    owner_directory_admin_url: str = ""  # Keycloak's base URL for the admin API; default: from the realm URL
     owner_rights_cache_seconds: float = Field(default=60.0, ge=0)
     owner_rights_retry_seconds: float = Field(default=30.0, gt=0)
 
