@@ -1,11 +1,15 @@
-"""Local real stack for development and tests: Apache Kafka (KRaft), SecantusDB, Mailpit.
+"""Local real stack for development and tests: Apache Kafka (KRaft), SecantusDB, Mailpit, Keycloak.
 
 >>> stack = LocalStack(StackConfig(root=Path(".stack"), kafka_port=0))  # doctest: +SKIP
 >>> stack.up()  # doctest: +SKIP
 """
 
 from vies_shared.devstack.stack import (
+    BASE_COMPONENTS,
     COMPONENTS,
+    KEYCLOAK_ADMIN,
+    KEYCLOAK_REALM,
+    KEYCLOAK_VERSION,
     Component,
     LocalStack,
     StackConfig,
@@ -14,7 +18,11 @@ from vies_shared.devstack.stack import (
 )
 
 __all__ = [
+    "BASE_COMPONENTS",
     "COMPONENTS",
+    "KEYCLOAK_ADMIN",
+    "KEYCLOAK_REALM",
+    "KEYCLOAK_VERSION",
     "Component",
     "LocalStack",
     "StackConfig",

@@ -13,7 +13,10 @@ from typing import Annotated, Any
 import typer
 
 from vies_shared.devstack.stack import (
+    BASE_COMPONENTS,
     COMPONENTS,
+    KEYCLOAK_ADMIN,
+    KEYCLOAK_VERSION,
     LocalStack,
     StackConfig,
     StackError,
@@ -22,7 +25,7 @@ from vies_shared.devstack.stack import (
 
 stack_app = typer.Typer(
     name="stack",
-    help="The local real stack: Apache Kafka (KRaft), SecantusDB (MongoDB API), Mailpit (SMTP sink).",
+    help="The local real stack: Apache Kafka (KRaft), SecantusDB (MongoDB API), Mailpit (SMTP sink), Keycloak (OIDC).",
     no_args_is_help=True,
 )
 
@@ -32,6 +35,7 @@ _DEFAULT_PORTS = {
     "mongodb_port": 27017,
     "smtp_port": 1025,
     "mailpit_http_port": 8025,
+    "keycloak_port": 8080,
 }
 
 RootOpt = Annotated[
@@ -77,6 +81,14 @@ MailpitHttpPortOpt = Annotated[
         help="Mailpit web UI / API port. " + _PORT_HELP.format(8025),
     ),
 ]
+KeycloakPortOpt = Annotated[
+    int | None,
+    typer.Option(envvar="VIES_KEYCLOAK_PORT", help="Keycloak HTTP port. " + _PORT_HELP.format(8080)),
+]
+KeycloakOpt = Annotated[
+    bool,
+    typer.Option("--keycloak/--no-keycloak", help="Also run Keycloak (realm vies, demo users)."),
+]
 PartitionsOpt = Annotated[
     int,
     typer.Option(envvar="VIES_KAFKA_PARTITIONS", min=1, help="Partitions per created topic."),
@@ -118,18 +130,21 @@ def _attach(root: Path | None) -> LocalStack:
     root = (root or default_root()).resolve()
     if (root / "state.json").exists():
         return LocalStack.from_state(root)
-    return LocalStack(StackConfig(root=root))
+    return LocalStack(StackConfig(root=root, components=COMPONENTS))
 
 
 @stack_app.command()
-def fetch(root: RootOpt = None, libs_dir: LibsOpt = None) -> None:
-    """Download the Kafka server jars from Maven Central (needs Java 17+ and Maven)."""
-    stack = LocalStack(StackConfig(root=(root or default_root()), libs_dir=libs_dir))
+def fetch(root: RootOpt = None, libs_dir: LibsOpt = None, keycloak: KeycloakOpt = True) -> None:
+    """Download the Kafka server jars and Keycloak from Maven Central (needs Java 17+ and Maven)."""
+    components = COMPONENTS if keycloak else BASE_COMPONENTS
+    stack = LocalStack(StackConfig(root=(root or default_root()), libs_dir=libs_dir, components=components))
     try:
-        stack.fetch()
+        stack.fetch_all()
     except StackError as exc:
         raise _fail(exc) from None
     typer.echo(f"Kafka jars ready in {stack.libs_dir}")
+    if keycloak:
+        typer.echo(f"Keycloak {KEYCLOAK_VERSION} ready in {stack.keycloak_dist}")
 
 
 @stack_app.command()
@@ -141,12 +156,14 @@ def up(  # options are keyword-only: typer maps them by name
     mongodb_port: MongoPortOpt = None,
     smtp_port: SmtpPortOpt = None,
     mailpit_http_port: MailpitHttpPortOpt = None,
+    keycloak_port: KeycloakPortOpt = None,
+    keycloak: KeycloakOpt = True,
     partitions: PartitionsOpt = 6,
     topic_prefix: PrefixOpt = "",
     libs_dir: LibsOpt = None,
     mailpit_bin: MailpitOpt = None,
 ) -> None:
-    """Start Kafka, SecantusDB and Mailpit (idempotent), wait until healthy, create the topics."""
+    """Start Kafka, SecantusDB, Mailpit and Keycloak (idempotent), wait until healthy, create the topics."""
     root = (root or default_root()).resolve()
     given = {
         "kafka_port": kafka_port,
@@ -154,6 +171,7 @@ def up(  # options are keyword-only: typer maps them by name
         "mongodb_port": mongodb_port,
         "smtp_port": smtp_port,
         "mailpit_http_port": mailpit_http_port,
+        "keycloak_port": keycloak_port,
     }
     # Unset options keep the ports this root used before, so `up` after `up --kafka-port 0`
     # or after `down` finds the stack where clients expect it.
@@ -170,6 +188,8 @@ def up(  # options are keyword-only: typer maps them by name
         mongodb_port=ports["mongodb_port"],
         smtp_port=ports["smtp_port"],
         mailpit_http_port=ports["mailpit_http_port"],
+        keycloak_port=ports["keycloak_port"],
+        components=COMPONENTS if keycloak else BASE_COMPONENTS,
     )
     stack = LocalStack(config)
     started = time.monotonic()
@@ -182,6 +202,10 @@ def up(  # options are keyword-only: typer maps them by name
     typer.echo(f"  MongoDB URI      {stack.mongodb_uri}")
     typer.echo(f"  SMTP             {stack.smtp_host}:{stack.smtp_port}")
     typer.echo(f"  Mailpit          {stack.mailpit_url}")
+    if keycloak:
+        admin = f"{KEYCLOAK_ADMIN[0]}/{KEYCLOAK_ADMIN[1]}"
+        typer.echo(f"  Keycloak         {stack.keycloak_url}  (issuer {stack.keycloak_issuer})")
+        typer.echo(f"  Keycloak admin   {stack.keycloak_url}/admin  ({admin}, local only)")
 
 
 @stack_app.command()
@@ -214,8 +238,7 @@ def status(
     else:
         typer.echo(f"root {stack.root}")
         typer.echo(f"{'component':<10} {'state':<9} {'pid':>7}  {'ports':<22} log")
-        for comp in COMPONENTS:
-            row = info[comp]
+        for comp, row in info.items():
             state = "healthy" if row["healthy"] else ("unhealthy" if row["running"] else "down")
             ports = ",".join(str(p) for p in row["ports"].values() if p) or "-"
             pid = str(row["pid"]) if row["running"] else "-"

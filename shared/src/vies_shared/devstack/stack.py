@@ -1,4 +1,4 @@
-"""The local real stack: Apache Kafka (KRaft), SecantusDB and Mailpit as plain processes.
+"""The local real stack: Apache Kafka (KRaft), SecantusDB, Mailpit and Keycloak as plain processes.
 
 Everything lives under one root folder::
 
@@ -6,6 +6,8 @@ Everything lives under one root folder::
     <root>/run/<component>.pid one pid per running component, for humans
     <root>/conf/               generated configuration files
     <root>/data/{kafka,mongodb,mailpit}/
+    <root>/data/keycloak/      Keycloak's home for this root (jars linked from the fetched
+                               distribution), its H2 database and the realm it imports
     <root>/logs/<component>.log
 
 Servers are started detached, in their own session, so they outlive the Python
@@ -28,6 +30,7 @@ import subprocess
 import sys
 import time
 import uuid
+import zipfile
 from collections.abc import Coroutine, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,14 +40,20 @@ from vies_shared.devstack import _proc
 from vies_shared.devstack._proc import ProcRef
 from vies_shared.events.topics import TopicSpec, all_topics
 
-Component = Literal["kafka", "mongodb", "mailpit"]
-COMPONENTS: Final[tuple[Component, ...]] = ("kafka", "mongodb", "mailpit")
+Component = Literal["kafka", "mongodb", "mailpit", "keycloak"]
+COMPONENTS: Final[tuple[Component, ...]] = ("kafka", "mongodb", "mailpit", "keycloak")
+# What a StackConfig starts unless told otherwise; `vies stack up` and `vies run` add Keycloak.
+BASE_COMPONENTS: Final[tuple[Component, ...]] = ("kafka", "mongodb", "mailpit")
+KEYCLOAK_VERSION: Final = "26.7.3"
+KEYCLOAK_REALM: Final = "vies"
+KEYCLOAK_ADMIN: Final = ("admin", "admin")  # local only: the bootstrap admin of the master realm
 
 # Which resolved ports belong to which component (first one is "the" port).
 _PORTS: Final[dict[Component, tuple[str, ...]]] = {
     "kafka": ("kafka_port", "kafka_controller_port"),
     "mongodb": ("mongodb_port",),
     "mailpit": ("smtp_port", "mailpit_http_port"),
+    "keycloak": ("keycloak_port",),
 }
 _PORT_ENV: Final[dict[str, str]] = {
     "kafka_port": "VIES_KAFKA_PORT",
@@ -52,6 +61,7 @@ _PORT_ENV: Final[dict[str, str]] = {
     "mongodb_port": "VIES_MONGODB_PORT",
     "smtp_port": "VIES_SMTP_PORT",
     "mailpit_http_port": "VIES_MAILPIT_HTTP_PORT",
+    "keycloak_port": "VIES_KEYCLOAK_PORT",
 }
 _STATE_VERSION: Final = 1
 _TOPIC_EXISTS: Final = 36  # Kafka error code TOPIC_ALREADY_EXISTS
@@ -74,6 +84,9 @@ class StackConfig:
     mongodb_port: int = 27017
     smtp_port: int = 1025
     mailpit_http_port: int = 8025
+    keycloak_port: int = 8080
+    components: tuple[Component, ...] = BASE_COMPONENTS
+    """What :meth:`LocalStack.up` starts (``COMPONENTS`` for all, Keycloak included)."""
     partitions: int = 6
     topic_prefix: str = ""
     libs_dir: Path | None = None
@@ -84,6 +97,12 @@ class StackConfig:
     """Maven file for :meth:`LocalStack.fetch`; default ``deploy/local/pom.xml`` of the repo."""
     java: str | None = None
     """Java 17+ binary; default ``$JAVA_HOME/bin/java``, then ``java`` on PATH."""
+    keycloak_dist: Path | None = None
+    """Unzipped Keycloak distribution; default ``<root>/keycloak/keycloak-<version>``."""
+    realm_file: Path | None = None
+    """Realm imported at Keycloak's first start; default ``deploy/local/realm-vies.json`` of the repo."""
+    keycloak_java_opts: str = "-XX:TieredStopAtLevel=1"
+    """Appended to Keycloak's JVM options: a quicker start on a small machine."""
     mvn: str = "mvn"
     python: str = sys.executable
     """Interpreter that has the ``secantusdb`` package (runs ``python -m secantus``)."""
@@ -108,6 +127,10 @@ class LocalStack:
         self.config = config
         self.root = config.root.expanduser().resolve()
         self.libs_dir = (config.libs_dir or self.root / "kafka" / "libs").expanduser().resolve()
+        self.keycloak_dist = (
+            (config.keycloak_dist or self.root / "keycloak" / f"keycloak-{KEYCLOAK_VERSION}").expanduser().resolve()
+        )
+        self.keycloak_home = self.root / "data" / "keycloak"
         self._lock_depth = 0
         self._java_checked = False
         state = self._read_state()
@@ -137,6 +160,10 @@ class LocalStack:
             mailpit_bin=Path(saved["mailpit_bin"]) if saved.get("mailpit_bin") else None,
             python=str(saved.get("python", sys.executable)),
             auto_create_topics=bool(saved.get("auto_create_topics", False)),
+            components=tuple(c for c in COMPONENTS if c in saved.get("components", BASE_COMPONENTS)),
+            keycloak_dist=Path(saved["keycloak_dist"]) if saved.get("keycloak_dist") else None,
+            realm_file=Path(saved["realm_file"]) if saved.get("realm_file") else None,
+            keycloak_port=int(ports.get("keycloak_port", 0)),
             kafka_port=int(ports.get("kafka_port", 0)),
             kafka_controller_port=int(ports.get("kafka_controller_port", 0)),
             mongodb_port=int(ports.get("mongodb_port", 0)),
@@ -178,6 +205,16 @@ class LocalStack:
     def mailpit_url(self) -> str:
         """Mailpit web UI and API base URL, e.g. ``http://127.0.0.1:8025``."""
         return f"http://127.0.0.1:{self._port('mailpit_http_port')}"
+
+    @property
+    def keycloak_url(self) -> str:
+        """Keycloak's base URL, e.g. ``http://127.0.0.1:8080`` (admin console at ``/admin``)."""
+        return f"http://127.0.0.1:{self._port('keycloak_port')}"
+
+    @property
+    def keycloak_issuer(self) -> str:
+        """The issuer of the ``vies`` realm's tokens (``VIES_OIDC_ISSUER`` of the services)."""
+        return f"{self.keycloak_url}/realms/{KEYCLOAK_REALM}"
 
     @property
     def ports(self) -> dict[str, int]:
@@ -235,6 +272,49 @@ class LocalStack:
                 raise StackError(f"Maven could not fetch the Kafka jars ({' '.join(cmd)}):\n" + "\n".join(out))
             if ours or stale or not have_kafka:
                 stamp.write_text(f"{digest}\n")
+
+    def fetch_all(self, force: bool = False) -> None:
+        """The Kafka jars, and Keycloak's distribution when this stack runs Keycloak."""
+        self.fetch(force)
+        if "keycloak" in self.config.components:
+            self.fetch_keycloak(force)
+
+    def fetch_keycloak(self, force: bool = False) -> None:
+        """Download Keycloak (``keycloak-quarkus-dist`` zip, Maven Central) and unzip it into ``keycloak_dist``."""
+        dist = self.keycloak_dist
+        if (dist / "bin" / "kc.sh").is_file() and not force:
+            return
+        self._check_java()
+        dist.parent.mkdir(parents=True, exist_ok=True)
+        with _flock(dist.parent / f".{dist.name}.lock"):
+            if (dist / "bin" / "kc.sh").is_file() and not force:
+                return  # another process fetched it while we waited
+            mvn = shutil.which(self.config.mvn)
+            if mvn is None:
+                raise StackError(
+                    f"Maven ({self.config.mvn}) not found: install it (e.g. `apt-get install maven`) "
+                    f"to download Keycloak into {dist}"
+                )
+            download = dist.parent / "download"
+            download.mkdir(parents=True, exist_ok=True)
+            artifact = f"org.keycloak:keycloak-quarkus-dist:{KEYCLOAK_VERSION}:zip"
+            cmd = [
+                mvn, "-q", "-B", "dependency:copy", f"-Dartifact={artifact}",
+                "-Dtransitive=false", f"-DoutputDirectory={download}",
+            ]  # fmt: skip
+            # Run where no pom.xml is, so Maven needs no project.
+            res = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=download)
+            archive = download / f"keycloak-quarkus-dist-{KEYCLOAK_VERSION}.zip"
+            if res.returncode != 0 or not archive.is_file():
+                out = (res.stdout + res.stderr).strip().splitlines()[-30:]
+                raise StackError(f"Maven could not fetch Keycloak ({' '.join(cmd)}):\n" + "\n".join(out))
+            tmp = dist.parent / f".{dist.name}.unzipping"
+            shutil.rmtree(tmp, ignore_errors=True)
+            top = _unzip(archive, tmp)
+            shutil.rmtree(dist, ignore_errors=True)
+            os.replace(top, dist)
+            shutil.rmtree(tmp, ignore_errors=True)
+            archive.unlink(missing_ok=True)  # Maven keeps its own copy in ~/.m2
 
     def _find_pom(self) -> Path | None:
         if self.config.pom_file is not None:
@@ -300,15 +380,18 @@ class LocalStack:
 
     # ---------------------------------------------------------------- up/down
 
-    def up(self) -> None:
+    def up(self, *, wait_keycloak: bool = True) -> None:
         """Start whatever is not running, wait until all is healthy, create the contract topics.
 
         Idempotent; also repairs a partly stopped stack. Raises :class:`StackError`.
+        Keycloak (when in ``config.components``) starts alongside the others and is waited
+        for last; with ``wait_keycloak=False`` the caller waits with :meth:`wait_keycloak`.
         """
+        wanted = [c for c in COMPONENTS if c in self.config.components]
         with self._lock():
-            self.fetch()
+            self.fetch_all()
             state = self._read_state()
-            to_start = [c for c in COMPONENTS if not self._is_running(c, state)]
+            to_start = [c for c in wanted if not self._is_running(c, state)]
             self._adopt_running_ports(state)
             self._resolve_ports(to_start)
             # Check what we can before launching anything, so a failure leaves nothing behind.
@@ -318,21 +401,38 @@ class LocalStack:
                 self._mailpit_bin()
             if "mongodb" in to_start:
                 self._check_secantus()
+            if "keycloak" in to_start:
+                self._find_realm_file()
             launched: list[Component] = []
             try:
-                # Launch the quick ones first; Kafka's one-off format then runs in their shadow.
-                for comp in ("mailpit", "mongodb", "kafka"):
+                # Launch the quick ones first, then Keycloak (the slowest to get ready);
+                # Kafka's one-off format then runs in their shadow.
+                for comp in ("mailpit", "mongodb", "keycloak", "kafka"):
                     if comp in to_start:
                         self._launch(comp)
                         launched.append(comp)
-                for comp in COMPONENTS:
-                    self._wait_healthy(comp)
+                for comp in wanted:
+                    if comp != "keycloak":
+                        self._wait_healthy(comp)
             except BaseException:
                 # Leave nothing half-started behind (callers often have no `finally` yet).
                 self._stop_many(launched)
                 raise
-        self.create_topics(all_topics(self.config.topic_prefix))
-        self._warm_coordinators()
+        try:
+            if "kafka" in wanted:
+                self.create_topics(all_topics(self.config.topic_prefix))
+                self._warm_coordinators()
+            if "keycloak" in wanted and wait_keycloak:
+                self.wait_keycloak()
+        except BaseException:
+            with self._lock():
+                self._stop_many(launched)
+            raise
+
+    def wait_keycloak(self) -> None:
+        """Block until Keycloak serves the ``vies`` realm (raises :class:`StackError` if it dies or times out)."""
+        self._wait_healthy("keycloak")
+        self._share_keycloak_build()
 
     def down(self, wipe: bool = False) -> None:
         """Stop every component (also those started by another process); ``wipe`` deletes data/."""
@@ -343,11 +443,16 @@ class LocalStack:
                 (self.root / "state.json").unlink(missing_ok=True)
 
     def status(self) -> dict[str, dict[str, Any]]:
-        """Per component: ``running``, ``healthy``, ``pid``, ``port``, ``ports``, ``log``."""
+        """Per component: ``running``, ``healthy``, ``pid``, ``port``, ``ports``, ``log``.
+
+        Covers the configured components and any other one that runs (Keycloak started on demand).
+        """
         state = self._read_state()
         self._adopt_running_ports(state)
         out: dict[str, dict[str, Any]] = {}
         for comp in COMPONENTS:
+            if comp not in self.config.components and not self._is_running(comp, state):
+                continue
             ref = self._ref(comp, state)
             running = ref is not None and _proc.is_alive(ref)
             ports = {key: self._ports[key] for key in _PORTS[comp]}
@@ -386,6 +491,19 @@ class LocalStack:
     def start_mailpit(self) -> None:
         """Start Mailpit again on the same ports; returns once it is healthy."""
         self._start("mailpit")
+
+    def start_keycloak(self) -> None:
+        """Start Keycloak (fetched first if needed) with the realm imported; returns once it serves the realm.
+
+        Its realm sends mail to this stack's SMTP port. Used on demand by the test plugin.
+        """
+        self.fetch_keycloak()
+        self._start("keycloak")
+        self._share_keycloak_build()
+
+    def stop_keycloak(self) -> None:
+        """Stop Keycloak; its database and port are kept."""
+        self._stop("keycloak")
 
     def _stop(self, comp: Component) -> None:
         with self._lock():
@@ -430,13 +548,16 @@ class LocalStack:
     def _launch(self, comp: Component) -> None:
         self._check_ports_free(comp)
         (self.root / "logs").mkdir(parents=True, exist_ok=True)
+        env: dict[str, str] | None = None
         if comp == "kafka":
             argv = self._kafka_argv()
         elif comp == "mongodb":
             argv = self._mongodb_argv()
+        elif comp == "keycloak":
+            argv, env = self._keycloak_argv()
         else:
             argv = self._mailpit_argv()
-        ref = _proc.spawn(argv, self.log_path(comp), cwd=self.root)
+        ref = _proc.spawn(argv, self.log_path(comp), cwd=self.root, env=env)
         self._remember(comp, ref)
 
     def _check_ports_free(self, comp: Component) -> None:
@@ -571,6 +692,84 @@ class LocalStack:
             "--database", str(data / "mailpit.db"),  # last: it is the process marker
         ]  # fmt: skip
 
+    def _find_realm_file(self) -> Path:
+        if self.config.realm_file is not None:
+            if not self.config.realm_file.is_file():
+                raise StackError(f"realm file {self.config.realm_file} does not exist")
+            return self.config.realm_file.resolve()
+        for start in (self.root, Path.cwd().resolve(), Path(__file__).resolve().parent):
+            for folder in (start, *start.parents):
+                candidate = folder / "deploy" / "local" / "realm-vies.json"
+                if candidate.is_file():
+                    return candidate
+        raise StackError("deploy/local/realm-vies.json not found; pass StackConfig(realm_file=...)")
+
+    def _prepare_keycloak_home(self) -> Path:
+        """This root's Keycloak home: the distribution's jars hard-linked, the rest copied, its own data/."""
+        dist, home = self.keycloak_dist, self.keycloak_home
+        if not (dist / "bin" / "kc.sh").is_file():
+            raise StackError(f"Keycloak not found in {dist}: run `vies stack fetch`")
+        if not (home / "bin" / "kc.sh").is_file():
+            tmp = home.with_name(f"{home.name}.preparing")
+            shutil.rmtree(tmp, ignore_errors=True)
+            with _flock(dist.parent / f".{dist.name}.lock"):
+                _link_tree(dist, tmp)
+            data = home / "data"
+            if data.is_dir():  # a database kept from before (e.g. a home deleted by hand): keep it
+                shutil.move(str(data), str(tmp / "data"))
+            shutil.rmtree(home, ignore_errors=True)
+            os.replace(tmp, home)
+        return home
+
+    def _keycloak_argv(self) -> tuple[list[str], dict[str, str]]:
+        home = self._prepare_keycloak_home()
+        realm = json.loads(self._find_realm_file().read_text(encoding="utf-8"))
+        # The realm's mail goes to this stack's Mailpit, whatever its port.
+        smtp = dict(realm.get("smtpServer") or {})
+        smtp.update(host=self.smtp_host, port=str(self._ports["smtp_port"] or 1025))
+        realm["smtpServer"] = smtp
+        imports = home / "data" / "import"
+        imports.mkdir(parents=True, exist_ok=True)
+        (imports / f"realm-{KEYCLOAK_REALM}.json").write_text(json.dumps(realm, indent=2), encoding="utf-8")
+        port = self._ports["keycloak_port"]
+        env = {
+            **os.environ,
+            "KC_BOOTSTRAP_ADMIN_USERNAME": KEYCLOAK_ADMIN[0],
+            "KC_BOOTSTRAP_ADMIN_PASSWORD": KEYCLOAK_ADMIN[1],
+            "JAVA_OPTS_APPEND": self.config.keycloak_java_opts,
+        }
+        java = self._java()
+        if java != "java":
+            env["JAVA"] = java
+        argv = [
+            str(home / "bin" / "kc.sh"), "start-dev",
+            "--http-host=127.0.0.1", f"--http-port={port}",
+            # One issuer whatever host name a client uses (localhost or 127.0.0.1).
+            f"--hostname=http://127.0.0.1:{port}",
+            "--import-realm",  # from data/import, once: an existing realm is kept
+            f"-Dvies.devstack.home={home}",  # last: it is the process marker
+        ]  # fmt: skip
+        return argv, env
+
+    def _share_keycloak_build(self) -> None:
+        """Keep the home's dev-mode build in the distribution: later homes start without re-augmenting (~30 s)."""
+        built = self.keycloak_home / "lib" / "quarkus"
+        target = self.keycloak_dist / "lib" / "quarkus"
+        if (target / _DEV_BUILD_MARK).exists() or not built.is_dir():
+            return
+        with _flock(self.keycloak_dist.parent / f".{self.keycloak_dist.name}.lock"):
+            if (target / _DEV_BUILD_MARK).exists():
+                return
+            fresh = target.with_name("quarkus.vies-new")
+            old = target.with_name("quarkus.vies-old")
+            shutil.rmtree(fresh, ignore_errors=True)
+            shutil.rmtree(old, ignore_errors=True)
+            shutil.copytree(built, fresh)
+            (fresh / _DEV_BUILD_MARK).write_text(f"built for start-dev by {self.root}\n", encoding="utf-8")
+            os.replace(target, old)
+            os.replace(fresh, target)
+            shutil.rmtree(old, ignore_errors=True)
+
     # ----------------------------------------------------------------- health
 
     def _healthy(self, comp: Component) -> bool:
@@ -578,10 +777,14 @@ class LocalStack:
             return _proc.port_accepts(self._ports["kafka_port"]) and _run_async(_kafka_ready(self.kafka_bootstrap))
         if comp == "mongodb":
             return _proc.port_accepts(self._ports["mongodb_port"]) and _mongo_ready(self.mongodb_uri)
+        if comp == "keycloak":
+            return _proc.port_accepts(self._ports["keycloak_port"]) and _keycloak_ready(self.keycloak_issuer)
         return _mailpit_ready(self.mailpit_url)
 
     def _wait_healthy(self, comp: Component) -> None:
-        deadline = time.monotonic() + self.config.start_timeout
+        # Keycloak's very first start builds itself (~30 s) and creates its database.
+        timeout = max(self.config.start_timeout, 300.0) if comp == "keycloak" else self.config.start_timeout
+        deadline = time.monotonic() + timeout
         log = self.log_path(comp)
         while not self._healthy(comp):
             ref = self._ref(comp, self._read_state())
@@ -590,10 +793,9 @@ class LocalStack:
                 raise StackError(f"{comp} exited during start-up; last lines of {log}:\n{_proc.log_tail(log)}")
             if time.monotonic() > deadline:
                 raise StackError(
-                    f"{comp} not healthy after {self.config.start_timeout:.0f} s; "
-                    f"last lines of {log}:\n{_proc.log_tail(log)}"
+                    f"{comp} not healthy after {timeout:.0f} s; last lines of {log}:\n{_proc.log_tail(log)}"
                 )
-            time.sleep(0.1)
+            time.sleep(0.5 if comp == "keycloak" else 0.1)
 
     # ------------------------------------------------------------ ports/state
 
@@ -660,12 +862,16 @@ class LocalStack:
             "mailpit_bin": str(self.config.mailpit_bin.resolve()) if self.config.mailpit_bin else None,
             "python": self.config.python,
             "auto_create_topics": self.config.auto_create_topics,
+            "components": sorted(set(state.get("config", {}).get("components", [])) | set(self.config.components)),
+            "keycloak_dist": str(self.keycloak_dist),
+            "realm_file": str(self.config.realm_file.resolve()) if self.config.realm_file else None,
         }
         state["endpoints"] = {
             "kafka_bootstrap": f"127.0.0.1:{self._ports['kafka_port']}",
             "mongodb_uri": f"mongodb://127.0.0.1:{self._ports['mongodb_port']}/?directConnection=true",
             "smtp": f"127.0.0.1:{self._ports['smtp_port']}",
             "mailpit_url": f"http://127.0.0.1:{self._ports['mailpit_http_port']}",
+            "keycloak_url": f"http://127.0.0.1:{self._ports['keycloak_port']}",
         }
         state.setdefault("components", {})
         return state
@@ -723,6 +929,46 @@ def _flock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+_DEV_BUILD_MARK: Final = ".vies-start-dev-build"
+
+
+def _unzip(archive: Path, dest: Path) -> Path:
+    """Extract ``archive`` into ``dest`` keeping Unix permissions (``bin/kc.sh`` stays executable).
+
+    Returns the archive's top folder.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    tops: set[str] = set()
+    with zipfile.ZipFile(archive) as zf:
+        for info in zf.infolist():
+            path = Path(zf.extract(info, dest))  # extract() keeps every path inside dest
+            tops.add(info.filename.split("/", 1)[0])
+            mode = (info.external_attr >> 16) & 0o777
+            if mode and not info.is_dir():
+                path.chmod(mode)
+    if len(tops) != 1:
+        raise StackError(f"{archive} does not hold one top folder: {sorted(tops)[:5]}")
+    return dest / tops.pop()
+
+
+def _link_tree(src: Path, dest: Path) -> None:
+    """Copy ``src`` into ``dest`` (without its data/), hard-linking the jars of lib/lib (never written to)."""
+    for folder, dirs, files in os.walk(src):
+        rel = Path(folder).relative_to(src)
+        if rel == Path("."):
+            dirs[:] = [d for d in dirs if d != "data"]
+        (dest / rel).mkdir(parents=True, exist_ok=True)
+        for name in files:
+            source, target = Path(folder) / name, dest / rel / name
+            if rel.parts[:2] == ("lib", "lib"):
+                try:
+                    os.link(source, target)
+                    continue
+                except OSError:
+                    pass  # another file system: copy
+            shutil.copy2(source, target)
 
 
 _LOG4J2: Final = """\
@@ -868,6 +1114,15 @@ def _mongo_ready(uri: str) -> bool:
         return False
     finally:
         client.close()
+
+
+def _keycloak_ready(issuer: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"{issuer}/.well-known/openid-configuration", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def _mailpit_ready(base_url: str) -> bool:
