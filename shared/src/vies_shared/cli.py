@@ -30,16 +30,39 @@ _register_sub_apps()
 
 @app.command()
 def token(
-    role: Annotated[str, typer.Option(help=f"one of {', '.join(ROLES)}")],
-    sub: Annotated[str, typer.Option(help="subject (user id)")] = "dev-user",
+    role: Annotated[str | None, typer.Option(help=f"one of {', '.join(ROLES)} (dev token)")] = None,
+    sub: Annotated[str, typer.Option(help="subject (user id) of a dev token")] = "dev-user",
     authority_id: Annotated[str | None, typer.Option("--authority-id")] = None,
     region: Annotated[str | None, typer.Option()] = None,
     country: Annotated[str | None, typer.Option()] = None,
-    hours: Annotated[int, typer.Option(help="validity")] = 12,
+    hours: Annotated[int, typer.Option(help="validity of a dev token")] = 12,
+    user: Annotated[
+        str | None,
+        typer.Option(help="a Keycloak user (e.g. amina.candidate): a real token from the local Keycloak"),
+    ] = None,
+    password: Annotated[str | None, typer.Option(help="the user's password (default: its demo password)")] = None,
+    keycloak_url: Annotated[
+        str | None,
+        typer.Option(
+            "--keycloak-url",
+            envvar="VIES_KEYCLOAK_URL",
+            help="Keycloak base URL (default: the local stack's, else http://127.0.0.1:8080)",
+        ),
+    ] = None,
 ) -> None:
-    """Print a development JWT signed with VIES_JWT_SECRET."""
-    if role not in ROLES:
-        raise typer.BadParameter(f"role must be one of {', '.join(ROLES)}", param_hint="--role")
+    """Print a bearer token: a real one from Keycloak with --user, else a dev JWT signed with VIES_JWT_SECRET."""
+    if user is not None:
+        from vies_shared.keycloak import KeycloakEndpoints, KeycloakError
+
+        endpoints = KeycloakEndpoints(url=(keycloak_url or _local_keycloak_url()).rstrip("/"))
+        try:
+            typer.echo(endpoints.token(user, password))
+        except KeycloakError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from exc
+        return
+    if role is None or role not in ROLES:
+        raise typer.BadParameter(f"give --user, or --role with one of {', '.join(ROLES)}", param_hint="--role")
     settings = ServiceSettings()
     typer.echo(
         issue_token(
@@ -52,6 +75,18 @@ def token(
             ttl_seconds=hours * 3600,
         )
     )
+
+
+def _local_keycloak_url() -> str:
+    """The Keycloak of the local stack (``.stack/state.json``), else the default port."""
+    from vies_shared.devstack import find_repo_root
+
+    try:
+        state = json.loads((find_repo_root() / ".stack" / "state.json").read_text(encoding="utf-8"))
+        port = int(state["ports"]["keycloak_port"])
+    except (OSError, ValueError, KeyError, TypeError):
+        port = 8080
+    return f"http://127.0.0.1:{port}"
 
 
 ServiceOpt = Annotated[str, typer.Option("--service", "-s", help="recruitment | partners | missions | notifications")]

@@ -6,6 +6,11 @@ wiped at the end of the session, even when tests fail. Set
 ``VIES_TEST_SMTP_PORT``, ``VIES_TEST_MAILPIT_URL``) to use a stack that is
 already running instead. Each test gets a unique topic prefix and database
 names, so tests never see each other's data.
+
+Keycloak starts lazily, only when a test asks for ``vies_keycloak`` (about 20-50 s):
+on a free port, with the ``vies`` realm imported and its mail going to the
+session's Mailpit; it stops at the end of the session. ``VIES_TEST_KEYCLOAK_URL``
+points at a running one instead (it must have the realm of deploy/local).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import pytest
 import pytest_asyncio
 
 from vies_shared.events.topics import all_topics
+from vies_shared.keycloak import KeycloakEndpoints
 from vies_shared.settings import ServiceSettings
 from vies_shared.storage import create_mongo_client
 
@@ -68,7 +74,7 @@ def vies_stack() -> Iterator[StackEndpoints]:
             mailpit_url=os.environ.get("VIES_TEST_MAILPIT_URL", "http://127.0.0.1:8025"),
         )
         return
-    from vies_shared.devstack import LocalStack, StackConfig
+    from vies_shared.devstack import KEYCLOAK_VERSION, LocalStack, StackConfig
 
     root = _repo_root()
     config = StackConfig(
@@ -81,6 +87,8 @@ def vies_stack() -> Iterator[StackEndpoints]:
         partitions=3,
         libs_dir=root / ".stack" / "kafka" / "libs",
         mailpit_bin=root / ".stack" / "bin" / "mailpit",
+        keycloak_port=0,
+        keycloak_dist=root / ".stack" / "keycloak" / f"keycloak-{KEYCLOAK_VERSION}",
     )
     stack = LocalStack(config)
     stack.fetch()
@@ -96,6 +104,41 @@ def vies_stack() -> Iterator[StackEndpoints]:
         )
     finally:
         stack.down(wipe=True)
+
+
+@pytest.fixture(scope="session")
+def vies_keycloak(vies_stack: StackEndpoints) -> Iterator[KeycloakEndpoints]:
+    """Keycloak with the ``vies`` realm, started on first use (``VIES_TEST_KEYCLOAK_URL`` for a running one).
+
+    ``vies_keycloak.token("amina.candidate")`` gives a demo user's access token (password grant).
+    """
+    external = os.environ.get("VIES_TEST_KEYCLOAK_URL")
+    if external:
+        yield KeycloakEndpoints(url=external.rstrip("/"))
+        return
+    from vies_shared.devstack import KEYCLOAK_VERSION, LocalStack, StackConfig
+
+    own = vies_stack.stack is None
+    stack: LocalStack = vies_stack.stack  # type: ignore[assignment]  # replaced below when None
+    if own:
+        # The Kafka/MongoDB stack is someone else's: run Keycloak alone, mailing to that stack's Mailpit.
+        root = _repo_root()
+        stack = LocalStack(
+            StackConfig(
+                root=root / f".stack-test-{os.getpid()}-keycloak",
+                components=("keycloak",),
+                keycloak_port=0,
+                smtp_port=vies_stack.smtp_port,
+                keycloak_dist=root / ".stack" / "keycloak" / f"keycloak-{KEYCLOAK_VERSION}",
+            )
+        )
+    try:
+        stack.start_keycloak()
+        yield KeycloakEndpoints(url=stack.keycloak_url)
+    finally:
+        stack.stop_keycloak()
+        if own:
+            stack.down(wipe=True)
 
 
 @pytest.fixture
