@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from vies_recruitment import use_cases
 from vies_recruitment.domain.eligibility import catalogue
+from vies_recruitment.ratelimit import RateLimiter, TooManyRequests, client_ip
 from vies_recruitment.schemas import (
+    MAX_ID,
     ApplicationIn,
     ContactIn,
     EligibilityCheckIn,
@@ -17,12 +20,37 @@ from vies_recruitment.schemas import (
     PositionIn,
     ReasonIn,
 )
+from vies_recruitment.settings import RecruitmentSettings
 from vies_shared.events.recruitment import Scheme
 from vies_shared.service import RuntimeDep
-from vies_shared.web import CurrentPrincipal, Pagination
+from vies_shared.web import CurrentPrincipal, Pagination, Principal, current_principal, error_body, trusted_networks
 
 router = APIRouter()
 Json = dict[str, Any]
+
+# Every id and filter from the caller is bounded (review L5): longer input is a 422.
+PositionId = Annotated[str, Path(min_length=1, max_length=MAX_ID)]
+ApplicationId = Annotated[str, Path(min_length=1, max_length=MAX_ID)]
+PersonId = Annotated[str, Path(min_length=1, max_length=MAX_ID)]
+IdFilter = Annotated[str | None, Query(min_length=1, max_length=MAX_ID)]
+CountryFilter = Annotated[str | None, Query(pattern=r"^[A-Za-z]{2}$")]
+RegionFilter = Annotated[str | None, Query(pattern=r"^FR-[0-9A-Z]{2,3}$")]
+LanguageFilter = Annotated[str | None, Query(pattern=r"^[A-Za-z]{2}$")]
+ApplicationStatus = Annotated[str | None, Query(pattern=r"^[a-z_]{1,30}$")]
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+async def optional_principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal | None:
+    """The caller's principal, or None without an ``Authorization`` header; a bad token is still a 401."""
+    if credentials is None and not request.headers.get("authorization"):
+        return None
+    return await current_principal(request, credentials)
+
+
+OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
 
 
 # --- positions -----------------------------------------------------------------------------
@@ -39,14 +67,14 @@ async def search_positions(
     principal: CurrentPrincipal,
     runtime: RuntimeDep,
     page: Pagination,
-    country: str | None = None,
+    country: CountryFilter = None,
     scheme: Scheme | None = None,
     status: str | None = Query(default=None, pattern="^(draft|published|closed)$"),
-    region: str | None = None,
-    language: str | None = None,
+    region: RegionFilter = None,
+    language: LanguageFilter = None,
     q: str | None = Query(default=None, max_length=200, description="free text in title and description"),
-    authority_id: str | None = None,
-    partnership_id: str | None = None,
+    authority_id: IdFilter = None,
+    partnership_id: IdFilter = None,
 ) -> Json:
     """Search positions; drafts only appear to their authority and staff."""
     filters = {
@@ -63,36 +91,38 @@ async def search_positions(
 
 
 @router.get("/positions/{position_id}", tags=["positions"])
-async def get_position(position_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
+async def get_position(position_id: PositionId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
     """One position."""
     return await use_cases.get_position(runtime, principal, position_id)
 
 
 @router.post("/positions/{position_id}/publish", tags=["positions"])
-async def publish_position(position_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
+async def publish_position(position_id: PositionId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
     """Open a draft for applications (409 with every reason when it cannot be)."""
     return await use_cases.publish_position(runtime, principal, position_id)
 
 
 @router.post("/positions/{position_id}/close", tags=["positions"])
-async def close_position(position_id: str, body: ReasonIn, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
+async def close_position(
+    position_id: PositionId, body: ReasonIn, principal: CurrentPrincipal, runtime: RuntimeDep
+) -> Json:
     """Cancel a position; its open applications are rejected."""
     return await use_cases.close_position(runtime, principal, position_id, body.reason)
 
 
 @router.post("/positions/{position_id}/applications", status_code=201, tags=["applications"])
-async def apply(position_id: str, body: ApplicationIn, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
+async def apply(position_id: PositionId, body: ApplicationIn, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
     """Apply to a published position; the answer carries the screening result."""
     return await use_cases.apply(runtime, principal, position_id, body)
 
 
 @router.get("/positions/{position_id}/applications", tags=["applications"])
 async def ranked_applications(
-    position_id: str,
+    position_id: PositionId,
     principal: CurrentPrincipal,
     runtime: RuntimeDep,
     page: Pagination,
-    status: str | None = None,
+    status: ApplicationStatus = None,
 ) -> Json:
     """The position's applications, best first (eligible, match score, earliest)."""
     return await use_cases.ranked_applications(runtime, principal, position_id, status, page)
@@ -106,51 +136,57 @@ async def list_applications(
     principal: CurrentPrincipal,
     runtime: RuntimeDep,
     page: Pagination,
-    position_id: str | None = None,
-    status: str | None = None,
+    position_id: IdFilter = None,
+    status: ApplicationStatus = None,
 ) -> Json:
     """Applications in the caller's scope (a candidate sees only their own)."""
     return await use_cases.list_applications(runtime, principal, {"position_id": position_id, "status": status}, page)
 
 
 @router.get("/applications/{application_id}", tags=["applications"])
-async def get_application(application_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
+async def get_application(application_id: ApplicationId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
     """One application."""
     return await use_cases.get_application(runtime, principal, application_id)
 
 
 @router.post("/applications/{application_id}/shortlist", tags=["applications"])
-async def shortlist(application_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
+async def shortlist(application_id: ApplicationId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
     """Shortlist an eligible application."""
     return await use_cases.shortlist(runtime, principal, application_id)
 
 
 @router.post("/applications/{application_id}/interview", tags=["applications"])
-async def interview(application_id: str, body: InterviewIn, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
+async def interview(
+    application_id: ApplicationId, body: InterviewIn, principal: CurrentPrincipal, runtime: RuntimeDep
+) -> Json:
     """Schedule (or move) the interview."""
     return await use_cases.schedule_interview(runtime, principal, application_id, body.at)
 
 
 @router.post("/applications/{application_id}/select", tags=["applications"])
-async def select(application_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
+async def select(application_id: ApplicationId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
     """Select an interviewed candidate."""
     return await use_cases.select(runtime, principal, application_id)
 
 
 @router.post("/applications/{application_id}/reject", tags=["applications"])
-async def reject(application_id: str, body: ReasonIn, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
+async def reject(
+    application_id: ApplicationId, body: ReasonIn, principal: CurrentPrincipal, runtime: RuntimeDep
+) -> Json:
     """Reject an open application with a reason."""
     return await use_cases.reject(runtime, principal, application_id, body.reason)
 
 
 @router.post("/applications/{application_id}/withdraw", tags=["applications"])
-async def withdraw(application_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
+async def withdraw(application_id: ApplicationId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
     """The candidate withdraws before engagement."""
     return await use_cases.withdraw(runtime, principal, application_id)
 
 
 @router.post("/applications/{application_id}/engage", tags=["applications"])
-async def engage(application_id: str, body: EngagementIn, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
+async def engage(
+    application_id: ApplicationId, body: EngagementIn, principal: CurrentPrincipal, runtime: RuntimeDep
+) -> Json:
     """Engage the selected candidate with contract dates that fit the scheme."""
     return await use_cases.engage(runtime, principal, application_id, body)
 
@@ -159,19 +195,21 @@ async def engage(application_id: str, body: EngagementIn, principal: CurrentPrin
 
 
 @router.get("/persons/{person_id}", tags=["persons"])
-async def get_person(person_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
+async def get_person(person_id: PersonId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
     """A person's profile and VSI time on record (themselves or staff)."""
     return await use_cases.get_person(runtime, principal, person_id)
 
 
 @router.patch("/persons/{person_id}", tags=["persons"])
-async def update_contact(person_id: str, body: ContactIn, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
+async def update_contact(
+    person_id: PersonId, body: ContactIn, principal: CurrentPrincipal, runtime: RuntimeDep
+) -> Json:
     """Change contact data (published on the compacted contacts topic only)."""
     return await use_cases.update_contact(runtime, principal, person_id, body)
 
 
 @router.delete("/persons/{person_id}", tags=["persons"])
-async def erase_person(person_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
+async def erase_person(person_id: PersonId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
     """Staff: erase a person's personal data; emits ``recruitment.PersonErased`` and a contacts tombstone."""
     return await use_cases.erase_person(runtime, principal, person_id)
 
@@ -185,7 +223,41 @@ async def schemes(principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
     return {"schemes": catalogue(use_cases.policy_of(runtime))}
 
 
-@router.post("/eligibility-checks", tags=["guidance"])
-async def eligibility_check(body: EligibilityCheckIn, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
-    """Eligible or not for each scheme (or the one asked), with every reason, before any position exists."""
+def _limiter(request: Request, runtime: RuntimeDep) -> RateLimiter:
+    limiter: RateLimiter | None = getattr(request.app.state, "eligibility_limiter", None)
+    if limiter is None:
+        settings = runtime.settings
+        per_minute = settings.eligibility_anonymous_per_minute if isinstance(settings, RecruitmentSettings) else 30
+        limiter = request.app.state.eligibility_limiter = RateLimiter(per_minute)
+    return limiter
+
+
+@router.post(
+    "/eligibility-checks",
+    tags=["guidance"],
+    response_model=dict[str, Any],
+    responses={
+        429: {
+            "description": "too many anonymous checks from this address; retry after the Retry-After delay",
+            "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}},
+        }
+    },
+)
+async def eligibility_check(
+    body: EligibilityCheckIn, request: Request, principal: OptionalPrincipal, runtime: RuntimeDep
+) -> Any:
+    """Eligible or not for each scheme (or the one asked), with every reason, before any position exists.
+
+    Public: without a token (a portal's anonymous visitor) it answers the same, limited per client
+    address (``VIES_ELIGIBILITY_ANONYMOUS_PER_MINUTE``, 30 a minute: then 429 with ``Retry-After``).
+    With a token it is not limited, and a candidate's recorded VSI time is added.
+    """
+    if principal is None:
+        try:
+            trusted = trusted_networks(runtime.settings.trusted_request_id_from)
+            _limiter(request, runtime).take(client_ip(request, trusted))
+        except TooManyRequests as exc:
+            response = error_body(429, exc.code, exc.message, details=exc.details)
+            response.headers["Retry-After"] = str(exc.retry_after)
+            return response
     return await use_cases.eligibility_check(runtime, principal, body)

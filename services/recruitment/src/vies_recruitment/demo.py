@@ -227,7 +227,7 @@ async def seed(runtime: Runtime) -> None:
                 skills=["public health"] if index % 3 else ["training", "public health"],
                 **{k: v for k, v in person.items() if k in ("name", "birth_date")},
             )
-            candidate = Principal(sub=f"cand-demo-{index}", role="candidate")
+            candidate = Principal(sub=f"cand-demo-{index}", role="candidate", email=profile.email, email_verified=True)
             application = ApplicationIn(
                 candidate=profile, motivation="Je souhaite m'engager dans la santé communautaire."
             )

@@ -15,6 +15,10 @@ Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 LongText = Annotated[str, StringConstraints(max_length=10_000)]
 Skill = Annotated[str, StringConstraints(min_length=1, max_length=80, strip_whitespace=True)]
+# Ids are bounded like the platform's (tokens cap scope claims at 100 characters): review L5.
+MAX_ID = 100
+Id = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID)]
+Phone = Annotated[str, StringConstraints(max_length=40)]
 
 
 class _Body(BaseModel):
@@ -24,7 +28,7 @@ class _Body(BaseModel):
 class PositionIn(_Body):
     """``POST /positions``."""
 
-    partnership_id: Text
+    partnership_id: Id
     scheme: Scheme
     title: Text
     description: LongText = ""
@@ -34,7 +38,7 @@ class PositionIn(_Body):
     places: int = Field(ge=1, le=500)
     languages: list[LanguageCode] = Field(default_factory=list, max_length=20)
     skills: list[Skill] = Field(default_factory=list, max_length=50)
-    sending_organisation_id: str | None = Field(default=None, description="VSI: the approved sending organisation")
+    sending_organisation_id: Id | None = Field(default=None, description="VSI: the approved sending organisation")
 
 
 class ReasonIn(_Body):
@@ -44,11 +48,15 @@ class ReasonIn(_Body):
 
 
 class CandidateIn(_Body):
-    """The candidate's profile given when applying."""
+    """The candidate's profile given when applying.
+
+    ``email``: a candidate applies with their account's verified email (the token's), and any
+    other address given here is ignored; staff applying on someone's behalf must give it.
+    """
 
     name: Text
-    email: Email
-    phone: Annotated[str, StringConstraints(max_length=40)] | None = None
+    email: Email | None = None
+    phone: Phone | None = None
     birth_date: date
     nationality: CountryCode
     residence_country: CountryCode
@@ -89,7 +97,7 @@ class ContactIn(_Body):
 
     name: Text | None = None
     email: Email | None = None
-    phone: Annotated[str, StringConstraints(max_length=40)] | None = None
+    phone: Phone | None = None
     language: LanguageCode | None = None
 
 

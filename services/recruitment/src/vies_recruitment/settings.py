@@ -25,6 +25,9 @@ class RecruitmentSettings(ServiceSettings):
     # Law 2005-159 art. 4: one contract at most 2 years, at most 6 years over a lifetime.
     vsi_max_contract_months: int = 24
     vsi_lifetime_cap_months: int = 72
+    # POST /eligibility-checks is public (a portal's anonymous visitors): per client IP, this many
+    # anonymous checks a minute (a token bucket in each process); calls with a token are not counted.
+    eligibility_anonymous_per_minute: int = Field(default=30, ge=1, le=10_000)
 
     def eligibility_policy(self) -> EligibilityPolicy:
         """The rule parameters the eligibility module uses."""

@@ -343,10 +343,10 @@ async def _vsi_months_served(uow: UnitOfWork, person_id: str, *, except_applicat
     return round(total, 4)
 
 
-def _profile_doc(candidate: CandidateIn) -> Document:
+def _profile_doc(candidate: CandidateIn, email: str) -> Document:
     return {
         "name": candidate.name,
-        "email": candidate.email,
+        "email": email,
         "phone": candidate.phone,
         "birth_date": store.iso(candidate.birth_date),
         "nationality": candidate.nationality,
@@ -362,24 +362,64 @@ def _contact(doc: Document) -> tuple[Any, ...]:
     return tuple(doc.get(k) for k in ("name", "email", "phone", "language"))
 
 
+SELF = "self"
+ON_BEHALF = "on_behalf"
+"""How a person record came to be: ``self`` (a candidate's own account, id = the token's subject)
+or ``on_behalf`` (staff applied for someone who has no account). Review M4: a person is never
+found by email across the two, so an application made on someone's behalf cannot land in a
+candidate's record (and its profile become readable by that candidate) because the email matches."""
+
+
 async def _save_person(uow: UnitOfWork, principal: Principal, profile: Document) -> str:
-    """Create or update the candidate's person record; emit ``ContactUpdated`` when the contact changed."""
+    """Create or update the candidate's person record; emit ``ContactUpdated`` when the contact changed.
+
+    A candidate's record is the one of their token's subject. On someone's behalf (staff), the
+    record is one made by this same flow for that email, or a new one: never a candidate's own.
+    """
     email_key = profile["email"].lower()
     if principal.role == "candidate":
-        person_id = principal.sub
+        person_id, origin = principal.sub, SELF
     else:
-        found = await uow.db[store.PERSONS].find_one({"email_key": email_key}, {"_id": 1}, session=uow.session)
-        person_id = found["_id"] if found else f"per-{uuid.uuid4()}"
+        found = await uow.db[store.PERSONS].find_one(
+            {"email_key": email_key, "origin": ON_BEHALF}, {"_id": 1}, session=uow.session
+        )
+        person_id, origin = (found["_id"] if found else f"per-{uuid.uuid4()}"), ON_BEHALF
     existing = await uow.db[store.PERSONS].find_one({"_id": person_id}, session=uow.session)
     await uow.db[store.PERSONS].update_one(
         {"_id": person_id},
-        {"$set": {**profile, "email_key": email_key, "updated_at": now()}, "$unset": {"erased_at": ""}},
+        {
+            "$set": {**profile, "email_key": email_key, "updated_at": now()},
+            "$setOnInsert": {"origin": origin},
+            "$unset": {"erased_at": ""},
+        },
         upsert=True,
         session=uow.session,
     )
     if existing is None or _contact(existing) != _contact(profile):
         uow.emit(_contact_event(person_id, profile))
     return person_id
+
+
+def candidate_email(runtime: Runtime, principal: Principal, given: str | None) -> str:
+    """The email an application is made with (review M4).
+
+    A candidate applies with their account's email, verified by the identity provider: the
+    token's ``email`` claim, whatever the body says. A token whose email is not verified
+    (``email_verified`` false) cannot apply (403). Only development tokens (``VIES_ENV=dev``)
+    may carry no email at all; then the body's email is used. Staff applying on someone's
+    behalf give the email in the body.
+    """
+    if principal.role != "candidate":
+        if not given:
+            raise InvalidInput("candidate.email is required when applying on someone's behalf")
+        return given
+    if principal.email:
+        if not principal.email_verified:
+            raise Forbidden("verify your email address first: follow the link the sign-in service sent you")
+        return principal.email
+    if runtime.settings.env == "dev" and given:
+        return given
+    raise Forbidden("verify your email address first: your account has no verified email address")
 
 
 def _contact_event(person_id: str, person: Document) -> ContactUpdated:
@@ -403,15 +443,18 @@ async def apply(
     """A candidate applies; screening runs at once and the answer carries its result."""
     principal.require_role("candidate")
     policy = policy_of(runtime)
-    profile = _profile_doc(data.candidate)
+    profile = _profile_doc(data.candidate, candidate_email(runtime, principal, data.candidate.email))
     email_key = profile["email"].lower()
+    same: list[Document] = [{"email_key": email_key}]
+    if principal.role == "candidate":
+        same.append({"candidate_id": principal.sub})
 
     async def work(uow: UnitOfWork) -> Document:
         pos = await store.get(uow, store.POSITIONS, position_id, "position")
         if pos["status"] != positions.PUBLISHED:
             raise NotAllowedInState(f"the position is {pos['status']}, not open for applications")
         duplicate = await uow.db[store.APPLICATIONS].find_one(
-            {"position_id": position_id, "email_key": email_key}, {"_id": 1}, session=uow.session
+            {"position_id": position_id, "$or": same}, {"_id": 1}, session=uow.session
         )
         if duplicate is not None:
             raise AlreadyExists(f"this email has already applied to position {position_id}")
@@ -690,8 +733,14 @@ async def engage(runtime: Runtime, principal: Principal, application_id: str, co
 # --- persons and personal data -------------------------------------------------------------
 
 
+PERSON_ROLES = ("candidate", "volunteer")
+"""A candidate and, once engaged, a volunteer are the same person: their token's subject is the person id."""
+
+
 def _require_self_or_staff(principal: Principal, person_id: str) -> None:
-    if not (principal.is_staff or (principal.role == "candidate" and principal.sub == person_id)):
+    if principal.is_staff:
+        return
+    if principal.role not in PERSON_ROLES or principal.sub != person_id:
         raise Forbidden("only the person themselves or staff may do this")
 
 
@@ -712,6 +761,16 @@ async def update_contact(runtime: Runtime, principal: Principal, person_id: str,
     """A candidate changes their contact data; it travels on the contacts topic only."""
     _require_self_or_staff(principal, person_id)
     changes = data.model_dump(exclude_unset=True)
+    if not changes:
+        raise InvalidInput("nothing to change")
+    if changes.get("email") is None:
+        changes.pop("email", None)
+    elif not principal.is_staff and principal.email and changes["email"].lower() != principal.email.lower():
+        # Review M4: a person's address is their account's, verified by the identity provider.
+        raise InvalidInput(
+            "your email address is your account's: change it in your account, where it is verified",
+            details=[{"field": "email"}],
+        )
     if not changes:
         raise InvalidInput("nothing to change")
 
@@ -783,11 +842,14 @@ async def erase_person(runtime: Runtime, principal: Principal, person_id: str) -
 # --- guidance ------------------------------------------------------------------------------
 
 
-async def eligibility_check(runtime: Runtime, principal: Principal, data: EligibilityCheckIn) -> Document:
-    """Check a situation against each scheme (or the one asked), with every reason; same rules as screening."""
+async def eligibility_check(runtime: Runtime, principal: Principal | None, data: EligibilityCheckIn) -> Document:
+    """Check a situation against each scheme (or the one asked), with every reason; same rules as screening.
+
+    Anyone may ask (``principal`` None: an anonymous visitor); a candidate's recorded VSI time is added.
+    """
     policy = policy_of(runtime)
     served = data.vsi_months_served
-    if principal.role == "candidate":
+    if principal is not None and principal.role == "candidate":
 
         async def recorded(uow: UnitOfWork) -> float:
             return await _vsi_months_served(uow, principal.sub)
