@@ -68,3 +68,4 @@ clean: stack-down
 
 -include deploy/deploy.mk
 -include catalogue.mk
+-include mutants.mk

@@ -434,3 +434,40 @@ async def test_event_committed_while_a_batch_is_in_flight_is_not_marked_with_it(
     kit.hold_acks.set()
     events = await kit.probe.wait_for("partners.PartnerSuspended", 2, timeout=20)
     assert [e["headers"]["ce_id"] for e in events] == [first, later]
+
+
+# --- consumer: shutdown during retries -------------------------------------------------------------------
+
+DATABASE_DOWN = {"down": True, "calls": 0}
+
+
+async def on_approved_while_db_down(ctx: HandlerContext, event: PartnerApproved) -> None:
+    DATABASE_DOWN["calls"] += 1
+    if DATABASE_DOWN["down"]:
+        raise AutoReconnect("injected: database unreachable")
+    await ctx.db["counters"].update_one(
+        {"_id": event.partner_id}, {"$inc": {"approved": 1}}, upsert=True, session=ctx.session
+    )
+
+
+async def test_batch_abandoned_at_shutdown_is_not_acknowledged(
+    vies_settings: Any, vies_stack: Any, topic_prefix: str
+) -> None:
+    DATABASE_DOWN.update(down=True, calls=0)
+    settings = vies_settings("missions")
+    definition = ServiceDefinition(
+        name="missions", title="t", handlers={"partners.PartnerApproved": on_approved_while_db_down}
+    )
+    bootstrap = vies_stack.kafka_bootstrap
+    topic = events_topic("partners", topic_prefix)
+    async with running(create_app(definition, settings), settings):
+        [record] = await send_events(bootstrap, topic, [PartnerApproved(partner_id="p1")], key=b"k")
+        await wait_until(lambda: DATABASE_DOWN["calls"] >= 2, timeout=20, message="transient retries")
+    # Stopped (as on SIGTERM) while the batch was being retried: it must come back, not be skipped.
+    offset = await committed_offset(bootstrap, settings.consumer_group, topic, record.partition)
+    assert offset <= record.offset, f"offset {offset} committed for a batch that was never handled"
+    DATABASE_DOWN["down"] = False
+    async with running(create_app(definition, settings), settings) as svc:
+        await wait_until(
+            lambda: svc.runtime.db["counters"].find_one({"_id": "p1"}), timeout=30, message="handled after restart"
+        )
