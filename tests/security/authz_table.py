@@ -88,6 +88,8 @@ class Row:
     query: dict[str, str] = field(default_factory=dict)
     path_values: dict[str, str] = field(default_factory=dict)
     staff: Any = OK
+    anonymous: Any = 401
+    """What a call without any token gets: 401, or ``OK`` for a public endpoint (a bad token is still 401)."""
     late: int = 0
     """Rows that destroy what others use (erasure, ending a mission) run last."""
 
@@ -164,8 +166,10 @@ ROWS: dict[tuple[str, str, str], Row] = {
     ),
     ("recruitment", "DELETE", "/persons/{person_id}"): Row(_staff_only(), late=2),
     ("recruitment", "GET", "/schemes"): Row(_roles(ALLOW)),
+    # Public: a portal's anonymous visitors check their eligibility (limited per client address).
     ("recruitment", "POST", "/eligibility-checks"): Row(
         _roles(ALLOW),
+        anonymous=OK,
         body={
             "birth_date": "1996-05-04",
             "nationality": "FR",
