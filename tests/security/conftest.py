@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from vies_shared.events.topics import all_topics
+from vies_shared.keycloak import KeycloakEndpoints
 from vies_shared.service_process import ServiceProcess, stop_all, wait_all_ready
 from vies_shared.storage import create_mongo_client
 from vies_shared.testing.helpers import free_port, wait_until
@@ -73,10 +74,10 @@ def _private_key_pem(key: rsa.RSAPrivateKey) -> str:
     ).decode()
 
 
-async def _publish_key_in_keycloak(keycloak: Any, key: rsa.RSAPrivateKey) -> str:
+async def _publish_key_in_keycloak(keycloak: KeycloakEndpoints, key: rsa.RSAPrivateKey) -> str:
     """Add ``key`` to the realm's signing keys (an ``rsa`` key provider); returns its key id."""
     base = keycloak.url.rstrip("/")
-    headers = {"Authorization": f"Bearer {keycloak.admin_token()}"}
+    headers = {"Authorization": f"Bearer {await asyncio.to_thread(keycloak.admin_token)}"}
     async with httpx.AsyncClient(timeout=30) as http:
         realm = (await http.get(f"{base}/admin/realms/vies", headers=headers)).json()
         component = {
@@ -109,28 +110,10 @@ def test_key() -> rsa.RSAPrivateKey:
 
 
 @pytest_asyncio.fixture(scope="session")
-async def issuer(test_key: rsa.RSAPrivateKey) -> AsyncIterator[TestIssuer]:
-    """TEMPORARY local JWKS (until the Keycloak fixture lands)."""
-    import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(test_key.public_key()))
-    body = json.dumps({"keys": [{**public, "kid": "test", "use": "sig", "alg": "RS256"}]}).encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *_: Any) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield TestIssuer(f"http://127.0.0.1:{server.server_port}/realms/vies", test_key, "test")
-    server.shutdown()
+async def issuer(test_key: rsa.RSAPrivateKey, vies_keycloak: KeycloakEndpoints) -> TestIssuer:
+    """The local Keycloak's realm, publishing the tests' key beside its own in its JWKS."""
+    kid = await _publish_key_in_keycloak(vies_keycloak, test_key)
+    return TestIssuer(vies_keycloak.issuer, test_key, kid)
 
 
 class SecuredPlatform:
