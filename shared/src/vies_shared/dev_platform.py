@@ -1,18 +1,22 @@
 """``vies run``: the whole platform on one machine, as ``make run`` starts it.
 
-Starts the local stack, then the four services as separate processes with demo
-data, waits until every ``/readyz`` answers, prints where to look, and stops it
-all cleanly on Ctrl-C.
+Starts the local stack (Keycloak included), then the four services as separate
+processes with demo data, trusting the local Keycloak's tokens (and dev HS256
+tokens: ``VIES_ENV=dev``), waits until every ``/readyz`` answers and Keycloak
+serves the realm, prints where to look and how to sign in, and stops it all
+cleanly on Ctrl-C.
 """
 
 from __future__ import annotations
 
 import signal
 import threading
+import time
 from pathlib import Path
 from types import FrameType
 
-from vies_shared.devstack import LocalStack, StackConfig, find_repo_root
+from vies_shared.devstack import COMPONENTS, LocalStack, StackConfig, find_repo_root
+from vies_shared.keycloak import DEMO_USERS, NOTIFICATIONS_CLIENT, NOTIFICATIONS_SECRET
 from vies_shared.service_process import SERVICE_PORTS, ServiceProcess, stop_all, wait_all_ready
 from vies_shared.settings import DEV_JWT_SECRET
 
@@ -20,19 +24,33 @@ from vies_shared.settings import DEV_JWT_SECRET
 def run_platform(root: Path | None = None, *, demo: bool = True) -> int:
     """Run everything until SIGINT/SIGTERM; returns the process exit code."""
     repo = root or find_repo_root()
-    stack = LocalStack(StackConfig(root=repo / ".stack", libs_dir=repo / ".stack" / "kafka" / "libs"))
-    print("Starting Kafka, SecantusDB and Mailpit ...", flush=True)
-    stack.fetch()
-    stack.up()
+    started = time.monotonic()
+    stack = LocalStack(
+        StackConfig(root=repo / ".stack", libs_dir=repo / ".stack" / "kafka" / "libs", components=COMPONENTS)
+    )
+    print("Starting Kafka, SecantusDB, Mailpit and Keycloak ...", flush=True)
+    stack.fetch_all()
+    # Keycloak is waited for below, while the services start: it is the slowest to get ready.
+    stack.up(wait_keycloak=False)
     env = {
         "VIES_KAFKA_BOOTSTRAP": stack.kafka_bootstrap,
         "VIES_MONGODB_URI": stack.mongodb_uri,
         "VIES_SMTP_HOST": stack.smtp_host,
         "VIES_SMTP_PORT": str(stack.smtp_port),
         "VIES_DEMO_DATA": "true" if demo else "false",
+        "VIES_ENV": "dev",
+        "VIES_OIDC_ISSUER": stack.keycloak_issuer,
+        "VIES_OIDC_AUDIENCE": "vies-api",
+    }
+    admin_client = {
+        "VIES_OIDC_ADMIN_CLIENT_ID": NOTIFICATIONS_CLIENT,
+        "VIES_OIDC_ADMIN_CLIENT_SECRET": NOTIFICATIONS_SECRET,
     }
     logs = repo / ".stack" / "logs"
-    services = [ServiceProcess(name, port, env, logs / f"{name}.log") for name, port in SERVICE_PORTS.items()]
+    services = [
+        ServiceProcess(name, port, {**env, **(admin_client if name == "notifications" else {})}, logs / f"{name}.log")
+        for name, port in SERVICE_PORTS.items()
+    ]
     stop = threading.Event()
 
     def on_signal(signum: int, _: FrameType | None) -> None:
@@ -46,9 +64,11 @@ def run_platform(root: Path | None = None, *, demo: bool = True) -> int:
             service.start()
         print("Starting the four services ...", flush=True)
         wait_all_ready(services)
+        stack.wait_keycloak()
         print(banner(stack, services), flush=True)
+        print(f"Ready in {time.monotonic() - started:.1f} s.", flush=True)
         stop.wait()
-    except (RuntimeError, TimeoutError) as exc:
+    except (RuntimeError, TimeoutError) as exc:  # StackError is a RuntimeError
         print(f"\nThe platform did not start: {exc}", flush=True)
         code = 1
     finally:
@@ -70,12 +90,20 @@ def banner(stack: LocalStack, services: list[ServiceProcess]) -> str:
         f"  MongoDB        {stack.mongodb_uri}",
         f"  Mail (SMTP)    {stack.smtp_host}:{stack.smtp_port}  -> read it at {stack.mailpit_url}",
         "",
-        "  Tokens: .venv/bin/vies token --role staff",
-        "          .venv/bin/vies token --role authority --authority-id auth-lyon --region FR-ARA",
-        f"  (signed with VIES_JWT_SECRET, default {DEV_JWT_SECRET!r})",
+        "  Sign in (Keycloak, realm vies; passwords for this machine only):",
+        f"    Keycloak       {stack.keycloak_url}   issuer {stack.keycloak_issuer}",
+        f"    admin console  {stack.keycloak_url}/admin   admin / admin",
+        "    demo users     user                 password             role",
+        *(f"                   {u.username:<20} {u.password:<20} {u.role}" for u in DEMO_USERS.values()),
+        "    self-registration: the login page's Register link; the verification mail is in Mailpit",
+        "",
+        "  Tokens: .venv/bin/vies token --user amina.candidate     (a real one from Keycloak)",
+        "          .venv/bin/vies token --role staff                (a dev token: VIES_ENV=dev)",
+        "          .venv/bin/vies token --role authority --authority-id aut-demo-ara --region FR-ARA",
+        f"  (dev tokens are signed with VIES_JWT_SECRET, default {DEV_JWT_SECRET!r})",
         "",
         "  Try:",
-        "    TOKEN=$(.venv/bin/vies token --role staff)",
+        "    TOKEN=$(.venv/bin/vies token --user staff.agency)",
         *(
             f'    curl -s -H "Authorization: Bearer $TOKEN" "{url}" | python3 -m json.tool'
             for url in (
