@@ -273,7 +273,9 @@ def _pytest(tests: list[str], env: dict[str, str], timeout: float) -> tuple[int 
 def _summary(output: str) -> str:
     lines = [line for line in output.splitlines() if line.startswith(("FAILED", "ERROR")) or " passed" in line]
     lines = lines or [line for line in output.splitlines() if line.strip()][-3:]
-    return " | ".join(lines)[:300]
+    # The first assertion or error line says why the mutant was caught.
+    why = next((line[1:].strip() for line in output.splitlines() if line.startswith("E ")), "")
+    return " | ".join(lines + ([why] if why else []))[:400]
 
 
 def run_mutant(mutant: Mutant, base_env: dict[str, str], tests: list[str], timeout: float) -> Result:
