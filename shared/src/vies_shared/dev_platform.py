@@ -42,9 +42,10 @@ def run_platform(root: Path | None = None, *, demo: bool = True) -> int:
         "VIES_OIDC_ISSUER": stack.keycloak_issuer,
         "VIES_OIDC_AUDIENCE": "vies-api",
     }
+    # Notifications checks webhook owners against Keycloak (realm URL defaults to the issuer).
     admin_client = {
-        "VIES_OIDC_ADMIN_CLIENT_ID": NOTIFICATIONS_CLIENT,
-        "VIES_OIDC_ADMIN_CLIENT_SECRET": NOTIFICATIONS_SECRET,
+        "VIES_OWNER_DIRECTORY_CLIENT_ID": NOTIFICATIONS_CLIENT,
+        "VIES_OWNER_DIRECTORY_CLIENT_SECRET": NOTIFICATIONS_SECRET,
     }
     logs = repo / ".stack" / "logs"
     services = [
