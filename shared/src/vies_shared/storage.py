@@ -135,6 +135,7 @@ class Transactions:
                     uow = UnitOfWork(session, self.db, self.outbox)
                     result = await work(uow)
                     if uow.pending:
+                        await self.outbox.order(uow.pending, session)
                         await self.outbox.collection.insert_many(uow.pending, session=session)
                 if uow.pending:
                     for callback in self._on_commit:

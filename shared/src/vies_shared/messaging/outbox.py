@@ -1,18 +1,26 @@
 """The transactional outbox: events written in the same transaction as their state change.
 
 Document shape: ``{_id: ce_id, seq, topic, key, headers, value, type, created_at,
-published_at: null}``. ``seq`` orders publication (nanosecond clock, strictly
-increasing per process); published documents expire by TTL.
+published_at: null}``. ``seq`` orders publication; published documents expire by TTL.
+
+Per-key order does not depend on the clocks of the API replicas (review L1): ``seq``
+starts from the writer's nanosecond clock, then ``Outbox.order`` raises it, inside the
+use case's transaction, above the last ``seq`` of the same aggregate (``topic`` and
+``key``), kept in ``outbox_keys`` ``{_id: "<topic> <key>", seq, at}``. Two transactions
+on one aggregate both write that document, so they conflict and one is retried: the
+``seq`` of an aggregate's events grows in commit order whatever the pods' clocks say.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -21,6 +29,8 @@ from vies_shared.events.envelope import EventMeta, encode, new_event_id
 from vies_shared.events.topics import contacts_topic, events_topic
 
 Document = dict[str, Any]
+Clock = Callable[[], int]
+KEYS_COLLECTION = "outbox_keys"
 
 _seq_lock = threading.Lock()
 _last_seq = 0
@@ -37,17 +47,60 @@ def next_seq() -> int:
 class Outbox:
     """Builds outbox documents for one service and owns the ``outbox`` collection."""
 
-    def __init__(self, db: AsyncDatabase[Document], *, service: str, topic_prefix: str = "") -> None:
+    def __init__(
+        self,
+        db: AsyncDatabase[Document],
+        *,
+        service: str,
+        topic_prefix: str = "",
+        clock: Clock | None = None,
+    ) -> None:
         self.collection: AsyncCollection[Document] = db["outbox"]
+        self.keys: AsyncCollection[Document] = db[KEYS_COLLECTION]
         self.service = service
         self.prefix = topic_prefix
+        # Injected by tests to play replicas whose clocks disagree; the process clock otherwise.
+        self.clock = clock
+        self._last_seq = 0
+        self._lock = threading.Lock()
 
     async def ensure_indexes(self, retention_days: int = 7) -> None:
-        """Pending scan index and TTL on published documents."""
+        """Pending scan index, TTL on published documents and on idle aggregates' last ``seq``."""
         await self.collection.create_index([("published_at", ASCENDING), ("seq", ASCENDING)])
         await self.collection.create_index(
             "published_at", expireAfterSeconds=retention_days * 86400, name="published_ttl"
         )
+        # An aggregate silent for the whole retention falls back to the clock: by then its
+        # earlier events are long published, so no pending event can be overtaken.
+        await self.keys.create_index("at", expireAfterSeconds=retention_days * 86400, name="idle_ttl")
+
+    def next_seq(self) -> int:
+        """A strictly increasing number per writer, close to its wall clock in nanoseconds."""
+        if self.clock is None:
+            return next_seq()
+        with self._lock:
+            self._last_seq = max(self.clock(), self._last_seq + 1)
+            return self._last_seq
+
+    async def order(self, documents: Sequence[Document], session: AsyncClientSession) -> None:
+        """Raise each document's ``seq`` above its aggregate's last one, in the caller's transaction.
+
+        Within one transaction the documents keep their emission order; across transactions an
+        aggregate's ``seq`` grows in commit order (the ``outbox_keys`` write makes concurrent
+        transactions on one aggregate conflict, and the loser is retried from the start).
+        """
+        last: dict[str, int] = {}
+        floor = 0
+        for document in documents:
+            ident = f"{document['topic']} {document['key']}"
+            if ident not in last:
+                found = await self.keys.find_one({"_id": ident}, {"seq": 1}, session=session)
+                last[ident] = int(found["seq"]) if found is not None else 0
+            seq = max(int(document["seq"]), last[ident] + 1, floor + 1)
+            document["seq"] = last[ident] = floor = seq
+        now = datetime.now(UTC)
+        for ident, seq in last.items():
+            await self.keys.update_one({"_id": ident}, {"$set": {"seq": seq, "at": now}}, upsert=True, session=session)
 
     def topic_for(self, event: Event) -> str:
         """Contact data goes to the compacted contacts topic, everything else to the service's events."""
@@ -68,7 +121,7 @@ class Outbox:
         meta, message = encode(event, region=region, correlation_id=correlation_id, causation_id=causation_id)
         return meta, {
             "_id": meta.id,
-            "seq": next_seq(),
+            "seq": self.next_seq(),
             "topic": topic or self.topic_for(event),
             "key": message.key,
             "headers": message.headers,
@@ -82,7 +135,7 @@ class Outbox:
         """An outbox document that publishes a null value for ``key`` (compaction deletes it)."""
         return {
             "_id": new_event_id(),
-            "seq": next_seq(),
+            "seq": self.next_seq(),
             "topic": topic,
             "key": key,
             "headers": {},
