@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -86,3 +87,36 @@ def is_eea(country: str) -> bool:
 def is_eea_or_switzerland(country: str) -> bool:
     """EEA or Switzerland (Service Civique reciprocity excludes both)."""
     return is_eea(country) or country.upper() == "CH"
+
+
+def french_overseas_codes() -> frozenset[str]:
+    """ISO 3166-1 codes of the French territories outside metropolitan France (RE, GP, NC, ...)."""
+    return frozenset(_load("french_territories.json")["overseas"])
+
+
+def is_france(country: str) -> bool:
+    """Whether a country code is France, its overseas territories included (they are never "abroad")."""
+    code = country.upper()
+    return code == _load("french_territories.json")["france"] or code in french_overseas_codes()
+
+
+@dataclass(frozen=True)
+class OdaList:
+    """The OECD DAC list of countries and territories eligible for official development assistance."""
+
+    title: str
+    source: str
+    as_of: date
+    recipients: frozenset[str]
+
+
+def oda_list() -> OdaList:
+    """The shipped DAC list of ODA recipients, with its source and the date it stands at."""
+    data = _load("oda_recipients.json")
+    codes = frozenset(code for group in data["recipients"].values() for code in group)
+    return OdaList(data["title"], data["source"], date.fromisoformat(data["as_of"]), codes)
+
+
+def is_oda_recipient(country: str) -> bool:
+    """Whether a country is on the DAC list of ODA recipients."""
+    return country.upper() in oda_list().recipients
