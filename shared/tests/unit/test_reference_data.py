@@ -24,8 +24,10 @@ def test_the_oda_list_names_its_source_and_is_less_than_two_years_old() -> None:
 
 @pytest.mark.parametrize(
     ("country", "recipient"),
-    [("SN", True), ("MA", True), ("VN", True), ("BR", True), ("UA", True), ("WF", True)]
-    + [("US", False), ("CA", False), ("CL", False), ("FR", False), ("DE", False), ("JP", False)],
+    [
+        *[(code, True) for code in ("SN", "MA", "VN", "BR", "UA", "WF")],
+        *[(code, False) for code in ("US", "CA", "CL", "FR", "DE", "JP")],
+    ],
 )
 def test_oda_recipients(country: str, recipient: bool) -> None:
     assert is_oda_recipient(country) is recipient
