@@ -105,7 +105,9 @@ class StackConfig:
     """Appended to Keycloak's JVM options: a quicker start on a small machine."""
     mvn: str = "mvn"
     python: str = sys.executable
-    """Interpreter that has the ``secantusdb`` package (runs ``python -m secantus``)."""
+    """Interpreter that has the ``secantusdb`` package (runs ``vies_shared.devstack.secantus_server``)."""
+    transaction_lifetime_seconds: float = 30.0
+    """SecantusDB aborts a transaction idle this long (a SIGKILLed client's), checked every second."""
     auto_create_topics: bool = False
     kafka_log_level: str = "WARN"
     kafka_jvm_opts: tuple[str, ...] = (
@@ -673,7 +675,11 @@ class LocalStack:
             encoding="utf-8",
         )
         return [
-            self.config.python, "-m", "secantus", "--config", str(toml),
+            # SecantusDB's own command line, plus a transaction lifetime and a reaper that runs without
+            # traffic (its own only runs when another transaction comes by): see secantus_server.py.
+            self.config.python, "-m", "vies_shared.devstack.secantus_server",
+            "--transaction-lifetime-seconds", str(self.config.transaction_lifetime_seconds),
+            "--config", str(toml),
             "--host", "127.0.0.1", "--port", str(self._ports["mongodb_port"]),
             "--log-level", "WARNING", "--cache-size", "256M",
             "--storage-path", str(data),  # last: it is the process marker
