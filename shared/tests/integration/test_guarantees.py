@@ -341,6 +341,7 @@ class RelayKit:
         self.fail_acks = False
         self.hold_acks: asyncio.Event | None = None
         self.sent: list[str] = []
+        self.attempts = 0
 
     async def start(self, batch_size: int) -> OutboxRelay:
         await self.outbox.ensure_indexes()
@@ -348,6 +349,7 @@ class RelayKit:
         original: Callable[..., Awaitable[Any]] = self.broker.publish
 
         async def publish(*args: Any, **kwargs: Any) -> Any:
+            self.attempts += 1
             future = await original(*args, **kwargs)  # handed to the producer, on its way to the broker
             self.sent.append(dict(kwargs["headers"])["ce_id"])
 
@@ -475,3 +477,44 @@ async def test_batch_abandoned_at_shutdown_is_not_acknowledged(
         await wait_until(
             lambda: svc.runtime.db["counters"].find_one({"_id": "p1"}), timeout=30, message="handled after restart"
         )
+
+
+# --- relay: broker killed mid-batch (stops Kafka: needs the plugin's own stack) ---------------------------
+
+
+@pytest.mark.outage
+async def test_relay_with_broker_killed_mid_batch_marks_nothing_and_publishes_later(
+    vies_settings: Any, vies_stack: Any
+) -> None:
+    if vies_stack.stack is None:
+        pytest.skip("stops Kafka: needs the stack started by the test plugin")
+    stack = vies_stack.stack
+    kit = RelayKit(vies_settings("partners"))
+    try:
+        first = await kit.emit("p0", -1)
+        await kit.start(batch_size=50)
+        await wait_until(lambda: _marked_is(kit, 1), timeout=20, message="first event published")
+        await asyncio.to_thread(stack.stop_kafka)
+        try:
+            ids = [await kit.emit(f"p{i % 3}", i) for i in range(20)]
+            # Depending on what the producer still knows of the partitions' leaders, it takes the batch and
+            # retries it until the broker is back, or refuses it after its request timeout: either way,
+            # nothing may be marked.
+            await wait_until(lambda: kit.attempts > 1, timeout=30, message="a batch tried with the broker down")
+            await asyncio.sleep(3)
+            assert await kit.marked() == 1
+        finally:
+            await asyncio.to_thread(stack.start_kafka)
+
+        async def drained() -> bool:
+            return bool(await kit.outbox.backlog() == 0)
+
+        await wait_until(drained, timeout=90, message="outbox drained after the broker came back")
+        events = await kit.probe.events("partners.PartnerSuspended")
+        assert {e["headers"]["ce_id"] for e in events} == {first, *ids}
+    finally:
+        await kit.close()
+
+
+async def _marked_is(kit: RelayKit, n: int) -> bool:
+    return await kit.marked() == n
