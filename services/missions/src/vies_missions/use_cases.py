@@ -538,6 +538,8 @@ async def issue_security_alert(
                 level=alert.level,
                 respond_by=alert.respond_by,
                 mission_ids=[e["mission_id"] for e in entries],
+                message=alert.message,
+                respond_within_hours=alert.respond_within_hours,
             )
         )
         # The per-region view, so each branch sees the alert and its own missions (ce_region = that region).
@@ -549,6 +551,8 @@ async def issue_security_alert(
                     level=alert.level,
                     respond_by=alert.respond_by,
                     mission_ids=mission_ids,
+                    message=alert.message,
+                    respond_within_hours=alert.respond_within_hours,
                 ),
                 region=region,
             )

@@ -131,6 +131,8 @@ async def test_safety_check_end_to_end(vies_settings: Any, vies_stack: Any, topi
         [issued] = await probe.wait_for("missions.SecurityAlertIssued")
         assert issued["value"]["country"] == "SN" and sorted(issued["value"]["mission_ids"]) == sorted(missions)
         assert issued["headers"]["ce_region"] == "none"
+        # The instructions travel with the alert (issue 14): the message and the hours to answer.
+        assert issued["value"]["message"] == "Unrest in Dakar" and issued["value"]["respond_within_hours"] == 1
         # The per-region view of the check: one event per region, each with that region's missions only.
         opened = await probe.wait_for("missions.SafetyCheckOpened", 2, where=lambda e: e["key"] == alert_id)
         assert {e["headers"]["ce_region"]: e["value"]["mission_ids"] for e in opened} == {
@@ -138,6 +140,7 @@ async def test_safety_check_end_to_end(vies_settings: Any, vies_stack: Any, topi
             "FR-IDF": [missions[1]],
         }
         assert all(e["value"]["country"] == "SN" and e["value"]["level"] == "crisis" for e in opened)
+        assert all(e["value"]["message"] == "Unrest in Dakar" for e in opened)
         assert {e["value"]["respond_by"] for e in opened} == {issued["value"]["respond_by"]}
         closed_in = await probe.wait_for("missions.SafetyCheckClosedInRegion", 2, where=lambda e: e["key"] == alert_id)
         assert {e["headers"]["ce_region"]: e["value"]["unaccounted_mission_ids"] for e in closed_in} == {

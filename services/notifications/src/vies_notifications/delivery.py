@@ -288,6 +288,8 @@ class DeliveryWorker:
             return None
         language = routing.choose_language(address.language, None, self.settings.default_language, SUPPORTED_LANGUAGES)
         context = {**doc.get("context", {}), "recipient_name": address.name}
+        if context.get("alert_id"):
+            context["alert_url"] = self.settings.safety_check_url.replace("{alert_id}", str(context["alert_id"]))
         await self._complete(context)
         try:
             content = render(doc["template"], language, context)

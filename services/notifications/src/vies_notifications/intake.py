@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from vies_notifications import projection, store
+from vies_notifications import local_time, projection, store
 from vies_notifications.domain import routing
 from vies_notifications.domain.delivery import PENDING, notification_id
 from vies_shared.events.base import Event
@@ -54,6 +54,8 @@ def _short_datetime(value: Any) -> Any:
 async def gather_facts(uow: UnitOfWork, meta: EventMeta, event: Event) -> Document:
     """The event's data plus what the projection knows about the records it names."""
     facts: Document = event.model_dump(mode="json")
+    # Deadlines on the reader's clock (before respond_by is shortened to UTC for older templates).
+    facts.update(local_time.deadline_facts(facts.get("respond_by"), facts.get("country")))
     for name in _DATETIME_FIELDS:
         if name in facts:
             facts[name] = _short_datetime(facts[name])

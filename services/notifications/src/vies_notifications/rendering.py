@@ -142,7 +142,18 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "country": "SN",
         "authority_name": "Ville de Lyon",
     },
-    "security_alert": {"alert_id": "al-1", "country": "SN", "level": "crisis", "respond_by": "2027-03-01 18:00"},
+    "security_alert": {
+        "alert_id": "al-1",
+        "country": "SN",
+        "level": "crisis",
+        "respond_by": "2027-03-01 18:00",
+        "respond_by_local": "2027-03-01 18:00 (Africa/Dakar, UTC+00:00)",
+        "respond_by_paris": "2027-03-01 19:00 (Europe/Paris, UTC+01:00)",
+        "respond_within_hours": 6.0,
+        "message": "Manifestations à Dakar : restez chez vous, évitez le centre-ville et la corniche. "
+        "Gardez votre téléphone chargé. Point de regroupement si besoin : Espace Volontariats, rue 10, Point E.",
+        "alert_url": "https://vies.example.org/volunteer/safety-checks/al-1",
+    },
     "safety_check_unaccounted": {"alert_id": "al-1", "country": "SN", "unaccounted_mission_ids": ["m-1", "m-7"]},
     "mission_ended_volunteer": {"mission_id": "m-1", "country": "SN", "ended_on": "2028-01-14"},
     "mission_ended": {

@@ -64,6 +64,9 @@ class NotificationsSettings(ServiceSettings):
     duty_officer_phone: str = "+33100000999"
     duty_officer_language: str = "fr"
     ops_email: str = "exploitation@vies.example.org"
+    # The page where a volunteer reads an alert in full and answers it ({alert_id} is replaced);
+    # the SMS carries the alert's message shortened, with this link.
+    safety_check_url: str = "https://vies.example.org/volunteer/safety-checks/{alert_id}"
 
     # regional digest: hour of the day (in digest_timezone) after which yesterday's digest goes out
     digest_hour: int = Field(default=7, ge=0, le=23)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from vies_notifications import local_time
 from vies_notifications.app import create
 from vies_notifications.domain.routing import CATEGORIES
 from vies_notifications.settings import NotificationsSettings
@@ -25,6 +26,7 @@ from vies_shared.testing.helpers import running
 pytestmark = pytest.mark.integration
 
 VOLUNTEERS = 50
+MESSAGE = "Unrest in Cotonou: stay at home, keep away from the port. Rally point if needed: the centre, rue 12."
 
 
 async def _publish_many(bootstrap: str, items: list[tuple[str, Event, str | None]]) -> None:
@@ -115,6 +117,8 @@ async def test_security_alert_reaches_all_fifty_volunteers_by_email_and_sms_desp
             )
             await _publish_many(bootstrap, items)
             staff = svc.auth("staff")
+            respond_by = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2)
+            local = local_time.written(respond_by, "Africa/Porto-Novo")
 
             async def missions_known() -> bool:
                 # Plannings and starts notify nobody here: wait until the projection holds the 50 started missions.
@@ -128,7 +132,9 @@ async def test_security_alert_reaches_all_fifty_volunteers_by_email_and_sms_desp
                     alert_id=f"al-{test_id}",
                     country="BJ",
                     level="crisis",
-                    respond_by=datetime.now(UTC) + timedelta(hours=2),
+                    respond_by=respond_by,
+                    message=MESSAGE,
+                    respond_within_hours=2,
                 ),
             )
 
@@ -151,3 +157,10 @@ async def test_security_alert_reaches_all_fifty_volunteers_by_email_and_sms_desp
             assert french == {f"{v}@example.org" for v in volunteers[1::2]}
             phones = Counter(r.json()["to"] for r in sms.on("/sms"))
             assert phones == {f"+22177{n:07d}": 1 for n in range(VOLUNTEERS)}
+            # The instructions and the deadline on the volunteer's clock, written with its zone (issue 14).
+            body = (await mailpit.message(messages[0]["ID"]))["Text"]
+            assert MESSAGE in body and local in body and "Africa/Porto-Novo" in local
+            texts = {r.json()["text"] for r in sms.on("/sms")}
+            assert all(
+                MESSAGE[:40] in t and local in t and t.endswith(f"/volunteer/safety-checks/al-{test_id}") for t in texts
+            )

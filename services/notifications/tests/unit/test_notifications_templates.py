@@ -47,3 +47,35 @@ def test_every_screening_reason_is_listed() -> None:
 def test_missing_variables_fail_in_strict_mode() -> None:
     with pytest.raises(Exception, match="undefined"):
         rendering.render("security_alert", "fr", {"recipient_name": "x"}, strict=True)
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_security_alert_carries_the_message_and_the_local_deadline(language: str) -> None:
+    context = rendering.sample_context("security_alert")
+    content = rendering.render("security_alert", language, context, strict=True)
+    for part in (content.text, content.sms):
+        assert "Manifestations à Dakar" in part and "2027-03-01 18:00 (Africa/Dakar, UTC+00:00)" in part
+        assert "https://vies.example.org/volunteer/safety-checks/al-1" in part
+    assert "Manifestations à Dakar" in content.html and "Africa/Dakar" in content.html
+    assert "UTC)" not in content.text  # no longer a bare UTC time
+
+
+def test_security_alert_sms_shortens_a_long_message_and_keeps_the_link() -> None:
+    long = "Quittez la zone nord par la route nationale 2. " * 30
+    context = {**rendering.sample_context("security_alert"), "message": long}
+    content = rendering.render("security_alert", "fr", context, strict=True)
+    assert long.strip() in content.text  # the email has all of it
+    assert len(content.sms) <= 340 and "..." in content.sms  # the message cut at 160 characters
+    assert content.sms.endswith("https://vies.example.org/volunteer/safety-checks/al-1")
+
+
+def test_security_alert_of_an_older_event_still_renders() -> None:
+    context = {
+        "recipient_name": "x",
+        "alert_id": "a",
+        "country": "SN",
+        "level": "crisis",
+        "respond_by": "2027-01-01 10:00",
+    }
+    content = rendering.render("security_alert", "en", context)
+    assert "before 2027-01-01 10:00 UTC" in content.text

@@ -94,6 +94,9 @@ class SecurityAlertIssued(Event):
     level: AlertLevel
     respond_by: datetime
     mission_ids: list[str] | None = None
+    # What to do and where to go, as written by the centre or staff; the hours given to answer.
+    message: str | None = None
+    respond_within_hours: float | None = None
 
 
 class SafetyStatusReported(Event):
@@ -132,6 +135,8 @@ class SafetyCheckOpened(Event):
     level: AlertLevel
     respond_by: datetime
     mission_ids: list[str]
+    message: str | None = None
+    respond_within_hours: float | None = None
 
 
 class SafetyCheckClosedInRegion(Event):

@@ -70,6 +70,11 @@ class SecurityAlert:
             issued_by_role=issued_by_role,
         )
 
+    @property
+    def respond_within_hours(self) -> float:
+        """The hours the volunteers were given to answer."""
+        return round((self.respond_by - self.issued_at).total_seconds() / 3600, 3)
+
     def entries_for(self, missions: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """One pending entry per mission under way in the country (the snapshot)."""
         return [
