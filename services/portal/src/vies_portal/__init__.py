@@ -1,0 +1,1 @@
+"""The VIES web portal: pages for candidates and authorities over the four services' APIs."""
