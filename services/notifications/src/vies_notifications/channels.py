@@ -22,9 +22,12 @@ from vies_notifications import metrics
 from vies_notifications.domain import webhooks
 from vies_notifications.domain.delivery import (
     SENT_OUTCOME,
+    SMTP_AUTH_CODES,
     Outcome,
     classify_http,
+    classify_sms_http,
     classify_smtp,
+    configuration_error,
     message_id,
     permanent,
     transient,
@@ -75,6 +78,13 @@ def _smtp_failure(exc: BaseException) -> Outcome:
     return transient(f"SMTP {type(exc).__name__}: {exc}")
 
 
+def _connection_failure(exc: BaseException) -> Outcome:
+    """Connecting failed: the relay refusing our login (aiosmtplib logs in on connect) is a configuration error."""
+    if isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code in SMTP_AUTH_CODES:
+        return configuration_error(f"SMTP login refused: {exc.code} {exc.message}".strip())
+    return transient(f"SMTP connection failed: {type(exc).__name__}: {exc}")
+
+
 def _connection_lost(exc: BaseException) -> bool:
     return isinstance(
         exc, (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPConnectError, aiosmtplib.SMTPTimeoutError, OSError)
@@ -119,7 +129,7 @@ class EmailSender:
                     try:
                         client = await self._connect()
                     except Exception as exc:  # noqa: BLE001 - any connection failure is retried later
-                        failure = transient(f"SMTP connection failed: {type(exc).__name__}: {exc}")
+                        failure = _connection_failure(exc)
                         outcomes += [failure] * (len(emails) - len(outcomes))
                         return outcomes
                 try:
@@ -160,7 +170,7 @@ async def send_sms(
         )
     except httpx.HTTPError as exc:
         return transient(f"SMS provider unreachable: {type(exc).__name__}: {exc}")
-    return classify_http(response.status_code)
+    return classify_sms_http(response.status_code)
 
 
 async def check_destination(url: str, allowlist: Sequence[str]) -> list[str]:

@@ -24,6 +24,7 @@ from vies_notifications.domain import routing
 from vies_notifications.domain.delivery import (
     FAILED,
     PENDING,
+    SAFETY_CATEGORIES,
     SENDING,
     SENT,
     Outcome,
@@ -75,7 +76,10 @@ def _settings(runtime: Runtime) -> NotificationsSettings:
 def policy(settings: NotificationsSettings) -> RetryPolicy:
     """The retry schedule from settings."""
     return RetryPolicy(
-        settings.delivery_max_attempts, settings.delivery_retry_initial_seconds, settings.delivery_retry_max_seconds
+        settings.delivery_max_attempts,
+        settings.delivery_retry_initial_seconds,
+        settings.delivery_retry_max_seconds,
+        safety_max_seconds=settings.safety_retry_max_seconds,
     )
 
 
@@ -283,8 +287,7 @@ class DeliveryWorker:
         doc = attempt.doc
         address = await self._address(doc["recipient"])
         if address is None:
-            # Contact data travel on another topic and may arrive a moment after the event: retry later.
-            attempt.outcome = transient("recipient's contact data not known (yet)")
+            attempt.outcome = self._waiting_for_contact(doc)
             return None
         language = routing.choose_language(address.language, None, self.settings.default_language, SUPPORTED_LANGUAGES)
         context = {**doc.get("context", {}), "recipient_name": address.name}
@@ -299,6 +302,20 @@ class DeliveryWorker:
         attempt.language = language
         attempt.subject = content.subject
         return address, content
+
+    def _waiting_for_contact(self, doc: Document) -> Outcome:
+        """Contact data travel on another topic and may arrive after the event: wait without using attempts.
+
+        Past ``contact_wait_max_seconds`` the wait counts as a transient failure (so an ordinary
+        message ends failed); a safety message keeps waiting either way.
+        """
+        error = "recipient's contact data not known (yet)"
+        created = doc.get("created_at") or datetime.now(UTC)
+        created = created if created.tzinfo else created.replace(tzinfo=UTC)
+        waited = (datetime.now(UTC) - created).total_seconds()
+        if waited < self.settings.contact_wait_max_seconds or doc.get("category") in SAFETY_CATEGORIES:
+            return deferred(error, retry_in=self.settings.contact_wait_seconds)
+        return transient(error)
 
     async def _complete(self, context: Document) -> None:
         """Fill names the projection did not have yet when the event was taken in (events of other partitions)."""
@@ -438,11 +455,14 @@ class DeliveryWorker:
                         region=region,
                     )
                 elif outcome.kind == "deferred":
-                    later = now + timedelta(seconds=self.settings.owner_rights_retry_seconds)
+                    wait = outcome.retry_in or self.settings.owner_rights_retry_seconds
+                    later = now + timedelta(seconds=wait)
                     changes.update({"status": PENDING, "next_attempt_at": later, "last_error": outcome.error})
                 else:
-                    retry_at = self.policy.after_failure(count, outcome, now)
+                    category = doc.get("category")
+                    retry_at = self.policy.after_failure(count, outcome, now, category=category)
                     changes["last_error"] = outcome.error
+                    self._count_failure(doc, outcome, count, retry_at is not None)
                     if retry_at is not None:
                         changes.update({"status": PENDING, "next_attempt_at": retry_at})
                     else:
@@ -483,6 +503,27 @@ class DeliveryWorker:
                     outcome=attempt.outcome.kind,
                     error=attempt.outcome.error,
                 )
+
+    def _count_failure(self, doc: Document, outcome: Outcome, attempts: int, retrying: bool) -> None:
+        """Metrics and logs an operator alerts on: refused credentials, safety messages late or lost."""
+        service, channel = self.settings.service, doc["channel"]
+        if outcome.configuration:
+            metrics.PROVIDER_AUTH_FAILURES.labels(service, channel).inc()
+            log.error("provider_refused_credentials", channel=channel, error=outcome.error)
+        if doc.get("category") not in SAFETY_CATEGORIES:
+            return
+        if not retrying:
+            metrics.SAFETY_FAILED.labels(service, channel).inc()
+            log.error("safety_message_failed", notification_id=doc["_id"], channel=channel, error=outcome.error)
+        elif self.policy.beyond_budget(attempts):
+            metrics.SAFETY_BEYOND_BUDGET.labels(service, channel).inc()
+            log.error(
+                "safety_message_still_undelivered",
+                notification_id=doc["_id"],
+                channel=channel,
+                attempts=attempts,
+                error=outcome.error,
+            )
 
     async def _supervise(
         self, uow: UnitOfWork, subscription_id: str, succeeded: bool, error: str, now: datetime

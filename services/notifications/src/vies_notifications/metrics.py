@@ -14,3 +14,18 @@ SUBSCRIPTIONS_SUSPENDED = Counter(
     "Webhook subscriptions suspended because their owner lost the rights to receive them",
     ["service"],
 )
+PROVIDER_AUTH_FAILURES = Counter(
+    "vies_notifications_provider_auth_failures_total",
+    "Delivery attempts refused because a provider rejected the platform's credentials (SMTP 530/535, SMS 401/403)",
+    ["service", "channel"],
+)
+SAFETY_BEYOND_BUDGET = Counter(
+    "vies_notifications_safety_retries_beyond_budget_total",
+    "Failed attempts of safety messages that have used up the ordinary retry budget and keep retrying",
+    ["service", "channel"],
+)
+SAFETY_FAILED = Counter(
+    "vies_notifications_safety_failed_total",
+    "Safety messages that failed for good (permanent failure: no address, address refused)",
+    ["service", "channel"],
+)

@@ -56,6 +56,13 @@ class NotificationsSettings(ServiceSettings):
     delivery_retry_initial_seconds: float = Field(default=30.0, gt=0)
     delivery_retry_max_seconds: float = Field(default=3600.0, gt=0)
     delivery_claim_seconds: float = Field(default=120.0, gt=0)
+    # Safety and security messages never give up on a transient failure; their backoff is capped lower.
+    safety_retry_max_seconds: float = Field(default=600.0, gt=0)
+    # A person's contact data travel on another topic and may arrive after the event: the message
+    # waits for them (no attempt used), looking again every contact_wait_seconds, at most
+    # contact_wait_max_seconds (then it fails like any transient failure; safety messages keep waiting).
+    contact_wait_seconds: float = Field(default=30.0, gt=0)
+    contact_wait_max_seconds: float = Field(default=7 * 86400.0, gt=0)
 
     # people and places the routing table names
     default_language: str = "fr"

@@ -10,6 +10,7 @@ import pytest
 from vies_notifications.domain.delivery import (
     RetryPolicy,
     classify_http,
+    classify_sms_http,
     classify_smtp,
     message_id,
     notification_id,
@@ -73,3 +74,33 @@ def test_ids_are_stable_per_event_recipient_and_channel() -> None:
     assert a == notification_id("e1", "person:p1", "email")
     assert len({a, notification_id("e1", "person:p1", "sms"), notification_id("e2", "person:p1", "email")}) == 3
     assert message_id(a, "example.org") == f"<{a}@example.org>"
+
+
+@pytest.mark.parametrize(
+    ("status", "kind", "configuration"),
+    [(200, "sent", False), (401, "transient", True), (403, "transient", True), (400, "permanent", False)],
+)
+def test_sms_gateway_refusing_our_token_is_a_configuration_error_retried(
+    status: int, kind: str, configuration: bool
+) -> None:
+    outcome = classify_sms_http(status)
+    assert (outcome.kind, outcome.configuration) == (kind, configuration)
+
+
+@pytest.mark.parametrize("code", [530, 534, 535, 538])
+def test_smtp_authentication_replies_are_configuration_errors_retried(code: int) -> None:
+    outcome = classify_smtp(code, "5.7.8 Authentication credentials invalid")
+    assert outcome.kind == "transient" and outcome.configuration and outcome.error.startswith("configuration:")
+
+
+@pytest.mark.parametrize("category", ["safety", "security"])
+def test_safety_messages_never_give_up_on_a_transient_failure(category: str) -> None:
+    policy = RetryPolicy(max_attempts=3, initial_seconds=1, max_seconds=3600, safety_max_seconds=60)
+    now = datetime(2027, 1, 1, tzinfo=UTC)
+    for attempts in (3, 8, 100, 10_000):
+        retry_at = policy.after_failure(attempts, transient("SMTP down"), now, category=category)
+        assert retry_at is not None and retry_at <= now + timedelta(seconds=60)  # capped lower
+        assert policy.beyond_budget(attempts)
+    assert policy.after_failure(3, transient("SMTP down"), now, category="mission") is None
+    assert policy.after_failure(1, permanent("no phone"), now, category=category) is None
+    assert not policy.beyond_budget(2)

@@ -36,12 +36,31 @@ def message_id(notification_id: str, domain: str) -> str:
     return f"<{notification_id}@{domain}>"
 
 
+# Categories whose messages are never given up on a transient failure (security alerts, safety-check
+# reminders, unaccounted lists, incident escalations): they keep retrying with capped backoff and are
+# counted and alerted on instead (issue 14, review H4).
+SAFETY_CATEGORIES: frozenset[str] = frozenset({"safety", "security"})
+
+# SMTP replies about the sender's own credentials (RFC 4954: 530 authentication required, 534 mechanism
+# too weak, 535 credentials invalid, 538 encryption required): the relay password was rotated or
+# mistyped. The platform's configuration is wrong, not the message: retried, counted, alerted.
+SMTP_AUTH_CODES: frozenset[int] = frozenset({530, 534, 535, 538})
+# The SMS gateway refusing our token.
+HTTP_AUTH_CODES: frozenset[int] = frozenset({401, 403})
+
+
 @dataclass(frozen=True)
 class Outcome:
-    """What one delivery attempt came to."""
+    """What one delivery attempt came to.
+
+    ``configuration`` marks a transient failure caused by the platform's own provider settings
+    (credentials refused); ``retry_in`` lets a deferred attempt say when to look again.
+    """
 
     kind: Literal["sent", "transient", "permanent", "deferred"]
     error: str = ""
+    configuration: bool = False
+    retry_in: float | None = None
 
     @property
     def sent(self) -> bool:
@@ -62,9 +81,14 @@ def permanent(error: str) -> Outcome:
     return Outcome("permanent", error)
 
 
-def deferred(error: str) -> Outcome:
+def deferred(error: str, retry_in: float | None = None) -> Outcome:
     """Not attempted: a check the delivery needs could not be made; try again later, attempts unchanged."""
-    return Outcome("deferred", error)
+    return Outcome("deferred", error, retry_in=retry_in)
+
+
+def configuration_error(error: str) -> Outcome:
+    """A provider refused the platform's credentials: retried (never permanent), counted and alerted on."""
+    return Outcome("transient", f"configuration: {error}", configuration=True)
 
 
 def classify_http(status: int) -> Outcome:
@@ -80,8 +104,21 @@ def classify_http(status: int) -> Outcome:
     return transient(f"HTTP {status}")
 
 
+def classify_sms_http(status: int) -> Outcome:
+    """An HTTP answer from the SMS gateway: as ``classify_http``, but 401/403 mean our token is refused."""
+    if status in HTTP_AUTH_CODES:
+        return configuration_error(f"SMS gateway answered HTTP {status}")
+    return classify_http(status)
+
+
 def classify_smtp(code: int, message: str) -> Outcome:
-    """An SMTP reply code: 5xx is a permanent failure (RFC 5321 4.2.1), 4xx a transient one."""
+    """An SMTP reply code: 5xx is a permanent failure (RFC 5321 4.2.1), 4xx a transient one.
+
+    Authentication replies (``SMTP_AUTH_CODES``) are the relay refusing our credentials: a
+    configuration error, retried.
+    """
+    if code in SMTP_AUTH_CODES:
+        return configuration_error(f"SMTP {code} {message}".strip())
     if 500 <= code < 600:
         return permanent(f"SMTP {code} {message}".strip())
     return transient(f"SMTP {code} {message}".strip())
@@ -94,17 +131,38 @@ class RetryPolicy:
     max_attempts: int
     initial_seconds: float
     max_seconds: float
+    safety_max_seconds: float | None = None  # the cap for safety messages (default: max_seconds)
 
-    def delay(self, attempts: int, rng: random.Random | None = None) -> float:
+    def delay(self, attempts: int, rng: random.Random | None = None, cap: float | None = None) -> float:
         """Seconds to wait after the ``attempts``-th failed attempt (equal jitter: half fixed, half random)."""
-        ceiling = float(min(self.max_seconds, self.initial_seconds * 2.0 ** max(0, attempts - 1)))
+        ceiling = float(min(cap or self.max_seconds, self.initial_seconds * 2.0 ** min(60, max(0, attempts - 1))))
         draw: float = (rng or random).uniform(0.0, ceiling / 2)
         return ceiling / 2 + draw
 
     def after_failure(
-        self, attempts: int, outcome: Outcome, now: datetime, rng: random.Random | None = None
+        self,
+        attempts: int,
+        outcome: Outcome,
+        now: datetime,
+        rng: random.Random | None = None,
+        *,
+        category: str | None = None,
     ) -> datetime | None:
-        """When to try again after a failure, or None when the notification has failed for good."""
-        if outcome.kind == "permanent" or attempts >= self.max_attempts:
+        """When to try again after a failure, or None when the notification has failed for good.
+
+        A permanent failure ends it. A transient one ends it after ``max_attempts``, except for
+        safety messages and configuration errors: those are never given up while the failure may
+        pass (a relay back up, a rotated password put right); ``beyond_budget`` tells the caller
+        to count and alert.
+        """
+        if outcome.kind == "permanent":
             return None
-        return now + timedelta(seconds=self.delay(attempts, rng))
+        safety = category in SAFETY_CATEGORIES
+        if attempts >= self.max_attempts and not safety:
+            return None
+        cap = self.safety_max_seconds if safety else None
+        return now + timedelta(seconds=self.delay(attempts, rng, cap))
+
+    def beyond_budget(self, attempts: int) -> bool:
+        """Whether a message still retrying has used up the ordinary attempts (an operator must look)."""
+        return attempts >= self.max_attempts
