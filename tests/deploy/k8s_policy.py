@@ -11,17 +11,26 @@ What is checked, and why:
   HPA on CPU for an API, a KEDA ScaledObject on consumer lag for a worker);
 - network policies: a namespace-wide default deny, API pods reachable only
   from the ingress controller (plus Prometheus on the metrics port), egress
-  only to Kafka, MongoDB, DNS, Keycloak's HTTP port for API pods (JWKS) and,
-  for the notifications worker and regional consumers, SMTP/HTTPS outside the
-  cluster;
+  only to Kafka, MongoDB, DNS, Keycloak's HTTP port for API pods (JWKS) and
+  the notifications worker (admin REST API) and, for the notifications worker
+  and regional consumers, SMTP/HTTPS outside the cluster; a pod told to call
+  Keycloak in the cluster has the egress rule and is admitted by Keycloak's
+  policy;
 - tokens: no pod sets a JWT secret (Keycloak signs the tokens), worker pods
   carry no token setting at all, every API pod has the OIDC issuer and
   audience (consistent with the Keycloak and realm of the overlay), and no
   manifest sets VIES_ENV=dev;
+- secrets: no VIES_*SECRET*, *PASSWORD or *TOKEN variable is a literal (env
+  value or ConfigMap); every notifications pod reads VIES_WEBHOOK_SECRET_KEY
+  from the same Secret key; the notifications workers (which deliver webhooks)
+  read VIES_OWNER_DIRECTORY_CLIENT_SECRET from the Secret the realm import
+  takes the client's secret from, with the overlay's realm URL and a client
+  whose service account may read users; API pods do not get that secret;
 - Ingress: no path is "/" or covers an operational endpoint (/metrics,
   /healthz, /readyz, /docs, /redoc, /openapi.json, /asyncapi.json) or
   Keycloak's admin console and master realm; every path is Prefix or Exact;
-- the Keycloak realm import: no user, no literal secret (placeholders backed
+- the Keycloak realm import: no user but service accounts of its confidential
+  clients (read-only user access at most), no literal secret (placeholders backed
   by Secrets), no password or implicit grant, PKCE on confidential clients,
   registration with e-mail verification, no identity-provider mapper that
   gives a role, a group or a VIES scope attribute, scope attributes editable
@@ -53,7 +62,7 @@ MONITORING_NAMESPACE = "monitoring"
 KAFKA_PORT = 9093
 MONGODB_PORT = 27017
 EXTERNAL_PORTS = {443, 465, 587}  # HTTPS (SMS gateway, webhooks), SMTP submission
-KEYCLOAK_HTTP_PORT = 8080  # the realm's JWKS, fetched by the API pods in the cluster
+KEYCLOAK_HTTP_PORT = 8080  # in the cluster: the realm's JWKS (API pods), the admin REST API (notifications worker)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -136,6 +145,13 @@ def app_container(doc: Doc) -> Doc:
 
 def is_api(doc: Doc) -> bool:
     return doc.get("metadata", {}).get("labels", {}).get("app.kubernetes.io/component") == "api"
+
+
+def is_notifications_worker(labels: dict[str, str]) -> bool:
+    """The pods that deliver notifications (SMTP, SMS, webhooks) and check webhook owners with Keycloak."""
+    return labels.get("app.kubernetes.io/name") == "notifications" and labels.get("app.kubernetes.io/component") == (
+        "worker"
+    )
 
 
 # --------------------------------------------------------------------------- workloads
@@ -362,10 +378,9 @@ def check_network_policies(docs: list[Doc], *, whole_namespace: bool = True) -> 
                     from_monitoring = _is_namespace(peer, MONITORING_NAMESPACE) and _ports(rule) == {"http"}
                     if not (from_ingress or from_monitoring):
                         errors.append(f"{where}: {kind_name(policy)} admits ingress from {peer}")
-        external_allowed = labels.get("app.kubernetes.io/name") == "regional" or (
-            labels.get("app.kubernetes.io/name") == "notifications"
-            and labels.get("app.kubernetes.io/component") == "worker"
-        )
+        external_allowed = labels.get("app.kubernetes.io/name") == "regional" or is_notifications_worker(labels)
+        # The JWKS (API pods) and the admin REST API (the notifications worker's owner directory).
+        keycloak_allowed = api or is_notifications_worker(labels)
         for policy in _policies_for(policies, labels, "Egress"):
             for rule in policy["spec"].get("egress") or []:
                 ports = _ports(rule)
@@ -380,7 +395,7 @@ def check_network_policies(docs: list[Doc], *, whole_namespace: bool = True) -> 
                         continue
                     if pod_sel.get("k8s-app") == "kube-dns" and ports == {53}:
                         continue
-                    if api and pod_sel.get("app") == "keycloak" and ports == {KEYCLOAK_HTTP_PORT}:
+                    if keycloak_allowed and pod_sel.get("app") == "keycloak" and ports == {KEYCLOAK_HTTP_PORT}:
                         continue
                     block = peer.get("ipBlock")
                     if block and external_allowed and ports <= EXTERNAL_PORTS and block.get("except"):
@@ -671,6 +686,178 @@ def check_tokens(docs: list[Doc]) -> list[str]:
     return errors
 
 
+# --------------------------------------------------------------------------- secrets
+
+# Settings holding a secret: read from a Secret (secretKeyRef), never a literal in a manifest.
+SECRET_VARIABLE = re.compile(r"^VIES_[A-Z0-9_]*(SECRET|SECRET_KEY|PASSWORD|TOKEN)$")
+WEBHOOK_KEY = "VIES_WEBHOOK_SECRET_KEY"  # seals the webhook subscriptions' signing secrets (every notifications pod)
+OWNER_CLIENT_SECRET = "VIES_OWNER_DIRECTORY_CLIENT_SECRET"  # the notifications workers' Keycloak client
+OWNER_DIRECTORY_DEFAULT_CLIENT = "vies-notifications"  # default of VIES_OWNER_DIRECTORY_CLIENT_ID
+OWNER_DIRECTORY_ROLES = {"view-users", "query-users"}  # realm-management roles of its service account
+DELIVERING_ROLES = ("all", "worker")  # VIES_ROLE of the processes that deliver (default "all")
+
+
+def _labels(doc: Doc) -> dict[str, str]:
+    return dict(pod_template(doc).get("metadata", {}).get("labels", {}))
+
+
+def _notifications(docs: list[Doc]) -> Iterator[tuple[Doc, dict[str, str], dict[str, tuple[str, str]], bool]]:
+    """(Deployment, plain values, secret references, delivers) of every notifications Deployment."""
+    for doc in of_kind(docs, "Deployment"):
+        if _labels(doc).get("app.kubernetes.io/name") != "notifications":
+            continue
+        values, secrets = container_env(docs, app_container(doc))
+        yield doc, values, secrets, values.get("VIES_ROLE", "all") in DELIVERING_ROLES
+
+
+def check_secrets(docs: list[Doc]) -> list[str]:
+    """No secret setting as a literal; the notifications pods share the webhook key from one Secret."""
+    errors: list[str] = []
+    for cm in of_kind(docs, "ConfigMap"):
+        errors.extend(
+            f"{kind_name(cm)}: {key} is a literal (read it from a Secret)"
+            for key in sorted(cm.get("data") or {})
+            if SECRET_VARIABLE.match(key)
+        )
+    for doc in docs:
+        if doc.get("kind") not in WORKLOAD_KINDS:
+            continue
+        for field, c in containers(pod_template(doc).get("spec", {})):
+            errors.extend(
+                f"{kind_name(doc)} {field[:-1]} {c.get('name')}: {var['name']} is a literal (read it from a Secret)"
+                for var in c.get("env") or []
+                if "value" in var and SECRET_VARIABLE.match(var["name"])
+            )
+    webhook_keys: dict[str, tuple[str, str]] = {}
+    for doc, _, secrets, delivers in _notifications(docs):
+        where = kind_name(doc)
+        if WEBHOOK_KEY in secrets:
+            webhook_keys[name_of(doc)] = secrets[WEBHOOK_KEY]
+        else:
+            errors.append(f"{where}: {WEBHOOK_KEY} does not come from a Secret (the service refuses to start)")
+        if not delivers and OWNER_CLIENT_SECRET in secrets:
+            errors.append(f"{where}: gets {OWNER_CLIENT_SECRET}, which only the pods that deliver need")
+    if len(set(webhook_keys.values())) > 1:
+        errors.append(
+            f"notifications: the pods read {WEBHOOK_KEY} from different Secrets {sorted(webhook_keys.items())}; "
+            "a secret sealed by one would be unreadable by another"
+        )
+    return errors
+
+
+def _overlay_keycloak(docs: list[Doc]) -> tuple[Doc, Doc] | None:
+    """(Keycloak, KeycloakRealmImport) when the overlay runs exactly one of each."""
+    keycloaks = of_kind(docs, "Keycloak")
+    imports = of_kind(docs, "KeycloakRealmImport")
+    if len(keycloaks) != 1 or len(imports) != 1:
+        return None
+    return keycloaks[0], imports[0]
+
+
+def keycloak_in_cluster_url(kc: Doc) -> str:
+    """Keycloak's plain-HTTP base URL in the cluster (the operator's Service)."""
+    return f"http://{name_of(kc)}-service:{KEYCLOAK_HTTP_PORT}"
+
+
+def check_owner_directory(docs: list[Doc]) -> list[str]:
+    """The notifications workers check webhook owners with the overlay's Keycloak, through a read-only client."""
+    errors: list[str] = []
+    found = _overlay_keycloak(docs)
+    for doc, values, secrets, delivers in _notifications(docs):
+        if not delivers:
+            continue
+        where = kind_name(doc)
+        ref = secrets.get(OWNER_CLIENT_SECRET)
+        if ref is None:
+            errors.append(
+                f"{where}: {OWNER_CLIENT_SECRET} does not come from a Secret "
+                "(webhook owners cannot be checked: the worker refuses to start)"
+            )
+        realm_url = values.get("VIES_OWNER_DIRECTORY_REALM_URL", "")
+        if not realm_url.startswith("https://") or "/realms/" not in realm_url:
+            errors.append(f"{where}: VIES_OWNER_DIRECTORY_REALM_URL {realm_url!r} is not an https Keycloak realm URL")
+        if found is None:
+            continue
+        kc, realm_import = found
+        issuer = oidc_expectations(docs)["VIES_OIDC_ISSUER"]
+        if realm_url != issuer:
+            errors.append(
+                f"{where}: VIES_OWNER_DIRECTORY_REALM_URL is {realm_url!r}, the overlay's realm is {issuer!r}"
+            )
+        admin = values.get("VIES_OWNER_DIRECTORY_ADMIN_URL", "").rstrip("/")
+        if admin != keycloak_in_cluster_url(kc):
+            errors.append(
+                f"{where}: VIES_OWNER_DIRECTORY_ADMIN_URL is {admin!r}; the admin REST API is not on the public "
+                f"Ingress, want {keycloak_in_cluster_url(kc)!r}"
+            )
+        realm = realm_import["spec"]["realm"]
+        client_id = values.get("VIES_OWNER_DIRECTORY_CLIENT_ID", OWNER_DIRECTORY_DEFAULT_CLIENT)
+        client = service_account_clients(realm).get(client_id)
+        if client is None:
+            errors.append(f"{where}: the realm has no confidential client {client_id} with a service account")
+            continue
+        placeholder = PLACEHOLDER.fullmatch(str(client.get("secret", "")))
+        source = (realm_import["spec"].get("placeholders") or {}).get(placeholder.group(1)) if placeholder else None
+        secret = (source or {}).get("secret") or {}
+        if ref is not None and (secret.get("name"), secret.get("key")) != ref:
+            errors.append(
+                f"{where}: reads the client secret from Secret {ref[0]} key {ref[1]}, the realm import gives "
+                f"{client_id} the secret of {secret or 'no Secret'}"
+            )
+        roles = set(((service_account(realm, client_id) or {}).get("clientRoles") or {}).get("realm-management") or [])
+        if not roles >= OWNER_DIRECTORY_ROLES:
+            errors.append(
+                f"{where}: the service account of {client_id} lacks realm-management "
+                f"{sorted(OWNER_DIRECTORY_ROLES - roles)}"
+            )
+    return errors
+
+
+def check_keycloak_reachable(docs: list[Doc]) -> list[str]:
+    """A pod told to call Keycloak in the cluster (JWKS, admin API) has the egress rule and is admitted."""
+    errors: list[str] = []
+    found = _overlay_keycloak(docs)
+    if found is None:
+        return errors
+    kc, _ = found
+    base = keycloak_in_cluster_url(kc)
+    keycloak_labels = {"app": "keycloak", "app.kubernetes.io/instance": name_of(kc)}
+    policies = of_kind(docs, "NetworkPolicy")
+    for doc in docs:
+        if doc.get("kind") not in WORKLOAD_KINDS:
+            continue
+        values, _ = container_env(docs, app_container(doc))
+        uses = sorted(
+            k
+            for k in ("VIES_OIDC_JWKS_URL", "VIES_OWNER_DIRECTORY_ADMIN_URL")
+            if values.get(k, "") == base or values.get(k, "").startswith(base + "/")
+        )
+        if not uses:
+            continue
+        labels = _labels(doc)
+        egress = any(
+            "namespaceSelector" not in peer
+            and selects(peer.get("podSelector"), keycloak_labels)
+            and KEYCLOAK_HTTP_PORT in _ports(rule)
+            for policy in _policies_for(policies, labels, "Egress")
+            for rule in policy["spec"].get("egress") or []
+            for peer in rule.get("to") or []
+        )
+        admitted = any(
+            "namespaceSelector" not in peer
+            and selects(peer.get("podSelector"), labels)
+            and KEYCLOAK_HTTP_PORT in _ports(rule)
+            for policy in _policies_for(policies, keycloak_labels, "Ingress")
+            for rule in policy["spec"].get("ingress") or []
+            for peer in rule.get("from") or []
+        )
+        if not egress:
+            errors.append(f"{kind_name(doc)}: {uses} call Keycloak in the cluster, but no egress rule reaches it")
+        if not admitted:
+            errors.append(f"{kind_name(doc)}: {uses} call Keycloak in the cluster, but Keycloak's policy refuses it")
+    return errors
+
+
 # --------------------------------------------------------------------------- Ingress
 
 # Served by every service (vies_shared.service.create_app and FastAPI) and never
@@ -740,6 +927,8 @@ def check_ingress(docs: list[Doc]) -> list[str]:
 # --------------------------------------------------------------------------- Keycloak
 
 SCOPE_ATTRIBUTES = ("authority_id", "region", "country", "partner_id")
+# What an imported service account may hold: reading users (the notifications service's owner directory).
+SERVICE_ACCOUNT_CLIENT_ROLES = {"realm-management": {"view-users", "query-users"}}
 # ${NAME} in a realm import: an environment variable of the import Job (upper case);
 # Keycloak's own ${message_key} texts are lower case.
 PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
@@ -753,6 +942,53 @@ def _user_profile(realm: Doc) -> Doc:
     return {}
 
 
+def service_account_clients(realm: Doc) -> dict[str, Doc]:
+    """The realm's confidential clients with a service account, by client id."""
+    return {
+        str(c.get("clientId")): c
+        for c in realm.get("clients") or []
+        if c.get("serviceAccountsEnabled") and not c.get("publicClient")
+    }
+
+
+def service_account(realm: Doc, client_id: str) -> Doc | None:
+    """The imported service-account user of a client, if any."""
+    for user in realm.get("users") or []:
+        if user.get("serviceAccountClientId") == client_id:
+            return dict(user)
+    return None
+
+
+def _check_realm_users(where: str, realm: Doc) -> list[str]:
+    """Only service accounts of the realm's confidential clients, without credentials, reading users at most."""
+    errors: list[str] = []
+    clients = service_account_clients(realm)
+    people = [
+        u.get("username")
+        for u in realm.get("users") or []
+        if u.get("serviceAccountClientId") not in clients
+        or u.get("username") != f"service-account-{u.get('serviceAccountClientId')}"
+        or u.get("credentials")
+    ]
+    if people:
+        errors.append(f"{where}: imports users {people}")
+    default_role = f"default-roles-{realm.get('realm')}"
+    for user in realm.get("users") or []:
+        if user.get("username") in people:
+            continue
+        uw = f"{where} service account of {user.get('serviceAccountClientId')}"
+        extra_realm = sorted(set(user.get("realmRoles") or []) - {default_role})
+        if extra_realm:
+            errors.append(f"{uw}: holds realm roles {extra_realm}")
+        for client, roles in (user.get("clientRoles") or {}).items():
+            extra = sorted(set(roles) - SERVICE_ACCOUNT_CLIENT_ROLES.get(client, set()))
+            if extra:
+                errors.append(f"{uw}: holds {client} roles {extra} (reading users at most)")
+        if user.get("groups"):
+            errors.append(f"{uw}: is in groups {user['groups']}")
+    return errors
+
+
 def check_realm_imports(docs: list[Doc]) -> list[str]:
     """Production realms: no demo user, secrets from Secrets, safe grants, staff-only VIES scope."""
     errors: list[str] = []
@@ -762,8 +998,7 @@ def check_realm_imports(docs: list[Doc]) -> list[str]:
         realm = spec["realm"]
         if spec.get("keycloakCRName") not in {name_of(k) for k in of_kind(docs, "Keycloak")}:
             errors.append(f"{where}: Keycloak {spec.get('keycloakCRName')} is not in the overlay")
-        if realm.get("users"):
-            errors.append(f"{where}: imports users {[u.get('username') for u in realm['users']]}")
+        errors.extend(_check_realm_users(where, realm))
         # Every secret-bearing field is a ${PLACEHOLDER} that a Secret provides, and vice versa.
         declared = set(spec.get("placeholders") or {})
         used = set(PLACEHOLDER.findall(json.dumps(realm)))
@@ -825,6 +1060,9 @@ def check_all(docs: list[Doc], *, whole_namespace: bool = True) -> list[str]:
         + check_autoscaling(docs)
         + check_network_policies(docs, whole_namespace=whole_namespace)
         + check_tokens(docs)
+        + check_secrets(docs)
+        + check_owner_directory(docs)
+        + check_keycloak_reachable(docs)
         + check_ingress(docs)
         + check_realm_imports(docs)
     )

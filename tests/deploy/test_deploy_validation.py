@@ -63,6 +63,14 @@ def test_broken_fixture_worker_with_a_jwt_secret_fails(broken_errors: list[str])
     ), broken_errors
 
 
+def test_broken_fixture_literal_webhook_key_fails(broken_errors: list[str]) -> None:
+    api = "broken: Deployment/vies-notifications-api"
+    assert f"{api} container app: VIES_WEBHOOK_SECRET_KEY is a literal (read it from a Secret)" in broken_errors
+    assert f"{api}: VIES_WEBHOOK_SECRET_KEY does not come from a Secret (the service refuses to start)" in (
+        broken_errors
+    )
+
+
 def test_broken_fixture_has_no_other_errors(broken_errors: list[str]) -> None:
     """Each fault is caught once per Kubernetes version, and nothing else is reported."""
     unexpected = [
@@ -78,6 +86,8 @@ def test_broken_fixture_has_no_other_errors(broken_errors: list[str]) -> None:
                 "missions.staging.vies.example.org/:",
                 "vies-recruitment-worker: JWT secret",
                 "vies-recruitment-worker: a worker pod gets token settings",
+                "vies-notifications-api container app: VIES_WEBHOOK_SECRET_KEY is a literal",
+                "vies-notifications-api: VIES_WEBHOOK_SECRET_KEY does not come from a Secret",
             )
         )
     ]

@@ -128,6 +128,120 @@ def test_an_api_pod_without_the_issuer_fails(production: list[dict]) -> None:
     assert "Deployment/vies-notifications-api: no VIES_OIDC_AUDIENCE" in errors
 
 
+# --------------------------------------------------------------------------- notifications' secrets
+
+
+def _env(docs: list[dict], name: str) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    return container_env(docs, k8s_policy.app_container(by_name(docs, "Deployment")[name]))
+
+
+@pytest.mark.parametrize("overlay", ENVIRONMENTS)
+def test_notifications_pods_read_the_webhook_key_from_one_secret(rendered: dict[str, str], overlay: str) -> None:
+    """Outside dev the service refuses to start without VIES_WEBHOOK_SECRET_KEY; API and worker share it."""
+    docs = load_all(rendered[overlay])
+    for name in ("vies-notifications-api", "vies-notifications-worker"):
+        values, secrets = _env(docs, name)
+        assert secrets["VIES_WEBHOOK_SECRET_KEY"] == ("vies-notifications-webhook-key", "keys"), name
+        assert "VIES_WEBHOOK_SECRET_KEY" not in values, name
+    assert k8s_policy.check_secrets(docs) == []
+
+
+@pytest.mark.parametrize("overlay", ENVIRONMENTS)
+def test_notifications_workers_check_webhook_owners_with_the_realms_service_account(
+    rendered: dict[str, str], overlay: str
+) -> None:
+    """Workers: the realm of the tokens, the client vies-notifications and its secret from the Secret the
+    realm import reads, the admin API in the cluster; the API pods never get the client secret."""
+    docs = load_all(rendered[overlay])
+    (realm_import,) = of_kind(docs, "KeycloakRealmImport")
+    api_values, api_secrets = _env(docs, "vies-notifications-api")
+    values, secrets = _env(docs, "vies-notifications-worker")
+    assert values["VIES_OWNER_DIRECTORY_REALM_URL"] == api_values["VIES_OIDC_ISSUER"]
+    assert values["VIES_OWNER_DIRECTORY_CLIENT_ID"] == "vies-notifications"
+    assert values["VIES_OWNER_DIRECTORY_ADMIN_URL"] == "http://vies-keycloak-service:8080"
+    assert secrets["VIES_OWNER_DIRECTORY_CLIENT_SECRET"] == ("vies-keycloak-notifications", "client-secret")
+    assert "VIES_OWNER_DIRECTORY_CLIENT_SECRET" not in values
+    placeholder = realm_import["spec"]["placeholders"]["VIES_NOTIFICATIONS_CLIENT_SECRET"]["secret"]
+    assert (placeholder["name"], placeholder["key"]) == secrets["VIES_OWNER_DIRECTORY_CLIENT_SECRET"]
+    assert "VIES_OWNER_DIRECTORY_CLIENT_SECRET" not in api_secrets | api_values
+    assert not [n for n in set(values) | set(secrets) if n.startswith(("VIES_OIDC_", "VIES_JWT_"))]
+    assert k8s_policy.check_owner_directory(docs) == []
+    assert k8s_policy.check_keycloak_reachable(docs) == []
+
+
+def test_a_literal_or_missing_notifications_secret_fails(production: list[dict]) -> None:
+    docs = copy.deepcopy(production)
+    deployments = by_name(docs, "Deployment")
+    api_env = deployments["vies-notifications-api"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    api_env[:] = [v for v in api_env if v["name"] != "VIES_WEBHOOK_SECRET_KEY"]
+    api_env.append({"name": "VIES_WEBHOOK_SECRET_KEY", "value": "0123456789abcdef0123456789abcdef"})
+    worker_env = deployments["vies-notifications-worker"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    worker_env[:] = [v for v in worker_env if v["name"] != "VIES_OWNER_DIRECTORY_CLIENT_SECRET"]
+    api_env.append(
+        {
+            "name": "VIES_OWNER_DIRECTORY_CLIENT_SECRET",
+            "valueFrom": {"secretKeyRef": {"name": "vies-keycloak-notifications", "key": "client-secret"}},
+        }
+    )
+    docs.append(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"VIES_SMTP_PASSWORD": "pw"}}
+    )
+    errors = k8s_policy.check_secrets(docs) + k8s_policy.check_owner_directory(docs)
+    api, worker = "Deployment/vies-notifications-api", "Deployment/vies-notifications-worker"
+    assert f"{api} container app: VIES_WEBHOOK_SECRET_KEY is a literal (read it from a Secret)" in errors, errors
+    assert f"{api}: VIES_WEBHOOK_SECRET_KEY does not come from a Secret (the service refuses to start)" in errors
+    assert f"{api}: gets VIES_OWNER_DIRECTORY_CLIENT_SECRET, which only the pods that deliver need" in errors
+    assert any(
+        e.startswith(f"{worker}: VIES_OWNER_DIRECTORY_CLIENT_SECRET does not come from a Secret") for e in errors
+    )
+    assert "ConfigMap/x: VIES_SMTP_PASSWORD is a literal (read it from a Secret)" in errors
+
+
+def test_a_worker_with_another_realm_or_client_secret_fails(production: list[dict]) -> None:
+    docs = copy.deepcopy(production)
+    (realm_import,) = of_kind(docs, "KeycloakRealmImport")
+    realm_import["spec"]["realm"]["users"][0]["clientRoles"]["realm-management"] = ["query-users"]
+    worker = by_name(docs, "Deployment")["vies-notifications-worker"]
+    for var in worker["spec"]["template"]["spec"]["containers"][0]["env"]:
+        if var["name"] == "VIES_OWNER_DIRECTORY_CLIENT_SECRET":
+            var["valueFrom"]["secretKeyRef"]["name"] = "vies-keycloak-portal"
+    (config,) = [c for c in of_kind(docs, "ConfigMap") if c["metadata"]["name"].startswith("vies-notifications")]
+    config["data"]["VIES_OWNER_DIRECTORY_REALM_URL"] = "https://auth.vies.example.org/realms/master"
+    del config["data"]["VIES_OWNER_DIRECTORY_ADMIN_URL"]
+    errors = k8s_policy.check_owner_directory(docs)
+    where = "Deployment/vies-notifications-worker"
+    assert any(e.startswith(f"{where}: VIES_OWNER_DIRECTORY_REALM_URL is 'https://") for e in errors), errors
+    assert any(e.startswith(f"{where}: VIES_OWNER_DIRECTORY_ADMIN_URL is ''") for e in errors), errors
+    assert any(e.startswith(f"{where}: reads the client secret from Secret vies-keycloak-portal") for e in errors)
+    assert f"{where}: the service account of vies-notifications lacks realm-management ['view-users']" in errors
+
+
+def test_keycloak_on_its_http_port_only_for_api_pods_and_the_notifications_worker(production: list[dict]) -> None:
+    docs = copy.deepcopy(production)
+    policies = by_name(docs, "NetworkPolicy")
+    # Another worker reaching Keycloak is refused; the notifications worker without its rules cannot reach it.
+    keycloak_rule = next(
+        r for r in policies["vies-notifications-worker"]["spec"]["egress"] if 8080 in k8s_policy._ports(r)
+    )
+    policies["vies-missions-worker"]["spec"]["egress"].append(copy.deepcopy(keycloak_rule))
+    policies["vies-notifications-worker"]["spec"]["egress"].remove(keycloak_rule)
+    policies["vies-keycloak"]["spec"]["ingress"] = [
+        r
+        for r in policies["vies-keycloak"]["spec"]["ingress"]
+        if (r["from"][0].get("podSelector") or {}).get("matchLabels", {}).get("app.kubernetes.io/name")
+        != "notifications"
+    ]
+    errors = k8s_policy.check_network_policies(docs) + k8s_policy.check_keycloak_reachable(docs)
+    assert any(
+        e.startswith("Deployment/vies-missions-worker: NetworkPolicy/vies-missions-worker allows egress to")
+        for e in errors
+    ), errors
+    where = "Deployment/vies-notifications-worker: ['VIES_OWNER_DIRECTORY_ADMIN_URL'] call Keycloak in the cluster"
+    assert f"{where}, but no egress rule reaches it" in errors
+    assert f"{where}, but Keycloak's policy refuses it" in errors
+    assert not [e for e in errors if "-api" in e]
+
+
 # --------------------------------------------------------------------------- Ingress
 
 
@@ -222,13 +336,29 @@ def test_production_runs_keycloak_through_the_operator(production: list[dict]) -
 def test_the_realm_is_the_production_flavour(production: list[dict]) -> None:
     (realm_import,) = of_kind(production, "KeycloakRealmImport")
     realm = realm_import["spec"]["realm"]
-    assert realm["realm"] == "vies" and "users" not in realm
+    assert realm["realm"] == "vies"
+    # No person: only the notifications service's account, which reads users and nothing else.
+    (service_account,) = realm["users"]
+    assert service_account == {
+        "username": "service-account-vies-notifications",
+        "enabled": True,
+        "serviceAccountClientId": "vies-notifications",
+        "realmRoles": ["default-roles-vies"],
+        "clientRoles": {"realm-management": ["view-users", "query-users"]},
+    }
     roles = {r["name"] for r in realm["roles"]["realm"]}
     assert {"staff", "centre", "branch", "authority", "volunteer", "candidate", "partner"} <= roles
     clients = {c["clientId"]: c for c in realm["clients"]}
-    assert set(clients) == {"vies-api", "vies-portal", "vies-cli"}
+    assert set(clients) == {"vies-api", "vies-portal", "vies-cli", "vies-notifications"}
     assert clients["vies-portal"]["publicClient"] is False
     assert clients["vies-portal"]["redirectUris"] == ["https://portal.vies.example.org/*"]
+    notifications = clients["vies-notifications"]
+    assert notifications["publicClient"] is False and notifications["serviceAccountsEnabled"] is True
+    assert not notifications["standardFlowEnabled"] and not notifications["directAccessGrantsEnabled"]
+    assert notifications["secret"] == "${VIES_NOTIFICATIONS_CLIENT_SECRET}"
+    assert realm_import["spec"]["placeholders"]["VIES_NOTIFICATIONS_CLIENT_SECRET"] == {
+        "secret": {"name": "vies-keycloak-notifications", "key": "client-secret"}
+    }
     (proconnect,) = realm["identityProviders"]
     assert proconnect["config"]["defaultScope"] == "openid email given_name usual_name siret"
     assert proconnect["config"]["issuer"] == "https://auth.agentconnect.gouv.fr/api/v2"
@@ -239,7 +369,18 @@ def test_an_unsafe_realm_fails(production: list[dict]) -> None:
     docs = copy.deepcopy(production)
     (realm_import,) = of_kind(docs, "KeycloakRealmImport")
     realm = realm_import["spec"]["realm"]
-    realm["users"] = [{"username": "demo"}]
+    realm["users"] += [
+        {"username": "demo"},
+        # A "service account" of a public client, with a password: a person in disguise.
+        {"username": "service-account-vies-cli", "serviceAccountClientId": "vies-cli"},
+        {
+            "username": "service-account-vies-portal",
+            "serviceAccountClientId": "vies-portal",
+            "credentials": [{"type": "password", "value": "x"}],
+        },
+    ]
+    realm["users"][0]["clientRoles"]["realm-management"].append("manage-users")
+    realm["users"][0]["realmRoles"].append("staff")
     realm["clients"][1]["secret"] = "vies-portal-local-secret"
     realm["clients"][2]["directAccessGrantsEnabled"] = True
     realm["identityProviderMappers"] += [
@@ -258,7 +399,10 @@ def test_an_unsafe_realm_fails(production: list[dict]) -> None:
     ]
     errors = k8s_policy.check_realm_imports(docs)
     where = "KeycloakRealmImport/vies-realm"
-    assert f"{where}: imports users ['demo']" in errors
+    assert f"{where}: imports users ['demo', 'service-account-vies-cli', 'service-account-vies-portal']" in errors
+    sa = f"{where} service account of vies-notifications"
+    assert f"{sa}: holds realm-management roles ['manage-users'] (reading users at most)" in errors
+    assert f"{sa}: holds realm roles ['staff']" in errors
     assert f"{where}: client vies-portal secret is a literal, not a ${{PLACEHOLDER}} from a Secret" in errors
     assert f"{where}: placeholders ['VIES_PORTAL_CLIENT_SECRET'] are never used" in errors
     assert f"{where} client vies-cli: password or implicit grant enabled" in errors
