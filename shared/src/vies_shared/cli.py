@@ -15,6 +15,8 @@ from vies_shared.web import ROLES, issue_token
 app = typer.Typer(help="VIES platform tools.", no_args_is_help=True, add_completion=False)
 dlq_app = typer.Typer(help="Inspect and replay dead letters.", no_args_is_help=True)
 app.add_typer(dlq_app, name="dlq")
+outbox_app = typer.Typer(help="Inspect a service's outbox.", no_args_is_help=True)
+app.add_typer(outbox_app, name="outbox")
 
 
 def _register_sub_apps() -> None:
@@ -136,6 +138,66 @@ def dlq_replay(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     typer.echo(f"replayed {len(letters)} dead letter(s) of {service}")
+
+
+@outbox_app.command("stuck")
+def outbox_stuck(
+    service: ServiceOpt,
+    db: Annotated[str | None, typer.Option("--db", help="database (default: vies_<service>)")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List the outbox records the relay failed to publish (oldest first), the backlog and its oldest age.
+
+    Exit status 1 when a record is stuck (Kafka refused it, or it failed VIES_RELAY_STUCK_FAILURES times).
+    """
+    from vies_shared.messaging.outbox import Outbox
+    from vies_shared.messaging.relay import oldest_pending_seconds, stuck_records
+    from vies_shared.storage import create_mongo_client
+
+    settings = ServiceSettings(service=service)
+    if db:
+        settings.mongodb_db = db
+
+    async def look() -> tuple[list[dict[str, object]], int, float]:
+        client = create_mongo_client(settings.mongodb_uri)
+        try:
+            outbox = Outbox(client[settings.mongodb_db], service=service, topic_prefix=settings.topic_prefix)
+            return await stuck_records(outbox), await outbox.backlog(), await oldest_pending_seconds(outbox)
+        finally:
+            await client.close()
+
+    records, backlog, oldest = asyncio.run(look())
+    rows = [
+        {
+            "id": r["_id"],
+            "type": r.get("type"),
+            "topic": r.get("topic"),
+            "key": r.get("key"),
+            "failures": r.get("failures", 0),
+            "refused": bool(r.get("refused")),
+            "stuck": bool(r.get("refused")) or int(str(r.get("failures", 0))) >= settings.relay_stuck_failures,
+            "last_error": r.get("last_error"),
+            "created_at": str(r.get("created_at")),
+            "last_failed_at": str(r.get("last_failed_at")),
+        }
+        for r in records
+    ]
+    stuck = any(row["stuck"] for row in rows)
+    if as_json:
+        summary = {"backlog": backlog, "oldest_pending_seconds": round(oldest, 1), "records": rows}
+        typer.echo(json.dumps(summary, indent=2))
+    else:
+        typer.echo(f"{service}: {backlog} pending event(s), the oldest waiting {oldest:.0f}s")
+        if not rows:
+            typer.echo("no outbox record failed to publish")
+        for row in rows:
+            state = "STUCK" if row["stuck"] else "retrying"
+            typer.echo(
+                f"{state:<8} {row['id']}  {row['type']}  {row['topic']} key={row['key']}  "
+                f"failures={row['failures']}  {row['last_error']}"
+            )
+    if stuck:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -16,3 +16,16 @@ HANDLER_LATENCY = Histogram(
     "vies_handler_seconds", "Time to handle one event (transaction included)", ["service", "type"]
 )
 HANDLER_RETRIES = Counter("vies_handler_retries_total", "Transient failures retried in place", ["service"])
+CONSUMER_BLOCKED = Gauge(
+    "vies_consumer_blocked",
+    "1 while a consumer cannot move on: its dead-letter topic refuses records (alert on it)",
+    ["service", "consumer"],
+)
+CONSUMER_LAG = Gauge("vies_consumer_lag", "Records not yet committed, per partition", ["service", "topic", "partition"])
+CONSUMER_STALLED = Gauge(
+    "vies_consumer_stalled_partitions", "Partitions with lag whose committed offset has not moved", ["service"]
+)
+OUTBOX_STUCK = Gauge("vies_outbox_stuck", "Pending outbox records the relay cannot publish", ["service"])
+OUTBOX_OLDEST_SECONDS = Gauge(
+    "vies_outbox_oldest_pending_seconds", "Age of the oldest pending outbox event", ["service"]
+)

@@ -30,7 +30,7 @@ from vies_shared.logging import configure_logging, get_logger
 from vies_shared.messaging.broker import create_broker
 from vies_shared.messaging.consumer import EventConsumer, Handler, TombstoneHandler
 from vies_shared.messaging.outbox import Outbox
-from vies_shared.messaging.relay import Lease, OutboxRelay
+from vies_shared.messaging.relay import Lease, OutboxRelay, oldest_pending_seconds
 from vies_shared.settings import ServiceSettings
 from vies_shared.storage import Transactions, create_mongo_client
 from vies_shared.tokens import InsecureSettings, TokenVerifier, check_token_settings
@@ -92,6 +92,8 @@ class Runtime:
         self._job_leases: list[Lease] = []
         self._stopping = asyncio.Event()
         self.started = False
+        # What makes /readyz answer 503 besides a plain false check, by check name (for operators).
+        self.problems: dict[str, str] = {}
         self.log = get_logger(component="runtime")
         self._declare_publishers()
         if settings.runs_workers and definition.consumer_factory is not None:
@@ -112,6 +114,7 @@ class Runtime:
                 retry_max=settings.retry_max_seconds,
                 max_records=settings.consumer_max_records,
                 batch_timeout_ms=settings.consumer_batch_timeout_ms,
+                transient_attempts=settings.consumer_transient_attempts,
                 runtime=self,
             )
             self.consumer.register()
@@ -156,6 +159,7 @@ class Runtime:
                 batch_size=self.settings.relay_batch_size,
                 poll_seconds=self.settings.relay_poll_seconds,
                 lease_seconds=self.settings.relay_lease_seconds,
+                stuck_failures=self.settings.relay_stuck_failures,
             )
             self.transactions.on_commit(self.relay.wake)
             self.relay.start()
@@ -207,8 +211,15 @@ class Runtime:
                 await asyncio.wait_for(self._stopping.wait(), timeout=job.interval_seconds)
 
     async def readiness(self) -> dict[str, bool]:
-        """Whether MongoDB and Kafka answer and the consumers and relay run."""
+        """Whether MongoDB and Kafka answer and the consumers and relay run and make progress.
+
+        Besides being alive, the relay must not be stuck on a record and its oldest pending
+        event must be younger than ``relay_stale_seconds``; the consumer must not be blocked
+        by refused dead letters, nor have a partition with lag that has not moved for
+        ``consumer_stall_seconds``. ``problems`` says why, by check name.
+        """
         checks: dict[str, bool] = {}
+        problems: dict[str, str] = {}
         try:
             await asyncio.wait_for(self.client.admin.command("ping"), timeout=2)
             checks["mongodb"] = True
@@ -220,10 +231,43 @@ class Runtime:
             checks["kafka"] = False
         if self.settings.runs_workers:
             checks["relay"] = self.relay is not None and self.relay.running
+            if self.relay is not None and self.relay.stuck is not None:
+                checks["relay"] = False
+                problems["relay"] = self.relay.stuck
+            if self.relay is not None and checks["mongodb"]:
+                await self._check_backlog(checks, problems, self.relay)
             if self.consumer is not None and self.consumer.subscriber is not None:
                 checks["consumers"] = bool(self.consumer.subscriber.running)
+                if self.consumer.blocked is not None:
+                    checks["consumers"] = False
+                    problems["consumers"] = self.consumer.blocked
+                if checks["kafka"]:
+                    await self._check_progress(checks, problems, self.consumer)
         checks["started"] = self.started
+        self.problems = problems
         return checks
+
+    async def _check_backlog(self, checks: dict[str, bool], problems: dict[str, str], relay: OutboxRelay) -> None:
+        limit = self.settings.relay_stale_seconds
+        try:
+            age = await asyncio.wait_for(relay.oldest_pending_seconds(), timeout=2)
+        except Exception:  # noqa: BLE001 - mongodb's own check reports the database
+            return
+        checks["relay_backlog"] = not (limit > 0 and age > limit)
+        if not checks["relay_backlog"]:
+            problems["relay_backlog"] = f"the oldest pending outbox event waits for {age:.0f}s (limit {limit:.0f}s)"
+
+    async def _check_progress(self, checks: dict[str, bool], problems: dict[str, str], consumer: EventConsumer) -> None:
+        try:
+            stalled = await asyncio.wait_for(
+                consumer.stalled_partitions(self.settings.consumer_stall_seconds), timeout=3
+            )
+        except Exception as exc:  # noqa: BLE001 - kafka's own check reports the broker
+            self.log.debug("consumer_progress_unknown", error=repr(exc))
+            return
+        checks["consumer_progress"] = not stalled
+        if stalled:
+            problems["consumer_progress"] = "; ".join(stalled)
 
     def asyncapi(self) -> Any:
         """The AsyncAPI 3.0 document of what this service publishes and consumes."""
@@ -275,7 +319,10 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
     async def readyz() -> JSONResponse:
         checks = await runtime.readiness()
         ready = all(checks.values())
-        return JSONResponse(status_code=200 if ready else 503, content={"ready": ready, "checks": checks})
+        content: dict[str, Any] = {"ready": ready, "checks": checks}
+        if runtime.problems:
+            content["problems"] = runtime.problems
+        return JSONResponse(status_code=200 if ready else 503, content=content)
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics() -> Response:
@@ -284,6 +331,7 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
                 from vies_shared import metrics
 
                 metrics.OUTBOX_BACKLOG.labels(settings.service).set(await runtime.outbox.backlog())
+                await oldest_pending_seconds(runtime.outbox)
         return metrics_response()
 
     @app.get("/asyncapi.json", include_in_schema=False)

@@ -54,10 +54,18 @@ class ServiceSettings(BaseSettings):
     relay_poll_seconds: float = Field(default=0.2, gt=0)
     relay_lease_seconds: float = Field(default=10.0, gt=0)
     outbox_retention_days: int = Field(default=7, ge=1)
+    relay_stuck_failures: int = Field(default=10, ge=1)
+    """Failed publications of one outbox record before it is reported stuck (at once when Kafka refuses it)."""
+    relay_stale_seconds: float = Field(default=300.0, ge=0)
+    """``/readyz`` answers 503 when the oldest pending outbox event is older than this (0: never)."""
     # consumers
     consumer_max_records: int = Field(default=200, ge=1)
     consumer_batch_timeout_ms: int = Field(default=100, ge=1)
     handler_attempts: int = Field(default=3, ge=1)
+    consumer_transient_attempts: int = Field(default=10, ge=1)
+    """Transient failures of one batch before it is split, and of one record before it counts as failed."""
+    consumer_stall_seconds: float = Field(default=300.0, ge=0)
+    """``/readyz`` answers 503 when a partition with lag has not moved for this long (0: never)."""
     retry_initial_seconds: float = Field(default=0.2, gt=0)
     retry_max_seconds: float = Field(default=30.0, gt=0)
     drain_seconds: float = Field(default=30.0, gt=0)

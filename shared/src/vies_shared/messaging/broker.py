@@ -68,3 +68,27 @@ def create_broker(settings: ServiceSettings, *, client_id: str | None = None, id
         # FastStream's per-message log line costs ~40 % throughput; our consumer logs what matters.
         logger=None,
     )
+
+
+def is_refused(exc: BaseException) -> bool:
+    """True when Kafka refuses a record for a reason that retrying will not cure.
+
+    The topic does not exist (auto-creation is off), the client is not authorised, or the
+    record is too large: an operator has to act, so these are reported, never retried silently.
+    """
+    from aiokafka import errors
+
+    return isinstance(
+        exc,
+        (
+            errors.UnknownTopicOrPartitionError,
+            errors.TopicAuthorizationFailedError,
+            errors.ClusterAuthorizationFailedError,
+            errors.TransactionalIdAuthorizationFailed,
+            errors.MessageSizeTooLargeError,
+            errors.RecordTooLargeError,
+            errors.RecordListTooLargeError,
+            errors.InvalidTopicError,
+            errors.PolicyViolationError,
+        ),
+    )

@@ -8,6 +8,19 @@ failures (database or broker unreachable, write conflicts) are retried in place
 with capped exponential backoff; a record that cannot be handled is isolated,
 retried alone and, after ``attempts`` failures, dead-lettered. The Kafka offset
 is committed only once every record of the batch is handled or dead-lettered.
+
+Nothing stalls silently (issue 18 item 4, review M9):
+* a batch failing "transiently" ``transient_attempts`` times in a row is split and
+  its records handled alone; a record that still fails transiently that many times
+  while the database answers counts as a failed attempt (reason ``transient_exhausted``
+  once dead-lettered), whereas during an outage it waits, dead-lettering nothing;
+* a dead letter that Kafka refuses for good (topic missing, not authorised, record
+  too large) blocks the consumer *visibly*: ``blocked`` says why, ``/readyz`` is 503,
+  ``vies_consumer_blocked`` is 1, an error is logged, and the batch is retried every
+  ``retry_max`` seconds until an operator fixes the cause (the offset never moves
+  past an undelivered dead letter);
+* ``stalled_partitions`` reports partitions with lag whose committed offset has not
+  moved for a while (``/readyz`` 503, ``vies_consumer_stalled_partitions``).
 """
 
 from __future__ import annotations
@@ -20,7 +33,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from aiokafka.structs import ConsumerRecord
+from aiokafka.structs import ConsumerRecord, TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.subscriber.usecase import BatchSubscriber
@@ -29,6 +42,7 @@ from vies_shared import context, metrics
 from vies_shared.events.base import Event
 from vies_shared.events.envelope import EnvelopeError, EventMeta, decode, headers_to_dict
 from vies_shared.logging import get_logger
+from vies_shared.messaging.broker import is_refused
 from vies_shared.storage import Transactions, UnitOfWork, backoff_delay, is_transient
 
 Document = dict[str, Any]
@@ -69,6 +83,14 @@ class HandlerFailed(Exception):
     """A handler raised a non-transient error."""
 
 
+class TransientExhausted(Exception):
+    """An action failed transiently ``limit`` times in a row (the last error is its cause)."""
+
+
+class TransientLoop(HandlerFailed):
+    """One record alone keeps failing transiently while the database answers: the record's fault."""
+
+
 @dataclasses.dataclass
 class _Item:
     record: ConsumerRecord[bytes, bytes]
@@ -100,6 +122,7 @@ class EventConsumer:
         retry_max: float = 30.0,
         max_records: int = 200,
         batch_timeout_ms: int = 100,
+        transient_attempts: int = 10,
         runtime: Any = None,
     ) -> None:
         self.runtime = runtime
@@ -117,6 +140,10 @@ class EventConsumer:
         self.retry_max = retry_max
         self.max_records = max_records
         self.batch_timeout_ms = batch_timeout_ms
+        self.transient_attempts = transient_attempts
+        # Why the consumer cannot move on (its dead letters are refused), None when all is well.
+        self.blocked: str | None = None
+        self._progress: dict[TopicPartition, tuple[int, float]] = {}
         self.inbox = transactions.db["inbox"]
         self.stopping = False
         self.last_batch_at: float | None = None
@@ -153,14 +180,24 @@ class EventConsumer:
             await self.handle_records(records)
         except ConsumerStopping:
             return  # not acknowledged: the records come back after restart
-        except Exception:
-            self.log.exception("batch_failed_unexpectedly", records=len(records))
-            await asyncio.sleep(self.retry_max / 10)
+        except Exception as exc:
+            if is_refused(exc):
+                # Not an endless silent loop: readiness off, metric, error log; retried slowly.
+                self._block(exc)
+                pause = self.retry_max
+            else:
+                self.log.exception("batch_failed_unexpectedly", records=len(records))
+                pause = self.retry_max / 10
+            try:
+                await self._sleep(pause)
+            except ConsumerStopping:
+                return
             try:
                 await message.nack()
             except Exception:  # noqa: BLE001 - partition may have been revoked meanwhile
                 self.log.warning("nack_failed")
             return
+        self._unblock()
         self.last_batch_at = time.monotonic()
         await self._retry_transient(message.ack, what="commit")
 
@@ -181,8 +218,8 @@ class EventConsumer:
         if not items:
             return
         try:
-            await self._retry_transient(lambda: self._run(items), what="batch")
-        except HandlerFailed:
+            await self._retry_transient(lambda: self._run(items), what="batch", limit=self.transient_attempts)
+        except (HandlerFailed, TransientExhausted):
             # Isolate the failing record: handle each alone so the others still commit.
             for item in items:
                 await self._handle_alone(item)
@@ -203,15 +240,86 @@ class EventConsumer:
     async def _handle_alone(self, item: _Item) -> None:
         for attempt in range(1, self.attempts + 1):
             try:
-                await self._retry_transient(lambda: self._run([item]), what="message")
+                await self._run_alone(item)
                 return
             except HandlerFailed as exc:
                 cause = exc.__cause__ or exc
                 self.log.warning("handler_failed", attempt=attempt, error=repr(cause), **_log_fields(item))
                 if attempt == self.attempts:
-                    await self.dead_letter(item.record, "handler_failed", repr(cause))
+                    reason = "transient_exhausted" if isinstance(exc, TransientLoop) else "handler_failed"
+                    await self.dead_letter(item.record, reason, repr(cause))
                     return
                 await self._sleep(backoff_delay(attempt, self.retry_initial, self.retry_max))
+
+    async def _run_alone(self, item: _Item) -> None:
+        """One record in its own transaction; transient failures retried, boundedly while the database answers."""
+        while True:
+            try:
+                await self._retry_transient(lambda: self._run([item]), what="message", limit=self.transient_attempts)
+                return
+            except TransientExhausted as exc:
+                if await self._database_answers():
+                    raise TransientLoop(
+                        f"{self.transient_attempts} transient failures in a row on this record "
+                        "while the database answers"
+                    ) from exc.__cause__
+                # An outage, not the record's fault: wait for the database, dead-letter nothing.
+                self.log.warning("database_unreachable_waiting", **_log_fields(item))
+                await self._sleep(self.retry_max)
+
+    async def _database_answers(self) -> bool:
+        try:
+            await asyncio.wait_for(self.transactions.client.admin.command("ping"), timeout=2)
+        except Exception:  # noqa: BLE001 - any failure means "not now"
+            return False
+        return True
+
+    def _block(self, exc: BaseException) -> None:
+        reason = (
+            f"Kafka refuses this consumer's dead letters to {self.dlq_topic} ({exc!r}): create the topic, "
+            "grant the write access or raise its size limit; the partition waits meanwhile"
+        )
+        if self.blocked is None:
+            self.log.error("consumer_blocked", reason=reason)
+        self.blocked = reason
+        metrics.CONSUMER_BLOCKED.labels(self.service, self.name).set(1)
+
+    def _unblock(self) -> None:
+        if self.blocked is not None:
+            self.log.warning("consumer_unblocked", was=self.blocked)
+            self.blocked = None
+            metrics.CONSUMER_BLOCKED.labels(self.service, self.name).set(0)
+
+    async def stalled_partitions(self, stall_seconds: float) -> list[str]:
+        """Assigned partitions with lag whose committed offset has not moved for ``stall_seconds``.
+
+        Each call (a readiness probe) compares the committed offsets with the previous call's;
+        a partition without lag, or whose offset moved, starts its clock again.
+        """
+        consumer = getattr(self.subscriber, "consumer", None)
+        if consumer is None:
+            return []
+        assigned = sorted(consumer.assignment())
+        if not assigned:
+            return []
+        ends = await consumer.end_offsets(assigned)
+        now = time.monotonic()
+        stalled: list[str] = []
+        for tp in assigned:
+            committed = await consumer.committed(tp)
+            if committed is None:
+                committed = (await consumer.beginning_offsets([tp]))[tp]
+            lag = max(0, ends[tp] - committed)
+            metrics.CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(lag)
+            seen = self._progress.get(tp)
+            if seen is None or seen[0] != committed or lag == 0:
+                self._progress[tp] = (committed, now)
+                continue
+            still = now - seen[1]
+            if stall_seconds > 0 and still >= stall_seconds:
+                stalled.append(f"{tp.topic}[{tp.partition}]: lag {lag}, offset {committed} unchanged for {still:.0f}s")
+        metrics.CONSUMER_STALLED.labels(self.service).set(len(stalled))
+        return stalled
 
     async def _run(self, items: list[_Item]) -> None:
         started = time.perf_counter()
@@ -276,7 +384,9 @@ class EventConsumer:
             context.causation_id.reset(cause)
             structlog.contextvars.unbind_contextvars("ce_id", "ce_type", "correlation_id")
 
-    async def _retry_transient(self, action: Callable[[], Awaitable[Any]], *, what: str) -> Any:
+    async def _retry_transient(
+        self, action: Callable[[], Awaitable[Any]], *, what: str, limit: int | None = None
+    ) -> Any:
         attempt = 0
         while True:
             try:
@@ -285,6 +395,9 @@ class EventConsumer:
                 if not is_transient(exc):
                     raise
                 attempt += 1
+                if limit is not None and attempt >= limit:
+                    self.log.warning("transient_failures_exhausted", what=what, attempts=attempt, error=repr(exc))
+                    raise TransientExhausted(f"{what}: {attempt} transient failures in a row") from exc
                 metrics.HANDLER_RETRIES.labels(self.service).inc()
                 delay = backoff_delay(attempt, self.retry_initial, self.retry_max)
                 self.log.warning(

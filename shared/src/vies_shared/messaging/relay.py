@@ -3,6 +3,15 @@
 Only the holder of the lease document ``{_id: "relay", holder, expires_at}``
 publishes, so per-key order holds with several replicas; the lease is renewed
 every few seconds and taken over by another replica when it expires.
+
+A record the relay cannot publish is reported, not retried silently forever (issue 18
+item 4, review M9): each failure is counted on the document (``failures``,
+``last_error``, ``last_failed_at``); once Kafka refuses it for good (topic missing, not
+authorised, too large) or it failed ``stuck_failures`` times, ``stuck`` says which record
+and why, ``/readyz`` answers 503 and ``vies_outbox_stuck`` counts it; ``vies outbox
+stuck`` lists such records. It still blocks the events after it, on purpose: publishing
+them first would break the order of its aggregate, so an operator fixes the cause (creates
+the topic, grants access, shrinks the record) and the relay resumes by itself.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from pymongo.errors import DuplicateKeyError
 
 from vies_shared import metrics
 from vies_shared.logging import get_logger
+from vies_shared.messaging.broker import is_refused
 from vies_shared.messaging.outbox import Outbox
 from vies_shared.storage import backoff_delay, is_transient
 
@@ -78,12 +88,16 @@ class OutboxRelay:
         poll_seconds: float = 0.2,
         lease_seconds: float = 10.0,
         holder: str | None = None,
+        stuck_failures: int = 10,
     ) -> None:
         self.outbox = outbox
         self.broker = broker
         self.service = service
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
+        self.stuck_failures = stuck_failures
+        # Which record cannot be published and why (None while the relay makes progress).
+        self.stuck: str | None = None
         self.lease = Lease(
             outbox.collection.database["leases"],
             name=LEASE_ID,
@@ -136,6 +150,7 @@ class OutboxRelay:
                     continue
                 published = await self.publish_pending()
                 failures = 0
+                self._unstick()
                 if published < self.batch_size:
                     await self._idle(self.poll_seconds)
             except Exception as exc:  # noqa: BLE001 - the relay must survive any outage
@@ -164,17 +179,24 @@ class OutboxRelay:
         if not self.lease.held():
             return 0
         # Send all, then wait for every ack: the idempotent producer keeps per-partition order.
-        futures = [
-            await self.broker.publish(
-                doc["value"],
-                topic=doc["topic"],
-                key=doc["key"].encode(),
-                headers=doc["headers"] or None,
-                no_confirm=True,
-            )
-            for doc in batch
-        ]
+        futures: list[Any] = []
+        for doc in batch:
+            try:
+                futures.append(
+                    await self.broker.publish(
+                        doc["value"],
+                        topic=doc["topic"],
+                        key=doc["key"].encode(),
+                        headers=doc["headers"] or None,
+                        no_confirm=True,
+                    )
+                )
+            except Exception as exc:  # noqa: BLE001 - refused before sending; later ones must not overtake it
+                futures.append(_failed(exc))
+                break
         outcomes = await asyncio.gather(*futures, return_exceptions=True)
+        if len(outcomes) < len(batch) or any(isinstance(o, BaseException) for o in outcomes):
+            await self._record_failures(batch, outcomes)
         failed = next((o for o in outcomes if isinstance(o, BaseException)), None)
         if failed is not None:
             # Nothing is marked: the whole batch is sent again (consumers de-duplicate on ce_id).
@@ -191,3 +213,76 @@ class OutboxRelay:
             metrics.EVENTS_PUBLISHED.labels(self.service, doc.get("type", "")).inc()
         metrics.OUTBOX_BACKLOG.labels(self.service).set(await self.outbox.backlog())
         return len(batch)
+
+    async def _record_failures(self, batch: list[Document], outcomes: list[Any]) -> None:
+        """Count the failure on each record that failed; report the first one that is stuck."""
+        now = datetime.now(UTC)
+        for doc, outcome in zip(batch, outcomes, strict=False):
+            if not isinstance(outcome, BaseException):
+                continue
+            refused = is_refused(outcome)
+            failures = int(doc.get("failures", 0)) + 1
+            error = repr(outcome)[:1000]
+            with contextlib.suppress(Exception):  # the database may be what is down
+                await self.outbox.collection.update_one(
+                    {"_id": doc["_id"], "published_at": None},
+                    {
+                        "$inc": {"failures": 1},
+                        "$set": {"last_error": error, "last_failed_at": now, "refused": refused},
+                    },
+                )
+            if (refused or failures >= self.stuck_failures) and self.stuck is None:
+                self.stuck = (
+                    f"outbox record {doc['_id']} ({doc.get('type')}, topic {doc['topic']}, key {doc['key']}) "
+                    f"failed {failures} time(s), last: {error}"
+                    + (": Kafka refuses it, an operator must act" if refused else "")
+                )
+                self.log.error("relay_record_stuck", stuck=self.stuck)
+                with contextlib.suppress(Exception):
+                    metrics.OUTBOX_STUCK.labels(self.service).set(await count_stuck(self.outbox, self.stuck_failures))
+
+    def _unstick(self) -> None:
+        if self.stuck is not None:
+            self.log.warning("relay_record_unstuck", was=self.stuck)
+            self.stuck = None
+            metrics.OUTBOX_STUCK.labels(self.service).set(0)
+
+    async def oldest_pending_seconds(self) -> float:
+        """Age of the oldest pending event (0 when none); also sets the metric."""
+        return await oldest_pending_seconds(self.outbox)
+
+
+async def _failed(exc: BaseException) -> None:
+    raise exc
+
+
+def _stuck_filter(stuck_failures: int) -> Document:
+    return {"published_at": None, "$or": [{"refused": True}, {"failures": {"$gte": stuck_failures}}]}
+
+
+async def count_stuck(outbox: Outbox, stuck_failures: int) -> int:
+    """How many pending records Kafka refused, or that failed ``stuck_failures`` times."""
+    return await outbox.collection.count_documents(_stuck_filter(stuck_failures))
+
+
+async def stuck_records(outbox: Outbox, *, min_failures: int = 1) -> list[Document]:
+    """Pending records that failed to publish at least ``min_failures`` times, in publication order."""
+    cursor = outbox.collection.find(
+        {"published_at": None, "failures": {"$gte": min_failures}},
+        {"value": 0, "headers": 0},
+        sort=[("seq", ASCENDING)],
+    )
+    return await cursor.to_list(length=None)
+
+
+async def oldest_pending_seconds(outbox: Outbox) -> float:
+    """Age in seconds of the pending event with the lowest ``seq`` (0 when nothing waits)."""
+    doc = await outbox.collection.find_one({"published_at": None}, {"created_at": 1}, sort=[("seq", ASCENDING)])
+    age = 0.0
+    if doc is not None and doc.get("created_at") is not None:
+        created = doc["created_at"]
+        if created.tzinfo is None:
+            created = created.replace(tzinfo=UTC)
+        age = max(0.0, (datetime.now(UTC) - created).total_seconds())
+    metrics.OUTBOX_OLDEST_SECONDS.labels(outbox.service).set(age)
+    return age
