@@ -152,8 +152,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         name="outbox_order_by_wrong_key",
         file="messaging/relay.py",
-        original='.sort("seq", ASCENDING)',
-        replacement='.sort("_id", ASCENDING)',
+        original='find({"published_at": None}).sort("seq", ASCENDING)',
+        replacement='find({"published_at": None}).sort("_id", ASCENDING)',
         tests=(f"{GUARD}::test_relay_publishes_a_backlog_in_commit_order", RELAY),
         what="pending events are published in _id (random) order instead of seq order",
         required=False,
@@ -271,7 +271,11 @@ def _pytest(tests: list[str], env: dict[str, str], timeout: float) -> tuple[int 
 
 
 def _summary(output: str) -> str:
-    lines = [line for line in output.splitlines() if line.startswith(("FAILED", "ERROR")) or " passed" in line]
+    lines = [
+        line
+        for line in output.splitlines()
+        if (line.startswith(("FAILED ", "ERROR ")) and "::" in line) or " passed" in line or " failed" in line
+    ]
     lines = lines or [line for line in output.splitlines() if line.strip()][-3:]
     # The first assertion or error line says why the mutant was caught.
     why = next((line[1:].strip() for line in output.splitlines() if line.startswith("E ")), "")
