@@ -5,6 +5,12 @@ processes with demo data, trusting the local Keycloak's tokens (and dev HS256
 tokens: ``VIES_ENV=dev``), waits until every ``/readyz`` answers and Keycloak
 serves the realm, prints where to look and how to sign in, and stops it all
 cleanly on Ctrl-C.
+
+While it runs, the services are supervised (``service_process.Supervisor``): one
+that exits unexpectedly is reported on the console with the end of its log and
+restarted with a capped exponential backoff (1 s, 2 s, 4 s ... 30 s; the count
+starts again once it stayed up a minute), and every change of state prints one
+line saying which services are up.
 """
 
 from __future__ import annotations
@@ -12,12 +18,14 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from vies_shared.devstack import COMPONENTS, LocalStack, StackConfig, find_repo_root
 from vies_shared.keycloak import DEMO_USERS, NOTIFICATIONS_CLIENT, NOTIFICATIONS_SECRET
-from vies_shared.service_process import SERVICE_PORTS, ServiceProcess, stop_all, wait_all_ready
+from vies_shared.service_process import SERVICE_PORTS, ServiceProcess, Supervisor, wait_all_ready
 from vies_shared.settings import DEV_JWT_SECRET
 
 
@@ -52,6 +60,30 @@ def run_platform(root: Path | None = None, *, demo: bool = True) -> int:
         ServiceProcess(name, port, {**env, **(admin_client if name == "notifications" else {})}, logs / f"{name}.log")
         for name, port in SERVICE_PORTS.items()
     ]
+
+    def on_ready() -> None:
+        stack.wait_keycloak()
+        print(banner(stack, services), flush=True)
+        print(f"Ready in {time.monotonic() - started:.1f} s.", flush=True)
+
+    try:
+        return run_services(services, on_ready=on_ready)
+    finally:
+        print("Stopping the stack ...", flush=True)
+        stack.down()
+
+
+def run_services(
+    services: list[ServiceProcess],
+    *,
+    on_ready: Callable[[], None] = lambda: None,
+    report: Callable[[str], None] = lambda line: print(line, flush=True),
+    **supervisor_options: Any,
+) -> int:
+    """Start ``services``, wait until ready, supervise them until SIGINT/SIGTERM, then drain them all.
+
+    Returns 0 after a requested stop, 1 when the services did not start.
+    """
     stop = threading.Event()
 
     def on_signal(signum: int, _: FrameType | None) -> None:
@@ -59,24 +91,23 @@ def run_platform(root: Path | None = None, *, demo: bool = True) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    supervisor = Supervisor(services, report=report, **supervisor_options)
     code = 0
     try:
-        for service in services:
-            service.start()
-        print("Starting the four services ...", flush=True)
+        supervisor.start_all()
+        report(f"Starting {len(services)} services ...")
         wait_all_ready(services)
-        stack.wait_keycloak()
-        print(banner(stack, services), flush=True)
-        print(f"Ready in {time.monotonic() - started:.1f} s.", flush=True)
-        stop.wait()
+        on_ready()
+        supervisor.poll()
+        report(supervisor.status_line())
+        supervisor.run(stop)
     except (RuntimeError, TimeoutError) as exc:  # StackError is a RuntimeError
-        print(f"\nThe platform did not start: {exc}", flush=True)
+        report(f"\nThe platform did not start: {exc}")
         code = 1
     finally:
-        print("\nStopping the services (graceful drain) ...", flush=True)
-        stop_all(services)
-        print("Stopping the stack ...", flush=True)
-        stack.down()
+        report("\nStopping the services (graceful drain) ...")
+        supervisor.stop()
+        report("Services stopped.")
     return code
 
 

@@ -1,4 +1,9 @@
-"""Run a service as its own operating-system process (``make run`` and the end-to-end tests)."""
+"""Run a service as its own operating-system process (``make run`` and the end-to-end tests).
+
+``Supervisor`` keeps such processes running for ``vies run`` (issue 18 item 7): a process that
+exits unexpectedly is reported and restarted with a capped exponential backoff, every change of
+a service's state (up, not answering, exited, restarted) is printed, and ``stop`` drains them all.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,3 +111,141 @@ def wait_all_ready(processes: list[ServiceProcess], timeout: float = 180.0) -> N
             raise TimeoutError(f"not ready after {timeout}s: {names}\n{pending[0].log_tail()}")
         if pending:
             time.sleep(0.5)
+
+
+def describe_exit(code: int) -> str:
+    """``exit code 3`` or ``killed by SIGKILL``, from a ``Popen.returncode``."""
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+@dataclass
+class _Watch:
+    process: ServiceProcess
+    state: str = "starting"  # starting | up | not answering | waiting to restart
+    restarts: int = 0  # restarts in a row (reset once the process stayed up ``stable_seconds``)
+    total_restarts: int = 0
+    started_at: float = 0.0
+    restart_at: float | None = None
+    last_probe: float = 0.0
+
+
+class Supervisor:
+    """Starts service processes, restarts the ones that exit unexpectedly, reports their states.
+
+    ``poll`` does one round (call it every fraction of a second); ``run`` loops until an event is
+    set. Nothing here restarts a process during ``stop``: it is a deliberate stop, not a crash.
+    """
+
+    def __init__(
+        self,
+        processes: list[ServiceProcess],
+        *,
+        report: Callable[[str], None] = lambda line: print(line, flush=True),
+        backoff_initial: float = 1.0,
+        backoff_max: float = 30.0,
+        stable_seconds: float = 60.0,
+        probe_every: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.watches = [_Watch(p) for p in processes]
+        self.report = report
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self.stable_seconds = stable_seconds
+        self.probe_every = probe_every
+        self.clock = clock
+        self.stopping = False
+
+    @property
+    def processes(self) -> list[ServiceProcess]:
+        """The supervised processes."""
+        return [w.process for w in self.watches]
+
+    def start_all(self) -> None:
+        """Start every process (not yet waiting for readiness)."""
+        for watch in self.watches:
+            self._start(watch)
+
+    def _start(self, watch: _Watch) -> None:
+        watch.process.start()
+        watch.started_at = self.clock()
+        watch.restart_at = None
+        watch.state = "starting"
+        watch.last_probe = 0.0
+
+    def states(self) -> dict[str, str]:
+        """Each service's state: ``up``, ``starting``, ``not answering`` or ``waiting to restart``."""
+        return {w.process.service: w.state for w in self.watches}
+
+    def status_line(self) -> str:
+        """One line saying which services are up."""
+        parts = []
+        for w in self.watches:
+            extra = f", {w.total_restarts} restart(s)" if w.total_restarts else ""
+            parts.append(f"{w.process.service} {w.state}{extra}")
+        return "services: " + "; ".join(parts)
+
+    def poll(self) -> None:
+        """One supervision round: notice exits, restart when their backoff is over, probe readiness."""
+        if self.stopping:
+            return
+        now = self.clock()
+        changed = False
+        for watch in self.watches:
+            process = watch.process.process
+            if watch.restart_at is not None:
+                if now >= watch.restart_at:
+                    self._start(watch)
+                    pid = watch.process.process.pid if watch.process.process else "?"
+                    self.report(f"{watch.process.service}: restarted (pid {pid}, restart {watch.total_restarts})")
+                    changed = True
+                continue
+            if process is not None and process.poll() is not None:
+                if now - watch.started_at >= self.stable_seconds:
+                    watch.restarts = 0
+                watch.restarts += 1
+                watch.total_restarts += 1
+                delay = min(self.backoff_max, self.backoff_initial * 2 ** (watch.restarts - 1))
+                watch.restart_at = now + delay
+                watch.state = "waiting to restart"
+                self.report(
+                    f"{watch.process.service}: exited unexpectedly ({describe_exit(process.returncode)}); "
+                    f"restarting in {delay:.1f}s; last log lines:\n{_indent(watch.process.log_tail(5))}"
+                )
+                changed = True
+                continue
+            if now - watch.last_probe >= self.probe_every or watch.state == "starting":
+                watch.last_probe = now
+                try:
+                    ready = watch.process.ready()
+                except RuntimeError:
+                    continue  # it died meanwhile: the next round sees it
+                state = "up" if ready else ("starting" if watch.state == "starting" else "not answering")
+                if state != watch.state:
+                    watch.state = state
+                    changed = True
+                    if state == "up":
+                        self.report(f"{watch.process.service}: up at {watch.process.url}")
+                    elif state == "not answering":
+                        self.report(f"{watch.process.service}: running but /readyz does not answer 200")
+        if changed:
+            self.report(self.status_line())
+
+    def run(self, stop: threading.Event, interval: float = 0.25) -> None:
+        """Supervise until ``stop`` is set."""
+        while not stop.wait(interval):
+            self.poll()
+
+    def stop(self, timeout: float = 40.0) -> None:
+        """Drain every process (SIGTERM, then SIGKILL after ``timeout``); no restart from now on."""
+        self.stopping = True
+        stop_all(self.processes, timeout)
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"    {line}" for line in text.splitlines())
