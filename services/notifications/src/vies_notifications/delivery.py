@@ -38,7 +38,7 @@ from vies_notifications.rendering import SUPPORTED_LANGUAGES, Rendered, render
 from vies_notifications.settings import NotificationsSettings
 from vies_shared.events.notifications import NotificationFailed, NotificationSent
 from vies_shared.logging import get_logger
-from vies_shared.reference import branch_for_region, centre_for_country
+from vies_shared.reference import branch_for_region, centre_for_country, head_office
 from vies_shared.service import Runtime
 from vies_shared.storage import UnitOfWork, backoff_delay, is_transient
 
@@ -177,6 +177,7 @@ class DeliveryWorker:
             store.CONTACTS: set(),
             store.AUTHORITIES: set(),
             store.POSITIONS: set(),
+            store.PARTNERS: set(),
         }
         for doc in docs:
             context = doc.get("context") or {}
@@ -188,6 +189,8 @@ class DeliveryWorker:
             ids[store.PREFERENCES].add(recipient["id"])
             if recipient["kind"] == "person":
                 ids[store.CONTACTS].add(recipient["id"])
+            elif recipient["kind"] == "partner":
+                ids[store.PARTNERS].add(recipient["id"])
             elif recipient["kind"] == "authority":
                 ids[store.AUTHORITIES].add(recipient["id"])
         known: dict[tuple[str, str], Document | None] = {}
@@ -279,6 +282,17 @@ class DeliveryWorker:
                     s.duty_officer_phone,
                     preferred or s.duty_officer_language,
                 )
+            case "head_office":
+                office = head_office()
+                email = s.head_office_safety_email or office.email
+                return Address("Siège, cellule sécurité", email, office.phone, preferred or s.duty_officer_language)
+            case "partner":
+                partner = await self._lookup(store.PARTNERS, key)
+                if partner is None:
+                    return None  # not known (yet)
+                languages = [str(lang).lower()[:2] for lang in partner.get("languages") or []]
+                language = preferred or ("fr" if "fr" in languages or not languages else "en")
+                return Address(partner.get("name", ""), partner.get("email"), None, language)
             case "subscription_owner":
                 return Address(recipient.get("name") or "", recipient.get("address"), None, preferred)
         return None

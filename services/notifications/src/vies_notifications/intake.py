@@ -65,7 +65,7 @@ async def gather_facts(uow: UnitOfWork, meta: EventMeta, event: Event) -> Docume
             facts.setdefault(name, application.get(name))
     mission = await projection.find(uow, store.MISSIONS, facts.get("mission_id"))
     if mission:
-        for name in ("volunteer_id", "authority_id", "country", "missed_in_a_row"):
+        for name in ("volunteer_id", "authority_id", "partner_id", "country", "missed_in_a_row"):
             if facts.get(name) is None:
                 facts[name] = mission.get(name)
     alert = await projection.find(uow, store.ALERTS, facts.get("alert_id"))
@@ -79,6 +79,8 @@ async def gather_facts(uow: UnitOfWork, meta: EventMeta, event: Event) -> Docume
     authority = await projection.find(uow, store.AUTHORITIES, facts.get("authority_id"))
     if authority:
         facts["authority_name"] = authority.get("name")
+    partner = await projection.find(uow, store.PARTNERS, facts.get("partner_id"))
+    facts["partner_name"] = partner.get("name") if partner else None
     facts.setdefault("position_title", None)
     facts.setdefault("authority_name", None)
     facts["region"] = await projection.event_region(uow, meta, facts.get("authority_id"))
@@ -110,6 +112,18 @@ async def resolve(uow: UnitOfWork, role: str, facts: Document) -> list[Recipient
             return [Recipient("centre", facts["country"], role)] if facts.get("country") else []
         case routing.DUTY_OFFICER:
             return [Recipient("duty_officer", "duty-officer", role)]
+        case routing.HEAD_OFFICE:
+            return [Recipient("head_office", "head-office", role)]
+        case routing.HOST_PARTNER:
+            # Known by its organisational address only (partners.PartnerRegistered.contact_email): a partner
+            # registered without one, or not known here, gets nothing rather than a message that cannot go.
+            partner = await projection.find(uow, store.PARTNERS, facts.get("partner_id"))
+            return [Recipient("partner", partner["_id"], role, ("email",))] if partner and partner.get("email") else []
+        case routing.AUTHORITIES_OF_PARTNER:
+            active = {"partner_id": facts.get("partner_id"), "status": "active"}
+            cursor = uow.db[store.PARTNERSHIPS].find(active, {"authority_id": 1}, session=uow.session)
+            authorities = sorted({doc["authority_id"] async for doc in cursor if doc.get("authority_id")})
+            return [Recipient("authority", a, routing.AUTHORITY, ("email",)) for a in authorities]
         case routing.VOLUNTEERS_IN_COUNTRY:
             query: Document = {"status": "started", "country": facts.get("country")}
             if facts.get("mission_ids"):

@@ -87,6 +87,27 @@ async def apply(uow: UnitOfWork, meta: EventMeta, event: Event) -> None:
                 data["authority_id"],
                 {"name": data["name"], "region": data["region"], "email": data["contact_email"], "kind": data["kind"]},
             )
+        case "partners.PartnerRegistered":
+            await _upsert(
+                uow,
+                store.PARTNERS,
+                data["partner_id"],
+                {
+                    "name": data["name"],
+                    "country": data["country"],
+                    "languages": data.get("languages") or [],
+                    "email": data.get("contact_email"),
+                },
+            )
+        case "partners.PartnershipEstablished":
+            await _upsert(
+                uow,
+                store.PARTNERSHIPS,
+                data["partnership_id"],
+                {"authority_id": data["authority_id"], "partner_id": data["partner_id"], "status": "active"},
+            )
+        case "partners.PartnershipEnded":
+            await _upsert(uow, store.PARTNERSHIPS, data["partnership_id"], {"status": "ended"})
         case "recruitment.PositionPublished":
             await _upsert(
                 uow,

@@ -71,6 +71,9 @@ class NotificationsSettings(ServiceSettings):
     duty_officer_phone: str = "+33100000999"
     duty_officer_language: str = "fr"
     ops_email: str = "exploitation@vies.example.org"
+    # The head office's safety mailbox (escalated incidents, unaccounted volunteers after the delay);
+    # empty: the head office's address in the reference data.
+    head_office_safety_email: str = ""
     # The page where a volunteer reads an alert in full and answers it ({alert_id} is replaced);
     # the SMS carries the alert's message shortened, with this link.
     safety_check_url: str = "https://vies.example.org/volunteer/safety-checks/{alert_id}"

@@ -3,7 +3,8 @@
 Projections built from events (never from other services' databases):
 ``contacts`` (person id → name, email, phone, language; from the compacted
 contacts topic), ``authorities``, ``positions``, ``applications``,
-``missions``, ``alerts``, ``incidents``. Own state: ``preferences``,
+``missions``, ``alerts``, ``incidents``, ``partners`` (name, languages,
+organisational address), ``partnerships`` (authority and partner). Own state: ``preferences``,
 ``notifications`` (the delivery log and the send queue at once),
 ``subscriptions`` (webhooks), ``digest_entries`` and ``digests``.
 """
@@ -26,6 +27,8 @@ APPLICATIONS = "applications"
 MISSIONS = "missions"
 ALERTS = "alerts"
 INCIDENTS = "incidents"
+PARTNERS = "partners"
+PARTNERSHIPS = "partnerships"
 PREFERENCES = "preferences"
 NOTIFICATIONS = "notifications"
 SUBSCRIPTIONS = "subscriptions"
@@ -48,6 +51,7 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     MISSIONS: [IndexModel([("country", ASCENDING), ("status", ASCENDING)], name="by_country_status")],
     INCIDENTS: [IndexModel([("region", ASCENDING), ("status", ASCENDING)], name="by_region_status")],
+    PARTNERSHIPS: [IndexModel([("partner_id", ASCENDING), ("status", ASCENDING)], name="by_partner_status")],
     SUBSCRIPTIONS: [IndexModel([("status", ASCENDING), ("event_types", ASCENDING)], name="active_by_type")],
     DIGEST_ENTRIES: [IndexModel([("region", ASCENDING), ("at", ASCENDING)], name="by_region_time")],
 }

@@ -7,11 +7,14 @@ import pytest
 from vies_notifications.domain import routing
 from vies_notifications.domain.routing import (
     AUTHORITIES_CONCERNED,
+    AUTHORITIES_OF_PARTNER,
     AUTHORITY,
     BRANCH,
     CANDIDATE,
     CENTRE,
     DUTY_OFFICER,
+    HEAD_OFFICE,
+    HOST_PARTNER,
     VOLUNTEER,
     VOLUNTEERS_IN_COUNTRY,
 )
@@ -60,8 +63,22 @@ from vies_shared.events.base import known_types
         (
             "missions.MissionEnded",
             {},
-            {(VOLUNTEER, ("email",)), (AUTHORITY, ("email",)), (BRANCH, ("email",))},
+            {(VOLUNTEER, ("email",)), (AUTHORITY, ("email",)), (BRANCH, ("email",)), (HOST_PARTNER, ("email",))},
         ),
+        # Duty of care (issue 14): escalations reach someone, early returns everyone responsible.
+        ("missions.IncidentEscalated", {"escalated_to": "centre"}, set()),  # IncidentReported told them already
+        (
+            "missions.IncidentEscalated",
+            {"escalated_to": "head_office"},
+            {(DUTY_OFFICER, ("email", "sms")), (HEAD_OFFICE, ("email",)), (CENTRE, ("email", "sms"))},
+        ),
+        (
+            "missions.MissionInterrupted",
+            {},
+            {(AUTHORITY, ("email",)), (BRANCH, ("email",)), (CENTRE, ("email",)), (HOST_PARTNER, ("email",))},
+        ),
+        ("missions.MissionStarted", {}, {(HOST_PARTNER, ("email",))}),
+        ("partners.PartnerSuspended", {}, {(AUTHORITIES_OF_PARTNER, ("email",))}),
         ("partners.PartnerApproved", {}, set()),
         ("missions.CheckInReceived", {}, set()),
     ],

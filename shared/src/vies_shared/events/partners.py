@@ -41,6 +41,9 @@ class PartnerRegistered(Event):
     languages: list[str]
     hosting_capacity: int
     reciprocity: bool
+    # The organisation's own address for the platform's notices about the volunteers it hosts
+    # (an organisational contact, like an authority's contact_email; contract 1.5).
+    contact_email: str | None = None
 
 
 class PartnerApproved(Event):

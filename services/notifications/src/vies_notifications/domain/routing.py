@@ -24,8 +24,11 @@ AUTHORITY = "authority"
 BRANCH = "branch"
 CENTRE = "centre"
 DUTY_OFFICER = "duty_officer"
+HEAD_OFFICE = "head_office"  # the head office's safety mailbox
+HOST_PARTNER = "host_partner"  # the organisation hosting the volunteer (its organisational address)
 VOLUNTEERS_IN_COUNTRY = "volunteers_in_country"
 AUTHORITIES_CONCERNED = "authorities_concerned"
+AUTHORITIES_OF_PARTNER = "authorities_of_partner"  # those with a partnership with the partner concerned
 
 # Categories a person may opt out of, and those that can never be opted out of.
 CATEGORIES: tuple[str, ...] = (
@@ -63,6 +66,11 @@ def missed_twice_or_more(facts: Facts) -> bool:
 def high_or_critical(facts: Facts) -> bool:
     """A high or critical incident."""
     return facts.get("severity") in ("high", "critical")
+
+
+def to_head_office(facts: Facts) -> bool:
+    """An incident nobody acknowledged in time went up to the head office."""
+    return facts.get("escalated_to") == "head_office"
 
 
 def has_unaccounted(facts: Facts) -> bool:
@@ -113,6 +121,18 @@ ROUTES: tuple[Route, ...] = (
     Route("missions.MissionEnded", VOLUNTEER, EMAIL, "mission_ended_volunteer", "mission"),
     Route("missions.MissionEnded", AUTHORITY, EMAIL, "mission_ended", "mission"),
     Route("missions.MissionEnded", BRANCH, EMAIL, "mission_ended", "mission"),
+    # Duty of care (issue 14): an escalation reaches someone, an early return everyone responsible,
+    # the host partner what concerns the volunteers it hosts.
+    Route("missions.IncidentEscalated", DUTY_OFFICER, EMAIL_SMS, "incident_escalated", "safety", to_head_office),
+    Route("missions.IncidentEscalated", HEAD_OFFICE, EMAIL, "incident_escalated", "safety", to_head_office),
+    Route("missions.IncidentEscalated", CENTRE, EMAIL_SMS, "incident_escalated", "safety", to_head_office),
+    Route("missions.MissionInterrupted", AUTHORITY, EMAIL, "mission_interrupted", "mission"),
+    Route("missions.MissionInterrupted", BRANCH, EMAIL, "mission_interrupted", "mission"),
+    Route("missions.MissionInterrupted", CENTRE, EMAIL, "mission_interrupted", "mission"),
+    Route("missions.MissionInterrupted", HOST_PARTNER, EMAIL, "host_partner_update", "mission"),
+    Route("missions.MissionStarted", HOST_PARTNER, EMAIL, "host_partner_update", "mission"),
+    Route("missions.MissionEnded", HOST_PARTNER, EMAIL, "host_partner_update", "mission"),
+    Route("partners.PartnerSuspended", AUTHORITIES_OF_PARTNER, EMAIL, "partner_suspended", "partnership"),
 )  # fmt: skip
 
 ROUTED_TYPES: frozenset[str] = frozenset(route.event_type for route in ROUTES)

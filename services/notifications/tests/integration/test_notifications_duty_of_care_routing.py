@@ -1,0 +1,209 @@
+"""Routing that reaches someone (issue 14): escalations, early returns, the host partner, a partner's suspension.
+
+Contract events on real Kafka → the delivery log, emails in Mailpit and SMS at a real HTTP endpoint.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+from typing import Any
+
+import pytest
+
+from vies_notifications.app import create
+from vies_notifications.settings import NotificationsSettings
+from vies_notifications.testing import HttpRecorder, Mailpit
+from vies_shared.events.missions import IncidentEscalated, MissionInterrupted, MissionPlanned, MissionStarted
+from vies_shared.events.partners import (
+    AuthorityRegistered,
+    PartnerRegistered,
+    PartnershipEnded,
+    PartnershipEstablished,
+    PartnerSuspended,
+)
+from vies_shared.events.topics import events_topic
+from vies_shared.testing import publish_event, wait_until
+from vies_shared.testing.helpers import running
+
+pytestmark = pytest.mark.integration
+
+
+async def test_escalations_early_returns_host_partner_and_suspension_reach_someone(
+    vies_settings: Any, vies_stack: Any, topic_prefix: str, test_id: str
+) -> None:
+    tid = test_id
+    bootstrap = vies_stack.kafka_bootstrap
+    partners, missions = events_topic("partners", topic_prefix), events_topic("missions", topic_prefix)
+    a1, a2, partner, mission = f"a1-{tid}", f"a2-{tid}", f"p-{tid}", f"m-{tid}"
+    duty, head, host = f"duty-{tid}@example.org", f"safety-{tid}@example.org", f"host-{tid}@example.org"
+    async with HttpRecorder() as sms:
+        settings = vies_settings(
+            "notifications",
+            NotificationsSettings,
+            sms_provider_url=f"{sms.url}/sms",
+            duty_officer_email=duty,
+            duty_officer_phone="+33622222222",
+            head_office_safety_email=head,
+            delivery_poll_seconds=0.1,
+        )
+        async with running(create(settings), settings) as svc:
+            db = svc.runtime.db
+            for authority in (a1, a2):
+                registered = AuthorityRegistered(
+                    authority_id=authority,
+                    name=f"Commune {authority}",
+                    kind="commune",
+                    region="FR-ARA",
+                    contact_email=f"{authority}@example.org",
+                    territoires_volontaires=False,
+                )
+                await publish_event(bootstrap, partners, registered)
+            registered_partner = PartnerRegistered(
+                partner_id=partner,
+                name=f"Association Jokkoo {tid}",
+                kind="ngo",
+                country="SN",
+                city="Thiès",
+                themes=["agriculture"],
+                languages=["fr", "wo"],
+                hosting_capacity=2,
+                reciprocity=False,
+                contact_email=host,
+            )
+            await publish_event(bootstrap, partners, registered_partner)
+            for n, authority in enumerate((a1, a2)):
+                established = PartnershipEstablished(
+                    partnership_id=f"ps{n}-{tid}",
+                    authority_id=authority,
+                    partner_id=partner,
+                    country="SN",
+                    themes=["agriculture"],
+                    starts_on=date(2027, 1, 1),
+                )
+                await publish_event(bootstrap, partners, established)
+            await publish_event(bootstrap, partners, PartnershipEnded(partnership_id=f"ps1-{tid}", reason="done"))
+
+            async def partner_and_partnerships_known() -> bool:
+                return (
+                    await db["partners"].count_documents({"_id": partner}) == 1
+                    and await db["partnerships"].count_documents({"status": "active"}) == 1
+                    and await db["partnerships"].count_documents({"status": "ended"}) == 1
+                    and await db["authorities"].count_documents({}) == 2
+                )
+
+            await wait_until(partner_and_partnerships_known, timeout=30, message="partner and partnerships projected")
+            planned = MissionPlanned(
+                mission_id=mission,
+                engagement_id=f"e-{tid}",
+                volunteer_id=f"v-{tid}",
+                authority_id=a1,
+                partner_id=partner,
+                country="SN",
+                scheme="vsi",
+                starts_on=date(2027, 1, 15),
+                ends_on=date(2028, 1, 14),
+            )
+            await publish_event(bootstrap, missions, planned, region="FR-ARA")
+            started = await publish_event(
+                bootstrap, missions, MissionStarted(mission_id=mission, departed_on=date(2027, 1, 15)), region="FR-ARA"
+            )
+            escalated = await publish_event(
+                bootstrap,
+                missions,
+                IncidentEscalated(
+                    incident_id=f"inc-{tid}",
+                    mission_id=mission,
+                    severity="critical",
+                    escalated_to="head_office",
+                    country="SN",
+                ),
+                region="FR-ARA",
+            )
+            # Its first escalation (to the centre) was already told by IncidentReported: nothing new here.
+            to_centre = await publish_event(
+                bootstrap,
+                missions,
+                IncidentEscalated(
+                    incident_id=f"inc0-{tid}", mission_id=mission, severity="high", escalated_to="centre", country="SN"
+                ),
+                region="FR-ARA",
+            )
+            interrupted = await publish_event(
+                bootstrap,
+                missions,
+                MissionInterrupted(mission_id=mission, reason="medical repatriation", interrupted_on=date(2027, 5, 2)),
+                region="FR-ARA",
+            )
+            suspended = await publish_event(
+                bootstrap, partners, PartnerSuspended(partner_id=partner, reason="vetting reopened")
+            )
+
+            async def log_of(event_id: str) -> list[tuple[str, str, str, str]]:
+                cursor = db["notifications"].find({"event_id": event_id})
+                rows = [
+                    (d["template"], d["recipient"]["role"], d["recipient"]["id"], d["channel"]) async for d in cursor
+                ]
+                return sorted(rows)
+
+            expected = {
+                started: [("host_partner_update", "host_partner", partner, "email")],
+                escalated: sorted(
+                    [
+                        ("incident_escalated", "duty_officer", "duty-officer", "email"),
+                        ("incident_escalated", "duty_officer", "duty-officer", "sms"),
+                        ("incident_escalated", "head_office", "head-office", "email"),
+                        ("incident_escalated", "centre", "SN", "email"),
+                        ("incident_escalated", "centre", "SN", "sms"),
+                    ]
+                ),
+                to_centre: [],
+                interrupted: sorted(
+                    [
+                        ("mission_interrupted", "authority", a1, "email"),
+                        ("mission_interrupted", "branch", "FR-ARA", "email"),
+                        ("mission_interrupted", "centre", "SN", "email"),
+                        ("host_partner_update", "host_partner", partner, "email"),
+                    ]
+                ),
+                # Only the authority whose partnership is still active.
+                suspended: [("partner_suspended", "authority", a1, "email")],
+            }
+
+            async def routed_and_sent() -> bool:
+                for event_id, rows in expected.items():
+                    if await log_of(event_id) != rows:
+                        return False
+                ids = list(expected)
+                pending = await db["notifications"].count_documents(
+                    {"event_id": {"$in": ids}, "status": {"$ne": "sent"}}
+                )
+                return pending == 0
+
+            await wait_until(routed_and_sent, timeout=60, message="every duty-of-care rule routed and sent")
+            categories = {d["template"]: d["category"] async for d in db["notifications"].find({"event_id": escalated})}
+            assert categories == {"incident_escalated": "safety"}  # never opted out of, never given up
+
+            mailpit = Mailpit(vies_stack.mailpit_url)
+            escalation = f"ESCALADE : incident critical non pris en charge, mission {mission} (SN)"
+            wanted = Counter(
+                {
+                    (duty, escalation): 1,
+                    (head, escalation): 1,
+                    ("centre.sn@vies.example.org", escalation): 1,
+                    (host, f"Arrivée du volontaire que vous accueillez (mission {mission})"): 1,
+                    (host, f"Retour anticipé du volontaire que vous accueillez (mission {mission})"): 1,
+                    (f"{a1}@example.org", f"Retour anticipé : mission {mission} (SN)"): 1,
+                    ("antenne.fr-ara@vies.example.org", f"Retour anticipé : mission {mission} (SN)"): 1,
+                    ("centre.sn@vies.example.org", f"Retour anticipé : mission {mission} (SN)"): 1,
+                    (f"{a1}@example.org", f"Partenaire suspendu : Association Jokkoo {tid}"): 1,
+                }
+            )
+
+            async def all_in_mailpit() -> bool:
+                got = Counter((m["To"][0]["Address"], m["Subject"]) for m in await mailpit.search(tid))
+                return all(got[key] == n for key, n in wanted.items())
+
+            await wait_until(all_in_mailpit, timeout=30, message="the duty-of-care mails in Mailpit")
+            texts = Counter(r.json()["to"] for r in sms.on("/sms") if f"inc-{tid}" in r.json()["text"])
+            assert texts == {"+33622222222": 1, "+221300000001": 1}  # the duty officer and the centre in Dakar
