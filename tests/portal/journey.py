@@ -73,3 +73,21 @@ class Journey:
         """No serious or critical accessibility violation, no CSP violation, on any page."""
         assert not self.violations, "\n".join(self.violations)
         assert not self.csp_errors, "\n".join(self.csp_errors)
+
+
+async def sign_in(page: Page, portal_url: str, username: str, password: str, next_path: str = "/") -> None:
+    """Through the provider's real login form, back to ``next_path`` on the portal."""
+    await page.goto(f"{portal_url}/sign-in?next={next_path}")
+    await page.wait_for_url("**/protocol/openid-connect/auth**")
+    await page.fill("#username", username)
+    await page.fill("#password", password)
+    await page.click("#kc-login")
+    await page.wait_for_url(f"{portal_url}/**")
+
+
+async def session_id(page: Page) -> str:
+    """The portal's session cookie in this browser (a random id, nothing else)."""
+    for cookie in await page.context.cookies():
+        if cookie["name"] == "vies_session":
+            return str(cookie["value"])
+    raise AssertionError("no session cookie")

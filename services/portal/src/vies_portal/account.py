@@ -290,7 +290,19 @@ async def my_applications(request: Request) -> Response:
     """The candidate's applications and where each stands."""
     require(request, "candidate")
     found = await api(request, "recruitment", "GET", "/applications", params={"limit": 100})
-    return render(request, "my_applications.html", _(request, "My applications"), items=found.get("items", []))
+    items = found.get("items", [])
+    ids = sorted({str(a["position_id"]) for a in items})
+    # The positions' titles, fetched together rather than one after another.
+    positions = await together(*(_position_or_none(request, pid) for pid in ids))
+    titles = {pid: str(p.get("title", pid)) for pid, p in zip(ids, positions, strict=True)}
+    return render(request, "my_applications.html", _(request, "My applications"), items=items, titles=titles)
+
+
+async def _position_or_none(request: Request, position_id: str) -> dict[str, Any]:
+    try:
+        return await api(request, "recruitment", "GET", f"/positions/{position_id}")
+    except ApiError:
+        return {}
 
 
 def timeline(application: dict[str, Any]) -> list[dict[str, Any]]:

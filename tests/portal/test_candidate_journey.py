@@ -1,0 +1,148 @@
+"""A new candidate in a real browser: registers, verifies the address from Mailpit, searches, applies."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import BrowserContext, expect
+
+from vies_shared.testing.helpers import wait_until
+
+from .conftest import PortalStack
+from .journey import Journey
+
+pytestmark = pytest.mark.integration
+
+
+async def verification_link(mailpit_url: str, email: str) -> str:
+    """The link of the verification mail the provider sent to ``email``."""
+    async with httpx.AsyncClient(base_url=mailpit_url, timeout=10) as mailpit:
+
+        async def found() -> Any:
+            r = await mailpit.get("/api/v1/search", params={"query": f'to:"{email}"'})
+            return r.json().get("messages") if r.status_code == 200 else None
+
+        messages = await wait_until(found, timeout=30, message=f"verification mail to {email}")
+        message = (await mailpit.get(f"/api/v1/message/{messages[0]['ID']}")).json()
+    links = re.findall(r"https?://\S+/login-actions/action-token\?[^\s\"'<>]+", message["Text"] or message["HTML"])
+    assert links, message["Text"]
+    return str(links[0].replace("&amp;", "&"))
+
+
+async def test_candidate_registers_verifies_searches_and_applies(
+    portal_stack: PortalStack, context: BrowserContext
+) -> None:
+    page = await context.new_page()
+    journey = Journey(page, "candidate", portal_stack.url)
+    username = f"cand-{uuid.uuid4().hex[:8]}"
+    email = f"{username}@example.org"
+    password = "a-long-local-Passw0rd"
+
+    await page.goto(portal_stack.url + "/")
+    await journey.look("home")
+    await page.get_by_role("link", name="Créer un compte").first.click()
+    await page.wait_for_url("**/registration**")
+    await journey.look("provider registration", audit=False)
+    await page.fill("#username", username)
+    await page.fill("#email", email)
+    await page.fill("#firstName", "Awa")
+    await page.fill("#lastName", "Ndiaye")
+    if await page.locator("#password").count():
+        await page.fill("#password", password)
+        await page.fill("#password-confirm", password)
+    await page.locator("#kc-register-form [type=submit]").click()
+    await journey.look("provider asks to verify the address", audit=False)
+
+    await page.goto(await verification_link(portal_stack.mailpit_url, email))
+    for _ in range(4):
+        if page.url.startswith(portal_stack.url):
+            break
+        if await page.locator("#kc-passwd-update-form").count():
+            await journey.look("provider sets the password", audit=False)
+            await page.fill("#password-new", password)
+            await page.fill("#password-confirm", password)
+            await page.locator("#kc-passwd-update-form [type=submit]").click()
+        elif await page.locator("a[href*='login-actions']").count():
+            await page.locator("a[href*='login-actions']").first.click()
+        await page.wait_for_load_state("domcontentloaded")
+    await page.wait_for_url(portal_stack.url + "/my/applications")
+    await expect(page.get_by_text("Vous n'avez pas encore candidaté.")).to_be_visible()
+    await journey.look("my applications, none yet")
+
+    # Search: a theme word, a country and a start date; htmx replaces the results.
+    await page.get_by_role("link", name="Parcourir les offres").click()
+    await journey.look("positions")
+    await page.fill("#q", "santé")
+    await page.select_option("#country", "SN")
+    await page.fill("#starts_after", "2026-12-01")
+    await page.get_by_role("button", name="Rechercher").click()
+    await expect(page.locator("#results-count")).to_have_text("1 offre")
+    await journey.look("positions found")
+    await page.get_by_role("link", name="Coordinateur·rice santé communautaire").click()
+    await journey.look("position")
+    await page.get_by_role("link", name="Candidater à cette offre").click()
+    await journey.look("application form")
+
+    # A mistake first: the form comes back with what was typed and the errors beside the fields.
+    await page.fill("#name", "Awa Ndiaye")
+    await page.fill("#birth_date", "")
+    await page.fill("#motivation", "Je veux m'engager pour la santé communautaire.")
+    await page.get_by_role("button", name="Envoyer ma candidature").click()
+    await expect(page.locator("#error-summary")).to_be_visible()
+    await expect(page.locator("#birth_date-error")).to_contain_text("obligatoire")
+    await expect(page.locator("#name")).to_have_value("Awa Ndiaye")
+    await expect(page.locator("#motivation")).to_have_value("Je veux m'engager pour la santé communautaire.")
+    await journey.look("application form with errors")
+
+    await page.fill("#birth_date", "1996-05-20")
+    await page.select_option("#nationality", "FR")
+    await page.select_option("#residence_country", "FR")
+    await page.fill("#languages", "fr, wo")
+    await page.fill("#skills", "public health")
+    await page.get_by_role("button", name="Envoyer ma candidature").click()
+    await page.wait_for_url("**/my/applications/*")
+    await expect(page.locator(".current-status")).to_contain_text("Examinée : éligible")
+    await journey.look("application sent, screened eligible")
+    await page.get_by_role("link", name="Toutes mes candidatures").click()
+    await expect(page.get_by_text("Examinée : éligible")).to_be_visible()
+    await journey.look("my applications")
+    # Withdraw, after a confirmation.
+    await page.get_by_role("link", name="Coordinateur·rice santé communautaire").click()
+    await page.get_by_role("link", name="Retirer ma candidature").click()
+    await journey.look("withdraw confirmation")
+    await page.get_by_role("button", name="Oui, retirer ma candidature").click()
+    await expect(page.locator(".current-status")).to_contain_text("Retirée")
+    await journey.look("withdrawn")
+    await page.get_by_role("link", name="Mes données personnelles").click()
+    await expect(page.locator("#name")).to_have_value("Awa Ndiaye")
+    await journey.look("my personal data")
+
+    await journey.revisit_in("en")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("My personal data")
+    journey.assert_clean()
+
+
+async def test_an_ineligible_candidate_sees_the_reason(portal_stack: PortalStack, context: BrowserContext) -> None:
+    page = await context.new_page()
+    journey = Journey(page, "candidate-ineligible", portal_stack.url)
+    from .journey import sign_in
+
+    await sign_in(page, portal_stack.url, "thomas.candidate", "candidate-demo-pass", "/positions/pos-demo-sc-majunga")
+    await page.get_by_role("link", name="Candidater à cette offre").click()
+    await page.fill("#name", "Thomas Martin")
+    # Service Civique abroad is for 16-25 year olds (30 with a disability).
+    await page.fill("#birth_date", "1980-01-15")
+    await page.select_option("#nationality", "FR")
+    await page.select_option("#residence_country", "FR")
+    await page.get_by_role("button", name="Envoyer ma candidature").click()
+    await page.wait_for_url("**/my/applications/*")
+    await expect(page.locator(".current-status")).to_contain_text("Examinée : non éligible")
+    await expect(page.locator(".reasons li").first).to_be_visible()
+    await journey.look("ineligible with the reason")
+    # An ineligible application is closed: nothing to withdraw.
+    await expect(page.get_by_role("link", name="Retirer ma candidature")).to_have_count(0)
+    journey.assert_clean()
