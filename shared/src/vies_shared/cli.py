@@ -119,6 +119,13 @@ def dlq_replay(
     value_file: Annotated[
         Path | None, typer.Option("--value-file", help="corrected JSON value to publish instead (one --ref)")
     ] = None,
+    force_stale: Annotated[
+        bool,
+        typer.Option(
+            "--force-stale",
+            help="apply it even if a later event of its aggregate was applied (parked as stale_replay otherwise)",
+        ),
+    ] = False,
 ) -> None:
     """Publish dead letters back to their original topic, optionally with a corrected value."""
     from vies_shared.messaging.dead_letters import replay_dead_letters
@@ -131,7 +138,11 @@ def dlq_replay(
     try:
         letters = asyncio.run(
             replay_dead_letters(
-                ServiceSettings(service=service), service, None if replay_all else ref, value_override=override
+                ServiceSettings(service=service),
+                service,
+                None if replay_all else ref,
+                value_override=override,
+                force_stale=force_stale,
             )
         )
     except (LookupError, ValueError) as exc:

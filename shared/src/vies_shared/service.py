@@ -148,6 +148,8 @@ class Runtime:
         """Connect, create indexes, run setup, start the relay, consumers and jobs."""
         await self.outbox.ensure_indexes(self.settings.outbox_retention_days)
         await self.db["inbox"].create_index("processed_at")
+        # A replayed dead letter looks for a later record of its key (DLQ replay keeps order).
+        await self.db["inbox"].create_index("key")
         if self.definition.setup is not None:
             await self.definition.setup(self)
         await self.broker.start()

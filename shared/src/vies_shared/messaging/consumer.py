@@ -21,6 +21,14 @@ Nothing stalls silently (issue 18 item 4, review M9):
   past an undelivered dead letter);
 * ``stalled_partitions`` reports partitions with lag whose committed offset has not
   moved for a while (``/readyz`` 503, ``vies_consumer_stalled_partitions``).
+
+A replayed dead letter keeps the order of its aggregate (issue 18 item 6, review L11):
+the replay carries the record's original position (``dlq_original_partition`` and
+``dlq_original_offset``); when the inbox shows that a later record of the same key was
+already applied, the replayed one is applied only if its handler is marked
+``@order_safe``, and otherwise parked again in the dead-letter topic with reason
+``stale_replay`` and the later event named. ``vies dlq replay --force-stale`` applies
+it anyway (``dlq_replay_force``) once an operator has judged it harmless.
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from aiokafka.structs import ConsumerRecord, TopicPartition
@@ -72,7 +80,23 @@ class HandlerContext:
 
 
 Handler = Callable[[HandlerContext, Any], Awaitable[None]]
+H = TypeVar("H", bound=Handler)
 TombstoneHandler = Callable[[UnitOfWork, str, str], Awaitable[None]]
+
+
+def order_safe(handler: H) -> H:
+    """Mark a handler whose outcome does not depend on the order of its aggregate's events.
+
+    E.g. it records an independent fact, or compares versions itself. A replayed dead letter
+    older than what was already applied for its key reaches such a handler; any other is parked.
+    """
+    handler.order_safe = True  # type: ignore[attr-defined]
+    return handler
+
+
+def is_order_safe(handler: Handler) -> bool:
+    """Whether ``handler`` was marked with ``@order_safe``."""
+    return bool(getattr(handler, "order_safe", False))
 
 
 class ConsumerStopping(Exception):
@@ -235,7 +259,38 @@ class EventConsumer:
         if envelope.meta.type not in self.handlers:
             metrics.EVENTS_CONSUMED.labels(self.service, envelope.meta.type, "ignored").inc()
             return None
+        if not is_order_safe(self.handlers[envelope.meta.type]):
+            later = await self._later_record_applied(record)
+            if later is not None:
+                await self.dead_letter(record, "stale_replay", later)
+                return None
         return _Item(record, envelope.meta, envelope.event)
+
+    async def _later_record_applied(self, record: ConsumerRecord[bytes, bytes]) -> str | None:
+        """For a replayed dead letter: why it is stale (a later record of its key was applied), else None."""
+        headers = {name: (raw or b"").decode(errors="replace") for name, raw in record.headers}
+        if "dlq_replayed_from" not in headers or headers.get("dlq_replay_force") == "true":
+            return None
+        try:
+            partition = int(headers["dlq_original_partition"])
+            offset = int(headers["dlq_original_offset"])
+        except (KeyError, ValueError):
+            return None  # replayed without its original position (an older tool): applied as before
+        key = (record.key or b"").decode(errors="replace")
+        later = await self._retry_transient(
+            lambda: self.inbox.find_one(
+                {"key": key, "topic": record.topic, "partition": partition, "offset": {"$gt": offset}},
+                sort=[("offset", -1)],
+            ),
+            what="replay_check",
+        )
+        if later is None:
+            return None
+        return (
+            f"replayed event (originally {record.topic}[{partition}]@{offset}) is older than what was applied "
+            f"for key {key}: {later.get('type')} {later['_id']} at offset {later.get('offset')}; its handler is "
+            "not order-safe, so it was parked; replay it with --force-stale to apply it anyway"
+        )
 
     async def _handle_alone(self, item: _Item) -> None:
         for attempt in range(1, self.attempts + 1):
@@ -350,6 +405,7 @@ class EventConsumer:
                         "_id": item.meta.id,
                         "type": item.meta.type,
                         "consumer": self.name,
+                        "key": (item.record.key or b"").decode(errors="replace"),
                         "topic": item.record.topic,
                         "partition": item.record.partition,
                         "offset": item.record.offset,

@@ -4,6 +4,11 @@ A replay publishes the original key, value (or a corrected one) and headers,
 without the ``dlq_*`` headers, back to the topic it came from, plus a
 ``dlq_replayed_from`` header. The ``ce_id`` is unchanged: a dead-lettered
 message never reached the inbox, so the consumer processes it once.
+
+The replay also carries where the record first was (``dlq_original_partition``,
+``dlq_original_offset``, kept across repeated dead-lettering): the consumer parks it
+again (reason ``stale_replay``) when a later record of its key was already applied and
+its handler is not order-safe; ``force_stale`` adds ``dlq_replay_force`` to apply it anyway.
 """
 
 from __future__ import annotations
@@ -102,6 +107,7 @@ async def replay_dead_letters(
     refs: Iterable[str] | None = None,
     *,
     value_override: bytes | None = None,
+    force_stale: bool = False,
 ) -> list[DeadLetter]:
     """Publish the chosen dead letters (all when ``refs`` is None) back to their original topics."""
     wanted = set(refs) if refs is not None else None
@@ -118,7 +124,15 @@ async def replay_dead_letters(
             topic = letter.headers.get("dlq_topic")
             if not topic:
                 raise ValueError(f"dead letter {letter.ref} has no dlq_topic header")
-            headers = {**letter.original_headers, "dlq_replayed_from": f"{service}:{letter.ref}"}
+            first = letter.headers
+            headers = {
+                **letter.original_headers,
+                "dlq_replayed_from": f"{service}:{letter.ref}",
+                "dlq_original_partition": first.get("dlq_original_partition") or first.get("dlq_partition", ""),
+                "dlq_original_offset": first.get("dlq_original_offset") or first.get("dlq_offset", ""),
+            }
+            if force_stale:
+                headers["dlq_replay_force"] = "true"
             value = value_override if value_override is not None else letter.value
             await broker.publish(
                 value,
