@@ -156,6 +156,10 @@ ROWS: dict[tuple[str, str, str], Row] = {
     ("recruitment", "POST", "/applications/{application_id}/select"): Row(_roles(authority=SCOPED)),
     ("recruitment", "POST", "/applications/{application_id}/reject"): Row(_roles(authority=SCOPED), body=REASON),
     ("recruitment", "POST", "/applications/{application_id}/withdraw"): Row(_roles(candidate=SCOPED)),
+    # The recruiting authority (and staff) confirms what a candidate declared, having seen the papers.
+    ("recruitment", "POST", "/applications/{application_id}/declarations/confirm"): Row(
+        _roles(authority=SCOPED), body={"facts": ["vsi_months_served_elsewhere"]}
+    ),
     ("recruitment", "POST", "/applications/{application_id}/engage"): Row(
         _roles(authority=SCOPED), body={"starts_on": "2027-02-01", "ends_on": "2027-12-31"}
     ),

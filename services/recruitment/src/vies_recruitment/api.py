@@ -14,6 +14,7 @@ from vies_recruitment.schemas import (
     MAX_ID,
     ApplicationIn,
     ContactIn,
+    DeclarationsConfirmedIn,
     EligibilityCheckIn,
     EngagementIn,
     InterviewIn,
@@ -183,6 +184,14 @@ async def withdraw(application_id: ApplicationId, principal: CurrentPrincipal, r
     return await use_cases.withdraw(runtime, principal, application_id)
 
 
+@router.post("/applications/{application_id}/declarations/confirm", tags=["applications"])
+async def confirm_declarations(
+    application_id: ApplicationId, body: DeclarationsConfirmedIn, principal: CurrentPrincipal, runtime: RuntimeDep
+) -> Json:
+    """The position's authority or staff confirms the candidate's declared facts (VSI months, residence permit)."""
+    return await use_cases.confirm_declarations(runtime, principal, application_id, body)
+
+
 @router.post("/applications/{application_id}/engage", tags=["applications"])
 async def engage(
     application_id: ApplicationId, body: EngagementIn, principal: CurrentPrincipal, runtime: RuntimeDep
@@ -219,7 +228,7 @@ async def erase_person(person_id: PersonId, principal: CurrentPrincipal, runtime
 
 @router.get("/schemes", tags=["guidance"])
 async def schemes(principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
-    """The five schemes: who they are for, ages, durations, where, who sends or hosts, rules and sources."""
+    """Every scheme: who it is for, ages, durations, where, who sends or hosts, costs, approval, rules, sources."""
     return {"schemes": catalogue(use_cases.policy_of(runtime))}
 
 

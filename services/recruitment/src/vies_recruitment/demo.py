@@ -95,6 +95,8 @@ POSITIONS: list[tuple[str, dict[str, Any], bool, str | None]] = [
             "starts_on": date(2027, 7, 5),
             "duration_months": 1,
             "duration_days": 15,
+            "action_days": 10,
+            "sponsor": "Association marraine de démonstration",
             "places": 8,
             "languages": ["fr"],
             "skills": [],

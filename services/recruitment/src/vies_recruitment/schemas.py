@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -19,6 +19,12 @@ Skill = Annotated[str, StringConstraints(min_length=1, max_length=80, strip_whit
 MAX_ID = 100
 Id = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID)]
 Phone = Annotated[str, StringConstraints(max_length=40)]
+ResidencePermit = Literal["needs_one_year_in_france", "without_residence_condition"]
+"""A foreign candidate's residence permit, by what Code du service national art. L120-4 asks with it:
+``needs_one_year_in_france`` (the permits of its 1°, 2° and 4°: more than a year in France) or
+``without_residence_condition`` (its 3° and the Algerian student certificate)."""
+Employment = Literal["employee", "retiree"]
+Months = Annotated[float, Field(ge=0, le=1000)]
 
 
 class _Body(BaseModel):
@@ -39,6 +45,12 @@ class PositionIn(_Body):
     languages: list[LanguageCode] = Field(default_factory=list, max_length=20)
     skills: list[Skill] = Field(default_factory=list, max_length=50)
     sending_organisation_id: Id | None = Field(default=None, description="VSI: the approved sending organisation")
+    action_days: int | None = Field(
+        default=None, ge=1, le=366, description="jsi_vvvsi: days of solidarity action within the project"
+    )
+    sponsor: Text | None = Field(
+        default=None, description="jsi_vvvsi: the sponsoring association (parrain) of the group's project"
+    )
 
 
 class ReasonIn(_Body):
@@ -64,6 +76,18 @@ class CandidateIn(_Body):
     disability: bool = False
     languages: list[LanguageCode] = Field(default_factory=list, max_length=20)
     skills: list[Skill] = Field(default_factory=list, max_length=50)
+    other_nationalities: list[CountryCode] = Field(
+        default_factory=list, max_length=5, description="every other nationality (dual nationals)"
+    )
+    residence_permit: ResidencePermit | None = Field(
+        default=None, description="Service Civique, a foreign candidate: the residence permit held (confirmed by staff)"
+    )
+    in_france_since: date | None = Field(default=None, description="with residence_permit: living in France since")
+    employment: Employment | None = Field(default=None, description="VEC: going as an employee or as a retiree")
+    seniority_months: int | None = Field(default=None, ge=0, le=720, description="VEC employee: months with employer")
+    vsi_months_served_elsewhere: Months = Field(
+        default=0.0, description="VSI time served with other associations (confirmed by the authority or staff)"
+    )
 
 
 class ApplicationIn(_Body):
@@ -106,7 +130,12 @@ class EligibilityCheckIn(_Body):
 
     birth_date: date
     nationality: CountryCode
+    other_nationalities: list[CountryCode] = Field(default_factory=list, max_length=5)
     residence_country: CountryCode
+    residence_permit: ResidencePermit | None = None
+    in_france_since: date | None = None
+    employment: Employment | None = None
+    seniority_months: int | None = Field(default=None, ge=0, le=720)
     disability: bool = False
     destination_country: CountryCode
     starts_on: date
@@ -115,3 +144,19 @@ class EligibilityCheckIn(_Body):
     scheme: Scheme | None = None
     partner_country: CountryCode | None = Field(default=None, description="reciprocity: where the volunteer comes from")
     vsi_months_served: float = Field(default=0.0, ge=0, le=1000, description="VSI time already served elsewhere")
+    action_days: int | None = Field(default=None, ge=1, le=366, description="jsi_vvvsi: days of solidarity action")
+    group_size: int | None = Field(default=None, ge=1, le=500, description="jsi_vvvsi: young people in the group")
+
+
+DECLARED_FACTS = ("vsi_months_served_elsewhere", "residence_permit")
+"""Facts a candidate declares that the authority or staff confirms before the contract is signed."""
+
+
+class DeclarationsConfirmedIn(_Body):
+    """``POST /applications/{id}/declarations/confirm``: the facts checked against the candidate's papers.
+
+    ``vsi_months_served_elsewhere`` corrects the declared months when the papers say otherwise.
+    """
+
+    facts: list[Literal["vsi_months_served_elsewhere", "residence_permit"]] = Field(min_length=1, max_length=2)
+    vsi_months_served_elsewhere: Months | None = None

@@ -19,6 +19,7 @@ from vies_recruitment.domain import access
 from vies_recruitment.domain import application as states
 from vies_recruitment.domain import position as positions
 from vies_recruitment.domain.eligibility import (
+    RECIPROCITY_SCHEMES,
     SCHEMES,
     Candidate,
     Case,
@@ -33,6 +34,7 @@ from vies_recruitment.schemas import (
     ApplicationIn,
     CandidateIn,
     ContactIn,
+    DeclarationsConfirmedIn,
     EligibilityCheckIn,
     EngagementIn,
     PositionIn,
@@ -111,6 +113,11 @@ def application_view(doc: Document, *, personal: bool) -> Document:
     return view
 
 
+def _group_size(pos: Document) -> int | None:
+    # A JSI / VVV-SI position is the group's project: its places are the group's young people.
+    return int(pos["places"]) if pos["scheme"] == "jsi_vvvsi" else None
+
+
 def _placement(pos: Document) -> Placement:
     starts_on = store.parse_date(pos["starts_on"])
     assert starts_on is not None
@@ -121,13 +128,25 @@ def _placement(pos: Document) -> Placement:
         months=pos["duration_months"],
         days=pos.get("duration_days"),
         partner_country=pos.get("partner_country"),
+        action_days=pos.get("action_days"),
+        group_size=_group_size(pos),
     )
 
 
 def _candidate(profile: Document) -> Candidate:
     birth_date = store.parse_date(profile["birth_date"])
     assert birth_date is not None
-    return Candidate(birth_date, profile["nationality"], profile["residence_country"], bool(profile.get("disability")))
+    return Candidate(
+        birth_date,
+        profile["nationality"],
+        profile["residence_country"],
+        bool(profile.get("disability")),
+        tuple(profile.get("other_nationalities") or ()),
+        profile.get("residence_permit"),
+        store.parse_date(profile.get("in_france_since")),
+        profile.get("employment"),
+        profile.get("seniority_months"),
+    )
 
 
 def _reasons(reasons: list[Reason]) -> list[Document]:
@@ -152,7 +171,7 @@ async def create_position(
         if partnership.get("status") != "active":
             raise NotAllowedInState("the partnership has ended; no new position can be opened in it")
         region = await store.authority_region(uow, partnership["authority_id"]) or partnership.get("region")
-        reciprocity = data.scheme == "reciprocity"
+        reciprocity = data.scheme in RECIPROCITY_SCHEMES
         doc: Document = {
             "_id": position_id or f"pos-{uuid.uuid4()}",
             "partnership_id": data.partnership_id,
@@ -173,6 +192,8 @@ async def create_position(
             "languages": sorted(set(data.languages)),
             "skills": data.skills,
             "sending_organisation_id": data.sending_organisation_id,
+            "action_days": data.action_days,
+            "sponsor": data.sponsor,
             "status": positions.DRAFT,
             "close_cause": None,
             "close_reason": None,
@@ -219,6 +240,7 @@ async def publish_position(runtime: Runtime, principal: Principal, position_id: 
                 suspended=bool(partner.get("suspended")) if partner else False,
             ),
             sending=sending,
+            sponsor=pos.get("sponsor"),
         )
         if problems:
             raise NotAllowedInState(
@@ -330,8 +352,10 @@ async def search_positions(runtime: Runtime, principal: Principal, filters: Docu
 
 
 async def _vsi_months_served(uow: UnitOfWork, person_id: str, *, except_application: str | None = None) -> float:
-    """The person's VSI time on record: engagements, cut short or lengthened by the missions' events."""
-    total = 0.0
+    """The person's VSI time on record: engagements, cut short or lengthened by the missions' events,
+    plus the months served elsewhere once the authority or staff confirmed them."""
+    person = await uow.db[store.PERSONS].find_one({"_id": person_id}, {ELSEWHERE: 1}, session=uow.session)
+    total = float((person or {}).get(ELSEWHERE) or 0.0)
     cursor = uow.db[store.ENGAGEMENTS].find({"person_id": person_id, "scheme": "vsi"}, session=uow.session)
     for engagement in await cursor.to_list():
         if except_application and engagement.get("application_id") == except_application:
@@ -341,6 +365,10 @@ async def _vsi_months_served(uow: UnitOfWork, person_id: str, *, except_applicat
         if starts_on and last_day:
             total += months_between(starts_on, last_day)
     return round(total, 4)
+
+
+ELSEWHERE = "vsi_months_served_elsewhere"
+"""On a person: VSI months served with other organisations, as confirmed by an authority or staff."""
 
 
 def _profile_doc(candidate: CandidateIn, email: str) -> Document:
@@ -355,7 +383,32 @@ def _profile_doc(candidate: CandidateIn, email: str) -> Document:
         "disability": candidate.disability,
         "languages": sorted(set(candidate.languages)),
         "skills": candidate.skills,
+        "other_nationalities": sorted(set(candidate.other_nationalities) - {candidate.nationality}),
+        "residence_permit": candidate.residence_permit,
+        "in_france_since": store.iso(candidate.in_france_since) if candidate.in_france_since else None,
+        "employment": candidate.employment,
+        "seniority_months": candidate.seniority_months,
     }
+
+
+def _declarations(candidate: CandidateIn) -> Document:
+    """What the candidate declared that the authority or staff must confirm before the contract."""
+    declared: Document = {}
+    if candidate.vsi_months_served_elsewhere:
+        declared[ELSEWHERE] = {"declared": candidate.vsi_months_served_elsewhere, "confirmed": False}
+    if candidate.residence_permit:
+        declared["residence_permit"] = {"declared": candidate.residence_permit, "confirmed": False}
+    return declared
+
+
+async def _confirmed_elsewhere(uow: UnitOfWork, person_id: str) -> float:
+    person = await uow.db[store.PERSONS].find_one({"_id": person_id}, {ELSEWHERE: 1}, session=uow.session)
+    return float((person or {}).get(ELSEWHERE) or 0.0)
+
+
+def unconfirmed_declarations(app: Document) -> list[str]:
+    """The candidate's declared facts nobody has confirmed yet (the contract waits for them)."""
+    return sorted(name for name, fact in (app.get("declarations") or {}).items() if not fact.get("confirmed"))
 
 
 def _contact(doc: Document) -> tuple[Any, ...]:
@@ -460,6 +513,11 @@ async def apply(
             raise AlreadyExists(f"this email has already applied to position {position_id}")
         person_id = await _save_person(uow, principal, profile)
         served = await _vsi_months_served(uow, person_id)
+        declarations = _declarations(data.candidate)
+        if ELSEWHERE in declarations:
+            # Screening trusts the declaration (the larger of it and what was confirmed before).
+            confirmed = await _confirmed_elsewhere(uow, person_id)
+            served += max(0.0, declarations[ELSEWHERE]["declared"] - confirmed)
         reasons = check(Case(_placement(pos), _candidate(profile), served, policy))
         eligible = not reasons
         score = (
@@ -476,6 +534,7 @@ async def apply(
             "candidate_id": person_id,
             "email_key": email_key,
             "candidate": profile,
+            "declarations": declarations,
             "motivation": data.motivation,
             "status": states.initial_status(eligible),
             "eligible": eligible,
@@ -664,6 +723,12 @@ async def engage(runtime: Runtime, principal: Principal, application_id: str, co
             raise NotAllowedInState(f"the position is {pos['status']} with no place left")
         if app.get("candidate") is None:
             raise NotAllowedInState("the candidate's personal data was erased")
+        waiting = unconfirmed_declarations(app)
+        if waiting:
+            raise NotAllowedInState(
+                "confirm the candidate's declared facts first: " + ", ".join(waiting),
+                details={"unconfirmed": waiting},
+            )
         served = await _vsi_months_served(uow, app["candidate_id"], except_application=app["_id"])
         placement = Placement(
             pos["scheme"], pos["country"], contract.starts_on, contract.ends_on, pos.get("partner_country")
@@ -720,6 +785,7 @@ async def engage(runtime: Runtime, principal: Principal, application_id: str, co
                 scheme=pos["scheme"],
                 starts_on=contract.starts_on,
                 ends_on=contract.ends_on,
+                vsi_months_served_before=round(served, 4),
             ),
             region=pos.get("region"),
         )
@@ -728,6 +794,69 @@ async def engage(runtime: Runtime, principal: Principal, application_id: str, co
             await close(uow, pos, cause=positions.FILLED, reason=states.POSITION_FILLED)
 
     return await _step(runtime, principal, application_id, "engage", step)
+
+
+async def confirm_declarations(
+    runtime: Runtime, principal: Principal, application_id: str, data: DeclarationsConfirmedIn
+) -> Document:
+    """The authority or staff confirms what the candidate declared, having seen the papers.
+
+    Confirmed VSI months served elsewhere join the person's VSI time on record (and so the
+    ``vsi_months_served_before`` of their engagements); a corrected number re-screens the
+    application, with a new ``ApplicationScreened`` when the answer changes.
+    """
+    policy = policy_of(runtime)
+
+    async def work(uow: UnitOfWork) -> Document:
+        app = await store.get(uow, store.APPLICATIONS, application_id, "application")
+        pos = await store.get(uow, store.POSITIONS, app["position_id"], "position")
+        access.require_position_manager(principal, pos)
+        if app["status"] not in states.OPEN | {states.INELIGIBLE} or app.get("candidate") is None:
+            raise NotAllowedInState(f"the application is {app['status']}: nothing left to confirm")
+        declarations = app.get("declarations") or {}
+        missing = [fact for fact in data.facts if fact not in declarations]
+        if missing:
+            raise NotAllowedInState("the candidate declared no " + ", ".join(missing), details={"facts": missing})
+        if data.vsi_months_served_elsewhere is not None and ELSEWHERE not in data.facts:
+            raise InvalidInput(
+                "give vsi_months_served_elsewhere only when confirming it", details=[{"field": ELSEWHERE}]
+            )
+        changes: Document = {}
+        for fact in data.facts:
+            confirmed = {**declarations[fact], "confirmed": True, "confirmed_by": principal.sub, "confirmed_at": now()}
+            if fact == ELSEWHERE:
+                value = (
+                    declarations[fact]["declared"]
+                    if data.vsi_months_served_elsewhere is None
+                    else data.vsi_months_served_elsewhere
+                )
+                confirmed["confirmed_value"] = value
+                await uow.db[store.PERSONS].update_one(
+                    {"_id": app["candidate_id"]}, {"$set": {ELSEWHERE: value}}, session=uow.session
+                )
+            changes[f"declarations.{fact}"] = confirmed
+        served = await _vsi_months_served(uow, app["candidate_id"], except_application=app["_id"])
+        reasons = check(Case(_placement(pos), _candidate(app["candidate"]), served, policy))
+        eligible = not reasons
+        if eligible != app["eligible"]:
+            changes.update(eligible=eligible, reasons=_reasons(reasons))
+            changes["status"] = states.SCREENED if eligible else states.INELIGIBLE
+            uow.emit(
+                ApplicationScreened(
+                    application_id=app["_id"],
+                    eligible=eligible,
+                    reasons=[r.en for r in reasons],
+                    reason_codes=[r.code for r in reasons],
+                ),
+                region=pos.get("region"),
+            )
+        await uow.db[store.APPLICATIONS].update_one(
+            {"_id": app["_id"]}, {"$set": {**changes, "updated_at": now()}}, session=uow.session
+        )
+        updated = await store.get(uow, store.APPLICATIONS, application_id, "application")
+        return application_view(updated, personal=True)
+
+    return await _transaction(runtime, work)
 
 
 # --- persons and personal data -------------------------------------------------------------
@@ -855,7 +984,17 @@ async def eligibility_check(runtime: Runtime, principal: Principal | None, data:
             return await _vsi_months_served(uow, principal.sub)
 
         served += await _transaction(runtime, recorded)
-    candidate = Candidate(data.birth_date, data.nationality, data.residence_country, data.disability)
+    candidate = Candidate(
+        data.birth_date,
+        data.nationality,
+        data.residence_country,
+        data.disability,
+        tuple(data.other_nationalities),
+        data.residence_permit,
+        data.in_france_since,
+        data.employment,
+        data.seniority_months,
+    )
     results = []
     for scheme in [data.scheme] if data.scheme else list(SCHEMES):
         placement = Placement.for_duration(
@@ -865,6 +1004,8 @@ async def eligibility_check(runtime: Runtime, principal: Principal | None, data:
             months=data.duration_months,
             days=data.duration_days,
             partner_country=data.partner_country,
+            action_days=data.action_days,
+            group_size=data.group_size,
         )
         reasons = check(Case(placement, candidate, served, policy))
         results.append({"scheme": scheme, "eligible": not reasons, "reasons": _reasons(reasons)})

@@ -39,7 +39,17 @@ async def test_schemes_and_eligibility_checks(vies_settings: Any, vies_stack: An
         anyone = svc.auth("partner", "p-1")
         assert (await c.get("/schemes")).status_code == 401
         schemes = (await c.get("/schemes", headers=anyone)).json()["schemes"]
-        assert [s["code"] for s in schemes] == ["vsi", "service_civique", "vec", "jsi_vvvsi", "reciprocity"]
+        assert [s["code"] for s in schemes] == [
+            "vsi",
+            "service_civique",
+            "vec",
+            "jsi_vvvsi",
+            "reciprocity",
+            "service_civique_reciprocity",
+            "european_solidarity_corps",
+            "international_work_camps",
+        ]
+        assert all(s["costs"]["fr"] and s["approval"]["en"] for s in schemes)
         sc = schemes[1]
         assert sc["ages"]["fr"].startswith("18 à 25") and sc["ages"]["en"].startswith("18 to 25")  # from settings
         assert all(rule["source"] and rule["fr"] and rule["en"] for s in schemes for rule in s["rules"])
@@ -61,9 +71,14 @@ async def test_schemes_and_eligibility_checks(vies_settings: Any, vies_stack: An
         results = {x["scheme"]: {y["code"] for y in x["reasons"]} for x in r.json()["results"]}
         assert results["vsi"] == {"vsi.outside_eea"}
         assert results["service_civique"] == set()
-        assert results["vec"] == set()
-        assert results["jsi_vvvsi"] == {"jsi_vvvsi.duration"}
+        assert results["vec"] == {"vec.employee_or_retiree"}
+        assert results["jsi_vvvsi"] == {"jsi_vvvsi.action_days", "jsi_vvvsi.destination"}  # no maximum length
         assert results["reciprocity"] == {"reciprocity.hosted_in_france", "reciprocity.from_partner_country"}
+        assert results["service_civique_reciprocity"] == {
+            "service_civique_reciprocity.open",
+            "service_civique_reciprocity.hosted_in_france",
+            "service_civique_reciprocity.from_partner_country",
+        }
 
         assert "/eligibility-checks" in (await c.get("/openapi.json")).json()["paths"]
         channels = json.dumps((await c.get("/asyncapi.json")).json()["channels"])

@@ -144,7 +144,7 @@ async def test_the_eligibility_check_is_public_and_rate_limited_per_address(vies
         c = svc.client
         for _ in range(3):
             r = await c.post("/eligibility-checks", json=CHECK)
-            assert r.status_code == 200 and len(r.json()["results"]) == 5, r.text
+            assert r.status_code == 200 and len(r.json()["results"]) == 6, r.text
         r = await c.post("/eligibility-checks", json=CHECK)
         assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1, r.text
         assert r.json()["error"] == "too_many_requests"

@@ -7,8 +7,10 @@ from typing import Literal
 
 from vies_shared.events.base import Event
 
-Scheme = Literal["vsi", "service_civique", "vec", "jsi_vvvsi", "reciprocity"]
-SCHEMES: tuple[str, ...] = ("vsi", "service_civique", "vec", "jsi_vvvsi", "reciprocity")
+Scheme = Literal["vsi", "service_civique", "vec", "jsi_vvvsi", "reciprocity", "service_civique_reciprocity"]
+SCHEMES: tuple[str, ...] = ("vsi", "service_civique", "vec", "jsi_vvvsi", "reciprocity", "service_civique_reciprocity")
+"""``reciprocity`` is VSI in reciprocity; ``service_civique_reciprocity`` (an addition) is Service Civique
+in reciprocity."""
 
 
 class PositionPublished(Event):
@@ -122,6 +124,9 @@ class VolunteerEngaged(Event):
     scheme: Scheme
     starts_on: date
     ends_on: date
+    vsi_months_served_before: float | None = None
+    """VSI months the person served before this contract (elsewhere, confirmed, and on the platform):
+    what the missions service adds to a mission's length to hold the lifetime cap on extension."""
 
 
 class PersonErased(Event):

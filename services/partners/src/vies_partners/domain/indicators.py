@@ -7,7 +7,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-HOSTING_SCHEMES = frozenset({"reciprocity"})  # volunteers from partner countries hosted in France
+# Volunteers from partner countries hosted in France: VSI and Service Civique in reciprocity.
+HOSTING_SCHEMES = frozenset({"reciprocity", "service_civique_reciprocity"})
 
 
 @dataclass(frozen=True)

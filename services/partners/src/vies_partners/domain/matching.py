@@ -91,7 +91,7 @@ class MatchCriteria:
     @property
     def wants_reciprocity(self) -> bool:
         """Reciprocity counts when asked for explicitly or through the reciprocity scheme."""
-        return self.reciprocity or self.scheme == "reciprocity"
+        return self.reciprocity or self.scheme in ("reciprocity", "service_civique_reciprocity")
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ def publish_problems(
     partnership_active: bool,
     partner: PartnerStanding,
     sending: SendingApproval | None,
+    sponsor: str | None = None,
 ) -> list[Reason]:
     """Every reason a position cannot be published (empty when it can)."""
     if status != DRAFT:
@@ -90,6 +91,15 @@ def publish_problems(
                     "The sending organisation's approval is not valid on the start date.",
                 )
             )
+    if placement.scheme == "jsi_vvvsi" and not sponsor:
+        # fonjep.org JSI / VVV-SI: the group's project is carried with a sponsoring association.
+        problems.append(
+            _reason(
+                "position.sponsor_missing",
+                "Un projet JSI / VVV-SI doit nommer son association marraine (parrain).",
+                "A JSI / VVV-SI project must name its sponsoring association (parrain).",
+            )
+        )
     return problems
 
 
