@@ -28,6 +28,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -274,7 +275,7 @@ def _summary(output: str) -> str:
     lines = [
         line
         for line in output.splitlines()
-        if (line.startswith(("FAILED ", "ERROR ")) and "::" in line) or " passed" in line or " failed" in line
+        if (line.startswith(("FAILED ", "ERROR ")) and "::" in line) or re.match(r"\d+ (passed|failed)\b", line)
     ]
     lines = lines or [line for line in output.splitlines() if line.strip()][-3:]
     # The first assertion or error line says why the mutant was caught.
