@@ -16,7 +16,7 @@ from vies_shared.events.envelope import encode
 from vies_shared.events.missions import MissionStarted
 from vies_shared.events.partners import PartnerApproved, PartnerSuspended
 from vies_shared.events.topics import dlq_topic, events_topic
-from vies_shared.messaging.consumer import HandlerContext
+from vies_shared.messaging.consumer import HandlerContext, order_safe
 from vies_shared.service import ServiceDefinition, create_app
 from vies_shared.testing import KafkaProbe, ServiceHarness, publish_event, publish_raw, wait_until
 from vies_shared.testing.helpers import running
@@ -32,6 +32,7 @@ async def on_approved(ctx: HandlerContext, event: PartnerApproved) -> None:
     ctx.emit(MissionStarted(mission_id=f"m-{event.partner_id}", departed_on="2026-01-01"))  # type: ignore[arg-type]
 
 
+@order_safe  # it records a fact: a replay older than a later suspension of the same partner is harmless
 async def on_suspended(ctx: HandlerContext, event: PartnerSuspended) -> None:
     """Fails for reason 'boom' (a bug), works otherwise."""
     if event.reason == "boom":
