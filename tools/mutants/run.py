@@ -381,8 +381,11 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(result)
     finally:
         changed = [str(p.relative_to(ROOT)) for p in targets if _digest(p) != before[p]]
-        if changed:  # never expected: mutants are applied to a copy
-            print(f"ERROR: the source changed during the run: {', '.join(changed)}", file=sys.stderr)
+        if changed:  # not by this script (mutants go to a copy): someone edited or checked out the kit meanwhile
+            print(
+                f"note: {', '.join(changed)} changed during the run (not by this script); results may mix versions",
+                file=sys.stderr,
+            )
         tracked = subprocess.run(
             ["git", "diff", "--quiet", "--", *(str(p.relative_to(ROOT)) for p in targets)], cwd=ROOT, check=False
         )
