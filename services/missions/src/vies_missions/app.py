@@ -24,6 +24,8 @@ PUBLISHES: list[type[Event]] = [
     events.SafetyCheckClosed,
     events.SafetyCheckOpened,
     events.SafetyCheckClosedInRegion,
+    events.SafetyCheckReminded,
+    events.SafetyCheckEscalated,
     events.MissionExtended,
     events.MissionEnded,
     events.MissionInterrupted,
@@ -48,6 +50,11 @@ async def _missed_check_ins(runtime: Runtime) -> None:
 
 async def _safety_deadlines(runtime: Runtime) -> None:
     await scheduler.close_due_safety_checks(runtime)
+
+
+async def _safety_ladder(runtime: Runtime) -> None:
+    await scheduler.remind_unanswered_volunteers(runtime)
+    await scheduler.escalate_unaccounted_to_head_office(runtime)
 
 
 async def _overdue_follow_ups(runtime: Runtime) -> None:
@@ -76,6 +83,12 @@ def build_definition(settings: MissionsSettings | None = None) -> ServiceDefinit
                 exclusive=settings.check_in_scan_exclusive,
             ),
             PeriodicJob("safety-check-deadlines", settings.safety_deadline_scan_seconds, _safety_deadlines),
+            PeriodicJob(
+                "safety-check-ladder",
+                settings.safety_deadline_scan_seconds,
+                _safety_ladder,
+                exclusive=settings.safety_ladder_exclusive,
+            ),
             PeriodicJob("incident-escalations", settings.incident_escalation_scan_seconds, _escalations),
             PeriodicJob("overdue-follow-ups", settings.follow_up_scan_seconds, _overdue_follow_ups),
         ],

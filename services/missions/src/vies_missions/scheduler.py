@@ -7,7 +7,9 @@ Every job is idempotent by design, not only by the kit's lease:
   scheduler either finds nothing left to do, loses the write conflict and retries, finds
   the key already recorded and emits nothing for it, or hits the unique key and retries
   mission by mission;
-- a safety check closes only from ``open`` (conditional replace);
+- a safety check closes only from ``open`` (conditional replace); each reminder stage is recorded on
+  the alert by a write conditional on the stages read, the head-office escalation by one conditional on
+  ``escalation: pending`` (both in the transaction that emits the step's event);
 - an incident escalates to the head office only from ``centre`` (conditional replace);
 - an overdue interview is reported once per (mission, stage, due date): unique key again.
 """
@@ -22,9 +24,17 @@ from pymongo.errors import DuplicateKeyError
 from vies_missions import clock, store
 from vies_missions.domain.incident import CENTRE, OPEN, Incident
 from vies_missions.domain.mission import ON_MISSION, Mission
+from vies_missions.domain.safety_check import ESCALATION_DONE, ESCALATION_PENDING, HEAD_OFFICE, SecurityAlert
+from vies_missions.domain.safety_check import OPEN as OPEN_CHECK
+from vies_missions.domain.safety_check import PENDING as PENDING_ANSWER
 from vies_missions.settings import MissionsSettings
 from vies_missions.use_cases import close_check, emit_escalation
-from vies_shared.events.missions import CheckInMissed, FollowUpInterviewOverdue
+from vies_shared.events.missions import (
+    CheckInMissed,
+    FollowUpInterviewOverdue,
+    SafetyCheckEscalated,
+    SafetyCheckReminded,
+)
 from vies_shared.logging import get_logger
 from vies_shared.service import Runtime
 from vies_shared.storage import UnitOfWork
@@ -165,6 +175,102 @@ async def close_due_safety_checks(runtime: Runtime) -> int:
         if await runtime.transactions.run(work):
             closed += 1
     return closed
+
+
+async def remind_unanswered_volunteers(runtime: Runtime) -> int:
+    """Remind the volunteers of open safety checks who have not answered, once per check and stage.
+
+    The stage is recorded on the alert by a write conditional on it not being recorded yet, in the
+    transaction that emits ``SafetyCheckReminded``: of two schedulers, one emits, the other matches
+    nothing (or loses the write conflict, retries and then matches nothing).
+    """
+    settings = _settings(runtime)
+    now = clock.now(runtime)
+    before = timedelta(seconds=settings.safety_reminder_before_deadline_seconds)
+    reminded = 0
+    cursor = runtime.db[store.ALERTS].find({"status": OPEN_CHECK, "respond_by": {"$gt": now}}, {"_id": 1})
+    for alert_id in [doc["_id"] async for doc in cursor]:
+
+        async def work(uow: UnitOfWork, alert_id: str = alert_id) -> bool:
+            doc = await uow.db[store.ALERTS].find_one({"_id": alert_id}, session=uow.session)
+            if doc is None:
+                return False
+            alert = SecurityAlert.from_doc(doc)
+            stages = alert.reminders_due(now, before)
+            if not stages:
+                return False
+            # Conditional on the stages read: a replica that recorded one meanwhile makes this match nothing.
+            result = await uow.db[store.ALERTS].update_one(
+                {"_id": alert_id, "status": OPEN_CHECK, "reminders_sent": doc.get("reminders_sent")},
+                {"$set": {"reminders_sent": [*(alert.reminders_sent or []), *stages]}},
+                session=uow.session,
+            )
+            if result.matched_count == 0:
+                return False
+            pending = await _pending_missions(uow, alert_id)
+            if pending:
+                uow.emit(
+                    SafetyCheckReminded(
+                        alert_id=alert_id,
+                        country=alert.country,
+                        level=alert.level,
+                        stage=stages[-1],
+                        respond_by=alert.respond_by,
+                        mission_ids=pending,
+                        message=alert.message,
+                    )
+                )
+            return bool(pending)
+
+        if await runtime.transactions.run(work):
+            reminded += 1
+    return reminded
+
+
+async def escalate_unaccounted_to_head_office(runtime: Runtime) -> int:
+    """The last step of the ladder: volunteers still unaccounted a delay after the deadline go to the head office."""
+    settings = _settings(runtime)
+    now = clock.now(runtime)
+    delay = timedelta(seconds=settings.safety_head_office_delay_seconds)
+    escalated = 0
+    query = {"escalation": ESCALATION_PENDING, "closed_at": {"$lte": now - delay}}
+    for alert_id in [doc["_id"] async for doc in runtime.db[store.ALERTS].find(query, {"_id": 1})]:
+
+        async def work(uow: UnitOfWork, alert_id: str = alert_id) -> bool:
+            doc = await uow.db[store.ALERTS].find_one({"_id": alert_id}, session=uow.session)
+            if doc is None or not SecurityAlert.from_doc(doc).escalation_due(now, delay):
+                return False
+            result = await uow.db[store.ALERTS].update_one(
+                {"_id": alert_id, "escalation": ESCALATION_PENDING},
+                {"$set": {"escalation": ESCALATION_DONE, "escalated_at": now}},
+                session=uow.session,
+            )
+            if result.matched_count == 0:
+                return False
+            # Answers recorded after the close count: only those still not heard from go up.
+            pending = await _pending_missions(uow, alert_id)
+            if pending:
+                uow.emit(
+                    SafetyCheckEscalated(
+                        alert_id=alert_id,
+                        country=doc["country"],
+                        escalated_to=HEAD_OFFICE,
+                        unaccounted_mission_ids=pending,
+                        respond_by=doc.get("respond_by"),
+                    )
+                )
+            return bool(pending)
+
+        if await runtime.transactions.run(work):
+            escalated += 1
+    return escalated
+
+
+async def _pending_missions(uow: UnitOfWork, alert_id: str) -> list[str]:
+    cursor = uow.db[store.ENTRIES].find(
+        {"alert_id": alert_id, "status": PENDING_ANSWER}, {"mission_id": 1}, session=uow.session
+    )
+    return sorted([entry["mission_id"] async for entry in cursor])
 
 
 async def escalate_unacknowledged_incidents(runtime: Runtime) -> int:

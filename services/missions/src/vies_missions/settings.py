@@ -31,6 +31,14 @@ class MissionsSettings(ServiceSettings):
     # event); the lease only saves work. Tests turn it off to prove that.
     check_in_scan_exclusive: bool = True
     safety_deadline_scan_seconds: float = Field(default=15.0, gt=0)
+    # The ladder of a safety check (issue 14): a reminder to those who have not answered at half the
+    # window and this long before the deadline; at the deadline the unaccounted list goes to the
+    # centre and the duty officer (SafetyCheckClosed); this long after it, to the head office.
+    safety_reminder_before_deadline_seconds: float = Field(default=3600.0, gt=0)
+    safety_head_office_delay_seconds: float = Field(default=3600.0, ge=0)
+    # Like missed check-ins, the ladder is idempotent by design (conditional writes with the event);
+    # the lease only saves work. Tests turn it off to run two schedulers at once.
+    safety_ladder_exclusive: bool = True
     incident_escalation_delay_seconds: float = Field(default=3600.0, gt=0)
     incident_escalation_scan_seconds: float = Field(default=60.0, gt=0)
     scheme_max_months: dict[str, int] = Field(default_factory=_default_scheme_limits)

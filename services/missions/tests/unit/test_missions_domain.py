@@ -404,3 +404,48 @@ def test_erased_mission_belongs_to_no_volunteer() -> None:
     assert not access.can(Principal("v1", "volunteer"), access.READ, {**DOC, "volunteer_id": None})
     with pytest.raises(Forbidden):
         access.mission_scope(Principal("p", "partner"))
+
+
+def _alert(hours: float = 8) -> SecurityAlert:
+    return SecurityAlert.issue(
+        country="SN", level="crisis", message="m", respond_within_hours=hours, issued_by_role="centre", now=ISSUED
+    )
+
+
+ISSUED = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    ("hours", "elapsed", "sent", "due"),
+    [
+        (8, 3.9, [], []),  # before half-time
+        (8, 4.0, [], ["half_time"]),
+        (8, 5.0, ["half_time"], []),
+        (8, 7.0, ["half_time"], ["before_deadline"]),  # one hour before the deadline
+        (8, 7.5, [], ["half_time", "before_deadline"]),  # a lagging scheduler: one reminder for both
+        (8, 8.0, [], []),  # the deadline: the close takes over
+        (1, 0.5, [], ["half_time"]),  # a one-hour window: half-time only (before-deadline would come first)
+        (1, 0.9, ["half_time"], []),
+    ],
+)
+def test_safety_check_reminder_stages(hours: float, elapsed: float, sent: list[str], due: list[str]) -> None:
+    alert = _alert(hours)
+    alert.reminders_sent = sent
+    assert alert.reminders_due(ISSUED + elapsed * HOUR, HOUR) == due
+
+
+def test_head_office_step_only_after_a_deadline_close_with_unaccounted_and_the_delay() -> None:
+    alert = _alert(2)
+    assert not alert.escalation_due(ISSUED + 10 * HOUR, HOUR)
+    alert.close("deadline", ["m-1"], ISSUED + 2 * HOUR)
+    assert alert.escalation == "pending"
+    assert alert.reminders_due(ISSUED + 1.5 * HOUR, HOUR) == []  # closed: no more reminders
+    assert not alert.escalation_due(ISSUED + 2.9 * HOUR, HOUR)
+    assert alert.escalation_due(ISSUED + 3 * HOUR, HOUR)
+    everyone = _alert(2)
+    everyone.close("deadline", [], ISSUED + 2 * HOUR)
+    by_hand = _alert(2)
+    by_hand.close("manual", ["m-1"], ISSUED + HOUR)  # the crisis cell took over
+    assert not everyone.escalation_due(ISSUED + 9 * HOUR, HOUR) and not by_hand.escalation_due(ISSUED + 9 * HOUR, HOUR)
+    assert SecurityAlert.from_doc(alert.to_doc()) == alert

@@ -131,6 +131,11 @@ async def resolve(uow: UnitOfWork, role: str, facts: Document) -> list[Recipient
             cursor = uow.db[store.MISSIONS].find(query, {"volunteer_id": 1}, session=uow.session)
             volunteers = sorted({doc["volunteer_id"] async for doc in cursor if doc.get("volunteer_id")})
             return [Recipient("person", v, routing.VOLUNTEER) for v in volunteers]
+        case routing.VOLUNTEERS_OF_MISSIONS:
+            ids = facts.get("mission_ids") or []
+            cursor = uow.db[store.MISSIONS].find({"_id": {"$in": ids}}, {"volunteer_id": 1}, session=uow.session)
+            listed = sorted({doc["volunteer_id"] async for doc in cursor if doc.get("volunteer_id")})
+            return [Recipient("person", v, routing.VOLUNTEER) for v in listed]
         case routing.AUTHORITIES_CONCERNED:
             ids = facts.get("unaccounted_mission_ids") or []
             cursor = uow.db[store.MISSIONS].find({"_id": {"$in": ids}}, {"authority_id": 1}, session=uow.session)

@@ -163,6 +163,21 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "authority_name": "Ville de Lyon",
         "ended_on": "2028-01-14",
     },
+    "safety_check_reminder": {
+        "alert_id": "al-1",
+        "country": "SN",
+        "level": "crisis",
+        "respond_by": "2027-03-01 18:00",
+        "respond_by_local": "2027-03-01 18:00 (Africa/Dakar, UTC+00:00)",
+        "message": "Restez chez vous, évitez le centre-ville.",
+        "alert_url": "https://vies.example.org/volunteer/safety-checks/al-1",
+    },
+    "safety_check_escalated": {
+        "alert_id": "al-1",
+        "country": "SN",
+        "unaccounted_mission_ids": ["m-7"],
+        "respond_by_paris": "2027-03-01 19:00 (Europe/Paris, UTC+01:00)",
+    },
     "incident_escalated": {
         "incident_id": "inc-1",
         "mission_id": "m-1",

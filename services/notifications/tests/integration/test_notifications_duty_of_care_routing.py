@@ -6,7 +6,7 @@ Contract events on real Kafka → the delivery log, emails in Mailpit and SMS at
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -14,7 +14,14 @@ import pytest
 from vies_notifications.app import create
 from vies_notifications.settings import NotificationsSettings
 from vies_notifications.testing import HttpRecorder, Mailpit
-from vies_shared.events.missions import IncidentEscalated, MissionInterrupted, MissionPlanned, MissionStarted
+from vies_shared.events.missions import (
+    IncidentEscalated,
+    MissionInterrupted,
+    MissionPlanned,
+    MissionStarted,
+    SafetyCheckEscalated,
+    SafetyCheckReminded,
+)
 from vies_shared.events.partners import (
     AuthorityRegistered,
     PartnerRegistered,
@@ -22,7 +29,8 @@ from vies_shared.events.partners import (
     PartnershipEstablished,
     PartnerSuspended,
 )
-from vies_shared.events.topics import events_topic
+from vies_shared.events.recruitment import ContactUpdated
+from vies_shared.events.topics import contacts_topic, events_topic
 from vies_shared.testing import publish_event, wait_until
 from vies_shared.testing.helpers import running
 
@@ -207,3 +215,89 @@ async def test_escalations_early_returns_host_partner_and_suspension_reach_someo
             await wait_until(all_in_mailpit, timeout=30, message="the duty-of-care mails in Mailpit")
             texts = Counter(r.json()["to"] for r in sms.on("/sms") if f"inc-{tid}" in r.json()["text"])
             assert texts == {"+33622222222": 1, "+221300000001": 1}  # the duty officer and the centre in Dakar
+
+
+async def test_safety_check_ladder_reaches_the_silent_volunteers_then_head_office(
+    vies_settings: Any, vies_stack: Any, topic_prefix: str, test_id: str
+) -> None:
+    tid = test_id
+    bootstrap = vies_stack.kafka_bootstrap
+    missions = events_topic("missions", topic_prefix)
+    head = f"safety-{tid}@example.org"
+    async with HttpRecorder() as sms:
+        settings = vies_settings(
+            "notifications",
+            NotificationsSettings,
+            sms_provider_url=f"{sms.url}/sms",
+            head_office_safety_email=head,
+            delivery_poll_seconds=0.1,
+        )
+        async with running(create(settings), settings) as svc:
+            silent, answered = f"silent-{tid}", f"answered-{tid}"
+            for n, volunteer in enumerate((silent, answered)):
+                contact = ContactUpdated(
+                    person_id=volunteer,
+                    name=f"Volunteer {n}",
+                    email=f"{volunteer}@example.org",
+                    phone=f"+22378{n:06d}",
+                    language="en",
+                )
+                await publish_event(bootstrap, contacts_topic(topic_prefix), contact)
+                planned = MissionPlanned(
+                    mission_id=f"m-{volunteer}",
+                    engagement_id=f"e-{volunteer}",
+                    volunteer_id=volunteer,
+                    authority_id="a-1",
+                    partner_id="p-1",
+                    country="ML",
+                    scheme="vsi",
+                    starts_on=date(2027, 1, 15),
+                    ends_on=date(2028, 1, 14),
+                )
+                await publish_event(bootstrap, missions, planned, region="FR-ARA")
+
+            async def known() -> bool:
+                db = svc.runtime.db
+                return await db["missions"].count_documents({}) == 2 and await db["contacts"].count_documents({}) == 2
+
+            await wait_until(known, timeout=30, message="missions and contacts projected")
+            respond_by = datetime(2027, 3, 1, 17, 0, tzinfo=UTC)
+            reminded = SafetyCheckReminded(
+                alert_id=f"al-{tid}",
+                country="ML",
+                level="crisis",
+                stage="half_time",
+                respond_by=respond_by,
+                mission_ids=[f"m-{silent}"],
+                message="Stay indoors in Bamako.",
+            )
+            reminder = await publish_event(bootstrap, missions, reminded)
+            escalated = await publish_event(
+                bootstrap,
+                missions,
+                SafetyCheckEscalated(
+                    alert_id=f"al-{tid}",
+                    country="ML",
+                    escalated_to="head_office",
+                    unaccounted_mission_ids=[f"m-{silent}"],
+                    respond_by=respond_by,
+                ),
+            )
+
+            async def sent(event_id: str, count: int) -> bool:
+                docs = [d async for d in svc.runtime.db["notifications"].find({"event_id": event_id})]
+                return len(docs) == count and all(d["status"] == "sent" for d in docs)
+
+            await wait_until(lambda: sent(reminder, 2), timeout=30, message="reminder email and SMS sent")
+            await wait_until(lambda: sent(escalated, 2), timeout=30, message="head office email and SMS sent")
+            mailpit = Mailpit(vies_stack.mailpit_url)
+            [mail] = await mailpit.wait_for(f"to:{silent}@example.org", 1)
+            assert mail["Subject"] == "REMINDER: security alert ML (crisis), confirm you are safe"
+            text = (await mailpit.message(mail["ID"]))["Text"]
+            assert "Stay indoors in Bamako." in text and "2027-03-01 17:00 (Africa/Bamako, UTC+00:00)" in text
+            assert not await mailpit.search(f"to:{answered}@example.org")  # the one who answered is left alone
+            [to_head] = await mailpit.wait_for(f"to:{head}", 1)
+            assert to_head["Subject"] == "SIÈGE : 1 volontaire(s) toujours sans nouvelles (ML)"
+            assert "2027-03-01 18:00 (Europe/Paris, UTC+01:00)" in (await mailpit.message(to_head["ID"]))["Text"]
+            phones = Counter(r.json()["to"] for r in sms.on("/sms"))
+            assert phones == {"+22378000000": 1, "+33100000000": 1}  # the silent volunteer, the head office

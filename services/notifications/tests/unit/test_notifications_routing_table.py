@@ -17,6 +17,7 @@ from vies_notifications.domain.routing import (
     HOST_PARTNER,
     VOLUNTEER,
     VOLUNTEERS_IN_COUNTRY,
+    VOLUNTEERS_OF_MISSIONS,
 )
 from vies_shared.events.base import known_types
 
@@ -78,6 +79,8 @@ from vies_shared.events.base import known_types
             {(AUTHORITY, ("email",)), (BRANCH, ("email",)), (CENTRE, ("email",)), (HOST_PARTNER, ("email",))},
         ),
         ("missions.MissionStarted", {}, {(HOST_PARTNER, ("email",))}),
+        ("missions.SafetyCheckReminded", {}, {(VOLUNTEERS_OF_MISSIONS, ("email", "sms"))}),
+        ("missions.SafetyCheckEscalated", {}, {(HEAD_OFFICE, ("email", "sms"))}),
         ("partners.PartnerSuspended", {}, {(AUTHORITIES_OF_PARTNER, ("email",))}),
         ("partners.PartnerApproved", {}, set()),
         ("missions.CheckInReceived", {}, set()),

@@ -154,6 +154,44 @@ class SafetyCheckClosedInRegion(Event):
     unaccounted_mission_ids: list[str]
 
 
+SafetyReminderStage = Literal["half_time", "before_deadline"]
+
+
+class SafetyCheckReminded(Event):
+    """The volunteers of an open safety check who have not answered yet are reminded (a step of the ladder).
+
+    Once per alert and stage: at half the response window, then shortly before the deadline.
+    ``mission_ids`` are the missions still unaccounted for at that moment.
+    """
+
+    TYPE = "missions.SafetyCheckReminded"
+    KEY = "alert_id"
+    alert_id: str
+    country: str
+    level: AlertLevel
+    stage: SafetyReminderStage
+    respond_by: datetime
+    mission_ids: list[str]
+    message: str | None = None
+
+
+class SafetyCheckEscalated(Event):
+    """Volunteers still unaccounted for a while after a safety check's deadline: the head office is told.
+
+    The last step of the ladder, once per alert, after ``SafetyCheckClosed`` (the deadline step that
+    reaches the country's centre and the duty officer) and a configurable delay; only when someone
+    is still unaccounted for (answers after the close count).
+    """
+
+    TYPE = "missions.SafetyCheckEscalated"
+    KEY = "alert_id"
+    alert_id: str
+    country: str
+    escalated_to: Literal["head_office"]
+    unaccounted_mission_ids: list[str]
+    respond_by: datetime | None = None
+
+
 class MissionExtended(Event):
     """A mission's end date moved later."""
 

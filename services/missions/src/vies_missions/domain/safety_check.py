@@ -18,6 +18,15 @@ from typing import Any
 from vies_shared.errors import InvalidInput, NotAllowedInState
 
 LEVELS = ("info", "vigilance", "crisis")
+# The reminder ladder of an open check: at half the window, then shortly before the deadline.
+HALF_TIME = "half_time"
+BEFORE_DEADLINE = "before_deadline"
+REMINDER_STAGES = (HALF_TIME, BEFORE_DEADLINE)
+# After the deadline (unaccounted list to the centre and the duty officer, SafetyCheckClosed), the
+# volunteers still unaccounted after a delay go up to the head office.
+HEAD_OFFICE = "head_office"
+ESCALATION_PENDING = "pending"
+ESCALATION_DONE = "done"
 RESPONSES = ("safe", "need_help")
 PENDING = "pending"
 OPEN = "open"
@@ -50,6 +59,9 @@ class SecurityAlert:
     closed_at: datetime | None = None
     closed_reason: str | None = None
     unaccounted_at_close: list[str] | None = None
+    reminders_sent: list[str] | None = None
+    escalation: str | None = None  # pending | done once closed at the deadline with volunteers unaccounted
+    escalated_at: datetime | None = None
 
     @classmethod
     def issue(
@@ -93,6 +105,31 @@ class SecurityAlert:
             for m in missions
         ]
 
+    def reminders_due(self, now: datetime, before_deadline: timedelta) -> list[str]:
+        """The reminder stages reached and not yet sent (oldest first); empty once closed or past the deadline.
+
+        The second reminder goes ``before_deadline`` ahead of the deadline, only when that is after
+        half-time (a short window gets one reminder). A scheduler that lagged and finds both due
+        sends one reminder for both: the caller names the last stage.
+        """
+        if self.status != OPEN:
+            return []
+        issued_at, respond_by = _aware(self.issued_at), _aware(self.respond_by)
+        if now >= respond_by:
+            return []
+        half = issued_at + (respond_by - issued_at) / 2
+        moments = {HALF_TIME: half}
+        if respond_by - before_deadline > half:
+            moments[BEFORE_DEADLINE] = respond_by - before_deadline
+        sent = set(self.reminders_sent or [])
+        return [stage for stage in REMINDER_STAGES if stage in moments and now >= moments[stage] and stage not in sent]
+
+    def escalation_due(self, now: datetime, delay: timedelta) -> bool:
+        """Whether the head-office step of the ladder is due: closed at the deadline, unaccounted left, delay over."""
+        if self.escalation != ESCALATION_PENDING or self.closed_at is None:
+            return False
+        return now >= _aware(self.closed_at) + delay
+
     def is_due(self, now: datetime) -> bool:
         """Whether the response deadline has passed on an open check."""
         respond_by = self.respond_by if self.respond_by.tzinfo else self.respond_by.replace(tzinfo=UTC)
@@ -106,6 +143,9 @@ class SecurityAlert:
         self.closed_at = now
         self.closed_reason = reason
         self.unaccounted_at_close = unaccounted
+        if reason == "deadline" and unaccounted:
+            # Closed by the clock with volunteers not heard from: the head office hears of them after a delay.
+            self.escalation = ESCALATION_PENDING
 
     def to_doc(self) -> dict[str, Any]:
         """Stored form."""
@@ -122,6 +162,9 @@ class SecurityAlert:
             "closed_at": self.closed_at,
             "closed_reason": self.closed_reason,
             "unaccounted_at_close": self.unaccounted_at_close,
+            "reminders_sent": self.reminders_sent,
+            "escalation": self.escalation,
+            "escalated_at": self.escalated_at,
         }
 
     @classmethod
@@ -133,7 +176,7 @@ class SecurityAlert:
         """The alert without its entries."""
         doc = self.to_doc()
         doc["alert_id"] = doc.pop("_id")
-        for key in ("issued_at", "respond_by", "closed_at"):
+        for key in ("issued_at", "respond_by", "closed_at", "escalated_at"):
             doc[key] = _iso(doc[key])
         return doc
 
@@ -167,6 +210,10 @@ def check_response(status: str, entry: dict[str, Any] | None, mission_id: str) -
 def accounted_for(entry: dict[str, Any]) -> bool:
     """Whether we know how the volunteer is: any answer, safe or asking for help."""
     return bool(entry.get("status", PENDING) != PENDING)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _iso(moment: datetime | None) -> str | None:

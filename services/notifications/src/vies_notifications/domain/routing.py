@@ -27,6 +27,7 @@ DUTY_OFFICER = "duty_officer"
 HEAD_OFFICE = "head_office"  # the head office's safety mailbox
 HOST_PARTNER = "host_partner"  # the organisation hosting the volunteer (its organisational address)
 VOLUNTEERS_IN_COUNTRY = "volunteers_in_country"
+VOLUNTEERS_OF_MISSIONS = "volunteers_of_missions"  # the volunteers of the missions an event lists
 AUTHORITIES_CONCERNED = "authorities_concerned"
 AUTHORITIES_OF_PARTNER = "authorities_of_partner"  # those with a partnership with the partner concerned
 
@@ -126,6 +127,9 @@ ROUTES: tuple[Route, ...] = (
     Route("missions.IncidentEscalated", DUTY_OFFICER, EMAIL_SMS, "incident_escalated", "safety", to_head_office),
     Route("missions.IncidentEscalated", HEAD_OFFICE, EMAIL, "incident_escalated", "safety", to_head_office),
     Route("missions.IncidentEscalated", CENTRE, EMAIL_SMS, "incident_escalated", "safety", to_head_office),
+    # The ladder of a safety check: reminders to those not heard from, then the head office.
+    Route("missions.SafetyCheckReminded", VOLUNTEERS_OF_MISSIONS, EMAIL_SMS, "safety_check_reminder", "safety"),
+    Route("missions.SafetyCheckEscalated", HEAD_OFFICE, EMAIL_SMS, "safety_check_escalated", "safety"),
     Route("missions.MissionInterrupted", AUTHORITY, EMAIL, "mission_interrupted", "mission"),
     Route("missions.MissionInterrupted", BRANCH, EMAIL, "mission_interrupted", "mission"),
     Route("missions.MissionInterrupted", CENTRE, EMAIL, "mission_interrupted", "mission"),
