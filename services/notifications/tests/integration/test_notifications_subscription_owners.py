@@ -89,10 +89,20 @@ async def test_a_subscription_stops_when_its_owner_is_disabled_moved_or_removed_
             assert all(found[subscriptions[n]]["suspended_at"] for n in reasons)
             for name in ("disabled", "moved", "removed"):
                 assert len(hooks.on(f"/{name}")) == 1, name
-            log = (
-                await svc.client.get("/notifications", params={"event_id": second, "channel": "webhook"}, headers=staff)
-            ).json()["items"]
-            outcomes = {entry["recipient"]["id"]: entry for entry in log}
+
+            # The subscription is suspended first, the notification recorded as failed just after.
+            async def recorded() -> dict[str, Any]:
+                log = (
+                    await svc.client.get(
+                        "/notifications", params={"event_id": second, "channel": "webhook"}, headers=staff
+                    )
+                ).json()["items"]
+                entries = {entry["recipient"]["id"]: entry for entry in log}
+                ids = [subscriptions[name] for name in ("disabled", "moved", "removed")]
+                settled = all(i in entries and entries[i]["status"] == "failed" for i in ids)
+                return entries if settled else {}
+
+            outcomes = await wait_until(recorded, timeout=30, message="the suspended deliveries recorded")
             for name in ("disabled", "moved", "removed"):
                 entry = outcomes[subscriptions[name]]
                 assert entry["status"] == "failed" and "suspended" in entry["last_error"], entry
