@@ -68,3 +68,17 @@ def report(
         typer.echo(f"error: cannot read the database {settings.mongodb_db}: {exc}", err=True)  # URI not shown: password
         raise typer.Exit(1) from exc
     typer.echo(json.dumps(summary, indent=2) if as_json else format_report(summary))
+
+
+@regional_app.command("replay-skipped")
+def replay_skipped(
+    region: RegionOpt = None,
+    force_stale: Annotated[
+        bool, typer.Option("--force-stale", help="apply even records older than what their aggregate already shows")
+    ] = False,
+) -> None:
+    """Run the events the consumer skipped through it again (after a kit upgrade or a fixed rule)."""
+    from vies_shared.regional.consumer import replay_skipped as replay
+
+    outcome = asyncio.run(replay(load_settings(region), force_stale=force_stale))
+    typer.echo(f"applied {outcome['applied']}; still skipped {outcome['still_skipped']}")

@@ -8,6 +8,12 @@ Two changes to the kit's behaviour, both in this subclass:
   version, invalid data, a rule failing after its attempts) is counted in the
   view's ``skipped`` collection and passed over: a branch may not write to the
   platform's dead-letter topics, and one unreadable event must not stop it.
+
+The skipped collection keeps the records themselves (key, value, headers), so that
+after a fix (a newer kit that reads them, a corrected rule) ``replay_skipped``
+(``vies regional replay-skipped``) runs them through the consumer again. Like a DLQ
+replay, a record older than one of its key already applied is not applied (its rules
+are not order-safe): it stays skipped with reason ``stale_replay`` unless forced.
 """
 
 from __future__ import annotations
@@ -24,11 +30,13 @@ from prometheus_client import Counter
 from vies_shared.events.base import Event, registered_models
 from vies_shared.events.recruitment import ContactUpdated
 from vies_shared.events.topics import regional_topics
+from vies_shared.messaging.broker import create_broker
 from vies_shared.messaging.consumer import EventConsumer, HandlerContext
+from vies_shared.messaging.outbox import Outbox
 from vies_shared.regional import store
 from vies_shared.regional.settings import RegionalSettings
 from vies_shared.regional.view import changes_for
-from vies_shared.storage import Transactions
+from vies_shared.storage import Transactions, create_mongo_client
 
 REGIONAL_RECORDS = Counter(
     "vies_regional_records_total", "Records read by the regional consumer, by outcome", ["region", "outcome"]
@@ -122,3 +130,29 @@ class RegionalConsumer(EventConsumer):
             partition=record.partition,
             offset=record.offset,
         )
+
+
+async def replay_skipped(settings: RegionalSettings, *, force_stale: bool = False) -> dict[str, int]:
+    """Run every kept skipped record through the consumer again, oldest first; applied ones leave ``skipped``.
+
+    Run it while the branch's consumer is stopped or running: the inbox makes a record count once.
+    Returns how many were applied and how many are still skipped (their ``reason`` says why now).
+    """
+    client = create_mongo_client(settings.mongodb_uri)
+    try:
+        db = client[settings.mongodb_db]
+        transactions = Transactions(client, db, Outbox(db, service=settings.service))
+        # Never started: a regional consumer publishes nothing (its dead letters go to ``skipped``).
+        broker = create_broker(settings, client_id=f"vies-regional-replay-{settings.region}", idempotent=False)
+        consumer = RegionalConsumer(settings=settings, transactions=transactions, broker=broker)
+        cursor = db[store.SKIPPED].find({"value": {"$ne": None}}).sort([("topic", 1), ("partition", 1), ("offset", 1)])
+        documents = await cursor.to_list(length=None)
+        applied = 0
+        for document in documents:
+            await consumer.handle_records([store.skipped_record(document, force_stale=force_stale)])
+            if await db["inbox"].find_one({"_id": document["_id"]}, {"_id": 1}) is not None:
+                await db[store.SKIPPED].delete_one({"_id": document["_id"]})
+                applied += 1
+        return {"applied": applied, "still_skipped": await db[store.SKIPPED].count_documents({})}
+    finally:
+        await client.close()

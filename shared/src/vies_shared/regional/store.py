@@ -33,7 +33,7 @@ Document = dict[str, Any]
 Database = AsyncDatabase[Document]
 
 JOURNAL = "events"  # one document per kept event: {_id: ce_id, type, subject, time, ...}
-SKIPPED = "skipped"  # events of the region this kit cannot read: {_id: ce_id, reason, type, ...}
+SKIPPED = "skipped"  # events of the region it could not apply: {_id: ce_id, reason, type, ..., key, value, headers}
 WEBHOOK_QUEUE = "webhook_queue"  # kept events waiting for the branch's webhook
 JSONL_QUEUE = "jsonl_queue"  # kept events waiting to be appended to the JSON Lines file
 QUEUES = (WEBHOOK_QUEUE, JSONL_QUEUE)
@@ -60,6 +60,7 @@ async def apply_changes(db: Database, session: AsyncClientSession, changes: Sequ
             for collection, fields in PERSON_FIELDS.items():
                 for name in fields:
                     await db[collection].update_many({name: change.person_id}, {"$unset": {name: ""}}, session=session)
+            await _forget_skipped_records_of(db, session, change.person_id)
             continue
         documents = db[change.collection]
         before = await documents.find_one({"_id": change.key}, session=session)
@@ -67,6 +68,19 @@ async def apply_changes(db: Database, session: AsyncClientSession, changes: Sequ
             before.pop("_id", None)
         after = change.update(before)
         await documents.replace_one({"_id": change.key}, after, upsert=True, session=session)
+
+
+async def _forget_skipped_records_of(db: Database, session: AsyncClientSession, person_id: str) -> None:
+    """Drop the kept record of every skipped event that names the person (it can no longer be replayed)."""
+    needle = person_id.encode()
+    cursor = db[SKIPPED].find({"value": {"$ne": None}}, {"value": 1, "key": 1}, session=session)
+    async for doc in cursor:
+        if needle in bytes(doc.get("value") or b"") or needle in bytes(doc.get("key") or b""):
+            await db[SKIPPED].update_one(
+                {"_id": doc["_id"]},
+                {"$set": {"value": None, "key": None, "headers": [], "erased": True}},
+                session=session,
+            )
 
 
 async def keep_event(
@@ -105,9 +119,15 @@ async def keep_event(
 
 
 def skipped_document(record: ConsumerRecord[bytes, bytes], reason: str, error: str) -> Document:
-    """What the view remembers of an event it could not read (the data itself is not kept)."""
+    """What the view remembers of an event it could not apply, the record itself included (to replay it).
+
+    Only the region's records of the ``*.events`` topics get here: ids, no contact data (contract 1.5).
+    """
     headers = {name: (raw or b"").decode(errors="replace") for name, raw in record.headers}
     return {
+        "key": record.key,
+        "value": record.value,
+        "headers": [[name, (raw or b"")] for name, raw in record.headers],
         "_id": headers.get("ce_id") or f"{record.topic}:{record.partition}:{record.offset}",
         "reason": reason,
         "error": error[:500],
@@ -121,6 +141,34 @@ def skipped_document(record: ConsumerRecord[bytes, bytes], reason: str, error: s
 
 
 async def record_skipped(db: Database, document: Document) -> None:
-    """Count a skipped event once, however often it is delivered."""
-    fields = {k: v for k, v in document.items() if k != "_id"}
-    await db[SKIPPED].update_one({"_id": document["_id"]}, {"$setOnInsert": fields}, upsert=True)
+    """Count a skipped event once, however often it is delivered (a replay updates why)."""
+    latest = {"reason": document["reason"], "error": document["error"]}
+    fields = {k: v for k, v in document.items() if k not in ("_id", *latest)}
+    await db[SKIPPED].update_one({"_id": document["_id"]}, {"$setOnInsert": fields, "$set": latest}, upsert=True)
+
+
+def skipped_record(document: Document, *, force_stale: bool = False) -> ConsumerRecord[bytes, bytes]:
+    """The Kafka record a skipped document keeps, marked as a replay of its original position."""
+    headers = [(str(name), bytes(raw)) for name, raw in document.get("headers", [])]
+    headers = [h for h in headers if not h[0].startswith("dlq_")] + [
+        ("dlq_replayed_from", b"regional-skipped"),
+        ("dlq_original_partition", str(document["partition"]).encode()),
+        ("dlq_original_offset", str(document["offset"]).encode()),
+    ]
+    if force_stale:
+        headers.append(("dlq_replay_force", b"true"))
+    key = document.get("key")
+    value = document.get("value")
+    return ConsumerRecord(
+        topic=document["topic"],
+        partition=int(document["partition"]),
+        offset=int(document["offset"]),
+        timestamp=0,
+        timestamp_type=0,
+        key=bytes(key) if key is not None else None,
+        value=bytes(value) if value is not None else None,
+        checksum=None,
+        serialized_key_size=len(key or b""),
+        serialized_value_size=len(value or b""),
+        headers=headers,
+    )
