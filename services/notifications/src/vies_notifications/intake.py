@@ -19,7 +19,7 @@ from vies_notifications.domain import routing
 from vies_notifications.domain.delivery import PENDING, notification_id
 from vies_shared.events.base import Event
 from vies_shared.events.envelope import EventMeta
-from vies_shared.reference import branch_for_region
+from vies_shared.reference import branch_for_region, centre_for_country
 from vies_shared.storage import UnitOfWork
 
 Document = dict[str, Any]
@@ -85,12 +85,26 @@ async def gather_facts(uow: UnitOfWork, meta: EventMeta, event: Event) -> Docume
     facts.setdefault("authority_name", None)
     facts["region"] = await projection.event_region(uow, meta, facts.get("authority_id"))
     if meta.type == "recruitment.VolunteerEngaged":
-        from vies_shared.reference import centre_for_country
-
-        centre = centre_for_country(facts["country"])
-        facts["centre_email"] = centre.email
-        facts["centre_city"] = centre.city
+        _welcome_facts(facts, authority)
     return facts
+
+
+# Reciprocity: foreign volunteers hosted in France (law 2021-1031 art. 8; Service Civique in reciprocity).
+RECIPROCITY_SCHEMES = ("reciprocity", "service_civique_reciprocity")
+
+
+def _welcome_facts(facts: Document, authority: Document | None) -> None:
+    """Whom a new volunteer calls: the centre abroad, or in France the hosting authority and the branch."""
+    centre = centre_for_country(facts["country"])
+    facts["centre_email"] = centre.email
+    facts["centre_city"] = centre.city
+    hosted = facts.get("scheme") in RECIPROCITY_SCHEMES or str(facts.get("country", "")).upper() == "FR"
+    facts["hosted_in_france"] = hosted
+    branch = branch_for_region(facts["region"]) if hosted and facts.get("region") else None
+    facts["branch_name"] = branch.name if branch else None
+    facts["branch_email"] = branch.email if branch else None
+    facts["branch_phone"] = branch.phone if branch else None
+    facts["authority_email"] = authority.get("email") if authority else None
 
 
 async def resolve(uow: UnitOfWork, role: str, facts: Document) -> list[Recipient]:

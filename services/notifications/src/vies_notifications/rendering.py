@@ -89,6 +89,12 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "scheme": "vsi",
         "centre_email": "centre.sn@vies.example.org",
         "centre_city": "Dakar",
+        "hosted_in_france": False,
+        "authority_name": None,
+        "authority_email": None,
+        "branch_name": None,
+        "branch_email": None,
+        "branch_phone": None,
     },
     "volunteer_engaged": {
         "engagement_id": "eng-1",

@@ -29,7 +29,7 @@ from vies_shared.events.partners import (
     PartnershipEstablished,
     PartnerSuspended,
 )
-from vies_shared.events.recruitment import ContactUpdated
+from vies_shared.events.recruitment import ContactUpdated, VolunteerEngaged
 from vies_shared.events.topics import contacts_topic, events_topic
 from vies_shared.testing import publish_event, wait_until
 from vies_shared.testing.helpers import running
@@ -301,3 +301,47 @@ async def test_safety_check_ladder_reaches_the_silent_volunteers_then_head_offic
             assert "2027-03-01 18:00 (Europe/Paris, UTC+01:00)" in (await mailpit.message(to_head["ID"]))["Text"]
             phones = Counter(r.json()["to"] for r in sms.on("/sms"))
             assert phones == {"+22378000000": 1, "+33100000000": 1}  # the silent volunteer, the head office
+
+
+async def test_a_volunteer_hosted_in_france_is_welcomed_with_contacts_in_france(
+    vies_settings: Any, vies_stack: Any, topic_prefix: str, test_id: str
+) -> None:
+    tid = test_id
+    bootstrap = vies_stack.kafka_bootstrap
+    settings = vies_settings("notifications", NotificationsSettings, delivery_poll_seconds=0.1)
+    async with running(create(settings), settings) as svc:
+        authority, volunteer = f"a-{tid}", f"rv-{tid}"
+        registered = AuthorityRegistered(
+            authority_id=authority,
+            name="Ville de Lyon",
+            kind="commune",
+            region="FR-ARA",
+            contact_email=f"intl-{tid}@example.org",
+            territoires_volontaires=True,
+        )
+        await publish_event(bootstrap, events_topic("partners", topic_prefix), registered)
+        contact = ContactUpdated(person_id=volunteer, name="Aïssata", email=f"{volunteer}@example.org", language="fr")
+        await publish_event(bootstrap, contacts_topic(topic_prefix), contact)
+
+        async def known() -> bool:
+            return await svc.runtime.db["authorities"].count_documents({"_id": authority}) == 1
+
+        await wait_until(known, timeout=30, message="host authority projected")
+        engaged = VolunteerEngaged(
+            engagement_id=f"eng-{tid}",
+            application_id=f"app-{tid}",
+            volunteer_id=volunteer,
+            position_id=f"pos-{tid}",
+            authority_id=authority,
+            partner_id="p-1",
+            country="FR",
+            scheme="reciprocity",
+            starts_on=date(2027, 9, 1),
+            ends_on=date(2028, 8, 31),
+        )
+        await publish_event(bootstrap, events_topic("recruitment", topic_prefix), engaged, region="FR-ARA")
+        mailpit = Mailpit(vies_stack.mailpit_url)
+        [mail] = await mailpit.wait_for(f"to:{volunteer}@example.org", 1, timeout=30)
+        text = (await mailpit.message(mail["ID"]))["Text"]
+        assert "Ariane" not in text and "registre consulaire" not in text
+        assert f"intl-{tid}@example.org" in text and "antenne.fr-ara@vies.example.org" in text and "112" in text

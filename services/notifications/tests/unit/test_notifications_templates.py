@@ -79,3 +79,25 @@ def test_security_alert_of_an_older_event_still_renders() -> None:
     }
     content = rendering.render("security_alert", "en", context)
     assert "before 2027-01-01 10:00 UTC" in content.text
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_welcome_of_a_volunteer_hosted_in_france_gives_contacts_in_france_and_no_ariane(language: str) -> None:
+    context = {
+        **rendering.sample_context("volunteer_welcome"),
+        "country": "FR",
+        "scheme": "reciprocity",
+        "hosted_in_france": True,
+        "authority_name": "Ville de Lyon",
+        "authority_email": "international@lyon.example.org",
+        "branch_name": "Auvergne-Rhône-Alpes",
+        "branch_email": "antenne.fr-ara@vies.example.org",
+        "branch_phone": "+33400000000",
+    }
+    content = rendering.render("volunteer_welcome", language, context, strict=True)
+    for part in (content.text, content.html):
+        assert "Ariane" not in part and "centre.sn@vies.example.org" not in part
+        assert "international@lyon.example.org" in part and "antenne.fr-ara@vies.example.org" in part
+        assert "112" in part and "VLS-T" in part
+    abroad = rendering.render("volunteer_welcome", language, rendering.sample_context("volunteer_welcome"))
+    assert "Ariane" in abroad.text and "centre.sn@vies.example.org" in abroad.text
