@@ -30,16 +30,15 @@ from datetime import date
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from vies_notifications.app import create
 from vies_notifications.settings import NotificationsSettings
 from vies_shared.events.envelope import encode
 from vies_shared.events.missions import MissionPlanned
-from vies_shared.events.topics import all_topics, events_topic
+from vies_shared.events.topics import events_topic
 from vies_shared.reference import centres
 from vies_shared.storage import create_mongo_client
-from vies_shared.testing.helpers import free_port, running
+from vies_shared.testing.helpers import create_contract_topics, delete_contract_topics, free_port, running
 
 
 def run_sink(port: int) -> None:
@@ -72,36 +71,6 @@ def run_sink(port: int) -> None:
         time.sleep(0.1)
     controller.stop()
     print(json.dumps(counts), flush=True)
-
-
-async def _create_topics(bootstrap: str, prefix: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics(
-            [
-                NewTopic(
-                    s.name,
-                    num_partitions=3,
-                    replication_factor=1,
-                    topic_configs={"cleanup.policy": "compact"} if s.compacted else {},
-                )
-                for s in all_topics(prefix)
-            ]
-        )
-    finally:
-        await admin.close()
-
-
-async def _delete_topics(bootstrap: str, prefix: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.delete_topics([s.name for s in all_topics(prefix)])
-    except Exception:
-        pass
-    finally:
-        await admin.close()
 
 
 async def _publish(bootstrap: str, topic: str, count: int, run: str) -> None:
@@ -146,7 +115,7 @@ async def bench(events: int, smtp: str | None, timeout: float) -> dict[str, Any]
         )
         assert sink.stdout is not None
         assert sink.stdout.readline().strip() == "ready"
-    await _create_topics(bootstrap, prefix)
+    await create_contract_topics(bootstrap, prefix)
     settings = NotificationsSettings(
         env="dev",
         kafka_bootstrap=bootstrap,
@@ -205,7 +174,7 @@ async def bench(events: int, smtp: str | None, timeout: float) -> dict[str, Any]
     finally:
         await client.drop_database(settings.mongodb_db)
         await client.close()
-        await _delete_topics(bootstrap, prefix)
+        await delete_contract_topics(bootstrap, prefix)
         if sink is not None:
             sink.send_signal(signal.SIGTERM)
             out, _ = sink.communicate(timeout=10)

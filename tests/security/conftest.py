@@ -20,15 +20,13 @@ import httpx
 import jwt
 import pytest
 import pytest_asyncio
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from vies_shared.events.topics import all_topics
 from vies_shared.keycloak import KeycloakEndpoints
 from vies_shared.service_process import ServiceProcess, stop_all, wait_all_ready
 from vies_shared.storage import create_mongo_client
-from vies_shared.testing.helpers import free_port, wait_until
+from vies_shared.testing.helpers import create_contract_topics, delete_contract_topics, free_port, wait_until
 
 SERVICES = ("recruitment", "partners", "missions", "notifications")
 AUDIENCE = "vies-api"
@@ -164,34 +162,6 @@ class SecuredPlatform:
         return {"Authorization": f"Bearer {self.issuer.token(role, sub, **scope)}"}
 
 
-async def _create_topics(bootstrap: str, prefix: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics(
-            [
-                NewTopic(
-                    spec.name,
-                    num_partitions=3,
-                    replication_factor=1,
-                    topic_configs={"cleanup.policy": "compact"} if spec.compacted else {},
-                )
-                for spec in all_topics(prefix)
-            ]
-        )
-    finally:
-        await admin.close()
-
-
-async def _delete_topics(bootstrap: str, prefix: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(admin.start(), timeout=10)
-        await asyncio.wait_for(admin.delete_topics([spec.name for spec in all_topics(prefix)]), timeout=10)
-    with contextlib.suppress(Exception):
-        await admin.close()
-
-
 async def _demo_seeded(platform: SecuredPlatform) -> None:
     """Wait until the demo data has flowed between the services (missions come from engagements)."""
     staff = platform.auth("staff")
@@ -218,7 +188,7 @@ async def secured_platform(
 ) -> AsyncIterator[SecuredPlatform]:
     run_id = uuid.uuid4().hex[:8]
     prefix = f"s{run_id}."
-    await _create_topics(vies_stack.kafka_bootstrap, prefix)
+    await create_contract_topics(vies_stack.kafka_bootstrap, prefix)
     platform = SecuredPlatform(vies_stack, issuer, prefix, run_id, tmp_path_factory.mktemp("logs"))
     for process in platform.processes.values():
         process.start()
@@ -233,4 +203,4 @@ async def secured_platform(
             with contextlib.suppress(Exception):
                 await client.drop_database(f"s{run_id}_{name}")
         await client.close()
-        await _delete_topics(vies_stack.kafka_bootstrap, prefix)
+        await delete_contract_topics(vies_stack.kafka_bootstrap, prefix)

@@ -59,6 +59,63 @@ async def wait_until(
         await asyncio.sleep(interval)
 
 
+async def create_contract_topics(bootstrap: str, prefix: str, partitions: int = 3) -> None:
+    """Every contract topic under ``prefix`` (compacted where the contract says so), with leaders elected."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    from vies_shared.events.topics import all_topics
+
+    specs = all_topics(prefix)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [
+                NewTopic(
+                    spec.name,
+                    num_partitions=partitions,
+                    replication_factor=1,
+                    topic_configs={"cleanup.policy": "compact"} if spec.compacted else {},
+                )
+                for spec in specs
+            ]
+        )
+        await _wait_for_leaders(admin, [spec.name for spec in specs])
+    finally:
+        await admin.close()
+
+
+async def delete_contract_topics(bootstrap: str, prefix: str) -> None:
+    """Delete the contract topics under ``prefix``, best effort: leftovers only cost the broker memory."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from vies_shared.events.topics import all_topics
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(admin.start(), timeout=10)
+        await asyncio.wait_for(admin.delete_topics([spec.name for spec in all_topics(prefix)]), timeout=10)
+    with contextlib.suppress(Exception):
+        await admin.close()
+
+
+async def _wait_for_leaders(admin: Any, topics: list[str], timeout: float = 20.0) -> None:
+    """New topics answer NotLeaderForPartition until their leaders are elected: wait for them."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        described = await admin.describe_topics(topics)
+        ready = all(
+            t.get("error_code", 0) == 0
+            and t.get("partitions")
+            and all(p.get("leader", -1) >= 0 for p in t["partitions"])
+            for t in described
+        )
+        if ready or loop.time() > deadline:
+            return
+        await asyncio.sleep(0.1)
+
+
 async def publish_raw(
     bootstrap: str,
     topic: str,

@@ -27,10 +27,10 @@ from typing import Any, TypeVar
 import pytest
 import pytest_asyncio
 
-from vies_shared.events.topics import all_topics
 from vies_shared.keycloak import KeycloakEndpoints
 from vies_shared.settings import ServiceSettings
 from vies_shared.storage import create_mongo_client
+from vies_shared.testing.helpers import create_contract_topics, delete_contract_topics
 
 S = TypeVar("S", bound=ServiceSettings)
 
@@ -151,51 +151,11 @@ def test_id() -> str:
 async def topic_prefix(vies_stack: StackEndpoints, test_id: str) -> AsyncIterator[str]:
     """A topic prefix unique to this test, with every contract topic created under it (deleted afterwards)."""
     prefix = f"t{test_id}."
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=vies_stack.kafka_bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics(
-            [
-                NewTopic(
-                    spec.name,
-                    num_partitions=3,
-                    replication_factor=1,
-                    topic_configs={"cleanup.policy": "compact"} if spec.compacted else {},
-                )
-                for spec in all_topics(prefix)
-            ]
-        )
-        await _wait_for_leaders(admin, [spec.name for spec in all_topics(prefix)])
-    finally:
-        await admin.close()
+    await create_contract_topics(vies_stack.kafka_bootstrap, prefix)
     yield prefix
     # Thousands of leftover partitions make one broker slow to restart (outage tests) and hungry
-    # for memory: delete this test's topics, best effort.
-    admin = AIOKafkaAdminClient(bootstrap_servers=vies_stack.kafka_bootstrap)
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(admin.start(), timeout=10)
-        await asyncio.wait_for(admin.delete_topics([spec.name for spec in all_topics(prefix)]), timeout=10)
-    with contextlib.suppress(Exception):
-        await admin.close()
-
-
-async def _wait_for_leaders(admin: Any, topics: list[str], timeout: float = 20.0) -> None:
-    """New topics answer NotLeaderForPartition until their leaders are elected: wait for them."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        described = await admin.describe_topics(topics)
-        ready = all(
-            t.get("error_code", 0) == 0
-            and t.get("partitions")
-            and all(p.get("leader", -1) >= 0 for p in t["partitions"])
-            for t in described
-        )
-        if ready or loop.time() > deadline:
-            return
-        await asyncio.sleep(0.1)
+    # for memory: delete this test's topics.
+    await delete_contract_topics(vies_stack.kafka_bootstrap, prefix)
 
 
 SettingsFactory = Callable[..., Any]
