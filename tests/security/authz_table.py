@@ -196,6 +196,10 @@ ROWS: dict[tuple[str, str, str], Row] = {
     ),
     ("partners", "GET", "/authorities"): Row(_roles(authority=ALLOW, branch=ALLOW)),
     ("partners", "GET", "/authorities/{authority_id}"): Row(_roles(authority=SCOPED, branch=SCOPED)),
+    # The authority corrects its own record, the branch of its region too (the enrolment: branch only).
+    ("partners", "PATCH", "/authorities/{authority_id}"): Row(
+        _roles(authority=SCOPED, branch=SCOPED), body={"new_to_cooperation": True}
+    ),
     ("partners", "GET", "/authorities/{authority_id}/journey"): Row(_roles(authority=SCOPED, branch=SCOPED)),
     ("partners", "GET", "/journeys/stalled"): Row(_roles(branch=ALLOW)),
     ("partners", "GET", "/programme/indicators"): Row(_roles(branch=ALLOW)),
@@ -215,6 +219,10 @@ ROWS: dict[tuple[str, str, str], Row] = {
     # The directory: approved partners for the network; a partner sees its own record only.
     ("partners", "GET", "/partners"): Row(_roles(ALLOW, candidate=DENY, volunteer=DENY)),
     ("partners", "GET", "/partners/{partner_id}"): Row(_roles(ALLOW, candidate=DENY, volunteer=DENY, partner=SCOPED)),
+    # A partner keeps its own entry up to date, the centre of its country too.
+    ("partners", "PATCH", "/partners/{partner_id}"): Row(
+        _roles(partner=SCOPED, centre=SCOPED), body={"hosting_capacity": 3}
+    ),
     ("partners", "POST", "/partners/{partner_id}/approve"): Row(_roles(centre=SCOPED), body={}),
     ("partners", "POST", "/partners/{partner_id}/reject"): Row(_roles(centre=SCOPED), body=REASON),
     ("partners", "POST", "/partners/{partner_id}/suspend"): Row(_roles(centre=SCOPED), body=REASON, late=1),

@@ -13,8 +13,10 @@ from vies_partners.schemas import (
     MAX_ID,
     ApprovalIn,
     AuthorityIn,
+    AuthorityPatch,
     MatchRequestIn,
     PartnerIn,
+    PartnerPatch,
     PartnershipIn,
     ReasonIn,
     SendingOrganisationIn,
@@ -59,6 +61,14 @@ async def list_authorities(
 async def get_authority(authority_id: PathId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Answer:
     """One authority."""
     return await use_cases.get_authority(runtime, principal, authority_id)
+
+
+@router.patch("/authorities/{authority_id}", tags=["authorities"])
+async def update_authority(
+    authority_id: PathId, body: AuthorityPatch, principal: CurrentPrincipal, runtime: RuntimeDep
+) -> Answer:
+    """Correct an authority's contact, Territoires Volontaires enrolment (and its date) or new-to-cooperation flag."""
+    return await use_cases.update_authority(runtime, principal, authority_id, body)
 
 
 @router.get("/authorities/{authority_id}/journey", tags=["journey"])
@@ -119,6 +129,14 @@ async def list_partners(
 async def get_partner(partner_id: PathId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Answer:
     """One partner with its vetting history."""
     return await use_cases.get_partner(runtime, principal, partner_id)
+
+
+@router.patch("/partners/{partner_id}", tags=["partners"])
+async def update_partner(
+    partner_id: PathId, body: PartnerPatch, principal: CurrentPrincipal, runtime: RuntimeDep
+) -> Answer:
+    """Keep a partner's entry up to date (the partner itself, the centre of its country, staff)."""
+    return await use_cases.update_partner(runtime, principal, partner_id, body)
 
 
 @router.post("/partners/{partner_id}/approve", tags=["vetting"])

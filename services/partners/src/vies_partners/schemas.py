@@ -66,6 +66,28 @@ class PartnerIn(_Body):
     contacts: list[Contact] = Field(default_factory=list, max_length=MAX_CONTACTS)
 
 
+class AuthorityPatch(_Body):
+    """``PATCH /authorities/{id}``: the fields to change; absent fields stay as they are."""
+
+    contact: Contact | None = None
+    territoires_volontaires: bool | None = None
+    territoires_volontaires_since: date | None = Field(
+        default=None, description="the date the authority joined Territoires Volontaires"
+    )
+    new_to_cooperation: bool | None = None
+
+
+class PartnerPatch(_Body):
+    """``PATCH /partners/{id}``: the fields to change; absent fields stay as they are."""
+
+    themes: list[Theme] | None = Field(default=None, min_length=1, max_length=MAX_THEMES)
+    languages: list[Language] | None = Field(default=None, min_length=1, max_length=MAX_LANGUAGES)
+    hosting_capacity: int | None = Field(default=None, ge=0, le=1000)
+    reciprocity: bool | None = None
+    contacts: list[Contact] | None = Field(default=None, max_length=MAX_CONTACTS)
+    contact_email: Email | None = Field(default=None, description="the organisation's own address")
+
+
 class VettingNote(_Body):
     """Optional notes when approving or reinstating."""
 

@@ -21,15 +21,18 @@ from vies_partners.domain import directory, journey, matching, partnership, send
 from vies_partners.domain.indicators import Targets, indicators
 from vies_partners.schemas import (
     AuthorityIn,
+    AuthorityPatch,
     MatchRequestIn,
     PartnerIn,
+    PartnerPatch,
     PartnershipIn,
     SendingOrganisationIn,
 )
 from vies_partners.settings import PartnersSettings
-from vies_shared.errors import AlreadyExists, Forbidden, NotFound
+from vies_shared.errors import AlreadyExists, Forbidden, InvalidInput, NotFound
 from vies_shared.events.partners import (
     AuthorityRegistered,
+    AuthorityUpdated,
     MatchesProposed,
     MatchRequested,
     MatchSuggestion,
@@ -40,6 +43,7 @@ from vies_shared.events.partners import (
     PartnershipEnded,
     PartnershipEstablished,
     PartnerSuspended,
+    PartnerUpdated,
     SendingOrganisationApprovalChanged,
     SendingOrganisationRegistered,
 )
@@ -183,8 +187,10 @@ def authority_view(doc: Document) -> Document:
         "contact": doc.get("contact"),
         "contact_email": doc.get("contact_email"),
         "territoires_volontaires": doc["territoires_volontaires"],
+        "territoires_volontaires_since": doc.get("territoires_volontaires_since"),
         "new_to_cooperation": doc["new_to_cooperation"],
         "registered_at": doc["registered_at"],
+        "updated_at": doc.get("updated_at"),
     }
 
 
@@ -202,6 +208,7 @@ def partner_view(doc: Document, *, details: bool) -> Document:
         "reciprocity": doc["reciprocity"],
         "status": doc["status"],
         "registered_at": doc["registered_at"],
+        "updated_at": doc.get("updated_at"),
     }
     if details:
         view["contacts"] = doc.get("contacts", [])
@@ -340,6 +347,61 @@ async def list_authorities(
     return paged((authority_view(d) for d in docs), total, page)
 
 
+ENROLMENT_FIELDS = ("territoires_volontaires", "territoires_volontaires_since")
+"""Enrolment in the Territoires Volontaires programme: recorded by staff or the region's branch."""
+
+
+async def update_authority(runtime: Runtime, principal: Principal, authority_id: str, body: AuthorityPatch) -> Document:
+    """Correct an authority's record: contact, Territoires Volontaires enrolment and its date, new to cooperation.
+
+    The authority itself, the branch of its region and staff may; the enrolment only the branch and
+    staff. Emits ``partners.AuthorityUpdated`` with what changed (nothing changed: no event).
+    """
+    principal.require_role("authority", "branch")
+    wanted = body.model_dump(exclude_unset=True)
+    if not wanted:
+        raise InvalidInput("nothing to change")
+    if any(wanted.get(name) is None for name in wanted if name != "territoires_volontaires_since"):
+        raise InvalidInput(
+            "a field given must have a value", details=[{"field": n} for n, v in wanted.items() if v is None]
+        )
+    if principal.role == "authority" and any(name in wanted for name in ENROLMENT_FIELDS):
+        raise Forbidden("enrolment in Territoires Volontaires is recorded by the branch or staff")
+    if wanted.get("territoires_volontaires") and "territoires_volontaires_since" not in wanted:
+        wanted["territoires_volontaires_since"] = _today()
+    if "territoires_volontaires_since" in wanted and wanted["territoires_volontaires_since"] is not None:
+        wanted["territoires_volontaires_since"] = wanted["territoires_volontaires_since"].isoformat()
+
+    async def work(uow: UnitOfWork) -> Document:
+        doc = await _load(uow, store.AUTHORITIES, authority_id, "authority")
+        check_reads_authority(principal, doc)
+        changes = directory.changed_fields(doc, wanted)
+        if not changes:
+            return authority_view(doc)
+        if "contact" in changes:
+            changes["contact_email"] = changes["contact"]["email"]
+        doc.update(changes, updated_at=store.now())
+        await uow.db[store.AUTHORITIES].update_one(
+            {"_id": authority_id}, {"$set": {**changes, "updated_at": doc["updated_at"]}}, session=uow.session
+        )
+        changed = sorted(name for name in changes if name != "contact_email")
+        uow.emit(
+            AuthorityUpdated(
+                authority_id=authority_id,
+                region=doc["region"],
+                changed=changed,
+                contact_email=changes.get("contact_email"),
+                territoires_volontaires=changes.get("territoires_volontaires"),
+                territoires_volontaires_since=changes.get("territoires_volontaires_since"),
+                new_to_cooperation=changes.get("new_to_cooperation"),
+            ),
+            region=doc["region"],
+        )
+        return authority_view(doc)
+
+    return await runtime.transactions.run(work)
+
+
 # --- partners --------------------------------------------------------------------------------
 
 
@@ -413,6 +475,60 @@ async def register_partner(
 
 
 READ_DIRECTORY_ROLES = ("authority", "centre", "branch", "partner")
+
+
+def check_keeps_partner(principal: Principal, doc: Document) -> None:
+    """Staff, the centre of the partner's country and the partner itself keep its entry up to date."""
+    if principal.role == "partner":
+        if not principal.partner_id or principal.partner_id != doc["_id"]:
+            raise Forbidden("a partner keeps only its own entry up to date")
+        return
+    principal.require_role("centre")
+    check_centre_country(principal, doc["country"])
+
+
+async def update_partner(runtime: Runtime, principal: Principal, partner_id: str, body: PartnerPatch) -> Document:
+    """Correct a partner's entry: themes, languages, hosting capacity, contacts, reciprocity.
+
+    Emits ``partners.PartnerUpdated`` with what changed (the contact persons only by name of field);
+    the next match request ranks the partner on the new entry.
+    """
+    wanted = body.model_dump(exclude_unset=True)
+    if not wanted:
+        raise InvalidInput("nothing to change")
+    nulls = [name for name, value in wanted.items() if value is None and name != "contact_email"]
+    if nulls:
+        raise InvalidInput("a field given must have a value", details=[{"field": n} for n in nulls])
+    for name in ("themes", "languages"):
+        if name in wanted:
+            wanted[name] = sorted(set(wanted[name]))
+
+    async def work(uow: UnitOfWork) -> Document:
+        doc = await _load(uow, store.PARTNERS, partner_id, "partner")
+        if principal.role != "partner":
+            check_reads_partner(principal, doc)
+        check_keeps_partner(principal, doc)
+        changes = directory.changed_fields(doc, wanted)
+        if not changes:
+            return partner_view(doc, details=True)
+        doc.update(changes, updated_at=store.now())
+        await uow.db[store.PARTNERS].update_one(
+            {"_id": partner_id}, {"$set": {**changes, "updated_at": doc["updated_at"]}}, session=uow.session
+        )
+        uow.emit(
+            PartnerUpdated(
+                partner_id=partner_id,
+                changed=sorted(changes),
+                themes=changes.get("themes"),
+                languages=changes.get("languages"),
+                hosting_capacity=changes.get("hosting_capacity"),
+                reciprocity=changes.get("reciprocity"),
+                contact_email=changes.get("contact_email"),
+            )
+        )
+        return partner_view(doc, details=True)
+
+    return await runtime.transactions.run(work)
 
 
 async def get_partner(runtime: Runtime, principal: Principal, partner_id: str) -> Document:
@@ -896,7 +1012,14 @@ async def get_journey(runtime: Runtime, principal: Principal, authority_id: str)
     facts = await journey_facts(runtime, authority)
     settings = _settings(runtime)
     result = journey.view(facts, today=_today(), start_within_days=settings.interview_start_within_days)
-    result.update({"name": authority["name"], "region": authority["region"]})
+    result.update(
+        {
+            "name": authority["name"],
+            "region": authority["region"],
+            "territoires_volontaires_since": authority.get("territoires_volontaires_since"),
+            "new_to_cooperation": authority.get("new_to_cooperation"),
+        }
+    )
     return result
 
 

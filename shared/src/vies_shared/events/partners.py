@@ -160,3 +160,41 @@ class SendingOrganisationApprovalChanged(Event):
     approval_number: str | None = None
     approved_from: date | None = None
     approved_until: date | None = None
+
+
+class PartnerUpdated(Event):
+    """A partner's directory entry was corrected (addition to the contract).
+
+    ``changed`` names every field that changed; the others are null. The contact persons are
+    personal data and stay out of the event: a change to them only shows as ``contacts`` in
+    ``changed``. ``contact_email`` is the organisation's own address.
+    """
+
+    TYPE = "partners.PartnerUpdated"
+    KEY = "partner_id"
+    partner_id: str
+    changed: list[str]
+    themes: list[str] | None = None
+    languages: list[str] | None = None
+    hosting_capacity: int | None = None
+    reciprocity: bool | None = None
+    contact_email: str | None = None
+
+
+class AuthorityUpdated(Event):
+    """An authority's record was corrected (addition to the contract).
+
+    ``changed`` names every field that changed; the others are null. ``region`` is always set
+    (it routes the event to the region's branch). ``contact_email`` is the authority's
+    organisational address (contract 1.5).
+    """
+
+    TYPE = "partners.AuthorityUpdated"
+    KEY = "authority_id"
+    authority_id: str
+    region: str
+    changed: list[str]
+    contact_email: str | None = None
+    territoires_volontaires: bool | None = None
+    territoires_volontaires_since: date | None = None
+    new_to_cooperation: bool | None = None

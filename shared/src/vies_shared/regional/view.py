@@ -139,6 +139,13 @@ def _authority_registered(meta: EventMeta, e: p.AuthorityRegistered) -> list[Cha
     return [Change(AUTHORITIES, e.authority_id, _facts(**facts))]
 
 
+def _authority_updated(meta: EventMeta, e: p.AuthorityUpdated) -> list[Change]:
+    # Only what changed, and never the contact: the view holds no personal data.
+    shown = ("territoires_volontaires", "territoires_volontaires_since", "new_to_cooperation")
+    facts = _json(e, *(name for name in e.changed if name in shown))
+    return [Change(AUTHORITIES, e.authority_id, _facts(**facts, updated_at=format_time(meta.time)))]
+
+
 def _partnership_established(meta: EventMeta, e: p.PartnershipEstablished) -> list[Change]:
     facts = _json(e, "authority_id", "partner_id", "country", "themes", "starts_on", "ends_on")
     return [Change(PARTNERSHIPS, e.partnership_id, _moves(PARTNERSHIPS, "active", meta, facts))]
@@ -371,6 +378,7 @@ def _safety_check_closed_in_region(meta: EventMeta, e: m.SafetyCheckClosedInRegi
 
 RULES: dict[str, Rule] = {
     p.AuthorityRegistered.TYPE: _authority_registered,
+    p.AuthorityUpdated.TYPE: _authority_updated,
     p.PartnershipEstablished.TYPE: _partnership_established,
     p.PartnershipEnded.TYPE: _partnership_ended,
     r.PositionPublished.TYPE: _position_published,

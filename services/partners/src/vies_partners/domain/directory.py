@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from vies_shared.errors import InvalidInput
-from vies_shared.reference import is_region
+from vies_shared.reference import is_france, is_region
 
 AuthorityKind = Literal["region", "department", "commune", "intercommunality", "other"]
 PartnerKind = Literal["local_authority", "ngo", "association", "public_body", "other"]
@@ -76,6 +77,14 @@ def check_region(region: str) -> None:
 
 
 def check_partner_country(country: str) -> None:
-    """International partners are abroad: France itself is refused."""
-    if country.upper() == "FR":
-        raise InvalidInput("an international partner cannot be in France (FR); register it as an authority")
+    """International partners are abroad: France, its overseas territories included (RE, NC, ...), is refused."""
+    if is_france(country):
+        raise InvalidInput(
+            f"an international partner cannot be in France ({country.upper()} is French territory); "
+            "register it as an authority"
+        )
+
+
+def changed_fields(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of ``wanted`` whose value differs from ``current`` (a PATCH that changes nothing is empty)."""
+    return {name: value for name, value in wanted.items() if current.get(name) != value}
