@@ -278,3 +278,56 @@ async def test_readyz_turns_503_when_the_oldest_pending_event_is_too_old(vies_se
             return status == 200 and bool(await runtime.outbox.backlog() == 0)
 
         await wait_until(published, timeout=30, interval=0.5, message="/readyz 200 once the relay published")
+
+
+async def test_dead_letter_too_large_for_kafka_blocks_the_consumer_visibly(
+    vies_settings: Any, vies_stack: Any, topic_prefix: str
+) -> None:
+    """A record the broker took, but whose dead letter (its value plus the dlq_* headers) is over the size limit."""
+    from aiokafka import AIOKafkaProducer
+
+    settings = vies_settings("missions")
+    bootstrap = vies_stack.kafka_bootstrap
+    definition = ServiceDefinition(name="missions", title="t", handlers={"partners.PartnerApproved": _count_approved})
+    async with running(create_app(definition, settings), settings) as svc:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_request_size=2 * 1024 * 1024)
+        await producer.start()
+        try:
+            # Just under the broker's 1 MiB batch limit; with the dead-letter headers, over the producer's 1 MiB.
+            await producer.send_and_wait(events_topic("partners", topic_prefix), value=b"x" * 1_048_400, key=b"big")
+        finally:
+            await producer.stop()
+
+        async def blocked() -> bool:
+            status, body = await readyz(svc)
+            return status == 503 and "MessageSizeTooLarge" in body.get("problems", {}).get("consumers", "")
+
+        await wait_until(blocked, timeout=30, message="/readyz 503: dead letter too large")
+        assert await metric(svc, "vies_consumer_blocked") == 1
+
+
+async def test_failing_tombstone_handler_is_dead_lettered_not_looped(
+    vies_settings: Any, vies_stack: Any, topic_prefix: str
+) -> None:
+    from vies_shared.events.topics import contacts_topic
+
+    async def on_tombstone(uow: UnitOfWork, topic: str, key: str) -> None:
+        if key == "bad":
+            raise ValueError("tombstone handler bug")
+        await uow.db["erased"].insert_one({"_id": key}, session=uow.session)
+
+    definition = ServiceDefinition(name="missions", title="t", tombstone_handler=on_tombstone)
+    settings = vies_settings("missions", handler_attempts=2)
+    bootstrap = vies_stack.kafka_bootstrap
+    for key in (b"bad", b"good"):
+        await publish_raw(bootstrap, contacts_topic(topic_prefix), key=key, value=None)
+    async with running(create_app(definition, settings), settings) as svc:
+        await wait_until(
+            lambda: svc.runtime.db["erased"].find_one({"_id": "good"}), timeout=30, message="the next tombstone"
+        )
+        letters = await wait_until(
+            KafkaProbe(bootstrap, [dlq_topic("missions", topic_prefix)]).read, timeout=30, message="dead letter"
+        )
+        headers = {k: v.decode() for k, v in letters[0].headers}
+        assert letters[0].key == b"bad" and headers["dlq_reason"] == "handler_failed"
+        assert "tombstone handler bug" in headers["dlq_error"]

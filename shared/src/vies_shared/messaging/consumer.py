@@ -391,7 +391,13 @@ class EventConsumer:
                 if item.tombstone:
                     assert self.tombstone_handler is not None
                     key = (item.record.key or b"").decode(errors="replace")
-                    await self.tombstone_handler(uow, item.record.topic, key)
+                    try:
+                        await self.tombstone_handler(uow, item.record.topic, key)
+                    except Exception as exc:
+                        # Isolated and dead-lettered like any handler error, never an endless nack loop.
+                        if is_transient(exc):
+                            raise
+                        raise HandlerFailed(str(exc)) from exc
                     continue
                 assert item.meta is not None
                 if item.meta.id in seen:
