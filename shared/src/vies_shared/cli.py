@@ -25,6 +25,11 @@ def _register_sub_apps() -> None:
 
     app.add_typer(stack_app, name="stack", help="Start, stop and check the local Kafka, MongoDB and SMTP stack.")
     app.add_typer(regional_app, name="regional", help="A regional branch's consumer: run it, print its report.")
+    try:  # the notifications service's own operations, where it is installed (vies notifications redrive)
+        from vies_notifications.redrive import notifications_app
+    except ImportError:
+        return
+    app.add_typer(notifications_app, name="notifications", help="Re-drive failed notifications.")
 
 
 _register_sub_apps()

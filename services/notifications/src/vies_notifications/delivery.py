@@ -34,6 +34,7 @@ from vies_notifications.domain.delivery import (
     permanent,
     transient,
 )
+from vies_notifications.domain.privacy import scrub
 from vies_notifications.rendering import SUPPORTED_LANGUAGES, Rendered, render
 from vies_notifications.settings import NotificationsSettings
 from vies_shared.events.notifications import NotificationFailed, NotificationSent
@@ -487,9 +488,13 @@ class DeliveryWorker:
                                 event_id=doc["event_id"],
                                 channel=doc["channel"],
                                 error=outcome.error,
+                                category=doc.get("category"),
+                                recipient_role=doc["recipient"]["role"],
                             ),
                             region=region,
                         )
+                        if doc.get("category") in SAFETY_CATEGORIES:
+                            await self._fail_over(uow, doc, outcome, now)
                 metrics.DELIVERIES.labels(self.settings.service, doc["channel"], outcome.kind).inc()
                 if doc["channel"] == "webhook" and outcome.kind != "deferred":
                     subscription_id = doc["recipient"]["id"]
@@ -517,6 +522,47 @@ class DeliveryWorker:
                     outcome=attempt.outcome.kind,
                     error=attempt.outcome.error,
                 )
+
+    async def _fail_over(self, uow: UnitOfWork, doc: Document, outcome: Outcome, now: datetime) -> None:
+        """A safety message failed for good: the duty officer hears of it by the other channel (once)."""
+        channel = routing.failover_channel(doc["channel"])
+        if channel is None or doc.get("event_type") == routing.SAFETY_FAILOVER_TYPE:
+            return  # a failed failover is not failed over again: the metric and the log alert the operators
+        context = doc.get("context") or {}
+        event_id = f"failover:{doc['_id']}"
+        key = "duty_officer:duty-officer"
+        await uow.db[store.NOTIFICATIONS].update_one(
+            {"_id": notification_id(event_id, key, channel)},
+            {
+                "$setOnInsert": {
+                    "event_id": event_id,
+                    "event_type": routing.SAFETY_FAILOVER_TYPE,
+                    "occurred_at": now,
+                    "correlation_id": doc.get("correlation_id") or "",
+                    "channel": channel,
+                    "template": routing.SAFETY_FAILOVER_TEMPLATE,
+                    "category": "safety",
+                    "recipient": {"key": key, "kind": "duty_officer", "id": "duty-officer", "role": "duty_officer"},
+                    "context": {
+                        "failed_template": doc.get("template"),
+                        "failed_channel": doc["channel"],
+                        "failed_role": doc["recipient"]["role"],
+                        "failed_recipient": doc["recipient"]["id"],
+                        "error": scrub(outcome.error),
+                        **{k: context.get(k) for k in ("alert_id", "incident_id", "mission_id", "country")},
+                    },
+                    "payload": None,
+                    "region": doc.get("region"),
+                    "status": PENDING,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            },
+            upsert=True,
+            session=uow.session,
+        )
 
     def _count_failure(self, doc: Document, outcome: Outcome, attempts: int, retrying: bool) -> None:
         """Metrics and logs an operator alerts on: refused credentials, safety messages late or lost."""

@@ -184,6 +184,17 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "unaccounted_mission_ids": ["m-7"],
         "respond_by_paris": "2027-03-01 19:00 (Europe/Paris, UTC+01:00)",
     },
+    "safety_delivery_failed": {
+        "failed_template": "security_alert",
+        "failed_channel": "email",
+        "failed_role": "volunteer",
+        "failed_recipient": "v-1",
+        "error": "SMTP recipients refused: 550 5.1.1 mailbox unavailable",
+        "alert_id": "al-1",
+        "incident_id": None,
+        "mission_id": None,
+        "country": "SN",
+    },
     "incident_escalated": {
         "incident_id": "inc-1",
         "mission_id": "m-1",

@@ -9,10 +9,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
+import os
+import sys
 import threading
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,7 +30,7 @@ from vies_shared.events.missions import MissionPlanned, MissionStarted, Security
 from vies_shared.events.partners import AuthorityRegistered, MatchesProposed
 from vies_shared.events.recruitment import ContactUpdated
 from vies_shared.events.topics import contacts_topic, events_topic
-from vies_shared.testing import publish_event, wait_until
+from vies_shared.testing import KafkaProbe, publish_event, wait_until
 from vies_shared.testing.helpers import free_port, running
 
 pytestmark = pytest.mark.integration
@@ -256,5 +260,94 @@ async def test_refused_credentials_are_retried_and_unknown_contacts_use_no_attem
                 # The late volunteer's messages used one attempt each: the wait for the contact cost none.
                 assert docs[(late, "email")]["attempts"] == 1 and docs[(late, "sms")]["attempts"] == 1
                 assert len(relay.accepted) == 2 and all(MESSAGE in _text(m) for m in relay.accepted)
+    finally:
+        controller.stop()
+
+
+class Refuses550UntilFixed:
+    """An SMTP server refusing every recipient with 550 while ``refusing``; then accepting and keeping messages."""
+
+    def __init__(self) -> None:
+        self.refusing = True
+        self.accepted: list[bytes] = []
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:  # noqa: N802
+        if self.refusing:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.accepted.append(envelope.original_content or envelope.content)
+        return "250 Message accepted for delivery"
+
+
+async def test_a_failed_safety_message_goes_to_the_duty_officer_and_is_redriven(
+    vies_settings: Any, vies_stack: Any, topic_prefix: str, test_id: str
+) -> None:
+    smtp = Refuses550UntilFixed()
+    controller = Controller(smtp, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    bootstrap = vies_stack.kafka_bootstrap
+    try:
+        async with HttpRecorder() as sms:
+            settings = vies_settings(
+                "notifications",
+                NotificationsSettings,
+                smtp_port=controller.port,
+                sms_provider_url=f"{sms.url}/sms",
+                duty_officer_phone="+33633333333",
+                **SHORT,
+            )
+            failed_before = _metric("vies_notifications_safety_failed_total", "email")
+            async with running(create(settings), settings) as svc:
+                since = datetime.now(UTC) - timedelta(seconds=5)
+                volunteer, mission = f"v-{test_id}", f"m-{test_id}"
+                await _contact(bootstrap, topic_prefix, volunteer, 7)
+                await _on_mission(bootstrap, topic_prefix, volunteer, mission)
+
+                async def known() -> bool:
+                    return await svc.runtime.db["missions"].count_documents({"status": "started"}) == 1
+
+                await wait_until(known, timeout=30, message="mission projected")
+                alert = await _alert(bootstrap, topic_prefix, f"al-{test_id}", [mission])
+
+                async def failed_over() -> bool:
+                    docs = {d["channel"]: d for d in await _by_event(svc, alert)}
+                    return docs.get("email", {}).get("status") == "failed" and any(
+                        r.json()["to"] == "+33633333333" for r in sms.on("/sms")
+                    )
+
+                await wait_until(failed_over, timeout=30, message="the 550 failed over to the duty officer")
+                [text] = [r.json()["text"] for r in sms.on("/sms") if r.json()["to"] == "+33633333333"]
+                assert text.startswith("VIES URGENT : message de sécurité (security_alert) non remis à volunteer")
+                assert f"alerte al-{test_id}" in text
+                assert _metric("vies_notifications_safety_failed_total", "email") == failed_before + 1
+                probe = KafkaProbe(bootstrap, [events_topic("notifications", topic_prefix)])
+                # (The centre's mission_planned mail failed too: an ordinary message, not failed over.)
+                [failed] = await probe.wait_for(
+                    "notifications.NotificationFailed", where=lambda e: e["value"]["category"] == "security"
+                )
+                assert failed["value"]["recipient_role"] == "volunteer" and failed["value"]["channel"] == "email"
+
+                # The address is put right; the operator re-drives the failed safety messages with the CLI.
+                smtp.refusing = False
+                vies = Path(sys.executable).with_name("vies")
+                env = {**os.environ, "VIES_MONGODB_URI": settings.mongodb_uri}
+                process = await asyncio.create_subprocess_exec(
+                    str(vies),
+                    *("notifications", "redrive", "--since", since.isoformat(), "--category", "safety"),
+                    *("--db", settings.mongodb_db),
+                    env=env,
+                    stdout=asyncio.subprocess.PIPE,
+                )
+                out, _ = await process.communicate()
+                assert process.returncode == 0 and out.decode().startswith("re-queued 1 failed notification(s)")
+
+                async def redriven() -> bool:
+                    return [d["status"] for d in await _by_event(svc, alert)] == ["sent", "sent"]
+
+                await wait_until(redriven, timeout=30, message="the re-driven alert email sent")
+                assert len(smtp.accepted) == 1 and MESSAGE in _text(smtp.accepted[0])
     finally:
         controller.stop()

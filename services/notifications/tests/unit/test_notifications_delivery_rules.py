@@ -104,3 +104,19 @@ def test_safety_messages_never_give_up_on_a_transient_failure(category: str) -> 
     assert policy.after_failure(3, transient("SMTP down"), now, category="mission") is None
     assert policy.after_failure(1, permanent("no phone"), now, category=category) is None
     assert not policy.beyond_budget(2)
+
+
+def test_redrive_takes_failed_email_and_sms_of_the_category_since_the_moment() -> None:
+    from vies_notifications.redrive import failed_since
+
+    since = datetime(2027, 1, 1, tzinfo=UTC)
+    query = failed_since(since, "safety")
+    assert query["status"] == "failed" and query["failed_at"] == {"$gte": since}
+    assert query["category"] == {"$in": ["safety", "security"]} and query["channel"] == {"$in": ["email", "sms"]}
+    assert "category" not in failed_since(since, None) and failed_since(since, "mission")["category"] == "mission"
+
+
+def test_a_failed_safety_message_fails_over_to_the_other_channel() -> None:
+    from vies_notifications.domain.routing import failover_channel
+
+    assert (failover_channel("email"), failover_channel("sms"), failover_channel("webhook")) == ("sms", "email", None)

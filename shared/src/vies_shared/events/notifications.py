@@ -29,3 +29,7 @@ class NotificationFailed(Event):
     event_id: str
     channel: Channel
     error: str
+    # The message's category (``safety`` and ``security`` ones are escalated to the duty officer by
+    # the other channel when they fail for good); absent in older events.
+    category: str | None = None
+    recipient_role: str | None = None

@@ -144,7 +144,16 @@ ROUTED_TYPES: frozenset[str] = frozenset(route.event_type for route in ROUTES)
 # Templates used outside the table (scheduler and webhook supervision).
 DIGEST_TEMPLATE = "regional_digest"
 WEBHOOK_DISABLED_TEMPLATE = "webhook_disabled"
-TEMPLATES: tuple[str, ...] = tuple(sorted({r.template for r in ROUTES} | {DIGEST_TEMPLATE, WEBHOOK_DISABLED_TEMPLATE}))
+SAFETY_FAILOVER_TEMPLATE = "safety_delivery_failed"
+SAFETY_FAILOVER_TYPE = "notifications.SafetyDeliveryFailed"
+TEMPLATES: tuple[str, ...] = tuple(
+    sorted({r.template for r in ROUTES} | {DIGEST_TEMPLATE, WEBHOOK_DISABLED_TEMPLATE, SAFETY_FAILOVER_TEMPLATE})
+)
+
+
+def failover_channel(failed_channel: str) -> str | None:
+    """The other channel a failed safety message is escalated by (none for webhooks)."""
+    return {"email": "sms", "sms": "email"}.get(failed_channel)
 
 
 def routes_for(event_type: str, facts: Facts) -> list[Route]:
