@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -89,18 +89,24 @@ class Outbox:
         aggregate's ``seq`` grows in commit order (the ``outbox_keys`` write makes concurrent
         transactions on one aggregate conflict, and the loser is retried from the start).
         """
-        last: dict[str, int] = {}
+        idents = [f"{document['topic']} {document['key']}" for document in documents]
+        # One read and one bulk write per transaction, whatever the number of aggregates.
+        cursor = self.keys.find({"_id": {"$in": sorted(set(idents))}}, {"seq": 1}, session=session)
+        last: dict[str, int] = {doc["_id"]: int(doc["seq"]) async for doc in cursor}
+        touched: dict[str, int] = {}
         floor = 0
-        for document in documents:
-            ident = f"{document['topic']} {document['key']}"
-            if ident not in last:
-                found = await self.keys.find_one({"_id": ident}, {"seq": 1}, session=session)
-                last[ident] = int(found["seq"]) if found is not None else 0
-            seq = max(int(document["seq"]), last[ident] + 1, floor + 1)
-            document["seq"] = last[ident] = floor = seq
+        for ident, document in zip(idents, documents, strict=True):
+            seq = max(int(document["seq"]), last.get(ident, 0) + 1, floor + 1)
+            document["seq"] = last[ident] = touched[ident] = floor = seq
         now = datetime.now(UTC)
-        for ident, seq in last.items():
-            await self.keys.update_one({"_id": ident}, {"$set": {"seq": seq, "at": now}}, upsert=True, session=session)
+        await self.keys.bulk_write(
+            [
+                UpdateOne({"_id": ident}, {"$set": {"seq": seq, "at": now}}, upsert=True)
+                for ident, seq in touched.items()
+            ],
+            ordered=False,
+            session=session,
+        )
 
     def topic_for(self, event: Event) -> str:
         """Contact data goes to the compacted contacts topic, everything else to the service's events."""
