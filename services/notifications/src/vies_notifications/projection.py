@@ -99,6 +99,18 @@ async def apply(uow: UnitOfWork, meta: EventMeta, event: Event) -> None:
                     "email": data.get("contact_email"),
                 },
             )
+        case "partners.PartnerUpdated":
+            changes: Document = {}
+            if data.get("languages") is not None:
+                changes["languages"] = data["languages"]
+            if data.get("contact_email") is not None:
+                changes["email"] = data["contact_email"]
+            if changes:
+                await _upsert(uow, store.PARTNERS, data["partner_id"], changes)
+        case "partners.AuthorityUpdated":
+            # A corrected organisational address is where the authority's mail goes from now on.
+            if data.get("contact_email") is not None:
+                await _upsert(uow, store.AUTHORITIES, data["authority_id"], {"email": data["contact_email"]})
         case "partners.PartnershipEstablished":
             await _upsert(
                 uow,

@@ -28,6 +28,7 @@ from vies_shared.events.partners import (
     PartnershipEnded,
     PartnershipEstablished,
     PartnerSuspended,
+    PartnerUpdated,
 )
 from vies_shared.events.recruitment import ContactUpdated, VolunteerEngaged
 from vies_shared.events.topics import contacts_topic, events_topic
@@ -77,9 +78,12 @@ async def test_escalations_early_returns_host_partner_and_suspension_reach_someo
                 languages=["fr", "wo"],
                 hosting_capacity=2,
                 reciprocity=False,
-                contact_email=host,
+                contact_email=f"old-{tid}@example.org",
             )
             await publish_event(bootstrap, partners, registered_partner)
+            # The partner corrects its address (PATCH /partners/{id}): mail goes to the new one.
+            corrected = PartnerUpdated(partner_id=partner, changed=["contact_email"], contact_email=host)
+            await publish_event(bootstrap, partners, corrected)
             for n, authority in enumerate((a1, a2)):
                 established = PartnershipEstablished(
                     partnership_id=f"ps{n}-{tid}",
@@ -94,7 +98,7 @@ async def test_escalations_early_returns_host_partner_and_suspension_reach_someo
 
             async def partner_and_partnerships_known() -> bool:
                 return (
-                    await db["partners"].count_documents({"_id": partner}) == 1
+                    await db["partners"].count_documents({"_id": partner, "email": host}) == 1
                     and await db["partnerships"].count_documents({"status": "active"}) == 1
                     and await db["partnerships"].count_documents({"status": "ended"}) == 1
                     and await db["authorities"].count_documents({}) == 2
