@@ -94,7 +94,10 @@ def create(settings: PortalSettings | None = None) -> FastAPI:
         portal: Portal = request.app.state.portal
         uses_session = not path.startswith(SESSIONLESS)
         if uses_session:
-            session = await portal.sessions.load(request.cookies.get(COOKIE, ""))
+            cookie = request.cookies.get(COOKIE, "")
+            session = await portal.sessions.load(cookie)
+            # A cookie whose session is gone: the session ended (idle too long or signed out elsewhere).
+            request.state.session_ended = bool(cookie) and session is None
             request.state.session = session or portal.sessions.new()
         response: Response = await call_next(request)  # type: ignore[operator]
         if uses_session:
@@ -129,7 +132,8 @@ def create(settings: PortalSettings | None = None) -> FastAPI:
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired) -> Response:
-        return sign_in_redirect(request, expired=exc.expired)
+        ended = exc.expired or getattr(request.state, "session_ended", False)
+        return sign_in_redirect(request, expired=ended)
 
     @app.exception_handler(CsrfRefused)
     async def _csrf(request: Request, exc: CsrfRefused) -> Response:
