@@ -12,7 +12,7 @@ from typing import Any
 
 from vies_missions import store
 from vies_missions.domain.incident import Incident
-from vies_missions.domain.mission import ACTIVE, Mission
+from vies_missions.domain.mission import ACTIVE, RECIPROCITY_SCHEMES, Mission
 from vies_missions.settings import MissionsSettings
 from vies_shared.events.missions import MissionFlaggedForReview, MissionPlanned
 from vies_shared.events.partners import AuthorityRegistered, PartnerReinstated, PartnerSuspended
@@ -47,7 +47,7 @@ async def plan_mission(uow: UnitOfWork, settings: MissionsSettings, event: Volun
     missions = uow.db[store.MISSIONS]
     if await missions.find_one({"engagement_id": event.engagement_id}, {"_id": 1}, session=uow.session):
         return None  # the same engagement under another event id: one mission only
-    host_country = "FR" if event.scheme == "reciprocity" else event.country
+    host_country = "FR" if event.scheme in RECIPROCITY_SCHEMES else event.country
     mission = Mission.plan(
         engagement_id=event.engagement_id,
         volunteer_id=event.volunteer_id,
@@ -62,6 +62,7 @@ async def plan_mission(uow: UnitOfWork, settings: MissionsSettings, event: Volun
         check_in_interval_seconds=settings.check_in_interval,
         follow_up_offsets=(settings.follow_up_start_offset_days, settings.follow_up_end_offset_days),
         now=datetime.now(UTC),
+        vsi_months_served_before=event.vsi_months_served_before,
     )
     await missions.insert_one(mission.to_doc(), session=uow.session)
     uow.emit(
@@ -173,6 +174,7 @@ async def on_contact_updated(ctx: HandlerContext, event: ContactUpdated) -> None
             "email": event.email,
             "phone": event.phone,
             "language": event.language,
+            "emergency_contact": event.emergency_contact.model_dump() if event.emergency_contact else None,
             "updated_at": ctx.meta.time,
         },
         upsert=True,

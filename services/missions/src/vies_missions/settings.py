@@ -14,7 +14,15 @@ def _default_scheme_limits() -> dict[str, int]:
     # - service_civique: 6 to 12 months (service-civique.gouv.fr, "envoyer un volontaire à l'étranger");
     # - vec: at most 6 months when taken as international solidarity leave (labour code, fonjep.org);
     # - jsi_vvvsi: projects of about 15 days (fonjep.org); one month leaves room for travel.
-    return {"vsi": 24, "reciprocity": 24, "service_civique": 12, "vec": 6, "jsi_vvvsi": 1}
+    # - service_civique_reciprocity: Service Civique's 6 to 12 months.
+    return {
+        "vsi": 24,
+        "reciprocity": 24,
+        "service_civique": 12,
+        "service_civique_reciprocity": 12,
+        "vec": 6,
+        "jsi_vvvsi": 1,
+    }
 
 
 class MissionsSettings(ServiceSettings):
@@ -42,6 +50,9 @@ class MissionsSettings(ServiceSettings):
     incident_escalation_delay_seconds: float = Field(default=3600.0, gt=0)
     incident_escalation_scan_seconds: float = Field(default=60.0, gt=0)
     scheme_max_months: dict[str, int] = Field(default_factory=_default_scheme_limits)
+    # Law 2005-159 art. 4: VSI time over a lifetime at most six years; recruitment tells each
+    # engagement's months served before (VolunteerEngaged.vsi_months_served_before).
+    vsi_lifetime_cap_months: int = Field(default=72, ge=1)
     follow_up_start_offset_days: int = Field(default=30, ge=0)
     follow_up_end_offset_days: int = Field(default=30, ge=0)
     # An interview not held this many days after its due date is reported (FollowUpInterviewOverdue).

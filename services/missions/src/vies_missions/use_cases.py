@@ -178,7 +178,10 @@ async def extend_mission(runtime: Runtime, principal: Principal, mission_id: str
         limits = _settings(runtime).scheme_max_months
         if mission.scheme not in limits:
             raise NotAllowedInState(f"no duration limit is configured for scheme {mission.scheme}")
-        mission.extend(ends_on, limits[mission.scheme], clock.now(runtime))
+        settings = _settings(runtime)
+        mission.extend(
+            ends_on, limits[mission.scheme], clock.now(runtime), lifetime_cap_months=settings.vsi_lifetime_cap_months
+        )
         mission.schedule_follow_ups(*_offsets(runtime))
         await _save(uow, mission)
         uow.emit(MissionExtended(mission_id=mission_id, ends_on=ends_on), region=mission.region)
@@ -611,10 +614,14 @@ async def respond_to_safety_check(
     return await runtime.transactions.run(work)
 
 
-def _entry_view(entry: Document, contacts: dict[str, Document]) -> Document:
+# Who sees a volunteer's emergency contact on a safety check: those who make the calls.
+EMERGENCY_CONTACT_ROLES = ("centre", "staff")
+
+
+def _entry_view(entry: Document, contacts: dict[str, Document], *, emergency: bool = False) -> Document:
     contact = contacts.get(entry.get("volunteer_id") or "", {})
     responded_at = entry.get("responded_at")
-    return {
+    view = {
         "mission_id": entry["mission_id"],
         "volunteer_id": entry.get("volunteer_id"),
         "name": contact.get("name"),
@@ -628,6 +635,9 @@ def _entry_view(entry: Document, contacts: dict[str, Document]) -> Document:
         "after_close": bool(entry.get("after_close")),
         "incident_id": entry.get("incident_id"),
     }
+    if emergency:
+        view["emergency_contact"] = contact.get("emergency_contact")
+    return view
 
 
 async def safety_check_status(runtime: Runtime, principal: Principal, alert_id: str, page: Page) -> Document:
@@ -657,8 +667,9 @@ async def safety_check_status(runtime: Runtime, principal: Principal, alert_id: 
     contacts = await store.contacts_of(runtime.db, [e["volunteer_id"] for e in entries if e.get("volunteer_id")])
     accounted: list[Document] = []
     unaccounted: list[Document] = []
+    emergency = principal.role in EMERGENCY_CONTACT_ROLES
     for entry in entries:
-        (accounted if accounted_for(entry) else unaccounted).append(_entry_view(entry, contacts))
+        (accounted if accounted_for(entry) else unaccounted).append(_entry_view(entry, contacts, emergency=emergency))
     pending = by_status.get(PENDING, 0) + by_status.get(None, 0)  # no status yet: pending (accounted_for)
     counts = {
         "total": total,

@@ -24,8 +24,34 @@ class ExtensionBeyondSchemeLimit(NotAllowedInState):
 
     code = "extension_beyond_limit"
 
-    def __init__(self, scheme: str, max_months: int, latest_end: date) -> None:
+    def __init__(self, scheme: str, max_months: int, latest_end: date, source: str | None = None) -> None:
+        details: dict[str, object] = {
+            "scheme": scheme,
+            "max_months": max_months,
+            "latest_ends_on": latest_end.isoformat(),
+        }
+        if source:
+            details["source"] = source
         super().__init__(
             f"a {scheme} contract lasts at most {max_months} months: the end date may not be after {latest_end}",
-            details={"scheme": scheme, "max_months": max_months, "latest_ends_on": latest_end.isoformat()},
+            details=details,
+        )
+
+
+class ExtensionBeyondLifetimeCap(NotAllowedInState):
+    """A VSI extension that would take the volunteer past the lifetime cap, the months served before counted."""
+
+    code = "extension_beyond_lifetime_cap"
+
+    def __init__(self, *, cap_months: int, served_before: float, with_extension: float, source: str) -> None:
+        super().__init__(
+            f"VSI time over a lifetime is capped at {cap_months} months: {served_before:g} served before this "
+            f"mission, {with_extension:g} with this extension",
+            details={
+                "rule": "vsi.lifetime_cap",
+                "source": source,
+                "cap_months": cap_months,
+                "months_served_before": served_before,
+                "months_with_extension": with_extension,
+            },
         )

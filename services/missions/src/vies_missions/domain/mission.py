@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from vies_missions.domain.errors import ExtensionBeyondSchemeLimit, MissionNotReady
+from vies_missions.domain.errors import ExtensionBeyondLifetimeCap, ExtensionBeyondSchemeLimit, MissionNotReady
 from vies_shared.errors import InvalidInput, NotAllowedInState
 
 PLANNED = "planned"
@@ -22,6 +22,20 @@ ENDED = "ended"
 INTERRUPTED = "interrupted"
 STATUSES = (PLANNED, STARTED, EXTENDED, ENDED, INTERRUPTED)
 ON_MISSION = (STARTED, EXTENDED)
+RECIPROCITY_SCHEMES = ("reciprocity", "service_civique_reciprocity")
+"""Volunteers from partner countries hosted in France (VSI and Service Civique in reciprocity)."""
+
+# The rules an extension must keep, with their sources (data, as in recruitment's rule table).
+VSI_LAW = "Loi n° 2005-159 du 23 février 2005 relative au contrat de volontariat de solidarité internationale"
+CONTRACT_LIMIT_SOURCES = {
+    "vsi": f"{VSI_LAW}, art. 4 (contrat conclu pour une durée maximale de deux ans)",
+    "reciprocity": f"{VSI_LAW}, art. 4, applicable au VSI en réciprocité (deux ans au plus)",
+    "service_civique": "Code du service national, art. L120-1 (6 à 12 mois)",
+    "service_civique_reciprocity": "Code du service national, art. L120-1 (6 à 12 mois)",
+    "vec": "Code du travail, art. L3142-67 s. (congé de solidarité internationale : 6 mois au plus)",
+}
+LIFETIME_CAP_SCHEMES = ("vsi",)
+LIFETIME_CAP_SOURCE = f"{VSI_LAW}, art. 4 (durée cumulée des missions : six ans au plus)"
 """States in which the volunteer is abroad (check-ins due, included in safety checks)."""
 ACTIVE = (PLANNED, STARTED, EXTENDED)
 
@@ -49,6 +63,17 @@ def add_months(day: date, months: int) -> date:
     month_index = day.month - 1 + months
     year, month = day.year + month_index // 12, month_index % 12 + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def months_between(starts_on: date, last_day: date) -> float:
+    """Length from ``starts_on`` to ``last_day`` included, in months (whole months, then days as thirtieths)."""
+    end = last_day + timedelta(days=1)
+    if end <= starts_on:
+        return 0.0
+    whole = (end.year - starts_on.year) * 12 + end.month - starts_on.month
+    while whole > 0 and add_months(starts_on, whole) > end:
+        whole -= 1
+    return whole + (end - add_months(starts_on, whole)).days / 30
 
 
 def latest_end(starts_on: date, max_months: int) -> date:
@@ -141,6 +166,7 @@ class Mission:
     review: dict[str, Any] | None = None
     erased: bool = False
     created_at: datetime | None = None
+    vsi_months_served_before: float | None = None  # from the engagement: VSI time before this mission
 
     # --- creation -----------------------------------------------------------------
     @classmethod
@@ -160,12 +186,13 @@ class Mission:
         check_in_interval_seconds: float,
         follow_up_offsets: tuple[int, int],
         now: datetime,
+        vsi_months_served_before: float | None = None,
     ) -> Mission:
         """A planned mission from an engagement; reciprocity volunteers are hosted in France."""
         if ends_on < starts_on:
             raise InvalidInput("ends_on is before starts_on")
         origin = None
-        if scheme == "reciprocity":
+        if scheme in RECIPROCITY_SCHEMES:
             origin, country = country.upper(), "FR"
         mission = cls(
             mission_id=mission_id_for(engagement_id),
@@ -183,6 +210,7 @@ class Mission:
             region=region,
             check_in_interval_seconds=check_in_interval_seconds,
             created_at=now,
+            vsi_months_served_before=vsi_months_served_before,
         )
         mission.schedule_follow_ups(*follow_up_offsets)
         return mission
@@ -191,7 +219,7 @@ class Mission:
     @property
     def required_checklist(self) -> tuple[str, ...]:
         """Items that must be ticked before departure for this mission's scheme."""
-        return RECIPROCITY_CHECKLIST if self.scheme == "reciprocity" else CHECKLIST_ITEMS
+        return RECIPROCITY_CHECKLIST if self.scheme in RECIPROCITY_SCHEMES else CHECKLIST_ITEMS
 
     @property
     def missing_checklist(self) -> list[str]:
@@ -224,15 +252,27 @@ class Mission:
         self.missed_in_a_row = 0
 
     # --- dates ------------------------------------------------------------------------
-    def extend(self, ends_on: date, max_months: int, now: datetime) -> None:
-        """Move the end date later within the scheme's longest contract (VSI: 24 months, law 2005-159 art. 4)."""
+    def extend(self, ends_on: date, max_months: int, now: datetime, *, lifetime_cap_months: int | None = None) -> None:
+        """Move the end date later within the scheme's longest contract (VSI: 24 months) and, for a VSI,
+        within the lifetime cap counting the months served before this mission (both 409 with their source)."""
         if self.status not in ON_MISSION:
             raise NotAllowedInState(f"mission is {self.status}, only a mission under way can be extended")
         if ends_on <= self.ends_on:
             raise InvalidInput(f"the new end date must be after the current one ({self.ends_on})")
         limit = latest_end(self.starts_on, max_months)
         if ends_on > limit:
-            raise ExtensionBeyondSchemeLimit(self.scheme, max_months, limit)
+            raise ExtensionBeyondSchemeLimit(self.scheme, max_months, limit, CONTRACT_LIMIT_SOURCES.get(self.scheme))
+        if lifetime_cap_months is not None and self.scheme in LIFETIME_CAP_SCHEMES:
+            before = self.vsi_months_served_before or 0.0
+            total = round(before + months_between(self.starts_on, ends_on), 4)
+            # Same count as recruitment's: whole calendar months, then the remaining days as thirtieths.
+            if total > lifetime_cap_months + 1e-9:
+                raise ExtensionBeyondLifetimeCap(
+                    cap_months=lifetime_cap_months,
+                    served_before=before,
+                    with_extension=total,
+                    source=LIFETIME_CAP_SOURCE,
+                )
         self.extensions.append({"from": self.ends_on.isoformat(), "to": ends_on.isoformat(), "at": now})
         self.ends_on = ends_on
         self.status = EXTENDED
@@ -398,6 +438,7 @@ class Mission:
             "review": self.review,
             "erased": self.erased,
             "created_at": self.created_at,
+            "vsi_months_served_before": self.vsi_months_served_before,
         }
 
     @classmethod
@@ -432,6 +473,7 @@ class Mission:
             review=doc.get("review"),
             erased=bool(doc.get("erased")),
             created_at=doc.get("created_at"),
+            vsi_months_served_before=doc.get("vsi_months_served_before"),
         )
 
     def to_view(self) -> dict[str, Any]:
