@@ -9,7 +9,7 @@ import pytest
 from missions_testkit import app_for, count_is, engagement, plan, settings_for, start
 
 from vies_shared.events.partners import AuthorityRegistered
-from vies_shared.events.recruitment import ContactUpdated
+from vies_shared.events.recruitment import ContactUpdated, EmergencyContact
 from vies_shared.events.topics import contacts_topic, events_topic
 from vies_shared.testing import KafkaProbe, publish_event, publish_raw, wait_until
 from vies_shared.testing.helpers import running
@@ -51,6 +51,7 @@ async def test_safety_check_end_to_end(vies_settings: Any, vies_stack: Any, topi
                 email=f"v{i}@example.org",
                 phone=f"+22177000000{i}",
                 language="fr",
+                emergency_contact=EmergencyContact(name=f"Parent {i}", relation="mother", phone=f"+3361000000{i}"),
             )
             await publish_event(bootstrap, contacts, contact)
         await wait_until(lambda: count_is(svc.runtime.db["contacts"], {}, 3), message="contacts projected")
@@ -112,10 +113,13 @@ async def test_safety_check_end_to_end(vies_settings: Any, vies_stack: Any, topi
         assert missing["mission_id"] == missions[2]
         assert missing["name"] == "Volunteer 2" and missing["phone"] == "+221770000002"
         assert missing["authority_id"] == "auth-2" and missing["centre_id"] == "ev-sn"
+        # Whom to call if the volunteer cannot be reached: for the centre making the calls (issue 14).
+        assert missing["emergency_contact"] == {"name": "Parent 2", "relation": "mother", "phone": "+33610000002"}
         assert status["counts"] == {"total": 3, "accounted": 2, "unaccounted": 1, "safe": 2, "need_help": 0}
         own = (
             await svc.client.get(f"/security-alerts/{alert_id}", headers=svc.auth("authority", authority_id="auth-2"))
         ).json()
+        assert "emergency_contact" not in own["unaccounted"][0]  # not the authority's to see
         assert [e["mission_id"] for e in own["unaccounted"]] == [missions[2]] and own["accounted"] == []
         assert (
             await svc.client.get(f"/security-alerts/{alert_id}", headers=svc.auth("centre", country="BF"))
@@ -168,7 +172,7 @@ async def test_safety_check_end_to_end(vies_settings: Any, vies_stack: Any, topi
         )
         status = (await svc.client.get(f"/security-alerts/{alert_id}", headers=centre)).json()
         third = next(e for e in status["accounted"] if e["mission_id"] == missions[2])
-        assert third["name"] is None and third["phone"] is None
+        assert third["name"] is None and third["phone"] is None and third["emergency_contact"] is None
 
 
 async def _gone(collection: Any, person_id: str) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
+from pydantic import BaseModel, ConfigDict
+
 from vies_shared.events.base import Event
 
 Scheme = Literal["vsi", "service_civique", "vec", "jsi_vvvsi", "reciprocity", "service_civique_reciprocity"]
@@ -137,6 +139,15 @@ class PersonErased(Event):
     person_id: str
 
 
+class EmergencyContact(BaseModel):
+    """Whom to call about a volunteer in an emergency (personal data: contacts topic only)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    name: str
+    relation: str
+    phone: str
+
+
 class ContactUpdated(Event):
     """A person's contact data; only on the compacted ``vies.recruitment.contacts`` topic."""
 
@@ -147,3 +158,5 @@ class ContactUpdated(Event):
     email: str
     phone: str | None = None
     language: str
+    # A volunteer's emergency contact (issue 14), shown to the centre on a safety check's status.
+    emergency_contact: EmergencyContact | None = None
