@@ -96,6 +96,15 @@ class AlertRequest(Body):
     level: Literal["info", "vigilance", "crisis"]
     message: str = Field(min_length=1, max_length=5000)
     respond_within_hours: float = Field(gt=0, le=720)
+    # Only these parts of the country (ISO 3166-2, e.g. SN-DK); absent: the whole country.
+    subdivisions: list[Annotated[str, Field(pattern=r"^[A-Za-z]{2}-[A-Za-z0-9]{1,3}$")]] | None = Field(
+        default=None, max_length=100
+    )
+
+
+class PlaceRequest(Body):
+    city: str = Field(min_length=1, max_length=200)
+    subdivision: str = Field(pattern=r"^[A-Za-z]{2}-[A-Za-z0-9]{1,3}$")
 
 
 class SafetyResponseRequest(Body):
@@ -152,6 +161,14 @@ async def tick_checklist(
     are certified by the centre of the country (or staff).
     """
     return await use_cases.tick_checklist(runtime, principal, mission_id, body.item, body.done_on)
+
+
+@router.put("/missions/{mission_id}/place")
+async def move_volunteer(
+    mission_id: MissionId, body: PlaceRequest, principal: CurrentPrincipal, runtime: RuntimeDep
+) -> Json:
+    """Where the volunteer is (city, ISO 3166-2 subdivision): set by the centre, staff or the volunteer on moving."""
+    return await use_cases.move_volunteer(runtime, principal, mission_id, city=body.city, subdivision=body.subdivision)
 
 
 @router.post("/missions/{mission_id}/start")
@@ -311,6 +328,7 @@ async def issue_security_alert(body: AlertRequest, principal: CurrentPrincipal, 
         level=body.level,
         message=body.message,
         respond_within_hours=body.respond_within_hours,
+        subdivisions=body.subdivisions,
     )
 
 

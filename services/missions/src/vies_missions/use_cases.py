@@ -229,6 +229,21 @@ async def interrupt_mission(
     return await runtime.transactions.run(work)
 
 
+async def move_volunteer(
+    runtime: Runtime, principal: Principal, mission_id: str, *, city: str, subdivision: str
+) -> Document:
+    """Record where the volunteer is (city and ISO 3166-2 subdivision): the centre, staff or the volunteer."""
+
+    async def work(uow: UnitOfWork) -> Document:
+        doc, mission = await _load(uow, mission_id)
+        access.require(principal, access.VOLUNTEER_ACT, doc)
+        mission.move_to(city, subdivision)
+        await _save(uow, mission)
+        return mission.to_view()
+
+    return await runtime.transactions.run(work)
+
+
 async def list_follow_ups(runtime: Runtime, principal: Principal, mission_id: str) -> Document:
     """The three follow-up interviews of a mission with their due dates."""
     doc = await store.get(runtime.db, store.MISSIONS, mission_id, "mission")
@@ -505,7 +520,14 @@ async def list_incidents(
 
 
 async def issue_security_alert(
-    runtime: Runtime, principal: Principal, *, country: str, level: str, message: str, respond_within_hours: float
+    runtime: Runtime,
+    principal: Principal,
+    *,
+    country: str,
+    level: str,
+    message: str,
+    respond_within_hours: float,
+    subdivisions: list[str] | None = None,
 ) -> Document:
     """Alert a country: snapshot every mission under way there and ask each volunteer to confirm their safety.
 
@@ -524,11 +546,10 @@ async def issue_security_alert(
             respond_within_hours=respond_within_hours,
             issued_by_role=principal.role,
             now=now,
+            subdivisions=subdivisions,
         )
         fields = {"_id": 1, "volunteer_id": 1, "authority_id": 1, "region": 1, "centre_id": 1}
-        cursor = uow.db[store.MISSIONS].find(
-            {"country": alert.country, "status": {"$in": list(ON_MISSION)}}, fields, session=uow.session
-        )
+        cursor = uow.db[store.MISSIONS].find(alert.snapshot_query(ON_MISSION), fields, session=uow.session)
         missions = [m async for m in cursor]
         entries = alert.entries_for(missions)
         alert.mission_count = len(entries)
@@ -543,6 +564,7 @@ async def issue_security_alert(
                 mission_ids=[e["mission_id"] for e in entries],
                 message=alert.message,
                 respond_within_hours=alert.respond_within_hours,
+                subdivisions=alert.subdivisions,
             )
         )
         # The per-region view, so each branch sees the alert and its own missions (ce_region = that region).
@@ -556,6 +578,7 @@ async def issue_security_alert(
                     mission_ids=mission_ids,
                     message=alert.message,
                     respond_within_hours=alert.respond_within_hours,
+                    subdivisions=alert.subdivisions,
                 ),
                 region=region,
             )

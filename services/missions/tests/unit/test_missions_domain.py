@@ -449,3 +449,24 @@ def test_head_office_step_only_after_a_deadline_close_with_unaccounted_and_the_d
     by_hand.close("manual", ["m-1"], ISSUED + HOUR)  # the crisis cell took over
     assert not everyone.escalation_due(ISSUED + 9 * HOUR, HOUR) and not by_hand.escalation_due(ISSUED + 9 * HOUR, HOUR)
     assert SecurityAlert.from_doc(alert.to_doc()) == alert
+
+
+def test_a_targeted_alert_asks_the_missions_there_and_those_whose_place_is_unknown() -> None:
+    alert = SecurityAlert.issue(
+        country="sn",
+        level="crisis",
+        message="m",
+        respond_within_hours=2,
+        issued_by_role="centre",
+        now=ISSUED,
+        subdivisions=["sn-dk", "SN-TH", "SN-DK"],
+    )
+    assert alert.subdivisions == ["SN-DK", "SN-TH"]
+    query = alert.snapshot_query(("started",))
+    assert query["$or"] == [{"place.subdivision": {"$in": ["SN-DK", "SN-TH"]}}, {"place": None}]
+    assert "$or" not in _alert().snapshot_query(("started",))  # the whole country
+    with pytest.raises(InvalidInput, match="not subdivisions of SN: ML-BKO"):
+        SecurityAlert.issue(
+            country="SN", level="crisis", message="m", respond_within_hours=2, issued_by_role="centre", now=ISSUED,
+            subdivisions=["ML-BKO"],
+        )  # fmt: skip

@@ -140,16 +140,19 @@ async def resolve(uow: UnitOfWork, role: str, facts: Document) -> list[Recipient
             return [Recipient("authority", a, routing.AUTHORITY, ("email",)) for a in authorities]
         case routing.VOLUNTEERS_IN_COUNTRY:
             query: Document = {"status": "started", "country": facts.get("country")}
-            if facts.get("mission_ids"):
-                query = {"$or": [query, {"_id": {"$in": facts["mission_ids"]}, "status": {"$ne": "ended"}}]}
+            listed: Document = {"_id": {"$in": facts.get("mission_ids") or []}, "status": {"$ne": "ended"}}
+            if facts.get("subdivisions"):
+                query = listed  # an alert for part of the country: only the missions the check asks
+            elif facts.get("mission_ids"):
+                query = {"$or": [query, listed]}
             cursor = uow.db[store.MISSIONS].find(query, {"volunteer_id": 1}, session=uow.session)
             volunteers = sorted({doc["volunteer_id"] async for doc in cursor if doc.get("volunteer_id")})
             return [Recipient("person", v, routing.VOLUNTEER) for v in volunteers]
         case routing.VOLUNTEERS_OF_MISSIONS:
             ids = facts.get("mission_ids") or []
             cursor = uow.db[store.MISSIONS].find({"_id": {"$in": ids}}, {"volunteer_id": 1}, session=uow.session)
-            listed = sorted({doc["volunteer_id"] async for doc in cursor if doc.get("volunteer_id")})
-            return [Recipient("person", v, routing.VOLUNTEER) for v in listed]
+            asked = sorted({doc["volunteer_id"] async for doc in cursor if doc.get("volunteer_id")})
+            return [Recipient("person", v, routing.VOLUNTEER) for v in asked]
         case routing.AUTHORITIES_CONCERNED:
             ids = facts.get("unaccounted_mission_ids") or []
             cursor = uow.db[store.MISSIONS].find({"_id": {"$in": ids}}, {"authority_id": 1}, session=uow.session)

@@ -21,6 +21,7 @@ from vies_shared.events.missions import (
     MissionStarted,
     SafetyCheckEscalated,
     SafetyCheckReminded,
+    SecurityAlertIssued,
 )
 from vies_shared.events.partners import (
     AuthorityRegistered,
@@ -349,3 +350,71 @@ async def test_a_volunteer_hosted_in_france_is_welcomed_with_contacts_in_france(
         text = (await mailpit.message(mail["ID"]))["Text"]
         assert "Ariane" not in text and "registre consulaire" not in text
         assert f"intl-{tid}@example.org" in text and "antenne.fr-ara@vies.example.org" in text and "112" in text
+
+
+async def test_an_alert_for_part_of_a_country_reaches_only_the_volunteers_it_asks(
+    vies_settings: Any, vies_stack: Any, topic_prefix: str, test_id: str
+) -> None:
+    tid = test_id
+    bootstrap = vies_stack.kafka_bootstrap
+    missions = events_topic("missions", topic_prefix)
+    async with HttpRecorder() as sms:
+        settings = vies_settings(
+            "notifications", NotificationsSettings, sms_provider_url=f"{sms.url}/sms", delivery_poll_seconds=0.1
+        )
+        async with running(create(settings), settings) as svc:
+            there, elsewhere = f"dk-{tid}", f"th-{tid}"
+            for n, volunteer in enumerate((there, elsewhere)):
+                contact = ContactUpdated(
+                    person_id=volunteer,
+                    name=f"V {n}",
+                    email=f"{volunteer}@example.org",
+                    phone=f"+2217{n}",
+                    language="fr",
+                )
+                await publish_event(bootstrap, contacts_topic(topic_prefix), contact)
+                planned = MissionPlanned(
+                    mission_id=f"m-{volunteer}",
+                    engagement_id=f"e-{volunteer}",
+                    volunteer_id=volunteer,
+                    authority_id="a-1",
+                    partner_id="p-1",
+                    country="SN",
+                    scheme="vsi",
+                    starts_on=date(2027, 1, 15),
+                    ends_on=date(2028, 1, 14),
+                )
+                await publish_event(bootstrap, missions, planned, region="FR-ARA")
+                started = MissionStarted(mission_id=f"m-{volunteer}", departed_on=date(2027, 1, 15))
+                await publish_event(bootstrap, missions, started, region="FR-ARA")
+
+            async def known() -> bool:
+                db = svc.runtime.db
+                started = await db["missions"].count_documents({"status": "started"})
+                return started == 2 and await db["contacts"].count_documents({}) == 2
+
+            await wait_until(known, timeout=30, message="missions and contacts projected")
+            alert = SecurityAlertIssued(
+                alert_id=f"al-{tid}",
+                country="SN",
+                level="crisis",
+                respond_by=datetime(2027, 3, 1, 17, 0, tzinfo=UTC),
+                mission_ids=[f"m-{there}"],
+                message="Unrest in Dakar: stay home.",
+                subdivisions=["SN-DK"],
+            )
+            event_id = await publish_event(bootstrap, missions, alert)
+
+            async def sent() -> bool:
+                docs = [d async for d in svc.runtime.db["notifications"].find({"event_id": event_id})]
+                return len(docs) == 2 and all(d["status"] == "sent" for d in docs)
+
+            await wait_until(sent, timeout=30, message="the alert sent to the volunteer in Dakar")
+            recipients = {
+                d["recipient"]["id"] async for d in svc.runtime.db["notifications"].find({"event_id": event_id})
+            }
+            assert recipients == {there}
+            mailpit = Mailpit(vies_stack.mailpit_url)
+            [mail] = await mailpit.wait_for(f"to:{there}@example.org", 1)
+            assert "Unrest in Dakar" in (await mailpit.message(mail["ID"]))["Text"]
+            assert [r.json()["to"] for r in sms.on("/sms")] == ["+22170"]

@@ -97,6 +97,9 @@ class SecurityAlertIssued(Event):
     # What to do and where to go, as written by the centre or staff; the hours given to answer.
     message: str | None = None
     respond_within_hours: float | None = None
+    # The parts of the country alerted (ISO 3166-2); absent: the whole country. Then only the
+    # listed missions are asked (those there, and those whose place is not known).
+    subdivisions: list[str] | None = None
 
 
 class SafetyStatusReported(Event):
@@ -137,6 +140,7 @@ class SafetyCheckOpened(Event):
     mission_ids: list[str]
     message: str | None = None
     respond_within_hours: float | None = None
+    subdivisions: list[str] | None = None
 
 
 class SafetyCheckClosedInRegion(Event):

@@ -7,6 +7,7 @@ is a started mission whose end date moved; it behaves as started in every rule.
 from __future__ import annotations
 
 import calendar
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -167,6 +168,9 @@ class Mission:
     erased: bool = False
     created_at: datetime | None = None
     vsi_months_served_before: float | None = None  # from the engagement: VSI time before this mission
+    # Where the volunteer lives and works: {"city", "subdivision" (ISO 3166-2)}; set by the centre or
+    # the volunteer and changed when they move, so an alert for a part of the country reaches them.
+    place: dict[str, str] | None = None
 
     # --- creation -----------------------------------------------------------------
     @classmethod
@@ -396,10 +400,23 @@ class Mission:
         self.review = {"reason": reason, "partner_id": partner_id, "flagged_at": now}
         return True
 
+    def move_to(self, city: str, subdivision: str) -> None:
+        """Record where the volunteer is now; the subdivision must be one of the mission country's."""
+        code = subdivision.strip().upper()
+        if not is_subdivision_of(code, self.country):
+            raise InvalidInput(
+                f"subdivision {subdivision!r} is not an ISO 3166-2 code of {self.country}",
+                details={"expected": f"{self.country}-<code>"},
+            )
+        if self.status not in (PLANNED, *ON_MISSION):
+            raise NotAllowedInState(f"the mission is {self.status}: its place no longer changes")
+        self.place = {"city": city.strip(), "subdivision": code}
+
     def erase_volunteer(self) -> None:
         """Right to erasure: drop what identifies or describes the person, keep the anonymous facts."""
         self.volunteer_id = None
         self.debrief = None
+        self.place = None  # the city tells where a person lives
         if self.interruption is not None:
             self.interruption["note"] = None
         for follow_up in self.follow_ups:
@@ -439,6 +456,7 @@ class Mission:
             "erased": self.erased,
             "created_at": self.created_at,
             "vsi_months_served_before": self.vsi_months_served_before,
+            "place": self.place,
         }
 
     @classmethod
@@ -474,6 +492,7 @@ class Mission:
             erased=bool(doc.get("erased")),
             created_at=doc.get("created_at"),
             vsi_months_served_before=doc.get("vsi_months_served_before"),
+            place=doc.get("place"),
         )
 
     def to_view(self) -> dict[str, Any]:
@@ -512,6 +531,7 @@ class Mission:
             },
             "review": {**self.review, "flagged_at": _iso_dt(self.review.get("flagged_at"))} if self.review else None,
             "erased": self.erased,
+            "place": self.place,
         }
 
     def to_partner_view(self, volunteer_first_name: str | None, centre: dict[str, Any]) -> dict[str, Any]:
@@ -535,6 +555,14 @@ class Mission:
             "volunteer": {"first_name": None if self.erased else volunteer_first_name},
             "centre": centre,
         }
+
+
+_SUBDIVISION = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
+
+
+def is_subdivision_of(code: str, country: str) -> bool:
+    """Whether ``code`` has the shape of an ISO 3166-2 subdivision code of ``country`` (e.g. SN-DK)."""
+    return bool(_SUBDIVISION.match(code)) and code[:2] == country.upper()
 
 
 def first_name(full_name: str | None) -> str | None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from vies_missions.domain.mission import is_subdivision_of
 from vies_shared.errors import InvalidInput, NotAllowedInState
 
 LEVELS = ("info", "vigilance", "crisis")
@@ -62,16 +63,29 @@ class SecurityAlert:
     reminders_sent: list[str] | None = None
     escalation: str | None = None  # pending | done once closed at the deadline with volunteers unaccounted
     escalated_at: datetime | None = None
+    subdivisions: list[str] | None = None  # the parts of the country alerted (ISO 3166-2); None: all of it
 
     @classmethod
     def issue(
-        cls, *, country: str, level: str, message: str, respond_within_hours: float, issued_by_role: str, now: datetime
+        cls,
+        *,
+        country: str,
+        level: str,
+        message: str,
+        respond_within_hours: float,
+        issued_by_role: str,
+        now: datetime,
+        subdivisions: list[str] | None = None,
     ) -> SecurityAlert:
-        """A new open alert with its response deadline."""
+        """A new open alert with its response deadline, for the whole country or some of its subdivisions."""
         if level not in LEVELS:
             raise InvalidInput(f"unknown level {level!r}", details={"allowed": list(LEVELS)})
         if respond_within_hours <= 0:
             raise InvalidInput("respond_within_hours must be positive")
+        codes = sorted({code.strip().upper() for code in subdivisions or []})
+        wrong = [code for code in codes if not is_subdivision_of(code, country)]
+        if wrong:
+            raise InvalidInput(f"not subdivisions of {country.upper()}: {', '.join(wrong)}", details={"wrong": wrong})
         return cls(
             alert_id=new_alert_id(),
             country=country.upper(),
@@ -80,7 +94,19 @@ class SecurityAlert:
             issued_at=now,
             respond_by=now + timedelta(hours=respond_within_hours),
             issued_by_role=issued_by_role,
+            subdivisions=codes or None,
         )
+
+    def snapshot_query(self, on_mission: tuple[str, ...]) -> dict[str, Any]:
+        """Which missions the check asks: those under way in the country, in the alerted subdivisions.
+
+        A mission whose place is not recorded yet is asked too: better one question too many
+        than a volunteer in the zone left out.
+        """
+        query: dict[str, Any] = {"country": self.country, "status": {"$in": list(on_mission)}}
+        if self.subdivisions:
+            query["$or"] = [{"place.subdivision": {"$in": self.subdivisions}}, {"place": None}]
+        return query
 
     @property
     def respond_within_hours(self) -> float:
@@ -165,6 +191,7 @@ class SecurityAlert:
             "reminders_sent": self.reminders_sent,
             "escalation": self.escalation,
             "escalated_at": self.escalated_at,
+            "subdivisions": self.subdivisions,
         }
 
     @classmethod
