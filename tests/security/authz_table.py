@@ -169,7 +169,8 @@ ROWS: dict[tuple[str, str, str], Row] = {
         _roles(candidate=SCOPED, volunteer=SCOPED), body={"phone": "+33612345678"}
     ),
     ("recruitment", "DELETE", "/persons/{person_id}"): Row(_staff_only(), late=2),
-    ("recruitment", "GET", "/schemes"): Row(_roles(ALLOW)),
+    # Public guidance: which scheme fits a project, for anyone (a prospective authority or candidate).
+    ("recruitment", "GET", "/schemes"): Row(_roles(ALLOW), anonymous=OK),
     # Public: a portal's anonymous visitors check their eligibility (limited per client address).
     ("recruitment", "POST", "/eligibility-checks"): Row(
         _roles(ALLOW),

@@ -227,8 +227,11 @@ async def erase_person(person_id: PersonId, principal: CurrentPrincipal, runtime
 
 
 @router.get("/schemes", tags=["guidance"])
-async def schemes(principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
-    """Every scheme: who it is for, ages, durations, where, who sends or hosts, costs, approval, rules, sources."""
+async def schemes(principal: OptionalPrincipal, runtime: RuntimeDep) -> Json:
+    """Every scheme: who it is for, ages, durations, where, who sends or hosts, costs, approval, rules, sources.
+
+    Public guidance (a prospective authority choosing a scheme needs no account); a bad token is still a 401.
+    """
     return {"schemes": catalogue(use_cases.policy_of(runtime))}
 
 

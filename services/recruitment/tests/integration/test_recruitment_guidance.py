@@ -37,7 +37,8 @@ async def test_schemes_and_eligibility_checks(vies_settings: Any, vies_stack: An
     async with running(create(settings), settings) as svc:
         c = svc.client
         anyone = svc.auth("partner", "p-1")
-        assert (await c.get("/schemes")).status_code == 401
+        assert (await c.get("/schemes", headers={"Authorization": "Bearer nope"})).status_code == 401
+        assert (await c.get("/schemes")).json() == (await c.get("/schemes", headers=anyone)).json()  # public
         schemes = (await c.get("/schemes", headers=anyone)).json()["schemes"]
         assert [s["code"] for s in schemes] == [
             "vsi",
