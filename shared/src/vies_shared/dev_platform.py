@@ -24,9 +24,11 @@ from types import FrameType
 from typing import Any
 
 from vies_shared.devstack import COMPONENTS, LocalStack, StackConfig, find_repo_root
-from vies_shared.keycloak import DEMO_USERS, NOTIFICATIONS_CLIENT, NOTIFICATIONS_SECRET
+from vies_shared.keycloak import DEMO_USERS, NOTIFICATIONS_CLIENT, NOTIFICATIONS_SECRET, PORTAL_SECRET
 from vies_shared.service_process import SERVICE_PORTS, ServiceProcess, Supervisor, wait_all_ready
 from vies_shared.settings import DEV_JWT_SECRET
+
+PORTAL_PORT = 8000
 
 
 def run_platform(root: Path | None = None, *, demo: bool = True) -> int:
@@ -60,6 +62,15 @@ def run_platform(root: Path | None = None, *, demo: bool = True) -> int:
         ServiceProcess(name, port, {**env, **(admin_client if name == "notifications" else {})}, logs / f"{name}.log")
         for name, port in SERVICE_PORTS.items()
     ]
+    # The web portal (services/portal) signs people in at Keycloak and calls the four APIs.
+    portal_env = {
+        "VIES_MONGODB_URI": stack.mongodb_uri,
+        "VIES_OIDC_ISSUER": stack.keycloak_issuer,
+        "VIES_PORTAL_CLIENT_SECRET": PORTAL_SECRET,
+        "VIES_PUBLIC_URL": f"http://127.0.0.1:{PORTAL_PORT}",
+        **{f"VIES_{s.service.upper()}_URL": s.url for s in services},
+    }
+    services.append(ServiceProcess("portal", PORTAL_PORT, portal_env, logs / "portal.log"))
 
     def on_ready() -> None:
         stack.wait_keycloak()
@@ -113,9 +124,16 @@ def run_services(
 
 def banner(stack: LocalStack, services: list[ServiceProcess]) -> str:
     """Where to look, how to get a token, and three commands to explore the demo."""
-    lines = ["", "VIES platform is running (Ctrl-C stops everything).", ""]
+    lines = [
+        "",
+        f"Open http://127.0.0.1:{PORTAL_PORT}   (the web portal; sign in as a demo user below)",
+        "",
+        "VIES platform is running (Ctrl-C stops everything).",
+        "",
+    ]
     for service in services:
-        lines.append(f"  {service.service:<14} {service.url}/docs   (logs: {service.log_path})")
+        docs = "" if service.service == "portal" else "/docs"
+        lines.append(f"  {service.service:<14} {service.url}{docs}   (logs: {service.log_path})")
     lines += [
         "",
         f"  Kafka          {stack.kafka_bootstrap}",
