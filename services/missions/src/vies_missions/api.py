@@ -44,7 +44,18 @@ class Body(BaseModel):
 
 
 class ChecklistTick(Body):
-    item: Literal["training", "insurance", "visa", "travel_registration", "emergency_contact"]
+    item: Literal[
+        "training",
+        "insurance",
+        "visa",
+        "travel_registration",
+        "emergency_contact",
+        # reciprocity: the stay in France, prepared by the hosting authority
+        "housing",
+        "tutor",
+        "french_classes",
+        "return_commitment",
+    ]
     done_on: date
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from vies_missions import handlers, store, use_cases
-from vies_missions.domain.mission import CHECKLIST_ITEMS, mission_id_for
+from vies_missions.domain.mission import CHECKLIST_ITEMS, RECIPROCITY_CHECKLIST, RECIPROCITY_SCHEMES, mission_id_for
 from vies_missions.settings import MissionsSettings
 from vies_shared.events.recruitment import VolunteerEngaged
 from vies_shared.service import Runtime
@@ -62,9 +62,7 @@ async def seed(runtime: Runtime) -> None:
         if state == "planned":
             await use_cases.tick_checklist(runtime, STAFF, mission_id, "training", today - timedelta(days=3))
             continue
-        for item in CHECKLIST_ITEMS:
-            if item in ("training", "travel_registration") and scheme == "reciprocity":
-                continue
+        for item in RECIPROCITY_CHECKLIST if scheme in RECIPROCITY_SCHEMES else CHECKLIST_ITEMS:
             await use_cases.tick_checklist(runtime, STAFF, mission_id, item, starts - timedelta(days=10))
         await use_cases.start_mission(runtime, STAFF, mission_id, starts)
         await use_cases.send_check_in(runtime, STAFF, mission_id, status="ok", note="all fine")

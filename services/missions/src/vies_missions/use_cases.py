@@ -141,12 +141,14 @@ async def tick_checklist(runtime: Runtime, principal: Principal, mission_id: str
     """Tick a pre-departure checklist item.
 
     The volunteer ticks their own items (training, travel registration, emergency contact);
-    insurance and visa are certified by the centre of the country or staff.
+    insurance and visa are certified by the centre of the country or staff; a volunteer hosted in
+    France (reciprocity) has the hosting authority tick the items in France (visa, housing, tutor,
+    French classes, return commitment).
     """
 
     async def work(uow: UnitOfWork) -> Document:
         doc, mission = await _load(uow, mission_id)
-        access.require(principal, access.checklist_action(item), doc)
+        access.require(principal, access.checklist_action(item, doc.get("scheme")), doc)
         mission.tick(item, done_on)
         await _save(uow, mission)
         return mission.to_view()
@@ -255,12 +257,12 @@ async def list_follow_ups(runtime: Runtime, principal: Principal, mission_id: st
 async def mark_follow_up_done(
     runtime: Runtime, principal: Principal, mission_id: str, *, stage: str, done_on: date, notes: str | None
 ) -> Document:
-    """Centre staff record that an interview was held."""
-    principal.require_role("centre")
+    """Centre staff (or the authority hosting the volunteer in France) record that an interview was held."""
+    principal.require_role("centre", "authority")
 
     async def work(uow: UnitOfWork) -> Document:
         doc, mission = await _load(uow, mission_id)
-        access.require(principal, access.MANAGE, doc)
+        access.require(principal, access.FOLLOW_UP, doc)
         mission.follow_up_done(stage, done_on, principal.sub, notes)
         await _save(uow, mission)
         uow.emit(FollowUpInterviewDone(mission_id=mission_id, stage=stage, done_on=done_on), region=mission.region)

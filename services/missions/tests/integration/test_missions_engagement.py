@@ -120,7 +120,15 @@ async def test_reciprocity_and_countries_without_centre(vies_settings: Any, vies
         # Hosted in France by the authority, supported by the head office; no Ariane nor pre-departure training.
         assert reciprocity["country"] == "FR" and reciprocity["origin_country"] == "TN"
         assert reciprocity["centre_id"] == "head-office"
-        assert reciprocity["checklist"]["required"] == ["insurance", "visa", "emergency_contact"]
+        assert reciprocity["checklist"]["required"] == [
+            "insurance",
+            "visa",
+            "emergency_contact",
+            "housing",
+            "tutor",
+            "french_classes",
+            "return_commitment",
+        ]
         mexico = (await svc.client.get(f"/missions/{no_centre}", headers=staff)).json()
         assert mexico["country"] == "MX" and mexico["centre_id"] == "head-office"
 

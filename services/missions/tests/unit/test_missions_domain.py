@@ -117,7 +117,15 @@ def test_start_refused_listing_missing_items(ticked: tuple[str, ...], missing: l
 def test_reciprocity_is_hosted_in_france_without_training_or_ariane() -> None:
     mission = planned("reciprocity", country="TN")
     assert (mission.country, mission.origin_country) == ("FR", "TN")
-    assert mission.missing_checklist == ["insurance", "visa", "emergency_contact"]
+    assert mission.missing_checklist == [
+        "insurance",
+        "visa",
+        "emergency_contact",
+        "housing",
+        "tutor",
+        "french_classes",
+        "return_commitment",
+    ]
 
 
 @pytest.mark.parametrize(

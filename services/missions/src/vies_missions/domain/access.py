@@ -4,7 +4,10 @@
   the checklist items that are theirs to do: training, travel registration, emergency contact);
 - centre: missions in their country (everything a centre does on the ground, including
   certifying the volunteer's insurance and visa);
-- authority: reads its own missions; branch: reads its region's missions;
+- authority: reads its own missions; hosting a volunteer in France (reciprocity), it also
+  prepares the stay (the checklist items in France: visa, housing, tutor, French classes, the
+  return commitment), records check-ins and holds the follow-up interviews;
+- branch: reads its region's missions;
 - partner (``partner_id`` claim): reads the missions it hosts, through the partner view only
   (``READ_HOSTED``), nothing beyond the mission itself;
 - staff: everything.
@@ -38,14 +41,34 @@ READ = "read"
 READ_HOSTED = "read_hosted"  # the mission itself: READ, or the host partner (partner view)
 VOLUNTEER_ACT = "volunteer_act"  # check-ins, safety responses, incident reports, own checklist items
 MANAGE = "manage"  # start, extend, end, interrupt, follow-ups, incident handling, insurance and visa
+HOST = "host"  # reciprocity: the checklist items in France, done by the hosting authority
+FOLLOW_UP = "follow_up"  # hold a follow-up interview: the centre, or the hosting authority in France
+RECIPROCITY_SCHEMES = ("reciprocity", "service_civique_reciprocity")
+FRANCE_SIDE_ITEMS = ("visa", "housing", "tutor", "french_classes", "return_commitment")
+HOSTING_AUTHORITY_ACTIONS = (HOST, VOLUNTEER_ACT, FOLLOW_UP)
 
 # Checklist items the volunteer does and ticks; insurance and visa are certified by the centre (MANAGE).
 VOLUNTEER_CHECKLIST_ITEMS = ("training", "travel_registration", "emergency_contact")
 
 
-def checklist_action(item: str) -> str:
-    """The action ticking ``item`` needs: the volunteer's own items, or MANAGE for insurance and visa."""
-    return VOLUNTEER_ACT if item in VOLUNTEER_CHECKLIST_ITEMS else MANAGE
+def checklist_action(item: str, scheme: str | None = None) -> str:
+    """The action ticking ``item`` needs: the volunteer's own items; under reciprocity the items in
+    France (HOST, the hosting authority's); else MANAGE (insurance, visa certified by the centre)."""
+    if item in VOLUNTEER_CHECKLIST_ITEMS:
+        return VOLUNTEER_ACT
+    if scheme in RECIPROCITY_SCHEMES and item in FRANCE_SIDE_ITEMS:
+        return HOST
+    return MANAGE
+
+
+def hosts_in_france(actor: Actor, mission: dict[str, Any]) -> bool:
+    """Whether ``actor`` is the authority hosting ``mission``'s volunteer in France (reciprocity)."""
+    return (
+        actor.role == "authority"
+        and bool(actor.authority_id)
+        and actor.authority_id == mission.get("authority_id")
+        and mission.get("scheme") in RECIPROCITY_SCHEMES
+    )
 
 
 def _owns(actor: Actor, mission: dict[str, Any]) -> bool:
@@ -75,6 +98,8 @@ def can(actor: Actor, action: str, mission: dict[str, Any]) -> bool:
         return True
     if _owns(actor, mission):
         return action in (READ, VOLUNTEER_ACT)
+    if action in HOSTING_AUTHORITY_ACTIONS and hosts_in_france(actor, mission):
+        return True
     if action != READ:
         return False
     if actor.role == "authority":

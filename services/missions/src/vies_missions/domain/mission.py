@@ -23,6 +23,7 @@ ENDED = "ended"
 INTERRUPTED = "interrupted"
 STATUSES = (PLANNED, STARTED, EXTENDED, ENDED, INTERRUPTED)
 ON_MISSION = (STARTED, EXTENDED)
+"""States in which the volunteer is abroad (check-ins due, included in safety checks)."""
 RECIPROCITY_SCHEMES = ("reciprocity", "service_civique_reciprocity")
 """Volunteers from partner countries hosted in France (VSI and Service Civique in reciprocity)."""
 
@@ -37,7 +38,6 @@ CONTRACT_LIMIT_SOURCES = {
 }
 LIFETIME_CAP_SCHEMES = ("vsi",)
 LIFETIME_CAP_SOURCE = f"{VSI_LAW}, art. 4 (durée cumulée des missions : six ans au plus)"
-"""States in which the volunteer is abroad (check-ins due, included in safety checks)."""
 ACTIVE = (PLANNED, STARTED, EXTENDED)
 
 # Pre-departure checklist, from the agency's practice (DOMAIN.md): training before departure,
@@ -45,8 +45,11 @@ ACTIVE = (PLANNED, STARTED, EXTENDED)
 # emergency contact. Each item is ticked with the date it was done.
 CHECKLIST_ITEMS = ("training", "insurance", "visa", "travel_registration", "emergency_contact")
 # Reciprocity (hosting in France): training may take place after arrival (decree 2022-1067)
-# and Ariane registers French travellers abroad, so neither is a condition of departure.
-RECIPROCITY_CHECKLIST = ("insurance", "visa", "emergency_contact")
+# and Ariane registers French travellers abroad, so neither is a condition of departure. The
+# hosting authority prepares the stay in France: housing, a tutor, French classes; the contract
+# names the long-stay visa and the volunteer's commitment to return (law 2021-1031 art. 8).
+HOSTING_ITEMS = ("housing", "tutor", "french_classes", "return_commitment")
+RECIPROCITY_CHECKLIST = ("insurance", "visa", "emergency_contact", *HOSTING_ITEMS)
 
 INTERRUPTION_REASONS = ("health", "security", "personal", "host_partner", "other")
 FOLLOW_UP_STAGES = ("start", "mid", "end")
@@ -232,8 +235,9 @@ class Mission:
 
     def tick(self, item: str, done_on: date) -> None:
         """Tick a checklist item with the date it was done (allowed before departure only)."""
-        if item not in CHECKLIST_ITEMS:
-            raise InvalidInput(f"unknown checklist item {item!r}", details={"allowed": list(CHECKLIST_ITEMS)})
+        allowed = [*CHECKLIST_ITEMS, *(i for i in self.required_checklist if i not in CHECKLIST_ITEMS)]
+        if item not in allowed:
+            raise InvalidInput(f"unknown checklist item {item!r}", details={"allowed": allowed})
         if self.status != PLANNED:
             raise NotAllowedInState(f"the checklist is closed: mission is {self.status}")
         self.checklist[item] = done_on

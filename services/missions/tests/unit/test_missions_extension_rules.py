@@ -79,10 +79,10 @@ def test_the_lifetime_refusal_says_what_was_counted() -> None:
     assert details["source"].startswith("Loi n° 2005-159") and "art. 4" in details["source"]
 
 
-def test_reciprocity_schemes_are_hosted_in_france_with_the_reduced_checklist() -> None:
+def test_reciprocity_schemes_are_hosted_in_france_with_their_own_checklist() -> None:
     m = mission("service_civique_reciprocity")
     assert m.country == "FR" and m.origin_country == "SN"
-    assert "training" not in m.required_checklist
+    assert "training" not in m.required_checklist and "housing" in m.required_checklist
 
 
 def test_months_are_counted_as_recruitment_counts_them() -> None:
