@@ -29,6 +29,8 @@ class Session:
     form: Document = field(default_factory=dict)
     """What a form held when the person was sent away (to sign in): given back on return."""
     is_new: bool = False
+    saved: Document | None = None
+    """The stored document as loaded, with its expiry: an unchanged session is not written again."""
 
     @property
     def signed_in(self) -> bool:
@@ -84,14 +86,22 @@ class SessionStore:
             person=doc.get("person"),
             pending=doc.get("pending"),
             form=doc.get("form") or {},
+            saved=doc,
         )
 
     async def save(self, session: Session) -> None:
-        """Store the session and push its expiry forward."""
+        """Store the session and push its expiry forward (skipped when nothing changed in the last minute)."""
         doc = session.to_document()
-        doc["expires_at"] = datetime.now(UTC) + self.idle
+        now = datetime.now(UTC)
+        if session.saved is not None:
+            unchanged = all(session.saved.get(k) == v for k, v in doc.items())
+            # One write a minute at most for a session only read: its expiry moves by the minute.
+            if unchanged and _aware(session.saved["expires_at"]) - now > self.idle - timedelta(minutes=1):
+                return
+        doc["expires_at"] = now + self.idle
         await self.collection.replace_one({"_id": session.id}, doc, upsert=True)
         session.is_new = False
+        session.saved = doc
 
     async def delete(self, session_id: str) -> None:
         """Forget a session (sign-out)."""
