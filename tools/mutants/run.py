@@ -48,6 +48,10 @@ RELAY = f"{T}/test_outbox_relay.py"
 SHUTDOWN = f"{T}/test_graceful_shutdown.py"
 # --suite: the kit's tests that run in seconds on an external stack (no process-level regional or devstack tests).
 SUITE = [GUARD, INBOX, RELAY, SHUTDOWN, "shared/tests/unit"]
+# Issue 18 items 4-6: no silent stall, per-key order across writers, replay order.
+STALL = f"{T}/test_no_silent_stall.py"
+ORDER = f"{T}/test_per_key_order.py"
+REPLAY = f"{T}/test_replay_order.py"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,6 +191,53 @@ MUTANTS: list[Mutant] = [
             return  # not acknowledged""",
         tests=(f"{GUARD}::test_batch_abandoned_at_shutdown_is_not_acknowledged", SHUTDOWN),
         what="a batch abandoned by a shutdown during its retries is acknowledged anyway",
+        required=False,
+    ),
+    Mutant(
+        name="per_key_order_skipped",
+        file="storage.py",
+        original="await self.outbox.order(uow.pending, session)",
+        replacement="pass",
+        tests=(f"{ORDER}::test_events_of_one_aggregate_keep_commit_order_across_writers_with_skewed_clocks",),
+        what="outbox seq taken from the writer's clock alone: replicas with skewed clocks reorder an aggregate",
+        required=False,
+    ),
+    Mutant(
+        name="refused_dead_letter_silent",
+        file="messaging/consumer.py",
+        original="            if is_refused(exc):",
+        replacement="            if False:",
+        tests=(f"{STALL}::test_dead_letter_too_large_for_kafka_blocks_the_consumer_visibly",),
+        what="a dead letter Kafka refuses for good only loops (nack), readiness stays green",
+        required=False,
+    ),
+    Mutant(
+        name="batch_transient_retries_unbounded",
+        file="messaging/consumer.py",
+        original='what="batch", limit=self.transient_attempts)',
+        replacement='what="batch")',
+        tests=(f"{STALL}::test_a_record_failing_transiently_for_ever_is_isolated_and_dead_lettered",),
+        what="a batch failing transiently for ever is never split: one record stalls its partition",
+        required=False,
+    ),
+    Mutant(
+        name="relay_stuck_not_reported",
+        file="messaging/relay.py",
+        original="if (refused or failures >= self.stuck_failures) and self.stuck is None:",
+        replacement="if False:",
+        tests=(f"{STALL}::test_outbox_record_kafka_refuses_is_reported_then_published_in_order_once_fixed",),
+        what="an outbox record Kafka refuses is retried silently, readiness stays green",
+        required=False,
+    ),
+    Mutant(
+        name="stale_replay_applied",
+        file="messaging/consumer.py",
+        original="""            if later is not None:
+                await self.dead_letter(record, "stale_replay", later)""",
+        replacement="""            if False:
+                await self.dead_letter(record, "stale_replay", later)""",
+        tests=(f"{REPLAY}::test_replayed_dead_letter_older_than_the_aggregate_is_parked_unless_order_safe",),
+        what="a replayed event older than its aggregate reaches a handler that is not order-safe",
         required=False,
     ),
 ]
