@@ -2,7 +2,7 @@
 
 Issue 18 item 8. SecantusDB reaps an idle transaction only when another transaction comes by,
 and a plain write on a document the dead transaction wrote retries inside the server until then
-(more than 5 minutes measured: ``deploy/local/README.md``). The local stack runs SecantusDB through
+(still blocked after 170 s when measured: ``deploy/local/README.md``). The local stack runs SecantusDB through
 ``vies_shared.devstack.secantus_server``: a transaction lifetime (30 s by default, 5 s here) and a
 reaper thread. This test starts such a server with the stack's own code, kills a client in the
 middle of a transaction that updated a document and created a collection, and times the writers

@@ -5,7 +5,7 @@ SecantusDB 0.7 (``secantus/transactions.py``) aborts a transaction idle past its
 another transactional statement reaches its registry; a closed connection never aborts one.
 A client SIGKILLed inside a transaction therefore keeps its write locks, and a plain write
 on the same document retries its write conflict inside the server until a transaction
-happens to come by: measured, a plain ``update_one`` stayed blocked for more than 5 minutes
+happens to come by: measured, a plain ``update_one`` was still blocked after 170 s
 (``deploy/local/README.md``, "SecantusDB and killed clients"). Its command line has no
 option for the lifetime either, although the server class takes one.
 
