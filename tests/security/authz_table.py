@@ -283,6 +283,17 @@ ROWS: dict[tuple[str, str, str], Row] = {
     ("missions", "GET", "/follow-ups"): Row(
         _roles(ALLOW, candidate=DENY, partner=DENY), query={"due_before": "2027-12-31"}
     ),
+    # End of mission: the volunteer's own report; the authority's evaluation once the mission is over.
+    ("missions", "PUT", "/missions/{mission_id}/volunteer-report"): Row(
+        _roles(volunteer=SCOPED), body={"text": "matrix"}
+    ),
+    ("missions", "PUT", "/missions/{mission_id}/evaluation"): Row(
+        _roles(authority=SCOPED),
+        body={"objectives_met": 4, "host_partner": 4, "volunteer_support": 4, "would_host_again": True},
+    ),
+    ("missions", "GET", "/missions/{mission_id}/end-of-mission"): Row(
+        _roles(authority=SCOPED, volunteer=SCOPED, centre=SCOPED, branch=SCOPED)
+    ),
     ("missions", "POST", "/missions/{mission_id}/check-ins"): Row(
         _roles(volunteer=SCOPED, centre=SCOPED), body={"status": "ok"}
     ),

@@ -98,6 +98,18 @@ class FollowUpDoneRequest(Body):
     notes: str | None = Field(default=None, max_length=5000)
 
 
+class VolunteerReportRequest(Body):
+    text: str = Field(min_length=1, max_length=20_000)
+
+
+class EvaluationRequest(Body):
+    objectives_met: int = Field(ge=1, le=5, description="1 (poor) to 5 (excellent)")
+    host_partner: int = Field(ge=1, le=5)
+    volunteer_support: int = Field(ge=1, le=5)
+    would_host_again: bool
+    comment: str | None = Field(default=None, max_length=5000)
+
+
 class CheckInIntervalRequest(Body):
     days: float = Field(gt=0, le=90)
 
@@ -381,3 +393,33 @@ async def mission_safety_checks(mission_id: MissionId, principal: CurrentPrincip
 async def close(alert_id: AlertId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
     """Close a safety check by hand; ``SafetyCheckClosed`` lists the unaccounted missions."""
     return await use_cases.close_safety_check(runtime, principal, alert_id)
+
+
+# --- end of mission ------------------------------------------------------------------------------
+
+
+@router.put("/missions/{mission_id}/volunteer-report")
+async def file_volunteer_report(
+    mission_id: MissionId, body: VolunteerReportRequest, principal: CurrentPrincipal, runtime: RuntimeDep
+) -> Json:
+    """The volunteer's own end-of-mission report (free text; a new one replaces the last)."""
+    return await use_cases.file_volunteer_report(runtime, principal, mission_id, body.text)
+
+
+@router.put("/missions/{mission_id}/evaluation")
+async def evaluate_mission(
+    mission_id: MissionId, body: EvaluationRequest, principal: CurrentPrincipal, runtime: RuntimeDep
+) -> Json:
+    """The authority's evaluation of its mission once it is over (409 before)."""
+    scores = {"objectives_met": body.objectives_met, "host_partner": body.host_partner}
+    scores["volunteer_support"] = body.volunteer_support
+    return await use_cases.evaluate_mission(
+        runtime, principal, mission_id, scores=scores, would_host_again=body.would_host_again, comment=body.comment
+    )
+
+
+@router.get("/missions/{mission_id}/end-of-mission")
+async def end_of_mission(mission_id: MissionId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
+    """The volunteer's report (for the volunteer, centre, branch, staff) and the authority's evaluation
+    (for the authority, centre, branch, staff)."""
+    return await use_cases.get_end_of_mission(runtime, principal, mission_id)

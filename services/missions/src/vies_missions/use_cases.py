@@ -20,7 +20,7 @@ from vies_missions.domain.safety_check import (
     unaccounted_by_region,
 )
 from vies_missions.settings import MissionsSettings
-from vies_shared.errors import Forbidden, NotAllowedInState
+from vies_shared.errors import Forbidden, NotAllowedInState, NotFound
 from vies_shared.events.missions import (
     CheckInReceived,
     FollowUpInterviewDone,
@@ -798,3 +798,66 @@ async def list_security_alerts(
     total = await coll.count_documents(query)
     cursor = coll.find(query).sort("issued_at", -1).skip(page.offset).limit(page.limit)
     return paged([SecurityAlert.from_doc(d).to_view() async for d in cursor], total, page)
+
+
+# --- end of mission: the volunteer's report and the authority's evaluation -------------------------
+
+
+async def file_volunteer_report(runtime: Runtime, principal: Principal, mission_id: str, text: str) -> Document:
+    """The volunteer writes their own end-of-mission report (optional, free text)."""
+    principal.require_role("volunteer")
+
+    async def work(uow: UnitOfWork) -> Document:
+        doc, mission = await _load(uow, mission_id)
+        access.require(principal, access.VOLUNTEER_ACT, doc)
+        mission.file_report(text, clock.now(runtime))
+        await _save(uow, mission)
+        return end_of_mission_view(principal, mission)
+
+    return await runtime.transactions.run(work)
+
+
+async def evaluate_mission(
+    runtime: Runtime,
+    principal: Principal,
+    mission_id: str,
+    *,
+    scores: dict[str, int],
+    would_host_again: bool,
+    comment: str | None,
+) -> Document:
+    """The mission's authority evaluates the mission once it is over."""
+    principal.require_role("authority")
+
+    async def work(uow: UnitOfWork) -> Document:
+        doc, mission = await _load(uow, mission_id)
+        if not principal.is_staff and principal.authority_id != doc["authority_id"]:
+            raise Forbidden("only the mission's authority evaluates it")
+        mission.evaluate(scores, would_host_again, comment, principal.sub, clock.now(runtime))
+        await _save(uow, mission)
+        return end_of_mission_view(principal, mission)
+
+    return await runtime.transactions.run(work)
+
+
+def end_of_mission_view(principal: Principal, mission: Mission) -> Document:
+    """The report for the volunteer, the centre, the branch and staff; the evaluation for the authority,
+    the centre, the branch and staff."""
+    staff = principal.is_staff
+    return {
+        "mission_id": mission.mission_id,
+        "status": mission.status,
+        "volunteer_report": mission.volunteer_report
+        if staff or principal.role in access.READS_VOLUNTEER_REPORT
+        else None,
+        "evaluation": mission.evaluation if staff or principal.role in access.READS_EVALUATION else None,
+    }
+
+
+async def get_end_of_mission(runtime: Runtime, principal: Principal, mission_id: str) -> Document:
+    """A mission's end-of-mission report and evaluation, as far as the caller may read them."""
+    doc = await runtime.db[store.MISSIONS].find_one({"_id": mission_id})
+    if doc is None:
+        raise NotFound(f"mission {mission_id} not found")
+    access.require(principal, access.READ, doc)
+    return end_of_mission_view(principal, Mission.from_doc(doc))

@@ -61,6 +61,11 @@ def checklist_action(item: str, scheme: str | None = None) -> str:
     return MANAGE
 
 
+# End of mission: who reads the volunteer's report and the authority's evaluation (besides staff).
+READS_VOLUNTEER_REPORT = ("volunteer", "centre", "branch")
+READS_EVALUATION = ("authority", "centre", "branch")
+
+
 def hosts_in_france(actor: Actor, mission: dict[str, Any]) -> bool:
     """Whether ``actor`` is the authority hosting ``mission``'s volunteer in France (reciprocity)."""
     return (

@@ -53,6 +53,8 @@ RECIPROCITY_CHECKLIST = ("insurance", "visa", "emergency_contact", *HOSTING_ITEM
 
 INTERRUPTION_REASONS = ("health", "security", "personal", "host_partner", "other")
 FOLLOW_UP_STAGES = ("start", "mid", "end")
+# The authority's evaluation of a mission: each scored 1 (poor) to 5 (excellent).
+EVALUATION_SCORES = ("objectives_met", "host_partner", "volunteer_support")
 
 MISSION_NAMESPACE = uuid.UUID("6f1c8a52-3f7e-4d0b-9a49-5c2b7e0d9a11")
 
@@ -171,6 +173,8 @@ class Mission:
     erased: bool = False
     created_at: datetime | None = None
     vsi_months_served_before: float | None = None  # from the engagement: VSI time before this mission
+    volunteer_report: dict[str, Any] | None = None  # the volunteer's own end-of-mission report
+    evaluation: dict[str, Any] | None = None  # the authority's evaluation of the mission
     # Where the volunteer lives and works: {"city", "subdivision" (ISO 3166-2)}; set by the centre or
     # the volunteer and changed when they move, so an alert for a part of the country reaches them.
     place: dict[str, str] | None = None
@@ -416,10 +420,30 @@ class Mission:
             raise NotAllowedInState(f"the mission is {self.status}: its place no longer changes")
         self.place = {"city": city.strip(), "subdivision": code}
 
+    # --- end of mission: the volunteer's report and the authority's evaluation ---------------
+    def file_report(self, text: str, now: datetime) -> None:
+        """The volunteer's own report (free text), from departure on; a new one replaces the last."""
+        if self.status == PLANNED:
+            raise NotAllowedInState("the mission has not started: nothing to report yet")
+        self.volunteer_report = {"text": text, "at": now}
+
+    def evaluate(
+        self, scores: dict[str, int], would_host_again: bool, comment: str | None, by: str, now: datetime
+    ) -> None:
+        """The authority's evaluation (scores 1-5 per ``EVALUATION_SCORES``), once the mission is over."""
+        if self.status not in (ENDED, INTERRUPTED):
+            raise NotAllowedInState(f"mission is {self.status}: the evaluation comes once it has ended")
+        if sorted(scores) != sorted(EVALUATION_SCORES) or not all(1 <= v <= 5 for v in scores.values()):
+            raise InvalidInput("score each of " + ", ".join(EVALUATION_SCORES) + " from 1 to 5")
+        self.evaluation = {**scores, "would_host_again": would_host_again, "comment": comment, "by": by, "at": now}
+
     def erase_volunteer(self) -> None:
         """Right to erasure: drop what identifies or describes the person, keep the anonymous facts."""
         self.volunteer_id = None
         self.debrief = None
+        self.volunteer_report = None
+        if self.evaluation is not None:
+            self.evaluation["comment"] = None
         self.place = None  # the city tells where a person lives
         if self.interruption is not None:
             self.interruption["note"] = None
@@ -461,6 +485,8 @@ class Mission:
             "created_at": self.created_at,
             "vsi_months_served_before": self.vsi_months_served_before,
             "place": self.place,
+            "volunteer_report": self.volunteer_report,
+            "evaluation": self.evaluation,
         }
 
     @classmethod
@@ -497,6 +523,8 @@ class Mission:
             created_at=doc.get("created_at"),
             vsi_months_served_before=doc.get("vsi_months_served_before"),
             place=doc.get("place"),
+            volunteer_report=doc.get("volunteer_report"),
+            evaluation=doc.get("evaluation"),
         )
 
     def to_view(self) -> dict[str, Any]:
