@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import structlog
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from vies_portal import i18n
@@ -215,6 +215,3 @@ def sign_in_redirect(request: Request, expired: bool = False) -> RedirectRespons
     if expired:
         target += "&expired=1"
     return RedirectResponse(target, status_code=303)
-
-
-Handler = Callable[[Request], Awaitable[Response]]
