@@ -19,6 +19,11 @@ Skill = Annotated[str, StringConstraints(min_length=1, max_length=80, strip_whit
 MAX_ID = 100
 Id = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID)]
 Phone = Annotated[str, StringConstraints(max_length=40)]
+EmergencyPhone = Annotated[
+    str, StringConstraints(pattern=r"^\+?[0-9][0-9 .()-]{4,37}[0-9]$", max_length=40, strip_whitespace=True)
+]
+"""A number someone will dial in an emergency: digits, an optional leading ``+``, spaces, dots, dashes and
+brackets between them (6 to 40 characters)."""
 ResidencePermit = Literal["needs_one_year_in_france", "without_residence_condition"]
 """A foreign candidate's residence permit, by what Code du service national art. L120-4 asks with it:
 ``needs_one_year_in_france`` (the permits of its 1°, 2° and 4°: more than a year in France) or
@@ -116,13 +121,30 @@ class EngagementIn(_Body):
         return self
 
 
+class EmergencyContactIn(_Body):
+    """Whom to call about a volunteer in an emergency (issue 14): a person, not a date in a checklist.
+
+    ``relation`` is what they are to the volunteer (mother, partner, friend, ...). The same names as
+    ``ContactUpdated.emergency_contact``; ``email`` stays in recruitment (the event has no field for it).
+    """
+
+    name: Text
+    relation: Annotated[str, StringConstraints(min_length=1, max_length=60, strip_whitespace=True)]
+    phone: EmergencyPhone
+    email: Email | None = None
+
+
 class ContactIn(_Body):
-    """``PATCH /persons/{id}``: contact data the candidate changes."""
+    """``PATCH /persons/{id}``: contact data the person (or staff) changes.
+
+    ``emergency_contact`` replaces the whole emergency contact; ``null`` removes it.
+    """
 
     name: Text | None = None
     email: Email | None = None
     phone: Phone | None = None
     language: LanguageCode | None = None
+    emergency_contact: EmergencyContactIn | None = None
 
 
 class EligibilityCheckIn(_Body):

@@ -49,6 +49,7 @@ from vies_shared.events.recruitment import (
     ApplicationWithdrawn,
     CandidateSelected,
     ContactUpdated,
+    EmergencyContact,
     InterviewScheduled,
     PersonErased,
     PositionClosed,
@@ -449,7 +450,8 @@ async def _save_person(uow: UnitOfWork, principal: Principal, profile: Document)
         session=uow.session,
     )
     if existing is None or _contact(existing) != _contact(profile):
-        uow.emit(_contact_event(person_id, profile))
+        # The event is the person's whole contact: the emergency contact set earlier travels on with it.
+        uow.emit(_contact_event(person_id, {**(existing or {}), **profile}))
     return person_id
 
 
@@ -476,12 +478,19 @@ def candidate_email(runtime: Runtime, principal: Principal, given: str | None) -
 
 
 def _contact_event(person_id: str, person: Document) -> ContactUpdated:
+    emergency = person.get("emergency_contact")
     return ContactUpdated(
         person_id=person_id,
         name=person["name"],
         email=person["email"],
         phone=person.get("phone"),
         language=person.get("language") or "fr",
+        # The event carries whom to call (name, relation, phone); the contact's email stays here.
+        emergency_contact=EmergencyContact(
+            name=emergency["name"], relation=emergency["relation"], phone=emergency["phone"]
+        )
+        if emergency
+        else None,
     )
 
 
@@ -886,15 +895,23 @@ async def get_person(runtime: Runtime, principal: Principal, person_id: str) -> 
     return await _transaction(runtime, work)
 
 
+CONTACT_FIELDS = ("name", "email", "phone", "language", "emergency_contact")
+
+
 async def update_contact(runtime: Runtime, principal: Principal, person_id: str, data: ContactIn) -> Document:
-    """A candidate changes their contact data; it travels on the contacts topic only."""
+    """The person (or staff) changes their contact data; it travels on the contacts topic only.
+
+    ``emergency_contact`` replaces the emergency contact (``null`` removes it).
+    """
     _require_self_or_staff(principal, person_id)
     changes = data.model_dump(exclude_unset=True)
     if not changes:
         raise InvalidInput("nothing to change")
-    if changes.get("email") is None:
-        changes.pop("email", None)
-    elif not principal.is_staff and principal.email and changes["email"].lower() != principal.email.lower():
+    for required in ("name", "email", "language"):  # a contact always has them: null changes nothing
+        if required in changes and changes[required] is None:
+            del changes[required]
+    email = changes.get("email")
+    if email and not principal.is_staff and principal.email and email.lower() != principal.email.lower():
         # Review M4: a person's address is their account's, verified by the identity provider.
         raise InvalidInput(
             "your email address is your account's: change it in your account, where it is verified",
@@ -912,14 +929,15 @@ async def update_contact(runtime: Runtime, principal: Principal, person_id: str,
         if "email" in changes:
             update["email_key"] = changes["email"].lower()
         await uow.db[store.PERSONS].update_one({"_id": person_id}, {"$set": update}, session=uow.session)
-        # Open applications show the candidate's current contact to the recruiting authority.
-        await uow.db[store.APPLICATIONS].update_many(
-            {"candidate_id": person_id, "candidate": {"$ne": None}},
-            {"$set": {f"candidate.{k}": v for k, v in changes.items()}},
-            session=uow.session,
-        )
+        # Open applications show the candidate's current contact to the recruiting authority; the
+        # emergency contact is not theirs to see (only the person and staff here, the centre in missions).
+        shown = {f"candidate.{k}": v for k, v in changes.items() if k != "emergency_contact"}
+        if shown:
+            await uow.db[store.APPLICATIONS].update_many(
+                {"candidate_id": person_id, "candidate": {"$ne": None}}, {"$set": shown}, session=uow.session
+            )
         uow.emit(_contact_event(person_id, person))
-        return {"person_id": person_id, **{k: person.get(k) for k in ("name", "email", "phone", "language")}}
+        return {"person_id": person_id, **{k: person.get(k) for k in CONTACT_FIELDS}}
 
     return await _transaction(runtime, work)
 
