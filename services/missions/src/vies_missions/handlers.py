@@ -15,7 +15,12 @@ from vies_missions.domain.incident import Incident
 from vies_missions.domain.mission import ACTIVE, RECIPROCITY_SCHEMES, Mission
 from vies_missions.settings import MissionsSettings
 from vies_shared.events.missions import MissionFlaggedForReview, MissionPlanned
-from vies_shared.events.partners import AuthorityRegistered, PartnerReinstated, PartnerSuspended
+from vies_shared.events.partners import (
+    AuthorityRegistered,
+    PartnerRegistered,
+    PartnerReinstated,
+    PartnerSuspended,
+)
 from vies_shared.events.recruitment import ContactUpdated, PersonErased, VolunteerEngaged
 from vies_shared.events.topics import CONTACTS_TOPIC_SUFFIX
 from vies_shared.messaging.consumer import Handler, HandlerContext
@@ -35,6 +40,7 @@ def make_handlers(settings: MissionsSettings) -> Mapping[str, Handler]:
     return {
         "recruitment.VolunteerEngaged": on_volunteer_engaged,
         "partners.AuthorityRegistered": on_authority_registered,
+        "partners.PartnerRegistered": on_partner_registered,
         "partners.PartnerSuspended": on_partner_suspended,
         "partners.PartnerReinstated": on_partner_reinstated,
         "recruitment.PersonErased": on_person_erased,
@@ -98,6 +104,18 @@ async def on_authority_registered(ctx: HandlerContext, event: AuthorityRegistere
             {"$set": {"region": event.region}},
             session=ctx.session,
         )
+
+
+async def on_partner_registered(ctx: HandlerContext, event: PartnerRegistered) -> None:
+    """Remember the host partner's name and country: the end-of-mission certificate names it."""
+    # ``PartnerUpdated`` carries no name (a partner's name is not corrected through it), so the
+    # registration is the only source.
+    await ctx.db[store.PARTNERS].update_one(
+        {"_id": event.partner_id},
+        {"$set": {"name": event.name, "country": event.country}},
+        upsert=True,
+        session=ctx.session,
+    )
 
 
 async def on_partner_suspended(ctx: HandlerContext, event: PartnerSuspended) -> None:

@@ -5,7 +5,8 @@
   missed, whose unique ``_id`` makes the scheduler idempotent;
 - ``overdue_follow_ups``: one document per (mission, interview, due date) reported late;
 - ``incidents``; ``security_alerts`` and ``safety_entries`` (one per alert and mission, the snapshot);
-- ``authorities``: projection of ``partners.AuthorityRegistered`` (authority → region);
+- ``authorities``: projection of ``partners.AuthorityRegistered`` (authority → name, region);
+- ``partners``: projection of ``partners.PartnerRegistered`` (partner → name, country), for the certificate;
 - ``contacts``: projection of the compacted ``vies.recruitment.contacts`` topic (name, email, phone).
 """
 
@@ -30,6 +31,7 @@ INCIDENTS = "incidents"
 ALERTS = "security_alerts"
 ENTRIES = "safety_entries"
 AUTHORITIES = "authorities"
+PARTNERS = "partners"
 CONTACTS = "contacts"
 CONTACTS_CHUNK = 25  # ids per $in query (see contacts_of)
 
