@@ -294,6 +294,8 @@ ROWS: dict[tuple[str, str, str], Row] = {
     ("missions", "GET", "/missions/{mission_id}/end-of-mission"): Row(
         _roles(authority=SCOPED, volunteer=SCOPED, centre=SCOPED, branch=SCOPED)
     ),
+    # The end-of-mission certificate (PDF): the volunteer, the mission's authority and staff only.
+    ("missions", "GET", "/missions/{mission_id}/certificate"): Row(_roles(authority=SCOPED, volunteer=SCOPED)),
     # Where the volunteer is: the volunteer on moving, or the centre of the country.
     ("missions", "PUT", "/missions/{mission_id}/place"): Row(
         _roles(volunteer=SCOPED, centre=SCOPED), body={"city": "Dakar", "subdivision": "SN-DK"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from vies_missions import use_cases
@@ -423,3 +423,15 @@ async def end_of_mission(mission_id: MissionId, principal: CurrentPrincipal, run
     """The volunteer's report (for the volunteer, centre, branch, staff) and the authority's evaluation
     (for the authority, centre, branch, staff)."""
     return await use_cases.get_end_of_mission(runtime, principal, mission_id)
+
+
+@router.get(
+    "/missions/{mission_id}/certificate",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}, "description": "The certificate as a PDF."}},
+)
+async def mission_certificate(mission_id: MissionId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Response:
+    """The end-of-mission certificate (PDF) for the volunteer, the mission's authority and staff; 409 before the end."""
+    pdf = await use_cases.get_certificate(runtime, principal, mission_id)
+    headers = {"Content-Disposition": f'attachment; filename="attestation-{mission_id}.pdf"'}
+    return Response(content=pdf, media_type="application/pdf", headers=headers)

@@ -60,6 +60,8 @@ class MissionsSettings(ServiceSettings):
     follow_up_scan_seconds: float = Field(default=3600.0, gt=0)
     # An urgent check-in opens an incident with this severity (category "other").
     urgent_check_in_severity: str = "critical"
+    # The organisation whose name signs the end-of-mission certificate (VIES_CERTIFICATE_ISSUER).
+    certificate_issuer: str = Field(default="France Volontaires", min_length=1)
 
     @property
     def check_in_interval(self) -> float:

@@ -6,10 +6,10 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from vies_missions import clock, store
+from vies_missions import certificate, clock, store
 from vies_missions.domain import access
 from vies_missions.domain.incident import Incident
-from vies_missions.domain.mission import ON_MISSION, Mission, first_name
+from vies_missions.domain.mission import ENDED, INTERRUPTED, ON_MISSION, Mission, first_name
 from vies_missions.domain.safety_check import (
     PENDING,
     SecurityAlert,
@@ -861,3 +861,34 @@ async def get_end_of_mission(runtime: Runtime, principal: Principal, mission_id:
         raise NotFound(f"mission {mission_id} not found")
     access.require(principal, access.READ, doc)
     return end_of_mission_view(principal, Mission.from_doc(doc))
+
+
+async def get_certificate(runtime: Runtime, principal: Principal, mission_id: str) -> bytes:
+    """The end-of-mission certificate (PDF) once the mission ended or was interrupted (409 before)."""
+    db = runtime.db
+    doc = await db[store.MISSIONS].find_one({"_id": mission_id})
+    if doc is None:
+        raise NotFound(f"mission {mission_id} not found")
+    if not access.may_download_certificate(principal, doc):
+        raise Forbidden(f"only the volunteer, the authority and staff download the certificate of {mission_id}")
+    mission = Mission.from_doc(doc)
+    if mission.status not in (ENDED, INTERRUPTED) or mission.ended_on is None:
+        raise NotAllowedInState(f"mission is {mission.status}: the certificate comes once it has ended")
+    contact = await db[store.CONTACTS].find_one({"_id": mission.volunteer_id}) if mission.volunteer_id else None
+    partner = await db[store.PARTNERS].find_one({"_id": mission.partner_id}) if mission.partner_id else None
+    authority = await db[store.AUTHORITIES].find_one({"_id": mission.authority_id})
+    facts = certificate.CertificateFacts(
+        mission_id=mission.mission_id,
+        # An erased volunteer has no name left here: the certificate says so rather than guess.
+        volunteer_name=(contact or {}).get("name") or "(nom non disponible)",
+        scheme=mission.scheme,
+        status=mission.status,
+        started_on=mission.departed_on or mission.starts_on,
+        ended_on=mission.ended_on,
+        partner_name=(partner or {}).get("name") or mission.partner_id or "(organisation d'accueil inconnue)",
+        authority_name=(authority or {}).get("name") or mission.authority_id,
+        country=mission.country,
+        issuer=_settings(runtime).certificate_issuer,
+        issued_on=clock.now(runtime).date(),
+    )
+    return certificate.render(facts)

@@ -66,6 +66,15 @@ READS_VOLUNTEER_REPORT = ("volunteer", "centre", "branch")
 READS_EVALUATION = ("authority", "centre", "branch")
 
 
+def may_download_certificate(actor: Actor, mission: dict[str, Any]) -> bool:
+    """The end-of-mission certificate: the mission's volunteer, its authority and staff only (issue 15)."""
+    # Narrower than READ: the centre and the branch follow the mission but the certificate is the
+    # volunteer's document, which the sending authority co-signs in practice.
+    if actor.role == "staff" or _owns(actor, mission):
+        return True
+    return actor.role == "authority" and bool(actor.authority_id) and actor.authority_id == mission["authority_id"]
+
+
 def hosts_in_france(actor: Actor, mission: dict[str, Any]) -> bool:
     """Whether ``actor`` is the authority hosting ``mission``'s volunteer in France (reciprocity)."""
     return (

@@ -1,0 +1,125 @@
+"""The end-of-mission certificate (attestation de fin de mission) as a PDF (issue 15 item 4).
+
+Built from the mission's facts only: the volunteer's name, the scheme, the dates, the host partner,
+the sending authority and the country, signed with the issuing organisation's name. For
+international solidarity leave (``vec``) the employee hands it to the employer to justify the
+leave, so its wording speaks of the leave rather than of a volunteering mission.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+
+from fpdf import FPDF
+
+SCHEME_LABELS = {
+    "vsi": "Volontariat de solidarité internationale (VSI)",
+    "service_civique": "Service Civique à l'international",
+    "vec": "Congé de solidarité internationale (VEC)",
+    "jsi_vvvsi": "Jeunesse solidarité internationale / Ville Vie Vacances Solidarité internationale (JSI/VVVSI)",
+    "reciprocity": "Volontariat de réciprocité",
+    "service_civique_reciprocity": "Service Civique de réciprocité",
+}
+LEAVE_SCHEME = "vec"
+INTERRUPTED = "interrupted"
+
+
+@dataclass(frozen=True)
+class CertificateFacts:
+    """What the certificate states, gathered from the mission and this service's projections."""
+
+    mission_id: str
+    volunteer_name: str
+    scheme: str
+    status: str
+    started_on: date
+    ended_on: date
+    partner_name: str
+    authority_name: str
+    country: str
+    issuer: str
+    issued_on: date
+
+    @property
+    def scheme_label(self) -> str:
+        """The scheme's name as written on the certificate."""
+        return SCHEME_LABELS.get(self.scheme, self.scheme)
+
+    def paragraphs(self) -> list[str]:
+        """The certificate's body, one paragraph per entry (the text a reader finds in the PDF)."""
+        period = f"du {_fr(self.started_on)} au {_fr(self.ended_on)}"
+        where = f"auprès de {self.partner_name}, organisation d'accueil, pays : {self.country}"
+        if self.scheme == LEAVE_SCHEME:
+            body = [
+                f"{self.issuer} atteste que {self.volunteer_name} a effectué une mission de solidarité "
+                f"internationale {period}, {where}, au titre du congé de solidarité internationale "
+                "(Code du travail, art. L3142-67 et suivants).",
+                f"Mission proposée par : {self.authority_name}.",
+                "La présente attestation est remise par le salarié à son employeur pour justifier de son "
+                "congé de solidarité internationale.",
+            ]
+        else:
+            body = [
+                f"{self.issuer} atteste que {self.volunteer_name} a accompli une mission au titre du dispositif "
+                f"« {self.scheme_label} » {period}, {where}.",
+                f"Structure d'envoi : {self.authority_name}.",
+            ]
+        if self.status == INTERRUPTED:
+            body.append(f"La mission a pris fin de manière anticipée le {_fr(self.ended_on)}.")
+        body.append("Attestation délivrée pour servir et valoir ce que de droit.")
+        return body
+
+    @property
+    def title(self) -> str:
+        """The certificate's heading."""
+        if self.scheme == LEAVE_SCHEME:
+            return "Attestation de congé de solidarité internationale"
+        return "Attestation de fin de mission"
+
+
+def render(facts: CertificateFacts) -> bytes:
+    """The certificate as PDF bytes."""
+    pdf = FPDF(format="A4")
+    pdf.set_title(_latin1(facts.title))
+    pdf.set_author(_latin1(facts.issuer))
+    pdf.set_creator("VIES missions")
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 18)
+    pdf.multi_cell(0, 10, _latin1(facts.title), align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(8)
+    pdf.set_font("Helvetica", "", 12)
+    for paragraph in facts.paragraphs():
+        pdf.multi_cell(0, 7, _latin1(paragraph), new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(4)
+    pdf.ln(10)
+    pdf.multi_cell(0, 7, _latin1(f"Fait le {_fr(facts.issued_on)}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", "B", 12)
+    pdf.multi_cell(0, 7, _latin1(f"Pour {facts.issuer}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", "", 9)
+    pdf.ln(20)
+    pdf.multi_cell(0, 5, _latin1(f"Référence : mission {facts.mission_id}"), new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
+
+
+def _fr(day: date) -> str:
+    return day.strftime("%d/%m/%Y")
+
+
+# Letters and signs common in French and English text that Latin-1 lacks.
+_OUTSIDE_LATIN1 = str.maketrans({"œ": "oe", "Œ": "OE", "’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
+
+
+def _latin1(text: str) -> str:
+    """``text`` in the core PDF fonts' Latin-1: other letters lose their accents, the rest becomes ``?``."""
+    # The core fonts need no font file in the image; names outside Latin-1 (e.g. "Dương") are rare
+    # enough that an unaccented spelling is acceptable on the certificate.
+    out = []
+    for ch in text.translate(_OUTSIDE_LATIN1):
+        if ord(ch) < 256:
+            out.append(ch)
+            continue
+        base = unicodedata.normalize("NFKD", ch).encode("latin-1", "ignore").decode("latin-1")
+        out.append(base or "?")
+    return "".join(out)
