@@ -64,6 +64,10 @@ class PartnerIn(_Body):
     hosting_capacity: int = Field(ge=0, le=1000)
     reciprocity: bool = False
     contacts: list[Contact] = Field(default_factory=list, max_length=MAX_CONTACTS)
+    contact_email: Email | None = Field(
+        default=None,
+        description="the organisation's own address (not a contact person's): told about the volunteers it hosts",
+    )
 
 
 class AuthorityPatch(_Body):

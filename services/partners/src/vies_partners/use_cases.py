@@ -212,6 +212,7 @@ def partner_view(doc: Document, *, details: bool) -> Document:
     }
     if details:
         view["contacts"] = doc.get("contacts", [])
+        view["contact_email"] = doc.get("contact_email")
         view["history"] = doc.get("history", [])
     return view
 
@@ -440,6 +441,7 @@ async def register_partner(
             "hosting_capacity": body.hosting_capacity,
             "reciprocity": body.reciprocity,
             "contacts": [c.model_dump() for c in body.contacts],
+            "contact_email": body.contact_email,
             "status": "pending",
             "history": [
                 {
@@ -467,6 +469,9 @@ async def register_partner(
                 languages=languages,
                 hosting_capacity=body.hosting_capacity,
                 reciprocity=body.reciprocity,
+                # The organisation's own address, so a host partner hears of its volunteers from the
+                # start; never a contact person's (personal data stays off the events topic).
+                contact_email=body.contact_email,
             )
         )
         return partner_view(doc, details=vets_country(principal, doc["country"]))

@@ -160,3 +160,38 @@ async def test_an_authority_corrects_its_record_and_the_branch_records_its_enrol
         assert updates[1]["changed"] == ["territoires_volontaires", "territoires_volontaires_since"]
         assert updates[1]["territoires_volontaires_since"] == "2026-11-02"
         assert all(u["region"] == "FR-ARA" for u in updates)
+
+
+async def test_a_partner_registered_with_its_address_carries_it_in_the_event(
+    vies_settings: Any, vies_stack: Any, topic_prefix: str
+) -> None:
+    """A host partner is told about its volunteers from registration on: ``PartnerRegistered.contact_email``."""
+    settings = vies_settings("partners", PartnersSettings)
+    async with running(create(settings), settings) as svc:
+        c, staff = svc.client, svc.auth("staff")
+        centre = svc.auth("centre", country="SN")
+        address = "accueil@ziguinchor-sante.example.sn"
+        for bad in ("not-an-address", "a@b." + "c" * 260, 3):
+            r = await c.post("/partners", json=partner_body("Ziguinchor Santé", contact_email=bad), headers=centre)
+            assert r.status_code == 422, (bad, r.text)
+        r = await c.post(
+            "/partners", json=partner_body("Ziguinchor Santé", contact_email=f" {address} "), headers=centre
+        )
+        assert r.status_code == 201, r.text
+        with_address = r.json()["partner_id"]
+        assert r.json()["contact_email"] == address  # the centre of its country sees it with the contacts
+        without = (await c.post("/partners", json=partner_body("Bignona Santé"), headers=staff)).json()["partner_id"]
+        assert (await c.post(f"/partners/{with_address}/approve", headers=staff)).status_code == 200
+        listed = (
+            await c.get(f"/partners/{with_address}", headers=svc.auth("authority", authority_id=AUTHORITY))
+        ).json()
+        assert (
+            "contact_email" not in listed and "contacts" not in listed
+        )  # like the contact persons: not to authorities
+
+        probe = KafkaProbe(vies_stack.kafka_bootstrap, [events_topic("partners", topic_prefix)])
+        registered = {e["key"]: e["value"] for e in await probe.wait_for("partners.PartnerRegistered", 2)}
+        assert registered[with_address]["contact_email"] == address
+        # no address given: none invented from a contact person (personal data stays off the events topic)
+        assert registered[without]["contact_email"] is None
+        assert "awa@partner.example.sn" not in str(registered[without])
