@@ -10,9 +10,12 @@ What is checked, and why:
 - every Deployment has a PodDisruptionBudget and exactly one autoscaler (an
   HPA on CPU for an API, a KEDA ScaledObject on consumer lag for a worker);
 - network policies: a namespace-wide default deny, API pods reachable only
-  from the ingress controller (plus Prometheus on the metrics port), egress
+  from the ingress controller and the web portal's pods (plus Prometheus on
+  the metrics port), the portal from the ingress controller; egress
   only to Kafka, MongoDB, DNS, Keycloak's HTTP port for API pods (JWKS) and
-  the notifications worker (admin REST API) and, for the notifications worker
+  the notifications worker (admin REST API), for the portal the APIs' pods
+  and the ingress controller's HTTPS port (Keycloak's public host, the
+  issuer) and, for the notifications worker
   and regional consumers, SMTP/HTTPS outside the cluster; a pod told to call
   Keycloak in the cluster has the egress rule and is admitted by Keycloak's
   policy;
@@ -26,7 +29,7 @@ What is checked, and why:
   read VIES_OWNER_DIRECTORY_CLIENT_SECRET from the Secret the realm import
   takes the client's secret from, with the overlay's realm URL and a client
   whose service account may read users; API pods do not get that secret;
-- Ingress: no path is "/" or covers an operational endpoint (/metrics,
+- Ingress: no path is a Prefix "/" (an Exact "/" is the portal's home page) or covers an operational endpoint (/metrics,
   /healthz, /readyz, /docs, /redoc, /openapi.json, /asyncapi.json) or
   Keycloak's admin console and master realm; every path is Prefix or Exact;
 - the Keycloak realm import: no user but service accounts of its confidential
@@ -132,6 +135,11 @@ def container_env(docs: list[Doc], container: Doc) -> tuple[dict[str, str], dict
         ref = (var.get("valueFrom") or {}).get("secretKeyRef")
         if ref:
             secrets[var["name"]] = (ref["name"], ref["key"])
+        cm_ref = (var.get("valueFrom") or {}).get("configMapKeyRef")
+        if cm_ref and cm_ref.get("name") in configmaps:
+            data = configmaps[cm_ref["name"]].get("data") or {}
+            if cm_ref.get("key") in data:
+                values[var["name"]] = str(data[cm_ref["key"]])
     return values, secrets
 
 
@@ -145,6 +153,11 @@ def app_container(doc: Doc) -> Doc:
 
 def is_api(doc: Doc) -> bool:
     return doc.get("metadata", {}).get("labels", {}).get("app.kubernetes.io/component") == "api"
+
+
+def is_portal(labels: dict[str, str]) -> bool:
+    """The web portal's pods: public pages behind the Ingress, a client of the four APIs and of Keycloak."""
+    return labels.get("app.kubernetes.io/name") == "portal" and labels.get("app.kubernetes.io/component") == "web"
 
 
 def is_notifications_worker(labels: dict[str, str]) -> bool:
@@ -285,10 +298,10 @@ def check_autoscaling(docs: list[Doc]) -> list[str]:
         where = kind_name(doc)
         if name in hpa_targets and name in keda_targets:
             errors.append(f"{where}: scaled by both an HPA and a ScaledObject")
-        elif is_api(doc):
+        elif is_api(doc) or is_portal(_labels(doc)):
             hpa = hpa_targets.get(name)
             if hpa is None:
-                errors.append(f"{where}: API without a HorizontalPodAutoscaler")
+                errors.append(f"{where}: API or portal without a HorizontalPodAutoscaler")
             elif not any(
                 m.get("type") == "Resource" and m.get("resource", {}).get("name") == "cpu"
                 for m in hpa["spec"].get("metrics") or []
@@ -368,15 +381,23 @@ def check_network_policies(docs: list[Doc], *, whole_namespace: bool = True) -> 
         if not own:
             errors.append(f"{where}: no NetworkPolicy of its own (egress rules naming its pods)")
         api = is_api(doc)
+        portal = is_portal(labels)
         for policy in _policies_for(policies, labels, "Ingress"):
             for rule in policy["spec"].get("ingress") or []:
                 peers = rule.get("from") or []
                 if not peers:
                     errors.append(f"{where}: {kind_name(policy)} admits ingress from anywhere")
                 for peer in peers:
-                    from_ingress = api and _is_namespace(peer, INGRESS_CONTROLLER_NAMESPACE)
+                    from_ingress = (api or portal) and _is_namespace(peer, INGRESS_CONTROLLER_NAMESPACE)
                     from_monitoring = _is_namespace(peer, MONITORING_NAMESPACE) and _ports(rule) == {"http"}
-                    if not (from_ingress or from_monitoring):
+                    # The web portal calls the APIs (same namespace, the API's http port only).
+                    from_portal = (
+                        api
+                        and "namespaceSelector" not in peer
+                        and is_portal((peer.get("podSelector") or {}).get("matchLabels") or {})
+                        and _ports(rule) == {"http"}
+                    )
+                    if not (from_ingress or from_monitoring or from_portal):
                         errors.append(f"{where}: {kind_name(policy)} admits ingress from {peer}")
         external_allowed = labels.get("app.kubernetes.io/name") == "regional" or is_notifications_worker(labels)
         # The JWKS (API pods) and the admin REST API (the notifications worker's owner directory).
@@ -396,6 +417,17 @@ def check_network_policies(docs: list[Doc], *, whole_namespace: bool = True) -> 
                     if pod_sel.get("k8s-app") == "kube-dns" and ports == {53}:
                         continue
                     if keycloak_allowed and pod_sel.get("app") == "keycloak" and ports == {KEYCLOAK_HTTP_PORT}:
+                        continue
+                    # The portal: the APIs' pods on their http port, and Keycloak's public
+                    # host (VIES_OIDC_ISSUER) through the ingress controller (HTTPS).
+                    if (
+                        portal
+                        and "namespaceSelector" not in peer
+                        and pod_sel.get("app.kubernetes.io/component") == "api"
+                        and ports == {"http"}
+                    ):
+                        continue
+                    if portal and _is_namespace(peer, INGRESS_CONTROLLER_NAMESPACE) and ports == {443}:
                         continue
                     block = peer.get("ipBlock")
                     if block and external_allowed and ports <= EXTERNAL_PORTS and block.get("except"):
@@ -538,6 +570,8 @@ def _check_kafka_clients(docs: list[Doc], users: dict[str, Doc]) -> list[str]:
     """Each workload logs in as a KafkaUser that exists, with the password Secret of that user."""
     errors: list[str] = []
     for doc in of_kind(docs, "Deployment"):
+        if is_portal(_labels(doc)):
+            continue  # no Kafka client: it calls the APIs
         values, secrets = container_env(docs, app_container(doc))
         username = values.get("VIES_KAFKA_SASL_USERNAME")
         where = kind_name(doc)
@@ -670,7 +704,8 @@ def check_tokens(docs: list[Doc]) -> list[str]:
             for ref in _jwt_secret_refs(doc, container)
         )
         set_vars = set(values) | set(secrets)
-        if not is_api(doc):
+        portal = is_portal(_labels(doc))
+        if not (is_api(doc) or portal):
             extra = sorted(v for v in set_vars if v.startswith(TOKEN_VARIABLES))
             if extra:
                 errors.append(f"{where}: a worker pod gets token settings {extra}")
@@ -678,6 +713,12 @@ def check_tokens(docs: list[Doc]) -> list[str]:
         issuer = values.get("VIES_OIDC_ISSUER", "")
         if not issuer.startswith("https://") or "/realms/" not in issuer:
             errors.append(f"{where}: VIES_OIDC_ISSUER {issuer!r} is not an https Keycloak realm URL")
+        if portal:
+            # The portal signs people in at the API pods' realm (the issuer only: it checks no token).
+            want = expected.get("VIES_OIDC_ISSUER")
+            if want is not None and issuer != want:
+                errors.append(f"{where}: VIES_OIDC_ISSUER is {issuer!r}, the overlay's Keycloak says {want!r}")
+            continue
         if not values.get("VIES_OIDC_AUDIENCE"):
             errors.append(f"{where}: no VIES_OIDC_AUDIENCE")
         for name, want in expected.items():
@@ -915,7 +956,7 @@ def check_ingress(docs: list[Doc]) -> list[str]:
                 f"{where}: pathType {path_type or 'missing'} (Prefix or Exact, no controller-specific matching)"
             )
             continue
-        if path.rstrip("/") == "":
+        if path.rstrip("/") == "" and path_type == "Prefix":
             errors.append(f"{where}: routes every path of the host, operational endpoints included")
             continue
         for private in (*OPERATIONAL_PATHS, *KEYCLOAK_PRIVATE_PATHS):

@@ -128,6 +128,10 @@ def _settings_variables(app: str) -> set[str]:
         # `vies regional run` reads the shared settings plus its webhook; VIES_REGION_SLUG only
         # feeds the kustomize replacements of components/regional.
         fields = set(ServiceSettings.model_fields) | {"regional_webhook_url", "region_slug"}
+    elif app == "portal":
+        from vies_portal.settings import PortalSettings
+
+        fields = set(PortalSettings.model_fields)
     else:
         module = pytest.importorskip(f"vies_{app}.settings")
         (cls,) = [

@@ -18,6 +18,10 @@ from deploy_checks import REPO
 from vies_shared.settings import DEFAULT_HTTP_PORTS
 
 SERVICE_IMAGES = {s: REPO / "services" / s / "Dockerfile" for s in DEFAULT_HTTP_PORTS}
+# The web portal (services/portal, console script vies-portal, port 8000 like its pods).
+PORTAL_PORT = 8000
+IMAGE_PORTS = {**DEFAULT_HTTP_PORTS, "portal": PORTAL_PORT}
+SERVICE_IMAGES["portal"] = REPO / "services" / "portal" / "Dockerfile"
 REGIONAL_IMAGE = REPO / "deploy" / "docker" / "regional.Dockerfile"
 POD_UID = 10001  # components/pod-defaults runAsUser / runAsGroup
 BUILD_TOOLS = re.compile(r"\b(gcc|g\+\+|build-essential|make|cmake|apt-get|apk|pip install)\b")
@@ -78,7 +82,7 @@ def test_image_is_multi_stage_slim_non_root_without_healthcheck(path: Path) -> N
     assert installs and all("-c constraints.txt" in r for r in installs), "dependencies not pinned by constraints.txt"
 
 
-@pytest.mark.parametrize(("service", "port"), DEFAULT_HTTP_PORTS.items())
+@pytest.mark.parametrize(("service", "port"), IMAGE_PORTS.items())
 def test_service_image_runs_its_console_script_on_its_port(service: str, port: int) -> None:
     stages, _ = parse(SERVICE_IMAGES[service])
     final = stages[-1]

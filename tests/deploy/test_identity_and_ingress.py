@@ -67,7 +67,14 @@ def test_token_settings_per_pod(rendered: dict[str, str], overlay: str) -> None:
         assert not [n for n in names if n.startswith("VIES_JWT_")], doc["metadata"]["name"]
         assert not [s for s, _ in secrets.values() if "jwt" in s], doc["metadata"]["name"]
         assert not [s for s in container.get("envFrom") or [] if "secretRef" in s], doc["metadata"]["name"]
-        if is_api(doc):
+        if k8s_policy.is_portal(k8s_policy._labels(doc)):
+            # The portal signs people in at the realm: the issuer, nothing to check tokens with.
+            assert [n for n in names if n.startswith(("VIES_OIDC_", "VIES_JWT_"))] == ["VIES_OIDC_ISSUER"]
+            assert (
+                values["VIES_OIDC_ISSUER"]
+                == container_env(docs, k8s_policy.app_container(apis[0]))[0]["VIES_OIDC_ISSUER"]
+            )
+        elif is_api(doc):
             assert values["VIES_OIDC_ISSUER"].startswith("https://auth.")
             assert values["VIES_OIDC_ISSUER"].endswith("/realms/vies")
             assert values["VIES_OIDC_AUDIENCE"] == "vies-api"
@@ -287,7 +294,8 @@ def test_each_service_host_routes_only_its_service(rendered: dict[str, str], ove
         hosts.setdefault(host, set()).add(backend)
     assert all(len(b) == 1 for b in hosts.values()), hosts
     assert {next(iter(b)) for b in hosts.values()} == {f"vies-{s}" for s in contract.SERVICES} | {
-        "vies-keycloak-service"
+        "vies-keycloak-service",
+        "vies-portal",
     }
 
 
@@ -408,3 +416,138 @@ def test_an_unsafe_realm_fails(production: list[dict]) -> None:
     assert f"{where} client vies-cli: password or implicit grant enabled" in errors
     assert any("'authority from ProConnect' (hardcoded-role-idp-mapper) gives roles" in e for e in errors)
     assert f"{where}: identity-provider mapper 'authority_id from a claim' sets authority_id from a claim" in errors
+
+
+# --------------------------------------------------------------------------- the web portal
+
+
+@cache
+def portal_app() -> FastAPI:
+    """The portal's FastAPI app (nothing connects until started)."""
+    from vies_portal.app import create
+    from vies_portal.settings import PortalSettings
+
+    app: FastAPI = create(PortalSettings(env="dev"))
+    return app
+
+
+def portal_public_paths() -> list[str]:
+    """The portal's pages (its OpenAPI paths), its static files and favicon, parameters filled in."""
+    pages = [re.sub(r"\{[^}]+\}", "x", p) for p in portal_app().openapi()["paths"]]
+    return sorted({*pages, "/static/portal.css", "/static/htmx.min.js", "/favicon.ico"})
+
+
+PORTAL_OPERATIONAL = ("/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/openapi.json")
+
+
+def test_the_portals_operational_paths_are_known() -> None:
+    app = portal_app()
+    documented = set(app.openapi()["paths"])
+    undocumented = {p for r in app.routes if isinstance(p := getattr(r, "path", None), str) and p not in documented} - {
+        "/static",
+        "/favicon.ico",
+    }
+    assert undocumented <= set(k8s_policy.OPERATIONAL_PATHS), undocumented
+
+
+@pytest.mark.parametrize("overlay", ENVIRONMENTS)
+def test_every_portal_page_is_routed_to_the_portal_host_and_no_operational_one(
+    rendered: dict[str, str], overlay: str
+) -> None:
+    docs = load_all(rendered[overlay])
+    unrouted = [p for p in portal_public_paths() if not routed(docs, "vies-portal", p)]
+    assert not unrouted, f"portal: the Ingress does not route {unrouted} (add the page's root)"
+    leaked = [p for p in PORTAL_OPERATIONAL if routed(docs, "vies-portal", p)]
+    assert not leaked, f"portal: the Ingress routes {leaked}"
+    (portal,) = [d for d in of_kind(docs, "Deployment") if k8s_policy.is_portal(k8s_policy._labels(d))]
+    values, secrets = container_env(docs, k8s_policy.app_container(portal))
+    hosts = {h for _, h, _, _, b in k8s_policy.ingress_paths(docs) if b == "vies-portal"}
+    assert values["VIES_PUBLIC_URL"] in {f"https://{h}" for h in hosts}
+    realm = of_kind(docs, "KeycloakRealmImport")[0]["spec"]
+    client = next(c for c in realm["realm"]["clients"] if c["clientId"] == values["VIES_PORTAL_CLIENT_ID"])
+    assert client["redirectUris"] == [values["VIES_PUBLIC_URL"] + "/*"]
+    placeholder = k8s_policy.PLACEHOLDER.fullmatch(client["secret"])
+    assert placeholder
+    source = realm["placeholders"][placeholder.group(1)]["secret"]
+    assert secrets["VIES_PORTAL_CLIENT_SECRET"] == (source["name"], source["key"])
+    assert secrets["VIES_MONGODB_URI"][0] == "vies-portal-mongodb"
+    assert values["VIES_ENV"] == "production"
+    assert values["VIES_PORTAL_MONGODB_DB"] == "vies_portal"
+    for service in contract.SERVICES:
+        assert values[f"VIES_{service.upper()}_URL"] == f"http://vies-{service}"
+
+
+def test_a_prefix_root_on_the_portal_host_or_an_unrouted_page_fails(production: list[dict]) -> None:
+    docs = copy.deepcopy(production)
+    paths = by_name(docs, "Ingress")["vies-portal"]["spec"]["rules"][0]["http"]["paths"]
+    root = next(p for p in paths if p["path"] == "/")
+    assert root["pathType"] == "Exact"
+    assert k8s_policy.check_ingress(docs) == []
+    root["pathType"] = "Prefix"
+    errors = k8s_policy.check_ingress(docs)
+    assert errors and all(e.startswith("Ingress/vies-portal portal.vies.example.org/:") for e in errors), errors
+    root["pathType"] = "Exact"
+    paths.remove(next(p for p in paths if p["path"] == "/positions"))
+    assert not routed(docs, "vies-portal", "/positions/x")
+
+
+def test_the_portal_reaches_the_apis_and_keycloak_and_nothing_else(production: list[dict]) -> None:
+    docs = copy.deepcopy(production)
+    assert k8s_policy.check_network_policies(docs) == []
+    policies = by_name(docs, "NetworkPolicy")
+    # Every API admits the portal's pods on its http port.
+    for service in contract.SERVICES:
+        assert any(
+            k8s_policy.is_portal((peer.get("podSelector") or {}).get("matchLabels") or {})
+            for rule in policies[f"vies-{service}-api"]["spec"]["ingress"]
+            for peer in rule.get("from") or []
+        ), service
+    # The portal reaches Keycloak's public host through the ingress controller, which Keycloak admits.
+    assert any(
+        k8s_policy._is_namespace(peer, k8s_policy.INGRESS_CONTROLLER_NAMESPACE) and k8s_policy._ports(rule) == {443}
+        for rule in policies["vies-portal"]["spec"]["egress"]
+        for peer in rule["to"]
+    )
+    assert any(
+        k8s_policy._is_namespace(peer, k8s_policy.INGRESS_CONTROLLER_NAMESPACE)
+        for rule in policies["vies-keycloak"]["spec"]["ingress"]
+        for peer in rule["from"]
+    )
+    # A worker admitting the portal, the portal reaching anywhere on 443 or Keycloak's HTTP port: refused.
+    portal_rule = next(
+        r for r in policies["vies-recruitment-api"]["spec"]["ingress"] if "namespaceSelector" not in r["from"][0]
+    )
+    policies["vies-missions-worker"]["spec"]["ingress"].append(copy.deepcopy(portal_rule))
+    policies["vies-portal"]["spec"]["egress"].append(
+        {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP", "port": 443}]}
+    )
+    policies["vies-portal"]["spec"]["egress"].append(
+        {"to": [{"podSelector": {"matchLabels": {"app": "keycloak"}}}], "ports": [{"protocol": "TCP", "port": 8080}]}
+    )
+    errors = k8s_policy.check_network_policies(docs)
+    assert any(
+        e.startswith("Deployment/vies-missions-worker: NetworkPolicy/vies-missions-worker admits") for e in errors
+    )
+    assert any(
+        e.startswith("Deployment/vies-portal: NetworkPolicy/vies-portal allows egress to {'ipBlock'") for e in errors
+    )
+    assert any(
+        e.startswith("Deployment/vies-portal: NetworkPolicy/vies-portal allows egress to {'podSelector'")
+        for e in errors
+    )
+
+
+def test_a_portal_without_autoscaler_or_with_another_issuer_fails(production: list[dict]) -> None:
+    docs = [
+        d
+        for d in copy.deepcopy(production)
+        if not (d["kind"] == "HorizontalPodAutoscaler" and d["metadata"]["name"] == "vies-portal")
+    ]
+    portal = by_name(docs, "Deployment")["vies-portal"]
+    env = k8s_policy.pod_template(portal)["spec"]["containers"][0]["env"]
+    issuer = next(v for v in env if v["name"] == "VIES_OIDC_ISSUER")
+    env.remove(issuer)
+    env.append({"name": "VIES_OIDC_ISSUER", "value": "https://auth.example.org/realms/other"})
+    errors = k8s_policy.check_autoscaling(docs) + k8s_policy.check_tokens(docs)
+    assert "Deployment/vies-portal: API or portal without a HorizontalPodAutoscaler" in errors
+    assert any(e.startswith("Deployment/vies-portal: VIES_OIDC_ISSUER is 'https://auth.example.org") for e in errors)
