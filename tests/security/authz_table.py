@@ -136,9 +136,10 @@ ROWS: dict[tuple[str, str, str], Row] = {
             "places": 1,
         },
     ),
-    # Published positions are public to every signed-in person.
-    ("recruitment", "GET", "/positions"): Row(_roles(ALLOW)),
-    ("recruitment", "GET", "/positions/{position_id}"): Row(_roles(ALLOW)),
+    # Published positions are public: every signed-in person, and a portal's anonymous visitors
+    # (published ones only, without internal fields).
+    ("recruitment", "GET", "/positions"): Row(_roles(ALLOW), anonymous=OK),
+    ("recruitment", "GET", "/positions/{position_id}"): Row(_roles(ALLOW), anonymous=OK),
     ("recruitment", "POST", "/positions/{position_id}/publish"): Row(_roles(authority=SCOPED)),
     ("recruitment", "POST", "/positions/{position_id}/close"): Row(_roles(authority=SCOPED), body=REASON, late=1),
     # Anyone with a candidate account may apply; the application is theirs.

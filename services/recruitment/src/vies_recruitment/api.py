@@ -65,7 +65,7 @@ async def create_position(body: PositionIn, principal: CurrentPrincipal, runtime
 
 @router.get("/positions", tags=["positions"])
 async def search_positions(
-    principal: CurrentPrincipal,
+    principal: OptionalPrincipal,
     runtime: RuntimeDep,
     page: Pagination,
     country: CountryFilter = None,
@@ -77,7 +77,10 @@ async def search_positions(
     authority_id: IdFilter = None,
     partnership_id: IdFilter = None,
 ) -> Json:
-    """Search positions; drafts only appear to their authority and staff."""
+    """Search positions; drafts only appear to their authority and staff.
+
+    Public: without a token (a portal's anonymous visitor) only published positions, without
+    the internal fields; a defective token is still a 401."""
     filters = {
         "country": country.upper() if country else None,
         "scheme": scheme,
@@ -92,8 +95,8 @@ async def search_positions(
 
 
 @router.get("/positions/{position_id}", tags=["positions"])
-async def get_position(position_id: PositionId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
-    """One position."""
+async def get_position(position_id: PositionId, principal: OptionalPrincipal, runtime: RuntimeDep) -> Json:
+    """One position. Public: without a token only a published one (404 otherwise), without the internal fields."""
     return await use_cases.get_position(runtime, principal, position_id)
 
 

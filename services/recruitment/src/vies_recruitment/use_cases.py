@@ -104,6 +104,33 @@ def position_view(doc: Document) -> Document:
     return view
 
 
+# What an anonymous visitor reads of a published position: no partnership, authority, partner or
+# sending organisation id, no closing reason, no internal dates.
+PUBLIC_POSITION_FIELDS = (
+    "position_id",
+    "title",
+    "description",
+    "scheme",
+    "country",
+    "partner_country",
+    "region",
+    "starts_on",
+    "duration_months",
+    "duration_days",
+    "places",
+    "languages",
+    "skills",
+    "status",
+    "published_at",
+)
+
+
+def public_position_view(doc: Document) -> Document:
+    """A published position as an anonymous visitor sees it."""
+    view = position_view(doc)
+    return {k: view[k] for k in PUBLIC_POSITION_FIELDS if k in view}
+
+
 def application_view(doc: Document, *, personal: bool) -> Document:
     """An application as the API shows it; without the candidate's profile when ``personal`` is False."""
     view = {k: v for k, v in doc.items() if k not in ("_id", "email_key")}
@@ -316,17 +343,19 @@ async def close_positions_of_partnership(uow: UnitOfWork, partnership_id: str, r
     return closed
 
 
-async def get_position(runtime: Runtime, principal: Principal, position_id: str) -> Document:
-    """One position; drafts only for their authority and staff."""
+async def get_position(runtime: Runtime, principal: Principal | None, position_id: str) -> Document:
+    """One position; drafts only for their authority and staff; anonymous: published ones only."""
     pos = await runtime.db[store.POSITIONS].find_one({"_id": position_id})
-    if pos is None:
+    if pos is None or (principal is None and pos.get("status") != positions.PUBLISHED):
         raise NotFound(f"position {position_id} not found")
+    if principal is None:
+        return public_position_view(pos)
     if not access.can_read_position(principal, pos):
         raise Forbidden("this draft belongs to another authority")
     return position_view(pos)
 
 
-async def search_positions(runtime: Runtime, principal: Principal, filters: Document, page: Page) -> Document:
+async def search_positions(runtime: Runtime, principal: Principal | None, filters: Document, page: Page) -> Document:
     """Positions matching the filters (country, scheme, status, region, language, free text), paginated."""
     conditions: list[Document] = []
     for name in ("country", "scheme", "status", "region", "authority_id", "partnership_id"):
@@ -337,7 +366,9 @@ async def search_positions(runtime: Runtime, principal: Principal, filters: Docu
     if filters.get("q"):
         pattern = {"$regex": re.escape(filters["q"]), "$options": "i"}
         conditions.append({"$or": [{"title": pattern}, {"description": pattern}]})
-    if not principal.is_staff:
+    if principal is None:
+        conditions.append({"status": positions.PUBLISHED})
+    elif not principal.is_staff:
         visible: list[Document] = [{"status": {"$ne": positions.DRAFT}}]
         if principal.role == "authority" and principal.authority_id:
             visible.append({"authority_id": principal.authority_id})
@@ -346,7 +377,8 @@ async def search_positions(runtime: Runtime, principal: Principal, filters: Docu
     collection = runtime.db[store.POSITIONS]
     total = await collection.count_documents(query)
     cursor = collection.find(query).sort([("starts_on", 1), ("_id", 1)]).skip(page.offset).limit(page.limit)
-    return paged([position_view(d) for d in await cursor.to_list()], total, page)
+    view = position_view if principal is not None else public_position_view
+    return paged([view(d) for d in await cursor.to_list()], total, page)
 
 
 # --- applications --------------------------------------------------------------------------
