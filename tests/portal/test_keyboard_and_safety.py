@@ -43,6 +43,25 @@ async def type_date(page: Page, selector: str, iso: str) -> None:
     raise AssertionError(f"could not type {iso} into {selector}")
 
 
+async def test_anonymous_visitors_browse_published_positions(
+    portal_stack: PortalStack, context: BrowserContext
+) -> None:
+    """Without signing in: the positions, a search and a position's page; applying asks to sign in."""
+    page = await context.new_page()
+    journey = Journey(page, "anonymous", portal_stack.url)
+    await page.goto(portal_stack.url + "/positions")
+    await expect(page.locator("#results-count")).to_be_visible()
+    await expect(page.get_by_role("link", name="Coordinateur·rice santé communautaire")).to_be_visible()
+    await journey.look("positions, anonymous")
+    await page.fill("#q", "santé")
+    await page.get_by_role("button", name="Rechercher").click()
+    await expect(page.locator("#results-count")).to_have_text("1 offre")
+    await page.get_by_role("link", name="Coordinateur·rice santé communautaire").click()
+    await expect(page.locator("h1")).to_have_text("Coordinateur·rice santé communautaire")
+    await expect(page.locator("main a[href^='/sign-in']")).to_be_visible()
+    await journey.look("position, anonymous")
+
+
 async def test_application_with_the_keyboard_only(portal_stack: PortalStack, context: BrowserContext) -> None:
     page = await context.new_page()
     journey = Journey(page, "keyboard", portal_stack.url)

@@ -57,9 +57,16 @@ class Apis:
         json: Any = None,
         params: Mapping[str, Any] | None = None,
         request_id: str = "",
+        forwarded_for: str = "",
     ) -> Document:
-        """The JSON answer of one call, or ApiError / ApiUnavailable."""
+        """The JSON answer of one call, or ApiError / ApiUnavailable.
+
+        ``forwarded_for``: the visitor's address chain (``X-Forwarded-For``), so that an API
+        limiting anonymous calls per address (recruitment's pre-check) counts each visitor apart.
+        """
         headers = {"Accept": "application/json"}
+        if forwarded_for:
+            headers["X-Forwarded-For"] = forwarded_for
         if token:
             headers["Authorization"] = f"Bearer {token}"
         if request_id:

@@ -33,10 +33,7 @@ async def switch_language(request: Request, lang: str, next: str = "/") -> Respo
 @router.get("/schemes")
 async def schemes(request: Request) -> Response:
     """The five schemes, their rules and legal sources (from the recruitment API)."""
-    try:
-        found = await api(request, "recruitment", "GET", "/schemes", signed=False)
-    except ApiError as exc:
-        return _locked(request, exc, _(request, "Volunteering schemes"))
+    found = await api(request, "recruitment", "GET", "/schemes", signed=False)
     return render(request, "schemes.html", _(request, "Volunteering schemes"), schemes=found.get("schemes", []))
 
 
@@ -123,10 +120,7 @@ async def positions(
         "limit": PAGE_SIZE,
         "offset": (page - 1) * PAGE_SIZE,
     }
-    try:
-        found = await api(request, "recruitment", "GET", "/positions", signed=False, params=params)
-    except ApiError as exc:
-        return _locked(request, exc, _(request, "Volunteer positions"))
+    found = await api(request, "recruitment", "GET", "/positions", signed=False, params=params)
     items = found.get("items", [])
     earliest = parse_date(starts_after)
     if earliest is not None:
@@ -154,15 +148,5 @@ async def position(request: Request, position_id: str) -> Response:
     """One position: what, where, when, for whom."""
     if len(position_id) > 100:
         raise ApiError(404)
-    try:
-        found = await api(request, "recruitment", "GET", f"/positions/{position_id}", signed=False)
-    except ApiError as exc:
-        return _locked(request, exc, _(request, "Position"))
+    found = await api(request, "recruitment", "GET", f"/positions/{position_id}", signed=False)
     return render(request, "position.html", found.get("title", _(request, "Position")), position=found)
-
-
-def _locked(request: Request, exc: ApiError, title: str) -> Response:
-    """The API asks for a token even for this public page: the visitor is offered to sign in."""
-    if exc.status != 401 or session_of(request).signed_in:
-        raise exc
-    return render(request, "sign_in_needed.html", title)

@@ -158,6 +158,19 @@ async def access_token(request: Request) -> str:
     return str(session.tokens["access_token"])
 
 
+def forwarded_for(request: Request) -> str:
+    """The ``X-Forwarded-For`` chain to send on: what reached the portal plus its own peer.
+
+    Behind the Ingress the peer is the controller, which appended the visitor's address; run
+    locally the peer is the visitor. The API keeps the last hop it does not trust
+    (``VIES_TRUSTED_REQUEST_ID_FROM``, which includes the portal's pods), so a visitor cannot
+    pass for another by sending the header.
+    """
+    peer = request.client.host if request.client else ""
+    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+    return ", ".join([*hops, peer] if peer else hops)
+
+
 async def api(
     request: Request,
     service: str,
@@ -177,7 +190,14 @@ async def api(
         token = await access_token(request)
     try:
         return await portal_of(request).apis.call(
-            service, method, path, token=token, json=json, params=params, request_id=request.state.request_id
+            service,
+            method,
+            path,
+            token=token,
+            json=json,
+            params=params,
+            request_id=request.state.request_id,
+            forwarded_for=forwarded_for(request),
         )
     except ApiError as exc:
         if exc.status == 401 and token:

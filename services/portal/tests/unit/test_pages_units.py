@@ -14,7 +14,7 @@ from vies_portal.account import timeline
 from vies_portal.apis import _error
 from vies_portal.app import content_security_policy
 from vies_portal.settings import PortalSettings
-from vies_portal.web import local_path
+from vies_portal.web import forwarded_for, local_path
 
 PACKAGE = Path(i18n.__file__).parent
 
@@ -90,3 +90,19 @@ def test_content_security_policy_has_no_inline_script() -> None:
 def test_cookies_are_secure_outside_local_http() -> None:
     assert not PortalSettings(public_url="http://127.0.0.1:8000").secure_cookies
     assert PortalSettings(public_url="https://portal.example.org").secure_cookies
+
+
+@pytest.mark.parametrize(
+    ("header", "peer", "expected"),
+    [
+        (None, "203.0.113.7", "203.0.113.7"),  # run locally: the peer is the visitor
+        ("198.51.100.4", "10.2.3.4", "198.51.100.4, 10.2.3.4"),  # behind the Ingress controller
+        ("1.1.1.1, 198.51.100.4", "10.2.3.4", "1.1.1.1, 198.51.100.4, 10.2.3.4"),  # a forged hop stays leftmost
+    ],
+)
+def test_the_visitors_address_chain_is_sent_on(header: str | None, peer: str, expected: str) -> None:
+    from starlette.requests import Request
+
+    headers = [(b"x-forwarded-for", header.encode())] if header else []
+    request = Request({"type": "http", "headers": headers, "client": (peer, 50000)})
+    assert forwarded_for(request) == expected
