@@ -308,6 +308,8 @@ class DeliveryWorker:
         context = {**doc.get("context", {}), "recipient_name": address.name}
         if context.get("alert_id"):
             context["alert_url"] = self.settings.safety_check_url.replace("{alert_id}", str(context["alert_id"]))
+        if doc["template"] == routing.RETURN_SEMINAR_TEMPLATE:
+            context["seminar_url"] = self.settings.return_seminar_url
         await self._complete(context)
         try:
             content = render(doc["template"], language, context)
@@ -325,7 +327,8 @@ class DeliveryWorker:
         message ends failed); a safety message keeps waiting either way.
         """
         error = "recipient's contact data not known (yet)"
-        created = doc.get("created_at") or datetime.now(UTC)
+        # A delayed message (return seminar) waits from its due date, not from when it was queued.
+        created = doc.get("due_at") or doc.get("created_at") or datetime.now(UTC)
         created = created if created.tzinfo else created.replace(tzinfo=UTC)
         waited = (datetime.now(UTC) - created).total_seconds()
         if waited < self.settings.contact_wait_max_seconds or doc.get("category") in SAFETY_CATEGORIES:

@@ -5,7 +5,11 @@ The kit's consumer gives idempotency on ``ce_id`` (inbox), retries and dead lett
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from vies_notifications import intake, projection
+from vies_notifications.domain import routing
+from vies_notifications.settings import NotificationsSettings
 from vies_shared.events.base import Event, registered_models
 from vies_shared.events.recruitment import ContactUpdated, PersonErased
 from vies_shared.events.topics import contacts_topic
@@ -18,9 +22,15 @@ CONSUMED_SERVICES = ("partners", "recruitment", "missions")
 SPECIAL = {ContactUpdated.TYPE, PersonErased.TYPE}
 
 
+def _delays(ctx: HandlerContext) -> Mapping[str, float]:
+    """The delays of the routing table's delayed rows, from the service's settings when it has them."""
+    settings = getattr(ctx.runtime, "settings", None)
+    return settings.delays if isinstance(settings, NotificationsSettings) else routing.DEFAULT_DELAYS
+
+
 async def on_event(ctx: HandlerContext, event: Event) -> None:
     """Any contract event: update the projection and queue its notifications."""
-    await intake.take_in(ctx.uow, ctx.meta, event)
+    await intake.take_in(ctx.uow, ctx.meta, event, _delays(ctx))
 
 
 async def on_contact_updated(ctx: HandlerContext, event: ContactUpdated) -> None:
@@ -31,7 +41,7 @@ async def on_contact_updated(ctx: HandlerContext, event: ContactUpdated) -> None
 async def on_person_erased(ctx: HandlerContext, event: PersonErased) -> None:
     """Right to erasure: contact data deleted, delivery log anonymised; subscribers still hear of the erasure."""
     await projection.erase_person(ctx.uow, event.person_id)
-    await intake.take_in(ctx.uow, ctx.meta, event)
+    await intake.take_in(ctx.uow, ctx.meta, event, _delays(ctx))
 
 
 async def on_tombstone(uow: UnitOfWork, topic: str, key: str) -> None:

@@ -10,6 +10,7 @@ never slows the consumption of events.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -172,11 +173,18 @@ def notification_document(
     region: str | None,
     now: datetime,
     payload: str | None = None,
+    due: datetime | None = None,
+    event_id: str | None = None,
 ) -> Document:
-    """A new pending notification, due at once."""
-    return {
-        "_id": notification_id(meta.id, recipient.key, channel),
-        "event_id": meta.id,
+    """A new pending notification, due at once or at ``due`` (a delayed row of the routing table).
+
+    ``event_id`` (default: the event's) tells apart two messages of one event to the same recipient
+    by the same channel, e.g. the thanks at the end of a mission and the later seminar invitation.
+    """
+    event_id = event_id or meta.id
+    document: Document = {
+        "_id": notification_id(event_id, recipient.key, channel),
+        "event_id": event_id,
         "event_type": meta.type,
         "occurred_at": meta.time,
         "correlation_id": meta.correlation_id,
@@ -189,10 +197,13 @@ def notification_document(
         "region": region,
         "status": PENDING,
         "attempts": 0,
-        "next_attempt_at": now,
+        "next_attempt_at": due or now,
         "created_at": now,
         "updated_at": now,
     }
+    if due is not None and due > now:
+        document["due_at"] = due  # the wait for contact data counts from here (delivery.py)
+    return document
 
 
 async def enqueue(uow: UnitOfWork, documents: list[Document]) -> int:
@@ -317,11 +328,17 @@ class _Blank(dict[str, Any]):
         return "?"
 
 
-async def take_in(uow: UnitOfWork, meta: EventMeta, event: Event) -> int:
-    """Handle one event: projection, routing, opt-outs, webhooks, digest; returns how many notifications were new."""
+async def take_in(
+    uow: UnitOfWork, meta: EventMeta, event: Event, delays: Mapping[str, float] = routing.DEFAULT_DELAYS
+) -> int:
+    """Handle one event: projection, routing, opt-outs, webhooks, digest; returns how many notifications were new.
+
+    ``delays`` (settings) say how long after the event the delayed rows of the table are due.
+    """
     await projection.apply(uow, meta, event)
     facts = await gather_facts(uow, meta, event)
     now = datetime.now(UTC)
+    occurred = meta.time if meta.time.tzinfo else meta.time.replace(tzinfo=UTC)
     documents: list[Document] = []
     planned: list[tuple[routing.Route, str, list[Recipient]]] = []
     for route in routing.routes_for(meta.type, facts):
@@ -343,6 +360,8 @@ async def take_in(uow: UnitOfWork, meta: EventMeta, event: Event) -> int:
                             context=facts,
                             region=facts.get("region"),
                             now=now,
+                            due=routing.due_at(route, occurred, now, delays),
+                            event_id=routing.message_event_id(route, meta.id),
                         )
                     )
     documents += await _webhook_documents(uow, meta, event, facts, now)

@@ -162,6 +162,12 @@ SAMPLES: dict[str, dict[str, Any]] = {
     },
     "safety_check_unaccounted": {"alert_id": "al-1", "country": "SN", "unaccounted_mission_ids": ["m-1", "m-7"]},
     "mission_ended_volunteer": {"mission_id": "m-1", "country": "SN", "ended_on": "2028-01-14"},
+    "return_seminar_invitation": {
+        "mission_id": "m-1",
+        "country": "SN",
+        "ended_on": "2028-01-14",
+        "seminar_url": "https://vies.example.org/volunteer/return-seminar",
+    },
     "mission_ended": {
         "mission_id": "m-1",
         "volunteer_id": "v-1",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from vies_notifications.domain import routing
 from vies_shared.settings import ServiceSettings
 
 
@@ -63,6 +64,10 @@ class NotificationsSettings(ServiceSettings):
     # contact_wait_max_seconds (then it fails like any transient failure; safety messages keep waiting).
     contact_wait_seconds: float = Field(default=30.0, gt=0)
     contact_wait_max_seconds: float = Field(default=7 * 86400.0, gt=0)
+    # The return-seminar invitation goes this long after a mission ends (one month; tests use seconds),
+    # with a link to the seminar's page.
+    return_seminar_delay_seconds: float = Field(default=30 * 86400.0, ge=0)
+    return_seminar_url: str = "https://vies.example.org/volunteer/return-seminar"
 
     # people and places the routing table names
     default_language: str = "fr"
@@ -88,3 +93,8 @@ class NotificationsSettings(ServiceSettings):
     def webhook_allowed(self) -> list[str]:
         """The allow-list entries, parsed."""
         return [entry.strip() for entry in self.webhook_allowlist.split(",") if entry.strip()]
+
+    @property
+    def delays(self) -> dict[str, float]:
+        """The delays of the routing table's delayed rows, by name."""
+        return {routing.RETURN_SEMINAR: self.return_seminar_delay_seconds}

@@ -268,7 +268,11 @@ async def test_every_routing_rule_reaches_the_right_people_in_their_language(
                 r = await svc.client.get("/notifications", params={"limit": 200}, headers=staff)
                 items = r.json()["items"]
                 state[:] = [(i["template"], i["recipient"]["role"], i["status"], i["last_error"]) for i in items]
-                return len(items) == expected_total and all(i["status"] == "sent" for i in items)
+                # The return-seminar invitation waits a month (its own test shortens the delay).
+                later = [i for i in items if i["template"] == "return_seminar_invitation"]
+                items = [i for i in items if i["template"] != "return_seminar_invitation"]
+                assert [i["status"] for i in later] in ([], ["pending"]), later
+                return len(items) == expected_total and len(later) == 1 and all(i["status"] == "sent" for i in items)
 
             try:
                 await wait_until(all_sent, timeout=60, message="34 notifications sent")

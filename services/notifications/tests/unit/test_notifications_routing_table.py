@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from vies_notifications.domain import routing
@@ -143,3 +145,22 @@ def test_opt_outs(category: str, opt_outs: set[str], blocked: bool) -> None:
 )
 def test_choose_language(preferred: str | None, contact: str | None, expected: str) -> None:
     assert routing.choose_language(preferred, contact, "fr", ("fr", "en")) == expected
+
+
+def test_the_return_seminar_invitation_is_due_a_delay_after_the_end_under_its_own_event_id() -> None:
+    ended = routing.routes_for("missions.MissionEnded", {})
+    invitation = next(r for r in ended if r.template == routing.RETURN_SEMINAR_TEMPLATE)
+    thanks = next(r for r in ended if r.template == "mission_ended_volunteer")
+    assert invitation.role == VOLUNTEER and invitation.after == routing.RETURN_SEMINAR
+    occurred = datetime(2028, 1, 14, 9, 0, tzinfo=UTC)
+    now = occurred + timedelta(seconds=5)
+    # at once for an ordinary row; the delay after the event (a month by default) for the invitation
+    assert routing.due_at(thanks, occurred, now, {}) == now
+    assert routing.due_at(invitation, occurred, now, {}) == occurred + timedelta(days=30)
+    assert routing.due_at(invitation, occurred, now, {routing.RETURN_SEMINAR: 60}) == occurred + timedelta(seconds=60)
+    # an event taken in late is not pushed further back, nor sent in the past
+    late = occurred + timedelta(days=40)
+    assert routing.due_at(invitation, occurred, late, {}) == late
+    # its own event id, so it does not collide with the thanks sent to the same volunteer for the same event
+    assert routing.message_event_id(thanks, "ce-1") == "ce-1"
+    assert routing.message_event_id(invitation, "ce-1") == "return_seminar:ce-1"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 Facts = Mapping[str, Any]
@@ -47,6 +48,11 @@ CATEGORIES: tuple[str, ...] = (
 # Safety and security messages (security alerts, safety checks, critical incidents) ignore opt-outs:
 # volunteer-management practice (DOMAIN.md, "critical messages that cannot be opted out of").
 MANDATORY_CATEGORIES: frozenset[str] = frozenset({"safety", "security"})
+
+# Delayed messages: a row with ``after`` is sent that long after the event (the delay is a setting).
+RETURN_SEMINAR = "return_seminar"  # one month after the end of a mission (issue 15 item 4)
+DEFAULT_DELAYS: Mapping[str, float] = {RETURN_SEMINAR: 30 * 86400.0}
+RETURN_SEMINAR_TEMPLATE = "return_seminar_invitation"
 
 
 def always(_: Facts) -> bool:
@@ -89,6 +95,7 @@ class Route:
     template: str
     category: str
     when: Callable[[Facts], bool] = always
+    after: str | None = None  # the name of a delay (``DEFAULT_DELAYS``): sent that long after the event
 
 
 ROUTES: tuple[Route, ...] = (
@@ -136,6 +143,11 @@ ROUTES: tuple[Route, ...] = (
     Route("missions.MissionInterrupted", HOST_PARTNER, EMAIL, "host_partner_update", "mission"),
     Route("missions.MissionStarted", HOST_PARTNER, EMAIL, "host_partner_update", "mission"),
     Route("missions.MissionEnded", HOST_PARTNER, EMAIL, "host_partner_update", "mission"),
+    # A month after the end, the volunteer is invited to the return seminar (issue 15 item 4).
+    Route(
+        "missions.MissionEnded", VOLUNTEER, EMAIL, RETURN_SEMINAR_TEMPLATE, "mission", always,
+        after=RETURN_SEMINAR,
+    ),
     Route("partners.PartnerSuspended", AUTHORITIES_OF_PARTNER, EMAIL, "partner_suspended", "partnership"),
 )  # fmt: skip
 
@@ -154,6 +166,25 @@ TEMPLATES: tuple[str, ...] = tuple(
 def failover_channel(failed_channel: str) -> str | None:
     """The other channel a failed safety message is escalated by (none for webhooks)."""
     return {"email": "sms", "sms": "email"}.get(failed_channel)
+
+
+def due_at(route: Route, occurred_at: datetime, now: datetime, delays: Mapping[str, float]) -> datetime:
+    """When a message of ``route`` is due: at once, or its delay after the event (never in the past)."""
+    if route.after is None:
+        return now
+    seconds = delays.get(route.after, DEFAULT_DELAYS[route.after])
+    # From the event's time, so a consumer that lags or restarts does not push the date back.
+    return max(now, occurred_at + timedelta(seconds=seconds))
+
+
+def message_event_id(route: Route, event_id: str) -> str:
+    """The event id a message of ``route`` is filed under: the event's, prefixed for a delayed row.
+
+    A delayed row may reach someone the event already reaches at once (the volunteer thanked at
+    the end, invited a month later); its own id keeps both under the one-per-event-recipient-channel
+    rule, like the duty officer's ``failover:`` messages.
+    """
+    return event_id if route.after is None else f"{route.after}:{event_id}"
 
 
 def routes_for(event_type: str, facts: Facts) -> list[Route]:
