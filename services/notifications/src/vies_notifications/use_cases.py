@@ -318,6 +318,7 @@ def list_templates(principal: Principal) -> Document:
                 "template": r.template,
                 "category": r.category,
                 "condition": r.when.__doc__.strip() if r.when.__doc__ else None,
+                "after": r.after,  # a delayed row: the name of its delay (e.g. return_seminar)
             }
             for r in routing.ROUTES
         ],

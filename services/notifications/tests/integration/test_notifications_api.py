@@ -173,6 +173,10 @@ async def test_delivery_log_scope_filters_pagination_and_preview(
         # Preview: every template in both languages, with sample data.
         templates = (await svc.client.get("/templates", headers=staff)).json()
         assert len(templates["routes"]) >= 20 and "security_alert" in templates["templates"]
+        delayed = [r for r in templates["routes"] if r["after"]]
+        assert [(r["event_type"], r["template"], r["after"]) for r in delayed] == [
+            ("missions.MissionEnded", "return_seminar_invitation", "return_seminar")
+        ]
         for name in templates["templates"]:
             for language in ("fr", "en"):
                 r = await svc.client.get(f"/templates/{name}/preview", params={"language": language}, headers=staff)
