@@ -211,7 +211,8 @@ async def test_search_filters_pagination_and_draft_visibility(
             assert r.status_code == 200, r.text
             return {p["position_id"] for p in r.json()["items"]}
 
-        assert (await c.get("/positions")).status_code == 401
+        assert (await c.get("/positions", headers={"Authorization": "Bearer nope"})).status_code == 401
+        assert await ids("", {}) == {made["vsi_sn"], made["sc_sn"], made["rec_ma"]}  # anonymous: published only
         assert await ids("", anyone) == {made["vsi_sn"], made["sc_sn"], made["rec_ma"]}
         assert await ids("", a1) == set(made.values())
         assert await ids("", a2) == {made["vsi_sn"], made["sc_sn"], made["rec_ma"]}
