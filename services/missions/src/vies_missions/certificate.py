@@ -14,6 +14,8 @@ from datetime import date
 
 from fpdf import FPDF
 
+from vies_missions.domain.mission import RECIPROCITY_SCHEMES
+
 SCHEME_LABELS = {
     "vsi": "Volontariat de solidarité internationale (VSI)",
     "service_civique": "Service Civique à l'international",
@@ -59,6 +61,14 @@ class CertificateFacts:
                 f"Mission proposée par : {self.authority_name}.",
                 "La présente attestation est remise par le salarié à son employeur pour justifier de son "
                 "congé de solidarité internationale.",
+            ]
+        elif self.scheme in RECIPROCITY_SCHEMES:
+            # Reciprocity runs the other way: the authority hosts in France a volunteer sent by the
+            # partner abroad; the mission's country is the volunteer's own.
+            body = [
+                f"{self.issuer} atteste que {self.volunteer_name} a accompli une mission au titre du dispositif "
+                f"« {self.scheme_label} » {period}, accueilli·e en France par {self.authority_name}.",
+                f"Organisation partenaire : {self.partner_name}, pays : {self.country}.",
             ]
         else:
             body = [

@@ -43,11 +43,17 @@ def text_of(pdf: bytes) -> str:
             ["Structure d'envoi"],
         ),
         ("vsi", "interrupted", ["fin de manière anticipée le 30/06/2026"], []),
+        (
+            "reciprocity",
+            "ended",
+            ["Volontariat de réciprocité", "accueilli·e en France par Commune de Rennes", "Organisation partenaire"],
+            ["organisation d'accueil"],
+        ),
     ],
 )
 def test_wording_per_scheme(scheme: str, status: str, present: list[str], absent: list[str]) -> None:
     text = text_of(render(facts(scheme, status)))
-    for common in ("Awa Diop", "du 05/01/2026 au 30/06/2026", "Association Jokkoo", "pays : SN"):
+    for common in ("Awa Diop", "du 05/01/2026 au 30/06/2026", "Association Jokkoo", "pays : SN", "Rennes"):
         assert common in text
     assert "Pour France Volontaires" in text and "Fait le 01/07/2026" in text
     for words in present:
