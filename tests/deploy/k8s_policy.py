@@ -29,6 +29,8 @@ What is checked, and why:
   read VIES_OWNER_DIRECTORY_CLIENT_SECRET from the Secret the realm import
   takes the client's secret from, with the overlay's realm URL and a client
   whose service account may read users; API pods do not get that secret;
+- the portal: recruitment's API pods trust the pod network (the portal's
+  X-Forwarded-For carries the visitor's address for the anonymous rate limit);
 - Ingress: no path is a Prefix "/" (an Exact "/" is the portal's home page) or covers an operational endpoint (/metrics,
   /healthz, /readyz, /docs, /redoc, /openapi.json, /asyncapi.json) or
   Keycloak's admin console and master realm; every path is Prefix or Exact;
@@ -899,6 +901,29 @@ def check_keycloak_reachable(docs: list[Doc]) -> list[str]:
     return errors
 
 
+def check_portal_forwarding(docs: list[Doc]) -> list[str]:
+    """With a portal, recruitment's API pods trust a network beyond loopback (the pods', the portal's among them).
+
+    Recruitment limits anonymous pre-checks per address and takes the visitor's address from the
+    X-Forwarded-For that the portal sends only when the peer is in VIES_TRUSTED_REQUEST_ID_FROM;
+    left at its loopback default, every visitor of the portal would share one bucket.
+    """
+    if not any(is_portal(_labels(d)) for d in of_kind(docs, "Deployment")):
+        return []
+    errors: list[str] = []
+    for doc in of_kind(docs, "Deployment"):
+        if not (is_api(doc) and _labels(doc).get("app.kubernetes.io/name") == "recruitment"):
+            continue
+        values, _ = container_env(docs, app_container(doc))
+        networks = [n.strip() for n in values.get("VIES_TRUSTED_REQUEST_ID_FROM", "").split(",") if n.strip()]
+        if not [n for n in networks if not n.startswith(("127.", "::1"))]:
+            errors.append(
+                f"{kind_name(doc)}: VIES_TRUSTED_REQUEST_ID_FROM does not include the pod network "
+                "(the portal's X-Forwarded-For would be ignored: its visitors would share one rate-limit bucket)"
+            )
+    return errors
+
+
 # --------------------------------------------------------------------------- Ingress
 
 # Served by every service (vies_shared.service.create_app and FastAPI) and never
@@ -1104,6 +1129,7 @@ def check_all(docs: list[Doc], *, whole_namespace: bool = True) -> list[str]:
         + check_secrets(docs)
         + check_owner_directory(docs)
         + check_keycloak_reachable(docs)
+        + check_portal_forwarding(docs)
         + check_ingress(docs)
         + check_realm_imports(docs)
     )

@@ -551,3 +551,15 @@ def test_a_portal_without_autoscaler_or_with_another_issuer_fails(production: li
     errors = k8s_policy.check_autoscaling(docs) + k8s_policy.check_tokens(docs)
     assert "Deployment/vies-portal: API or portal without a HorizontalPodAutoscaler" in errors
     assert any(e.startswith("Deployment/vies-portal: VIES_OIDC_ISSUER is 'https://auth.example.org") for e in errors)
+
+
+def test_recruitment_trusts_the_portals_forwarded_address(production: list[dict]) -> None:
+    docs = copy.deepcopy(production)
+    assert k8s_policy.check_portal_forwarding(docs) == []
+    common = by_name(docs, "ConfigMap")
+    (name,) = [n for n in common if n.startswith("vies-common")]
+    del common[name]["data"]["VIES_TRUSTED_REQUEST_ID_FROM"]
+    assert k8s_policy.check_portal_forwarding(docs) == [
+        "Deployment/vies-recruitment-api: VIES_TRUSTED_REQUEST_ID_FROM does not include the pod network "
+        "(the portal's X-Forwarded-For would be ignored: its visitors would share one rate-limit bucket)"
+    ]
