@@ -94,6 +94,10 @@ class Runtime:
         self.started = False
         # What makes /readyz answer 503 besides a plain false check, by check name (for operators).
         self.problems: dict[str, str] = {}
+        # The consumers' progress is measured in the background: asking the broker for every
+        # partition's committed offset can take seconds, longer than a probe may wait.
+        self._progress_task: asyncio.Task[list[str]] | None = None
+        self._stalled: list[str] = []
         self.log = get_logger(component="runtime")
         self._declare_publishers()
         if settings.runs_workers and definition.consumer_factory is not None:
@@ -172,6 +176,10 @@ class Runtime:
     async def stop(self) -> None:
         """Graceful shutdown: stop consuming (the batch in flight finishes), flush the relay, close clients."""
         self._stopping.set()
+        if self._progress_task is not None:
+            self._progress_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._progress_task
         if self.consumer is not None:
             # Retry loops give up at their next pause; an un-acked batch is redelivered after restart.
             self.consumer.stopping = True
@@ -260,16 +268,24 @@ class Runtime:
             problems["relay_backlog"] = f"the oldest pending outbox event waits for {age:.0f}s (limit {limit:.0f}s)"
 
     async def _check_progress(self, checks: dict[str, bool], problems: dict[str, str], consumer: EventConsumer) -> None:
-        try:
-            stalled = await asyncio.wait_for(
-                consumer.stalled_partitions(self.settings.consumer_stall_seconds), timeout=3
-            )
-        except Exception as exc:  # noqa: BLE001 - kafka's own check reports the broker
-            self.log.debug("consumer_progress_unknown", error=repr(exc))
+        task = self._progress_task
+        if task is None or task.done():
+            measure = consumer.stalled_partitions(self.settings.consumer_stall_seconds)
+            task = self._progress_task = asyncio.create_task(asyncio.wait_for(measure, timeout=30))
+            task.add_done_callback(self._progress_measured)
+        # A fast broker answers within this probe; otherwise the last measurement stands.
+        await asyncio.wait({task}, timeout=0.5)
+        checks["consumer_progress"] = not self._stalled
+        if self._stalled:
+            problems["consumer_progress"] = "; ".join(self._stalled)
+
+    def _progress_measured(self, task: asyncio.Task[list[str]]) -> None:
+        if task.cancelled():
             return
-        checks["consumer_progress"] = not stalled
-        if stalled:
-            problems["consumer_progress"] = "; ".join(stalled)
+        if task.exception() is None:
+            self._stalled = task.result()
+        else:  # kafka's own check reports the broker
+            self.log.debug("consumer_progress_unknown", error=repr(task.exception()))
 
     def asyncapi(self) -> Any:
         """The AsyncAPI 3.0 document of what this service publishes and consumes."""
