@@ -67,18 +67,20 @@ async def test_portal_sign_in_with_pkce_then_the_api_accepts_the_token(
     assert mine.status_code == 200, mine.text
     assert mine.json()["items"], "the demo positions are published"
 
-    # Refused: no token, a tampered one, one for another audience, one from another realm.
-    assert (await c.get("/positions", headers={})).status_code == 401
+    # Refused (on an endpoint that needs a token; published positions are public): no token,
+    # a tampered one, one for another audience, one from another realm.
+    assert (await c.get("/applications", headers=bearer(access))).status_code == 200
+    assert (await c.get("/applications", headers={})).status_code == 401
     forged = tampered(access, authority_id="aut-demo-lyon")
-    assert (await c.get("/positions", headers=bearer(forged))).status_code == 401
+    assert (await c.get("/applications", headers=bearer(forged))).status_code == 401
     staff = tampered(access, realm_access={"roles": ["staff"]})
-    assert (await c.get("/positions", headers=bearer(staff))).status_code == 401
+    assert (await c.get("/applications", headers=bearer(staff))).status_code == 401
     other_audience = vies_keycloak.service_token()  # aud: realm-management, account
     assert "vies-api" not in jwt.decode(other_audience, options={"verify_signature": False}).get("aud", [])
-    r = await c.get("/positions", headers=bearer(other_audience))
+    r = await c.get("/applications", headers=bearer(other_audience))
     assert r.status_code == 401, r.text
     master = vies_keycloak.admin_token()  # signed by Keycloak, but for the master realm
-    assert (await c.get("/positions", headers=bearer(master))).status_code == 401
+    assert (await c.get("/applications", headers=bearer(master))).status_code == 401
 
 
 async def test_portal_requires_pkce_and_a_registered_redirect(vies_keycloak: KeycloakEndpoints) -> None:
