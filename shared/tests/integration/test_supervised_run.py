@@ -74,7 +74,8 @@ def test_vies_run_restarts_a_killed_service_with_backoff_shows_states_and_stops_
         back_after = time.monotonic() - started
         assert httpx.get(f"http://127.0.0.1:{ports['alpha']}/readyz", timeout=2).status_code == 200
         assert "services: alpha waiting to restart, 1 restart(s); beta up" in text()
-        assert "services: alpha up, 1 restart(s); beta up" in text()
+        # The states line follows the "up at" line: wait for it rather than read once.
+        wait_for(lambda: "services: alpha up, 1 restart(s); beta up" in text(), 10, "states after the restart")
 
         # A crash loop: restarted with a growing backoff, and up again once it can start.
         (tmp_path / "beta.crash").touch()
