@@ -27,7 +27,6 @@ from vies_recruitment.domain.eligibility import (
     Placement,
     Reason,
     check,
-    months_between,
 )
 from vies_recruitment.domain.matching import match_score
 from vies_recruitment.schemas import (
@@ -57,6 +56,7 @@ from vies_shared.events.recruitment import (
     VolunteerEngaged,
 )
 from vies_shared.events.topics import contacts_topic
+from vies_shared.months import months_between
 from vies_shared.service import Runtime
 from vies_shared.storage import UnitOfWork, is_transient
 from vies_shared.web import Page, Principal, paged

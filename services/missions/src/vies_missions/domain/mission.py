@@ -6,7 +6,6 @@ is a started mission whose end date moved; it behaves as started in every rule.
 
 from __future__ import annotations
 
-import calendar
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from typing import Any
 
 from vies_missions.domain.errors import ExtensionBeyondLifetimeCap, ExtensionBeyondSchemeLimit, MissionNotReady
 from vies_shared.errors import InvalidInput, NotAllowedInState
+from vies_shared.months import add_months, months_between
 
 PLANNED = "planned"
 STARTED = "started"
@@ -62,24 +62,6 @@ MISSION_NAMESPACE = uuid.UUID("6f1c8a52-3f7e-4d0b-9a49-5c2b7e0d9a11")
 def mission_id_for(engagement_id: str) -> str:
     """The mission id of an engagement: deterministic, so a redelivered engagement finds its mission."""
     return f"mis-{uuid.uuid5(MISSION_NAMESPACE, engagement_id).hex[:16]}"
-
-
-def add_months(day: date, months: int) -> date:
-    """``day`` moved by ``months`` calendar months (clamped to the month's last day)."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def months_between(starts_on: date, last_day: date) -> float:
-    """Length from ``starts_on`` to ``last_day`` included, in months (whole months, then days as thirtieths)."""
-    end = last_day + timedelta(days=1)
-    if end <= starts_on:
-        return 0.0
-    whole = (end.year - starts_on.year) * 12 + end.month - starts_on.month
-    while whole > 0 and add_months(starts_on, whole) > end:
-        whole -= 1
-    return whole + (end - add_months(starts_on, whole)).days / 30
 
 
 def latest_end(starts_on: date, max_months: int) -> date:
