@@ -62,7 +62,8 @@ chromium:
 
 portal-assets: $(PORTAL_STATIC)/htmx.min.js $(NPM_DIR)/axe.min.js chromium
 
-# Extract the portal's messages into its catalogues (then translate the new entries in the .po files).
+# Extract the portal's messages into messages.po (areas that keep their own catalogue, e.g. volunteer.po, are
+# merged at start-up; a message already translated there needs no entry in messages.po).
 portal-messages: $(STAMP)
 	$(BIN)/pybabel extract -k "_:1,1t" -k "_:2,2t" -k "translate:2,2t" -F services/portal/babel.cfg -o services/portal/messages.pot services/portal/src/vies_portal
 	$(BIN)/pybabel update -i services/portal/messages.pot -d services/portal/src/vies_portal/locale --no-fuzzy-matching

@@ -1,7 +1,8 @@
 """French by default, English on request: Babel catalogues, dates in the zone that concerns the reader.
 
-The ``.po`` catalogues in ``locale/`` are the source; they are compiled in memory when the
-portal starts (Babel's ``write_mo``), so no generated ``.mo`` file has to be kept in step.
+The ``.po`` catalogues in ``locale/`` (one file per area of the portal) are the source; they are
+compiled in memory when the portal starts (Babel's ``write_mo``), so no generated ``.mo`` file has
+to be kept in step.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -51,11 +53,17 @@ COUNTRY_ZONES = {
 @cache
 def translations(lang: str) -> gettext.NullTranslations:
     """The compiled catalogue of ``lang`` (French texts are the msgids' own translations)."""
-    po_path = LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po"
-    if not po_path.exists():
+    # One catalogue per area of the portal (messages.po, volunteer.po, ...), merged here so
+    # that pages written side by side do not all edit one file.
+    po_paths = sorted((LOCALE_DIR / lang / "LC_MESSAGES").glob("*.po"))
+    if not po_paths:
         return gettext.NullTranslations()
-    with po_path.open("rb") as po:
-        catalog = read_po(po, locale=lang)
+    catalog = Catalog(locale=lang)
+    for po_path in po_paths:
+        with po_path.open("rb") as po:
+            for message in read_po(po, locale=lang):
+                if message.id and message.string:
+                    catalog[message.id] = message
     buffer = io.BytesIO()
     write_mo(buffer, catalog)
     buffer.seek(0)
