@@ -278,6 +278,10 @@ ROWS: dict[tuple[str, str, str], Row] = {
     ("missions", "GET", "/missions/{mission_id}/follow-ups"): Row(
         _roles(authority=SCOPED, centre=SCOPED, branch=SCOPED, volunteer=SCOPED)
     ),
+    # Whom the volunteer turns to (centre and its emergency number, host partner, authority): who reads the mission.
+    ("missions", "GET", "/missions/{mission_id}/contacts"): Row(
+        _roles(authority=SCOPED, centre=SCOPED, branch=SCOPED, volunteer=SCOPED)
+    ),
     ("missions", "POST", "/missions/{mission_id}/follow-ups/{stage}/done"): Row(
         _roles(centre=SCOPED), body={"done_on": "2026-11-20"}, path_values={"stage": "mid"}
     ),
@@ -357,6 +361,11 @@ ROWS: dict[tuple[str, str, str], Row] = {
         _roles(centre=ALLOW, branch=ALLOW), path_values={"name": "security_alert"}
     ),
 }
+# Every service's own dead letters (vies_shared.messaging.dead_letter_api): staff only; an unknown ref is a 404.
+for _service in ("recruitment", "partners", "missions", "notifications"):
+    ROWS[(_service, "GET", "/dead-letters")] = Row(_staff_only())
+    ROWS[(_service, "GET", "/dead-letters/{ref}")] = Row(_staff_only(), path_values={"ref": "0:999999"}, staff=404)
+    ROWS[(_service, "POST", "/dead-letters/replay")] = Row(_staff_only(), body={"refs": ["0:999999"]}, staff=404)
 
 
 async def prepare(platform: Any) -> dict[str, str]:

@@ -8,6 +8,7 @@ from vies_missions import api, handlers, scheduler, store
 from vies_missions.settings import MissionsSettings
 from vies_shared.events import missions as events
 from vies_shared.events.base import Event
+from vies_shared.messaging import dead_letter_api
 from vies_shared.service import PeriodicJob, Runtime, ServiceDefinition, create_app, serve
 
 PUBLISHES: list[type[Event]] = [
@@ -71,7 +72,7 @@ def build_definition(settings: MissionsSettings | None = None) -> ServiceDefinit
     return ServiceDefinition(
         name="missions",
         title="VIES missions",
-        routers=[api.router],
+        routers=[api.router, dead_letter_api.router],
         handlers=handlers.make_handlers(settings),
         tombstone_handler=handlers.on_contact_tombstone,
         publishes=PUBLISHES,

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from vies_notifications import api, delivery, handlers, owners, scheduler, sealing, store
 from vies_notifications.settings import NotificationsSettings
 from vies_shared.events.notifications import NotificationFailed, NotificationSent
+from vies_shared.messaging import dead_letter_api
 from vies_shared.service import PeriodicJob, Runtime, ServiceDefinition, create_app, serve
 from vies_shared.tokens import InsecureSettings, check_token_settings
 
@@ -50,7 +51,7 @@ def build(settings: NotificationsSettings | None = None) -> ServiceDefinition:
     return ServiceDefinition(
         name="notifications",
         title="VIES notifications",
-        routers=[api.router],
+        routers=[api.router, dead_letter_api.router],
         handlers=handlers.handlers(),
         tombstone_handler=handlers.on_tombstone,
         publishes=[NotificationSent, NotificationFailed],

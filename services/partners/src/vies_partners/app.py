@@ -7,13 +7,14 @@ from fastapi import FastAPI
 from vies_partners import api, handlers, store
 from vies_partners.settings import PartnersSettings
 from vies_shared.events import partners as partner_events
+from vies_shared.messaging import dead_letter_api
 from vies_shared.service import ServiceDefinition, create_app, serve
 from vies_shared.settings import ServiceSettings
 
 definition = ServiceDefinition(
     name="partners",
     title="VIES partners",
-    routers=[api.router],
+    routers=[api.router, dead_letter_api.router],
     handlers=handlers.HANDLERS,
     publishes=[
         partner_events.AuthorityRegistered,

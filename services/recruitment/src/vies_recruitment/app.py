@@ -20,6 +20,7 @@ from vies_shared.events.recruitment import (
     PositionPublished,
     VolunteerEngaged,
 )
+from vies_shared.messaging import dead_letter_api
 from vies_shared.service import Runtime, ServiceDefinition, create_app, serve
 from vies_shared.settings import ServiceSettings
 
@@ -38,7 +39,7 @@ def _settings() -> ServiceSettings:
 definition = ServiceDefinition(
     name="recruitment",
     title="VIES recruitment",
-    routers=[api.router],
+    routers=[api.router, dead_letter_api.router],
     handlers=handlers.HANDLERS,
     publishes=[
         PositionPublished,
