@@ -84,6 +84,11 @@ class UnitOfWork:
         self._outbox = outbox
         self.pending: list[Document] = []
         self.emitted: list[EventMeta] = []
+        self.committed: list[Callable[[], None]] = []
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once this transaction has committed (never if it aborts or is retried)."""
+        self.committed.append(callback)
 
     def emit(self, event: Event, *, region: str | None = None, topic: str | None = None) -> EventMeta:
         """Record an event to publish when (and only if) this transaction commits."""
@@ -140,6 +145,8 @@ class Transactions:
                 if uow.pending:
                     for callback in self._on_commit:
                         callback()
+                for callback in uow.committed:
+                    callback()
                 return result
             except PyMongoError as exc:
                 # Only write conflicts are retried here; an unreachable server goes up to the
