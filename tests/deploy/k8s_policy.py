@@ -67,6 +67,9 @@ MONITORING_NAMESPACE = "monitoring"
 KAFKA_PORT = 9093
 MONGODB_PORT = 27017
 EXTERNAL_PORTS = {443, 465, 587}  # HTTPS (SMS gateway, webhooks), SMTP submission
+# What an egress to "the internet" must leave out: private, link-local (cloud metadata) and shared
+# (carrier-grade NAT, some clouds' metadata) IPv4 ranges. The webhook guard refuses them too.
+NON_GLOBAL_IPV4 = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10")
 KEYCLOAK_HTTP_PORT = 8080  # in the cluster: the realm's JWKS (API pods), the admin REST API (notifications worker)
 
 
@@ -433,6 +436,10 @@ def check_network_policies(docs: list[Doc], *, whole_namespace: bool = True) -> 
                         continue
                     block = peer.get("ipBlock")
                     if block and external_allowed and ports <= EXTERNAL_PORTS and block.get("except"):
+                        left_open = sorted(set(NON_GLOBAL_IPV4) - set(block["except"]))
+                        if left_open:
+                            cidr = block["cidr"]
+                            errors.append(f"{where}: {kind_name(policy)} egress to {cidr} keeps {left_open} open")
                         continue
                     errors.append(f"{where}: {kind_name(policy)} allows egress to {peer} on {ports}")
     return errors

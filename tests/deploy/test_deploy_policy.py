@@ -4,6 +4,8 @@ contract (vies_shared.events.topics)."""
 
 from __future__ import annotations
 
+import copy
+
 import k8s_policy
 import pytest
 from deploy_checks import load_all
@@ -152,3 +154,20 @@ def test_every_variable_set_is_a_setting(rendered: dict[str, str], overlay: str)
         values, secrets = k8s_policy.container_env(docs, k8s_policy.app_container(doc))
         unknown = {v for v in set(values) | set(secrets) if v.startswith("VIES_")} - _settings_variables(app)
         assert not unknown, f"{doc['metadata']['name']} sets {sorted(unknown)}, which no setting reads"
+
+
+def test_an_egress_to_the_internet_that_leaves_the_shared_address_space_open_fails(production: list[dict]) -> None:
+    """The webhook worker must not reach 100.64.0.0/10 (carrier-grade NAT, some clouds' metadata)."""
+    assert k8s_policy.check_network_policies(production) == []
+    docs = copy.deepcopy(production)
+    worker = by_name(docs, "NetworkPolicy")["vies-notifications-worker"]
+    (block,) = [
+        peer["ipBlock"] for rule in worker["spec"]["egress"] for peer in rule.get("to") or [] if "ipBlock" in peer
+    ]
+    assert set(k8s_policy.NON_GLOBAL_IPV4) <= set(block["except"])
+    block["except"] = [cidr for cidr in block["except"] if cidr != "100.64.0.0/10"]
+    errors = k8s_policy.check_network_policies(docs)
+    assert errors == [
+        "Deployment/vies-notifications-worker: NetworkPolicy/vies-notifications-worker egress to 0.0.0.0/0 "
+        "keeps ['100.64.0.0/10'] open"
+    ]

@@ -67,9 +67,24 @@ def url_host(url: str) -> str:
     return parts.hostname.lower().rstrip(".")
 
 
+# Not global, yet not flagged by every Python: shared address space (carrier-grade NAT, some clouds'
+# metadata such as 100.100.100.200), and IPv6 prefixes that carry an IPv4 address to a gateway that
+# may reach private networks (6to4, NAT64).
+DENIED_NETWORKS = {
+    "shared address space": ipaddress.ip_network("100.64.0.0/10"),
+    "6to4": ipaddress.ip_network("2002::/16"),
+    "NAT64": ipaddress.ip_network("64:ff9b::/96"),
+    "local-use NAT64": ipaddress.ip_network("64:ff9b:1::/48"),
+}
+
+
 def _forbidden(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """The rule an address breaks (a name, never the address), or None for a globally routable one."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return _forbidden(address.ipv4_mapped)
+    for rule, network in DENIED_NETWORKS.items():
+        if address.version == network.version and address in network:
+            return rule
     if address.is_loopback:
         return "loopback"
     if address.is_link_local:
@@ -78,6 +93,8 @@ def _forbidden(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | 
         return "private"
     if address.is_multicast or address.is_reserved or address.is_unspecified:
         return "reserved"
+    if not address.is_global:
+        return "not globally routable"
     return None
 
 
@@ -96,7 +113,11 @@ def _allowed(host: str, address: str, allowlist: Iterable[str]) -> bool:
 
 
 def check_addresses(host: str, addresses: Iterable[str], allowlist: Iterable[str]) -> None:
-    """Refuse a host resolving to loopback, private, link-local or reserved addresses, unless allow-listed."""
+    """Refuse a host resolving to any address that is not globally routable, unless allow-listed.
+
+    The error names the rule, never the address: the caller must not learn what an internal
+    name resolves to (the guard would otherwise map the cluster's DNS for them).
+    """
     addresses = list(addresses)
     allowlist = list(allowlist)
     if not addresses:
@@ -104,4 +125,4 @@ def check_addresses(host: str, addresses: Iterable[str], allowlist: Iterable[str
     for address in addresses:
         reason = _forbidden(ipaddress.ip_address(address))
         if reason is not None and not _allowed(host, address, allowlist):
-            raise InvalidInput(f"url: {host} resolves to a {reason} address ({address}), which is not allowed")
+            raise InvalidInput(f"url: {host} resolves to a {reason} address, which is not allowed")
