@@ -50,20 +50,23 @@ def keys_from(spec: str, env: str) -> list[bytes]:
     return keys
 
 
-def check_keys(spec: str, env: str) -> None:
-    """Refuse to start outside dev without a key, with the published one, or with a short one."""
-    if env == "dev":
-        return
+def check_keys(spec: str, env: str) -> bool:
+    """Whether links are on; refuses (``InsecureSettings``) the published key or a short one outside dev.
+
+    Outside dev without any key the links are off (messages carry no link, every link is
+    unknown): the deployment's Secret is required there, so this only happens off Kubernetes.
+    """
     keys = keys_from(spec, env)
-    if not keys:
-        raise InsecureSettings(
-            "VIES_SAFETY_LINK_KEYS is not set: the safety answer links are signed with it (the same value in "
-            "missions and notifications). Generate one with: openssl rand -base64 32"
-        )
+    if env == "dev":
+        return True
     if DEV_SAFETY_LINK_KEY.encode() in keys:
         raise InsecureSettings("VIES_SAFETY_LINK_KEYS holds the published development key: generate your own.")
     if any(len(key) < MIN_KEY_BYTES for key in keys):
-        raise InsecureSettings(f"every key of VIES_SAFETY_LINK_KEYS must be at least {MIN_KEY_BYTES} bytes long")
+        raise InsecureSettings(
+            f"every key of VIES_SAFETY_LINK_KEYS must be at least {MIN_KEY_BYTES} bytes long "
+            "(openssl rand -base64 32), the same value in missions and notifications"
+        )
+    return bool(keys)
 
 
 def _mac(key: bytes, body: bytes) -> bytes:

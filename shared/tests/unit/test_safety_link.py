@@ -56,11 +56,12 @@ def test_garbage_is_none_never_an_error(token: str) -> None:
     assert read([KEY], token) is None
 
 
-def test_keys_outside_dev_must_be_set_long_and_not_the_published_one() -> None:
+def test_keys_outside_dev_must_be_long_and_not_the_published_one() -> None:
     assert keys_from("", "dev") == [DEV_SAFETY_LINK_KEY.encode()]
     assert keys_from(" a , b ", "production") == [b"a", b"b"]
-    check_keys("", "dev")
-    for spec in ("", DEV_SAFETY_LINK_KEY, "too-short"):
+    assert check_keys("", "dev") is True
+    assert check_keys("", "production") is False  # no key: links off, nothing can be minted or read
+    for spec in (DEV_SAFETY_LINK_KEY, "too-short", f"{'n' * 32},short"):
         with pytest.raises(InsecureSettings):
             check_keys(spec, "production")
-    check_keys(f"{'n' * 32},{'o' * 40}", "production")
+    assert check_keys(f"{'n' * 32},{'o' * 40}", "production") is True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from vies_missions import api, handlers, scheduler, store
+from vies_missions import api, handlers, safety_links, scheduler, store
 from vies_missions.settings import MissionsSettings
 from vies_shared.events import missions as events
 from vies_shared.events.base import Event
@@ -38,6 +38,8 @@ PUBLISHES: list[type[Event]] = [
 
 async def setup(runtime: Runtime) -> None:
     """Indexes, then the demo data when ``VIES_DEMO_DATA`` is on."""
+    assert isinstance(runtime.settings, MissionsSettings)
+    safety_links.check_settings(runtime.settings)
     await store.ensure_indexes(runtime.db)
     if runtime.settings.demo_data:
         from vies_missions import demo
@@ -72,7 +74,7 @@ def build_definition(settings: MissionsSettings | None = None) -> ServiceDefinit
     return ServiceDefinition(
         name="missions",
         title="VIES missions",
-        routers=[api.router, dead_letter_api.router],
+        routers=[api.router, safety_links.router, dead_letter_api.router],
         handlers=handlers.make_handlers(settings),
         tombstone_handler=handlers.on_contact_tombstone,
         publishes=PUBLISHES,

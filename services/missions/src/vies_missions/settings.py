@@ -60,6 +60,12 @@ class MissionsSettings(ServiceSettings):
     follow_up_scan_seconds: float = Field(default=3600.0, gt=0)
     # An urgent check-in opens an incident with this severity (category "other").
     urgent_check_in_severity: str = "critical"
+    # The one-tap safety answer link (issue 13): the keys shared with notifications only (comma-separated,
+    # the first signs; VIES_SAFETY_LINK_KEYS), how long a link still answers after its check closed, and
+    # how many calls a minute one client address may make on the public link endpoints.
+    safety_link_keys: str = ""
+    safety_link_valid_days: float = Field(default=7.0, ge=0)
+    safety_link_per_minute: int = Field(default=60, ge=1)
     # The organisation whose name signs the end-of-mission certificate (VIES_CERTIFICATE_ISSUER).
     certificate_issuer: str = Field(default="France Volontaires", min_length=1)
 

@@ -607,36 +607,56 @@ async def respond_to_safety_check(
         mission = await store.get(uow.db, store.MISSIONS, mission_id, "mission", uow.session)
         access.require(principal, access.VOLUNTEER_ACT, mission)
         entry = await uow.db[store.ENTRIES].find_one({"_id": entry_id(alert_id, mission_id)}, session=uow.session)
-        check_response(status, entry, mission_id)
-        assert entry is not None
-        now = clock.now(runtime)
-        changes: Document = {
-            "status": status,
-            "responded_at": now,
-            "responded_by_role": principal.role,
-            "after_close": alert.status != "open",
-        }
-        if status == "need_help":
-            incident = Incident.report(
-                mission=mission,
-                category="security",
-                severity="critical",
-                description=f"asked for help in answer to security alert {alert_id} ({alert.level}): {alert.message}",
-                reported_by_role=principal.role,
-                now=now,
-                source="safety_check",
-            )
-            await _open_incident(uow, incident)
-            changes["incident_id"] = incident.incident_id
-        await uow.db[store.ENTRIES].update_one({"_id": entry["_id"]}, {"$set": changes}, session=uow.session)
-        uow.emit(
-            SafetyStatusReported(alert_id=alert_id, mission_id=mission_id, status=status),
-            region=mission.get("region"),
-        )
-        entry.update(changes)
-        return _entry_view(entry, {})
+        return await record_safety_answer(runtime, uow, alert, mission, entry, status, by_role=principal.role)
 
     return await runtime.transactions.run(work)
+
+
+async def record_safety_answer(
+    runtime: Runtime,
+    uow: UnitOfWork,
+    alert: SecurityAlert,
+    mission: Document,
+    entry: Document | None,
+    status: str,
+    *,
+    by_role: str,
+    via: str = "api",
+) -> Document:
+    """Record a mission's answer to a safety check, replacing an earlier one (with the new time).
+
+    need_help opens a critical security incident; ``via`` says how it came (``api``, ``link``).
+    """
+    mission_id = mission["_id"]
+    check_response(status, entry, mission_id)
+    assert entry is not None
+    now = clock.now(runtime)
+    changes: Document = {
+        "status": status,
+        "responded_at": now,
+        "responded_by_role": by_role,
+        "responded_via": via,
+        "after_close": alert.status != "open",
+    }
+    if status == "need_help":
+        incident = Incident.report(
+            mission=mission,
+            category="security",
+            severity="critical",
+            description=f"asked for help in answer to security alert {alert.alert_id} ({alert.level}): {alert.message}",
+            reported_by_role=by_role,
+            now=now,
+            source="safety_check",
+        )
+        await _open_incident(uow, incident)
+        changes["incident_id"] = incident.incident_id
+    await uow.db[store.ENTRIES].update_one({"_id": entry["_id"]}, {"$set": changes}, session=uow.session)
+    uow.emit(
+        SafetyStatusReported(alert_id=alert.alert_id, mission_id=mission_id, status=status),
+        region=mission.get("region"),
+    )
+    entry.update(changes)
+    return _entry_view(entry, {})
 
 
 # Who sees a volunteer's emergency contact on a safety check: those who make the calls.
