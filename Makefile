@@ -16,13 +16,14 @@ MAILPIT_VERSION := v1.33.1
 STACK_BIN := .stack/bin
 export GOBIN := $(abspath $(STACK_BIN))
 
-.PHONY: help setup run test lint pytest bench stack-up stack-down clean chromium portal-assets portal-messages
+.PHONY: help setup run test lint pytest bench chaos stack-up stack-down clean chromium portal-assets portal-messages
 
 help:
 	@echo "make run    - set up, start Kafka, MongoDB, Mailpit and the four services with demo data"
 	@echo "make test   - set up and run lint, type checks and the whole test suite on a stack it starts itself"
 	@echo "make lint   - ruff + mypy --strict on shared/ and services/"
 	@echo "make bench  - throughput and latency of the messaging kit against the local stack"
+	@echo "make chaos  - the platform under faults on its own stack, then a check nothing was lost (CHAOS_PROFILE=short|long)"
 
 $(STAMP): constraints.txt shared/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml)
 	@command -v java >/dev/null || { echo "Java 17+ is required (java not found)"; exit 1; }
@@ -94,6 +95,11 @@ stack-down:
 
 bench: setup
 	$(BIN)/python tests/bench/messaging.py
+
+# Not part of `make test`: its own stack under .stack/chaos, about 10 minutes (short) or 40 (long).
+CHAOS_PROFILE ?= short
+chaos: setup
+	PYTHONPATH=tests $(BIN)/python -m chaos.run --profile $(CHAOS_PROFILE)
 
 clean: stack-down
 	rm -rf $(VENV) .stack .stack-test-* .pytest_cache .mypy_cache .ruff_cache tools/asyncapi-validate/node_modules

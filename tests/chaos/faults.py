@@ -1,0 +1,265 @@
+"""What the chaos run breaks, and the outside world it plays: an SMS provider that can fail, a webhook that never ends.
+
+``FaultInjector`` runs a schedule of faults against the run's own stack and service processes,
+and measures for each fault the time from its end until the platform answers end to end again
+(a canary command acknowledged and its event kept by the regional consumer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import signal
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from chaos.checker import Delivery, Poison
+from vies_shared.events.topics import SERVICES, events_topic
+from vies_shared.service_process import ServiceProcess
+from vies_shared.testing import free_port
+from vies_shared.testing.helpers import publish_raw
+
+
+class SmsProvider:
+    """A local SMS gateway: keeps what it accepts; ``mode`` 500 or 401 refuses everything meanwhile."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.refused: dict[int, int] = {500: 0, 401: 0}
+        self.mode = 200
+        provider = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", "0"))
+                body = self.rfile.read(length)
+                status = provider.mode
+                if status == 200:
+                    message = json.loads(body)
+                    message["received_at"] = time.time()
+                    provider.received.append(message)
+                    payload = b'{"status": "queued"}'
+                else:
+                    provider.refused[status] = provider.refused.get(status, 0) + 1
+                    payload = b'{"error": "chaos"}'
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/sms"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def deliveries(self) -> list[Delivery]:
+        """What was accepted, as the checker counts it (``ref`` = the notification's reference)."""
+        return [Delivery("sms", str(m.get("to", "")), str(m.get("reference", ""))) for m in self.received]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class TricklingWebhook:
+    """A webhook endpoint that answers 200 and then sends its body one byte a second, forever."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.stopping = threading.Event()
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                endpoint.requests += 1
+                self.rfile.read(int(self.headers.get("content-length", "0")))
+                self.send_response(200)
+                self.send_header("content-type", "text/plain")
+                self.end_headers()
+                try:
+                    while not endpoint.stopping.wait(1.0):
+                        self.wfile.write(b".")
+                        self.wfile.flush()
+                except OSError:
+                    pass  # the client gave up: what it should do
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+async def inject_poison(bootstrap: str, run_id: str, number: int, region: str) -> list[Poison]:
+    """One record on each events topic that looks like a contract event but whose value is not JSON."""
+    poison: list[Poison] = []
+    for service in SERVICES:
+        topic = events_topic(service)
+        ce_id = f"chaos-poison-{run_id}-{service}-{number}"
+        headers = {
+            "ce_specversion": "1.0",
+            "ce_id": ce_id,
+            "ce_source": "/vies/chaos",
+            "ce_type": f"{service}.ChaosPoison",
+            "ce_time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "ce_subject": ce_id,
+            "ce_schemaversion": "1",
+            "ce_region": region,
+        }
+        # A known type makes every consumer decode it (an unknown one is ignored by consumers without a handler).
+        headers["ce_type"] = {
+            "partners": "partners.AuthorityRegistered",
+            "recruitment": "recruitment.ApplicationSubmitted",
+            "missions": "missions.MissionStarted",
+            "notifications": "notifications.NotificationSent",
+        }[service]
+        await publish_raw(
+            bootstrap,
+            topic,
+            key=ce_id.encode(),
+            value=b"\x00chaos: not JSON",
+            headers=[(k, v.encode()) for k, v in headers.items()],
+        )
+        poison.append(Poison(topic, ce_id, region))
+    return poison
+
+
+@dataclass
+class Fault:
+    """One scheduled fault: when (seconds after the workload starts), what, and for how long."""
+
+    at: float
+    kind: str
+    seconds: float = 0.0
+    target: str = ""
+    started_at: float | None = None
+    ended_at: float | None = None
+    recovered_after: float | None = None
+    error: str | None = None
+
+    def report(self) -> dict[str, Any]:
+        """The fault as the JSON report shows it."""
+        return {
+            "kind": self.kind,
+            "target": self.target or None,
+            "at_s": round(self.at, 1),
+            "lasted_s": round(self.ended_at - self.started_at, 1) if self.ended_at and self.started_at else None,
+            "recovered_after_s": round(self.recovered_after, 1) if self.recovered_after is not None else None,
+            "error": self.error,
+        }
+
+
+def schedule(profile: str, duration: float, rng: random.Random) -> list[Fault]:
+    """The faults of a profile, spread over the workload's ``duration``."""
+    if profile == "short":
+        return [
+            Fault(20, "sigkill"),
+            Fault(40, "poison"),
+            Fault(50, "kafka_stop", rng.uniform(30, 45)),
+            Fault(110, "sigterm"),
+            Fault(125, "mongodb_restart"),
+            Fault(150, "mailpit_stop", 120),
+            Fault(160, "sms_errors", 40),
+            Fault(200, "sigkill"),
+            Fault(215, "poison"),
+        ]
+    faults: list[Fault] = []
+    t = 20.0
+    kinds = ["sigkill", "sigterm", "poison", "kafka_stop", "mongodb_restart", "mailpit_stop", "sms_errors", "sigkill"]
+    while t < duration - 60:
+        for kind in kinds:
+            seconds = {"kafka_stop": rng.uniform(30, 90), "mailpit_stop": 120.0, "sms_errors": 60.0}.get(kind, 0.0)
+            faults.append(Fault(t, kind, seconds))
+            t += max(40.0, seconds + 30.0)
+            if t >= duration - 60:
+                break
+    return faults
+
+
+@dataclass
+class FaultInjector:
+    """Runs the schedule; each fault ends with everything back (processes restarted by the run's supervisor)."""
+
+    stack: Any
+    processes: list[ServiceProcess]
+    sms: SmsProvider
+    run_id: str
+    region: str
+    canary: Callable[[], Awaitable[None]]
+    rng: random.Random
+    poison: list[Poison] = field(default_factory=list)
+    done: list[Fault] = field(default_factory=list)
+    log: Callable[[str], None] = lambda line: print(line, flush=True)
+
+    async def run(self, faults: list[Fault], started: float, stop: asyncio.Event) -> None:
+        """Inject every fault at its time (until ``stop``), one after the other."""
+        for fault in faults:
+            wait = started + fault.at - time.monotonic()
+            if wait > 0:
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=wait)
+                    return
+                except TimeoutError:
+                    pass
+            if stop.is_set():
+                return
+            await self.inject(fault)
+
+    async def inject(self, fault: Fault) -> None:
+        """One fault: break, wait, repair, then measure the recovery."""
+        fault.started_at = time.monotonic()
+        self.log(f"chaos: fault {fault.kind} {fault.seconds and round(fault.seconds)} s")
+        try:
+            if fault.kind in ("sigkill", "sigterm"):
+                victim = self.rng.choice([p for p in self.processes if p.process and p.process.poll() is None])
+                fault.target = f"{victim.service}:{victim.port}"
+                assert victim.process is not None
+                victim.process.send_signal(signal.SIGKILL if fault.kind == "sigkill" else signal.SIGTERM)
+            elif fault.kind == "kafka_stop":
+                await asyncio.to_thread(self.stack.stop_kafka)
+                await asyncio.sleep(fault.seconds)
+                await asyncio.to_thread(self.stack.start_kafka)
+            elif fault.kind == "mongodb_restart":
+                await asyncio.to_thread(self.stack.stop_mongodb)
+                await asyncio.to_thread(self.stack.start_mongodb)
+            elif fault.kind == "mailpit_stop":
+                await asyncio.to_thread(self.stack.stop_mailpit)
+                await asyncio.sleep(fault.seconds)
+                await asyncio.to_thread(self.stack.start_mailpit)
+            elif fault.kind == "sms_errors":
+                self.sms.mode = 500
+                await asyncio.sleep(fault.seconds / 2)
+                self.sms.mode = 401
+                await asyncio.sleep(fault.seconds / 2)
+                self.sms.mode = 200
+            elif fault.kind == "poison":
+                self.poison += await inject_poison(
+                    self.stack.kafka_bootstrap, self.run_id, len(self.poison), self.region
+                )
+        except Exception as exc:
+            fault.error = repr(exc)
+        fault.ended_at = time.monotonic()
+        try:
+            await asyncio.wait_for(self.canary(), timeout=300)
+            fault.recovered_after = time.monotonic() - fault.ended_at
+        except Exception as exc:
+            fault.error = (fault.error or "") + f" no recovery: {exc!r}"
+        self.done.append(fault)
+        self.log(f"chaos: {fault.kind} over, recovered after {fault.recovered_after}")
