@@ -371,7 +371,8 @@ async def list_security_alerts(
 async def safety_check_status(
     alert_id: AlertId, principal: CurrentPrincipal, runtime: RuntimeDep, page: Annotated[Page, Depends(status_page)]
 ) -> Json:
-    """Live status: ``counts``, and ``accounted[]`` / ``unaccounted[]`` with names and phones (``?limit=&offset=``)."""
+    """Live status: ``counts``, and ``accounted[]`` / ``unaccounted[]`` with names, phones, partner and authority names
+    (``?limit=&offset=``)."""
     return await use_cases.safety_check_status(runtime, principal, alert_id, page)
 
 

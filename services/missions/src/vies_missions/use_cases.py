@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import date, datetime
 from typing import Any
@@ -685,8 +686,27 @@ def _entry_view(entry: Document, contacts: dict[str, Document], *, emergency: bo
     return view
 
 
+async def _hosts_of(runtime: Runtime, entries: list[Document]) -> dict[str, Document]:
+    """Per mission of a safety check's page: its host partner and its authority, by name (who to call there)."""
+    db = runtime.db
+    missions = await store.by_id(db, store.MISSIONS, [e["mission_id"] for e in entries], {"partner_id": 1})
+    partners, authorities = await asyncio.gather(
+        store.by_id(db, store.PARTNERS, [m.get("partner_id") or "" for m in missions.values()], {"name": 1}),
+        store.by_id(db, store.AUTHORITIES, [e.get("authority_id") or "" for e in entries], {"name": 1}),
+    )
+    hosts: dict[str, Document] = {}
+    for entry in entries:
+        partner_id = missions.get(entry["mission_id"], {}).get("partner_id")
+        hosts[entry["mission_id"]] = {
+            "partner_id": partner_id,
+            "partner_name": partners.get(partner_id or "", {}).get("name"),
+            "authority_name": authorities.get(entry.get("authority_id") or "", {}).get("name"),
+        }
+    return hosts
+
+
 async def safety_check_status(runtime: Runtime, principal: Principal, alert_id: str, page: Page) -> Document:
-    """Live status of a safety check: who is accounted for and who is not, with name and phone.
+    """Live status of a safety check: who is accounted for and who is not, with name, phone, partner and authority.
 
     ``counts`` cover every entry the caller may see; ``accounted[]`` and ``unaccounted[]``
     hold one page of entries (by mission id), ``page`` says which. Two queries for the page
@@ -709,12 +729,16 @@ async def safety_check_status(runtime: Runtime, principal: Principal, alert_id: 
     total = sum(by_status.values())
     cursor = coll.find(query).sort("mission_id", 1).skip(page.offset).limit(page.limit)
     entries = [e async for e in cursor]
-    contacts = await store.contacts_of(runtime.db, [e["volunteer_id"] for e in entries if e.get("volunteer_id")])
+    contacts, hosts = await asyncio.gather(
+        store.contacts_of(runtime.db, [e["volunteer_id"] for e in entries if e.get("volunteer_id")]),
+        _hosts_of(runtime, entries),
+    )
     accounted: list[Document] = []
     unaccounted: list[Document] = []
     emergency = principal.role in EMERGENCY_CONTACT_ROLES
     for entry in entries:
-        (accounted if accounted_for(entry) else unaccounted).append(_entry_view(entry, contacts, emergency=emergency))
+        view = {**_entry_view(entry, contacts, emergency=emergency), **hosts.get(entry["mission_id"], {})}
+        (accounted if accounted_for(entry) else unaccounted).append(view)
     pending = by_status.get(PENDING, 0) + by_status.get(None, 0)  # no status yet: pending (accounted_for)
     counts = {
         "total": total,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from missions_testkit import app_for, count_is, engagement, plan, settings_for, start
 
-from vies_shared.events.partners import AuthorityRegistered
+from vies_shared.events.partners import AuthorityRegistered, PartnerRegistered
 from vies_shared.events.recruitment import ContactUpdated, EmergencyContact
 from vies_shared.events.topics import contacts_topic, events_topic
 from vies_shared.testing import KafkaProbe, publish_event, publish_raw, wait_until
@@ -33,7 +33,20 @@ async def test_safety_check_end_to_end(vies_settings: Any, vies_stack: Any, topi
                 territoires_volontaires=False,
             )
             await publish_event(bootstrap, events_topic("partners", topic_prefix), registered)
+        host = PartnerRegistered(
+            partner_id="partner-1",
+            name="Association Jokkoo",
+            kind="ngo",
+            country="SN",
+            city="Dakar",
+            themes=["health"],
+            languages=["fr"],
+            hosting_capacity=3,
+            reciprocity=False,
+        )
+        await publish_event(bootstrap, events_topic("partners", topic_prefix), host)
         await wait_until(lambda: count_is(svc.runtime.db["authorities"], {}, 3), message="authorities projected")
+        await wait_until(lambda: count_is(svc.runtime.db["partners"], {}, 1), message="partner projected")
         today = datetime.now(UTC).date()
         events = [engagement(country="SN", authority_id=f"auth-{i}") for i in range(3)]
         missions = [await plan(svc, bootstrap, topic_prefix, e) for e in events]
@@ -113,6 +126,8 @@ async def test_safety_check_end_to_end(vies_settings: Any, vies_stack: Any, topi
         assert missing["mission_id"] == missions[2]
         assert missing["name"] == "Volunteer 2" and missing["phone"] == "+221770000002"
         assert missing["authority_id"] == "auth-2" and missing["centre_id"] == "ev-sn"
+        # Who to call there: the host partner and the authority, by name (the centre's live board).
+        assert missing["partner_name"] == "Association Jokkoo" and missing["authority_name"] == "auth-2"
         # Whom to call if the volunteer cannot be reached: for the centre making the calls (issue 14).
         assert missing["emergency_contact"] == {"name": "Parent 2", "relation": "mother", "phone": "+33610000002"}
         assert status["counts"] == {"total": 3, "accounted": 2, "unaccounted": 1, "safe": 2, "need_help": 0}
