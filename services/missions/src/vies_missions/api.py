@@ -174,6 +174,13 @@ async def get_mission(mission_id: MissionId, principal: CurrentPrincipal, runtim
     return await use_cases.get_mission(runtime, principal, mission_id)
 
 
+@router.get("/missions/{mission_id}/contacts")
+async def mission_contacts(mission_id: MissionId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
+    """Whom the volunteer turns to: ``centre`` {centre_id, city, email, phone: the emergency number},
+    ``partner`` {partner_id, name, city}, ``authority`` {authority_id, name, contact_email}."""
+    return await use_cases.mission_contacts(runtime, principal, mission_id)
+
+
 @router.post("/missions/{mission_id}/checklist")
 async def tick_checklist(
     mission_id: MissionId, body: ChecklistTick, principal: CurrentPrincipal, runtime: RuntimeDep

@@ -91,10 +91,18 @@ async def plan_mission(uow: UnitOfWork, settings: MissionsSettings, event: Volun
 
 
 async def on_authority_registered(ctx: HandlerContext, event: AuthorityRegistered) -> None:
-    """Remember the authority's region (``ce_region`` of our events, branch scoping) and fill it in."""
+    """Remember the authority's region (``ce_region`` of our events, branch scoping) and fill it in;
+    its name and organisational address are the volunteer's authority contact."""
     await ctx.db[store.AUTHORITIES].update_one(
         {"_id": event.authority_id},
-        {"$set": {"name": event.name, "region": event.region, "kind": event.kind}},
+        {
+            "$set": {
+                "name": event.name,
+                "region": event.region,
+                "kind": event.kind,
+                "contact_email": event.contact_email,
+            }
+        },
         upsert=True,
         session=ctx.session,
     )
@@ -107,12 +115,12 @@ async def on_authority_registered(ctx: HandlerContext, event: AuthorityRegistere
 
 
 async def on_partner_registered(ctx: HandlerContext, event: PartnerRegistered) -> None:
-    """Remember the host partner's name and country: the end-of-mission certificate names it."""
+    """Remember the host partner's name, country and city: the certificate and the volunteer's contacts name it."""
     # ``PartnerUpdated`` carries no name (a partner's name is not corrected through it), so the
     # registration is the only source.
     await ctx.db[store.PARTNERS].update_one(
         {"_id": event.partner_id},
-        {"$set": {"name": event.name, "country": event.country}},
+        {"$set": {"name": event.name, "country": event.country, "city": event.city}},
         upsert=True,
         session=ctx.session,
     )

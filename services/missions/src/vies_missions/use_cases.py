@@ -88,6 +88,26 @@ async def _partner_views(runtime: Runtime, missions: list[Mission]) -> list[Docu
     ]
 
 
+async def mission_contacts(runtime: Runtime, principal: Principal, mission_id: str) -> Document:
+    """Whom the mission's volunteer turns to: the centre (its phone is the emergency number), the host
+    partner and the sending authority, for those who read the mission (the volunteer first)."""
+    doc = await store.get(runtime.db, store.MISSIONS, mission_id, "mission")
+    access.require(principal, access.READ, doc)
+    partner = await runtime.db[store.PARTNERS].find_one({"_id": doc["partner_id"]}) or {}
+    authority = await runtime.db[store.AUTHORITIES].find_one({"_id": doc["authority_id"]}) or {}
+    return {
+        "mission_id": mission_id,
+        "centre": _centre_contact(doc.get("centre_id"), doc["country"]),
+        # Organisations only, from the partners service's events; null until that event arrived.
+        "partner": {"partner_id": doc["partner_id"], "name": partner.get("name"), "city": partner.get("city")},
+        "authority": {
+            "authority_id": doc["authority_id"],
+            "name": authority.get("name"),
+            "contact_email": authority.get("contact_email"),
+        },
+    }
+
+
 async def get_mission(runtime: Runtime, principal: Principal, mission_id: str) -> Document:
     """One mission, if the caller may read it (the host partner gets the partner view)."""
     doc = await store.get(runtime.db, store.MISSIONS, mission_id, "mission")
