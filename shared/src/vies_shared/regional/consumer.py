@@ -3,7 +3,9 @@ reading the four ``*.events`` topics for one region.
 
 Two changes to the kit's behaviour, both in this subclass:
 * records whose ``ce_region`` header is not the branch's are dropped before
-  anything reads them (their offsets still commit with the batch);
+  anything reads them (their offsets still commit with the batch), except
+  ``recruitment.PersonErased``: it names no region (``none``) and every branch
+  must forget the person;
 * what the kit would dead-letter (not CloudEvents, unknown type or schema
   version, invalid data, a rule failing after its attempts) is counted in the
   view's ``skipped`` collection and passed over: a branch may not write to the
@@ -27,15 +29,16 @@ from aiokafka.structs import ConsumerRecord
 from faststream.kafka import KafkaBroker
 from prometheus_client import Counter
 
+from vies_shared import erasure
 from vies_shared.events.base import Event, registered_models
-from vies_shared.events.recruitment import ContactUpdated
+from vies_shared.events.recruitment import ContactUpdated, PersonErased
 from vies_shared.events.topics import regional_topics
 from vies_shared.messaging.broker import create_broker
 from vies_shared.messaging.consumer import EventConsumer, HandlerContext
 from vies_shared.messaging.outbox import Outbox
 from vies_shared.regional import store
 from vies_shared.regional.settings import RegionalSettings
-from vies_shared.regional.view import changes_for
+from vies_shared.regional.view import PersonErasure, changes_for
 from vies_shared.storage import Transactions, create_mongo_client
 
 REGIONAL_RECORDS = Counter(
@@ -48,12 +51,21 @@ def kept_types() -> list[str]:
     return sorted({model.TYPE for model in registered_models() if model.TYPE != ContactUpdated.TYPE})
 
 
-def record_region(record: ConsumerRecord[bytes, bytes]) -> str | None:
-    """The ``ce_region`` header of a record, if any."""
+def _header(record: ConsumerRecord[bytes, bytes], wanted: str) -> str | None:
     for name, raw in record.headers:
-        if name == "ce_region":
+        if name == wanted:
             return (raw or b"").decode(errors="replace")
     return None
+
+
+def record_region(record: ConsumerRecord[bytes, bytes]) -> str | None:
+    """The ``ce_region`` header of a record, if any."""
+    return _header(record, "ce_region")
+
+
+def is_for_region(record: ConsumerRecord[bytes, bytes], region: str) -> bool:
+    """Whether a branch keeps a record: its region's events, and every erasure (it carries no region)."""
+    return record_region(record) == region or _header(record, "ce_type") == PersonErased.TYPE
 
 
 class RegionalConsumer(EventConsumer):
@@ -82,8 +94,8 @@ class RegionalConsumer(EventConsumer):
         )
 
     async def handle_records(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
-        """Keep the region's records only, then handle them as the kit does."""
-        mine = [record for record in records if record_region(record) == self.region]
+        """Keep the region's records (and erasures) only, then handle them as the kit does."""
+        mine = [record for record in records if is_for_region(record, self.region)]
         if len(mine) < len(records):
             REGIONAL_RECORDS.labels(self.region, "other_region").inc(len(records) - len(mine))
         # The handler forwards the value as produced (fields newer than this kit included).
@@ -95,10 +107,22 @@ class RegionalConsumer(EventConsumer):
         await super().handle_records(mine)
 
     async def on_event(self, ctx: HandlerContext, event: Event) -> None:
-        """One kept event: the view rules, the journal and the queues, in the batch's transaction."""
+        """One kept event: the view rules, the journal and the queues, in the batch's transaction.
+
+        An erasure is remembered; a later-handled event produced before it keeps nothing of the
+        person (view, journal, queues), so the erasure cannot be undone by the order of delivery.
+        """
         record = self._records.get(ctx.meta.id)
         data: Any = json.loads(record.value) if record is not None and record.value else event.model_dump(mode="json")
-        await store.apply_changes(ctx.db, ctx.session, changes_for(ctx.meta, event))
+        changes = changes_for(ctx.meta, event)
+        if isinstance(event, PersonErased):
+            await erasure.remember_erasure(ctx.db, ctx.session, event.person_id, ctx.meta.time)
+        elif isinstance(data, dict):
+            erased = await erasure.erased_among(ctx.db, ctx.session, erasure.person_ids_in(data), ctx.meta.time)
+            if erased:
+                changes += [PersonErasure(person_id) for person_id in sorted(erased)]
+                data = erasure.without_persons(data, erased)
+        await store.apply_changes(ctx.db, ctx.session, changes)
         await store.keep_event(
             ctx.db,
             ctx.session,

@@ -15,7 +15,9 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from vies_shared import erasure
 from vies_shared.events.envelope import EventMeta, format_time
+from vies_shared.events.recruitment import PersonErased
 from vies_shared.regional.cloudevents import structured
 from vies_shared.regional.view import (
     APPLICATIONS,
@@ -61,6 +63,8 @@ async def apply_changes(db: Database, session: AsyncClientSession, changes: Sequ
                 for name in fields:
                     await db[collection].update_many({name: change.person_id}, {"$unset": {name: ""}}, session=session)
             await _forget_skipped_records_of(db, session, change.person_id)
+            await _forget_queued_mentions_of(db, session, change.person_id)
+            await db[JOURNAL].update_many({"subject": change.person_id}, {"$set": {"subject": None}}, session=session)
             continue
         documents = db[change.collection]
         before = await documents.find_one({"_id": change.key}, session=session)
@@ -83,6 +87,23 @@ async def _forget_skipped_records_of(db: Database, session: AsyncClientSession, 
             )
 
 
+async def _forget_queued_mentions_of(db: Database, session: AsyncClientSession, person_id: str) -> None:
+    """Null the person's id in every event still queued for the webhook or the file.
+
+    The events themselves stay queued (their facts are the branch's); erasures are left whole:
+    they are how the branch learns whom to forget.
+    """
+    mentions = [{"event.subject": person_id}, *({f"event.data.{f}": person_id} for f in erasure.PERSON_ID_FIELDS)]
+    query = {"$or": mentions, "event.type": {"$ne": PersonErased.TYPE}}
+    for queue in QUEUES:
+        async for doc in db[queue].find(query, {"event": 1}, session=session):
+            event = doc["event"]
+            scrubbed = {**event, "data": erasure.without_persons(event.get("data") or {}, {person_id})}
+            if scrubbed.get("subject") == person_id:
+                scrubbed["subject"] = None
+            await db[queue].update_one({"_id": doc["_id"]}, {"$set": {"event": scrubbed}}, session=session)
+
+
 async def keep_event(
     db: Database,
     session: AsyncClientSession,
@@ -94,14 +115,17 @@ async def keep_event(
     to_webhook: bool,
     to_jsonl: bool,
 ) -> None:
-    """Journal a kept event and queue it for the webhook and the file when they are configured."""
+    """Journal a kept event and queue it for the webhook and the file when they are configured.
+
+    The journal of an erasure does not name the person (its subject is the person's id).
+    """
     await db[JOURNAL].update_one(
         {"_id": meta.id},
         {
             "$setOnInsert": {
                 "type": meta.type,
                 "schema_version": meta.schema_version,
-                "subject": meta.subject,
+                "subject": None if meta.type == PersonErased.TYPE else meta.subject,
                 "time": format_time(meta.time),
                 "topic": topic,
             }
