@@ -28,6 +28,7 @@ from vies_notifications import local_time
 from vies_notifications.app import create as create_notifications
 from vies_notifications.settings import NotificationsSettings
 from vies_notifications.testing import HttpRecorder, Mailpit
+from vies_shared import safety_link
 from vies_shared.events.recruitment import ContactUpdated, VolunteerEngaged
 from vies_shared.events.topics import contacts_topic, events_topic
 from vies_shared.testing import publish_event, wait_until
@@ -169,7 +170,11 @@ async def test_a_targeted_crisis_alert_its_ladder_and_an_incident_escalation_rea
 
             for n in (0, 1):
                 [text] = await sms_to(f"+22177{n:07d}", "VIES ALERT SN (crisis)")
-                assert MESSAGE[:60] in text and local in text and text.endswith(f"/volunteer/safety-checks/{alert_id}")
+                assert MESSAGE[:60] in text and local in text
+                # The volunteer's own one-tap answer link (issue 13), for this alert and this mission only.
+                token = text.rsplit("/s/", 1)[1]
+                dev_keys = safety_link.keys_from("", "dev")
+                assert safety_link.read(dev_keys, token) == safety_link.SafetyLink(alert_id, missions[n])
             assert not [r for r in sms.on("/sms") if r.json()["to"] == "+221770000002"]  # Thiès: not asked
 
             # The first volunteer answers; at half-time the second is reminded, by both replicas' ladders at once.

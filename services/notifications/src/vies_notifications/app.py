@@ -6,7 +6,7 @@ import sys
 
 from fastapi import FastAPI
 
-from vies_notifications import api, delivery, handlers, owners, scheduler, sealing, store
+from vies_notifications import answer_links, api, delivery, handlers, owners, scheduler, sealing, store
 from vies_notifications.settings import NotificationsSettings
 from vies_shared.events.notifications import NotificationFailed, NotificationSent
 from vies_shared.messaging import dead_letter_api
@@ -43,6 +43,7 @@ def check_settings(settings: NotificationsSettings) -> None:
     """The service's own start-up refusals (after the platform's token checks): ``InsecureSettings``."""
     sealing.check_settings(settings)
     owners.check_settings(settings)
+    answer_links.check_settings(settings)
 
 
 def build(settings: NotificationsSettings | None = None) -> ServiceDefinition:

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 from pymongo import UpdateOne
 
-from vies_notifications import channels, metrics, owners, sealing, store
+from vies_notifications import answer_links, channels, metrics, owners, sealing, store
 from vies_notifications.domain import routing
 from vies_notifications.domain.delivery import (
     FAILED,
@@ -307,7 +307,9 @@ class DeliveryWorker:
         language = routing.choose_language(address.language, None, self.settings.default_language, SUPPORTED_LANGUAGES)
         context = {**doc.get("context", {}), "recipient_name": address.name}
         if context.get("alert_id"):
-            context["alert_url"] = self.settings.safety_check_url.replace("{alert_id}", str(context["alert_id"]))
+            # Minted here for this volunteer, never stored nor put on an event (answer_links).
+            recipient = doc["recipient"]
+            context["alert_url"] = await answer_links.alert_url(self.runtime.db, self.settings, context, recipient)
         if doc["template"] == routing.RETURN_SEMINAR_TEMPLATE:
             context["seminar_url"] = self.settings.return_seminar_url
         await self._complete(context)

@@ -79,9 +79,13 @@ class NotificationsSettings(ServiceSettings):
     # The head office's safety mailbox (escalated incidents, unaccounted volunteers after the delay);
     # empty: the head office's address in the reference data.
     head_office_safety_email: str = ""
-    # The page where a volunteer reads an alert in full and answers it ({alert_id} is replaced);
-    # the SMS carries the alert's message shortened, with this link.
-    safety_check_url: str = "https://vies.example.org/volunteer/safety-checks/{alert_id}"
+    # The volunteer's personal one-tap answer link in alert and reminder messages, the portal's short
+    # page ({token} is replaced; the SMS carries the alert's message shortened, with this link). The
+    # token is minted at rendering with VIES_SAFETY_LINK_KEYS (comma-separated, the first signs), the
+    # keys the missions service checks it with. Where no personal link can be made: the signed-in page.
+    safety_check_url: str = "https://vies.example.org/s/{token}"
+    safety_check_signed_in_url: str = "https://vies.example.org/volunteer/safety-checks/{alert_id}"
+    safety_link_keys: str = ""
 
     # regional digest: hour of the day (in digest_timezone) after which yesterday's digest goes out
     digest_hour: int = Field(default=7, ge=0, le=23)
