@@ -13,6 +13,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -141,9 +142,13 @@ async def publish_event(
     region: str | None = None,
     event_id: str | None = None,
     times: int = 1,
+    at: datetime | None = None,
 ) -> str:
-    """Publish a contract event with a plain producer (``times`` > 1 redelivers the same ce_id)."""
-    meta, message = encode(event, region=region, event_id=event_id)
+    """Publish a contract event with a plain producer (``times`` > 1 redelivers the same ce_id).
+
+    ``at`` sets its ``ce_time`` (default now), e.g. an event produced earlier and delivered late.
+    """
+    meta, message = encode(event, region=region, event_id=event_id, time=at)
     headers = [(k, v.encode()) for k, v in message.headers.items()]
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
