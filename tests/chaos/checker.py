@@ -458,9 +458,9 @@ async def consumer_lags(bootstrap: str) -> dict[str, dict[str, int]]:
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await admin.start()
-    await reader.start()
     try:
+        await admin.start()
+        await reader.start()
         await reader.topics()  # loads the metadata of every topic
         out: dict[str, dict[str, int]] = {}
         for group, *_ in await admin.list_consumer_groups():

@@ -19,10 +19,12 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
+
 from chaos.checker import Delivery, Poison
 from vies_shared.events.topics import SERVICES, events_topic
 from vies_shared.service_process import ServiceProcess
-from vies_shared.testing import free_port
+from vies_shared.testing import free_port, wait_until
 from vies_shared.testing.helpers import publish_raw
 
 
@@ -226,12 +228,15 @@ class FaultInjector:
         """One fault: break, wait, repair, then measure the recovery."""
         fault.started_at = time.monotonic()
         self.log(f"chaos: fault {fault.kind} {fault.seconds and round(fault.seconds)} s")
+        back: Callable[[], Awaitable[bool]] | None = None
         try:
             if fault.kind in ("sigkill", "sigterm"):
                 victim = self.rng.choice([p for p in self.processes if p.process and p.process.poll() is None])
                 fault.target = f"{victim.service}:{victim.port}"
-                assert victim.process is not None
-                victim.process.send_signal(signal.SIGKILL if fault.kind == "sigkill" else signal.SIGTERM)
+                killed = victim.process
+                assert killed is not None
+                killed.send_signal(signal.SIGKILL if fault.kind == "sigkill" else signal.SIGTERM)
+                back = _restarted(victim, killed)
             elif fault.kind == "kafka_stop":
                 await asyncio.to_thread(self.stack.stop_kafka)
                 await asyncio.sleep(fault.seconds)
@@ -243,12 +248,19 @@ class FaultInjector:
                 await asyncio.to_thread(self.stack.stop_mailpit)
                 await asyncio.sleep(fault.seconds)
                 await asyncio.to_thread(self.stack.start_mailpit)
+                back = _mail_arrives(self.stack.mailpit_url, await _mail_count(self.stack.mailpit_url))
             elif fault.kind == "sms_errors":
                 self.sms.mode = 500
                 await asyncio.sleep(fault.seconds / 2)
                 self.sms.mode = 401
                 await asyncio.sleep(fault.seconds / 2)
                 self.sms.mode = 200
+                accepted = len(self.sms.received)
+
+                async def sms_arrives() -> bool:
+                    return len(self.sms.received) > accepted
+
+                back = sms_arrives
             elif fault.kind == "poison":
                 self.poison += await inject_poison(
                     self.stack.kafka_bootstrap, self.run_id, len(self.poison), self.region
@@ -257,9 +269,48 @@ class FaultInjector:
             fault.error = repr(exc)
         fault.ended_at = time.monotonic()
         try:
-            await asyncio.wait_for(self.canary(), timeout=300)
+            await asyncio.wait_for(self._recovered(back), timeout=300)
             fault.recovered_after = time.monotonic() - fault.ended_at
         except Exception as exc:
             fault.error = (fault.error or "") + f" no recovery: {exc!r}"
         self.done.append(fault)
         self.log(f"chaos: {fault.kind} over, recovered after {fault.recovered_after}")
+
+    async def _recovered(self, back: Callable[[], Awaitable[bool]] | None) -> None:
+        """What the fault broke works again (a restarted process ready, a message delivered), then the canary."""
+        if back is not None:
+            await wait_until(back, timeout=300, interval=0.5, message="the broken part working again")
+        await self.canary()
+
+
+def _restarted(victim: ServiceProcess, killed: Any) -> Callable[[], Awaitable[bool]]:
+    """True once the supervisor has started the victim again and it answers ``/readyz``."""
+
+    async def check() -> bool:
+        if victim.process is killed:
+            return False
+        try:
+            return await asyncio.to_thread(victim.ready)
+        except RuntimeError:
+            return False
+
+    return check
+
+
+async def _mail_count(mailpit_url: str) -> int:
+    async with httpx.AsyncClient(base_url=mailpit_url, timeout=10) as client:
+        for _ in range(60):
+            try:
+                return int((await client.get("/api/v1/messages", params={"limit": 1})).json()["total"])
+            except (httpx.HTTPError, KeyError, ValueError):
+                await asyncio.sleep(1)
+    return 0
+
+
+def _mail_arrives(mailpit_url: str, before: int) -> Callable[[], Awaitable[bool]]:
+    """True once Mailpit holds more mail than ``before`` (the queue flows again)."""
+
+    async def check() -> bool:
+        return await _mail_count(mailpit_url) > before
+
+    return check
