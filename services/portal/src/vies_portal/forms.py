@@ -8,7 +8,7 @@ from typing import Any
 
 from babel import Locale
 
-SCHEMES = ("vsi", "service_civique", "vec", "jsi_vvvsi", "reciprocity")
+SCHEMES = ("vsi", "service_civique", "vec", "jsi_vvvsi", "reciprocity", "service_civique_reciprocity")
 Document = dict[str, Any]
 
 

@@ -16,6 +16,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from vies_portal import i18n
 from vies_portal.apis import ApiError, Apis, ApiUnavailable
+from vies_portal.forms import country_name
 from vies_portal.oidc import Provider, ProviderError
 from vies_portal.sessions import Session, SessionStore
 from vies_portal.settings import PortalSettings
@@ -101,6 +102,7 @@ def render(request: Request, template: str, title: str, status: int = 200, **val
         "when": lambda value, country=None: i18n.when(value, lang, country),
         "day": lambda value: i18n.day(value, lang),
         "text_of": lambda value: text_in(value, lang),
+        "country_name": lambda code: country_name(code, lang),
         **values,
     }
     html = portal.templates.get_template(template).render(context)
