@@ -84,13 +84,15 @@ class Workload:
         effect: tuple[str, str, str | None] | None = None,
         id_from: str | None = None,
         wait_for_state: bool = False,
+        repeatable: bool = False,
         patience: float = 180.0,
     ) -> dict[str, Any]:
         """Send one command until it is acknowledged; record it in the ledger.
 
         ``effect`` = (event type, id field, id) it must cause (the id read from the answer's
         ``id_from`` when None). ``wait_for_state``: a 404/409 means a projection is still catching
-        up, so try again. Raises :class:`Unanswered` when it cannot know or cannot get through.
+        up, so try again. ``repeatable``: sending it twice does no harm (a checklist tick), so an
+        unanswered one is sent again. Raises :class:`Unanswered` when it cannot know or cannot get through.
         """
         deadline = time.monotonic() + patience
         uncertain = 0
@@ -126,7 +128,7 @@ class Workload:
                 self.errors[f"{op}: {response.status_code}"] += 1
                 uncertain += 1
                 self._uncertain(effect)
-            elif response is not None and response.status_code == 409 and uncertain and effect and effect[2]:
+            elif response is not None and response.status_code == 409 and uncertain and (repeatable or effect):
                 # An earlier attempt whose answer was lost went through.
                 self.counts[f"{op} (done by an unanswered attempt)"] += 1
                 return {}
@@ -135,7 +137,7 @@ class Workload:
             elif response is not None:
                 self.errors[f"{op}: {response.status_code} {response.text[:120]}"] += 1
                 raise Unanswered(f"{op}: {response.status_code}")
-            if uncertain and (effect is None or effect[2] is None):
+            if uncertain and not repeatable and (effect is None or effect[2] is None):
                 raise Unanswered(f"{op}: outcome unknown (a create is not repeated)")
             if time.monotonic() > deadline:
                 self.errors[f"{op}: gave up after {patience:.0f}s"] += 1
@@ -146,7 +148,7 @@ class Workload:
         if effect is not None and effect[2] is not None:
             self.acks.append(Ack(next(self._seq), effect[0], effect[1], effect[2], "uncertain"))
         else:
-            self.counts["uncertain creates"] += 1
+            self.counts["unanswered commands without an expected event id"] += 1
 
     async def read(self, service: str, path: str, headers: dict[str, str], patience: float = 180.0) -> Any:
         """A GET on any replica that answers, retried until it answers 200."""
@@ -320,6 +322,7 @@ class Workload:
                 f"/missions/{mission_id}/checklist",
                 centre,
                 json={"item": item, "done_on": today.isoformat()},
+                repeatable=True,
             )
         await self.send(
             "missions",
