@@ -23,6 +23,7 @@ from pymongo.errors import PyMongoError
 from vies_portal import account, authority, public
 from vies_portal.apis import SERVICES, ApiError, Apis, ApiUnavailable
 from vies_portal.oidc import Provider
+from vies_portal.safety_link import router as safety_link_router
 from vies_portal.sessions import COOKIE, SessionStore
 from vies_portal.settings import PortalSettings
 from vies_portal.web import (
@@ -211,6 +212,7 @@ def create(settings: PortalSettings | None = None) -> FastAPI:
         return RedirectResponse("/static/favicon.svg", status_code=301)
 
     app.include_router(public.router)
+    app.include_router(safety_link_router)  # /s/{token}: the one-tap safety answer, no sign-in
     app.include_router(account.router)
     app.include_router(authority.router)
     return app
