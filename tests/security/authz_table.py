@@ -342,6 +342,18 @@ ROWS: dict[tuple[str, str, str], Row] = {
         _roles(authority=SCOPED, volunteer=SCOPED, centre=SCOPED, branch=SCOPED)
     ),
     ("missions", "POST", "/security-alerts/{alert_id}/close"): Row(_roles(centre=SCOPED), late=1),
+    # The one-tap safety answer link: public, the token in the path is the only right (a bearer token adds
+    # none); a token that is not one of ours is 404 for everyone (a bad bearer token is still a 401).
+    ("missions", "GET", "/safety-links/{token}"): Row(
+        _roles(Expect(404, 404)), staff=404, anonymous=404, path_values={"token": "not-a-safety-link"}
+    ),
+    ("missions", "POST", "/safety-links/{token}/answer"): Row(
+        _roles(Expect(404, 404)),
+        staff=404,
+        anonymous=404,
+        path_values={"token": "not-a-safety-link"},
+        body={"status": "safe"},
+    ),
     # ------------------------------------------------------------------ notifications
     ("notifications", "PUT", "/preferences/{person_id}"): Row(
         _roles(candidate=SCOPED, volunteer=SCOPED), body={"language": "fr"}

@@ -53,13 +53,19 @@ def run_platform(root: Path | None = None, *, demo: bool = True) -> int:
         "VIES_OIDC_AUDIENCE": "vies-api",
     }
     # Notifications checks webhook owners against Keycloak (realm URL defaults to the issuer).
-    admin_client = {
+    notifications_env = {
         "VIES_OWNER_DIRECTORY_CLIENT_ID": NOTIFICATIONS_CLIENT,
         "VIES_OWNER_DIRECTORY_CLIENT_SECRET": NOTIFICATIONS_SECRET,
+        # Alert and reminder messages link the local portal's one-tap answer page (VIES_ENV=dev: the
+        # development link key, the same in missions, which checks the links).
+        "VIES_SAFETY_CHECK_URL": f"http://127.0.0.1:{PORTAL_PORT}/s/{{token}}",
+        "VIES_SAFETY_CHECK_SIGNED_IN_URL": f"http://127.0.0.1:{PORTAL_PORT}/volunteer",
     }
     logs = repo / ".stack" / "logs"
     services = [
-        ServiceProcess(name, port, {**env, **(admin_client if name == "notifications" else {})}, logs / f"{name}.log")
+        ServiceProcess(
+            name, port, {**env, **(notifications_env if name == "notifications" else {})}, logs / f"{name}.log"
+        )
         for name, port in SERVICE_PORTS.items()
     ]
     # The web portal (services/portal) signs people in at Keycloak and calls the four APIs.
