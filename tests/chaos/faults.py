@@ -209,6 +209,8 @@ class FaultInjector:
     poison: list[Poison] = field(default_factory=list)
     done: list[Fault] = field(default_factory=list)
     log: Callable[[str], None] = lambda line: print(line, flush=True)
+    # Longer than this is reported as "no recovery" and the schedule goes on.
+    recovery_timeout: float = 180.0
 
     async def run(self, faults: list[Fault], started: float) -> None:
         """Inject every fault at its time, one after the other (a late one as soon as the previous is over)."""
@@ -263,7 +265,7 @@ class FaultInjector:
             fault.error = repr(exc)
         fault.ended_at = time.monotonic()
         try:
-            await asyncio.wait_for(self._recovered(back), timeout=300)
+            await asyncio.wait_for(self._recovered(back), timeout=self.recovery_timeout)
             fault.recovered_after = time.monotonic() - fault.ended_at
         except Exception as exc:
             fault.error = (fault.error or "") + f" no recovery: {exc!r}"
@@ -283,7 +285,7 @@ class FaultInjector:
     async def _recovered(self, back: Callable[[], Awaitable[bool]] | None) -> None:
         """What the fault broke works again (a restarted process ready, a message delivered), then the canary."""
         if back is not None:
-            await wait_until(back, timeout=300, interval=0.5, message="the broken part working again")
+            await wait_until(back, timeout=self.recovery_timeout, interval=0.5, message="the broken part working again")
         await self.canary()
 
 
