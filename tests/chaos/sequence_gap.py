@@ -41,7 +41,7 @@ async def reproduce(bootstrap: str) -> list[str]:
             cluster = producer.client.cluster
             real = cluster.leader_for_partition
             if step == "no leader":
-                cluster.leader_for_partition = lambda tp: -1  # type: ignore[method-assign]
+                cluster.leader_for_partition = lambda tp: -1
             try:
                 sent = await producer.send_and_wait(topic, value)
                 outcomes.append(f"{step}: offset {sent.offset}")
