@@ -26,8 +26,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from chaos.checker import Observations, consumer_lags, evaluate, mailpit_deliveries, read_topics
 from chaos.faults import FaultInjector, SmsProvider, TricklingWebhook, schedule
 from chaos.workload import Unanswered, Workload
@@ -284,9 +282,9 @@ def growth(samples: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-async def chaos(profile: str, seed: int) -> int:
+async def chaos(profile: str, seed: int, load_seconds: float | None = None) -> int:
     """The whole run; returns the exit code."""
-    config = PROFILES[profile]
+    config = {**PROFILES[profile], **({"load_seconds": load_seconds} if load_seconds else {})}
     repo = find_repo_root()
     root = repo / ".stack" / "chaos"
     rng = random.Random(seed)
@@ -477,9 +475,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", choices=sorted(PROFILES), default="short")
     parser.add_argument("--seed", type=int, default=int(time.time()))
+    parser.add_argument("--load-seconds", type=float, help="the profile's faults over this much load instead")
     args = parser.parse_args()
-    _ = httpx  # the workload's client library; imported here so a missing install fails at once
-    sys.exit(asyncio.run(chaos(args.profile, args.seed)))
+    sys.exit(asyncio.run(chaos(args.profile, args.seed, args.load_seconds)))
 
 
 if __name__ == "__main__":
