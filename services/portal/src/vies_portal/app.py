@@ -20,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from pymongo.errors import PyMongoError
 
-from vies_portal import account, authority, public, volunteer
+from vies_portal import account, authority, centre, public, volunteer
 from vies_portal.apis import SERVICES, ApiError, Apis, ApiUnavailable
 from vies_portal.oidc import Provider
 from vies_portal.safety_link import router as safety_link_router
@@ -215,6 +215,7 @@ def create(settings: PortalSettings | None = None) -> FastAPI:
     app.include_router(safety_link_router)  # /s/{token}: the one-tap safety answer, no sign-in
     app.include_router(account.router)
     app.include_router(authority.router)
+    app.include_router(centre.router)
     app.include_router(volunteer.router)
     return app
 
