@@ -31,6 +31,9 @@ What is checked, and why:
   whose service account may read users; API pods do not get that secret;
 - the portal: recruitment's API pods trust the pod network (the portal's
   X-Forwarded-For carries the visitor's address for the anonymous rate limit);
+- safety answer links: VIES_SAFETY_LINK_KEYS from one Secret, read by missions'
+  API pods and notifications' delivering pods only; their VIES_SAFETY_CHECK_URL
+  is the portal's /s/{token} page;
 - Ingress: no path is a Prefix "/" (an Exact "/" is the portal's home page) or covers an operational endpoint (/metrics,
   /healthz, /readyz, /docs, /redoc, /openapi.json, /asyncapi.json) or
   Keycloak's admin console and master realm; every path is Prefix or Exact;
@@ -931,6 +934,56 @@ def check_portal_forwarding(docs: list[Doc]) -> list[str]:
     return errors
 
 
+SAFETY_LINK_KEYS = (
+    "VIES_SAFETY_LINK_KEYS"  # notifications' delivering pods mint the answer links, missions' API checks them
+)
+
+
+def check_safety_links(docs: list[Doc]) -> list[str]:
+    """The one-tap safety answer links: their keys come from one Secret that missions' API pods (which check
+    the links) and notifications' delivering pods (which mint them) read, and no other workload; the messages
+    link the portal's ``/s/{token}`` page.
+
+    A link is worth an answer for a volunteer: a workload holding the keys could answer for anyone.
+    """
+    errors: list[str] = []
+    sources: set[tuple[str, str]] = set()
+    portal_urls = {
+        container_env(docs, app_container(d))[0].get("VIES_PUBLIC_URL", "").rstrip("/")
+        for d in of_kind(docs, "Deployment")
+        if is_portal(_labels(d))
+    }
+    for doc in docs:
+        if doc.get("kind") not in WORKLOAD_KINDS:
+            continue
+        name = _labels(doc).get("app.kubernetes.io/name")
+        for field, c in containers(pod_template(doc).get("spec", {})):
+            values, secrets = container_env(docs, c)
+            where = f"{kind_name(doc)} {field[:-1]} {c.get('name')}"
+            is_app = field == "containers" and c.get("name") == "app"
+            delivers = name == "notifications" and values.get("VIES_ROLE", "all") in DELIVERING_ROLES
+            needs = is_app and ((name == "missions" and is_api(doc)) or delivers)
+            if SAFETY_LINK_KEYS in values:
+                errors.append(f"{where}: {SAFETY_LINK_KEYS} is a literal (read it from a Secret)")
+            if needs and SAFETY_LINK_KEYS not in secrets:
+                errors.append(f"{where}: {SAFETY_LINK_KEYS} does not come from a Secret (no safety answer links)")
+            elif not needs and SAFETY_LINK_KEYS in secrets:
+                errors.append(
+                    f"{where}: gets {SAFETY_LINK_KEYS}, which only missions' API and notifications' workers need"
+                )
+            if needs and SAFETY_LINK_KEYS in secrets:
+                sources.add(secrets[SAFETY_LINK_KEYS])
+            url = values.get("VIES_SAFETY_CHECK_URL")
+            if delivers and is_app and portal_urls:
+                if not url or "{token}" not in url:
+                    errors.append(f"{where}: VIES_SAFETY_CHECK_URL does not hold {{token}} (messages without the link)")
+                elif not any(url.startswith(f"{portal}/s/") for portal in portal_urls):
+                    errors.append(f"{where}: VIES_SAFETY_CHECK_URL {url!r} is not the portal's /s/ page")
+    if len(sources) > 1:
+        errors.append(f"{SAFETY_LINK_KEYS} comes from different Secrets {sorted(sources)}: links would not verify")
+    return errors
+
+
 # --------------------------------------------------------------------------- Ingress
 
 # Served by every service (vies_shared.service.create_app and FastAPI) and never
@@ -1137,6 +1190,7 @@ def check_all(docs: list[Doc], *, whole_namespace: bool = True) -> list[str]:
         + check_owner_directory(docs)
         + check_keycloak_reachable(docs)
         + check_portal_forwarding(docs)
+        + check_safety_links(docs)
         + check_ingress(docs)
         + check_realm_imports(docs)
     )
