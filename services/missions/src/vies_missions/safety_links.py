@@ -61,8 +61,9 @@ async def no_bad_token(
 
 
 def check_settings(settings: MissionsSettings) -> None:
-    """At start-up: refuse a published or short key (``InsecureSettings``); say so when links are off."""
-    if not safety_link.check_keys(settings.safety_link_keys, settings.env):
+    """At start-up of a process serving the API: refuse a published or short key (``InsecureSettings``); say so
+    when links are off."""
+    if settings.runs_api and not safety_link.check_keys(settings.safety_link_keys, settings.env):
         log.warning("safety answer links are off: VIES_SAFETY_LINK_KEYS is not set")
 
 

@@ -26,8 +26,9 @@ log = get_logger(component="answer-links")
 
 
 def check_settings(settings: NotificationsSettings) -> None:
-    """At start-up: refuse a published or short key (``InsecureSettings``); say so when links are off."""
-    if not safety_link.check_keys(settings.safety_link_keys, settings.env):
+    """At start-up of a process that delivers: refuse a published or short key (``InsecureSettings``); say so
+    when links are off."""
+    if settings.runs_workers and not safety_link.check_keys(settings.safety_link_keys, settings.env):
         log.warning("safety answer links are off: VIES_SAFETY_LINK_KEYS is not set")
 
 
