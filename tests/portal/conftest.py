@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("VIES_TEST_CHROMIUM", "/usr/bin/chromium")
 AXE = ROOT / ".stack" / "npm" / "axe.min.js"
 ARTEFACTS = Path(os.environ.get("VIES_TEST_ARTEFACTS", ROOT / ".artefacts" / "portal"))
+SAFETY_LINK_KEY = "portal-tests-safety-link-key-0123456789abcdef"
 
 
 @dataclass
@@ -122,6 +123,10 @@ async def portal_stack(
         "VIES_OWNER_DIRECTORY_CLIENT_ID": "vies-notifications",
         "VIES_OWNER_DIRECTORY_CLIENT_SECRET": "vies-notifications-local-secret",
         "VIES_SMS_PROVIDER_URL": "http://127.0.0.1:9/sms",
+        # The one-tap safety answer links: minted by notifications, checked by missions (the same keys).
+        # Here a link expires as soon as its check closes (production: 7 days), so tests see the expired page.
+        "VIES_SAFETY_LINK_KEYS": SAFETY_LINK_KEY,
+        "VIES_SAFETY_LINK_VALID_DAYS": "0",
     }
     services = {
         name: ServiceProcess(
@@ -131,6 +136,7 @@ async def portal_stack(
     }
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    services["notifications"].env["VIES_SAFETY_CHECK_URL"] = f"{url}/s/{{token}}"
     portal_db = f"p{run_id}_portal"
     portal_env = {
         "VIES_ENV": "production",
