@@ -22,6 +22,7 @@ from pymongo.errors import PyMongoError
 
 from vies_portal import account, authority, centre, public, volunteer
 from vies_portal.apis import SERVICES, ApiError, Apis, ApiUnavailable
+from vies_portal.network_pages import ROUTERS as NETWORK_ROUTERS
 from vies_portal.oidc import Provider
 from vies_portal.safety_link import router as safety_link_router
 from vies_portal.sessions import COOKIE, SessionStore
@@ -215,6 +216,8 @@ def create(settings: PortalSettings | None = None) -> FastAPI:
     app.include_router(safety_link_router)  # /s/{token}: the one-tap safety answer, no sign-in
     app.include_router(account.router)
     app.include_router(authority.router)
+    for router in NETWORK_ROUTERS:  # duty officer, regional branch, head office
+        app.include_router(router)
     app.include_router(centre.router)
     app.include_router(volunteer.router)
     return app
