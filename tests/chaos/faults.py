@@ -24,6 +24,7 @@ import httpx
 from chaos.checker import Delivery, Poison
 from vies_shared.events.topics import SERVICES, events_topic
 from vies_shared.service_process import ServiceProcess
+from vies_shared.storage import create_mongo_client
 from vies_shared.testing import free_port, wait_until
 from vies_shared.testing.helpers import publish_raw
 
@@ -244,7 +245,7 @@ class FaultInjector:
                 await asyncio.to_thread(self.stack.stop_mailpit)
                 await asyncio.sleep(fault.seconds)
                 await self.start("mailpit")
-                back = _mail_arrives(self.stack.mailpit_url, await _mail_count(self.stack.mailpit_url))
+                back = _mail_arrives(self.stack.mailpit_url, await _mail_count(self.stack.mailpit_url), self.waiting)
             elif fault.kind == "sms_errors":
                 self.sms.mode = 500
                 await asyncio.sleep(fault.seconds / 2)
@@ -254,7 +255,7 @@ class FaultInjector:
                 accepted = len(self.sms.received)
 
                 async def sms_arrives() -> bool:
-                    return len(self.sms.received) > accepted
+                    return len(self.sms.received) > accepted or not await self.waiting("sms")
 
                 back = sms_arrives
             elif fault.kind == "poison":
@@ -281,6 +282,23 @@ class FaultInjector:
             except Exception as exc:
                 self.log(f"chaos: {component} did not start (attempt {attempt}): {str(exc)[:200]}")
         raise RuntimeError(f"{component} did not start after 3 attempts")
+
+    async def waiting(self, channel: str) -> bool:
+        """Whether messages of ``channel`` are due and not sent yet (read in the notifications database)."""
+        client = create_mongo_client(self.stack.mongodb_uri)
+        try:
+            due = await client["vies_notifications"]["notifications"].count_documents(
+                {
+                    "channel": channel,
+                    "status": {"$in": ["pending", "sending"]},
+                    "next_attempt_at": {"$lte": datetime.now(UTC)},
+                }
+            )
+        except Exception:
+            return True  # cannot tell: not recovered yet
+        finally:
+            await client.close()
+        return due > 0
 
     async def _recovered(self, back: Callable[[], Awaitable[bool]] | None) -> None:
         """What the fault broke works again (a restarted process ready, a message delivered), then the canary."""
@@ -313,10 +331,12 @@ async def _mail_count(mailpit_url: str) -> int:
     return 0
 
 
-def _mail_arrives(mailpit_url: str, before: int) -> Callable[[], Awaitable[bool]]:
-    """True once Mailpit holds more mail than ``before`` (the queue flows again)."""
+def _mail_arrives(
+    mailpit_url: str, before: int, waiting: Callable[[str], Awaitable[bool]]
+) -> Callable[[], Awaitable[bool]]:
+    """True once Mailpit holds more mail than ``before`` (the queue flows again), or no email is due."""
 
     async def check() -> bool:
-        return await _mail_count(mailpit_url) > before
+        return await _mail_count(mailpit_url) > before or not await waiting("email")
 
     return check

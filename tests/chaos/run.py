@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import random
+import re
 import shutil
 import sys
 import threading
@@ -210,6 +211,21 @@ async def observe(stack: LocalStack, workload: Workload, injector: FaultInjector
         regional_skipped=skipped,
         database_duplicates=duplicates,
     )
+
+
+def diagnostics(logs: Path) -> dict[str, Any]:
+    """Known signatures in the processes' and servers' logs, so a failed run says where to look."""
+    found: dict[str, Any] = {}
+    for path in sorted(logs.glob("*.log")):
+        text = path.read_text(errors="replace")
+        gaps = text.count("OutOfOrderSequenceNumber")
+        if gaps:
+            found[f"{path.stem}: relay refused with OutOfOrderSequenceNumber (times)"] = gaps
+        stuck = re.findall(r"(\w+) retrying on write conflicts for ([0-9.]+)s", text)
+        if stuck:
+            worst = max(stuck, key=lambda m: float(m[1]))
+            found[f"{path.stem}: longest write retried on conflicts (s)"] = f"{worst[0]} {worst[1]}"
+    return found
 
 
 def rss_mb(process: ServiceProcess) -> float | None:
@@ -411,6 +427,7 @@ async def chaos(profile: str, seed: int, load_seconds: float | None = None) -> i
                 "security_alert_sms_delay_s": alert_sms,
                 "webhook_trickle_requests": webhook.requests,
                 "resources": memory,
+                "diagnostics": diagnostics(root / "logs"),
             }
         )
     except Unanswered as exc:
