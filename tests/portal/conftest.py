@@ -22,6 +22,7 @@ import pytest_asyncio
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from playwright.async_api import Browser, BrowserContext, async_playwright
 
+from vies_notifications.testing import HttpRecorder
 from vies_shared.events.topics import all_topics
 from vies_shared.keycloak import PORTAL_CLIENT, PORTAL_SECRET, KeycloakEndpoints
 from vies_shared.service_process import ServiceProcess, stop_all, wait_all_ready
@@ -47,6 +48,8 @@ class PortalStack:
     portal: ServiceProcess
     mongodb_uri: str
     portal_db: str
+    sms: HttpRecorder | None = None
+    """The local SMS provider: every SMS the notifications service sent (``sms.on("/sms")``)."""
 
     def api(self, service: str) -> str:
         """Base URL of one of the four APIs."""
@@ -102,6 +105,7 @@ async def portal_stack(
     run_id = uuid.uuid4().hex[:8]
     prefix = f"p{run_id}."
     logs = tmp_path_factory.mktemp("portal-logs")
+    sms = await HttpRecorder().__aenter__()
     await _topics(vies_stack.kafka_bootstrap, prefix, create=True)
     common = {
         "VIES_KAFKA_BOOTSTRAP": vies_stack.kafka_bootstrap,
@@ -122,7 +126,7 @@ async def portal_stack(
         "VIES_WEBHOOK_SECRET_KEY": "portal-tests-webhook-key-0123456789abcdef",
         "VIES_OWNER_DIRECTORY_CLIENT_ID": "vies-notifications",
         "VIES_OWNER_DIRECTORY_CLIENT_SECRET": "vies-notifications-local-secret",
-        "VIES_SMS_PROVIDER_URL": "http://127.0.0.1:9/sms",
+        "VIES_SMS_PROVIDER_URL": f"{sms.url}/sms",
         # The one-tap safety answer links: minted by notifications, checked by missions (the same keys).
         # Here a link expires as soon as its check closes (production: 7 days), so tests see the expired page.
         "VIES_SAFETY_LINK_KEYS": SAFETY_LINK_KEY,
@@ -165,10 +169,11 @@ async def portal_stack(
 
             await wait_until(seeded, timeout=120, message="demo data seeded")
         yield PortalStack(
-            url, vies_keycloak, vies_stack.mailpit_url, services, portal, vies_stack.mongodb_uri, portal_db
+            url, vies_keycloak, vies_stack.mailpit_url, services, portal, vies_stack.mongodb_uri, portal_db, sms
         )
     finally:
         await asyncio.to_thread(stop_all, everything, 15)
+        await sms.__aexit__()
         client = create_mongo_client(vies_stack.mongodb_uri)
         for name in (*SERVICES, "portal"):
             with contextlib.suppress(Exception):
