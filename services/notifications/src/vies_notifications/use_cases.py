@@ -40,6 +40,9 @@ def _may_manage_preferences(principal: Principal, person_id: str) -> None:
     # A person manages their own preferences (candidates, volunteers; authorities by their id); staff any.
     if principal.is_staff or person_id in (principal.sub, principal.authority_id):
         return
+    # A regional branch, those of its office: its digest and messages go to the region's id.
+    if principal.role == "branch" and principal.region and person_id == principal.region:
+        return
     raise Forbidden("you may only manage your own preferences")
 
 
