@@ -92,8 +92,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         name="inbox_duplicate_check_skipped",
         file="messaging/consumer.py",
-        original="                if item.meta.id in seen:",
-        replacement="                if False:",
+        original="                    if item.meta.id in seen:",
+        replacement="                    if False:",
         tests=(
             f"{INBOX}::test_same_event_twice_is_processed_once",
             f"{GUARD}::test_redelivered_event_in_a_later_batch_is_skipped",
@@ -166,8 +166,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         name="relay_marks_whole_backlog",
         file="messaging/relay.py",
-        original="""{"_id": {"$in": ids[start : start + MARK_CHUNK]}}, {"$set": {"published_at": now}}""",
-        replacement="""{"published_at": None}, {"$set": {"published_at": now}}""",
+        original="""update_many({"_id": {"$in": ids}}, {"$set": {"published_at": datetime.now(UTC)}})""",
+        replacement="""update_many({"published_at": None}, {"$set": {"published_at": datetime.now(UTC)}})""",
         tests=(f"{GUARD}::test_event_committed_while_a_batch_is_in_flight_is_not_marked_with_it", RELAY),
         what="the relay marks every pending event, including one committed while its batch was in flight",
         required=False,

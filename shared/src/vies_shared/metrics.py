@@ -29,3 +29,8 @@ OUTBOX_STUCK = Gauge("vies_outbox_stuck", "Pending outbox records the relay cann
 OUTBOX_OLDEST_SECONDS = Gauge(
     "vies_outbox_oldest_pending_seconds", "Age of the oldest pending outbox event", ["service"]
 )
+MONGODB_COMMANDS = Counter(
+    "vies_mongodb_commands_total",
+    "MongoDB commands sent by this process (PyMongo command monitoring), by command name",
+    ["service", "command"],
+)

@@ -80,7 +80,7 @@ class Runtime:
     def __init__(self, definition: ServiceDefinition, settings: ServiceSettings) -> None:
         self.definition = definition
         self.settings = settings
-        self.client: AsyncMongoClient[Document] = create_mongo_client(settings.mongodb_uri)
+        self.client: AsyncMongoClient[Document] = create_mongo_client(settings.mongodb_uri, service=settings.service)
         self.db: AsyncDatabase[Document] = self.client[settings.mongodb_db]
         self.outbox = Outbox(self.db, service=settings.service, topic_prefix=settings.topic_prefix)
         self.transactions = Transactions(self.client, self.db, self.outbox)
@@ -166,6 +166,8 @@ class Runtime:
                 poll_seconds=self.settings.relay_poll_seconds,
                 lease_seconds=self.settings.relay_lease_seconds,
                 stuck_failures=self.settings.relay_stuck_failures,
+                # A worker's API runs in other processes: their commits reach it by a change stream.
+                watch_commits=self.settings.role == "worker",
             )
             self.transactions.on_commit(self.relay.wake)
             self.relay.start()
@@ -213,7 +215,8 @@ class Runtime:
         log = get_logger(component="job", job=job.name)
         while not self._stopping.is_set():
             try:
-                if not job.exclusive or await lease.acquire():
+                # Renewed only past half its life, not at every tick: an idle job costs no command for it.
+                if not job.exclusive or lease.held(margin=lease.seconds / 2) or await lease.acquire():
                     await job.run(self)
             except Exception as exc:  # noqa: BLE001 - a failed run is retried at the next tick
                 log.warning("job_failed", error=repr(exc))

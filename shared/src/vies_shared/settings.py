@@ -51,7 +51,8 @@ class ServiceSettings(BaseSettings):
     demo_data: bool = False
     # outbox relay
     relay_batch_size: int = Field(default=500, ge=1)
-    relay_poll_seconds: float = Field(default=0.2, gt=0)
+    relay_poll_seconds: float = Field(default=5.0, gt=0)
+    """Safety-net poll of the outbox relay; a commit wakes it at once (in process, or by a change stream)."""
     relay_lease_seconds: float = Field(default=10.0, gt=0)
     outbox_retention_days: int = Field(default=7, ge=1)
     relay_stuck_failures: int = Field(default=10, ge=1)

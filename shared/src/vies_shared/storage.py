@@ -11,7 +11,7 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import (
@@ -24,7 +24,7 @@ from pymongo.errors import (
     WTimeoutError,
 )
 
-from vies_shared import context
+from vies_shared import context, metrics
 from vies_shared.events.base import Event
 from vies_shared.events.envelope import EventMeta
 from vies_shared.messaging.outbox import Outbox
@@ -44,14 +44,47 @@ _TRANSIENT_TYPES: tuple[type[BaseException], ...] = (
 )
 
 
-def create_mongo_client(uri: str, *, timeout_ms: int = 5000) -> AsyncMongoClient[Document]:
-    """An async client; it connects lazily, so building it at start-up does no I/O."""
+# Called with every command any client of this process sends (tests record queries to explain them).
+COMMAND_OBSERVERS: list[Callable[[monitoring.CommandStartedEvent], None]] = []
+
+
+class CommandCounter(monitoring.CommandListener):
+    """Counts the commands a client sends (``vies_mongodb_commands_total``): the database work per request."""
+
+    def __init__(self, service: str) -> None:
+        self.counters: dict[str, Any] = {}
+        self.service = service
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        """Count one command by name (the labelled child is cached: this runs on every command)."""
+        counter = self.counters.get(event.command_name)
+        if counter is None:
+            counter = self.counters[event.command_name] = metrics.MONGODB_COMMANDS.labels(
+                self.service, event.command_name
+            )
+        counter.inc()
+        for observe in COMMAND_OBSERVERS:
+            observe(event)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        """Nothing to record: the command was counted when it started."""
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        """Nothing to record: the command was counted when it started."""
+
+
+def create_mongo_client(uri: str, *, timeout_ms: int = 5000, service: str = "unknown") -> AsyncMongoClient[Document]:
+    """An async client; it connects lazily, so building it at start-up does no I/O.
+
+    Its commands are counted per ``service`` and command name on ``/metrics``.
+    """
     return AsyncMongoClient(
         uri,
         tz_aware=True,
         serverSelectionTimeoutMS=timeout_ms,
         connectTimeoutMS=timeout_ms,
         uuidRepresentation="standard",
+        event_listeners=[CommandCounter(service)],
     )
 
 

@@ -681,7 +681,7 @@ class LocalStack:
             "--transaction-lifetime-seconds", str(self.config.transaction_lifetime_seconds),
             "--config", str(toml),
             "--host", "127.0.0.1", "--port", str(self._ports["mongodb_port"]),
-            "--log-level", "WARNING", "--cache-size", "256M",
+            "--log-level", "WARNING", "--cache-size", secantus_cache_size(),
             "--storage-path", str(data),  # last: it is the process marker
         ]  # fmt: skip
 
@@ -924,6 +924,22 @@ class LocalStack:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def secantus_cache_size(total_bytes: int | None = None) -> str:
+    """SecantusDB's storage cache for this machine: a quarter of its memory, from 256 MiB to 2 GiB.
+
+    ``VIES_SECANTUS_CACHE_SIZE`` (e.g. ``1G``) overrides it. The former fixed 256 MiB filled up
+    under load: the storage engine then evicted in the foreground, 10-40 s during which every
+    request waited. Production MongoDB sizes its own cache (deploy/README.md).
+    """
+    configured = os.environ.get("VIES_SECANTUS_CACHE_SIZE")
+    if configured:
+        return configured
+    if total_bytes is None:
+        total_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    mib = min(2048, max(256, total_bytes // 4 // (1024 * 1024)))
+    return f"{mib}M"
 
 
 @contextlib.contextmanager

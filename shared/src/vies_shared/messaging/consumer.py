@@ -1,9 +1,11 @@
 """Idempotent event consumers: inbox, in-place retries, dead letters (ARCHITECTURE.md 3).
 
-For each batch a FastStream subscriber hands over, records are grouped by
-partition and each partition's records are handled in one MongoDB transaction:
-the inbox documents (``_id = ce_id``), the handlers' writes and the events they
-emit commit together. A record already in the inbox is skipped. Transient
+For each batch a FastStream subscriber hands over, the records (each partition's
+in order) are handled in one MongoDB transaction: the inbox documents (``_id =
+ce_id``), the handlers' writes and the events they emit commit together. A record
+already in the inbox is skipped. The inbox is not read first: its documents are
+inserted before any handler runs, and only when that insert meets one already there
+(a redelivery, rare) is the transaction run again after reading which ones. Transient
 failures (database or broker unreachable, write conflicts) are retried in place
 with capped exponential backoff; a record that cannot be handled is isolated,
 retried alone and, after ``attempts`` failures, dead-lettered. The Kafka offset
@@ -45,6 +47,7 @@ from aiokafka.structs import ConsumerRecord, TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.subscriber.usecase import BatchSubscriber
+from pymongo.errors import BulkWriteError
 
 from vies_shared import context, metrics
 from vies_shared.events.base import Event
@@ -54,6 +57,7 @@ from vies_shared.messaging.broker import is_refused
 from vies_shared.storage import Transactions, UnitOfWork, backoff_delay, is_transient
 
 Document = dict[str, Any]
+DUPLICATE_KEY = 11000
 
 
 @dataclasses.dataclass
@@ -113,6 +117,15 @@ class TransientExhausted(Exception):
 
 class TransientLoop(HandlerFailed):
     """One record alone keeps failing transiently while the database answers: the record's fault."""
+
+
+class _AlreadyInInbox(Exception):
+    """An inbox document of the batch exists already: run it again, reading the inbox first."""
+
+
+def _duplicate_key(exc: BulkWriteError) -> bool:
+    errors = exc.details.get("writeErrors") or []
+    return bool(errors) and all(error.get("code") == DUPLICATE_KEY for error in errors)
 
 
 @dataclasses.dataclass
@@ -226,12 +239,13 @@ class EventConsumer:
         await self._retry_transient(message.ack, what="commit")
 
     async def handle_records(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
-        """Handle records of any partitions; each partition in order, in one transaction when possible."""
+        """Handle records of any partitions, each partition in order, all in one transaction when possible."""
         by_partition: dict[tuple[str, int], list[ConsumerRecord[bytes, bytes]]] = {}
         for record in records:
             by_partition.setdefault((record.topic, record.partition), []).append(record)
-        for chunk in by_partition.values():
-            await self._handle_chunk(chunk)
+        # One transaction for the whole batch (fewer commits and outbox writes); a failure is
+        # isolated record by record, so one bad record never holds the others back.
+        await self._handle_chunk([record for chunk in by_partition.values() for record in chunk])
 
     async def _handle_chunk(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
         items: list[_Item] = []
@@ -379,15 +393,31 @@ class EventConsumer:
     async def _run(self, items: list[_Item]) -> None:
         started = time.perf_counter()
 
-        async def work(uow: UnitOfWork) -> list[_Item]:
-            ids = [item.meta.id for item in items if item.meta is not None]
+        async def work(uow: UnitOfWork, *, lookup: bool) -> list[_Item]:
             seen: set[str] = set()
-            if ids:
+            if lookup:
+                ids = [item.meta.id for item in items if item.meta is not None]
                 cursor = self.inbox.find({"_id": {"$in": ids}}, {"_id": 1}, session=uow.session)
                 seen = {doc["_id"] async for doc in cursor}
             done: list[Document] = []
-            handled: list[_Item] = []
+            todo: list[_Item] = []
             for item in items:
+                if item.meta is not None:
+                    if item.meta.id in seen:
+                        metrics.EVENTS_CONSUMED.labels(self.service, item.meta.type, "duplicate").inc()
+                        continue
+                    seen.add(item.meta.id)
+                    done.append(self._inbox_record(item))
+                todo.append(item)
+            if done:
+                try:
+                    await self.inbox.insert_many(done, session=uow.session)
+                except BulkWriteError as exc:
+                    if lookup or not _duplicate_key(exc):
+                        raise
+                    raise _AlreadyInInbox from exc
+            handled: list[_Item] = []
+            for item in todo:
                 if item.tombstone:
                     assert self.tombstone_handler is not None
                     key = (item.record.key or b"").decode(errors="replace")
@@ -399,35 +429,33 @@ class EventConsumer:
                             raise
                         raise HandlerFailed(str(exc)) from exc
                     continue
-                assert item.meta is not None
-                if item.meta.id in seen:
-                    metrics.EVENTS_CONSUMED.labels(self.service, item.meta.type, "duplicate").inc()
-                    continue
-                seen.add(item.meta.id)
                 await self._call_handler(uow, item)
                 handled.append(item)
-                done.append(
-                    {
-                        "_id": item.meta.id,
-                        "type": item.meta.type,
-                        "consumer": self.name,
-                        "key": (item.record.key or b"").decode(errors="replace"),
-                        "topic": item.record.topic,
-                        "partition": item.record.partition,
-                        "offset": item.record.offset,
-                        "processed_at": datetime.now(UTC),
-                    }
-                )
-            if done:
-                await self.inbox.insert_many(done, session=uow.session)
             return handled
 
-        handled = await self.transactions.run(work)
+        try:
+            handled = await self.transactions.run(lambda uow: work(uow, lookup=False))
+        except _AlreadyInInbox:
+            # A redelivery: that transaction was aborted before any handler ran; skip what is done.
+            handled = await self.transactions.run(lambda uow: work(uow, lookup=True))
         elapsed = time.perf_counter() - started
         for item in handled:
             assert item.meta is not None
             metrics.EVENTS_CONSUMED.labels(self.service, item.meta.type, "handled").inc()
             metrics.HANDLER_LATENCY.labels(self.service, item.meta.type).observe(elapsed / max(1, len(handled)))
+
+    def _inbox_record(self, item: _Item) -> Document:
+        assert item.meta is not None
+        return {
+            "_id": item.meta.id,
+            "type": item.meta.type,
+            "consumer": self.name,
+            "key": (item.record.key or b"").decode(errors="replace"),
+            "topic": item.record.topic,
+            "partition": item.record.partition,
+            "offset": item.record.offset,
+            "processed_at": datetime.now(UTC),
+        }
 
     async def _call_handler(self, uow: UnitOfWork, item: _Item) -> None:
         assert item.meta is not None

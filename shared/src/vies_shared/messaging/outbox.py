@@ -1,7 +1,8 @@
 """The transactional outbox: events written in the same transaction as their state change.
 
 Document shape: ``{_id: ce_id, seq, topic, key, headers, value, type, created_at,
-published_at: null}``. ``seq`` orders publication; published documents expire by TTL.
+published_at: null}``. ``seq`` orders publication; the relay deletes published documents once
+they are older than the retention (``Outbox.prune``).
 
 Per-key order does not depend on the clocks of the API replicas (review L1): ``seq``
 starts from the writer's nanosecond clock, then ``Outbox.order`` raises it, inside the
@@ -13,16 +14,18 @@ on one aggregate both write that document, so they conflict and one is retried: 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
 
 from vies_shared.events.base import Event
 from vies_shared.events.envelope import EventMeta, encode, new_event_id
@@ -63,16 +66,35 @@ class Outbox:
         self.clock = clock
         self._last_seq = 0
         self._lock = threading.Lock()
+        self.retention = timedelta(days=7)
 
     async def ensure_indexes(self, retention_days: int = 7) -> None:
-        """Pending scan index, TTL on published documents and on idle aggregates' last ``seq``."""
+        """The pending scan index and the indexes the relay prunes by; no TTL index.
+
+        Published documents and idle aggregates' last ``seq`` are pruned by the relay itself
+        (``prune``), with a delete served by these indexes. A TTL index would do it too, but
+        SecantusDB (the local stack) sweeps a TTL collection by decoding every document while it
+        holds its storage lock, a whole-database stall that grows with the outbox; and the relay
+        knows when there is something to prune. The TTL indexes of earlier versions are dropped.
+        """
+        # Pending scan in publication order; its prefix also serves the prune by publication time.
         await self.collection.create_index([("published_at", ASCENDING), ("seq", ASCENDING)])
-        await self.collection.create_index(
-            "published_at", expireAfterSeconds=retention_days * 86400, name="published_ttl"
-        )
-        # An aggregate silent for the whole retention falls back to the clock: by then its
-        # earlier events are long published, so no pending event can be overtaken.
-        await self.keys.create_index("at", expireAfterSeconds=retention_days * 86400, name="idle_ttl")
+        await self.keys.create_index("at", name="idle")
+        for collection, ttl in ((self.collection, "published_ttl"), (self.keys, "idle_ttl")):
+            with contextlib.suppress(OperationFailure):  # absent: a new database
+                await collection.drop_index(ttl)
+        self.retention = timedelta(days=retention_days)
+
+    async def prune(self, now: datetime | None = None) -> int:
+        """Delete what is published and idle aggregates' last ``seq`` older than the retention; returns the count.
+
+        An aggregate silent for the whole retention falls back to the clock: by then its
+        earlier events are long published, so no pending event can be overtaken.
+        """
+        cutoff = (now or datetime.now(UTC)) - self.retention
+        published = await self.collection.delete_many({"published_at": {"$lt": cutoff}})
+        idle = await self.keys.delete_many({"at": {"$lt": cutoff}})
+        return published.deleted_count + idle.deleted_count
 
     def next_seq(self) -> int:
         """A strictly increasing number per writer, close to its wall clock in nanoseconds."""
