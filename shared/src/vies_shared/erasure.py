@@ -42,13 +42,15 @@ async def remember_erasure(
 
 
 async def erased_among(
-    db: Database, session: AsyncClientSession | None, person_ids: Iterable[str | None], fact_time: datetime
+    db: Database, session: AsyncClientSession | None, person_ids: Iterable[str | None], fact_time: datetime | None
 ) -> set[str]:
-    """Those of ``person_ids`` erased at or after ``fact_time``: a fact of that time must not name them."""
+    """Those of ``person_ids`` erased at or after ``fact_time`` (None: ever): a fact of that time must not name them."""
     ids = sorted({p for p in person_ids if p})
     if not ids:
         return set()
-    query = {"_id": {"$in": ids}, "erased_at": {"$gte": fact_time}}
+    query: Document = {"_id": {"$in": ids}}
+    if fact_time is not None:
+        query["erased_at"] = {"$gte": fact_time}
     return {doc["_id"] async for doc in db[ERASED_PERSONS].find(query, {"_id": 1}, session=session)}
 
 

@@ -14,6 +14,7 @@ from vies_missions import store
 from vies_missions.domain.incident import Incident
 from vies_missions.domain.mission import ACTIVE, RECIPROCITY_SCHEMES, Mission
 from vies_missions.settings import MissionsSettings
+from vies_shared import erasure
 from vies_shared.events.missions import MissionFlaggedForReview, MissionPlanned
 from vies_shared.events.partners import (
     AuthorityRegistered,
@@ -34,8 +35,12 @@ def make_handlers(settings: MissionsSettings) -> Mapping[str, Handler]:
     """The handlers of the contract events this service consumes, bound to ``settings``."""
 
     async def on_volunteer_engaged(ctx: HandlerContext, event: VolunteerEngaged) -> None:
-        """Plan the mission of an engagement (once, however often the engagement is delivered)."""
-        await plan_mission(ctx.uow, settings, event)
+        """Plan the mission of an engagement (once, however often the engagement is delivered).
+
+        An engagement made before its volunteer was erased but read after the erasure plans an erased mission.
+        """
+        erased = await erasure.is_erased_after(ctx.db, ctx.session, event.volunteer_id, ctx.meta.time)
+        await plan_mission(ctx.uow, settings, event, volunteer_erased=erased)
 
     return {
         "recruitment.VolunteerEngaged": on_volunteer_engaged,
@@ -48,8 +53,14 @@ def make_handlers(settings: MissionsSettings) -> Mapping[str, Handler]:
     }
 
 
-async def plan_mission(uow: UnitOfWork, settings: MissionsSettings, event: VolunteerEngaged) -> Mission | None:
-    """Create the planned mission of an engagement and emit ``MissionPlanned``; None if it exists already."""
+async def plan_mission(
+    uow: UnitOfWork, settings: MissionsSettings, event: VolunteerEngaged, *, volunteer_erased: bool = False
+) -> Mission | None:
+    """Create the planned mission of an engagement and emit ``MissionPlanned``; None if it exists already.
+
+    ``volunteer_erased``: the volunteer was erased meanwhile; the mission is planned erased (its anonymous
+    facts kept) and ``MissionPlanned`` does not publish the person's id again (an empty ``volunteer_id``).
+    """
     missions = uow.db[store.MISSIONS]
     if await missions.find_one({"engagement_id": event.engagement_id}, {"_id": 1}, session=uow.session):
         return None  # the same engagement under another event id: one mission only
@@ -70,12 +81,14 @@ async def plan_mission(uow: UnitOfWork, settings: MissionsSettings, event: Volun
         now=datetime.now(UTC),
         vsi_months_served_before=event.vsi_months_served_before,
     )
+    if volunteer_erased:
+        mission.erase_volunteer()
     await missions.insert_one(mission.to_doc(), session=uow.session)
     uow.emit(
         MissionPlanned(
             mission_id=mission.mission_id,
             engagement_id=mission.engagement_id,
-            volunteer_id=event.volunteer_id,
+            volunteer_id=mission.volunteer_id or "",
             authority_id=mission.authority_id,
             partner_id=mission.partner_id,
             country=mission.country,
@@ -160,8 +173,12 @@ async def on_partner_reinstated(ctx: HandlerContext, event: PartnerReinstated) -
 
 
 async def on_person_erased(ctx: HandlerContext, event: PersonErased) -> None:
-    """Right to erasure: delete the person's contact data and free texts, keep anonymous mission facts."""
+    """Right to erasure: delete the person's contact data and free texts, keep anonymous mission facts.
+
+    The erasure is remembered, so that older contact data or engagements read later do not bring it back.
+    """
     person_id = event.person_id
+    await erasure.remember_erasure(ctx.db, ctx.session, person_id, ctx.meta.time)
     await ctx.db[store.CONTACTS].delete_one({"_id": person_id}, session=ctx.session)
     missions = [
         Mission.from_doc(d) async for d in ctx.db[store.MISSIONS].find({"volunteer_id": person_id}, session=ctx.session)
@@ -190,6 +207,8 @@ async def on_contact_updated(ctx: HandlerContext, event: ContactUpdated) -> None
     Every person's contact is kept, not only current volunteers': the compacted topic is read
     once per consumer group, so a contact published before the engagement would otherwise be lost.
     """
+    if await erasure.is_erased_after(ctx.db, ctx.session, event.person_id, ctx.meta.time):
+        return  # produced before the person's erasure, read after it: the erasure wins
     current = await ctx.db[store.CONTACTS].find_one({"_id": event.person_id}, {"updated_at": 1}, session=ctx.session)
     if current is not None and current.get("updated_at") and current["updated_at"] > ctx.meta.time:
         return  # an older update delivered late (e.g. replayed from a dead letter) does not win

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from vies_notifications import intake, projection
 from vies_notifications.domain import routing
 from vies_notifications.settings import NotificationsSettings
+from vies_shared import erasure
 from vies_shared.events.base import Event, registered_models
 from vies_shared.events.recruitment import ContactUpdated, PersonErased
 from vies_shared.events.topics import contacts_topic
@@ -34,12 +35,18 @@ async def on_event(ctx: HandlerContext, event: Event) -> None:
 
 
 async def on_contact_updated(ctx: HandlerContext, event: ContactUpdated) -> None:
-    """Contact data from the compacted contacts topic (contract 1.5)."""
+    """Contact data from the compacted contacts topic (contract 1.5); none of a person erased since."""
+    if await erasure.is_erased_after(ctx.db, ctx.session, event.person_id, ctx.meta.time):
+        return  # produced before the erasure, read after it: the erasure wins
     await projection.save_contact(ctx.uow, event.person_id, event.model_dump(mode="json"))
 
 
 async def on_person_erased(ctx: HandlerContext, event: PersonErased) -> None:
-    """Right to erasure: contact data deleted, delivery log anonymised; subscribers still hear of the erasure."""
+    """Right to erasure: contact data deleted, delivery log anonymised; subscribers still hear of the erasure.
+
+    The erasure is remembered so that older facts read later (contacts, engagements) do not bring it back.
+    """
+    await erasure.remember_erasure(ctx.db, ctx.session, event.person_id, ctx.meta.time)
     await projection.erase_person(ctx.uow, event.person_id)
     await intake.take_in(ctx.uow, ctx.meta, event, _delays(ctx))
 

@@ -18,8 +18,10 @@ from typing import Any
 from vies_notifications import local_time, projection, store
 from vies_notifications.domain import routing
 from vies_notifications.domain.delivery import PENDING, notification_id
-from vies_shared.events.base import Event
+from vies_shared import erasure
+from vies_shared.events.base import Event, registered_models
 from vies_shared.events.envelope import EventMeta
+from vies_shared.events.recruitment import PersonErased
 from vies_shared.reference import branch_for_region, centre_for_country
 from vies_shared.storage import UnitOfWork
 
@@ -52,9 +54,9 @@ def _short_datetime(value: Any) -> Any:
     return value
 
 
-async def gather_facts(uow: UnitOfWork, meta: EventMeta, event: Event) -> Document:
-    """The event's data plus what the projection knows about the records it names."""
-    facts: Document = event.model_dump(mode="json")
+async def gather_facts(uow: UnitOfWork, meta: EventMeta, event: Event, data: Document | None = None) -> Document:
+    """The event's data (``data``, by default all of it) plus what the projection knows about the records it names."""
+    facts: Document = dict(data) if data is not None else event.model_dump(mode="json")
     # Deadlines on the reader's clock (before respond_by is shortened to UTC for older templates).
     facts.update(local_time.deadline_facts(facts.get("respond_by"), facts.get("country")))
     for name in _DATETIME_FIELDS:
@@ -253,8 +255,26 @@ def cloud_event(meta: EventMeta, data: Document) -> str:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
 
 
+# Types whose data names a person: a subscriber to any of them may hold a person's id, so it hears of
+# every erasure whatever its region or event types.
+NAMING_A_PERSON = frozenset(
+    model.TYPE for model in registered_models() if set(model.model_fields) & set(erasure.PERSON_ID_FIELDS)
+)
+
+
+def _wants(subscription: Document, meta: EventMeta, facts: Document) -> bool:
+    """Whether a subscription receives an event: its types, and a branch's its own region only."""
+    types = set(subscription.get("event_types", []))
+    if meta.type == PersonErased.TYPE:
+        return bool(types & NAMING_A_PERSON)
+    if meta.type not in types:
+        return False
+    scope_region = subscription.get("scope_region")
+    return not scope_region or facts.get("region") == scope_region
+
+
 async def _webhook_documents(
-    uow: UnitOfWork, meta: EventMeta, event: Event, facts: Document, now: datetime
+    uow: UnitOfWork, meta: EventMeta, data: Document, facts: Document, now: datetime
 ) -> list[Document]:
     cache = projection.batch_cache(uow)
     active: list[Document] | None = cache.get((store.SUBSCRIPTIONS, "active"))
@@ -264,12 +284,9 @@ async def _webhook_documents(
     documents: list[Document] = []
     payload: str | None = None
     for subscription in active:
-        if meta.type not in subscription.get("event_types", []):
+        if not _wants(subscription, meta, facts):
             continue
-        scope_region = subscription.get("scope_region")
-        if scope_region and facts.get("region") != scope_region:
-            continue  # a branch's subscription sees its own region's events only
-        payload = payload or cloud_event(meta, event.model_dump(mode="json"))
+        payload = payload or cloud_event(meta, data)
         recipient = Recipient("subscription", subscription["_id"], "subscriber", ("webhook",))
         documents.append(
             notification_document(
@@ -335,8 +352,13 @@ async def take_in(
 
     ``delays`` (settings) say how long after the event the delayed rows of the table are due.
     """
-    await projection.apply(uow, meta, event)
-    facts = await gather_facts(uow, meta, event)
+    data: Document = event.model_dump(mode="json")
+    if meta.type != PersonErased.TYPE:
+        # Produced before an erasure that was taken in first: nothing of the person is kept or sent.
+        erased = await erasure.erased_among(uow.db, uow.session, erasure.person_ids_in(data), meta.time)
+        data = erasure.without_persons(data, erased)
+    await projection.apply(uow, meta, event, data)
+    facts = await gather_facts(uow, meta, event, data)
     now = datetime.now(UTC)
     occurred = meta.time if meta.time.tzinfo else meta.time.replace(tzinfo=UTC)
     documents: list[Document] = []
@@ -348,6 +370,8 @@ async def take_in(
         for recipient in recipients:
             if routing.is_opted_out(category, opt_outs.get(recipient.id, set())):
                 continue
+            if recipient.kind == "authority" and await projection.has_erased_contact(uow, recipient.id):
+                continue  # its address was an erased person's, and no new one came since
             for channel in route.channels:
                 if channel in recipient.channels:
                     documents.append(
@@ -364,6 +388,6 @@ async def take_in(
                             event_id=routing.message_event_id(route, meta.id),
                         )
                     )
-    documents += await _webhook_documents(uow, meta, event, facts, now)
+    documents += await _webhook_documents(uow, meta, data, facts, now)
     await _record_for_digest(uow, meta, facts)
     return await enqueue(uow, documents)

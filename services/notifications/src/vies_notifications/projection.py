@@ -6,6 +6,8 @@ consumer's transaction; ``lookup_*`` functions read it.
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -14,8 +16,10 @@ from pymongo import UpdateOne
 
 from vies_notifications import store
 from vies_notifications.domain.delivery import CANCELLED, PENDING, SENDING
+from vies_shared.erasure import PERSON_ID_FIELDS, without_persons
 from vies_shared.events.base import Event
 from vies_shared.events.envelope import NO_REGION, EventMeta
+from vies_shared.events.recruitment import PersonErased
 from vies_shared.storage import UnitOfWork
 
 Document = dict[str, Any]
@@ -75,9 +79,12 @@ async def event_region(uow: UnitOfWork, meta: EventMeta, authority_id: str | Non
     return await region_of_authority(uow, authority_id)
 
 
-async def apply(uow: UnitOfWork, meta: EventMeta, event: Event) -> None:
-    """Update the projection for one event (types that matter here; others change nothing)."""
-    data = event.model_dump(mode="json")
+async def apply(uow: UnitOfWork, meta: EventMeta, event: Event, data: Document | None = None) -> None:
+    """Update the projection for one event (types that matter here; others change nothing).
+
+    ``data`` is the event's data as taken in (an erased person's id already nulled), by default all of it.
+    """
+    data = data if data is not None else event.model_dump(mode="json")
     now = datetime.now(UTC)
     match meta.type:
         case "partners.AuthorityRegistered":
@@ -110,7 +117,11 @@ async def apply(uow: UnitOfWork, meta: EventMeta, event: Event) -> None:
         case "partners.AuthorityUpdated":
             # A corrected organisational address is where the authority's mail goes from now on.
             if data.get("contact_email") is not None:
-                await _upsert(uow, store.AUTHORITIES, data["authority_id"], {"email": data["contact_email"]})
+                address = {"email": data["contact_email"], "contact_erased": False}
+                await _upsert(uow, store.AUTHORITIES, data["authority_id"], address)
+            elif "contact_email" in data.get("changed", []):
+                # Named as changed and null: the address was its contact person's, who was erased.
+                await erase_authority_contact(uow, data["authority_id"])
         case "partners.PartnershipEstablished":
             await _upsert(
                 uow,
@@ -203,6 +214,22 @@ async def apply(uow: UnitOfWork, meta: EventMeta, event: Event) -> None:
             pass
 
 
+async def erase_authority_contact(uow: UnitOfWork, authority_id: str) -> None:
+    """The authority's address was an erased person's: forget it, and what was still to go there."""
+    await _upsert(uow, store.AUTHORITIES, authority_id, {"email": None, "contact_erased": True})
+    await uow.db[store.NOTIFICATIONS].update_many(
+        {"recipient.key": f"authority:{authority_id}", "channel": "email", "status": {"$in": [PENDING, SENDING]}},
+        {"$set": {"status": CANCELLED, "last_error": "recipient erased", "claim": None}},
+        session=uow.session,
+    )
+
+
+async def has_erased_contact(uow: UnitOfWork, authority_id: str) -> bool:
+    """Whether the authority's address was erased with its contact person (and no new one came since)."""
+    authority = await find(uow, store.AUTHORITIES, authority_id)
+    return bool(authority and authority.get("contact_erased"))
+
+
 async def save_contact(uow: UnitOfWork, person_id: str, data: Document) -> None:
     """Keep a person's contact data (from ``recruitment.ContactUpdated``)."""
     await _upsert(
@@ -214,9 +241,21 @@ async def save_contact(uow: UnitOfWork, person_id: str, data: Document) -> None:
 
 
 async def erase_person(uow: UnitOfWork, person_id: str) -> None:
-    """Right to erasure: delete contact data and preferences, anonymise the delivery log, cancel pending sends."""
+    """Right to erasure: delete contact data and preferences, anonymise the delivery log, cancel pending sends.
+
+    The projection forgets the person's id (applications, missions), so nothing is routed to them any
+    more; messages to others and webhook bodies keep their facts with the person's id nulled.
+    """
     await uow.db[store.CONTACTS].delete_one({"_id": person_id}, session=uow.session)
     await uow.db[store.PREFERENCES].delete_one({"_id": person_id}, session=uow.session)
+    for collection, name in ((store.APPLICATIONS, "candidate_id"), (store.MISSIONS, "volunteer_id")):
+        await uow.db[collection].update_many({name: person_id}, {"$set": {name: None}}, session=uow.session)
+    batch_cache(uow).clear()
+    for name in PERSON_ID_FIELDS:
+        await uow.db[store.NOTIFICATIONS].update_many(
+            {f"context.{name}": person_id}, {"$set": {f"context.{name}": None}}, session=uow.session
+        )
+    await _scrub_webhook_bodies(uow, person_id)
     await uow.db[store.NOTIFICATIONS].update_many(
         {"recipient.id": person_id, "status": {"$in": [PENDING, SENDING]}},
         {"$set": {"status": CANCELLED, "last_error": "recipient erased", "claim": None}},
@@ -242,3 +281,21 @@ async def erase_person(uow: UnitOfWork, person_id: str) -> None:
     ]
     if updates:
         await uow.db[store.NOTIFICATIONS].bulk_write(updates, ordered=False, session=uow.session)
+
+
+async def _scrub_webhook_bodies(uow: UnitOfWork, person_id: str) -> None:
+    """Null the person's id in the bodies of webhook messages (sent or still to go), erasures excepted."""
+    query = {
+        "channel": "webhook",
+        "event_type": {"$ne": PersonErased.TYPE},
+        "payload": {"$regex": re.escape(json.dumps(person_id))},
+    }
+    async for doc in uow.db[store.NOTIFICATIONS].find(query, {"payload": 1}, session=uow.session):
+        body = json.loads(doc["payload"])
+        body["data"] = without_persons(body.get("data") or {}, {person_id})
+        if body.get("subject") == person_id:
+            body["subject"] = None
+        payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+        await uow.db[store.NOTIFICATIONS].update_one(
+            {"_id": doc["_id"]}, {"$set": {"payload": payload}}, session=uow.session
+        )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from vies_partners import store
+from vies_shared import erasure
 from vies_shared.events.missions import (
     FollowUpInterviewDone,
     IncidentReported,
@@ -21,10 +22,14 @@ from vies_shared.events.missions import (
     SafetyCheckClosed,
     SecurityAlertIssued,
 )
+from vies_shared.events.partners import AuthorityUpdated, PartnerUpdated
 from vies_shared.events.recruitment import CandidateSelected, PersonErased, PositionPublished, VolunteerEngaged
 from vies_shared.messaging.consumer import Handler, HandlerContext
 
 Document = dict[str, Any]
+
+# What is left of a contact person once erased.
+ERASED_CONTACT: Document = {"name": None, "email": None, "phone": None, "role": None, "person_id": None, "erased": True}
 
 
 def _event_day(ctx: HandlerContext) -> str:
@@ -204,18 +209,34 @@ async def on_follow_up_interview_done(ctx: HandlerContext, event: FollowUpInterv
 
 
 async def on_person_erased(ctx: HandlerContext, event: PersonErased) -> None:
-    """Right to erasure: remove the personal data of any contact naming this person."""
-    erased = {"name": None, "email": None, "phone": None, "role": None, "person_id": None, "erased": True}
+    """Right to erasure: every contact linked to the person loses its personal data, and that change is published.
+
+    A partner whose contact persons changed gets ``PartnerUpdated`` (``changed: [contacts]``); an authority
+    whose contact was the person loses its address too and gets ``AuthorityUpdated`` naming ``contact`` and
+    ``contact_email`` as changed, the address null, so notifications stops mailing it. The erasure is
+    remembered: the person cannot be linked to a contact again (``use_cases``).
+    """
+    await erasure.remember_erasure(ctx.db, ctx.session, event.person_id, ctx.meta.time)
+    now = store.now()
     partners = ctx.db[store.PARTNERS]
     async for doc in partners.find({"contacts.person_id": event.person_id}, {"contacts": 1}, session=ctx.session):
-        contacts = [erased if c.get("person_id") == event.person_id else c for c in doc.get("contacts", [])]
-        await partners.update_one({"_id": doc["_id"]}, {"$set": {"contacts": contacts}}, session=ctx.session)
-    # The authority's contact email was that person's address too.
-    await ctx.db[store.AUTHORITIES].update_many(
-        {"contact.person_id": event.person_id},
-        {"$set": {"contact": erased, "contact_email": None}},
-        session=ctx.session,
-    )
+        contacts = [ERASED_CONTACT if c.get("person_id") == event.person_id else c for c in doc.get("contacts", [])]
+        await partners.update_one(
+            {"_id": doc["_id"]}, {"$set": {"contacts": contacts, "updated_at": now}}, session=ctx.session
+        )
+        ctx.emit(PartnerUpdated(partner_id=doc["_id"], changed=["contacts"]))
+    authorities = ctx.db[store.AUTHORITIES]
+    query = {"contact.person_id": event.person_id}
+    async for doc in authorities.find(query, {"region": 1}, session=ctx.session):
+        await authorities.update_one(
+            {"_id": doc["_id"]},
+            {"$set": {"contact": ERASED_CONTACT, "contact_email": None, "updated_at": now}},
+            session=ctx.session,
+        )
+        changed = AuthorityUpdated(
+            authority_id=doc["_id"], region=doc["region"], changed=["contact", "contact_email"], contact_email=None
+        )
+        ctx.emit(changed, region=doc["region"])
 
 
 HANDLERS: dict[str, Handler] = {

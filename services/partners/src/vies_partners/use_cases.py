@@ -29,7 +29,8 @@ from vies_partners.schemas import (
     SendingOrganisationIn,
 )
 from vies_partners.settings import PartnersSettings
-from vies_shared.errors import AlreadyExists, Forbidden, InvalidInput, NotFound
+from vies_shared import erasure
+from vies_shared.errors import AlreadyExists, Forbidden, InvalidInput, NotAllowedInState, NotFound
 from vies_shared.events.partners import (
     AuthorityRegistered,
     AuthorityUpdated,
@@ -255,6 +256,13 @@ def sending_organisation_view(doc: Document, today: date) -> Document:
 # --- authorities -----------------------------------------------------------------------------
 
 
+async def _refuse_erased_persons(uow: UnitOfWork, contacts: list[Document]) -> None:
+    """A contact person may not be linked to a person whose data was erased (the erasure stays done)."""
+    linked = [c.get("person_id") for c in contacts]
+    if await erasure.erased_among(uow.db, uow.session, linked, None):
+        raise NotAllowedInState("contact person: that person's data was erased; give the contact without person_id")
+
+
 async def register_authority(
     runtime: Runtime, principal: Principal, body: AuthorityIn, *, authority_id: str | None = None
 ) -> Document:
@@ -278,6 +286,7 @@ async def register_authority(
 
     async def work(uow: UnitOfWork) -> Document:
         coll = uow.db[store.AUTHORITIES]
+        await _refuse_erased_persons(uow, [body.contact.model_dump()])
         existing = await coll.find_one({"key": key}, {"_id": 1, "region": 1}, session=uow.session)
         if existing is not None:
             # Review L9: say that it exists, not whose (its id only to those who may read it).
@@ -380,6 +389,7 @@ async def update_authority(runtime: Runtime, principal: Principal, authority_id:
         if not changes:
             return authority_view(doc)
         if "contact" in changes:
+            await _refuse_erased_persons(uow, [changes["contact"]])
             changes["contact_email"] = changes["contact"]["email"]
         doc.update(changes, updated_at=store.now())
         await uow.db[store.AUTHORITIES].update_one(
@@ -419,6 +429,7 @@ async def register_partner(
 
     async def work(uow: UnitOfWork) -> Document:
         coll = uow.db[store.PARTNERS]
+        await _refuse_erased_persons(uow, [c.model_dump() for c in body.contacts])
         existing = await coll.find_one({"key": key}, {"_id": 1, "status": 1, "country": 1}, session=uow.session)
         if existing is not None:
             # Review L9: say that it exists, not whose (its id only to those who may read it).
@@ -516,6 +527,7 @@ async def update_partner(runtime: Runtime, principal: Principal, partner_id: str
         changes = directory.changed_fields(doc, wanted)
         if not changes:
             return partner_view(doc, details=True)
+        await _refuse_erased_persons(uow, changes.get("contacts") or [])
         doc.update(changes, updated_at=store.now())
         await uow.db[store.PARTNERS].update_one(
             {"_id": partner_id}, {"$set": {**changes, "updated_at": doc["updated_at"]}}, session=uow.session

@@ -161,6 +161,26 @@ async def test_partnerships_lifecycle_and_scope(vies_settings: Any, vies_stack: 
         assert authority["contact"]["name"] is None and authority["contact_email"] is None
         raw = await svc.runtime.db["partners"].find_one({"_id": partner_id})
         assert "hery" not in str(raw).lower()
+        # What changed is published: the partner's contacts (by name of field), the authority's address
+        # named as changed and null (notifications stops mailing it).
+        partners_updated = await probe.wait_for("partners.PartnerUpdated", 2)
+        assert sorted(e["key"] for e in partners_updated) == sorted([partner_id, pending_id])
+        assert all(e["value"]["changed"] == ["contacts"] for e in partners_updated)
+        [authority_updated] = await probe.wait_for("partners.AuthorityUpdated")
+        assert authority_updated["key"] == authority_id and authority_updated["headers"]["ce_region"] == "FR-974"
+        value = authority_updated["value"]
+        assert value["changed"] == ["contact", "contact_email"] and value["contact_email"] is None
+        # The erasure stays done: the person cannot be linked to a contact again; without the link it is fine.
+        relinked = {"name": "Marie Hoarau", "email": "marie.hoarau@region.example.re", "person_id": "per-7"}
+        r = await svc.client.patch(f"/authorities/{authority_id}", json={"contact": relinked}, headers=staff)
+        assert r.status_code == 409 and "erased" in r.text
+        r = await svc.client.patch(
+            f"/partners/{partner_id}", json={"contacts": [{**relinked, "name": "Hery Rakoto"}]}, headers=staff
+        )
+        assert r.status_code == 409
+        relinked.pop("person_id")
+        r = await svc.client.patch(f"/authorities/{authority_id}", json={"contact": relinked}, headers=staff)
+        assert r.status_code == 200 and r.json()["contact_email"] == relinked["email"]
 
 
 async def test_sending_organisations(vies_settings: Any, vies_stack: Any, topic_prefix: str) -> None:
