@@ -125,8 +125,13 @@ class SmsProvider:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
-def process_cpu() -> dict[str, float]:
-    """CPU seconds (user + system) of the platform's processes, by name."""
+def process_cpu(mongodb_port: str, services: dict[int, str]) -> dict[str, float]:
+    """CPU seconds (user + system) of the platform's processes, by name.
+
+    Only this run's services (``services``: pid -> name), this stack's Kafka (configured under
+    ``.stack/conf``) and SecantusDB (on ``mongodb_port``): other stacks may run on the machine.
+    """
+    conf = f"{find_repo_root() / '.stack' / 'conf'}/"
     found: dict[str, float] = Counter()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -137,18 +142,16 @@ def process_cpu() -> dict[str, float]:
         except OSError:
             continue
         name = None
-        if "kafka.Kafka" in cmdline:
+        if "kafka.Kafka" in cmdline and conf in cmdline:
             name = "kafka"
-        elif "secantus" in cmdline:
+        elif "secantus" in cmdline and f"--port {mongodb_port} " in cmdline:
             name = "secantusdb"
         elif "mailpit" in cmdline.split(" ", 1)[0]:
             name = "mailpit"
         elif int(entry.name) == os.getpid():
             name = "bench"
         else:
-            for service in SERVICES:
-                if f"vies-{service}" in cmdline or f"vies_{service}.app" in cmdline:
-                    name = service
+            name = services.get(int(entry.name))
         if name is not None:
             found[name] += (int(fields[11]) + int(fields[12])) / CLK_TCK
     return dict(found)
@@ -185,7 +188,13 @@ class Platform:
             for name, p in self.processes.items()
         }
         self.mongo = create_mongo_client(endpoints["mongodb"])
+        self.mongodb_port = endpoints["mongodb"].split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1]
         self.mailpit = httpx.AsyncClient(base_url=endpoints["mailpit"], timeout=30)
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds of this run's services and of the stack's processes."""
+        pids = {p.process.pid: name for name, p in self.processes.items() if p.process is not None}
+        return process_cpu(self.mongodb_port, pids)
 
     def db_name(self, service: str) -> str:
         return f"load{self.run_id}_{service}"
@@ -384,7 +393,7 @@ async def load(p: Platform, position_id: str, authority_mail: str, rate: float, 
     await tap.start()
     authority_before = len(await p.mails(f"to:{authority_mail}"))
     commands_before = await p.mongo_commands()
-    cpu_before = process_cpu()
+    cpu_before = p.cpu()
     results: list[dict[str, Any]] = [{} for _ in range(count)]
 
     async def apply(i: int, at: float) -> None:
@@ -412,7 +421,7 @@ async def load(p: Platform, position_id: str, authority_mail: str, rate: float, 
             break
         await asyncio.sleep(0.5)
     drained_after = time.monotonic() - last_post
-    cpu_after = process_cpu()
+    cpu_after = p.cpu()
     commands_after = await p.mongo_commands()
     await asyncio.sleep(1.0)  # the tap catches the last records
     await tap.stop()
@@ -547,7 +556,7 @@ async def security_alert(p: Platform, sms: SmsProvider, volunteers: int, country
         await notifications_db["missions"].insert_many(projected[start : start + 500])
         await notifications_db["contacts"].insert_many([{**c, "language": "fr"} for c in contacts[start : start + 500]])
     sms_before = len(sms.received)
-    cpu_before = process_cpu()
+    cpu_before = p.cpu()
     commands_before = await p.mongo_commands()
     issued = time.time()
     body = {
@@ -569,7 +578,7 @@ async def security_alert(p: Platform, sms: SmsProvider, volunteers: int, country
         if len(emails) >= volunteers and len(texts) >= volunteers:
             break
         await asyncio.sleep(1.0)
-    cpu_after = process_cpu()
+    cpu_after = p.cpu()
     commands_after = await p.mongo_commands()
     email_times = sorted(
         datetime.fromisoformat(m["Created"].replace("Z", "+00:00")).timestamp() - issued for m in emails
