@@ -47,3 +47,15 @@ def test_a_short_secret_or_no_issuer_outside_dev_exits_too() -> None:
     nothing = _start("partners", {})
     assert nothing.returncode == 2
     assert "no token issuer configured" in nothing.stderr
+
+
+def test_the_published_or_a_short_safety_link_key_outside_dev_exits_too() -> None:
+    from vies_shared.safety_link import DEV_SAFETY_LINK_KEY
+
+    issuer = {"VIES_OIDC_ISSUER": "https://auth.example.org/realms/vies"}
+    published = _start("missions", {**issuer, "VIES_SAFETY_LINK_KEYS": DEV_SAFETY_LINK_KEY})
+    assert published.returncode == 2
+    assert "refusing to start" in published.stderr and "published development key" in published.stderr
+    short = _start("missions", {**issuer, "VIES_SAFETY_LINK_KEYS": "changeme"})
+    assert short.returncode == 2 and "at least 32 bytes" in short.stderr
+    assert "Traceback" not in published.stderr + short.stderr

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from fastapi import FastAPI
 
 from vies_missions import api, handlers, safety_links, scheduler, store
@@ -10,6 +12,7 @@ from vies_shared.events import missions as events
 from vies_shared.events.base import Event
 from vies_shared.messaging import dead_letter_api
 from vies_shared.service import PeriodicJob, Runtime, ServiceDefinition, create_app, serve
+from vies_shared.tokens import InsecureSettings
 
 PUBLISHES: list[type[Event]] = [
     events.MissionPlanned,
@@ -38,8 +41,6 @@ PUBLISHES: list[type[Event]] = [
 
 async def setup(runtime: Runtime) -> None:
     """Indexes, then the demo data when ``VIES_DEMO_DATA`` is on."""
-    assert isinstance(runtime.settings, MissionsSettings)
-    safety_links.check_settings(runtime.settings)
     await store.ensure_indexes(runtime.db)
     if runtime.settings.demo_data:
         from vies_missions import demo
@@ -103,6 +104,7 @@ def build_definition(settings: MissionsSettings | None = None) -> ServiceDefinit
 def create(settings: MissionsSettings | None = None) -> FastAPI:
     """The FastAPI app of the missions service (settings from the environment by default)."""
     settings = settings or MissionsSettings()
+    safety_links.check_settings(settings)
     return create_app(build_definition(settings), settings)
 
 
@@ -112,4 +114,9 @@ definition = build_definition()
 def main() -> None:
     """Console script ``vies-missions``."""
     settings = MissionsSettings()
+    try:
+        safety_links.check_settings(settings)
+    except InsecureSettings as exc:
+        print(f"vies-missions: refusing to start: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from exc
     serve(build_definition(settings), settings)
