@@ -80,6 +80,7 @@ async def plan_mission(
         follow_up_offsets=(settings.follow_up_start_offset_days, settings.follow_up_end_offset_days),
         now=datetime.now(UTC),
         vsi_months_served_before=event.vsi_months_served_before,
+        place=event.place.model_dump() if event.place else None,
     )
     if volunteer_erased:
         mission.erase_volunteer()

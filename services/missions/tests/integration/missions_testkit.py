@@ -9,7 +9,7 @@ from typing import Any
 from vies_missions.app import create
 from vies_missions.domain.mission import mission_id_for
 from vies_missions.settings import MissionsSettings
-from vies_shared.events.recruitment import VolunteerEngaged
+from vies_shared.events.recruitment import Place, VolunteerEngaged
 from vies_shared.events.topics import events_topic
 from vies_shared.testing import publish_event, wait_until
 from vies_shared.testing.helpers import ServiceHarness
@@ -43,6 +43,7 @@ def engagement(
     authority_id: str = "auth-1",
     partner_id: str = "partner-1",
     volunteer_id: str | None = None,
+    place: Place | None = None,
 ) -> VolunteerEngaged:
     """A ``recruitment.VolunteerEngaged`` event with fresh ids."""
     starts = starts_on or date(2026, 1, 5)
@@ -58,6 +59,7 @@ def engagement(
         scheme=scheme,  # type: ignore[arg-type]
         starts_on=starts,
         ends_on=starts + timedelta(days=30 * months),
+        place=place,
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from missions_testkit import app_for, engagement, plan, settings_for, start
 
+from vies_shared.events.recruitment import Place
 from vies_shared.events.topics import events_topic
 from vies_shared.testing import KafkaProbe
 from vies_shared.testing.helpers import running
@@ -22,10 +23,14 @@ async def test_an_alert_for_one_subdivision_asks_only_the_volunteers_there(
     bootstrap = vies_stack.kafka_bootstrap
     async with running(app_for(settings), settings) as svc:
         events = [engagement(country="SN") for _ in range(3)]
-        dakar, thies, unknown = [await plan(svc, bootstrap, topic_prefix, e) for e in events]
-        for mission_id in (dakar, thies, unknown):
-            await start(svc, mission_id, datetime.now(UTC).date() - timedelta(days=10))
+        # The fourth's position named its place: the mission starts with it.
+        events.append(engagement(country="SN", place=Place(city="Ziguinchor", subdivision="SN-ZG")))
+        dakar, thies, unknown, ziguinchor = [await plan(svc, bootstrap, topic_prefix, e) for e in events]
         centre = svc.auth("centre", country="SN")
+        r = await svc.client.get(f"/missions/{ziguinchor}", headers=centre)
+        assert r.json()["place"] == {"city": "Ziguinchor", "subdivision": "SN-ZG"}
+        for mission_id in (dakar, thies, unknown, ziguinchor):
+            await start(svc, mission_id, datetime.now(UTC).date() - timedelta(days=10))
         r = await svc.client.put(
             f"/missions/{dakar}/place", json={"city": "Dakar", "subdivision": "sn-dk"}, headers=centre
         )

@@ -36,6 +36,16 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+Subdivision = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}-[A-Za-z0-9]{1,3}$", to_upper=True)]
+
+
+class PlaceIn(_Body):
+    """Where the volunteer will live and work: a city and its ISO 3166-2 subdivision (e.g. SN-ZG)."""
+
+    city: Text
+    subdivision: Subdivision
+
+
 class PositionIn(_Body):
     """``POST /positions``."""
 
@@ -55,6 +65,9 @@ class PositionIn(_Body):
     )
     sponsor: Text | None = Field(
         default=None, description="jsi_vvvsi: the sponsoring association (parrain) of the group's project"
+    )
+    place: PlaceIn | None = Field(
+        default=None, description="the city and ISO 3166-2 subdivision of the mission, in the position's country"
     )
 
 

@@ -51,6 +51,7 @@ from vies_shared.events.recruitment import (
     EmergencyContact,
     InterviewScheduled,
     PersonErased,
+    Place,
     PositionClosed,
     PositionPublished,
     VolunteerEngaged,
@@ -118,6 +119,7 @@ PUBLIC_POSITION_FIELDS = (
     "duration_months",
     "duration_days",
     "places",
+    "place",
     "languages",
     "skills",
     "status",
@@ -200,13 +202,19 @@ async def create_position(
             raise NotAllowedInState("the partnership has ended; no new position can be opened in it")
         region = await store.authority_region(uow, partnership["authority_id"]) or partnership.get("region")
         reciprocity = data.scheme in RECIPROCITY_SCHEMES
+        country = "FR" if reciprocity else partnership["country"]
+        if data.place is not None and not data.place.subdivision.startswith(f"{country}-"):
+            raise InvalidInput(
+                f"place.subdivision {data.place.subdivision} is not a subdivision of {country}",
+                details=[{"field": "place.subdivision"}],
+            )
         doc: Document = {
             "_id": position_id or f"pos-{uuid.uuid4()}",
             "partnership_id": data.partnership_id,
             "authority_id": partnership["authority_id"],
             "partner_id": partnership["partner_id"],
             # Reciprocity: the volunteer serves in France and comes from the partner's country.
-            "country": "FR" if reciprocity else partnership["country"],
+            "country": country,
             "partner_country": partnership["country"],
             "region": region,
             "scheme": data.scheme,
@@ -222,6 +230,7 @@ async def create_position(
             "sending_organisation_id": data.sending_organisation_id,
             "action_days": data.action_days,
             "sponsor": data.sponsor,
+            "place": data.place.model_dump() if data.place else None,
             "status": positions.DRAFT,
             "close_cause": None,
             "close_reason": None,
@@ -295,6 +304,7 @@ async def publish_position(runtime: Runtime, principal: Principal, position_id: 
                 places=pos["places"],
                 sending_organisation_id=pos.get("sending_organisation_id"),
                 duration_days=pos.get("duration_days"),
+                place=Place(**pos["place"]) if pos.get("place") else None,
             ),
             region=pos.get("region"),
         )
@@ -827,6 +837,7 @@ async def engage(runtime: Runtime, principal: Principal, application_id: str, co
                 starts_on=contract.starts_on,
                 ends_on=contract.ends_on,
                 vsi_months_served_before=round(served, 4),
+                place=Place(**pos["place"]) if pos.get("place") else None,
             ),
             region=pos.get("region"),
         )

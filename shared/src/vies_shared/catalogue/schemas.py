@@ -51,6 +51,7 @@ SAMPLE_BY_NAME: dict[str, Any] = {
     "region": EXAMPLE_REGION,
     "language": "fr",
     "city": "Dakar",
+    "subdivision": "SN-DK",
     "contact_email": "cooperation@auvergnerhonealpes.example.fr",
     "email": "awa.diop@example.org",
     "phone": "+221770000000",

@@ -15,6 +15,14 @@ SCHEMES: tuple[str, ...] = ("vsi", "service_civique", "vec", "jsi_vvvsi", "recip
 in reciprocity."""
 
 
+class Place(BaseModel):
+    """Where a volunteer lives and works: a city and its ISO 3166-2 subdivision (e.g. SN-ZG)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    city: str
+    subdivision: str
+
+
 class PositionPublished(Event):
     """A volunteer position opened for applications."""
 
@@ -32,6 +40,8 @@ class PositionPublished(Event):
     places: int
     sending_organisation_id: str | None = None
     duration_days: int | None = None
+    place: Place | None = None
+    """Where the volunteer will live and work, when the position says (an addition)."""
 
 
 class PositionClosed(Event):
@@ -129,6 +139,9 @@ class VolunteerEngaged(Event):
     vsi_months_served_before: float | None = None
     """VSI months the person served before this contract (elsewhere, confirmed, and on the platform):
     what the missions service adds to a mission's length to hold the lifetime cap on extension."""
+    place: Place | None = None
+    """The position's place (an addition): the mission starts with it, so a targeted security alert
+    reaches the volunteer before the centre records where they are."""
 
 
 class PersonErased(Event):

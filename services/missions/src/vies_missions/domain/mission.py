@@ -180,8 +180,13 @@ class Mission:
         follow_up_offsets: tuple[int, int],
         now: datetime,
         vsi_months_served_before: float | None = None,
+        place: dict[str, str] | None = None,
     ) -> Mission:
-        """A planned mission from an engagement; reciprocity volunteers are hosted in France."""
+        """A planned mission from an engagement; reciprocity volunteers are hosted in France.
+
+        ``place`` (the position's city and subdivision) is kept only when the subdivision is one of
+        the host country's: a wrong one would hide the volunteer from alerts aimed elsewhere.
+        """
         if ends_on < starts_on:
             raise InvalidInput("ends_on is before starts_on")
         origin = None
@@ -205,6 +210,8 @@ class Mission:
             created_at=now,
             vsi_months_served_before=vsi_months_served_before,
         )
+        if place and is_subdivision_of(place.get("subdivision", "").upper(), mission.country):
+            mission.place = {"city": place.get("city", "").strip(), "subdivision": place["subdivision"].upper()}
         mission.schedule_follow_ups(*follow_up_offsets)
         return mission
 
