@@ -58,7 +58,7 @@ async def gather_facts(uow: UnitOfWork, meta: EventMeta, event: Event, data: Doc
     """The event's data (``data``, by default all of it) plus what the projection knows about the records it names."""
     facts: Document = dict(data) if data is not None else event.model_dump(mode="json")
     # Deadlines on the reader's clock (before respond_by is shortened to UTC for older templates).
-    facts.update(local_time.deadline_facts(facts.get("respond_by"), facts.get("country")))
+    facts.update(local_time.deadline_facts(facts.get("respond_by"), facts.get("country"), facts.get("subdivisions")))
     for name in _DATETIME_FIELDS:
         if name in facts:
             facts[name] = _short_datetime(facts[name])
