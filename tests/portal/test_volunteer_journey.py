@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -12,6 +13,7 @@ import pytest_asyncio
 from playwright.async_api import BrowserContext, expect
 
 from vies_missions.domain.mission import mission_id_for
+from vies_shared.testing.helpers import wait_until
 
 from .conftest import PortalStack
 from .journey import Journey, sign_in
@@ -112,19 +114,32 @@ async def test_volunteer_checks_in_reports_an_incident_and_answers_a_safety_chec
     await expect(page.locator("#incidents")).to_contain_text("Forte fièvre, consultation au dispensaire.")
     await journey.look("my open incidents")
 
-    # My contact data and emergency contact.
+    # My contact data and the emergency contact, whom the centre calls in a crisis.
     await page.get_by_role("link", name="Mes coordonnées").click()
-    await expect(page.locator("#held, #no-record").first).to_be_visible()
+    await expect(page.locator("#held")).to_contain_text("Chloé Garnier")
     await journey.look("my contact data")
+    await page.get_by_label("Nom", exact=True).fill("Marie Garnier")
+    await page.get_by_label("Son lien avec vous").fill("mère")
+    await page.get_by_label("Son téléphone").fill("+33 6 12 34 56 78")
+    await page.get_by_role("button", name="Enregistrer").click()
+    await page.wait_for_url("**/volunteer/contact?saved=1")
+    await expect(page.locator("#held")).to_contain_text("Marie Garnier (mère), +33 6 12 34 56 78")
+    await journey.look("my contact data saved")
 
     # The centre sees what the volunteer sent, through its own API.
     token = await asyncio.to_thread(portal_stack.keycloak.token, "senegal.centre")
     async with httpx.AsyncClient(
         base_url=portal_stack.api("missions"), headers={"Authorization": f"Bearer {token}"}, timeout=10
     ) as http:
-        status = (await http.get(f"/security-alerts/{alert}")).json()
-        answered = {e["mission_id"]: e["status"] for e in status["accounted"]}
-        assert answered.get(MISSION) == "safe", status
+
+        async def answered() -> dict[str, Any] | None:
+            # The emergency contact reaches missions through recruitment's contacts topic.
+            status = (await http.get(f"/security-alerts/{alert}")).json()
+            entry = next((e for e in status["accounted"] if e["mission_id"] == MISSION), None)
+            return entry if entry and entry.get("emergency_contact") else None
+
+        entry = await wait_until(answered, timeout=60, message="the answer and the emergency contact on the board")
+        assert entry["status"] == "safe" and entry["emergency_contact"]["name"] == "Marie Garnier", entry
         incidents = (await http.get(f"/missions/{MISSION}/incidents", params={"open": "true"})).json()["items"]
         assert any(i["description"] == "Forte fièvre, consultation au dispensaire." for i in incidents)
 

@@ -179,6 +179,26 @@ async def _projections(runtime: Runtime) -> None:
     )
 
 
+# The person behind the missions service's demo mission in Senegal (volunteer demo-vol-1, signing in as
+# chloe.volunteer): engaged before the platform, so no application made her record. Insert-only.
+DEMO_VOLUNTEER = (
+    "demo-vol-1",
+    {
+        "name": "Chloé Garnier",
+        "email": "chloe.volunteer@vies.local",
+        "email_key": "chloe.volunteer@vies.local",
+        "phone": None,
+        "birth_date": "2001-05-14",
+        "nationality": "FR",
+        "residence_country": "FR",
+        "language": "fr",
+        "languages": ["fr", "wo"],
+        "skills": ["agronomy"],
+        "origin": use_cases.SELF,
+    },
+)
+
+
 async def _exists(runtime: Runtime, collection: str, record_id: str) -> bool:
     return await runtime.db[collection].find_one({"_id": record_id}, {"_id": 1}) is not None
 
@@ -209,6 +229,8 @@ async def seed(runtime: Runtime) -> None:
     """Create the demo records that do not exist yet; a failure is logged, never fatal at start-up."""
     try:
         await _projections(runtime)
+        volunteer_id, volunteer = DEMO_VOLUNTEER
+        await runtime.db[store.PERSONS].update_one({"_id": volunteer_id}, {"$setOnInsert": volunteer}, upsert=True)
         for position_id, body, publish, close_reason in POSITIONS:
             if await _exists(runtime, store.POSITIONS, position_id):
                 continue
