@@ -20,7 +20,8 @@ def _settings() -> NotificationsSettings:
 
 def _jobs(settings: NotificationsSettings) -> list[PeriodicJob]:
     return [
-        # Every replica delivers; the atomic claim keeps two from sending the same notification.
+        # Every replica delivers; the atomic claim keeps two from sending the same notification. The job runs
+        # the delivery lanes until the service stops (woken by commits); it is started again if it fails.
         PeriodicJob("deliver-notifications", settings.delivery_poll_seconds, delivery.deliver_due, exclusive=False),
         # One replica at a time (lease), and once per region and day whatever happens (unique key).
         PeriodicJob("regional-digest", settings.digest_check_seconds, scheduler.regional_digest_job),

@@ -1,14 +1,18 @@
 """Channel adapters: email over SMTP (aiosmtplib), SMS through an HTTP provider, signed webhooks.
 
 Each adapter turns one prepared message into an ``Outcome`` (sent, transient
-failure, permanent failure) and never raises for a delivery problem.
+failure, permanent failure) and never raises for a delivery problem. Every HTTP call has a total
+deadline and reads at most a few KB of the answer, so an endpoint trickling an endless body costs
+its deadline, never the worker's memory or its time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
@@ -32,9 +36,36 @@ from vies_notifications.domain.delivery import (
     permanent,
     transient,
 )
+from vies_notifications.domain.privacy import scrub
 from vies_notifications.rendering import Rendered
 from vies_notifications.settings import NotificationsSettings
 from vies_shared.errors import InvalidInput
+
+# What is read of an HTTP answer at most: the status decides the outcome, the body is only drained so a
+# well-behaved endpoint's connection ends cleanly.
+RESPONSE_LIMIT_BYTES = 4096
+# How long the drain of an answer's body may take once the status is known (within the call's deadline).
+DRAIN_SECONDS = 1.0
+
+_SMTP_REPLY = re.compile(r"\b([245]\d\d)(?:[ -]+(\d\.\d{1,3}\.\d{1,3}))?\b[^;]*")
+
+
+def reported(error: str | None) -> str:
+    """An outcome's error as events and logs may carry it: SMTP replies cut to their codes, addresses masked.
+
+    An SMTP server's reply text usually echoes the recipient's address (``550 5.1.1 <jane@x.org>:
+    Recipient address rejected``); the codes say all an operator needs (``550 5.1.1``). The full
+    reply stays in the delivery log, where branches see it masked.
+    """
+    if not error:
+        return ""
+    if "SMTP" in error:
+        error = _SMTP_REPLY.sub(lambda m: " ".join(code for code in m.groups() if code), error)
+    return scrub(error) or ""
+
+
+class DestinationUnresolved(InvalidInput):
+    """A webhook's host did not resolve: refused when subscribing, retried when delivering (DNS may hiccup)."""
 
 
 @dataclass(frozen=True)
@@ -91,12 +122,20 @@ def _connection_lost(exc: BaseException) -> bool:
     )
 
 
+OutcomeReport = Callable[[int, Outcome], None]
+
+
 class EmailSender:
-    """Sends a batch of emails over one SMTP connection (reconnecting once if the server drops it)."""
+    """Sends batches of emails, each over one SMTP connection (reconnecting once if the server drops it).
+
+    A connection left idle after a batch is kept for ``smtp_keepalive_seconds`` and reused (after a
+    NOOP) by the next batch, so a message sent the moment it is queued does not pay a new connection.
+    """
 
     def __init__(self, settings: NotificationsSettings) -> None:
         self.settings = settings
         self.connections = 0
+        self._idle: list[tuple[float, aiosmtplib.SMTP]] = []
 
     def _client(self) -> aiosmtplib.SMTP:
         s = self.settings
@@ -112,46 +151,121 @@ class EmailSender:
         )
 
     async def _connect(self) -> aiosmtplib.SMTP:
+        while self._idle:
+            since, client = self._idle.pop()
+            if time.monotonic() - since < self.settings.smtp_keepalive_seconds and client.is_connected:
+                try:
+                    await client.noop()
+                    return client
+                except Exception:  # noqa: BLE001 - the server closed it meanwhile: open a new one
+                    client.close()
+            else:
+                await _quit(client)
         client = self._client()
         await client.connect()
         self.connections += 1
         metrics.SMTP_CONNECTIONS.labels(self.settings.service).inc()
         return client
 
-    async def send_batch(self, emails: Sequence[Email]) -> list[Outcome]:
-        """One outcome per email, in order."""
-        outcomes: list[Outcome] = []
+    async def _done_with(self, client: aiosmtplib.SMTP) -> None:
+        if self.settings.smtp_keepalive_seconds > 0 and client.is_connected:
+            self._idle.append((time.monotonic(), client))
+        else:
+            await _quit(client)
+
+    async def close(self) -> None:
+        """Quit the idle connections."""
+        idle, self._idle = self._idle, []
+        for _, client in idle:
+            await _quit(client)
+
+    async def send_batch(
+        self,
+        emails: Sequence[Email],
+        on_outcome: OutcomeReport | None = None,
+        stopping: Callable[[], bool] | None = None,
+    ) -> list[Outcome | None]:
+        """One outcome per email, in order, each also reported to ``on_outcome`` as soon as it is known.
+
+        When ``stopping`` turns true the batch ends before its next message: those not tried
+        have ``None``.
+        """
+        outcomes: list[Outcome | None] = [None] * len(emails)
+
+        def settle(index: int, outcome: Outcome) -> None:
+            outcomes[index] = outcome
+            if on_outcome is not None:
+                on_outcome(index, outcome)
+
         client: aiosmtplib.SMTP | None = None
         reconnected = False
         try:
-            for email in emails:
+            for index, email in enumerate(emails):
+                if stopping is not None and stopping():
+                    break
                 if client is None:
                     try:
                         client = await self._connect()
                     except Exception as exc:  # noqa: BLE001 - any connection failure is retried later
                         failure = _connection_failure(exc)
-                        outcomes += [failure] * (len(emails) - len(outcomes))
+                        for rest in range(index, len(emails)):
+                            settle(rest, failure)
                         return outcomes
                 try:
                     await client.send_message(build_email(self.settings, email))
-                    outcomes.append(SENT_OUTCOME)
+                    settle(index, SENT_OUTCOME)
                 except Exception as exc:  # noqa: BLE001 - classified: 5xx permanent, the rest retried
-                    outcomes.append(_smtp_failure(exc))
+                    settle(index, _smtp_failure(exc))
                     if _connection_lost(exc):
                         client.close()
                         client = None
                         if reconnected:
                             failure = transient("SMTP connection lost twice in one batch")
-                            outcomes += [failure] * (len(emails) - len(outcomes))
+                            for rest in range(index + 1, len(emails)):
+                                settle(rest, failure)
                             return outcomes
                         reconnected = True
             return outcomes
         finally:
             if client is not None:
-                try:
-                    await asyncio.wait_for(client.quit(), timeout=2)
-                except Exception:  # noqa: BLE001 - the messages are already accepted
-                    client.close()
+                await self._done_with(client)
+
+
+async def _quit(client: aiosmtplib.SMTP) -> None:
+    try:
+        await asyncio.wait_for(client.quit(), timeout=2)
+    except Exception:  # noqa: BLE001 - the messages are already accepted
+        client.close()
+
+
+async def _drain(response: httpx.Response) -> None:
+    """Read at most ``RESPONSE_LIMIT_BYTES`` of the answer's body, for at most ``DRAIN_SECONDS``."""
+    read = 0
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(DRAIN_SECONDS):
+            async for chunk in response.aiter_raw():
+                read += len(chunk)
+                if read >= RESPONSE_LIMIT_BYTES:
+                    break
+
+
+async def post_bounded(http: httpx.AsyncClient, url: str, *, deadline: float, **request: Any) -> int:
+    """POST and return the answer's status: within ``deadline`` seconds in all, reading a few KB at most.
+
+    httpx's own timeouts apply per phase (connect, each read), so an endpoint trickling one byte
+    at a time would never time out: the deadline covers the whole call. ``TimeoutError`` when the
+    status did not come in time; ``httpx.HTTPError`` when the call failed.
+    """
+    status: int | None = None
+    try:
+        async with asyncio.timeout(deadline), http.stream("POST", url, timeout=deadline, **request) as response:
+            status = response.status_code
+            await _drain(response)
+    except TimeoutError:
+        if status is None:
+            raise
+    assert status is not None
+    return status
 
 
 async def send_sms(
@@ -165,12 +279,14 @@ async def send_sms(
         headers["Authorization"] = f"Bearer {settings.sms_provider_token}"
     body = {"to": phone, "from": settings.sms_sender, "text": text, "reference": notification_id}
     try:
-        response = await http.post(
-            settings.sms_provider_url, json=body, headers=headers, timeout=settings.sms_timeout_seconds
+        status = await post_bounded(
+            http, settings.sms_provider_url, deadline=settings.sms_timeout_seconds, json=body, headers=headers
         )
+    except TimeoutError:
+        return transient(f"SMS provider gave no answer within {settings.sms_timeout_seconds:g}s")
     except httpx.HTTPError as exc:
         return transient(f"SMS provider unreachable: {type(exc).__name__}: {exc}")
-    return classify_sms_http(response.status_code)
+    return classify_sms_http(status)
 
 
 async def check_destination(url: str, allowlist: Sequence[str]) -> list[str]:
@@ -181,7 +297,7 @@ async def check_destination(url: str, allowlist: Sequence[str]) -> list[str]:
     try:
         infos = await loop.getaddrinfo(host, port, proto=6)
     except OSError as exc:
-        raise InvalidInput(f"url: {host} does not resolve ({exc})") from exc
+        raise DestinationUnresolved(f"url: {host} does not resolve ({exc})") from exc
     addresses = sorted({str(info[4][0]).split("%")[0] for info in infos})
     webhooks.check_addresses(host, addresses, allowlist)
     return addresses
@@ -210,10 +326,21 @@ async def send_webhook(
     notification_id: str,
     payload: str,
 ) -> Outcome:
-    """POST the CloudEvent to a subscriber, signed per Standard Webhooks with ``secret``; no redirects followed."""
+    """POST the CloudEvent to a subscriber, signed per Standard Webhooks with ``secret``; no redirects followed.
+
+    The whole call (name resolution included) has ``webhook_timeout_seconds``; a name that does not
+    resolve now is retried later (a resolver's hiccup is not the subscriber's fault).
+    """
     url = str(subscription["url"])
+    deadline = settings.webhook_timeout_seconds
+    started = time.monotonic()
     try:
-        addresses = await check_destination(url, settings.webhook_allowed)
+        async with asyncio.timeout(deadline):
+            addresses = await check_destination(url, settings.webhook_allowed)
+    except TimeoutError:
+        return transient(f"webhook host not resolved within {deadline:g}s")
+    except DestinationUnresolved as exc:
+        return transient(f"webhook host unresolved: {exc.message}")
     except InvalidInput as exc:
         return permanent(f"destination refused: {exc.message}")
     target, host_header, extensions = pinned_request(url, addresses[0])
@@ -228,14 +355,17 @@ async def send_webhook(
         **host_header,
     }
     try:
-        response = await http.post(
+        status = await post_bounded(
+            http,
             target,
+            deadline=max(0.1, deadline - (time.monotonic() - started)),
             content=body,
             headers=headers,
-            timeout=settings.webhook_timeout_seconds,
             follow_redirects=False,
             extensions=extensions,
         )
+    except TimeoutError:
+        return transient(f"webhook gave no answer within {deadline:g}s")
     except httpx.HTTPError as exc:
         return transient(f"webhook unreachable: {type(exc).__name__}: {exc}")
-    return classify_http(response.status_code)
+    return classify_http(status)

@@ -1,17 +1,28 @@
 """The delivery worker: claims due notifications, sends them, records the outcome and emits the event.
 
-Several replicas may run it at once: a notification is claimed atomically
-(``status`` pending → sending with a claim token and ``claimed_until``), so only
-one worker sends it; a claim left by a crashed worker expires and the
-notification is picked up again. Outcomes and ``NotificationSent`` /
-``NotificationFailed`` are written in one transaction per pass.
+Channels are sent in lanes of their own (email, SMS, webhooks), each with its own claim loop, so a
+slow SMTP server or a webhook endpoint that never ends its answer does not delay a safety SMS. A
+lane is woken by the commit that queues a message (``wakeup``), at the retries this process
+schedules and by a slow safety-net poll; it costs nothing while there is no work.
+
+Several replicas may run it at once: a notification is claimed atomically (``status`` pending →
+sending with a claim token and ``claimed_until``, its attempt counted there), so only one worker
+sends it; the claim is renewed while its pass runs, and a claim left by a crashed worker expires
+and is taken over. An email the SMTP server accepted is marked ``accepted_at`` as the batch goes,
+so a notification taken over after a crash is recorded as sent instead of going twice (its
+``Message-ID``, derived from the notification id, is the same on every attempt). Outcomes and
+``NotificationSent`` / ``NotificationFailed`` are written in one transaction per pass.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
 import time
 import uuid
+from collections.abc import Coroutine, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,7 +30,7 @@ from typing import Any
 import httpx
 from pymongo import UpdateOne
 
-from vies_notifications import answer_links, channels, metrics, owners, sealing, store
+from vies_notifications import answer_links, channels, metrics, owners, sealing, store, wakeup
 from vies_notifications.domain import routing
 from vies_notifications.domain.delivery import (
     FAILED,
@@ -27,6 +38,7 @@ from vies_notifications.domain.delivery import (
     SAFETY_CATEGORIES,
     SENDING,
     SENT,
+    SENT_OUTCOME,
     Outcome,
     RetryPolicy,
     deferred,
@@ -46,6 +58,14 @@ from vies_shared.storage import UnitOfWork, backoff_delay, is_transient
 Document = dict[str, Any]
 log = get_logger(component="delivery")
 
+WAITING_FOR_CONTACT = "recipient's contact data not known (yet)"
+# Channels whose recipients may wait for their contact data (webhooks carry their address).
+ADDRESSED_CHANNELS = ("email", "sms")
+# Where a recipient's address comes from, by kind: the messages waiting for it are released when it is stored.
+_ADDRESS_BOOKS = {"person": store.CONTACTS, "authority": store.AUTHORITIES, "partner": store.PARTNERS}
+# The recipients' documents a pass read at once (see ``_prefetch``), for the lane running it.
+_KNOWN: ContextVar[dict[tuple[str, str], Document | None]] = ContextVar("delivery_known")
+
 
 @dataclass
 class Address:
@@ -59,13 +79,84 @@ class Address:
 
 @dataclass
 class Attempt:
-    """One claimed notification and what became of it."""
+    """One claimed notification and what became of it (no outcome: not tried, handed back unchanged)."""
 
     doc: Document
-    outcome: Outcome = field(default_factory=lambda: transient("not attempted"))
+    outcome: Outcome | None = None
     address: str | None = None
     language: str | None = None
     subject: str | None = None
+
+
+@dataclass
+class Lane:
+    """One claim loop for a class of channels, sent apart from the others."""
+
+    name: str
+    channels: tuple[str, ...]
+    limit: int
+    bell: asyncio.Event = field(default_factory=asyncio.Event)
+    next_due: float = math.inf  # monotonic time of the earliest retry this process scheduled
+    next_stale_check: float = 0.0
+
+    def schedule(self, seconds: float) -> None:
+        """Wake this lane in ``seconds`` (a retry this process scheduled)."""
+        self.next_due = min(self.next_due, time.monotonic() + max(0.0, seconds))
+
+
+class AcceptanceLedger:
+    """Marks the emails the SMTP server accepted (``accepted_at``) as the batch goes, a few at a time.
+
+    Writes run in the background while the connection goes on; the last ones of a batch are left
+    to the pass's record, which follows at once. A notification taken over after a crash that
+    shows ``accepted_at`` is recorded as sent, not sent again.
+    """
+
+    def __init__(self, collection: Any, token: str, every: int = 25, seconds: float = 0.25) -> None:
+        self.collection = collection
+        self.token = token
+        self.every = every
+        self.seconds = seconds
+        self._waiting: list[str] = []
+        self._last = time.monotonic()
+        self._flight: asyncio.Task[None] | None = None
+
+    def accepted(self, notification: str) -> None:
+        """The SMTP server accepted this notification's email."""
+        self._waiting.append(notification)
+        idle = self._flight is None or self._flight.done()
+        if idle and (len(self._waiting) >= self.every or time.monotonic() - self._last >= self.seconds):
+            ids, self._waiting = self._waiting, []
+            self._last = time.monotonic()
+            self._flight = asyncio.create_task(self._write(ids))
+
+    async def _write(self, ids: list[str]) -> None:
+        try:
+            await self.collection.update_many(
+                {"_id": {"$in": ids}, "claim": self.token}, {"$set": {"accepted_at": datetime.now(UTC)}}
+            )
+        except Exception as exc:  # noqa: BLE001 - the pass's record writes the outcome anyway
+            log.warning("accepted_emails_not_marked", count=len(ids), error=repr(exc))
+
+    async def settle(self) -> None:
+        """Wait for the write in flight."""
+        if self._flight is not None:
+            await self._flight
+
+
+class _NotAllOurs(Exception):
+    """Some notifications of a pass are no longer claimed by it (erasure cancelled them meanwhile)."""
+
+
+@dataclass
+class _Effects:
+    """What a recorded pass leaves to do once committed: counters, logs, timers, waits to re-check."""
+
+    sent: list[Document] = field(default_factory=list)
+    outcomes: list[tuple[str, str]] = field(default_factory=list)
+    failures: list[tuple[Document, Outcome, int, bool]] = field(default_factory=list)
+    due: list[tuple[str, datetime]] = field(default_factory=list)
+    waiting: list[Document] = field(default_factory=list)
 
 
 def _settings(runtime: Runtime) -> NotificationsSettings:
@@ -84,16 +175,28 @@ def policy(settings: NotificationsSettings) -> RetryPolicy:
     )
 
 
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 class DeliveryWorker:
-    """Per-process state of the delivery worker (counters for metrics and the benchmark)."""
+    """Per-process delivery: one lane per channel class, woken by commits (counters for metrics and the benchmark)."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.settings = _settings(runtime)
         self.email = channels.EmailSender(self.settings)
         self.policy = policy(self.settings)
-        self._known: dict[tuple[str, str], Document | None] = {}
-        self._next_stale_check = 0.0
+        s = self.settings
+        self.lanes: dict[str, Lane] = {
+            "email": Lane("email", ("email",), s.delivery_batch_size * s.smtp_connections),
+            "sms": Lane("sms", ("sms",), s.delivery_batch_size),
+            "webhook": Lane("webhook", ("webhook",), s.delivery_batch_size),
+        }
+        self._lane_of = {channel: lane for lane in self.lanes.values() for channel in lane.channels}
+        self._slots: dict[str, asyncio.Semaphore] = {}  # calls in flight per webhook subscription
+        self._background: set[asyncio.Task[None]] = set()
+        self.stopping = False
         self.sent = 0  # notifications this process delivered (metrics, benchmark)
 
     @property
@@ -101,22 +204,155 @@ class DeliveryWorker:
         """The notifications collection."""
         return self.runtime.db[store.NOTIFICATIONS]
 
-    async def claim(self, limit: int) -> tuple[str, list[Document]]:
-        """Atomically take up to ``limit`` due notifications (and stale claims of a crashed worker).
+    # -- waking ------------------------------------------------------------------------------------
 
-        Each query is a range on one index (``status, next_attempt_at`` or
-        ``status, claimed_until``) so its cost follows the queue, not the size of
-        the delivery log; the update re-checks the state, so of two replicas
-        racing for a notification only one wins it.
+    def wake(self, channels: Iterable[str]) -> None:
+        """Notifications of ``channels`` were queued or released: their lanes look at once."""
+        for channel in channels:
+            lane = self._lane_of.get(channel)
+            if lane is not None:
+                lane.bell.set()
+
+    def addresses_known(self, recipient_ids: set[str]) -> None:
+        """Contact data of these recipients were committed: release the messages waiting for them."""
+        self._in_background(self._release_waiting(recipient_ids))
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)  # the loop keeps only a weak reference to a task
+        task.add_done_callback(self._background.discard)
+        return task
+
+    async def _release_waiting(self, recipient_ids: Iterable[str]) -> None:
+        # Runs after the commit that stored the address, and after the commit that marked a message
+        # waiting (see record): whichever comes second sees the other, so none waits for nothing.
+        try:
+            released = await self.collection.update_many(
+                {"recipient.id": {"$in": sorted(recipient_ids)}, "status": PENDING, "waiting_for": "contact"},
+                {"$set": {"next_attempt_at": datetime.now(UTC)}, "$unset": {"waiting_for": ""}},
+            )
+        except Exception as exc:  # noqa: BLE001 - the safety-net look (contact_wait_seconds) finds them
+            log.warning("waiting_messages_not_released", error=repr(exc))
+            return
+        if released.modified_count:
+            metrics.RELEASED_ON_CONTACT.labels(self.settings.service).inc(released.modified_count)
+            self.wake(ADDRESSED_CHANNELS)
+
+    def _schedule(self, channel: str, at: datetime, now: datetime) -> None:
+        lane = self._lane_of.get(channel)
+        if lane is not None:
+            lane.schedule((at - now).total_seconds())
+
+    # -- the lanes ---------------------------------------------------------------------------------
+
+    async def serve(self) -> None:
+        """Run every lane until cancelled.
+
+        At shutdown the lanes stop claiming, messages being sent finish (within
+        ``delivery_drain_seconds``) and are recorded; what was not tried is handed back.
+        """
+        database = self.runtime.db.name
+        self.stopping = False
+        wakeup.listen(database, self)
+        tasks = [
+            asyncio.create_task(self._lane_loop(lane), name=f"delivery-{lane.name}") for lane in self.lanes.values()
+        ]
+        try:
+            await asyncio.wait(tasks)  # not gather: cancelling this must not cancel the lanes mid-message
+        except asyncio.CancelledError:
+            self.stopping = True
+            for lane in self.lanes.values():
+                lane.bell.set()
+            _, late = await asyncio.wait(tasks, timeout=self.settings.delivery_drain_seconds)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        finally:
+            for task in tasks:
+                task.cancel()
+            wakeup.stop_listening(database, self)
+            with contextlib.suppress(Exception):
+                await self.email.close()
+
+    async def _lane_loop(self, lane: Lane) -> None:
+        while not self.stopping:
+            try:
+                while not self.stopping and await self._pass(lane):
+                    pass
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a failed pass is tried again at the next wake-up
+                log.warning("delivery_pass_failed", lane=lane.name, error=repr(exc))
+                lane.schedule(min(self.settings.delivery_poll_seconds, 1.0))
+            if not self.stopping:
+                await self._wait(lane)
+
+    async def _wait(self, lane: Lane) -> None:
+        timeout = self.settings.delivery_poll_seconds
+        if lane.next_due < math.inf:
+            timeout = min(timeout, max(0.0, lane.next_due - time.monotonic()))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(lane.bell.wait(), timeout=timeout)
+        # Cleared before the pass: a commit that rings during it makes another pass, and what a ring
+        # announces is already committed, so the pass that follows sees it.
+        lane.bell.clear()
+        if lane.next_due <= time.monotonic():
+            lane.next_due = math.inf
+
+    async def run(self) -> int:
+        """Send everything due now, lane by lane, pass after pass; returns how many were handled (tests, tools)."""
+        handled = 0
+        for lane in self.lanes.values():
+            while count := await self._pass(lane):
+                handled += count
+        return handled
+
+    async def _pass(self, lane: Lane) -> int:
+        token, attempts = await self.claim(lane)
+        metrics.QUEUE.labels(self.settings.service).set(len(attempts))
+        if not attempts:
+            return 0
+        renewal = self._in_background(self._renew(token))
+        try:
+            try:
+                await self.send(attempts, token)
+            except asyncio.CancelledError:
+                # Cut short at shutdown: record what went, hand the rest back at once.
+                await asyncio.shield(self._hand_back(token, attempts))
+                raise
+            recording = asyncio.ensure_future(self._record_until_it_sticks(token, attempts))
+            try:
+                await asyncio.shield(recording)
+            except asyncio.CancelledError:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(recording, timeout=self.settings.delivery_drain_seconds)
+                raise
+        finally:
+            renewal.cancel()
+        return len(attempts)
+
+    async def claim(self, lane: Lane) -> tuple[str, list[Attempt]]:
+        """Atomically take up to the lane's limit of due notifications (and stale claims of a crashed worker).
+
+        Each query is a range on one index (``status, channel, next_attempt_at`` or ``status,
+        channel, claimed_until``) so its cost follows the queue, not the size of the delivery log;
+        the update re-checks the state, so of two replicas racing for a notification only one wins
+        it. The attempt is counted here, so a notification whose sending kills its worker every
+        time still runs out of attempts.
         """
         now = datetime.now(UTC)
-        pending = {"status": PENDING, "next_attempt_at": {"$lte": now}}
-        stale = {"status": SENDING, "claimed_until": {"$lt": now}}
-        ids = [doc["_id"] async for doc in self.collection.find(pending, {"_id": 1}).limit(limit)]
-        if time.monotonic() >= self._next_stale_check:
-            self._next_stale_check = time.monotonic() + max(1.0, self.settings.delivery_claim_seconds / 4)
-            ids += [doc["_id"] async for doc in self.collection.find(stale, {"_id": 1}).limit(limit)]
-        if not ids:
+        channel: Any = lane.channels[0] if len(lane.channels) == 1 else {"$in": list(lane.channels)}
+        pending = {"status": PENDING, "channel": channel, "next_attempt_at": {"$lte": now}}
+        stale = {"status": SENDING, "channel": channel, "claimed_until": {"$lt": now}}
+        found: list[Document] = await self.collection.find(pending).limit(lane.limit).to_list()
+        taken_over: list[Document] = []
+        if time.monotonic() >= lane.next_stale_check:
+            lane.next_stale_check = time.monotonic() + max(1.0, self.settings.delivery_claim_seconds / 4)
+            taken_over = await self.collection.find(stale).limit(lane.limit).to_list()
+        if "webhook" in lane.channels:
+            found, taken_over = self._fair_share(found, taken_over)
+        if not found and not taken_over:
             return "", []
         token = uuid.uuid4().hex
         claimed = {
@@ -124,34 +360,77 @@ class DeliveryWorker:
             "claim": token,
             "claimed_until": now + timedelta(seconds=self.settings.delivery_claim_seconds),
         }
-        await self.collection.update_many({"_id": {"$in": ids}, **pending}, {"$set": claimed})
-        await self.collection.update_many({"_id": {"$in": ids}, **stale}, {"$set": claimed})
-        docs = [doc async for doc in self.collection.find({"_id": {"$in": ids}, "claim": token})]
-        return token, docs
+        won = 0
+        for docs, query in ((found, pending), (taken_over, stale)):
+            if docs:
+                result = await self.collection.update_many(
+                    {"_id": {"$in": [doc["_id"] for doc in docs]}, **query},
+                    {"$set": claimed, "$inc": {"attempts": 1}},
+                )
+                won += result.modified_count
+        stale_ids = {doc["_id"] for doc in taken_over}
+        docs = found + taken_over
+        if won == len(docs):
+            for doc in docs:
+                doc.update(claimed)
+                doc["attempts"] = int(doc.get("attempts") or 0) + 1
+        else:  # another replica won some of them: read back what is ours
+            ids = [doc["_id"] for doc in docs]
+            docs = await self.collection.find({"_id": {"$in": ids}, "claim": token}).to_list()
+        return token, [self._attempt(doc, doc["_id"] in stale_ids) for doc in docs]
 
-    async def run(self) -> int:
-        """Send everything due, pass after pass; returns how many notifications were handled."""
-        handled = 0
-        limit = self.settings.delivery_batch_size * self.settings.smtp_connections
+    def _fair_share(self, found: list[Document], taken_over: list[Document]) -> tuple[list[Document], list[Document]]:
+        """At most a few notifications per webhook subscription in one pass: one busy endpoint cannot fill it."""
+        share = 4 * self.settings.webhook_subscription_concurrency
+        counts: dict[str, int] = {}
+
+        def keep(doc: Document) -> bool:
+            key = str(doc["recipient"]["id"])
+            counts[key] = counts.get(key, 0) + 1
+            return counts[key] <= share
+
+        return [doc for doc in found if keep(doc)], [doc for doc in taken_over if keep(doc)]
+
+    def _attempt(self, doc: Document, taken_over: bool) -> Attempt:
+        attempt = Attempt(doc)
+        if doc["channel"] == "email" and doc.get("accepted_at"):
+            # Accepted by the SMTP server before its worker died or stopped: record it, do not send it again.
+            attempt.outcome = SENT_OUTCOME
+            metrics.RESENDS_AVOIDED.labels(self.settings.service).inc()
+            log.info("email_already_accepted", notification_id=doc["_id"])
+        elif (
+            taken_over
+            and doc.get("category") not in SAFETY_CATEGORIES
+            and int(doc.get("attempts") or 0) > self.settings.delivery_max_attempts
+        ):
+            claims = doc["attempts"]
+            attempt.outcome = permanent(f"no outcome recorded after {claims} claims (its worker stopped each time)")
+        return attempt
+
+    async def _renew(self, token: str) -> None:
+        """Keep a pass's claim alive while it runs, so no other replica takes its notifications over."""
+        seconds = self.settings.delivery_claim_seconds
         while True:
-            token, docs = await self.claim(limit)
-            metrics.QUEUE.labels(self.settings.service).set(len(docs))
-            if not docs:
-                return handled
+            await asyncio.sleep(seconds / 3)
             try:
-                attempts = await self.send(docs)
-            except asyncio.CancelledError:
-                # Shutting down mid-pass: hand the claimed notifications back at once instead of letting
-                # the claim expire (a message already accepted may then go twice: at-least-once, same Message-ID).
-                await self.release(token)
-                raise
-            await self._record_until_it_sticks(token, attempts)
-            handled += len(docs)
+                await self.collection.update_many(
+                    {"claim": token, "status": SENDING},
+                    {"$set": {"claimed_until": datetime.now(UTC) + timedelta(seconds=seconds)}},
+                )
+                metrics.CLAIM_RENEWALS.labels(self.settings.service).inc()
+            except Exception as exc:  # noqa: BLE001 - tried again a third of the claim later
+                log.warning("claim_not_renewed", error=repr(exc))
+
+    async def _hand_back(self, token: str, attempts: list[Attempt]) -> None:
+        with contextlib.suppress(Exception):
+            tried = [attempt for attempt in attempts if attempt.outcome is not None]
+            if tried:
+                await self.record(token, tried)
+            await self.release(token)
 
     async def _record_until_it_sticks(self, token: str, attempts: list[Attempt]) -> None:
         # What was sent must be recorded, or it would go again once the claim expires: keep trying while the
-        # database is unreachable, within the claim's lifetime.
-        deadline = time.monotonic() + self.settings.delivery_claim_seconds / 2
+        # database is unreachable (the claim is renewed meanwhile).
         attempt = 0
         while True:
             try:
@@ -159,19 +438,22 @@ class DeliveryWorker:
                 return
             except Exception as exc:
                 attempt += 1
-                if not is_transient(exc) or time.monotonic() > deadline:
+                if not is_transient(exc):
                     raise
                 log.warning("recording_outcomes_retried", attempt=attempt, error=repr(exc))
                 await asyncio.sleep(backoff_delay(attempt, 0.2, 5.0))
 
     async def release(self, token: str) -> None:
-        """Give back the notifications of a claim without counting an attempt."""
+        """Give back the notifications of a claim that were not tried, without counting an attempt."""
         await self.collection.update_many(
             {"claim": token, "status": SENDING},
-            {"$set": {"status": PENDING, "claim": None, "claimed_until": None, "next_attempt_at": datetime.now(UTC)}},
+            {
+                "$set": {"status": PENDING, "claim": None, "claimed_until": None, "next_attempt_at": datetime.now(UTC)},
+                "$inc": {"attempts": -1},
+            },
         )
 
-    async def _prefetch(self, docs: list[Document]) -> None:
+    async def _prefetch(self, docs: list[Document]) -> dict[tuple[str, str], Document | None]:
         """Read the recipients' preferences and contact data of a whole pass with one query per collection."""
         ids: dict[str, set[str]] = {
             store.PREFERENCES: set(),
@@ -181,6 +463,8 @@ class DeliveryWorker:
             store.PARTNERS: set(),
         }
         for doc in docs:
+            if doc["channel"] == "webhook":
+                continue
             context = doc.get("context") or {}
             if context.get("position_id") and not context.get("position_title"):
                 ids[store.POSITIONS].add(context["position_id"])
@@ -188,12 +472,9 @@ class DeliveryWorker:
                 ids[store.AUTHORITIES].add(context["authority_id"])
             recipient = doc["recipient"]
             ids[store.PREFERENCES].add(recipient["id"])
-            if recipient["kind"] == "person":
-                ids[store.CONTACTS].add(recipient["id"])
-            elif recipient["kind"] == "partner":
-                ids[store.PARTNERS].add(recipient["id"])
-            elif recipient["kind"] == "authority":
-                ids[store.AUTHORITIES].add(recipient["id"])
+            book = _ADDRESS_BOOKS.get(recipient["kind"])
+            if book is not None:
+                ids[book].add(recipient["id"])
         known: dict[tuple[str, str], Document | None] = {}
         for collection, keys in ids.items():
             if not keys:
@@ -202,52 +483,96 @@ class DeliveryWorker:
                 known[(collection, key)] = None
             async for found in self.runtime.db[collection].find({"_id": {"$in": sorted(keys)}}):
                 known[(collection, found["_id"])] = found
-        self._known = known
+        return known
 
     async def _lookup(self, collection: str, key: str) -> Document | None:
-        if (collection, key) in self._known:
-            return self._known[(collection, key)]
+        known = _KNOWN.get({})
+        if (collection, key) in known:
+            return known[(collection, key)]
         found: Document | None = await self.runtime.db[collection].find_one({"_id": key})
         return found
 
-    async def send(self, docs: list[Document]) -> list[Attempt]:
-        """Resolve, render and send; email in batches over a few SMTP connections, the rest concurrently."""
-        await self._prefetch(docs)
-        attempts = [Attempt(doc) for doc in docs]
+    async def send(self, attempts: list[Attempt], token: str = "") -> None:
+        """Resolve, render and send each attempt not settled yet: email in batches, SMS and webhooks concurrently."""
+        todo = [attempt for attempt in attempts if attempt.outcome is None]
+        _KNOWN.set(await self._prefetch([attempt.doc for attempt in todo]))
         emails: list[tuple[Attempt, channels.Email]] = []
-        others: list[Attempt] = []
-        for attempt in attempts:
+        sms: list[Attempt] = []
+        hooks: list[Attempt] = []
+        for attempt in todo:
+            if self.stopping:
+                break
             if attempt.doc["channel"] == "email":
                 prepared = await self._prepare_email(attempt)
                 if prepared is not None:
                     emails.append((attempt, prepared))
+            elif attempt.doc["channel"] == "sms":
+                sms.append(attempt)
             else:
-                others.append(attempt)
-        size = self.settings.delivery_batch_size
-        batches = [emails[i : i + size] for i in range(0, len(emails), size)]
-        jobs = [self._send_emails(batch) for batch in batches]
-        if others:
-            jobs.append(self._send_others(others))
+                hooks.append(attempt)
+        jobs = []
+        if emails:
+            ledger = AcceptanceLedger(self.collection, token)
+            size = self.settings.delivery_batch_size
+            jobs += [self._send_emails(emails[i : i + size], ledger) for i in range(0, len(emails), size)]
+        if sms:
+            jobs.append(self._send_sms_all(sms))
+        if hooks:
+            jobs.append(self._send_webhooks(hooks))
         await asyncio.gather(*jobs)
-        return attempts
 
-    async def _send_emails(self, batch: list[tuple[Attempt, channels.Email]]) -> None:
-        outcomes = await self.email.send_batch([email for _, email in batch])
-        for (attempt, _), outcome in zip(batch, outcomes, strict=True):
+    async def _send_emails(self, batch: list[tuple[Attempt, channels.Email]], ledger: AcceptanceLedger) -> None:
+        def settle(index: int, outcome: Outcome) -> None:
+            attempt = batch[index][0]
             attempt.outcome = outcome
+            if outcome.sent:
+                ledger.accepted(attempt.doc["_id"])
 
-    async def _send_others(self, others: list[Attempt]) -> None:
+        try:
+            await self.email.send_batch([email for _, email in batch], settle, lambda: self.stopping)
+        finally:
+            await ledger.settle()
+
+    async def _send_sms_all(self, attempts: list[Attempt]) -> None:
         limit = asyncio.Semaphore(self.settings.delivery_concurrency)
         async with httpx.AsyncClient() as http:
 
             async def one(attempt: Attempt) -> None:
                 async with limit:
-                    if attempt.doc["channel"] == "sms":
+                    if not self.stopping:
                         await self._send_sms(http, attempt)
-                    else:
-                        await self._send_webhook(http, attempt)
 
-            await asyncio.gather(*(one(a) for a in others))
+            await asyncio.gather(*(one(a) for a in attempts))
+
+    async def _send_webhooks(self, attempts: list[Attempt]) -> None:
+        """At most ``webhook_subscription_concurrency`` calls to one subscription at a time; once an endpoint
+        fails in a pass, its other notifications wait for the retry instead of each costing a deadline."""
+        limit = asyncio.Semaphore(self.settings.delivery_concurrency)
+        failing: dict[str, Outcome] = {}
+        async with httpx.AsyncClient() as http:
+
+            async def one(attempt: Attempt) -> None:
+                subscription = str(attempt.doc["recipient"]["id"])
+                async with self._slot(subscription), limit:
+                    if self.stopping:
+                        return
+                    if subscription in failing:
+                        attempt.outcome = deferred(
+                            f"not tried: the endpoint failed meanwhile ({failing[subscription].error})",
+                            retry_in=self.settings.delivery_retry_initial_seconds,
+                        )
+                        return
+                    await self._send_webhook(http, attempt)
+                    if attempt.outcome is not None and attempt.outcome.kind == "transient":
+                        failing[subscription] = attempt.outcome
+
+            await asyncio.gather(*(one(a) for a in attempts))
+
+    def _slot(self, subscription: str) -> asyncio.Semaphore:
+        slot = self._slots.get(subscription)
+        if slot is None:
+            slot = self._slots[subscription] = asyncio.Semaphore(self.settings.webhook_subscription_concurrency)
+        return slot
 
     async def _address(self, recipient: Document) -> Address | None:
         kind, key = recipient["kind"], recipient["id"]
@@ -328,7 +653,7 @@ class DeliveryWorker:
         Past ``contact_wait_max_seconds`` the wait counts as a transient failure (so an ordinary
         message ends failed); a safety message keeps waiting either way.
         """
-        error = "recipient's contact data not known (yet)"
+        error = WAITING_FOR_CONTACT
         # A delayed message (return seminar) waits from its due date, not from when it was queued.
         created = doc.get("due_at") or doc.get("created_at") or datetime.now(UTC)
         created = created if created.tzinfo else created.replace(tzinfo=UTC)
@@ -434,99 +759,176 @@ class DeliveryWorker:
         return False
 
     async def record(self, token: str, attempts: list[Attempt]) -> None:
-        """Write every outcome and its event in one transaction; supervise failing webhook endpoints."""
-        now = datetime.now(UTC)
+        """Write every outcome and its event in one transaction; supervise failing webhook endpoints.
 
-        async def work(uow: UnitOfWork) -> int:
-            sent = 0
-            updates: list[UpdateOne] = []
-            webhook_results: dict[str, tuple[bool, str]] = {}
-            # Still ours? An erasure may have cancelled a notification while it was being sent.
+        Notifications not tried (no outcome) go back to ``pending`` with their attempt given back.
+        The outcomes are written assuming every notification is still this pass's; when one is not
+        (an erasure cancelled it meanwhile) the transaction is run again, writing only those that are.
+        """
+        now = datetime.now(UTC)
+        try:
+            effects = await self.runtime.transactions.run(lambda uow: self._write_outcomes(uow, token, attempts, now))
+        except _NotAllOurs:
+            effects = await self.runtime.transactions.run(
+                lambda uow: self._write_outcomes(uow, token, attempts, now, check=True)
+            )
+        await self._after_record(effects, now)
+
+    async def _write_outcomes(
+        self, uow: UnitOfWork, token: str, attempts: list[Attempt], now: datetime, *, check: bool = False
+    ) -> _Effects:
+        effects = _Effects()
+        updates: list[UpdateOne] = []
+        failovers: list[tuple[Document, Outcome]] = []
+        webhook_results: dict[str, tuple[bool, str, datetime | None]] = {}
+        ours: set[str] | None = None
+        if check:
             cursor = uow.db[store.NOTIFICATIONS].find(
                 {"_id": {"$in": [a.doc["_id"] for a in attempts]}, "claim": token}, {"_id": 1}, session=uow.session
             )
             ours = {found["_id"] async for found in cursor}
-            for attempt in attempts:
-                doc = attempt.doc
-                if doc["_id"] not in ours:
-                    continue
-                outcome = attempt.outcome
-                count = int(doc.get("attempts", 0)) + (0 if outcome.kind == "deferred" else 1)
-                changes: Document = {"attempts": count, "updated_at": now, "claim": None, "claimed_until": None}
-                if attempt.address is not None:
-                    changes["recipient.address"] = attempt.address
-                if attempt.language is not None:
-                    changes["language"] = attempt.language
-                if attempt.subject is not None:
-                    changes["subject"] = attempt.subject
-                history = {"at": now, "outcome": outcome.kind, "error": outcome.error or None}
-                region = doc.get("region")
-                if outcome.sent:
-                    sent += 1
-                    # A delivered webhook body is not kept: the log needs the outcome, not the event again.
-                    changes.update({"status": SENT, "sent_at": now, "last_error": None, "payload": None})
+        for attempt in attempts:
+            doc = attempt.doc
+            if ours is not None and doc["_id"] not in ours:
+                continue
+            claimed = {"_id": doc["_id"], "claim": token}
+            count = int(doc.get("attempts") or 0)  # this attempt included (counted when claimed)
+            outcome = attempt.outcome
+            retry_at: datetime | None = None
+            if outcome is None:  # not tried: handed back as it was
+                changes: Document = {"status": PENDING, "next_attempt_at": now, "claim": None, "claimed_until": None}
+                updates.append(UpdateOne(claimed, {"$set": {**changes, "attempts": max(0, count - 1)}}))
+                effects.due.append((doc["channel"], now))
+                continue
+            if outcome.kind == "deferred":
+                count = max(0, count - 1)
+            changes = {"attempts": count, "updated_at": now, "claim": None, "claimed_until": None}
+            unset: Document = {}
+            if attempt.address is not None:
+                changes["recipient.address"] = attempt.address
+            if attempt.language is not None:
+                changes["language"] = attempt.language
+            if attempt.subject is not None:
+                changes["subject"] = attempt.subject
+            history = {"at": now, "outcome": outcome.kind, "error": outcome.error or None}
+            region = doc.get("region")
+            if outcome.sent:
+                effects.sent.append(doc)
+                # A delivered webhook body is not kept: the log needs the outcome, not the event again.
+                changes.update({"status": SENT, "sent_at": now, "last_error": None, "payload": None})
+                uow.emit(
+                    NotificationSent(
+                        notification_id=doc["_id"],
+                        event_id=doc["event_id"],
+                        channel=doc["channel"],
+                        recipient_role=doc["recipient"]["role"],
+                    ),
+                    region=region,
+                )
+            elif outcome.kind == "deferred":
+                wait = outcome.retry_in or self.settings.owner_rights_retry_seconds
+                later = now + timedelta(seconds=wait)
+                changes.update({"status": PENDING, "next_attempt_at": later, "last_error": outcome.error})
+                if outcome.error == WAITING_FOR_CONTACT:
+                    changes["waiting_for"] = "contact"  # released by the contact's arrival (wakeup)
+                    effects.waiting.append(doc["recipient"])
+                else:
+                    effects.due.append((doc["channel"], later))
+            else:
+                category = doc.get("category")
+                retry_at = self.policy.after_failure(count, outcome, now, category=category)
+                changes["last_error"] = outcome.error
+                effects.failures.append((doc, outcome, count, retry_at is not None))
+                if retry_at is not None:
+                    changes.update({"status": PENDING, "next_attempt_at": retry_at})
+                    effects.due.append((doc["channel"], retry_at))
+                else:
+                    changes.update({"status": FAILED, "failed_at": now, "payload": None})
                     uow.emit(
-                        NotificationSent(
+                        NotificationFailed(
                             notification_id=doc["_id"],
                             event_id=doc["event_id"],
                             channel=doc["channel"],
+                            error=channels.reported(outcome.error),
+                            category=doc.get("category"),
                             recipient_role=doc["recipient"]["role"],
                         ),
                         region=region,
                     )
-                elif outcome.kind == "deferred":
-                    wait = outcome.retry_in or self.settings.owner_rights_retry_seconds
-                    later = now + timedelta(seconds=wait)
-                    changes.update({"status": PENDING, "next_attempt_at": later, "last_error": outcome.error})
-                else:
-                    category = doc.get("category")
-                    retry_at = self.policy.after_failure(count, outcome, now, category=category)
-                    changes["last_error"] = outcome.error
-                    self._count_failure(doc, outcome, count, retry_at is not None)
-                    if retry_at is not None:
-                        changes.update({"status": PENDING, "next_attempt_at": retry_at})
-                    else:
-                        changes.update({"status": FAILED, "failed_at": now, "payload": None})
-                        uow.emit(
-                            NotificationFailed(
-                                notification_id=doc["_id"],
-                                event_id=doc["event_id"],
-                                channel=doc["channel"],
-                                error=outcome.error,
-                                category=doc.get("category"),
-                                recipient_role=doc["recipient"]["role"],
-                            ),
-                            region=region,
-                        )
-                        if doc.get("category") in SAFETY_CATEGORIES:
-                            await self._fail_over(uow, doc, outcome, now)
-                metrics.DELIVERIES.labels(self.settings.service, doc["channel"], outcome.kind).inc()
-                if doc["channel"] == "webhook" and outcome.kind != "deferred":
-                    subscription_id = doc["recipient"]["id"]
-                    succeeded_before = webhook_results.get(subscription_id, (False, ""))[0]
-                    webhook_results[subscription_id] = (succeeded_before or outcome.sent, outcome.error)
-                updates.append(
-                    UpdateOne(
-                        {"_id": doc["_id"], "claim": token},
-                        {"$set": changes, "$push": {"history": {"$each": [history], "$slice": -20}}},
-                    )
+                    if doc.get("category") in SAFETY_CATEGORIES:
+                        failovers.append((doc, outcome))
+            if doc["channel"] == "webhook" and outcome.kind != "deferred":
+                subscription_id = str(doc["recipient"]["id"])
+                succeeded, error, backoff = webhook_results.get(subscription_id, (False, "", None))
+                if outcome.kind == "transient":
+                    backoff = retry_at
+                webhook_results[subscription_id] = (succeeded or outcome.sent, outcome.error or error, backoff)
+            if doc.get("waiting_for") and "waiting_for" not in changes:
+                unset["waiting_for"] = ""
+            effects.outcomes.append((doc["channel"], outcome.kind))
+            update: Document = {"$set": changes, "$push": {"history": {"$each": [history], "$slice": -20}}}
+            if unset:
+                update["$unset"] = unset
+            updates.append(UpdateOne(claimed, update))
+        if updates:
+            result = await uow.db[store.NOTIFICATIONS].bulk_write(updates, ordered=False, session=uow.session)
+            if ours is None and result.matched_count != len(updates):
+                raise _NotAllOurs
+        for doc, outcome in failovers:
+            await self._fail_over(uow, doc, outcome, now)
+        for subscription_id, (succeeded, error, backoff) in webhook_results.items():
+            await self._supervise(uow, subscription_id, succeeded, error, now)
+            if not succeeded and backoff is not None:
+                # The endpoint is failing: its other queued events wait for the same retry instead of each
+                # costing a deadline in the next passes (and filling them).
+                await uow.db[store.NOTIFICATIONS].update_many(
+                    {
+                        "recipient.id": subscription_id,
+                        "status": PENDING,
+                        "channel": "webhook",
+                        "next_attempt_at": {"$lt": backoff},
+                    },
+                    {"$set": {"next_attempt_at": backoff}},
+                    session=uow.session,
                 )
-            if updates:
-                await uow.db[store.NOTIFICATIONS].bulk_write(updates, ordered=False, session=uow.session)
-            for subscription_id, (succeeded, error) in webhook_results.items():
-                await self._supervise(uow, subscription_id, succeeded, error, now)
-            return sent
+        return effects
 
-        self.sent += await self.runtime.transactions.run(work)
-        for attempt in attempts:
-            if not attempt.outcome.sent:
-                log.info(
-                    "delivery_failed",
-                    notification_id=attempt.doc["_id"],
-                    channel=attempt.doc["channel"],
-                    outcome=attempt.outcome.kind,
-                    error=attempt.outcome.error,
-                )
+    async def _after_record(self, effects: _Effects, now: datetime) -> None:
+        """Counters, logs and timers once the outcomes are committed (a retried transaction counts once)."""
+        service = self.settings.service
+        self.sent += len(effects.sent)
+        for channel, kind in effects.outcomes:
+            metrics.DELIVERIES.labels(service, channel, kind).inc()
+        for doc in effects.sent:
+            created = _aware(doc.get("due_at") or doc.get("created_at") or now)
+            metrics.DELIVERY_SECONDS.labels(service, doc["channel"]).observe(max(0.0, (now - created).total_seconds()))
+        for doc, outcome, count, retrying in effects.failures:
+            self._count_failure(doc, outcome, count, retrying)
+            log.info(
+                "delivery_failed",
+                notification_id=doc["_id"],
+                channel=doc["channel"],
+                outcome=outcome.kind,
+                error=channels.reported(outcome.error),
+            )
+        for channel, at in effects.due:
+            self._schedule(channel, at, now)
+        if effects.waiting:
+            await self._recheck_waiting(effects.waiting)
+
+    async def _recheck_waiting(self, recipients: list[Document]) -> None:
+        """Messages just marked waiting whose contact data were stored meanwhile are released at once."""
+        books: dict[str, set[str]] = {}
+        for recipient in recipients:
+            book = _ADDRESS_BOOKS.get(recipient["kind"])
+            if book is not None:
+                books.setdefault(book, set()).add(str(recipient["id"]))
+        arrived: set[str] = set()
+        for book, ids in books.items():
+            cursor = self.runtime.db[book].find({"_id": {"$in": sorted(ids)}}, {"_id": 1})
+            arrived |= {str(found["_id"]) async for found in cursor}
+        if arrived:
+            await self._release_waiting(arrived)
 
     async def _fail_over(self, uow: UnitOfWork, doc: Document, outcome: Outcome, now: datetime) -> None:
         """A safety message failed for good: the duty officer hears of it by the other channel (once)."""
@@ -568,18 +970,20 @@ class DeliveryWorker:
             upsert=True,
             session=uow.session,
         )
+        wakeup.queued(uow, [channel])
 
     def _count_failure(self, doc: Document, outcome: Outcome, attempts: int, retrying: bool) -> None:
         """Metrics and logs an operator alerts on: refused credentials, safety messages late or lost."""
         service, channel = self.settings.service, doc["channel"]
+        error = channels.reported(outcome.error)  # never the SMTP reply's text: it echoes the address
         if outcome.configuration:
             metrics.PROVIDER_AUTH_FAILURES.labels(service, channel).inc()
-            log.error("provider_refused_credentials", channel=channel, error=outcome.error)
+            log.error("provider_refused_credentials", channel=channel, error=error)
         if doc.get("category") not in SAFETY_CATEGORIES:
             return
         if not retrying:
             metrics.SAFETY_FAILED.labels(service, channel).inc()
-            log.error("safety_message_failed", notification_id=doc["_id"], channel=channel, error=outcome.error)
+            log.error("safety_message_failed", notification_id=doc["_id"], channel=channel, error=error)
         elif self.policy.beyond_budget(attempts):
             metrics.SAFETY_BEYOND_BUDGET.labels(service, channel).inc()
             log.error(
@@ -587,7 +991,7 @@ class DeliveryWorker:
                 notification_id=doc["_id"],
                 channel=channel,
                 attempts=attempts,
-                error=outcome.error,
+                error=error,
             )
 
     async def _supervise(
@@ -657,12 +1061,13 @@ class DeliveryWorker:
             upsert=True,
             session=uow.session,
         )
+        wakeup.queued(uow, ["email"])
         log.warning("webhook_subscription_disabled", subscription_id=subscription_id, failing_since=str(failing_since))
 
 
 async def deliver_due(runtime: Runtime) -> None:
-    """Periodic job (every replica): send what is due; the claim keeps replicas from sending the same thing."""
+    """Job (every replica): the delivery lanes until the service stops; claims keep replicas from sending twice."""
     worker = runtime.extras.get("delivery")
     if worker is None:
         worker = runtime.extras["delivery"] = DeliveryWorker(runtime)
-    await worker.run()
+    await worker.serve()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from vies_notifications import intake, projection
+from vies_notifications import intake, projection, wakeup
 from vies_notifications.domain import routing
 from vies_notifications.settings import NotificationsSettings
 from vies_shared import erasure
@@ -32,6 +32,7 @@ def _delays(ctx: HandlerContext) -> Mapping[str, float]:
 async def on_event(ctx: HandlerContext, event: Event) -> None:
     """Any contract event: update the projection and queue its notifications."""
     await intake.take_in(ctx.uow, ctx.meta, event, _delays(ctx))
+    wakeup.addresses_known(ctx.uow, wakeup.addressees(ctx.meta.type, event))  # release what waited for them
 
 
 async def on_contact_updated(ctx: HandlerContext, event: ContactUpdated) -> None:
@@ -39,6 +40,7 @@ async def on_contact_updated(ctx: HandlerContext, event: ContactUpdated) -> None
     if await erasure.is_erased_after(ctx.db, ctx.session, event.person_id, ctx.meta.time):
         return  # produced before the erasure, read after it: the erasure wins
     await projection.save_contact(ctx.uow, event.person_id, event.model_dump(mode="json"))
+    wakeup.addresses_known(ctx.uow, [event.person_id])  # what waited for them goes once this commits
 
 
 async def on_person_erased(ctx: HandlerContext, event: PersonErased) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from vies_notifications import local_time, projection, store
+from vies_notifications import local_time, projection, store, wakeup
 from vies_notifications.domain import routing
 from vies_notifications.domain.delivery import PENDING, notification_id
 from vies_shared import erasure
@@ -219,6 +219,7 @@ async def enqueue(uow: UnitOfWork, documents: list[Document]) -> int:
     if not documents:
         return 0
     await uow.db[store.NOTIFICATIONS].insert_many(documents, ordered=False, session=uow.session)
+    wakeup.queued(uow, {document["channel"] for document in documents})  # sent as soon as this commits
     return len(documents)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 DELIVERIES = Counter(
     "vies_notifications_deliveries_total", "Delivery attempts by channel and outcome", ["service", "channel", "outcome"]
@@ -28,4 +28,25 @@ SAFETY_FAILED = Counter(
     "vies_notifications_safety_failed_total",
     "Safety messages that failed for good (permanent failure: no address, address refused)",
     ["service", "channel"],
+)
+DELIVERY_SECONDS = Histogram(
+    "vies_notifications_delivery_seconds",
+    "From a notification being queued (or due) to its channel accepting it",
+    ["service", "channel"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800),
+)
+CLAIM_RENEWALS = Counter(
+    "vies_notifications_claim_renewals_total",
+    "Claims renewed because their delivery pass was still running",
+    ["service"],
+)
+RESENDS_AVOIDED = Counter(
+    "vies_notifications_resends_avoided_total",
+    "Emails taken over after a stop or crash that the SMTP server had already accepted: recorded, not sent again",
+    ["service"],
+)
+RELEASED_ON_CONTACT = Counter(
+    "vies_notifications_released_on_contact_total",
+    "Messages waiting for their recipient's contact data, released the moment the data were stored",
+    ["service"],
 )

@@ -21,6 +21,8 @@ class NotificationsSettings(ServiceSettings):
     smtp_ca_file: str = ""  # CA bundle to verify the SMTP server's certificate (system CAs when empty)
     smtp_timeout_seconds: float = Field(default=15.0, gt=0)
     smtp_connections: int = Field(default=2, ge=1, le=16)
+    # An SMTP connection left idle is reused for this long (0: a new connection per batch).
+    smtp_keepalive_seconds: float = Field(default=30.0, ge=0)
     mail_from: str = "VIES <notifications@vies.example.org>"
     message_id_domain: str = "notifications.vies.example.org"
 
@@ -31,7 +33,9 @@ class NotificationsSettings(ServiceSettings):
     sms_timeout_seconds: float = Field(default=10.0, gt=0)
 
     # webhooks (Standard Webhooks); the allow-list holds hosts, IP addresses or CIDR ranges, comma-separated
-    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)  # the whole call, name resolution included
+    # Calls in flight to one subscription at a time (per process); a pass takes at most four times as many.
+    webhook_subscription_concurrency: int = Field(default=2, ge=1, le=64)
     webhook_allowlist: str = ""
     webhook_disable_after_seconds: float = Field(default=24 * 3600.0, gt=0)
     # Subscriptions' signing secrets are stored encrypted (Fernet) with the first of these keys,
@@ -49,20 +53,27 @@ class NotificationsSettings(ServiceSettings):
     owner_rights_cache_seconds: float = Field(default=60.0, ge=0)
     owner_rights_retry_seconds: float = Field(default=30.0, gt=0)
 
-    # delivery worker and retry schedule
-    delivery_poll_seconds: float = Field(default=0.5, gt=0)
+    # delivery worker and retry schedule. The worker is woken by the commit that queues a message and at
+    # the retries it schedules itself; delivery_poll_seconds is only the safety net that finds what other
+    # processes queued or scheduled (another replica's retries, a re-drive, a crashed worker's claims).
+    delivery_poll_seconds: float = Field(default=5.0, gt=0)
     delivery_batch_size: int = Field(default=100, ge=1, le=1000)
     delivery_concurrency: int = Field(default=16, ge=1)
     delivery_max_attempts: int = Field(default=8, ge=1)
     delivery_retry_initial_seconds: float = Field(default=30.0, gt=0)
     delivery_retry_max_seconds: float = Field(default=3600.0, gt=0)
-    delivery_claim_seconds: float = Field(default=120.0, gt=0)
+    # A claim is renewed every third of this while its pass runs; a crashed worker's claims are taken
+    # over once it has passed.
+    delivery_claim_seconds: float = Field(default=30.0, gt=0)
+    # At shutdown, how long messages being sent may take to finish before the rest is handed back.
+    delivery_drain_seconds: float = Field(default=5.0, ge=0)
     # Safety and security messages never give up on a transient failure; their backoff is capped lower.
     safety_retry_max_seconds: float = Field(default=600.0, gt=0)
     # A person's contact data travel on another topic and may arrive after the event: the message
-    # waits for them (no attempt used), looking again every contact_wait_seconds, at most
-    # contact_wait_max_seconds (then it fails like any transient failure; safety messages keep waiting).
-    contact_wait_seconds: float = Field(default=30.0, gt=0)
+    # waits for them (no attempt used) and is released the moment they are stored; it looks again
+    # every contact_wait_seconds only in case that wake-up was lost (a crash right after the commit),
+    # at most contact_wait_max_seconds (then it fails like any transient failure; safety messages keep waiting).
+    contact_wait_seconds: float = Field(default=600.0, gt=0)
     contact_wait_max_seconds: float = Field(default=7 * 86400.0, gt=0)
     # The return-seminar invitation goes this long after a mission ends (one month; tests use seconds),
     # with a link to the seminar's page.

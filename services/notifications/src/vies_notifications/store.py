@@ -11,9 +11,11 @@ organisational address), ``partnerships`` (authority and partner). Own state: ``
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.errors import OperationFailure
 
 if TYPE_CHECKING:
     from vies_shared.service import Runtime
@@ -43,8 +45,13 @@ INDEXES: dict[str, list[IndexModel]] = {
             unique=True,
             name="one_per_event_recipient_channel",
         ),
-        IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)], name="due"),
-        IndexModel([("status", ASCENDING), ("claimed_until", ASCENDING)], name="stale_claims"),
+        # Each delivery lane claims its own channel: what is due, and the claims of a crashed worker.
+        IndexModel(
+            [("status", ASCENDING), ("channel", ASCENDING), ("next_attempt_at", ASCENDING)], name="due_by_channel"
+        ),
+        IndexModel(
+            [("status", ASCENDING), ("channel", ASCENDING), ("claimed_until", ASCENDING)], name="stale_by_channel"
+        ),
         IndexModel([("recipient.id", ASCENDING)], name="by_recipient"),
         IndexModel([("region", ASCENDING), ("created_at", DESCENDING)], name="by_region"),
         IndexModel([("created_at", DESCENDING)], name="recent"),
@@ -56,8 +63,16 @@ INDEXES: dict[str, list[IndexModel]] = {
     DIGEST_ENTRIES: [IndexModel([("region", ASCENDING), ("at", ASCENDING)], name="by_region_time")],
 }
 
+# Indexes of earlier versions, dropped at start-up.
+RETIRED_INDEXES = ("due", "stale_claims")
+
 
 async def ensure_indexes(runtime: Runtime) -> None:
     """Create the service's indexes (idempotent)."""
     for collection, indexes in INDEXES.items():
         await runtime.db[collection].create_indexes(indexes)
+    existing = await runtime.db[NOTIFICATIONS].index_information()
+    for name in RETIRED_INDEXES:
+        if name in existing:  # replaced by the per-channel ones: each index costs every write
+            with contextlib.suppress(OperationFailure):  # another replica dropped it first
+                await runtime.db[NOTIFICATIONS].drop_index(name)
