@@ -105,43 +105,42 @@ class Lane:
 
 
 class AcceptanceLedger:
-    """Marks the emails the SMTP server accepted (``accepted_at``) as the batch goes, a few at a time.
+    """Marks the emails the SMTP server accepted (``accepted_at``) as the batch goes.
 
-    Writes run in the background while the connection goes on; the last ones of a batch are left
-    to the pass's record, which follows at once. A notification taken over after a crash that
-    shows ``accepted_at`` is recorded as sent, not sent again.
+    One write at a time runs in the background while the connection goes on; what is accepted
+    meanwhile goes in the next one, and ``settle`` writes the rest before the pass records its
+    outcomes. A notification taken over after its worker died (or stopped) that shows
+    ``accepted_at`` is recorded as sent, not sent again; only a death in the few milliseconds
+    between the SMTP server's acceptance and that write can send one twice, with the same Message-ID.
     """
 
-    def __init__(self, collection: Any, token: str, every: int = 25, seconds: float = 0.25) -> None:
+    def __init__(self, collection: Any, token: str) -> None:
         self.collection = collection
         self.token = token
-        self.every = every
-        self.seconds = seconds
         self._waiting: list[str] = []
-        self._last = time.monotonic()
         self._flight: asyncio.Task[None] | None = None
 
     def accepted(self, notification: str) -> None:
         """The SMTP server accepted this notification's email."""
         self._waiting.append(notification)
-        idle = self._flight is None or self._flight.done()
-        if idle and (len(self._waiting) >= self.every or time.monotonic() - self._last >= self.seconds):
-            ids, self._waiting = self._waiting, []
-            self._last = time.monotonic()
-            self._flight = asyncio.create_task(self._write(ids))
+        if self._flight is None or self._flight.done():
+            self._flight = asyncio.create_task(self._write())
 
-    async def _write(self, ids: list[str]) -> None:
-        try:
-            await self.collection.update_many(
-                {"_id": {"$in": ids}, "claim": self.token}, {"$set": {"accepted_at": datetime.now(UTC)}}
-            )
-        except Exception as exc:  # noqa: BLE001 - the pass's record writes the outcome anyway
-            log.warning("accepted_emails_not_marked", count=len(ids), error=repr(exc))
+    async def _write(self) -> None:
+        while self._waiting:
+            ids, self._waiting = self._waiting, []
+            try:
+                await self.collection.update_many(
+                    {"_id": {"$in": ids}, "claim": self.token}, {"$set": {"accepted_at": datetime.now(UTC)}}
+                )
+            except Exception as exc:  # noqa: BLE001 - the pass's record writes the outcome anyway
+                log.warning("accepted_emails_not_marked", count=len(ids), error=repr(exc))
 
     async def settle(self) -> None:
-        """Wait for the write in flight."""
+        """Every acceptance so far written (before the outcomes are recorded)."""
         if self._flight is not None:
             await self._flight
+        await self._write()
 
 
 class _NotAllOurs(Exception):
