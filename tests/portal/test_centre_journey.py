@@ -50,7 +50,7 @@ async def test_a_centre_vets_the_partners_of_its_own_country_only(
     await sign_in(page, portal_stack.url, "senegal.centre", "centre-demo-pass", "/centre")
     # Every page names who is signed in, the role and the scope.
     await expect(page.locator(".signed-in-as")).to_contain_text("Fatou Ndiaye")
-    await expect(page.locator(".signed-in-as")).to_contain_text("coordination du Centre de volontariat")
+    await expect(page.locator(".signed-in-as")).to_contain_text("coordination de l'Espace Volontariats")
     await expect(page.locator(".signed-in-as")).to_contain_text("pays SN")
     await expect(page.locator("#count-pending")).not_to_have_text("0")
     await journey.look("overview")

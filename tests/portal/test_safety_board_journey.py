@@ -222,6 +222,12 @@ async def test_the_board_follows_three_answers_live_and_the_coordinator_closes_t
     await expect(page.locator("#unaccounted")).to_contain_text(f"Maison des jeunes de Kpalimé {tid}")
     await expect(page.locator("#unaccounted")).to_contain_text("Région Auvergne-Rhône-Alpes")
     await journey.look("board, nobody has answered")
+    # The automatic updates can be paused (WCAG 2.2.2), then resumed.
+    await page.get_by_role("link", name="Suspendre les mises à jour").click()
+    await expect(page.locator("#board")).not_to_have_attribute("hx-trigger", "every 2s")
+    await journey.look("board, updates paused")
+    await page.get_by_role("link", name="Mettre à jour et reprendre").click()
+    await expect(page.locator("#board")).to_have_attribute("hx-trigger", "every 2s")
     # From here on the board is never reloaded: a reload would reset this counter.
     await page.evaluate("window.boardLoads = 1")
 

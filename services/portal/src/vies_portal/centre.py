@@ -617,7 +617,7 @@ async def issue_alert(request: Request) -> Response:
     return RedirectResponse(f"/centre/safety/{issued['alert_id']}", status_code=303)
 
 
-async def _board(request: Request, alert_id: str, show: str, page: int) -> dict[str, Any]:
+async def _board(request: Request, alert_id: str, show: str, page: int, live: bool) -> dict[str, Any]:
     """What the board shows: the check, its counts, and one page of each list, filtered by answer."""
     _coordinator(request)
     params = {"limit": BOARD_PAGE_SIZE, "offset": (page - 1) * BOARD_PAGE_SIZE}
@@ -635,16 +635,18 @@ async def _board(request: Request, alert_id: str, show: str, page: int) -> dict[
         "unaccounted": unaccounted,
         "show": show,
         "filters": BOARD_FILTERS,
-        "paging": _paging({"total": total}, page, BOARD_PAGE_SIZE, show=show),
+        "paging": _paging({"total": total}, page, BOARD_PAGE_SIZE, show=show, live="" if live else "0"),
+        # Updating by itself can be paused (WCAG 2.2.2): the board is then fetched only on request.
+        "live": live,
         "refreshed_at": datetime.now(UTC).isoformat(),
     }
 
 
 @router.get("/safety/{alert_id}")
-async def board_page(request: Request, alert_id: str, show: str = "all", page: str = "1") -> Response:
-    """The live safety-check board: it updates itself every two seconds while the check is open."""
+async def board_page(request: Request, alert_id: str, show: str = "all", page: str = "1", live: str = "1") -> Response:
+    """The live safety-check board: it updates itself every two seconds while the check is open (``live=0``: paused)."""
     show = show if show in BOARD_FILTERS else "all"
-    board = await _board(request, alert_id, show, _page_number(page))
+    board = await _board(request, alert_id, show, _page_number(page), live != "0")
     return render(request, "centre_board.html", _(request, "Safety check"), **board)
 
 
@@ -652,7 +654,7 @@ async def board_page(request: Request, alert_id: str, show: str = "all", page: s
 async def board_part(request: Request, alert_id: str, show: str = "all", page: str = "1") -> Response:
     """The board's live part, fetched again by htmx; once the check is closed it stops asking."""
     show = show if show in BOARD_FILTERS else "all"
-    board = await _board(request, alert_id, show, _page_number(page))
+    board = await _board(request, alert_id, show, _page_number(page), live=True)
     return render(request, "centre_board_part.html", _(request, "Safety check"), **board)
 
 
