@@ -45,6 +45,17 @@ def indicator_labels(request: Request) -> dict[str, str]:
     }
 
 
+def scheme_labels(request: Request) -> dict[str, str]:
+    """The schemes' names for the chart of missions per scheme (as the other pages name them)."""
+    return {
+        "vsi": _(request, "International solidarity volunteering (VSI)"),
+        "service_civique": _(request, "Service Civique abroad"),
+        "vec": _(request, "Exchange and skills volunteering (VEC)"),
+        "jsi_vvvsi": _(request, "Youth solidarity projects (JSI / VVV-SI)"),
+        "reciprocity": _(request, "Hosting in France in reciprocity"),
+    }
+
+
 def region_name(code: str) -> str:
     """The region's name from the shared reference data (the code when unknown)."""
     return regions().get(code, code)
@@ -76,6 +87,7 @@ async def overview(request: Request, page: str = "1") -> Response:
         schemes=schemes,
         schemes_height=charts.chart_height(len(schemes)),
         labels=indicator_labels(request),
+        scheme_labels=scheme_labels(request),
         stalled=stalled.get("items", []),
         stalled_unavailable=stalled.get("unavailable", False),
         pager=pager(request, int(stalled.get("enrolled", 0)), number),

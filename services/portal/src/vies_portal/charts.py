@@ -12,11 +12,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-# Drawing area of a horizontal bar chart, in SVG user units (the SVG scales to its container).
+# Drawing area of a horizontal bar chart, in SVG user units (the SVG scales to its container): each
+# row has its label on a line of its own above the bar, so long names in either language fit.
 WIDTH = 640
-LABEL_WIDTH = 230
+ROOM = 520  # the longest bar; the rest of the line holds its figure
+LABEL_HEIGHT = 20
 BAR_HEIGHT = 22
-GAP = 14
+GAP = 16
+ROW = LABEL_HEIGHT + BAR_HEIGHT + GAP
+# Progress bars: the target sits at two thirds of the room, so a bar can show up to 150 % of it.
+TARGET_AT = ROOM * 2 / 3
 
 
 @dataclass(frozen=True)
@@ -31,23 +36,41 @@ class Bar:
     target_x: float | None
     met: bool
 
+    @property
+    def label_y(self) -> int:
+        """Baseline of the label above the bar."""
+        return self.y - 6
+
+
+def _row_top(index: int) -> int:
+    return GAP + LABEL_HEIGHT + index * ROW
+
 
 def bars(measures: Iterable[tuple[str, float, float | None]]) -> list[Bar]:
-    """Horizontal bars on one scale: the longest of the values and targets fills the drawing area."""
+    """Bars on one scale (counts without targets): the longest value fills the room."""
     items = list(measures)
-    scale_max = max([1.0, *(v for _, v, _ in items), *(t for _, _, t in items if t is not None)])
-    room = WIDTH - LABEL_WIDTH - 60
+    scale_max = max([1.0, *(v for _, v, _ in items)])
+    return [
+        Bar(key, value, None, _row_top(index), round(ROOM * value / scale_max, 1), None, True)
+        for index, (key, value, _) in enumerate(items)
+    ]
+
+
+def progress_bars(measures: Iterable[tuple[str, float, float | None]]) -> list[Bar]:
+    """Each bar against its own target (counts and shares alike): the target line is where 100 % is."""
     found = []
-    for index, (key, value, target) in enumerate(items):
+    for index, (key, value, target) in enumerate(measures):
+        # Without a target, any activity shows as reached and none as an empty bar.
+        reached = value / target if target else (1.0 if value > 0 else 0.0)
         found.append(
             Bar(
                 key=key,
                 value=value,
                 target=target,
-                y=GAP + index * (BAR_HEIGHT + GAP),
-                width=round(room * value / scale_max, 1),
-                target_x=round(LABEL_WIDTH + room * target / scale_max, 1) if target is not None else None,
-                met=target is None or value >= target,
+                y=_row_top(index),
+                width=round(TARGET_AT * min(reached, 1.5), 1),
+                target_x=round(TARGET_AT, 1),
+                met=value >= target if target else value > 0,
             )
         )
     return found
@@ -55,7 +78,7 @@ def bars(measures: Iterable[tuple[str, float, float | None]]) -> list[Bar]:
 
 def chart_height(count: int) -> int:
     """The SVG height for ``count`` bars."""
-    return GAP + count * (BAR_HEIGHT + GAP) + 8
+    return _row_top(count) - LABEL_HEIGHT + 4
 
 
 def progress(indicators: Mapping[str, Any]) -> list[Bar]:
@@ -64,7 +87,7 @@ def progress(indicators: Mapping[str, Any]) -> list[Bar]:
     missions = indicators.get("missions") or {}
     share = float(authorities.get("new_to_cooperation_share") or 0) * 100
     target_share = float(authorities.get("target_new_to_cooperation_share") or 0) * 100
-    return bars(
+    return progress_bars(
         [
             ("authorities", float(authorities.get("enrolled") or 0), _number(authorities.get("target"))),
             ("missions", float(missions.get("programme") or 0), _number(missions.get("target"))),

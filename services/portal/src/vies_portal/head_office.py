@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from vies_portal import charts, i18n
 from vies_portal.apis import ApiError, ApiUnavailable, together
-from vies_portal.branch import indicator_labels
+from vies_portal.branch import indicator_labels, scheme_labels
 from vies_portal.forms import countries, parse_date
 from vies_portal.network import PAGE_SIZE, page_number, pager, staff_member
 from vies_portal.web import _, api, checked_form, error_message, render, session_of, state_reason
@@ -55,6 +55,7 @@ async def indicators(request: Request) -> Response:
         schemes=schemes,
         schemes_height=charts.chart_height(len(schemes)),
         labels=indicator_labels(request),
+        scheme_labels=scheme_labels(request),
         rows=rows,
     )
 

@@ -27,22 +27,23 @@ INDICATORS = {
 }
 
 
-def test_bars_share_one_scale_and_mark_their_targets() -> None:
+def test_each_progress_bar_is_measured_against_its_own_target() -> None:
     authorities, missions, share = charts.progress(INDICATORS)
-    # The longest of values and targets (40 missions) fills the drawing area; the others in proportion.
-    room = charts.WIDTH - charts.LABEL_WIDTH - 60
-    assert missions.width == room and authorities.width == round(room * 12 / 40, 1)
-    assert authorities.target_x == round(charts.LABEL_WIDTH + room * 30 / 40, 1)
+    # The target line is at the same place for every bar; a bar is as long as the part of its target reached.
+    assert authorities.target_x == missions.target_x == share.target_x == round(charts.TARGET_AT, 1)
+    assert authorities.width == round(charts.TARGET_AT * 12 / 30, 1)
+    assert missions.width == round(charts.TARGET_AT * 1.5, 1)  # 40 of 20: capped at 150 %
+    assert share.value == 25.0 and share.target == 20.0 and share.width == round(charts.TARGET_AT * 1.25, 1)
     assert not authorities.met and missions.met and share.met
-    assert share.value == 25.0 and share.target == 20.0
-    assert [b.y for b in (authorities, missions, share)] == sorted({authorities.y, missions.y, share.y})
-    assert charts.chart_height(3) > share.y + charts.BAR_HEIGHT
+    assert authorities.y < missions.y < share.y and share.label_y < share.y
+    assert charts.chart_height(3) >= share.y + charts.BAR_HEIGHT
 
 
-def test_an_empty_programme_draws_no_bar_beyond_its_frame() -> None:
-    bars = charts.progress({})
-    assert all(b.width == 0 and b.value == 0 for b in bars)
-    assert [b.key for b in charts.by_scheme(INDICATORS)] == ["service_civique", "vsi"]
+def test_counts_share_one_scale_and_an_empty_programme_draws_no_bar() -> None:
+    service_civique, vsi = charts.by_scheme(INDICATORS)
+    assert (service_civique.key, vsi.key) == ("service_civique", "vsi")
+    assert vsi.width == charts.ROOM and service_civique.width == round(charts.ROOM * 20 / 30, 1)
+    assert all(b.width == 0 and not b.met for b in charts.progress({})[:2])
 
 
 def test_the_csv_has_the_country_then_each_region_and_no_formula() -> None:
