@@ -12,11 +12,14 @@ AXE_VERSION := 4.11.1
 PORTAL_STATIC := services/portal/src/vies_portal/static
 NPM_DIR := .stack/npm
 CHROMIUM ?= /usr/bin/chromium
+# The end-of-mission certificate embeds DejaVu Sans so that any name prints (Nguyễn, Łukasz), from npm.
+DEJAVU_VERSION := 2.37.3
+MISSIONS_FONTS := services/missions/src/vies_missions/fonts
 MAILPIT_VERSION := v1.33.1
 STACK_BIN := .stack/bin
 export GOBIN := $(abspath $(STACK_BIN))
 
-.PHONY: help setup run test lint pytest bench chaos stack-up stack-down clean chromium portal-assets portal-messages
+.PHONY: help setup run test lint pytest bench chaos stack-up stack-down clean chromium portal-assets missions-assets portal-messages
 
 help:
 	@echo "make run    - set up, start Kafka, MongoDB, Mailpit and the four services with demo data"
@@ -40,7 +43,7 @@ $(STACK_BIN)/mailpit:
 	mkdir -p $(STACK_BIN)
 	go install github.com/axllent/mailpit@$(MAILPIT_VERSION)
 
-setup: $(STAMP) $(STACK_BIN)/mailpit portal-assets
+setup: $(STAMP) $(STACK_BIN)/mailpit portal-assets missions-assets
 	$(BIN)/vies stack fetch
 
 # htmx is vendored into the portal's static files (never loaded from a CDN); axe-core is for the tests only.
@@ -55,6 +58,15 @@ $(NPM_DIR)/axe.min.js:
 	mkdir -p $(NPM_DIR)
 	cd $(NPM_DIR) && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null && tar -xzf axe-core-$(AXE_VERSION).tgz package/axe.min.js && rm axe-core-$(AXE_VERSION).tgz
 	cp $(NPM_DIR)/package/axe.min.js $@
+
+$(MISSIONS_FONTS)/DejaVuSans.ttf:
+	@command -v npm >/dev/null || { echo "npm is required to fetch the DejaVu fonts (npm not found)"; exit 1; }
+	mkdir -p $(NPM_DIR) $(MISSIONS_FONTS)
+	cd $(NPM_DIR) && npm pack --silent dejavu-fonts-ttf@$(DEJAVU_VERSION) >/dev/null && tar -xzf dejavu-fonts-ttf-$(DEJAVU_VERSION).tgz package/ttf/DejaVuSans.ttf package/ttf/DejaVuSans-Bold.ttf package/LICENSE && rm dejavu-fonts-ttf-$(DEJAVU_VERSION).tgz
+	cp $(NPM_DIR)/package/ttf/DejaVuSans.ttf $(NPM_DIR)/package/ttf/DejaVuSans-Bold.ttf $(MISSIONS_FONTS)/
+	cp $(NPM_DIR)/package/LICENSE $(MISSIONS_FONTS)/LICENSE-DejaVu
+
+missions-assets: $(MISSIONS_FONTS)/DejaVuSans.ttf
 
 chromium:
 	@test -x $(CHROMIUM) || command -v chromium >/dev/null || { \

@@ -11,6 +11,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 from fpdf import FPDF
 
@@ -89,27 +90,43 @@ class CertificateFacts:
         return "Attestation de fin de mission"
 
 
+# DejaVu Sans covers the Latin, Greek and Cyrillic alphabets with Vietnamese and Polish letters, so a
+# name prints as written (Nguyễn Thị Hương, Łukasz); `make setup` vendors it from npm (missions-assets).
+FONTS = Path(__file__).parent / "fonts"
+FONT_FAMILY = "DejaVuSans"
+_FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
+
+
+class FontMissing(RuntimeError):
+    """The certificate's font files are not installed beside the package."""
+
+
 def render(facts: CertificateFacts) -> bytes:
-    """The certificate as PDF bytes."""
+    """The certificate as PDF bytes, every letter of every name as written."""
     pdf = FPDF(format="A4")
-    pdf.set_title(_latin1(facts.title))
-    pdf.set_author(_latin1(facts.issuer))
+    for style, filename in _FONT_FILES.items():
+        path = FONTS / filename
+        if not path.is_file():
+            raise FontMissing(f"{path} is missing: run `make missions-assets` (or `make setup`) to fetch it")
+        pdf.add_font(FONT_FAMILY, style, str(path))
+    pdf.set_title(_nfc(facts.title))
+    pdf.set_author(_nfc(facts.issuer))
     pdf.set_creator("VIES missions")
     pdf.add_page()
-    pdf.set_font("Helvetica", "B", 18)
-    pdf.multi_cell(0, 10, _latin1(facts.title), align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT_FAMILY, "B", 18)
+    pdf.multi_cell(0, 10, _nfc(facts.title), align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(8)
-    pdf.set_font("Helvetica", "", 12)
+    pdf.set_font(FONT_FAMILY, "", 12)
     for paragraph in facts.paragraphs():
-        pdf.multi_cell(0, 7, _latin1(paragraph), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 7, _nfc(paragraph), new_x="LMARGIN", new_y="NEXT")
         pdf.ln(4)
     pdf.ln(10)
-    pdf.multi_cell(0, 7, _latin1(f"Fait le {_fr(facts.issued_on)}"), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", "B", 12)
-    pdf.multi_cell(0, 7, _latin1(f"Pour {facts.issuer}"), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", "", 9)
+    pdf.multi_cell(0, 7, f"Fait le {_fr(facts.issued_on)}", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT_FAMILY, "B", 12)
+    pdf.multi_cell(0, 7, _nfc(f"Pour {facts.issuer}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT_FAMILY, "", 9)
     pdf.ln(20)
-    pdf.multi_cell(0, 5, _latin1(f"Référence : mission {facts.mission_id}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 5, _nfc(f"Référence : mission {facts.mission_id}"), new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
 
 
@@ -117,19 +134,7 @@ def _fr(day: date) -> str:
     return day.strftime("%d/%m/%Y")
 
 
-# Letters and signs common in French and English text that Latin-1 lacks.
-_OUTSIDE_LATIN1 = str.maketrans({"œ": "oe", "Œ": "OE", "’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
-
-
-def _latin1(text: str) -> str:
-    """``text`` in the core PDF fonts' Latin-1: other letters lose their accents, the rest becomes ``?``."""
-    # The core fonts need no font file in the image; names outside Latin-1 (e.g. "Dương") are rare
-    # enough that an unaccented spelling is acceptable on the certificate.
-    out = []
-    for ch in text.translate(_OUTSIDE_LATIN1):
-        if ord(ch) < 256:
-            out.append(ch)
-            continue
-        base = unicodedata.normalize("NFKD", ch).encode("latin-1", "ignore").decode("latin-1")
-        out.append(base or "?")
-    return "".join(out)
+def _nfc(text: str) -> str:
+    # A name typed on a keyboard that sends combining accents (e + U+0302 + U+0303) is composed into the
+    # single letters the font draws (ễ), rather than printed as a letter followed by loose marks.
+    return unicodedata.normalize("NFC", text)

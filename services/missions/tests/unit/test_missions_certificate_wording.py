@@ -1,7 +1,8 @@
-"""The certificate's wording per scheme and its Latin-1 spelling, read back from the PDF."""
+"""The certificate's wording per scheme and names in any Latin, Greek or Cyrillic spelling, read back from the PDF."""
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 from io import BytesIO
 
@@ -62,6 +63,25 @@ def test_wording_per_scheme(scheme: str, status: str, present: list[str], absent
         assert words not in text, (words, text)
 
 
-def test_names_outside_latin1_lose_their_accents_rather_than_fail() -> None:
-    text = text_of(render(facts(name="Hoàng Dương Œuvray")))
-    assert "Hoàng Duong OEuvray" in text
+@pytest.mark.parametrize(
+    "name",
+    ["Nguyễn Thị Hương", "Łukasz Żółkiewski", "Hoàng Dương Œuvray", "Ngozi Ọkọnkwọ", "Σοφία Παπαδοπούλου"],
+)
+def test_names_print_as_written_whatever_their_alphabet(name: str) -> None:
+    text = text_of(render(facts(name=name, scheme="service_civique")))
+    assert f"atteste que {name} a accompli" in text, text
+
+
+def test_a_name_typed_with_combining_accents_prints_composed() -> None:
+    decomposed = unicodedata.normalize("NFD", "Nguyễn Thị Hương")
+    assert decomposed != "Nguyễn Thị Hương"
+    assert "Nguyễn Thị Hương" in text_of(render(facts(name=decomposed)))
+
+
+def test_the_pdf_embeds_its_font_rather_than_relying_on_the_readers() -> None:
+    fonts = [
+        page["/Resources"]["/Font"][key].get_object()["/BaseFont"]
+        for page in PdfReader(BytesIO(render(facts()))).pages
+        for key in page["/Resources"]["/Font"]
+    ]
+    assert fonts and all("DejaVuSans" in str(name) for name in fonts), fonts
