@@ -26,6 +26,11 @@ CONSUMER_STALLED = Gauge(
     "vies_consumer_stalled_partitions", "Partitions with lag whose committed offset has not moved", ["service"]
 )
 OUTBOX_STUCK = Gauge("vies_outbox_stuck", "Pending outbox records the relay cannot publish", ["service"])
+RELAY_PRODUCER_REPLACED = Counter(
+    "vies_relay_producer_replaced_total",
+    "Kafka producers the outbox relay replaced because their idempotent sequence could not recover",
+    ["service", "reason"],
+)
 OUTBOX_OLDEST_SECONDS = Gauge(
     "vies_outbox_oldest_pending_seconds", "Age of the oldest pending outbox event", ["service"]
 )

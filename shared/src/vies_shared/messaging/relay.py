@@ -19,6 +19,17 @@ and why, ``/readyz`` answers 503 and ``vies_outbox_stuck`` counts it; ``vies out
 stuck`` lists such records. It still blocks the events after it, on purpose: publishing
 them first would break the order of its aggregate, so an operator fixes the cause (creates
 the topic, grants access, shrinks the record) and the relay resumes by itself.
+
+A producer that cannot recover is replaced (found by ``make chaos``): aiokafka's idempotent
+producer burns a batch's sequence numbers when the batch expires while its partition has no
+leader, and from then on every send to that partition fails with ``OutOfOrderSequenceNumber``
+until the process restarts. On that error (and the other ones after which the producer id is
+useless: unknown producer id, invalid epoch or mapping, fenced, or a dead sender task) the
+relay closes the broker's producer and starts a new one (new producer id, sequences from zero),
+counts it in ``vies_relay_producer_replaced_total`` and retries. After a failure the records
+acknowledged before the first failed one are marked; from that one on the batch is sent again
+in outbox order, so a later event of the same key never overtakes it and the partitions that
+did work receive as few duplicates as possible.
 """
 
 from __future__ import annotations
@@ -30,6 +41,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from aiokafka import AIOKafkaProducer
+from aiokafka import errors as kafka_errors
 from faststream.kafka import KafkaBroker
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
@@ -43,6 +56,14 @@ from vies_shared.storage import backoff_delay, is_transient
 
 Document = dict[str, Any]
 LEASE_ID = "relay"
+# After these the idempotent producer refuses every later send of the partition: only a new producer id helps.
+UNRECOVERABLE = (
+    kafka_errors.OutOfOrderSequenceNumber,
+    kafka_errors.UnknownProducerId,
+    kafka_errors.InvalidProducerEpoch,
+    kafka_errors.InvalidProducerIdMapping,
+    kafka_errors.ProducerFenced,
+)
 
 
 class Lease:
@@ -240,6 +261,8 @@ class OutboxRelay:
             return 0
         if not self.lease.held():
             return 0
+        if producer_is_dead(self.broker):
+            await self._replace_producer("sender_stopped", None)
         # Send all, then wait for every ack: the idempotent producer keeps per-partition order.
         futures: list[Any] = []
         for doc in batch:
@@ -261,15 +284,35 @@ class OutboxRelay:
             await self._record_failures(batch, outcomes)
         failed = next((o for o in outcomes if isinstance(o, BaseException)), None)
         if failed is not None:
-            # Nothing is marked: the whole batch is sent again (consumers de-duplicate on ce_id).
+            # What was acknowledged before the first failure is marked; from the failed record on, the
+            # batch is sent again in outbox order (consumers de-duplicate on ce_id).
+            first = next(i for i, o in enumerate(outcomes) if isinstance(o, BaseException))
+            await self._mark(batch[:first])
+            broken = next((o for o in outcomes if isinstance(o, UNRECOVERABLE)), None)
+            if broken is not None or producer_is_dead(self.broker):
+                await self._replace_producer(type(broken or failed).__name__, broken or failed)
             raise failed
-        ids = [doc["_id"] for doc in batch]
+        await self._mark(batch)
+        return len(batch)
+
+    async def _mark(self, docs: list[Document]) -> None:
+        """Mark acknowledged documents published."""
+        if not docs:
+            return
+        ids = [doc["_id"] for doc in docs]
         # One update per batch, by id, never by a seq range: a transaction still in flight may
         # hold a lower seq. (The backlog gauge is computed when /metrics is scraped, not here.)
         await self.outbox.collection.update_many({"_id": {"$in": ids}}, {"$set": {"published_at": datetime.now(UTC)}})
-        for doc in batch:
+        for doc in docs:
             metrics.EVENTS_PUBLISHED.labels(self.service, doc.get("type", "")).inc()
-        return len(batch)
+
+    async def _replace_producer(self, reason: str, error: BaseException | None) -> None:
+        """Close the broker's producer and start a new one (new producer id, sequences from zero)."""
+        old_id = await renew_producer(self.broker)
+        metrics.RELAY_PRODUCER_REPLACED.labels(self.service, reason).inc()
+        self.log.warning(
+            "relay_producer_replaced", reason=reason, old_producer_id=old_id, error=repr(error) if error else None
+        )
 
     async def _record_failures(self, batch: list[Document], outcomes: list[Any]) -> None:
         """Count the failure on each record that failed; report the first one that is stuck."""
@@ -311,6 +354,44 @@ class OutboxRelay:
 
 async def _failed(exc: BaseException) -> None:
     raise exc
+
+
+def _kafka_producer(broker: KafkaBroker) -> AIOKafkaProducer | None:
+    """The aiokafka producer behind the FastStream broker (None before it is connected)."""
+    state = getattr(broker.config.producer, "_producer", None)
+    return state.producer if state else None  # an unconnected state is falsy
+
+
+def producer_is_dead(broker: KafkaBroker) -> bool:
+    """Whether the broker's producer can never deliver again: its sender task ended or it is in a fatal state."""
+    producer = _kafka_producer(broker)
+    if producer is None or producer._closed:  # not started yet, or stopped on purpose (shutdown)
+        return False
+    task = getattr(producer._sender, "sender_task", None)
+    txn = producer._txn_manager
+    return bool((task is not None and task.done()) or (txn is not None and txn.is_fatal_error()))
+
+
+async def renew_producer(broker: KafkaBroker, stop_seconds: float = 10.0) -> int | None:
+    """Replace the broker's Kafka producer by a new one (new producer id, sequences from zero).
+
+    Publishers keep calling ``broker.publish`` and get the new producer; the old one is stopped
+    (bounded: a producer whose broker is down may not finish its flush). Returns the old producer id.
+    """
+    holder: Any = broker.config.producer
+    old = _kafka_producer(broker)
+    old_id = old._txn_manager.producer_id if old is not None and old._txn_manager is not None else None
+    fresh = AIOKafkaProducer(**broker._connection_kwargs)
+    try:
+        await holder.connect(fresh, serializer=holder.serializer, codec=holder.codec)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await fresh.stop()
+        raise
+    if old is not None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(old.stop(), timeout=stop_seconds)
+    return old_id if old_id is None or old_id >= 0 else None
 
 
 def _stuck_filter(stuck_failures: int) -> Document:
