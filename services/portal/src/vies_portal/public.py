@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -112,20 +111,19 @@ async def positions(
     page: int = Query(default=1, ge=1, le=500),
 ) -> Response:
     """Published positions with filters: country, scheme, theme (words of the title or description), start date."""
+    earliest = parse_date(starts_after)
     params: dict[str, Any] = {
         "status": "published",
         "country": country.upper() if len(country) == 2 else None,
         "scheme": scheme if scheme in SCHEMES else None,
         "q": q or None,
+        # The API filters by start date, so the count and the pages agree with what is shown.
+        "starts_from": earliest.isoformat() if earliest else None,
         "limit": PAGE_SIZE,
         "offset": (page - 1) * PAGE_SIZE,
     }
     found = await api(request, "recruitment", "GET", "/positions", signed=False, params=params)
     items = found.get("items", [])
-    earliest = parse_date(starts_after)
-    if earliest is not None:
-        # The API has no start-date filter: the page keeps those starting on or after the date.
-        items = [p for p in items if (parse_date(str(p.get("starts_on"))) or date.min) >= earliest]
     lang = i18n.pick(session_of(request).lang)
     values = {"country": country, "scheme": scheme, "q": q, "starts_after": starts_after}
     template = "positions_results.html" if request.headers.get("HX-Request") else "positions.html"

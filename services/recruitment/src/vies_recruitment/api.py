@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -38,6 +39,8 @@ CountryFilter = Annotated[str | None, Query(pattern=r"^[A-Za-z]{2}$")]
 RegionFilter = Annotated[str | None, Query(pattern=r"^FR-[0-9A-Z]{2,3}$")]
 LanguageFilter = Annotated[str | None, Query(pattern=r"^[A-Za-z]{2}$")]
 ApplicationStatus = Annotated[str | None, Query(pattern=r"^[a-z_]{1,30}$")]
+StartsFrom = Annotated[date | None, Query(description="starting on or after this day (YYYY-MM-DD)")]
+StartsUntil = Annotated[date | None, Query(description="starting on or before this day (YYYY-MM-DD)")]
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -76,6 +79,8 @@ async def search_positions(
     q: str | None = Query(default=None, max_length=200, description="free text in title and description"),
     authority_id: IdFilter = None,
     partnership_id: IdFilter = None,
+    starts_from: StartsFrom = None,
+    starts_until: StartsUntil = None,
 ) -> Json:
     """Search positions; drafts only appear to their authority and staff.
 
@@ -90,6 +95,8 @@ async def search_positions(
         "q": q,
         "authority_id": authority_id,
         "partnership_id": partnership_id,
+        "starts_from": starts_from,
+        "starts_until": starts_until,
     }
     return await use_cases.search_positions(runtime, principal, filters, page)
 

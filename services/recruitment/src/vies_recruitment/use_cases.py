@@ -366,11 +366,24 @@ async def get_position(runtime: Runtime, principal: Principal | None, position_i
 
 
 async def search_positions(runtime: Runtime, principal: Principal | None, filters: Document, page: Page) -> Document:
-    """Positions matching the filters (country, scheme, status, region, language, free text), paginated."""
+    """Positions matching the filters (country, scheme, status, region, language, free text, start dates),
+    paginated."""
     conditions: list[Document] = []
     for name in ("country", "scheme", "status", "region", "authority_id", "partnership_id"):
         if filters.get(name):
             conditions.append({name: filters[name]})
+    # Start dates are stored as ISO strings, whose order is the calendar's.
+    if filters.get("starts_from") and filters.get("starts_until") and filters["starts_from"] > filters["starts_until"]:
+        raise InvalidInput(
+            "starts_from is after starts_until", details=[{"field": "starts_from"}, {"field": "starts_until"}]
+        )
+    starts: Document = {}
+    if filters.get("starts_from"):
+        starts["$gte"] = store.iso(filters["starts_from"])
+    if filters.get("starts_until"):
+        starts["$lte"] = store.iso(filters["starts_until"])
+    if starts:
+        conditions.append({"starts_on": starts})
     if filters.get("language"):
         conditions.append({"languages": filters["language"].lower()})
     if filters.get("q"):

@@ -183,7 +183,14 @@ async def test_search_filters_pagination_and_draft_visibility(
         made = {}
         for key, body, auth, publish_it in [
             ("vsi_sn", position(), a1, True),
-            ("sc_sn", position(scheme="service_civique", title="Youth health", languages=["fr"], skills=[]), a1, True),
+            (
+                "sc_sn",
+                position(
+                    scheme="service_civique", title="Youth health", languages=["fr"], skills=[], starts_on="2027-06-01"
+                ),
+                a1,
+                True,
+            ),
             ("draft_sn", position(title="Draft water"), a1, False),
             (
                 "rec_ma",
@@ -226,6 +233,17 @@ async def test_search_filters_pagination_and_draft_visibility(
         assert await ids("q=HEALTH", anyone) == {made["sc_sn"]}
         assert await ids("q=draft", a1) == {made["draft_sn"]}
         assert await ids("q=draft", a2) == set()
+        # start dates, both ends included (the others start on 2027-03-01), filtered by the API for paging
+        assert await ids("starts_from=2027-03-01", {}) == {made["vsi_sn"], made["sc_sn"], made["rec_ma"]}
+        assert await ids("starts_from=2027-03-02", {}) == {made["sc_sn"]}
+        assert await ids("starts_until=2027-03-01", anyone) == {made["vsi_sn"], made["rec_ma"]}
+        assert await ids("starts_from=2027-04-01&starts_until=2027-06-01&country=SN", anyone) == {made["sc_sn"]}
+        assert await ids("starts_until=2027-02-28", a1) == set()
+        r = await c.get("/positions?starts_from=2027-03-02&limit=1", headers=anyone)
+        assert r.json()["total"] == 1
+        assert (await c.get("/positions?starts_from=2027-13-01", headers=anyone)).status_code == 422
+        r = await c.get("/positions?starts_from=2027-06-02&starts_until=2027-06-01", headers=anyone)
+        assert r.status_code == 422 and "starts_from" in r.text, r.text
         r = await c.get("/positions?limit=2&offset=2", headers=anyone)
         assert r.json()["total"] == 3 and len(r.json()["items"]) == 1
         assert (await c.get("/positions?limit=0", headers=anyone)).status_code == 422
