@@ -140,6 +140,8 @@ ROWS: dict[tuple[str, str, str], Row] = {
     # (published ones only, without internal fields).
     ("recruitment", "GET", "/positions"): Row(_roles(ALLOW), anonymous=OK),
     ("recruitment", "GET", "/positions/{position_id}"): Row(_roles(ALLOW), anonymous=OK),
+    # A draft is corrected by its authority (a published one answers 409, a business refusal).
+    ("recruitment", "PATCH", "/positions/{position_id}"): Row(_roles(authority=SCOPED), body={"places": 1}),
     ("recruitment", "POST", "/positions/{position_id}/publish"): Row(_roles(authority=SCOPED)),
     ("recruitment", "POST", "/positions/{position_id}/close"): Row(_roles(authority=SCOPED), body=REASON, late=1),
     # Anyone with a candidate account may apply; the application is theirs.

@@ -211,10 +211,9 @@ async def end_partnership(request: Request, partnership_id: str) -> Response:
 # --- positions -----------------------------------------------------------------------------
 
 
-def _position_body(values: dict[str, str]) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "partnership_id": values.get("partnership_id", ""),
-        "scheme": values.get("scheme") or None,
+def _draft_fields(values: dict[str, str]) -> dict[str, Any]:
+    """What the form says of a draft, as the recruitment API takes it (new or corrected)."""
+    return {
         "title": values.get("title", ""),
         "description": values.get("description", ""),
         "starts_on": values.get("starts_on") or None,
@@ -223,27 +222,68 @@ def _position_body(values: dict[str, str]) -> dict[str, Any]:
         "languages": [w.lower() for w in words(values.get("languages"))],
         "skills": words(values.get("skills")),
     }
+
+
+def _position_body(values: dict[str, str]) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "partnership_id": values.get("partnership_id", ""),
+        "scheme": values.get("scheme") or None,
+        **_draft_fields(values),
+    }
     if values.get("sending_organisation_id"):
         body["sending_organisation_id"] = values["sending_organisation_id"]
     return body
 
 
+def _draft_values(position: dict[str, Any]) -> dict[str, str]:
+    """A draft's fields as the form shows them."""
+    return {
+        "title": str(position.get("title") or ""),
+        "description": str(position.get("description") or ""),
+        "starts_on": str(position.get("starts_on") or ""),
+        "duration_months": str(position.get("duration_months") or ""),
+        "places": str(position.get("places") or ""),
+        "languages": ", ".join(position.get("languages") or []),
+        "skills": ", ".join(position.get("skills") or []),
+        "sending_organisation_id": str(position.get("sending_organisation_id") or ""),
+    }
+
+
 async def _position_form(
-    request: Request, values: dict[str, str], errors: dict[str, str], problem: str, status: int = 200
+    request: Request,
+    values: dict[str, str],
+    errors: dict[str, str],
+    problem: str,
+    status: int = 200,
+    *,
+    draft: dict[str, Any] | None = None,
 ) -> Response:
+    """The position form: a new draft, or ``draft`` being corrected (its partnership and scheme stay)."""
     person = _officer(request)
-    partnerships = await _partnerships(request, person["authority_id"])
+    partnerships = [] if draft else await _partnerships(request, person["authority_id"])
     return render(
         request,
         "authority_position_form.html",
-        _(request, "New position"),
+        _(request, "Edit the draft") if draft else _(request, "New position"),
         status=status,
         values=values,
         errors=errors,
         problem=problem,
         partnerships=[p for p in partnerships if p.get("status", "active") == "active"],
         schemes=SCHEMES,
+        draft=draft,
     )
+
+
+async def _refused_form(
+    request: Request, values: dict[str, str], exc: ApiError | ApiUnavailable, *, draft: dict[str, Any] | None = None
+) -> Response:
+    """The form again with what was typed and why the API refused it, each field's error beside it."""
+    if isinstance(exc, ApiUnavailable):
+        return await _position_form(request, values, {}, error_message(request, exc), status=503, draft=draft)
+    errors = {name.split(".")[0]: _(request, "This value is not valid.") for name in exc.fields}
+    problem = error_message(request, exc) + " " + state_reason(exc)
+    return await _position_form(request, values, errors, problem, status=exc.status, draft=draft)
 
 
 @router.get("/positions/new")
@@ -259,14 +299,34 @@ async def create_position(request: Request) -> Response:
     values = await checked_form(request)
     try:
         created = await api(request, "recruitment", "POST", "/positions", json=_position_body(values))
-    except ApiUnavailable as exc:
-        return await _position_form(request, values, {}, error_message(request, exc), status=503)
-    except ApiError as exc:
-        errors = {name.split(".")[0]: _(request, "This value is not valid.") for name in exc.fields}
-        return await _position_form(
-            request, values, errors, error_message(request, exc) + " " + state_reason(exc), status=exc.status
-        )
+    except (ApiError, ApiUnavailable) as exc:
+        return await _refused_form(request, values, exc)
     return RedirectResponse(f"/authority/positions/{created['position_id']}", status_code=303)
+
+
+@router.get("/positions/{position_id}/edit")
+async def edit_position(request: Request, position_id: str) -> Response:
+    """The draft's form, filled in; a position already published goes back to its page."""
+    _officer(request)
+    position = await api(request, "recruitment", "GET", f"/positions/{position_id}")
+    if position.get("status") != "draft":
+        return RedirectResponse(f"/authority/positions/{position_id}", status_code=303)
+    return await _position_form(request, _draft_values(position), {}, "", draft=position)
+
+
+@router.post("/positions/{position_id}/edit")
+async def save_position(request: Request, position_id: str) -> Response:
+    """Save the corrected draft (PATCH); the form keeps its input on any error."""
+    _officer(request)
+    values = await checked_form(request)
+    # An emptied sending organisation clears it (null), as the API's PATCH reads it.
+    changes = {**_draft_fields(values), "sending_organisation_id": values.get("sending_organisation_id") or None}
+    try:
+        await api(request, "recruitment", "PATCH", f"/positions/{position_id}", json=changes)
+    except (ApiError, ApiUnavailable) as exc:
+        position = await api(request, "recruitment", "GET", f"/positions/{position_id}")
+        return await _refused_form(request, values, exc, draft=position)
+    return RedirectResponse(f"/authority/positions/{position_id}", status_code=303)
 
 
 @router.get("/positions/{position_id}")

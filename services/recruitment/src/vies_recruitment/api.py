@@ -20,6 +20,7 @@ from vies_recruitment.schemas import (
     EngagementIn,
     InterviewIn,
     PositionIn,
+    PositionPatch,
     ReasonIn,
 )
 from vies_recruitment.settings import RecruitmentSettings
@@ -105,6 +106,14 @@ async def search_positions(
 async def get_position(position_id: PositionId, principal: OptionalPrincipal, runtime: RuntimeDep) -> Json:
     """One position. Public: without a token only a published one (404 otherwise), without the internal fields."""
     return await use_cases.get_position(runtime, principal, position_id)
+
+
+@router.patch("/positions/{position_id}", tags=["positions"])
+async def update_position(
+    position_id: PositionId, body: PositionPatch, principal: CurrentPrincipal, runtime: RuntimeDep
+) -> Json:
+    """Correct a draft position (its authority, staff); a published or closed one is a 409."""
+    return await use_cases.update_position(runtime, principal, position_id, body)
 
 
 @router.post("/positions/{position_id}/publish", tags=["positions"])

@@ -71,6 +71,35 @@ class PositionIn(_Body):
     )
 
 
+class PositionPatch(_Body):
+    """``PATCH /positions/{id}``: a draft's fields to change; the partnership and the scheme stay (draft anew
+    for another). ``null`` clears an optional field (duration_days, sending_organisation_id, action_days,
+    sponsor, place)."""
+
+    title: Text | None = None
+    description: LongText | None = None
+    starts_on: date | None = None
+    duration_months: int | None = Field(default=None, ge=1, le=72)
+    duration_days: int | None = Field(default=None, ge=1, le=366)
+    places: int | None = Field(default=None, ge=1, le=500)
+    languages: list[LanguageCode] | None = Field(default=None, max_length=20)
+    skills: list[Skill] | None = Field(default=None, max_length=50)
+    sending_organisation_id: Id | None = None
+    action_days: int | None = Field(default=None, ge=1, le=366)
+    sponsor: Text | None = None
+    place: PlaceIn | None = None
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> PositionPatch:
+        if not self.model_fields_set:
+            raise ValueError("nothing to change: give at least one field")
+        required = ("title", "description", "starts_on", "duration_months", "places", "languages", "skills")
+        cleared = [name for name in required if name in self.model_fields_set and getattr(self, name) is None]
+        if cleared:
+            raise ValueError(f"{', '.join(cleared)} cannot be null")
+        return self
+
+
 class ReasonIn(_Body):
     """A command that needs a reason (close, reject)."""
 

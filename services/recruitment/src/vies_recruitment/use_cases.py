@@ -37,6 +37,7 @@ from vies_recruitment.schemas import (
     EligibilityCheckIn,
     EngagementIn,
     PositionIn,
+    PositionPatch,
 )
 from vies_recruitment.settings import RecruitmentSettings
 from vies_shared.errors import AlreadyExists, Forbidden, InvalidInput, NotAllowedInState, NotFound
@@ -245,6 +246,37 @@ async def create_position(
         return await _transaction(runtime, work)
     except DuplicateKeyError as exc:
         raise AlreadyExists(f"position {position_id} already exists") from exc
+
+
+async def update_position(runtime: Runtime, principal: Principal, position_id: str, data: PositionPatch) -> Document:
+    """The position's authority (or staff) corrects a draft; once published, only closing is left (409)."""
+    changes: Document = data.model_dump(include=data.model_fields_set)
+    if "starts_on" in changes:
+        changes["starts_on"] = store.iso(data.starts_on)
+    if "languages" in changes:
+        changes["languages"] = sorted(set(changes["languages"]))
+
+    async def work(uow: UnitOfWork) -> Document:
+        pos = await store.get(uow, store.POSITIONS, position_id, "position")
+        access.require_position_manager(principal, pos)
+        if pos["status"] != positions.DRAFT:
+            raise NotAllowedInState(f"position {position_id} is {pos['status']}: only a draft can be edited")
+        pos.update(changes)
+        if pos["scheme"] == "jsi_vvvsi" and not pos.get("duration_days"):
+            raise InvalidInput("a jsi_vvvsi project needs duration_days", details=[{"field": "duration_days"}])
+        place = pos.get("place")
+        if place and not str(place["subdivision"]).startswith(f"{pos['country']}-"):
+            raise InvalidInput(
+                f"place.subdivision {place['subdivision']} is not a subdivision of {pos['country']}",
+                details=[{"field": "place.subdivision"}],
+            )
+        changes["updated_at"] = pos["updated_at"] = now()
+        await uow.db[store.POSITIONS].update_one(
+            {"_id": position_id, "status": positions.DRAFT}, {"$set": changes}, session=uow.session
+        )
+        return position_view(pos)
+
+    return await _transaction(runtime, work)
 
 
 async def publish_position(runtime: Runtime, principal: Principal, position_id: str) -> Document:

@@ -267,3 +267,50 @@ async def test_search_filters_pagination_and_draft_visibility(
         assert (await c.get("/applications", headers=svc.auth("branch", region="FR-IDF"))).json()["total"] == 2
         assert (await c.get("/applications", headers=svc.auth("branch", region="FR-ARA"))).json()["total"] == 0
         assert (await c.get("/applications", headers=anyone)).status_code == 403
+
+
+async def test_a_draft_is_corrected_by_its_authority_until_it_is_published(
+    vies_settings: Any, vies_stack: Any, topic_prefix: str
+) -> None:
+    settings = vies_settings("recruitment", RecruitmentSettings)
+    async with running(create(settings), settings) as svc:
+        await seed_directory(svc, vies_stack.kafka_bootstrap, topic_prefix)
+        a1, c = svc.auth("authority", "agent-1", authority_id="auth-1"), svc.client
+        r = await c.post("/positions", json=position(), headers=a1)
+        assert r.status_code == 201, r.text
+        url = f"/positions/{r.json()['position_id']}"
+
+        r = await c.patch(
+            url,
+            json={"title": "Water network engineer", "starts_on": "2027-04-01", "places": 2, "languages": ["WO", "fr"]},
+            headers=a1,
+        )
+        assert r.status_code == 200, r.text
+        saved = (await c.get(url, headers=a1)).json()
+        assert (saved["title"], saved["starts_on"], saved["places"]) == ("Water network engineer", "2027-04-01", 2)
+        assert saved["languages"] == ["fr", "wo"] and saved["skills"] == ["water"]  # the rest kept
+        assert saved["status"] == "draft" and saved["updated_at"]
+        assert (await c.patch(url, json={"sending_organisation_id": None}, headers=a1)).status_code == 200
+        assert (await c.get(url, headers=a1)).json()["sending_organisation_id"] is None
+
+        # bad input names the field and changes nothing; the partnership and the scheme stay
+        for body in ({}, {"title": None}, {"places": 0}, {"scheme": "service_civique"}, {"partnership_id": "ps-9"}):
+            assert (await c.patch(url, json=body, headers=a1)).status_code == 422, body
+        r = await c.patch(url, json={"place": {"city": "Rabat", "subdivision": "MA-04"}}, headers=a1)
+        assert r.status_code == 422 and "place.subdivision" in r.text, r.text
+        assert (await c.get(url, headers=a1)).json()["title"] == "Water network engineer"
+
+        # only its authority and staff; another authority's officer is refused
+        other = svc.auth("authority", "agent-2", authority_id="auth-2")
+        assert (await c.patch(url, json={"places": 3}, headers=other)).status_code == 403
+        assert (await c.patch(url, json={"places": 3}, headers=svc.auth("staff"))).status_code == 200
+        assert (await c.patch("/positions/pos-none", json={"places": 3}, headers=a1)).status_code == 404
+
+        # once published, a correction is a 409: applicants saw what was published
+        r = await c.post(f"{url}/publish", headers=a1)
+        assert r.status_code == 409 and "sending" in r.text, r.text  # a VSI needs its sending organisation back
+        assert (await c.patch(url, json={"sending_organisation_id": "org-1"}, headers=a1)).status_code == 200
+        assert (await c.post(f"{url}/publish", headers=a1)).status_code == 200
+        r = await c.patch(url, json={"places": 5}, headers=a1)
+        assert r.status_code == 409 and "draft" in r.text, r.text
+        assert (await c.get(url, headers=a1)).json()["places"] == 3
