@@ -998,6 +998,10 @@ OPERATIONAL_PATHS = (
     "/openapi.json",
     "/asyncapi.json",
 )
+# Documented endpoints reached only inside the cluster (the portal's duty officer pages call each
+# service's own staff-only dead-letter API); every service has them at the same path, so the public
+# Ingress could not route them to one backend anyway, and must not route them at all.
+IN_CLUSTER_PATHS = ("/dead-letters",)
 # Keycloak's admin console and the master realm (administrators' logins).
 KEYCLOAK_PRIVATE_PATHS = ("/admin", "/admin/master/console/", "/realms/master", "/realms/master/account")
 
@@ -1044,7 +1048,7 @@ def check_ingress(docs: list[Doc]) -> list[str]:
         if path.rstrip("/") == "" and path_type == "Prefix":
             errors.append(f"{where}: routes every path of the host, operational endpoints included")
             continue
-        for private in (*OPERATIONAL_PATHS, *KEYCLOAK_PRIVATE_PATHS):
+        for private in (*OPERATIONAL_PATHS, *IN_CLUSTER_PATHS, *KEYCLOAK_PRIVATE_PATHS):
             if path_routes(path, path_type, private):
                 errors.append(f"{where}: routes {private}, which must stay off the public Ingress")
     return errors
