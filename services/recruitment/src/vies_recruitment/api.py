@@ -10,7 +10,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from vies_recruitment import use_cases
 from vies_recruitment.domain.eligibility import catalogue
-from vies_recruitment.ratelimit import RateLimiter, TooManyRequests, client_ip
 from vies_recruitment.schemas import (
     MAX_ID,
     ApplicationIn,
@@ -25,6 +24,7 @@ from vies_recruitment.schemas import (
 )
 from vies_recruitment.settings import RecruitmentSettings
 from vies_shared.events.recruitment import Scheme
+from vies_shared.ratelimit import RateLimiter, TooManyRequests, client_ip
 from vies_shared.service import RuntimeDep
 from vies_shared.web import CurrentPrincipal, Pagination, Principal, current_principal, error_body, trusted_networks
 
@@ -259,7 +259,7 @@ def _limiter(request: Request, runtime: RuntimeDep) -> RateLimiter:
     if limiter is None:
         settings = runtime.settings
         per_minute = settings.eligibility_anonymous_per_minute if isinstance(settings, RecruitmentSettings) else 30
-        limiter = request.app.state.eligibility_limiter = RateLimiter(per_minute)
+        limiter = request.app.state.eligibility_limiter = RateLimiter(per_minute, what="eligibility checks")
     return limiter
 
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from vies_recruitment.ratelimit import RateLimiter, TooManyRequests
 from vies_recruitment.use_cases import candidate_email
 from vies_shared.errors import Forbidden, InvalidInput
+from vies_shared.ratelimit import RateLimiter, TooManyRequests
 from vies_shared.web import Principal
 
 
