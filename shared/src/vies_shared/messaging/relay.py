@@ -279,7 +279,7 @@ class OutboxRelay:
             except Exception as exc:  # noqa: BLE001 - refused before sending; later ones must not overtake it
                 futures.append(_failed(exc))
                 break
-        outcomes = await asyncio.gather(*futures, return_exceptions=True)
+        outcomes = await self._acknowledgements(futures)
         if len(outcomes) < len(batch) or any(isinstance(o, BaseException) for o in outcomes):
             await self._record_failures(batch, outcomes)
         failed = next((o for o in outcomes if isinstance(o, BaseException)), None)
@@ -289,11 +289,28 @@ class OutboxRelay:
             first = next(i for i, o in enumerate(outcomes) if isinstance(o, BaseException))
             await self._mark(batch[:first])
             broken = next((o for o in outcomes if isinstance(o, UNRECOVERABLE)), None)
-            if broken is not None or producer_is_dead(self.broker):
-                await self._replace_producer(type(broken or failed).__name__, broken or failed)
+            if broken is not None:
+                await self._replace_producer(type(broken).__name__, broken)
+            elif producer_is_dead(self.broker):
+                await self._replace_producer("sender_stopped", failed)
             raise failed
         await self._mark(batch)
         return len(batch)
+
+    async def _acknowledgements(self, futures: list[Any]) -> list[Any]:
+        """Each send's outcome; all failed if the producer's sender task dies meanwhile (they would never end)."""
+        gathered: asyncio.Future[list[Any]] = asyncio.gather(*futures, return_exceptions=True)
+        sender = _sender_task(self.broker)
+        if sender is not None and not sender.done():
+            waited: list[asyncio.Future[Any]] = [gathered, sender]
+            await asyncio.wait(waited, return_when=asyncio.FIRST_COMPLETED)
+        elif sender is not None:
+            await asyncio.sleep(0)  # let acknowledgements that already came settle
+        if sender is None or gathered.done():
+            return list(await gathered)
+        gathered.cancel()
+        dead = kafka_errors.KafkaError("the producer's sender task stopped: the records were not sent")
+        return [dead] * len(futures)
 
     async def _mark(self, docs: list[Document]) -> None:
         """Mark acknowledged documents published."""
@@ -362,14 +379,23 @@ def _kafka_producer(broker: KafkaBroker) -> AIOKafkaProducer | None:
     return state.producer if state else None  # an unconnected state is falsy
 
 
+def _sender_task(broker: KafkaBroker) -> asyncio.Task[None] | None:
+    """The task that sends the producer's batches (None when there is no running producer)."""
+    producer = _kafka_producer(broker)
+    if producer is None or producer._closed:  # not started yet, or stopped on purpose (shutdown)
+        return None
+    task: asyncio.Task[None] | None = getattr(producer._sender, "sender_task", None)
+    return task
+
+
 def producer_is_dead(broker: KafkaBroker) -> bool:
     """Whether the broker's producer can never deliver again: its sender task ended or it is in a fatal state."""
     producer = _kafka_producer(broker)
-    if producer is None or producer._closed:  # not started yet, or stopped on purpose (shutdown)
+    task = _sender_task(broker)
+    if producer is None or task is None:
         return False
-    task = getattr(producer._sender, "sender_task", None)
     txn = producer._txn_manager
-    return bool((task is not None and task.done()) or (txn is not None and txn.is_fatal_error()))
+    return bool(task.done() or (txn is not None and txn.is_fatal_error()))
 
 
 async def renew_producer(broker: KafkaBroker, stop_seconds: float = 10.0) -> int | None:
