@@ -178,6 +178,7 @@ async def test_full_path_with_events_and_scopes(vies_settings: Any, vies_stack: 
             "starts_on": "2027-03-01",
             "ends_on": "2028-02-29",
             "vsi_months_served_before": 0.0,
+            "place": None,  # the position named none
         }
         [closed] = [e for e in events if e["headers"]["ce_type"] == "recruitment.PositionClosed"]
         assert closed["value"]["reason"] == "position filled" and closed["value"]["cause"] == "filled"
