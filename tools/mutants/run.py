@@ -230,6 +230,20 @@ MUTANTS: list[Mutant] = [
         required=False,
     ),
     Mutant(
+        name="broken_producer_kept",
+        file="messaging/relay.py",
+        original="""            if broken is not None:
+                await self._replace_producer(type(broken).__name__, broken)""",
+        replacement="""            if broken is not None:
+                pass""",
+        tests=(
+            f"{T}/test_relay_sequence_gap.py::"
+            "test_relay_replaces_a_producer_whose_sequence_broke_and_keeps_each_key_in_order",
+        ),
+        what="a producer whose idempotent sequence broke is kept: its partition is never published again",
+        required=False,
+    ),
+    Mutant(
         name="stale_replay_applied",
         file="messaging/consumer.py",
         original="""            if later is not None:
