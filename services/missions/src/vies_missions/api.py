@@ -318,10 +318,19 @@ async def list_incidents(
     country: CountryFilter = None,
     open: bool = False,
     severity: Literal["low", "medium", "high", "critical"] | None = None,
+    escalated: bool = False,
 ) -> Json:
-    """Incidents per mission, per country, open only (``?mission_id=&country=&open=true&severity=``)."""
+    """Incidents per mission, per country, open only, escalated only
+    (``?mission_id=&country=&open=true&severity=&escalated=true``)."""
     return await use_cases.list_incidents(
-        runtime, principal, page, mission_id=mission_id, country=country, open_only=open, severity=severity
+        runtime,
+        principal,
+        page,
+        mission_id=mission_id,
+        country=country,
+        open_only=open,
+        severity=severity,
+        escalated_only=escalated,
     )
 
 

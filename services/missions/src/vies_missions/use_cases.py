@@ -512,8 +512,9 @@ async def list_incidents(
     country: str | None = None,
     open_only: bool = False,
     severity: str | None = None,
+    escalated_only: bool = False,
 ) -> Document:
-    """Incidents per mission, per country and/or open only, within the caller's scope."""
+    """Incidents per mission, per country, open and/or escalated only, within the caller's scope."""
     scope = access.mission_scope(principal)
     query: Document = {}
     if "volunteer_id" in scope:
@@ -533,6 +534,8 @@ async def list_incidents(
         query["open"] = True
     if severity is not None:
         query["severity"] = severity
+    if escalated_only:
+        query["escalated_to"] = {"$ne": None}
     coll = runtime.db[store.INCIDENTS]
     total = await coll.count_documents(query)
     cursor = coll.find(query).sort("reported_at", -1).skip(page.offset).limit(page.limit)

@@ -55,6 +55,10 @@ async def test_incidents_escalate_until_acknowledged(vies_settings: Any, vies_st
         urgent_id = r.json()["incident_id"]
         urgent = (await svc.client.get(f"/incidents/{urgent_id}", headers=volunteer)).json()
         assert urgent["severity"] == "critical" and urgent["source"] == "urgent_check_in"
+        # What the duty officer's page lists: escalated ones only, chosen by the API.
+        r = await svc.client.get("/incidents", params={"open": "true", "escalated": "true"}, headers=svc.auth("staff"))
+        assert r.status_code == 200
+        assert {i["incident_id"] for i in r.json()["items"]} == {serious["incident_id"], urgent_id}
 
         # The centre acknowledges one serious incident; nobody acknowledges the other.
         assert (

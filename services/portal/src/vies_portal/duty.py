@@ -58,12 +58,13 @@ async def duty_board(request: Request, country: str = "", status: str = "failed"
     status = status if status in ("failed", "retrying") else "failed"
     number = page_number(page)
     incidents, alerts, messages, *totals = await asyncio.gather(
-        listed(request, "missions", "/incidents", open="true", country=country or None, limit=200),
+        # Escalated ones only, chosen by the API: a crisis with hundreds of open incidents hides none.
+        listed(request, "missions", "/incidents", open="true", escalated="true", country=country or None, limit=200),
         listed(request, "missions", "/security-alerts", status="open", country=country or None, limit=50),
         _messages(request, status, number),
         *(_dead_letter_total(request, s) for s in SERVICES),
     )
-    escalated = [i for i in incidents.get("items", []) if i.get("escalated_to")]
+    escalated = incidents.get("items", [])
     checks = await together(*(_unaccounted(request, a) for a in alerts.get("items", [])))
     return render(
         request,
