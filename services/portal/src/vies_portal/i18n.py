@@ -54,7 +54,8 @@ COUNTRY_ZONES = {
 def translations(lang: str) -> gettext.NullTranslations:
     """The compiled catalogue of ``lang`` (French texts are the msgids' own translations)."""
     # One catalogue per area of the portal (messages.po, volunteer.po, ...), merged here so
-    # that pages written side by side do not all edit one file.
+    # that pages written side by side do not all edit one file. A message translated in two
+    # catalogues keeps the first file's translation (in name order), whatever the others say.
     po_paths = sorted((LOCALE_DIR / lang / "LC_MESSAGES").glob("*.po"))
     if not po_paths:
         return gettext.NullTranslations()
@@ -62,7 +63,7 @@ def translations(lang: str) -> gettext.NullTranslations:
     for po_path in po_paths:
         with po_path.open("rb") as po:
             for message in read_po(po, locale=lang):
-                if message.id and message.string:
+                if message.id and message.string and catalog.get(message.id) is None:
                     catalog[message.id] = message
     buffer = io.BytesIO()
     write_mo(buffer, catalog)
