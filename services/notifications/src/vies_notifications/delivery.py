@@ -3,7 +3,9 @@
 Channels are sent in lanes of their own (email, SMS, webhooks), each with its own claim loop, so a
 slow SMTP server or a webhook endpoint that never ends its answer does not delay a safety SMS. A
 lane is woken by the commit that queues a message (``wakeup``), at the retries this process
-schedules and by a slow safety-net poll; it costs nothing while there is no work.
+schedules and by a slow safety-net poll; it costs nothing while there is no work. The webhook lane
+keeps claiming while its calls are in flight, so an endpoint that takes its whole deadline holds up
+neither another subscription's calls nor the second call its own subscription may have open.
 
 Several replicas may run it at once: a notification is claimed atomically (``status`` pending →
 sending with a claim token and ``claimed_until``, its attempt counted there), so only one worker
@@ -21,6 +23,7 @@ import contextlib
 import math
 import time
 import uuid
+from collections import Counter
 from collections.abc import Coroutine, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -95,13 +98,22 @@ class Lane:
     name: str
     channels: tuple[str, ...]
     limit: int
+    # Passes run side by side (webhooks): the lane claims again while earlier calls are in flight.
+    overlapping: bool = False
     bell: asyncio.Event = field(default_factory=asyncio.Event)
     next_due: float = math.inf  # monotonic time of the earliest retry this process scheduled
     next_stale_check: float = 0.0
+    passes: set[asyncio.Task[None]] = field(default_factory=set)
+    in_flight: Counter[str] = field(default_factory=Counter)  # claimed, not yet recorded, per recipient
 
     def schedule(self, seconds: float) -> None:
         """Wake this lane in ``seconds`` (a retry this process scheduled)."""
         self.next_due = min(self.next_due, time.monotonic() + max(0.0, seconds))
+
+    @property
+    def room(self) -> int:
+        """How many more notifications this lane may claim now."""
+        return self.limit - sum(self.in_flight.values())
 
 
 class AcceptanceLedger:
@@ -190,10 +202,11 @@ class DeliveryWorker:
         self.lanes: dict[str, Lane] = {
             "email": Lane("email", ("email",), s.delivery_batch_size * s.smtp_connections),
             "sms": Lane("sms", ("sms",), s.delivery_batch_size),
-            "webhook": Lane("webhook", ("webhook",), s.delivery_batch_size),
+            "webhook": Lane("webhook", ("webhook",), s.delivery_batch_size, overlapping=True),
         }
         self._lane_of = {channel: lane for lane in self.lanes.values() for channel in lane.channels}
         self._slots: dict[str, asyncio.Semaphore] = {}  # calls in flight per webhook subscription
+        self._calls: asyncio.Semaphore | None = None  # webhook calls in flight, all passes together
         self._background: set[asyncio.Task[None]] = set()
         self.stopping = False
         self.sent = 0  # notifications this process delivered (metrics, benchmark)
@@ -275,17 +288,66 @@ class DeliveryWorker:
                 await self.email.close()
 
     async def _lane_loop(self, lane: Lane) -> None:
-        while not self.stopping:
+        step = self._start_pass if lane.overlapping else self._pass
+        try:
+            while not self.stopping:
+                try:
+                    while not self.stopping and await step(lane):
+                        pass
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - a failed pass is tried again at the next wake-up
+                    log.warning("delivery_pass_failed", lane=lane.name, error=repr(exc))
+                    lane.schedule(min(self.settings.delivery_poll_seconds, 1.0))
+                if not self.stopping:
+                    await self._wait(lane)
+        finally:
+            await self._finish_passes(lane)
+
+    async def _start_pass(self, lane: Lane) -> int:
+        """Claim what the lane has room for and send it in the background; the lane claims again at once.
+
+        A recipient with its fair share already in flight is left out of the claim: its notifications
+        stay pending for this or another replica instead of queuing behind its slow calls.
+        """
+        share = 4 * self.settings.webhook_subscription_concurrency
+        busy = [key for key, count in lane.in_flight.items() if count >= share]
+        if lane.room <= 0:
+            return 0
+        token, attempts = await self.claim(lane, busy=busy)
+        if not attempts:
+            return 0
+        keys = [str(attempt.doc["recipient"]["id"]) for attempt in attempts]
+        lane.in_flight.update(keys)
+
+        async def deliver() -> None:
             try:
-                while not self.stopping and await self._pass(lane):
-                    pass
+                await self._deliver(token, attempts)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - a failed pass is tried again at the next wake-up
+            except Exception as exc:  # noqa: BLE001 - the claim expires and another pass takes it over
                 log.warning("delivery_pass_failed", lane=lane.name, error=repr(exc))
-                lane.schedule(min(self.settings.delivery_poll_seconds, 1.0))
-            if not self.stopping:
-                await self._wait(lane)
+            finally:
+                lane.in_flight.subtract(keys)
+                lane.in_flight += Counter()  # drop the recipients with nothing in flight
+                lane.bell.set()  # room again: claim what waited
+
+        task = self._in_background(deliver())
+        lane.passes.add(task)
+        task.add_done_callback(lane.passes.discard)
+        return len(attempts)
+
+    async def _finish_passes(self, lane: Lane) -> None:
+        """At shutdown: let the passes in flight finish within the drain time, then cut them short."""
+        if not lane.passes:
+            return
+        passes = list(lane.passes)
+        try:
+            await asyncio.wait(passes, timeout=self.settings.delivery_drain_seconds)
+        finally:
+            for task in passes:
+                task.cancel()  # a pass cut short records what went and hands the rest back
+            await asyncio.gather(*passes, return_exceptions=True)
 
     async def _wait(self, lane: Lane) -> None:
         timeout = self.settings.delivery_poll_seconds
@@ -309,9 +371,13 @@ class DeliveryWorker:
 
     async def _pass(self, lane: Lane) -> int:
         token, attempts = await self.claim(lane)
+        if attempts:
+            await self._deliver(token, attempts)
+        return len(attempts)
+
+    async def _deliver(self, token: str, attempts: list[Attempt]) -> None:
+        """Send a claim's notifications and record what became of them, the claim renewed meanwhile."""
         metrics.QUEUE.labels(self.settings.service).set(len(attempts))
-        if not attempts:
-            return 0
         renewal = self._in_background(self._renew(token))
         try:
             try:
@@ -329,28 +395,30 @@ class DeliveryWorker:
                 raise
         finally:
             renewal.cancel()
-        return len(attempts)
 
-    async def claim(self, lane: Lane) -> tuple[str, list[Attempt]]:
+    async def claim(self, lane: Lane, busy: Iterable[str] = ()) -> tuple[str, list[Attempt]]:
         """Atomically take up to the lane's limit of due notifications (and stale claims of a crashed worker).
 
         Each query is a range on one index (``status, channel, next_attempt_at`` or ``status,
         channel, claimed_until``) so its cost follows the queue, not the size of the delivery log;
         the update re-checks the state, so of two replicas racing for a notification only one wins
         it. The attempt is counted here, so a notification whose sending kills its worker every
-        time still runs out of attempts.
+        time still runs out of attempts. ``busy`` recipients (their share already in flight) are left out.
         """
         now = datetime.now(UTC)
         channel: Any = lane.channels[0] if len(lane.channels) == 1 else {"$in": list(lane.channels)}
-        pending = {"status": PENDING, "channel": channel, "next_attempt_at": {"$lte": now}}
-        stale = {"status": SENDING, "channel": channel, "claimed_until": {"$lt": now}}
-        found: list[Document] = await self.collection.find(pending).limit(lane.limit).to_list()
+        pending: Document = {"status": PENDING, "channel": channel, "next_attempt_at": {"$lte": now}}
+        stale: Document = {"status": SENDING, "channel": channel, "claimed_until": {"$lt": now}}
+        if busy := sorted(busy):
+            pending["recipient.id"] = stale["recipient.id"] = {"$nin": busy}
+        limit = min(lane.limit, lane.room)
+        found: list[Document] = await self.collection.find(pending).limit(limit).to_list()
         taken_over: list[Document] = []
         if time.monotonic() >= lane.next_stale_check:
             lane.next_stale_check = time.monotonic() + max(1.0, self.settings.delivery_claim_seconds / 4)
-            taken_over = await self.collection.find(stale).limit(lane.limit).to_list()
+            taken_over = await self.collection.find(stale).limit(limit).to_list()
         if "webhook" in lane.channels:
-            found, taken_over = self._fair_share(found, taken_over)
+            found, taken_over = self._fair_share(found, taken_over, lane.in_flight)
         if not found and not taken_over:
             return "", []
         token = uuid.uuid4().hex
@@ -378,10 +446,12 @@ class DeliveryWorker:
             docs = await self.collection.find({"_id": {"$in": ids}, "claim": token}).to_list()
         return token, [self._attempt(doc, doc["_id"] in stale_ids) for doc in docs]
 
-    def _fair_share(self, found: list[Document], taken_over: list[Document]) -> tuple[list[Document], list[Document]]:
-        """At most a few notifications per webhook subscription in one pass: one busy endpoint cannot fill it."""
+    def _fair_share(
+        self, found: list[Document], taken_over: list[Document], in_flight: Counter[str]
+    ) -> tuple[list[Document], list[Document]]:
+        """At most a few notifications per webhook subscription in flight: one busy endpoint cannot fill the lane."""
         share = 4 * self.settings.webhook_subscription_concurrency
-        counts: dict[str, int] = {}
+        counts: dict[str, int] = dict(in_flight)
 
         def keep(doc: Document) -> bool:
             key = str(doc["recipient"]["id"])
@@ -546,7 +616,9 @@ class DeliveryWorker:
     async def _send_webhooks(self, attempts: list[Attempt]) -> None:
         """At most ``webhook_subscription_concurrency`` calls to one subscription at a time; once an endpoint
         fails in a pass, its other notifications wait for the retry instead of each costing a deadline."""
-        limit = asyncio.Semaphore(self.settings.delivery_concurrency)
+        if self._calls is None:
+            self._calls = asyncio.Semaphore(self.settings.delivery_concurrency)
+        limit = self._calls
         failing: dict[str, Outcome] = {}
         async with httpx.AsyncClient() as http:
 

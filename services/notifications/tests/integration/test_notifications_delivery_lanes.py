@@ -233,6 +233,48 @@ async def test_a_never_ending_webhook_holds_up_no_safety_sms_and_sending_starts_
             assert not await _docs(svc, channel="webhook", status="sent")
 
 
+async def test_a_webhook_taking_its_whole_deadline_holds_up_no_other_subscription(
+    vies_settings: Any, vies_stack: Any, topic_prefix: str, test_id: str
+) -> None:
+    """The lane claims again while calls are in flight: a later event for another subscriber goes at once."""
+    bootstrap = vies_stack.kafka_bootstrap
+    async with HttpRecorder() as quick, NeverEnding("headers") as slow:
+        settings = vies_settings(
+            "notifications",
+            NotificationsSettings,
+            webhook_allowlist="127.0.0.1",
+            delivery_poll_seconds=60.0,
+            webhook_timeout_seconds=10.0,
+            delivery_drain_seconds=0.5,
+        )
+        async with running(create(settings), settings) as svc:
+            staff = svc.auth("staff")
+            hooks = {slow.url: "missions.MissionPlanned", f"{quick.url}/hook": "missions.MissionStarted"}
+            for url, kind in hooks.items():
+                r = await svc.client.post("/subscriptions", json={"url": url, "event_types": [kind]}, headers=staff)
+                assert r.status_code == 201, r.text
+            topic = events_topic("missions", topic_prefix)
+            planned = MissionPlanned(
+                mission_id=f"m-{test_id}",
+                engagement_id=f"e-{test_id}",
+                volunteer_id=f"v-{test_id}",
+                authority_id="a-1",
+                partner_id="p-1",
+                country="SN",
+                scheme="vsi",
+                starts_on=date(2027, 1, 1),
+                ends_on=date(2027, 12, 31),
+            )
+            await publish_event(bootstrap, topic, planned, region="FR-OCC")
+            await wait_until(lambda: slow.requests >= 1, timeout=10, message="the slow endpoint called")
+            started = time.monotonic()
+            departed = MissionStarted(mission_id=f"m-{test_id}", departed_on=date(2027, 1, 1))
+            await publish_event(bootstrap, topic, departed, region="FR-OCC")
+            await wait_until(lambda: len(quick.on("/hook")) >= 1, timeout=8, message="the other subscriber's call")
+            assert time.monotonic() - started < 5.0, "the other subscriber waited for the slow endpoint's deadline"
+            assert slow.open == 1  # the slow call is still hanging meanwhile
+
+
 async def test_an_endless_webhook_body_is_read_a_few_kb_at_most() -> None:
     async with NeverEnding("body") as hook, httpx.AsyncClient() as http:
         started = time.monotonic()
