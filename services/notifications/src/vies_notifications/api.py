@@ -113,11 +113,14 @@ async def get_notifications(
     event_type: EventTypeFilter = None,
     role: RoleFilter = None,
     region: RegionFilter = None,
+    retrying: Annotated[bool | None, Query()] = None,
 ) -> dict[str, Any]:
     """The delivery log with filters and pagination (staff everything, a branch its region).
 
     Branches see recipients' addresses masked and filter by ``recipient_id`` only;
-    ``recipient`` (an id or an address) is for staff (403 for a branch).
+    ``recipient`` (an id or an address) is for staff (403 for a branch). ``retrying=true``:
+    the messages waiting for another attempt (pending after at least one failed one);
+    ``retrying=false`` leaves them out.
     """
     filters = {
         "event_id": event_id,
@@ -129,7 +132,7 @@ async def get_notifications(
         "role": role,
         "region": region,
     }
-    return await use_cases.list_notifications(runtime, principal, page, filters)
+    return await use_cases.list_notifications(runtime, principal, page, filters, retrying=retrying)
 
 
 @router.get("/notifications/{notification_id}")

@@ -8,6 +8,7 @@ from typing import Any
 
 from vies_notifications import channels, handlers, rendering, sealing, store
 from vies_notifications.domain import privacy, routing, webhooks
+from vies_notifications.domain.delivery import PENDING
 from vies_notifications.settings import NotificationsSettings
 from vies_shared.errors import Forbidden, InvalidInput, NotFound
 from vies_shared.service import Runtime
@@ -257,16 +258,25 @@ def _log_scope(principal: Principal) -> Document:
 
 
 async def list_notifications(
-    runtime: Runtime, principal: Principal, page: Page, filters: dict[str, str | None]
+    runtime: Runtime,
+    principal: Principal,
+    page: Page,
+    filters: dict[str, str | None],
+    *,
+    retrying: bool | None = None,
 ) -> Document:
     """The delivery log, newest first, filtered by event, recipient, status, channel, type.
 
     ``recipient`` matches an id or an address and is for staff only: a branch filters by
     ``recipient_id`` and never learns from the log whether an address is known (403).
+    ``retrying``: only (``True``) or none (``False``) of the messages waiting for another
+    attempt, i.e. pending after at least one failed attempt; the log has no such status.
     """
     scope = _log_scope(principal)
     if scope and filters.get("recipient"):
         raise Forbidden("a branch cannot search the log by recipient address; filter by recipient_id")
+    if retrying and filters.get("status") not in (None, PENDING):
+        raise InvalidInput("retrying=true lists pending messages; it cannot be combined with another status")
     query: Document = {}
     if filters.get("event_id"):
         query["event_id"] = filters["event_id"]
@@ -284,6 +294,12 @@ async def list_notifications(
             query[field] = filters[name]
     if filters.get("role"):
         query["recipient.role"] = filters["role"]
+    # Pending with an attempt used: an earlier attempt failed (waiting for contact data uses none).
+    waiting_for_retry: Document = {"status": PENDING, "attempts": {"$gt": 0}}
+    if retrying:
+        query.update(waiting_for_retry)
+    elif retrying is False:
+        query["$nor"] = [waiting_for_retry]
     if scope and filters.get("region") and filters["region"] != scope["region"]:
         raise Forbidden("a branch reads its own region's log only")
     query.update(scope)

@@ -235,9 +235,12 @@ async def register_sending_organisation(
 
 
 @router.get("/sending-organisations", tags=["sending organisations"])
-async def list_sending_organisations(principal: CurrentPrincipal, runtime: RuntimeDep, page: Pagination) -> Answer:
-    """The network's sending organisations and whether their approval is valid today."""
-    return await use_cases.list_sending_organisations(runtime, principal, page)
+async def list_sending_organisations(
+    principal: CurrentPrincipal, runtime: RuntimeDep, page: Pagination, approval_valid: bool | None = None
+) -> Answer:
+    """The network's sending organisations and whether their approval is valid today
+    (``?approval_valid=true``: only those it covers today; ``false``: missing, expired or not yet begun)."""
+    return await use_cases.list_sending_organisations(runtime, principal, page, approval_valid=approval_valid)
 
 
 @router.get("/sending-organisations/{organisation_id}", tags=["sending organisations"])

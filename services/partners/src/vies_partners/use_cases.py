@@ -934,13 +934,20 @@ async def get_sending_organisation(runtime: Runtime, principal: Principal, organ
     return sending_organisation_view(doc, _today())
 
 
-async def list_sending_organisations(runtime: Runtime, principal: Principal, page: Page) -> Document:
-    """The network's sending organisations."""
+async def list_sending_organisations(
+    runtime: Runtime, principal: Principal, page: Page, *, approval_valid: bool | None = None
+) -> Document:
+    """The network's sending organisations by name; ``approval_valid`` keeps those whose approval
+    is (``True``) or is not (``False``: none, expired, not yet begun) valid today."""
     principal.require_role("authority", "branch", "centre")
     coll = runtime.db[store.SENDING_ORGANISATIONS]
-    total = await coll.count_documents({})
-    docs = await coll.find({}).sort("name", 1).skip(page.offset).limit(page.limit).to_list()
     today = _today()
+    # The query form of sending_organisation.approval_valid_on: dates are stored as ISO strings,
+    # whose order is the calendar's.
+    covered: Document = {"approved_from": {"$lte": store.iso(today)}, "approved_until": {"$gte": store.iso(today)}}
+    query: Document = {} if approval_valid is None else covered if approval_valid else {"$nor": [covered]}
+    total = await coll.count_documents(query)
+    docs = await coll.find(query).sort([("name", 1), ("_id", 1)]).skip(page.offset).limit(page.limit).to_list()
     return paged((sending_organisation_view(d, today) for d in docs), total, page)
 
 
