@@ -40,6 +40,19 @@ async def _pending_partner(stack: PortalStack, name: str) -> str:
     return str(r.json()["partner_id"])
 
 
+async def _check_ins(stack: PortalStack, mission_id: str, count: int) -> None:
+    """``count`` check-ins recorded by the centre for the volunteer (through the API), oldest first."""
+    token = await asyncio.to_thread(stack.keycloak.token, "senegal.centre")
+    async with httpx.AsyncClient(timeout=10) as http:
+        for n in range(1, count + 1):
+            r = await http.post(
+                f"{stack.api('missions')}/missions/{mission_id}/check-ins",
+                json={"status": "ok", "note": f"point {n} du centre"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert r.status_code == 201, r.text
+
+
 async def test_a_centre_vets_the_partners_of_its_own_country_only(
     portal_stack: PortalStack, context: BrowserContext
 ) -> None:
@@ -107,6 +120,15 @@ async def test_a_centre_vets_the_partners_of_its_own_country_only(
     await journey.look("confirm interruption")
     await page.get_by_role("link", name="Annuler").click()
     await expect(page.locator("#mission-status")).to_have_text("En cours")
+    # Check-ins page through the missions API, five at a time, newest first.
+    mission_id = page.url.split("#")[0].split("?")[0].rstrip("/").rsplit("/", 1)[-1]
+    await _check_ins(portal_stack, mission_id, 5)
+    await page.reload()
+    await page.get_by_role("navigation", name="Pages des points de situation").get_by_role("link").click()
+    await page.wait_for_url("**check_ins_page=2*")
+    await expect(page.locator("#mission-check-ins li").first).to_be_visible()
+    await expect(page.locator("#mission-check-ins")).not_to_contain_text("point 5 du centre")  # the newest: page 1
+    await journey.look("mission, older check-ins")
     await page.goto(portal_stack.url + "/centre/incidents")
     await expect(page.locator("#incidents")).to_contain_text("Élevée")
     await journey.look("open incidents")

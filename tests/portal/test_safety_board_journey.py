@@ -4,8 +4,9 @@ A Volunteering Centre coordinator of Togo, a country with three missions under w
 security alert from the portal. One volunteer answers through the link of the SMS the local SMS
 provider received, one through the link of the email read from Mailpit, one signs in and asks
 for help. The coordinator's board, never reloaded, shows each answer within 5 seconds, and the
-need-help answer with the critical incident it opened; the coordinator closes the check, then
-takes the incident in charge and resolves it. Every page audited by axe-core, in French and English.
+need-help answer with the critical incident it opened, and its live region tells a screen reader
+each change of the counts; the coordinator closes the check, then takes the incident in charge and
+resolves it. Every page audited by axe-core, in French and English.
 """
 
 from __future__ import annotations
@@ -249,6 +250,10 @@ async def test_the_board_follows_three_answers_live_and_the_coordinator_closes_t
         answered = time.monotonic()
         await expect(phone.locator("#answer-recorded")).to_be_visible()
         timings["sms"] = await _row_appears(page, missions[0], "En sécurité", answered)
+        # A screen reader hears the news once, from the page's polite live region.
+        news = page.locator("#board-news")
+        await expect(news).to_have_attribute("aria-live", "polite")
+        await expect(news).to_have_text("Mise à jour : nouvelles de 1 sur 3 (besoin d'aide : 0), sans nouvelles : 2.")
 
         # 2. The email read from Mailpit.
         mail_link = await link_from_mail(stack.mailpit_url, f"{by_mail}@example.org", contains=alert_id)
@@ -282,6 +287,9 @@ async def test_the_board_follows_three_answers_live_and_the_coordinator_closes_t
     await expect(helped.locator(".answered-at")).to_contain_text("Africa/Lome")
     await expect(page.locator("#count-unaccounted")).to_have_text("0")
     await expect(page.locator("#unaccounted")).to_have_count(0)
+    await expect(page.locator("#board-news")).to_have_text(
+        "Mise à jour : nouvelles de 3 sur 3 (besoin d'aide : 1), sans nouvelles : 0."
+    )
     await journey.look("board, everybody has answered")
 
     # Close the check (after a confirmation): the final lists, nobody unaccounted, no more polling.

@@ -25,6 +25,7 @@ from vies_portal.web import _, api, checked_form, error_message, render, session
 router = APIRouter(prefix="/centre")
 PAGE_SIZE = 20
 BOARD_PAGE_SIZE = 100
+MISSION_LIST_SIZE = 5  # incidents and check-ins per page on a mission's page, beside its other sections
 PARTNER_STATUSES = ("pending", "approved", "rejected", "suspended")
 VETTING = ("approve", "reject", "suspend")
 MISSION_STATUSES = ("planned", "started", "extended", "ended", "interrupted")
@@ -69,6 +70,11 @@ def _paging(found: dict[str, Any], page: int, size: int = PAGE_SIZE, **filters: 
     total = int(found.get("total") or 0)
     query = urlencode({k: v for k, v in filters.items() if v})
     return {"page": page, "pages": max(1, math.ceil(total / size)), "total": total, "query": query}
+
+
+def _kept(page: int) -> str:
+    """Another list's page number to keep in a pager's links ("" for the first page)."""
+    return str(page) if page > 1 else ""
 
 
 async def _partner_names(request: Request, partner_ids: list[str]) -> dict[str, str]:
@@ -247,10 +253,17 @@ async def _mission_page(
     request: Request, mission_id: str, problem: str = "", reason: str = "", status: int = 200
 ) -> Response:
     _coordinator(request)
+    # Each list pages on its own (the other's page kept in its links); newest first, as the API gives them.
+    incidents_page = _page_number(request.query_params.get("incidents_page"))
+    check_ins_page = _page_number(request.query_params.get("check_ins_page"))
+
+    def page_of(number: int) -> dict[str, int]:
+        return {"limit": MISSION_LIST_SIZE, "offset": (number - 1) * MISSION_LIST_SIZE}
+
     mission, incidents, check_ins = await together(
         api(request, "missions", "GET", f"/missions/{mission_id}"),
-        api(request, "missions", "GET", f"/missions/{mission_id}/incidents", params={"limit": 50}),
-        api(request, "missions", "GET", f"/missions/{mission_id}/check-ins", params={"limit": 5}),
+        api(request, "missions", "GET", f"/missions/{mission_id}/incidents", params=page_of(incidents_page)),
+        api(request, "missions", "GET", f"/missions/{mission_id}/check-ins", params=page_of(check_ins_page)),
     )
     names = await _partner_names(request, [mission.get("partner_id") or ""])
     return render(
@@ -261,7 +274,9 @@ async def _mission_page(
         mission=mission,
         partner_name=names.get(mission.get("partner_id") or "", ""),
         incidents=incidents.get("items", []),
+        incidents_paging=_paging(incidents, incidents_page, MISSION_LIST_SIZE, check_ins_page=_kept(check_ins_page)),
         check_ins=check_ins.get("items", []),
+        check_ins_paging=_paging(check_ins, check_ins_page, MISSION_LIST_SIZE, incidents_page=_kept(incidents_page)),
         problem=problem,
         reason=reason,
         today=datetime.now(UTC).date().isoformat(),
@@ -629,8 +644,13 @@ async def _board(request: Request, alert_id: str, show: str, page: int, live: bo
     elif show in ("need_help", "safe"):
         accounted, unaccounted = [e for e in accounted if e.get("status") == show], []
     total = int((check.get("page") or {}).get("total") or 0)
+    counts = check.get("counts") or {}
     return {
         "check": check,
+        # What the board says now, sent back by the next poll: news is announced only when it changed.
+        "said": "{}:{}-{}-{}".format(
+            check.get("status"), counts.get("accounted"), counts.get("need_help"), counts.get("unaccounted")
+        ),
         "accounted": accounted,
         "unaccounted": unaccounted,
         "show": show,
@@ -647,15 +667,20 @@ async def board_page(request: Request, alert_id: str, show: str = "all", page: s
     """The live safety-check board: it updates itself every two seconds while the check is open (``live=0``: paused)."""
     show = show if show in BOARD_FILTERS else "all"
     board = await _board(request, alert_id, show, _page_number(page), live != "0")
-    return render(request, "centre_board.html", _(request, "Safety check"), **board)
+    return render(request, "centre_board.html", _(request, "Safety check"), announce=False, **board)
 
 
 @router.get("/safety/{alert_id}/board")
-async def board_part(request: Request, alert_id: str, show: str = "all", page: str = "1") -> Response:
-    """The board's live part, fetched again by htmx; once the check is closed it stops asking."""
+async def board_part(request: Request, alert_id: str, show: str = "all", page: str = "1", heard: str = "") -> Response:
+    """The board's live part, fetched again by htmx; once the check is closed it stops asking.
+
+    ``heard``: what the previous part said; when the counts (or the check's state) differ, the part
+    also fills the page's polite live region, so a screen reader tells the news once.
+    """
     show = show if show in BOARD_FILTERS else "all"
     board = await _board(request, alert_id, show, _page_number(page), live=True)
-    return render(request, "centre_board_part.html", _(request, "Safety check"), **board)
+    announce = bool(heard) and heard != board["said"]
+    return render(request, "centre_board_part.html", _(request, "Safety check"), announce=announce, **board)
 
 
 @router.get("/safety/{alert_id}/close")
