@@ -24,6 +24,7 @@ from faststream.specification import AsyncAPI
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from vies_shared import tracing
 from vies_shared.events.base import Event
 from vies_shared.events.topics import contacts_topic, dlq_topic, events_topic
 from vies_shared.logging import configure_logging, get_logger
@@ -309,6 +310,7 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
     """Build the FastAPI app of a service; connections open in its lifespan."""
     settings = settings or (definition.settings_factory or (lambda: ServiceSettings(service=definition.name)))()
     configure_logging(settings.service, settings.log_level)
+    tracing.setup(settings.service)  # before the clients: their commands are traced from the start
     if definition.routers:
         # A process with no API (a regional consumer) checks no tokens and needs no issuer.
         check_token_settings(settings)
@@ -325,6 +327,7 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
             await runtime.stop()
 
     app = FastAPI(title=definition.title, version=definition.version, lifespan=lifespan)
+    tracing.instrument_app(app)
     app.state.runtime = runtime
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier(settings)

@@ -3,6 +3,9 @@
 ``encode`` turns an event model into the Kafka key, JSON value and ``ce_*``
 headers; ``decode`` does the reverse and raises a typed ``EnvelopeError`` for
 anything that is not a valid contract event, so the dead-letter path can say why.
+
+The optional CloudEvents ``traceparent`` extension (header ``ce_traceparent``, W3C trace context)
+is written by the outbox relay, which knows the publish span it names (``vies_shared.tracing``).
 """
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.subscriber.usecase import BatchSubscriber
 from pymongo.errors import BulkWriteError
 
-from vies_shared import context, metrics
+from vies_shared import context, metrics, tracing
 from vies_shared.events.base import Event
 from vies_shared.events.envelope import EnvelopeError, EventMeta, decode, headers_to_dict
 from vies_shared.logging import get_logger
@@ -464,7 +464,9 @@ class EventConsumer:
         cause = context.causation_id.set(item.meta.id)
         structlog.contextvars.bind_contextvars(**_log_fields(item))
         try:
-            await handler(HandlerContext(uow=uow, meta=item.meta, runtime=self.runtime), item.event)
+            # Within a consumer span whose parent is the event's ce_traceparent (no-op without tracing).
+            with tracing.consumer_span(item.meta.type, item.meta.id, item.record.topic, item.record.headers):
+                await handler(HandlerContext(uow=uow, meta=item.meta, runtime=self.runtime), item.event)
         except Exception as exc:
             if is_transient(exc):
                 raise

@@ -1,7 +1,7 @@
 """The transactional outbox: events written in the same transaction as their state change.
 
 Document shape: ``{_id: ce_id, seq, topic, key, headers, value, type, created_at,
-published_at: null}``. ``seq`` orders publication; the relay deletes published documents once
+published_at: null}``, plus ``traceparent`` when emitted within a trace (``vies_shared.tracing``). ``seq`` orders publication; the relay deletes published documents once
 they are older than the retention (``Outbox.prune``).
 
 Per-key order does not depend on the clocks of the API replicas (review L1): ``seq``
@@ -27,6 +27,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
+from vies_shared import tracing
 from vies_shared.events.base import Event
 from vies_shared.events.envelope import EventMeta, encode, new_event_id
 from vies_shared.events.topics import contacts_topic, events_topic
@@ -147,7 +148,7 @@ class Outbox:
     ) -> tuple[EventMeta, Document]:
         """The CloudEvents attributes and the outbox document of one event."""
         meta, message = encode(event, region=region, correlation_id=correlation_id, causation_id=causation_id)
-        return meta, {
+        document = {
             "_id": meta.id,
             "seq": self.next_seq(),
             "topic": topic or self.topic_for(event),
@@ -158,6 +159,9 @@ class Outbox:
             "created_at": datetime.now(UTC),
             "published_at": None,
         }
+        if traceparent := tracing.current_traceparent():
+            document["traceparent"] = traceparent  # the relay's publish span joins the emitter's trace
+        return meta, document
 
     def tombstone(self, topic: str, key: str) -> Document:
         """An outbox document that publishes a null value for ``key`` (compaction deletes it)."""

@@ -44,11 +44,12 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka import errors as kafka_errors
 from faststream.kafka import KafkaBroker
+from opentelemetry.trace import Span
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from vies_shared import metrics
+from vies_shared import metrics, tracing
 from vies_shared.logging import get_logger
 from vies_shared.messaging.broker import is_refused
 from vies_shared.messaging.outbox import Outbox
@@ -265,14 +266,18 @@ class OutboxRelay:
             await self._replace_producer("sender_stopped", None)
         # Send all, then wait for every ack: the idempotent producer keeps per-partition order.
         futures: list[Any] = []
+        # With tracing on, each record is sent within a producer span child of its emitter's trace,
+        # and the span travels in the record's ce_traceparent header.
+        spans: list[Span | None] = []
         for doc in batch:
+            spans.append(span := tracing.publish_span(doc))
             try:
                 futures.append(
                     await self.broker.publish(
                         doc["value"],
                         topic=doc["topic"],
                         key=doc["key"].encode(),
-                        headers=doc["headers"] or None,
+                        headers=tracing.with_traceparent(doc["headers"], span),
                         no_confirm=True,
                     )
                 )
@@ -280,6 +285,8 @@ class OutboxRelay:
                 futures.append(_failed(exc))
                 break
         outcomes = await self._acknowledgements(futures)
+        for span, outcome in zip(spans, outcomes, strict=False):
+            tracing.end_span(span, outcome if isinstance(outcome, BaseException) else None)
         if len(outcomes) < len(batch) or any(isinstance(o, BaseException) for o in outcomes):
             await self._record_failures(batch, outcomes)
         failed = next((o for o in outcomes if isinstance(o, BaseException)), None)
