@@ -1,8 +1,9 @@
 """The transactional outbox: events written in the same transaction as their state change.
 
 Document shape: ``{_id: ce_id, seq, topic, key, headers, value, type, created_at,
-published_at: null}``, plus ``traceparent`` when emitted within a trace (``vies_shared.tracing``). ``seq`` orders publication; the relay deletes published documents once
-they are older than the retention (``Outbox.prune``).
+published_at: null}``, plus ``traceparent`` when emitted within a trace (``vies_shared.tracing``).
+``seq`` orders publication; the relay deletes published documents once they are older than
+the retention (``Outbox.prune``).
 
 Per-key order does not depend on the clocks of the API replicas (review L1): ``seq``
 starts from the writer's nanosecond clock, then ``Outbox.order`` raises it, inside the
