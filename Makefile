@@ -16,13 +16,16 @@ CHROMIUM ?= /usr/bin/chromium
 DEJAVU_VERSION := 2.37.3
 MISSIONS_FONTS := services/missions/src/vies_missions/fonts
 MAILPIT_VERSION := v1.33.1
+# Jaeger v2 all-in-one (OTLP receiver, traces in memory, web UI) for tracing in `make run` and the tracing test.
+JAEGER_VERSION := v1.75.0
+JAEGER_BUILD := .stack/jaeger-build
 STACK_BIN := .stack/bin
 export GOBIN := $(abspath $(STACK_BIN))
 
-.PHONY: help setup run test lint pytest bench chaos stack-up stack-down clean chromium portal-assets missions-assets portal-messages
+.PHONY: help setup run test lint pytest bench chaos stack-up stack-down clean chromium portal-assets missions-assets portal-messages jaeger
 
 help:
-	@echo "make run    - set up, start Kafka, MongoDB, Mailpit and the four services with demo data"
+	@echo "make run    - set up, start Kafka, MongoDB, Mailpit, Keycloak, Jaeger and the four services with demo data"
 	@echo "make test   - set up and run lint, type checks and the whole test suite on a stack it starts itself"
 	@echo "make lint   - ruff + mypy --strict on shared/ and services/"
 	@echo "make bench  - throughput and latency of the messaging kit against the local stack"
@@ -43,7 +46,20 @@ $(STACK_BIN)/mailpit:
 	mkdir -p $(STACK_BIN)
 	go install github.com/axllent/mailpit@$(MAILPIT_VERSION)
 
-setup: $(STAMP) $(STACK_BIN)/mailpit portal-assets missions-assets
+# Jaeger's module carries a replace directive, which `go install pkg@version` refuses: it is built as
+# the tool of a throw-away module holding the same replace (the versions are Jaeger's own go.mod's).
+$(STACK_BIN)/jaeger:
+	@command -v go >/dev/null || { echo "Go is required to build Jaeger (go not found)"; exit 1; }
+	rm -rf $(JAEGER_BUILD) && mkdir -p $(JAEGER_BUILD) $(STACK_BIN)
+	cd $(JAEGER_BUILD) && go mod init vies.local/jaeger-build && \
+	  go mod edit -replace github.com/Shopify/sarama=github.com/Shopify/sarama@v1.33.0 && \
+	  go get -tool github.com/jaegertracing/jaeger/cmd/jaeger@$(JAEGER_VERSION) && \
+	  go build -o $(abspath $@) github.com/jaegertracing/jaeger/cmd/jaeger
+	rm -rf $(JAEGER_BUILD)
+
+jaeger: $(STACK_BIN)/jaeger
+
+setup: $(STAMP) $(STACK_BIN)/mailpit $(STACK_BIN)/jaeger portal-assets missions-assets
 	$(BIN)/vies stack fetch
 
 # htmx is vendored into the portal's static files (never loaded from a CDN); axe-core is for the tests only.

@@ -1,10 +1,10 @@
 """``vies run``: the whole platform on one machine, as ``make run`` starts it.
 
-Starts the local stack (Keycloak included), then the four services as separate
-processes with demo data, trusting the local Keycloak's tokens (and dev HS256
-tokens: ``VIES_ENV=dev``), waits until every ``/readyz`` answers and Keycloak
-serves the realm, prints where to look and how to sign in, and stops it all
-cleanly on Ctrl-C.
+Starts the local stack (Keycloak included, and Jaeger when ``make jaeger`` has built it), then
+the four services as separate processes with demo data, exporting their traces to Jaeger and
+trusting the local Keycloak's tokens (and dev HS256 tokens: ``VIES_ENV=dev``), waits until every
+``/readyz`` answers and Keycloak serves the realm, prints where to look (Jaeger's URL included)
+and how to sign in, and stops it all cleanly on Ctrl-C.
 
 While it runs, the services are supervised (``service_process.Supervisor``): one
 that exits unexpectedly is reported on the console with the end of its log and
@@ -15,6 +15,7 @@ line saying which services are up.
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import threading
 import time
@@ -35,10 +36,13 @@ def run_platform(root: Path | None = None, *, demo: bool = True) -> int:
     """Run everything until SIGINT/SIGTERM; returns the process exit code."""
     repo = root or find_repo_root()
     started = time.monotonic()
-    stack = LocalStack(
-        StackConfig(root=repo / ".stack", libs_dir=repo / ".stack" / "kafka" / "libs", components=COMPONENTS)
-    )
-    print("Starting Kafka, SecantusDB, Mailpit and Keycloak ...", flush=True)
+    config = StackConfig(root=repo / ".stack", libs_dir=repo / ".stack" / "kafka" / "libs", components=COMPONENTS)
+    stack = LocalStack(config)
+    tracing = stack.jaeger_available()
+    if not tracing:
+        print("Jaeger not built (`make jaeger`): running without tracing.", flush=True)
+        stack = LocalStack(dataclasses.replace(config, components=tuple(c for c in COMPONENTS if c != "jaeger")))
+    print(f"Starting Kafka, SecantusDB, Mailpit, Keycloak{' and Jaeger' if tracing else ''} ...", flush=True)
     stack.fetch_all()
     # Keycloak is waited for below, while the services start: it is the slowest to get ready.
     stack.up(wait_keycloak=False)
@@ -51,6 +55,8 @@ def run_platform(root: Path | None = None, *, demo: bool = True) -> int:
         "VIES_ENV": "dev",
         "VIES_OIDC_ISSUER": stack.keycloak_issuer,
         "VIES_OIDC_AUDIENCE": "vies-api",
+        # The kit traces every service once this names an OTLP receiver (vies_shared.tracing).
+        **({"OTEL_EXPORTER_OTLP_ENDPOINT": stack.otlp_endpoint} if tracing else {}),
     }
     # Notifications checks webhook owners against Keycloak (realm URL defaults to the issuer).
     notifications_env = {
@@ -145,6 +151,14 @@ def banner(stack: LocalStack, services: list[ServiceProcess]) -> str:
         f"  Kafka          {stack.kafka_bootstrap}",
         f"  MongoDB        {stack.mongodb_uri}",
         f"  Mail (SMTP)    {stack.smtp_host}:{stack.smtp_port}  -> read it at {stack.mailpit_url}",
+        *(
+            [
+                f"  Traces         {stack.jaeger_url}   (Jaeger: a trace per request, across Kafka to the email)",
+                f"                 e.g. {stack.jaeger_url}/api/traces?service=vies-recruitment&limit=5",
+            ]
+            if "jaeger" in stack.config.components
+            else []
+        ),
         "",
         "  Sign in (Keycloak, realm vies; passwords for this machine only):",
         f"    Keycloak       {stack.keycloak_url}   issuer {stack.keycloak_issuer}",

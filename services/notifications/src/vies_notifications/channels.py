@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import aiosmtplib
 import httpx
+from opentelemetry.trace import SpanKind
 
 from vies_notifications import metrics
 from vies_notifications.domain import webhooks
@@ -39,6 +40,7 @@ from vies_notifications.domain.delivery import (
 from vies_notifications.domain.privacy import scrub
 from vies_notifications.rendering import Rendered
 from vies_notifications.settings import NotificationsSettings
+from vies_shared import tracing
 from vies_shared.errors import InvalidInput
 
 # What is read of an HTTP answer at most: the status decides the outcome, the body is only drained so a
@@ -78,6 +80,7 @@ class Email:
     to_name: str
     language: str
     content: Rendered
+    traceparent: str | None = None  # of the event that caused it: the send span joins that trace
 
 
 def build_email(settings: NotificationsSettings, email: Email) -> EmailMessage:
@@ -212,7 +215,13 @@ class EmailSender:
                             settle(rest, failure)
                         return outcomes
                 try:
-                    await client.send_message(build_email(self.settings, email))
+                    with tracing.child_span(
+                        "smtp send",
+                        email.traceparent,
+                        kind=SpanKind.CLIENT,
+                        attributes={"vies.notification_id": email.notification_id, "vies.event_id": email.event_id},
+                    ):
+                        await client.send_message(build_email(self.settings, email))
                     settle(index, SENT_OUTCOME)
                 except Exception as exc:  # noqa: BLE001 - classified: 5xx permanent, the rest retried
                     settle(index, _smtp_failure(exc))

@@ -52,6 +52,7 @@ from vies_notifications.domain.delivery import (
 from vies_notifications.domain.privacy import scrub
 from vies_notifications.rendering import SUPPORTED_LANGUAGES, Rendered, render
 from vies_notifications.settings import NotificationsSettings
+from vies_shared import tracing
 from vies_shared.events.notifications import NotificationFailed, NotificationSent
 from vies_shared.logging import get_logger
 from vies_shared.reference import branch_for_region, centre_for_country, head_office
@@ -752,7 +753,13 @@ class DeliveryWorker:
             return None
         attempt.address = address.email
         return channels.Email(
-            attempt.doc["_id"], attempt.doc["event_id"], address.email, address.name, attempt.language or "fr", content
+            attempt.doc["_id"],
+            attempt.doc["event_id"],
+            address.email,
+            address.name,
+            attempt.language or "fr",
+            content,
+            traceparent=attempt.doc.get("traceparent"),
         )
 
     async def _send_sms(self, http: httpx.AsyncClient, attempt: Attempt) -> None:
@@ -764,7 +771,10 @@ class DeliveryWorker:
             attempt.outcome = permanent("recipient has no phone number")
             return
         attempt.address = address.phone
-        attempt.outcome = await channels.send_sms(http, self.settings, attempt.doc["_id"], address.phone, content.sms)
+        with tracing.child_span("sms send", attempt.doc.get("traceparent")):
+            attempt.outcome = await channels.send_sms(
+                http, self.settings, attempt.doc["_id"], address.phone, content.sms
+            )
 
     async def _send_webhook(self, http: httpx.AsyncClient, attempt: Attempt) -> None:
         subscription = await self.runtime.db[store.SUBSCRIPTIONS].find_one({"_id": attempt.doc["recipient"]["id"]})
@@ -786,9 +796,10 @@ class DeliveryWorker:
             attempt.outcome = transient(f"subscription secret unreadable: {exc}")
             return
         attempt.address = subscription["url"]
-        attempt.outcome = await channels.send_webhook(
-            http, self.settings, subscription, secret, attempt.doc["_id"], attempt.doc["payload"] or "{}"
-        )
+        with tracing.child_span("webhook send", attempt.doc.get("traceparent")):
+            attempt.outcome = await channels.send_webhook(
+                http, self.settings, subscription, secret, attempt.doc["_id"], attempt.doc["payload"] or "{}"
+            )
 
     def _secret_box(self) -> sealing.SecretBox:
         box = self.runtime.extras.get("secret_box")

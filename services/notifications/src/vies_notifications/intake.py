@@ -18,7 +18,7 @@ from typing import Any
 from vies_notifications import local_time, projection, store, wakeup
 from vies_notifications.domain import routing
 from vies_notifications.domain.delivery import PENDING, notification_id
-from vies_shared import erasure
+from vies_shared import erasure, tracing
 from vies_shared.events.base import Event, registered_models
 from vies_shared.events.envelope import EventMeta
 from vies_shared.events.recruitment import PersonErased
@@ -205,6 +205,8 @@ def notification_document(
     }
     if due is not None and due > now:
         document["due_at"] = due  # the wait for contact data counts from here (delivery.py)
+    if traceparent := tracing.current_traceparent():
+        document["traceparent"] = traceparent  # its sending joins the trace of the event that caused it
     return document
 
 

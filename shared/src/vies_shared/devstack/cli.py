@@ -25,7 +25,10 @@ from vies_shared.devstack.stack import (
 
 stack_app = typer.Typer(
     name="stack",
-    help="The local real stack: Apache Kafka (KRaft), SecantusDB (MongoDB API), Mailpit (SMTP sink), Keycloak (OIDC).",
+    help=(
+        "The local real stack: Apache Kafka (KRaft), SecantusDB (MongoDB API), Mailpit (SMTP sink), Keycloak (OIDC),"
+        " Jaeger (traces, optional)."
+    ),
     no_args_is_help=True,
 )
 
@@ -36,6 +39,9 @@ _DEFAULT_PORTS = {
     "smtp_port": 1025,
     "mailpit_http_port": 8025,
     "keycloak_port": 8080,
+    "jaeger_otlp_port": 4318,
+    "jaeger_ui_port": 16686,
+    "jaeger_grpc_port": 16685,
 }
 
 RootOpt = Annotated[
@@ -84,6 +90,26 @@ MailpitHttpPortOpt = Annotated[
 KeycloakPortOpt = Annotated[
     int | None,
     typer.Option(envvar="VIES_KEYCLOAK_PORT", help="Keycloak HTTP port. " + _PORT_HELP.format(8080)),
+]
+JaegerOtlpPortOpt = Annotated[
+    int | None,
+    typer.Option(envvar="VIES_JAEGER_OTLP_PORT", help="Jaeger's OTLP/HTTP receiver port. " + _PORT_HELP.format(4318)),
+]
+JaegerUiPortOpt = Annotated[
+    int | None,
+    typer.Option(envvar="VIES_JAEGER_UI_PORT", help="Jaeger's web UI / query API port. " + _PORT_HELP.format(16686)),
+]
+JaegerGrpcPortOpt = Annotated[
+    int | None,
+    typer.Option(envvar="VIES_JAEGER_GRPC_PORT", help="Jaeger's gRPC query port. " + _PORT_HELP.format(16685)),
+]
+TracingOpt = Annotated[
+    bool,
+    typer.Option(
+        "--with-tracing/--without-tracing",
+        help="Also run Jaeger (OTLP receiver, query API; `make jaeger` builds it); services export to it when "
+        "OTEL_EXPORTER_OTLP_ENDPOINT names it.",
+    ),
 ]
 KeycloakOpt = Annotated[
     bool,
@@ -158,12 +184,19 @@ def up(  # options are keyword-only: typer maps them by name
     mailpit_http_port: MailpitHttpPortOpt = None,
     keycloak_port: KeycloakPortOpt = None,
     keycloak: KeycloakOpt = True,
+    with_tracing: TracingOpt = False,
+    jaeger_otlp_port: JaegerOtlpPortOpt = None,
+    jaeger_ui_port: JaegerUiPortOpt = None,
+    jaeger_grpc_port: JaegerGrpcPortOpt = None,
     partitions: PartitionsOpt = 6,
     topic_prefix: PrefixOpt = "",
     libs_dir: LibsOpt = None,
     mailpit_bin: MailpitOpt = None,
 ) -> None:
-    """Start Kafka, SecantusDB, Mailpit and Keycloak (idempotent), wait until healthy, create the topics."""
+    """Start Kafka, SecantusDB, Mailpit and Keycloak (idempotent), wait until healthy, create the topics.
+
+    ``--with-tracing`` also starts Jaeger.
+    """
     root = (root or default_root()).resolve()
     given = {
         "kafka_port": kafka_port,
@@ -172,6 +205,9 @@ def up(  # options are keyword-only: typer maps them by name
         "smtp_port": smtp_port,
         "mailpit_http_port": mailpit_http_port,
         "keycloak_port": keycloak_port,
+        "jaeger_otlp_port": jaeger_otlp_port,
+        "jaeger_ui_port": jaeger_ui_port,
+        "jaeger_grpc_port": jaeger_grpc_port,
     }
     # Unset options keep the ports this root used before, so `up` after `up --kafka-port 0`
     # or after `down` finds the stack where clients expect it.
@@ -189,7 +225,10 @@ def up(  # options are keyword-only: typer maps them by name
         smtp_port=ports["smtp_port"],
         mailpit_http_port=ports["mailpit_http_port"],
         keycloak_port=ports["keycloak_port"],
-        components=COMPONENTS if keycloak else BASE_COMPONENTS,
+        jaeger_otlp_port=ports["jaeger_otlp_port"],
+        jaeger_ui_port=ports["jaeger_ui_port"],
+        jaeger_grpc_port=ports["jaeger_grpc_port"],
+        components=(*BASE_COMPONENTS, *(("keycloak",) if keycloak else ()), *(("jaeger",) if with_tracing else ())),
     )
     stack = LocalStack(config)
     started = time.monotonic()
@@ -206,6 +245,10 @@ def up(  # options are keyword-only: typer maps them by name
         admin = f"{KEYCLOAK_ADMIN[0]}/{KEYCLOAK_ADMIN[1]}"
         typer.echo(f"  Keycloak         {stack.keycloak_url}  (issuer {stack.keycloak_issuer})")
         typer.echo(f"  Keycloak admin   {stack.keycloak_url}/admin  ({admin}, local only)")
+    if with_tracing:
+        typer.echo(
+            f"  Jaeger           {stack.jaeger_url}  (traces; OTEL_EXPORTER_OTLP_ENDPOINT={stack.otlp_endpoint})"
+        )
 
 
 @stack_app.command()

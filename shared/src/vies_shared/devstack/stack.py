@@ -1,4 +1,4 @@
-"""The local real stack: Apache Kafka (KRaft), SecantusDB, Mailpit and Keycloak as plain processes.
+"""The local real stack: Apache Kafka (KRaft), SecantusDB, Mailpit, Keycloak and Jaeger as plain processes.
 
 Everything lives under one root folder::
 
@@ -8,6 +8,7 @@ Everything lives under one root folder::
     <root>/data/{kafka,mongodb,mailpit}/
     <root>/data/keycloak/      Keycloak's home for this root (jars linked from the fetched
                                distribution), its H2 database and the realm it imports
+    <root>/conf/jaeger.yaml    Jaeger's configuration (traces kept in memory only)
     <root>/logs/<component>.log
 
 Servers are started detached, in their own session, so they outlive the Python
@@ -40,9 +41,10 @@ from vies_shared.devstack import _proc
 from vies_shared.devstack._proc import ProcRef
 from vies_shared.events.topics import TopicSpec, all_topics
 
-Component = Literal["kafka", "mongodb", "mailpit", "keycloak"]
-COMPONENTS: Final[tuple[Component, ...]] = ("kafka", "mongodb", "mailpit", "keycloak")
-# What a StackConfig starts unless told otherwise; `vies stack up` and `vies run` add Keycloak.
+Component = Literal["kafka", "mongodb", "mailpit", "keycloak", "jaeger"]
+COMPONENTS: Final[tuple[Component, ...]] = ("kafka", "mongodb", "mailpit", "keycloak", "jaeger")
+# What a StackConfig starts unless told otherwise; `vies stack up` adds Keycloak (and Jaeger with
+# --with-tracing), `vies run` both.
 BASE_COMPONENTS: Final[tuple[Component, ...]] = ("kafka", "mongodb", "mailpit")
 KEYCLOAK_VERSION: Final = "26.7.3"
 KEYCLOAK_REALM: Final = "vies"
@@ -54,6 +56,7 @@ _PORTS: Final[dict[Component, tuple[str, ...]]] = {
     "mongodb": ("mongodb_port",),
     "mailpit": ("smtp_port", "mailpit_http_port"),
     "keycloak": ("keycloak_port",),
+    "jaeger": ("jaeger_otlp_port", "jaeger_ui_port", "jaeger_grpc_port"),
 }
 _PORT_ENV: Final[dict[str, str]] = {
     "kafka_port": "VIES_KAFKA_PORT",
@@ -62,10 +65,14 @@ _PORT_ENV: Final[dict[str, str]] = {
     "smtp_port": "VIES_SMTP_PORT",
     "mailpit_http_port": "VIES_MAILPIT_HTTP_PORT",
     "keycloak_port": "VIES_KEYCLOAK_PORT",
+    "jaeger_otlp_port": "VIES_JAEGER_OTLP_PORT",
+    "jaeger_ui_port": "VIES_JAEGER_UI_PORT",
+    "jaeger_grpc_port": "VIES_JAEGER_GRPC_PORT",
 }
 _STATE_VERSION: Final = 1
 _TOPIC_EXISTS: Final = 36  # Kafka error code TOPIC_ALREADY_EXISTS
 _MAILPIT_HINT: Final = "build it with `make setup`, or `GOBIN=<root>/bin go install github.com/axllent/mailpit@v1.33.1`"
+_JAEGER_HINT: Final = "build it with `make jaeger` (Go; see the Makefile)"
 
 T = TypeVar("T")
 
@@ -85,6 +92,12 @@ class StackConfig:
     smtp_port: int = 1025
     mailpit_http_port: int = 8025
     keycloak_port: int = 8080
+    jaeger_otlp_port: int = 4318
+    """Jaeger's OTLP receiver (HTTP/protobuf): the services' ``OTEL_EXPORTER_OTLP_ENDPOINT``."""
+    jaeger_ui_port: int = 16686
+    """Jaeger's web UI and query API (``/api/traces``)."""
+    jaeger_grpc_port: int = 16685
+    """Jaeger's query API over gRPC (unused here, but it listens)."""
     components: tuple[Component, ...] = BASE_COMPONENTS
     """What :meth:`LocalStack.up` starts (``COMPONENTS`` for all, Keycloak included)."""
     partitions: int = 6
@@ -93,6 +106,8 @@ class StackConfig:
     """Kafka jars; default ``<root>/kafka/libs``."""
     mailpit_bin: Path | None = None
     """Mailpit binary; default ``<root>/bin/mailpit``, then ``mailpit`` on PATH."""
+    jaeger_bin: Path | None = None
+    """Jaeger (v2, all-in-one) binary; default ``<root>/bin/jaeger``, then ``jaeger`` on PATH."""
     pom_file: Path | None = None
     """Maven file for :meth:`LocalStack.fetch`; default ``deploy/local/pom.xml`` of the repo."""
     java: str | None = None
@@ -123,7 +138,7 @@ class StackConfig:
 
 
 class LocalStack:
-    """Kafka, SecantusDB and Mailpit for development and tests, driven synchronously."""
+    """Kafka, SecantusDB, Mailpit, Keycloak and Jaeger for development and tests, driven synchronously."""
 
     def __init__(self, config: StackConfig) -> None:
         self.config = config
@@ -160,6 +175,7 @@ class LocalStack:
             topic_prefix=str(saved.get("topic_prefix", "")),
             libs_dir=Path(saved["libs_dir"]) if saved.get("libs_dir") else None,
             mailpit_bin=Path(saved["mailpit_bin"]) if saved.get("mailpit_bin") else None,
+            jaeger_bin=Path(saved["jaeger_bin"]) if saved.get("jaeger_bin") else None,
             python=str(saved.get("python", sys.executable)),
             auto_create_topics=bool(saved.get("auto_create_topics", False)),
             components=tuple(c for c in COMPONENTS if c in saved.get("components", BASE_COMPONENTS)),
@@ -171,6 +187,9 @@ class LocalStack:
             mongodb_port=int(ports.get("mongodb_port", 0)),
             smtp_port=int(ports.get("smtp_port", 0)),
             mailpit_http_port=int(ports.get("mailpit_http_port", 0)),
+            jaeger_otlp_port=int(ports.get("jaeger_otlp_port", 0)),
+            jaeger_ui_port=int(ports.get("jaeger_ui_port", 0)),
+            jaeger_grpc_port=int(ports.get("jaeger_grpc_port", 0)),
         )
         return cls(cfg)
 
@@ -217,6 +236,16 @@ class LocalStack:
     def keycloak_issuer(self) -> str:
         """The issuer of the ``vies`` realm's tokens (``VIES_OIDC_ISSUER`` of the services)."""
         return f"{self.keycloak_url}/realms/{KEYCLOAK_REALM}"
+
+    @property
+    def otlp_endpoint(self) -> str:
+        """Jaeger's OTLP receiver, the services' ``OTEL_EXPORTER_OTLP_ENDPOINT``."""
+        return f"http://127.0.0.1:{self._port('jaeger_otlp_port')}"
+
+    @property
+    def jaeger_url(self) -> str:
+        """Jaeger's web UI and query API base URL, e.g. ``http://127.0.0.1:16686``."""
+        return f"http://127.0.0.1:{self._port('jaeger_ui_port')}"
 
     @property
     def ports(self) -> dict[str, int]:
@@ -380,6 +409,28 @@ class LocalStack:
             raise StackError(f"Mailpit not found at {default} nor on PATH: {_MAILPIT_HINT}")
         return found
 
+    def jaeger_available(self) -> bool:
+        """Whether the Jaeger binary is there (``make jaeger`` builds it)."""
+        try:
+            self._jaeger_bin()
+        except StackError:
+            return False
+        return True
+
+    def _jaeger_bin(self) -> str:
+        if self.config.jaeger_bin is not None:
+            path = self.config.jaeger_bin.expanduser().resolve()
+            if not path.is_file():
+                raise StackError(f"Jaeger binary {path} not found: {_JAEGER_HINT}")
+            return str(path)
+        default = self.root / "bin" / "jaeger"
+        if default.is_file():
+            return str(default)
+        found = shutil.which("jaeger")
+        if found is None:
+            raise StackError(f"Jaeger not found at {default} nor on PATH: {_JAEGER_HINT}")
+        return found
+
     # ---------------------------------------------------------------- up/down
 
     def up(self, *, wait_keycloak: bool = True) -> None:
@@ -401,6 +452,8 @@ class LocalStack:
                 self._check_ports_free(comp)
             if "mailpit" in to_start:
                 self._mailpit_bin()
+            if "jaeger" in to_start:
+                self._jaeger_bin()
             if "mongodb" in to_start:
                 self._check_secantus()
             if "keycloak" in to_start:
@@ -409,7 +462,7 @@ class LocalStack:
             try:
                 # Launch the quick ones first, then Keycloak (the slowest to get ready);
                 # Kafka's one-off format then runs in their shadow.
-                for comp in ("mailpit", "mongodb", "keycloak", "kafka"):
+                for comp in ("mailpit", "jaeger", "mongodb", "keycloak", "kafka"):
                     if comp in to_start:
                         self._launch(comp)
                         launched.append(comp)
@@ -494,6 +547,14 @@ class LocalStack:
         """Start Mailpit again on the same ports; returns once it is healthy."""
         self._start("mailpit")
 
+    def start_jaeger(self) -> None:
+        """Start Jaeger (its traces are kept in memory: a restart forgets them); returns once it answers."""
+        self._start("jaeger")
+
+    def stop_jaeger(self) -> None:
+        """Stop Jaeger."""
+        self._stop("jaeger")
+
     def start_keycloak(self) -> None:
         """Start Keycloak (fetched first if needed) with the realm imported; returns once it serves the realm.
 
@@ -557,6 +618,8 @@ class LocalStack:
             argv = self._mongodb_argv()
         elif comp == "keycloak":
             argv, env = self._keycloak_argv()
+        elif comp == "jaeger":
+            argv = self._jaeger_argv()
         else:
             argv = self._mailpit_argv()
         ref = _proc.spawn(argv, self.log_path(comp), cwd=self.root, env=env)
@@ -698,6 +761,18 @@ class LocalStack:
             "--database", str(data / "mailpit.db"),  # last: it is the process marker
         ]  # fmt: skip
 
+    def _jaeger_argv(self) -> list[str]:
+        conf = self.root / "conf"
+        conf.mkdir(parents=True, exist_ok=True)
+        config = conf / "jaeger.yaml"
+        config.write_text(
+            jaeger_config(
+                self._ports["jaeger_otlp_port"], self._ports["jaeger_ui_port"], self._ports["jaeger_grpc_port"]
+            ),
+            encoding="utf-8",
+        )
+        return [self._jaeger_bin(), "--config", str(config)]  # last: it is the process marker
+
     def _find_realm_file(self) -> Path:
         if self.config.realm_file is not None:
             if not self.config.realm_file.is_file():
@@ -785,6 +860,8 @@ class LocalStack:
             return _proc.port_accepts(self._ports["mongodb_port"]) and _mongo_ready(self.mongodb_uri)
         if comp == "keycloak":
             return _proc.port_accepts(self._ports["keycloak_port"]) and _keycloak_ready(self.keycloak_issuer)
+        if comp == "jaeger":
+            return _proc.port_accepts(self._ports["jaeger_otlp_port"]) and _jaeger_ready(self.jaeger_url)
         return _mailpit_ready(self.mailpit_url)
 
     def _wait_healthy(self, comp: Component) -> None:
@@ -866,6 +943,7 @@ class LocalStack:
             "topic_prefix": self.config.topic_prefix,
             "libs_dir": str(self.libs_dir),
             "mailpit_bin": str(self.config.mailpit_bin.resolve()) if self.config.mailpit_bin else None,
+            "jaeger_bin": str(self.config.jaeger_bin.resolve()) if self.config.jaeger_bin else None,
             "python": self.config.python,
             "auto_create_topics": self.config.auto_create_topics,
             "components": sorted(set(state.get("config", {}).get("components", [])) | set(self.config.components)),
@@ -878,6 +956,8 @@ class LocalStack:
             "smtp": f"127.0.0.1:{self._ports['smtp_port']}",
             "mailpit_url": f"http://127.0.0.1:{self._ports['mailpit_http_port']}",
             "keycloak_url": f"http://127.0.0.1:{self._ports['keycloak_port']}",
+            "otlp_endpoint": f"http://127.0.0.1:{self._ports['jaeger_otlp_port']}",
+            "jaeger_url": f"http://127.0.0.1:{self._ports['jaeger_ui_port']}",
         }
         state.setdefault("components", {})
         return state
@@ -1155,6 +1235,62 @@ def _mailpit_ready(base_url: str) -> bool:
         return resp.status_code == 200 and "Version" in resp.json()
     except (httpx.HTTPError, ValueError):
         return False
+
+
+def _jaeger_ready(base_url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"{base_url}/api/services", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def jaeger_config(otlp_port: int, ui_port: int, grpc_port: int) -> str:
+    """Jaeger v2's configuration for the local stack: OTLP over HTTP in, traces in memory, the UI and query API.
+
+    Only these three ports on 127.0.0.1: no other receiver (gRPC OTLP, Jaeger, Zipkin), no
+    sampling or health endpoints and no metrics port, so two stacks (development, tests) can run side by side.
+    """
+    return f"""\
+service:
+  extensions: [jaeger_storage, jaeger_query]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [batch]
+      exporters: [jaeger_storage_exporter]
+  telemetry:
+    metrics:
+      level: none
+    logs:
+      level: warn
+extensions:
+  jaeger_storage:
+    backends:
+      memstore:
+        memory:
+          max_traces: 20000
+  jaeger_query:
+    enable_tracing: false  # its own traces would go to an OTLP receiver on 4317 that is not there
+    storage:
+      traces: memstore
+    http:
+      endpoint: 127.0.0.1:{ui_port}
+    grpc:
+      endpoint: 127.0.0.1:{grpc_port}
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:{otlp_port}
+processors:
+  batch:
+    timeout: 200ms
+exporters:
+  jaeger_storage_exporter:
+    trace_storage: memstore
+"""
 
 
 def find_repo_root(start: Path | None = None) -> Path:

@@ -11,6 +11,9 @@ Keycloak starts lazily, only when a test asks for ``vies_keycloak`` (about 20-50
 on a free port, with the ``vies`` realm imported and its mail going to the
 session's Mailpit; it stops at the end of the session. ``VIES_TEST_KEYCLOAK_URL``
 points at a running one instead (it must have the realm of deploy/local).
+
+Jaeger starts lazily too, for a test asking for ``vies_jaeger`` (the binary ``make jaeger``
+builds), on free ports; ``VIES_TEST_JAEGER_URL`` and ``VIES_TEST_OTLP_ENDPOINT`` name a running one.
 """
 
 from __future__ import annotations
@@ -45,6 +48,14 @@ class StackEndpoints:
     smtp_port: int
     mailpit_url: str
     stack: Any | None = None
+
+
+@dataclass
+class JaegerEndpoints:
+    """Where the test Jaeger receives traces (``OTEL_EXPORTER_OTLP_ENDPOINT``) and answers queries."""
+
+    otlp_endpoint: str
+    url: str
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -89,6 +100,10 @@ def vies_stack() -> Iterator[StackEndpoints]:
         mailpit_bin=root / ".stack" / "bin" / "mailpit",
         keycloak_port=0,
         keycloak_dist=root / ".stack" / "keycloak" / f"keycloak-{KEYCLOAK_VERSION}",
+        jaeger_otlp_port=0,
+        jaeger_ui_port=0,
+        jaeger_grpc_port=0,
+        jaeger_bin=root / ".stack" / "bin" / "jaeger",
     )
     stack = LocalStack(config)
     stack.fetch()
@@ -137,6 +152,38 @@ def vies_keycloak(vies_stack: StackEndpoints) -> Iterator[KeycloakEndpoints]:
         yield KeycloakEndpoints(url=stack.keycloak_url)
     finally:
         stack.stop_keycloak()
+        if own:
+            stack.down(wipe=True)
+
+
+@pytest.fixture(scope="session")
+def vies_jaeger(vies_stack: StackEndpoints) -> Iterator[JaegerEndpoints]:
+    """Jaeger (OTLP receiver, traces in memory, query API), started on first use on free ports."""
+    url, otlp = os.environ.get("VIES_TEST_JAEGER_URL"), os.environ.get("VIES_TEST_OTLP_ENDPOINT")
+    if url and otlp:
+        yield JaegerEndpoints(otlp_endpoint=otlp.rstrip("/"), url=url.rstrip("/"))
+        return
+    from vies_shared.devstack import LocalStack, StackConfig
+
+    own = vies_stack.stack is None
+    stack: LocalStack = vies_stack.stack  # type: ignore[assignment]  # replaced below when None
+    if own:
+        root = _repo_root()
+        stack = LocalStack(
+            StackConfig(
+                root=root / f".stack-test-{os.getpid()}-jaeger",
+                components=("jaeger",),
+                jaeger_otlp_port=0,
+                jaeger_ui_port=0,
+                jaeger_grpc_port=0,
+                jaeger_bin=root / ".stack" / "bin" / "jaeger",
+            )
+        )
+    try:
+        stack.start_jaeger()
+        yield JaegerEndpoints(otlp_endpoint=stack.otlp_endpoint, url=stack.jaeger_url)
+    finally:
+        stack.stop_jaeger()
         if own:
             stack.down(wipe=True)
 
