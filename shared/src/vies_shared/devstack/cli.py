@@ -131,6 +131,14 @@ MailpitOpt = Annotated[
         help="Mailpit binary (default: <root>/bin/mailpit, then PATH).",
     ),
 ]
+JaegerBinOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--jaeger-bin",
+        envvar="VIES_JAEGER_BIN",
+        help="Jaeger binary (default: <root>/bin/jaeger, then PATH).",
+    ),
+]
 
 
 def default_root() -> Path:
@@ -192,6 +200,7 @@ def up(  # options are keyword-only: typer maps them by name
     topic_prefix: PrefixOpt = "",
     libs_dir: LibsOpt = None,
     mailpit_bin: MailpitOpt = None,
+    jaeger_bin: JaegerBinOpt = None,
 ) -> None:
     """Start Kafka, SecantusDB, Mailpit and Keycloak (idempotent), wait until healthy, create the topics.
 
@@ -219,6 +228,7 @@ def up(  # options are keyword-only: typer maps them by name
         topic_prefix=topic_prefix,
         libs_dir=libs_dir,
         mailpit_bin=mailpit_bin,
+        jaeger_bin=jaeger_bin,
         kafka_port=ports["kafka_port"],
         kafka_controller_port=ports["kafka_controller_port"],
         mongodb_port=ports["mongodb_port"],
