@@ -18,6 +18,7 @@ from typing import Any
 from vies_shared.catalogue.sources import EventEntry
 from vies_shared.events.envelope import CONTENT_TYPE, NO_REGION, REQUIRED_HEADERS, SPEC_VERSION, EventMeta
 from vies_shared.reference import centre_for_country, regions
+from vies_shared.tracing import TRACEPARENT_HEADER
 
 JsonSchema = dict[str, Any]
 
@@ -42,6 +43,10 @@ HEADER_DOCS: dict[str, str] = {
     "ce_correlationid": "Id of the request or event chain that led here (the event's own ce_id when it starts one).",
     "ce_causationid": "ce_id of the event that caused this one, absent when a request caused it.",
     "content-type": "Media type of the value, `application/json`.",
+    TRACEPARENT_HEADER: (
+        "CloudEvents distributed-tracing extension: W3C `traceparent` of the span that published the record, "
+        "sent when the platform traces; continue your trace from it or ignore it."
+    ),
 }
 
 # Plausible values by field name, used when the model gives no example.
@@ -83,11 +88,11 @@ NAME_BY_KEY: dict[str, str] = {
 
 
 def header_names() -> list[str]:
-    """Every header the envelope can send, in the order it sends them."""
+    """Every header the envelope can send, in the order it sends them, then the relay's ``ce_traceparent``."""
     sample = EventMeta(
         id="x", source="x", type="x", time=EXAMPLE_TIME, subject="x", schema_version=1, causation_id="x"
     ).as_headers()
-    return list(sample)
+    return [*sample, TRACEPARENT_HEADER]
 
 
 def always_sent_headers() -> list[str]:
