@@ -172,6 +172,8 @@ ROWS: dict[tuple[str, str, str], Row] = {
         _roles(candidate=SCOPED, volunteer=SCOPED), body={"phone": "+33612345678"}
     ),
     ("recruitment", "DELETE", "/persons/{person_id}"): Row(_staff_only(), late=2),
+    # A candidate asks for their own erasure (the own one is engaged: 409); staff erase with DELETE.
+    ("recruitment", "POST", "/persons/{person_id}/erasure-request"): Row(_roles(candidate=SCOPED), staff=403, late=2),
     # Public guidance: which scheme fits a project, for anyone (a prospective authority or candidate).
     ("recruitment", "GET", "/schemes"): Row(_roles(ALLOW), anonymous=OK),
     # Public: a portal's anonymous visitors check their eligibility (limited per client address).

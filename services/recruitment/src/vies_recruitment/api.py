@@ -242,6 +242,16 @@ async def erase_person(person_id: PersonId, principal: CurrentPrincipal, runtime
     return await use_cases.erase_person(runtime, principal, person_id)
 
 
+@router.post("/persons/{person_id}/erasure-request", tags=["persons"])
+async def request_erasure(person_id: PersonId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
+    """A candidate asks for the erasure of their own data: done at once, as ``DELETE`` does for staff.
+
+    Only the candidate whose token's ``sub`` is the id (403 otherwise); 409 once engaged (a
+    volunteer's contract is followed up: staff erase then); 404 when nothing is held; idempotent.
+    """
+    return await use_cases.erase_person(runtime, principal, person_id, asked_by_the_person=True)
+
+
 # --- guidance ------------------------------------------------------------------------------
 
 

@@ -1030,14 +1030,22 @@ async def update_contact(runtime: Runtime, principal: Principal, person_id: str,
     return await _transaction(runtime, work)
 
 
-async def erase_person(runtime: Runtime, principal: Principal, person_id: str) -> Document:
+async def erase_person(
+    runtime: Runtime, principal: Principal, person_id: str, *, asked_by_the_person: bool = False
+) -> Document:
     """Right to erasure: remove the person's personal data everywhere in this service.
 
     Keeps anonymous facts (scheme, dates, statuses, eligibility) for statistics;
     open applications are withdrawn; pending and past ``ContactUpdated`` outbox copies
     are deleted; ``PersonErased`` and a tombstone on the contacts topic go out.
+
+    Staff erase anyone; ``asked_by_the_person``: a candidate asks for their own data only, and
+    not once engaged (a volunteer's contract is followed through missions: staff decide then).
     """
-    principal.require_role("staff")
+    if not asked_by_the_person:
+        principal.require_role("staff")
+    elif principal.role != "candidate" or principal.sub != person_id:
+        raise Forbidden("a candidate may ask for the erasure of their own data only")
 
     async def work(uow: UnitOfWork) -> Document:
         person = await uow.db[store.PERSONS].find_one({"_id": person_id}, session=uow.session)
@@ -1050,6 +1058,10 @@ async def erase_person(runtime: Runtime, principal: Principal, person_id: str) -
         if already:
             assert person is not None
             return {"person_id": person_id, "erased_at": person["erased_at"], "applications": len(applications)}
+        if asked_by_the_person and any(a["status"] == states.ENGAGED for a in applications):
+            raise NotAllowedInState(
+                "an engaged volunteer's data is kept for the contract: ask the agency's staff for erasure"
+            )
         erased_at = now()
         await uow.db[store.PERSONS].replace_one(
             {"_id": person_id}, {"_id": person_id, "erased_at": erased_at}, upsert=True, session=uow.session

@@ -109,3 +109,70 @@ async def test_erasure_removes_personal_data_and_tombstones_the_contact(
             raw = (record.value or b"").decode() + "".join((v or b"").decode() for _, v in record.headers)
             for value in PERSONAL:
                 assert value not in raw, f"{value!r} on the events topic in {record.value!r}"
+
+
+async def test_a_candidate_asks_for_the_erasure_of_their_own_data(
+    vies_settings: Any, vies_stack: Any, topic_prefix: str
+) -> None:
+    settings = vies_settings("recruitment", RecruitmentSettings)
+    async with running(create(settings), settings) as svc:
+        bootstrap = vies_stack.kafka_bootstrap
+        await seed_directory(svc, bootstrap, topic_prefix)
+        authority = svc.auth("authority", "agent-1", authority_id="auth-1")
+        c = svc.client
+        pids = []
+        for title in ("Wells", "Schools"):
+            pid = (await c.post("/positions", json=position(title=title), headers=authority)).json()["position_id"]
+            assert (await c.post(f"/positions/{pid}/publish", headers=authority)).status_code == 200
+            pids.append(pid)
+
+        me = svc.auth("candidate", "cand-forget-me")
+        body = candidate(NAME, EMAIL, birth_date=BIRTH, phone=PHONE)
+        body["motivation"] = MOTIVATION
+        mine = (await c.post(f"/positions/{pids[0]}/applications", json=body, headers=me)).json()
+        assert (await c.post(f"/applications/{mine['application_id']}/shortlist", headers=authority)).status_code == 200
+        # another candidate, engaged: their contract is followed up, so they cannot erase by themselves
+        engaged = svc.auth("candidate", "cand-engaged")
+        other = candidate("Ibrahima Sow", "ibrahima.sow@example.org")
+        aid = (await c.post(f"/positions/{pids[1]}/applications", json=other, headers=engaged)).json()["application_id"]
+        for step, payload in (("shortlist", None), ("interview", {"at": "2026-12-10T10:00:00Z"}), ("select", None)):
+            assert (await c.post(f"/applications/{aid}/{step}", json=payload, headers=authority)).status_code == 200
+        contract = {"starts_on": "2027-03-01", "ends_on": "2028-02-29"}
+        assert (await c.post(f"/applications/{aid}/engage", json=contract, headers=engaged)).status_code == 403
+        assert (await c.post(f"/applications/{aid}/engage", json=contract, headers=authority)).status_code == 200
+
+        # only the candidate themself: not another candidate, the authority, a volunteer token or staff (DELETE)
+        ask = "/persons/cand-forget-me/erasure-request"
+        for someone in (
+            engaged,
+            authority,
+            svc.auth("volunteer", "cand-forget-me"),
+            svc.auth("staff", "staffer"),
+        ):
+            assert (await c.post(ask, headers=someone)).status_code == 403
+        assert (
+            await c.post("/persons/cand-nothing/erasure-request", headers=svc.auth("candidate", "cand-nothing"))
+        ).status_code == 404
+        r = await c.post("/persons/cand-engaged/erasure-request", headers=engaged)
+        assert r.status_code == 409 and "engaged" in r.json()["detail"], r.text
+        assert (await c.get("/persons/cand-engaged", headers=engaged)).json()["name"] == "Ibrahima Sow"
+
+        r = await c.post(ask, headers=me)
+        assert r.status_code == 200, r.text
+        assert r.json()["person_id"] == "cand-forget-me" and r.json()["applications"] == 1
+        assert (await c.post(ask, headers=me)).status_code == 200  # idempotent
+
+        db = svc.runtime.db
+        for name in await db.list_collection_names():
+            async for doc in db[name].find({}):
+                text = json.dumps(doc, default=str, ensure_ascii=False)
+                for value in PERSONAL:
+                    assert value not in text, f"{value!r} left in {name}: {text[:300]}"
+        app = (await c.get(f"/applications/{mine['application_id']}", headers=me)).json()
+        assert app["candidate"] is None and app["status"] == "withdrawn" and app["scheme"] == "vsi"
+        held = (await c.get("/persons/cand-forget-me", headers=me)).json()
+        assert held["erased_at"] and "name" not in held
+
+        events = KafkaProbe(bootstrap, [events_topic("recruitment", topic_prefix)])
+        [erased] = await events.wait_for("recruitment.PersonErased")
+        assert erased["value"] == {"person_id": "cand-forget-me"}
