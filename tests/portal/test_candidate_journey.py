@@ -13,7 +13,7 @@ from playwright.async_api import BrowserContext, expect
 from vies_shared.testing.helpers import wait_until
 
 from .conftest import PortalStack
-from .journey import Journey
+from .journey import Journey, sign_in
 
 pytestmark = pytest.mark.integration
 
@@ -44,6 +44,25 @@ async def test_candidate_registers_verifies_searches_and_applies(
 
     await page.goto(portal_stack.url + "/")
     await journey.look("home")
+    # The pre-check first: a French-Senegalese dual national who served 70 months of VSI elsewhere.
+    await page.get_by_role("link", name="Suis-je éligible ?").first.click()
+    await page.fill("#birth_date", "1990-04-02")
+    await page.select_option("#nationality", "FR")
+    await page.select_option("#other_nationality_1", "SN")
+    await page.select_option("#residence_country", "FR")
+    await page.get_by_text("VSI : j'ai déjà été volontaire de solidarité internationale").click()
+    await page.fill("#vsi_months_served_elsewhere", "70")
+    await page.select_option("#destination_country", "SN")
+    await page.fill("#starts_on", "2027-09-01")
+    await page.fill("#duration_months", "12")
+    await page.select_option("#scheme", "vsi")
+    await page.get_by_role("button", name="Vérifier mon éligibilité").click()
+    result = page.locator(".result-list li.no")
+    await expect(result).to_contain_text("un pays dont vous avez la nationalité")
+    await expect(result).to_contain_text("ne peut dépasser 72 mois")
+    await expect(result.locator(".source").first).to_contain_text("Loi n° 2005-159")
+    await expect(page.locator("#other_nationality_1")).to_have_value("SN")
+    await journey.look("eligibility of a dual national, with the rules' sources")
     await page.get_by_role("link", name="Créer un compte").first.click()
     await page.wait_for_url("**/registration**")
     await journey.look("provider registration", audit=False)
@@ -124,17 +143,32 @@ async def test_candidate_registers_verifies_searches_and_applies(
     await page.get_by_role("link", name="Mes données personnelles").click()
     await expect(page.locator("#name")).to_have_value("Awa Ndiaye")
     await journey.look("my personal data")
+    await page.get_by_role("link", name="Demander l'effacement de mes données").click()
+    await journey.look("erasure confirmation")
+    await page.get_by_role("link", name="Non, garder mes données").click()
 
     await journey.revisit_in("en")
+    await page.goto(portal_stack.url + "/my/data")
     await expect(page.get_by_role("heading", level=1)).to_have_text("My personal data")
+    # Erasure, confirmed: the data goes through recruitment, the session ends here and at the provider.
+    await page.get_by_role("link", name="Ask for my data to be erased").click()
+    await page.get_by_role("button", name="Yes, erase my personal data").click()
+    await page.wait_for_url(portal_stack.url + "/my/data/erased/en")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Your personal data has been erased")
+    await expect(page.get_by_role("link", name="Sign in")).to_be_visible()
+    await journey.look("data erased, signed out")
+    await page.goto(portal_stack.url + "/my/data/erased/fr")
+    await journey.look("fr data erased")
+    await sign_in(page, portal_stack.url, username, password, "/my/data")
+    await expect(page.get_by_text("Vos données personnelles ont été effacées le")).to_be_visible()
+    await expect(page.locator("#name")).to_have_count(0)  # nothing held, nothing to correct
+    await journey.look("my personal data, erased")
     journey.assert_clean()
 
 
 async def test_an_ineligible_candidate_sees_the_reason(portal_stack: PortalStack, context: BrowserContext) -> None:
     page = await context.new_page()
     journey = Journey(page, "candidate-ineligible", portal_stack.url)
-    from .journey import sign_in
-
     await sign_in(page, portal_stack.url, "thomas.candidate", "candidate-demo-pass", "/positions/pos-demo-sc-majunga")
     await page.get_by_role("link", name="Candidater à cette offre").click()
     await page.fill("#name", "Thomas Martin")
@@ -146,6 +180,7 @@ async def test_an_ineligible_candidate_sees_the_reason(portal_stack: PortalStack
     await page.wait_for_url("**/my/applications/*")
     await expect(page.locator(".current-status")).to_contain_text("Examinée : non éligible")
     await expect(page.locator(".reasons li").first).to_be_visible()
+    await expect(page.locator(".reasons .source").first).to_contain_text("Code du service national")
     await journey.look("ineligible with the reason")
     # An ineligible application is closed: nothing to withdraw.
     await expect(page.get_by_role("link", name="Retirer ma candidature")).to_have_count(0)

@@ -8,7 +8,7 @@ import structlog
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from vies_portal import i18n
+from vies_portal import facts, i18n
 from vies_portal.apis import ApiError, ApiUnavailable, together
 from vies_portal.forms import countries, words
 from vies_portal.oidc import ProviderError, person_from
@@ -125,15 +125,20 @@ async def callback(
 async def sign_out(request: Request) -> Response:
     """Forget the session here and end it at the provider (RP-initiated logout)."""
     await checked_form(request)
+    return await _end_session(request, "/signed-out")
+
+
+async def _end_session(request: Request, landing: str) -> Response:
+    """Forget the session here, then off to the provider's logout, which comes back to ``landing``."""
     session = session_of(request)
     id_token = str((session.tokens or {}).get("id_token", ""))
     request.state.drop_session = True
     settings = portal_of(request).settings
-    after = f"{settings.public_url.rstrip('/')}/signed-out"
+    after = f"{settings.public_url.rstrip('/')}{landing}"
     try:
         url = await portal_of(request).provider.logout_url(id_token, after)
     except ProviderError:
-        url = "/signed-out"
+        url = landing
     return RedirectResponse(url, status_code=303)
 
 
@@ -166,41 +171,29 @@ def _application_body(values: dict[str, str]) -> dict[str, Any]:
         "disability": values.get("disability") == "on",
         "languages": words(values.get("languages")),
         "skills": words(values.get("skills")),
+        **facts.application_facts(values),
     }
     if values.get("phone"):
         candidate["phone"] = values["phone"]
     return {"candidate": candidate, "motivation": values.get("motivation", "")}
 
 
-def _field_errors(request: Request, exc: ApiError) -> dict[str, str]:
+def _field_errors(request: Request, exc: ApiError, values: dict[str, str] | None = None) -> dict[str, str]:
     """API field errors keyed by form field, in the person's words."""
-    errors: dict[str, str] = {}
-    for name, message in exc.fields.items():
-        field = name.removeprefix("candidate.").split(".")[0]
-        errors[field] = _field_message(request, message)
-    return errors
+    return facts.field_errors(request, exc.fields, values or {})
 
 
-def _field_message(request: Request, message: str) -> str:
-    lowered = message.lower()
-    if "valid date" in lowered or ("date" in lowered and "input" in lowered):
-        return _(request, "Enter a date as day, month and year.")
-    if "pattern" in lowered or "string should match" in lowered:
-        return _(request, "Choose a value from the list.")
-    if "at least 1 character" in lowered or "field required" in lowered or "none is not" in lowered:
-        return _(request, "This field is required.")
-    if "valid" in lowered:
-        return _(request, "This value is not valid.")
-    return _(request, "This value is not valid.")
+APPLY_REQUIRED = ("name", "birth_date", "nationality", "residence_country")
 
 
 def _required(request: Request, values: dict[str, str]) -> dict[str, str]:
-    """Errors the portal sees before asking the API (the same messages as the API's)."""
-    errors = {}
-    for name in ("name", "birth_date", "nationality", "residence_country"):
-        if not values.get(name, "").strip():
-            errors[name] = _(request, "This field is required.")
-    return errors
+    """Errors the portal sees before asking the API (the same messages as the API's).
+
+    A VEC candidate must say whether they go as an employee or a retiree: unanswered, screening
+    would close the application as ineligible for a missing fact.
+    """
+    required = APPLY_REQUIRED + (("employment",) if values.get("position_scheme") == "vec" else ())
+    return facts.missing(request, values, required)
 
 
 @router.get("/positions/{position_id}/apply")
@@ -219,6 +212,7 @@ async def apply_form(request: Request, position_id: str) -> Response:
         "language": profile.get("language") or i18n.pick(session_of(request).lang),
         "languages": ", ".join(profile.get("languages") or []),
         "skills": ", ".join(profile.get("skills") or []),
+        **facts.from_profile(profile),
     }
     return _apply_page(request, found, values, {}, "")
 
@@ -249,6 +243,8 @@ def _apply_page(
         errors=errors,
         problem=problem,
         countries=countries(lang),
+        permits=facts.RESIDENCE_PERMITS,
+        employments=facts.EMPLOYMENTS,
         **extra,
     )
 
@@ -258,7 +254,12 @@ async def apply(request: Request, position_id: str) -> Response:
     """Send the application; on any error the form comes back with what was typed."""
     require(request, "candidate")
     values = await checked_form(request)
-    position: dict[str, Any] = {"position_id": position_id, "title": values.get("position_title", "")}
+    # The form carries the position's title and scheme back, so that an error page needs no API call.
+    position: dict[str, Any] = {
+        "position_id": position_id,
+        "title": values.get("position_title", ""),
+        "scheme": values.get("position_scheme", ""),
+    }
     errors = _required(request, values)
     if errors:
         message = _(request, "Some fields are not valid: see the messages beside them.")
@@ -274,7 +275,7 @@ async def apply(request: Request, position_id: str) -> Response:
             request,
             position,
             values,
-            _field_errors(request, exc),
+            _field_errors(request, exc, values),
             error_message(request, exc),
             status=exc.status,
             reason=state_reason(exc),
@@ -367,12 +368,16 @@ async def my_data(request: Request, saved: str = "") -> Response:
     """What the platform holds about the candidate, a form to correct the contact data, and erasure."""
     person = require(request, "candidate", "volunteer")
     profile = await _profile(request, person["sub"])
-    values = {k: str(profile.get(k) or "") for k in ("name", "phone", "language")}
+    # An erased record keeps only the date of its erasure: nothing personal to show or correct.
+    erased_at = profile.get("erased_at")
+    held = {} if erased_at else profile
+    values = {k: str(held.get(k) or "") for k in ("name", "phone", "language")}
     return render(
         request,
         "my_data.html",
         _(request, "My personal data"),
-        profile=profile,
+        profile=held,
+        erased_at=erased_at,
         values=values,
         errors={},
         saved=bool(saved),
@@ -402,3 +407,54 @@ async def correct_data(request: Request) -> Response:
             saved=False,
         )
     return RedirectResponse("/my/data?saved=1", status_code=303)
+
+
+# --- erasure -------------------------------------------------------------------------------
+
+
+@router.get("/my/data/erasure")
+async def erasure_confirm(request: Request) -> Response:
+    """Ask before erasing: what happens, what is kept, and that it cannot be undone."""
+    require(request, "candidate")
+    return _erasure_page(request, "", "")
+
+
+def _erasure_page(request: Request, problem: str, reason: str, status: int = 200) -> Response:
+    return render(
+        request,
+        "my_data_erasure.html",
+        _(request, "Erase my personal data"),
+        status=status,
+        errors={},
+        problem=problem,
+        reason=reason,
+    )
+
+
+@router.post("/my/data/erasure")
+async def erase_my_data(request: Request) -> Response:
+    """Erase the candidate's data through recruitment, then end the session: there is no one left to serve."""
+    person = require(request, "candidate")
+    await checked_form(request)
+    try:
+        await api(request, "recruitment", "POST", f"/persons/{person['sub']}/erasure-request")
+    except ApiUnavailable as exc:
+        return _erasure_page(request, error_message(request, exc), "", status=503)
+    except ApiError as exc:
+        if exc.status == 404:
+            message = _(request, "We hold no personal data about you: there is nothing to erase.")
+            return _erasure_page(request, message, "", status=404)
+        if exc.status == 409:
+            message = _(request, "Your data is kept while you are engaged as a volunteer: ask the agency's staff.")
+            return _erasure_page(request, message, state_reason(exc), status=409)
+        return _erasure_page(request, error_message(request, exc), "", status=exc.status)
+    log.info("personal data erased at the person's request")
+    # The session ends, and its language with it: the landing page's path says it again.
+    return await _end_session(request, f"/my/data/erased/{i18n.pick(session_of(request).lang)}")
+
+
+@router.get("/my/data/erased/{lang}")
+async def data_erased(request: Request, lang: str) -> Response:
+    """After the erasure: what was done, and that the person is signed out (no sign-in needed: the session ended)."""
+    session_of(request).lang = i18n.pick(lang)
+    return render(request, "data_erased.html", _(request, "Your personal data has been erased"))

@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from vies_portal import i18n
+from vies_portal import facts, i18n
 from vies_portal.apis import ApiError, ApiUnavailable
 from vies_portal.forms import SCHEMES, countries, parse_date
-from vies_portal.web import _, api, checked_form, local_path, render, session_of
+from vies_portal.web import _, api, checked_form, error_message, local_path, render, session_of
 
 router = APIRouter()
 PAGE_SIZE = 20
@@ -36,19 +36,8 @@ async def schemes(request: Request) -> Response:
     return render(request, "schemes.html", _(request, "Volunteering schemes"), schemes=found.get("schemes", []))
 
 
-def _check_body(values: dict[str, str]) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "birth_date": values.get("birth_date") or None,
-        "nationality": values.get("nationality") or None,
-        "residence_country": values.get("residence_country") or None,
-        "destination_country": values.get("destination_country") or None,
-        "starts_on": values.get("starts_on") or None,
-        "duration_months": values.get("duration_months") or None,
-        "disability": values.get("disability") == "on",
-    }
-    if values.get("scheme"):
-        body["scheme"] = values["scheme"]
-    return body
+# What the pre-check needs before asking the API (the API would refuse the same, in technical words).
+CHECK_REQUIRED = ("birth_date", "nationality", "residence_country", "destination_country", "starts_on")
 
 
 @router.get("/eligibility")
@@ -59,23 +48,23 @@ async def eligibility_form(request: Request) -> Response:
 
 @router.post("/eligibility")
 async def eligibility_check(request: Request) -> Response:
-    """Eligible or not for each scheme, with every reason (public, rate-limited by the API)."""
+    """Eligible or not for each scheme, with every failed rule and its source (public, rate-limited by the API)."""
     values = await checked_form(request)
+    errors = facts.missing(request, values, CHECK_REQUIRED)
+    if not values.get("duration_months", "").strip() and not values.get("duration_days", "").strip():
+        errors["duration_months"] = _(request, "This field is required.")
+    if errors:
+        problem = _(request, "Some fields are not valid: see the messages beside them.")
+        return _eligibility_page(request, values, errors, None, problem, status=422)
+    body = facts.eligibility_body(values)
     try:
-        result = await api(
-            request, "recruitment", "POST", "/eligibility-checks", signed=False, json=_check_body(values)
-        )
+        result = await api(request, "recruitment", "POST", "/eligibility-checks", signed=False, json=body)
     except ApiError as exc:
-        return _eligibility_page(request, values, exc.fields, None, _error(request, exc), status=exc.status)
+        fields = facts.field_errors(request, exc.fields, values)
+        return _eligibility_page(request, values, fields, None, error_message(request, exc), status=exc.status)
     except ApiUnavailable as exc:
-        return _eligibility_page(request, values, {}, None, _error(request, exc), status=503)
+        return _eligibility_page(request, values, {}, None, error_message(request, exc), status=503)
     return _eligibility_page(request, values, {}, result, "")
-
-
-def _error(request: Request, exc: ApiError | ApiUnavailable) -> str:
-    from vies_portal.web import error_message
-
-    return error_message(request, exc)
 
 
 def _eligibility_page(
@@ -98,6 +87,9 @@ def _eligibility_page(
         problem=problem,
         countries=countries(lang),
         schemes=SCHEMES,
+        permits=facts.RESIDENCE_PERMITS,
+        employments=facts.EMPLOYMENTS,
+        other_nationalities=facts.OTHER_NATIONALITIES,
     )
 
 
