@@ -15,9 +15,8 @@ import inspect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from vies_shared.events import recruitment
 from vies_shared.events.base import Event, registered_models
-from vies_shared.events.topics import SERVICES, contacts_topic, events_topic
+from vies_shared.events.topics import SERVICES
 
 
 @dataclass(frozen=True)
@@ -112,10 +111,8 @@ class Catalogue:
 
 
 def topic_of(model: type[Event]) -> str:
-    """The topic an event goes to (as the outbox routes it): contact data to the contacts topic."""
-    if model.TYPE == recruitment.ContactUpdated.TYPE:
-        return contacts_topic()
-    return events_topic(model.service())
+    """The topic an event goes to (as the outbox routes it, by its class): contact data to the contacts topic."""
+    return model.topic()
 
 
 def load_service(name: str) -> ServiceInfo:

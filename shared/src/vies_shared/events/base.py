@@ -7,9 +7,12 @@ aggregate id used as Kafka key and ``ce_subject``.
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
+
+from vies_shared.events.topics import TopicKind, topic_of_kind
 
 
 class Event(BaseModel):
@@ -20,6 +23,8 @@ class Event(BaseModel):
     TYPE: ClassVar[str] = ""
     VERSION: ClassVar[int] = 1
     KEY: ClassVar[str] = ""
+    # The outbox publishes it, and consumers subscribe to it, on this kind of topic (``topic``).
+    TOPIC: ClassVar[TopicKind] = "events"
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -36,6 +41,11 @@ class Event(BaseModel):
     def service(cls) -> str:
         """The producing service, the part of ``ce_type`` before the dot."""
         return cls.TYPE.split(".", 1)[0]
+
+    @classmethod
+    def topic(cls, prefix: str = "") -> str:
+        """The Kafka topic this event travels on: ``vies.<service>.events``, or the contacts topic."""
+        return topic_of_kind(cls.TOPIC, cls.service(), prefix)
 
 
 _REGISTRY: dict[tuple[str, int], type[Event]] = {}
@@ -64,3 +74,12 @@ def known_types() -> set[str]:
 def registered_models() -> list[type[Event]]:
     """All registered models, sorted by type then version."""
     return [_REGISTRY[k] for k in sorted(_REGISTRY)]
+
+
+def events_in(module: ModuleType) -> list[type[Event]]:
+    """The contract events a module defines, in the order it defines them (e.g. what a service publishes)."""
+    return [
+        value
+        for value in vars(module).values()
+        if isinstance(value, type) and issubclass(value, Event) and value.TYPE and value.__module__ == module.__name__
+    ]

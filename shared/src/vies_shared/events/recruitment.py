@@ -166,6 +166,7 @@ class ContactUpdated(Event):
 
     TYPE = "recruitment.ContactUpdated"
     KEY = "person_id"
+    TOPIC = "contacts"  # personal data: compacted, never on the events topic regional branches read
     person_id: str
     name: str
     email: str

@@ -7,6 +7,7 @@ staging cluster or a tenant can share a broker without sharing topics.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 SERVICES: tuple[str, ...] = ("partners", "recruitment", "missions", "notifications")
 
@@ -26,6 +27,15 @@ def dlq_topic(service: str, prefix: str = "") -> str:
 def contacts_topic(prefix: str = "") -> str:
     """The compacted ``vies.recruitment.contacts`` topic (personal contact data, contract 1.5)."""
     return f"{prefix}vies.{CONTACTS_TOPIC_SUFFIX}"
+
+
+# Which topic an event class travels on (its ``TOPIC``): its service's events, or the compacted contacts.
+TopicKind = Literal["events", "contacts"]
+
+
+def topic_of_kind(kind: TopicKind, service: str, prefix: str = "") -> str:
+    """The topic of an event of ``kind`` produced by ``service``."""
+    return contacts_topic(prefix) if kind == "contacts" else events_topic(service, prefix)
 
 
 @dataclass(frozen=True)

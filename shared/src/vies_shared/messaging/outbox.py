@@ -31,7 +31,6 @@ from pymongo.errors import OperationFailure
 from vies_shared import tracing
 from vies_shared.events.base import Event
 from vies_shared.events.envelope import EventMeta, encode, new_event_id
-from vies_shared.events.topics import contacts_topic, events_topic
 
 Document = dict[str, Any]
 Clock = Callable[[], int]
@@ -133,10 +132,8 @@ class Outbox:
         )
 
     def topic_for(self, event: Event) -> str:
-        """Contact data goes to the compacted contacts topic, everything else to the service's events."""
-        if event.TYPE == "recruitment.ContactUpdated":
-            return contacts_topic(self.prefix)
-        return events_topic(event.service(), self.prefix)
+        """The topic its class names (``Event.TOPIC``): contact data to the compacted contacts topic."""
+        return event.topic(self.prefix)
 
     def document(
         self,
