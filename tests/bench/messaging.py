@@ -115,7 +115,7 @@ async def kit_rates(settings: ServiceSettings, n: int) -> dict[str, Any]:
         topics=[events_topic("partners", settings.topic_prefix)],
         group_id=f"{settings.topic_prefix}bench",
         dlq_topic=f"{settings.topic_prefix}vies.missions.dlq",
-        handlers={"partners.PartnerSuspended": handler},
+        handlers=[handler],
         max_records=500,
     )
     consumer.register()

@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Annotated, Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, cast
 
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -23,13 +23,21 @@ from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from typing_extensions import TypeVar
 
 from vies_shared import tracing
 from vies_shared.events.base import Event
-from vies_shared.events.topics import contacts_topic, dlq_topic, events_topic
+from vies_shared.events.topics import contacts_topic, dlq_topic
 from vies_shared.logging import configure_logging, get_logger
 from vies_shared.messaging.broker import create_broker
-from vies_shared.messaging.consumer import EventConsumer, Handler, TombstoneHandler
+from vies_shared.messaging.consumer import (
+    EventConsumer,
+    Handler,
+    Handles,
+    TombstoneHandler,
+    handled_events,
+    handler_table,
+)
 from vies_shared.messaging.outbox import Outbox
 from vies_shared.messaging.relay import Lease, OutboxRelay, oldest_pending_seconds
 from vies_shared.settings import ServiceSettings
@@ -44,41 +52,69 @@ from vies_shared.web import (
 
 Document = dict[str, Any]
 
+# A service's settings type, e.g. ``Runtime[MissionsSettings]``: its routes, handlers and jobs read their
+# settings without a downcast. ``Runtime`` alone means ``Runtime[ServiceSettings]``, which any service's
+# runtime is (covariance), for code that needs only the kit's settings.
+S = TypeVar("S", bound=ServiceSettings, default=ServiceSettings)
+S_co = TypeVar("S_co", bound=ServiceSettings, default=ServiceSettings, covariant=True)
+S_contra = TypeVar("S_contra", bound=ServiceSettings, default=ServiceSettings, contravariant=True)
+
 
 @dataclass(frozen=True)
-class PeriodicJob:
+class PeriodicJob(Generic[S_contra]):
     """A job run every ``interval_seconds``; ``exclusive`` jobs run on one replica at a time (lease)."""
 
     name: str
     interval_seconds: float
-    run: Callable[[Runtime], Awaitable[None]]
+    run: Callable[[Runtime[S_contra]], Awaitable[None]]
     exclusive: bool = True
 
 
 @dataclass
-class ServiceDefinition:
-    """What makes a service: its name, HTTP routers, event handlers, jobs and published events."""
+class ServiceDefinition(Generic[S]):
+    """What makes a service: its name, HTTP routers, event handlers, jobs and published events.
+
+    ``handlers`` are functions keyed by the event class their event parameter is annotated with
+    (``async def on_volunteer_engaged(ctx: HandlerContext, event: VolunteerEngaged)``), or a
+    ``Handles(events, handler)`` for a catch-all; a handler without an event annotation, or two
+    handlers of one type, raise ``InvalidHandler`` here, before the service starts.
+    ``publishes`` is what the service's own event module defines (``events_in(module)``).
+    """
 
     name: str
     title: str
     routers: Sequence[APIRouter] = ()
-    handlers: Mapping[str, Handler] = field(default_factory=dict)
+    handlers: Sequence[Handler[S] | Handles[S]] = ()
     tombstone_handler: TombstoneHandler | None = None
     publishes: Sequence[type[Event]] = ()
-    jobs: Sequence[PeriodicJob] = ()
-    setup: Callable[[Runtime], Awaitable[None]] | None = None
-    settings_factory: Callable[[], ServiceSettings] | None = None
+    jobs: Sequence[PeriodicJob[S]] = ()
+    setup: Callable[[Runtime[S]], Awaitable[None]] | None = None
+    settings_factory: Callable[[], S] | None = None
     version: str = "0.1.0"
     # A process that never publishes (no outbox events, no dead letters) needs no idempotent producer.
     publishes_nothing: bool = False
     # Builds (and registers) a consumer of its own instead of the kit's EventConsumer for ``handlers``.
-    consumer_factory: Callable[[Runtime], EventConsumer] | None = None
+    consumer_factory: Callable[[Runtime[S]], EventConsumer[S]] | None = None
+
+    def __post_init__(self) -> None:
+        handler_table(self.handlers)  # refuse an invalid handler now, not when its event never arrives
+
+    def handled_types(self) -> list[str]:
+        """The ``ce_type`` of every event the service handles, sorted."""
+        return sorted(handler_table(self.handlers))
+
+    def make_settings(self) -> S:
+        """The service's settings from the environment (``settings_factory``), the kit's own without one."""
+        if self.settings_factory is not None:
+            return self.settings_factory()
+        # Without a factory the definition is a ServiceDefinition[ServiceSettings]: S is ServiceSettings.
+        return cast(S, ServiceSettings(service=self.name))
 
 
-class Runtime:
+class Runtime(Generic[S_co]):
     """The live clients of one service process, shared by its routes, handlers and jobs."""
 
-    def __init__(self, definition: ServiceDefinition, settings: ServiceSettings) -> None:
+    def __init__(self, definition: ServiceDefinition[S_co], settings: S_co) -> None:
         self.definition = definition
         self.settings = settings
         self.client: AsyncMongoClient[Document] = create_mongo_client(settings.mongodb_uri, service=settings.service)
@@ -87,7 +123,7 @@ class Runtime:
         self.transactions = Transactions(self.client, self.db, self.outbox)
         self.broker: KafkaBroker = create_broker(settings, idempotent=not definition.publishes_nothing)
         self.relay: OutboxRelay | None = None
-        self.consumer: EventConsumer | None = None
+        self.consumer: EventConsumer[S_co] | None = None
         self.extras: dict[str, Any] = {}
         self._job_tasks: list[asyncio.Task[None]] = []
         self._job_leases: list[Lease] = []
@@ -125,14 +161,9 @@ class Runtime:
             self.consumer.register()
 
     def consumed_topics(self) -> list[str]:
-        """Topics holding the event types this service handles."""
+        """Topics holding the event types this service handles (each class names its topic)."""
         prefix = self.settings.topic_prefix
-        topics: set[str] = set()
-        for ce_type in self.definition.handlers:
-            if ce_type == "recruitment.ContactUpdated":
-                topics.add(contacts_topic(prefix))
-            else:
-                topics.add(events_topic(ce_type.split(".", 1)[0], prefix))
+        topics = {model.topic(prefix) for model in handled_events(self.definition.handlers)}
         if self.definition.tombstone_handler is not None:
             topics.add(contacts_topic(prefix))
         return sorted(topics)
@@ -205,7 +236,7 @@ class Runtime:
             await self.broker.stop()
         await self.client.close()
 
-    async def _run_job(self, job: PeriodicJob) -> None:
+    async def _run_job(self, job: PeriodicJob[S_co]) -> None:
         lease = Lease(
             self.db["leases"],
             name=f"job:{job.name}",
@@ -271,7 +302,9 @@ class Runtime:
         if not checks["relay_backlog"]:
             problems["relay_backlog"] = f"the oldest pending outbox event waits for {age:.0f}s (limit {limit:.0f}s)"
 
-    async def _check_progress(self, checks: dict[str, bool], problems: dict[str, str], consumer: EventConsumer) -> None:
+    async def _check_progress(
+        self, checks: dict[str, bool], problems: dict[str, str], consumer: EventConsumer[S_co]
+    ) -> None:
         task = self._progress_task
         if task is None or task.done():
             measure = consumer.stalled_partitions(self.settings.consumer_stall_seconds)
@@ -303,12 +336,14 @@ def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+# ``RuntimeDep[MissionsSettings]`` in a route gives that service's runtime, its settings typed; ``RuntimeDep``
+# alone is ``Runtime[ServiceSettings]``, for the kit's own routes.
+RuntimeDep = Annotated[Runtime[S], Depends(get_runtime)]
 
 
-def create_app(definition: ServiceDefinition, settings: ServiceSettings | None = None) -> FastAPI:
+def create_app(definition: ServiceDefinition[S], settings: S | None = None) -> FastAPI:
     """Build the FastAPI app of a service; connections open in its lifespan."""
-    settings = settings or (definition.settings_factory or (lambda: ServiceSettings(service=definition.name)))()
+    settings = settings or definition.make_settings()
     configure_logging(settings.service, settings.log_level)
     tracing.setup(settings.service)  # before the clients: their commands are traced from the start
     if definition.routers:
@@ -368,9 +403,9 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
     return app
 
 
-def serve(definition: ServiceDefinition, settings: ServiceSettings | None = None) -> None:
+def serve(definition: ServiceDefinition[S], settings: S | None = None) -> None:
     """Run a service with uvicorn (SIGTERM/SIGINT trigger the graceful shutdown)."""
-    settings = settings or (definition.settings_factory or (lambda: ServiceSettings(service=definition.name)))()
+    settings = settings or definition.make_settings()
     try:
         app = create_app(definition, settings)
     except InsecureSettings as exc:

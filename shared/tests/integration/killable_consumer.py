@@ -26,9 +26,7 @@ async def on_approved(ctx: HandlerContext, event: PartnerApproved) -> None:
         await asyncio.sleep(3600)
 
 
-DEFINITION = ServiceDefinition(
-    name="missions", title="killable consumer", handlers={"partners.PartnerApproved": on_approved}
-)
+DEFINITION = ServiceDefinition(name="missions", title="killable consumer", handlers=[on_approved])
 
 
 if __name__ == "__main__":

@@ -105,7 +105,7 @@ async def test_every_query_of_commit_publish_consume_and_prune_is_served_by_an_i
         topics=[events_topic("partners", settings.topic_prefix)],
         group_id=f"{settings.topic_prefix}missions",
         dlq_topic=f"{settings.topic_prefix}vies.missions.dlq",
-        handlers={"partners.PartnerApproved": on_approved},
+        handlers=[on_approved],
     )
     consumer.register()
     try:

@@ -37,7 +37,7 @@ DEFINITION = ServiceDefinition(
     name="missions",
     title="t",
     routers=[dead_letter_api.router],
-    handlers={"partners.PartnerApproved": on_approved, "partners.PartnerSuspended": on_suspended},
+    handlers=[on_approved, on_suspended],
 )
 
 

@@ -27,7 +27,7 @@ async def slow_handler(ctx: HandlerContext, event: PartnerApproved) -> None:
     ctx.emit(MissionStarted(mission_id=f"m-{event.partner_id}", departed_on="2026-03-01"))  # type: ignore[arg-type]
 
 
-DEFINITION = ServiceDefinition(name="missions", title="t", handlers={"partners.PartnerApproved": slow_handler})
+DEFINITION = ServiceDefinition(name="missions", title="t", handlers=[slow_handler])
 
 
 async def test_shutdown_finishes_the_batch_in_flight(vies_settings: Any, vies_stack: Any, topic_prefix: str) -> None:

@@ -211,7 +211,7 @@ async def on_approved_emits(ctx: HandlerContext, event: PartnerApproved) -> None
     ctx.emit(MissionStarted(mission_id=f"m-{event.partner_id}", departed_on="2026-01-01"))  # type: ignore[arg-type]
 
 
-EMITTING = ServiceDefinition(name="missions", title="t", handlers={"partners.PartnerApproved": on_approved_emits})
+EMITTING = ServiceDefinition(name="missions", title="t", handlers=[on_approved_emits])
 
 
 async def test_failed_commit_leaves_no_inbox_record_and_no_event(
@@ -310,7 +310,7 @@ async def test_failing_handler_is_dead_lettered_after_exactly_its_attempts(
 ) -> None:
     CALLS.clear()
     settings = vies_settings("missions", handler_attempts=3)
-    definition = ServiceDefinition(name="missions", title="t", handlers={"partners.PartnerSuspended": on_always_fails})
+    definition = ServiceDefinition(name="missions", title="t", handlers=[on_always_fails])
     async with running(create_app(definition, settings), settings):
         bootstrap = vies_stack.kafka_bootstrap
         await publish_event(
@@ -461,9 +461,7 @@ async def test_batch_abandoned_at_shutdown_is_not_acknowledged(
 ) -> None:
     DATABASE_DOWN.update(down=True, calls=0)
     settings = vies_settings("missions")
-    definition = ServiceDefinition(
-        name="missions", title="t", handlers={"partners.PartnerApproved": on_approved_while_db_down}
-    )
+    definition = ServiceDefinition(name="missions", title="t", handlers=[on_approved_while_db_down])
     bootstrap = vies_stack.kafka_bootstrap
     topic = events_topic("partners", topic_prefix)
     async with running(create_app(definition, settings), settings):

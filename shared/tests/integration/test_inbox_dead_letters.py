@@ -43,7 +43,7 @@ async def on_suspended(ctx: HandlerContext, event: PartnerSuspended) -> None:
 DEFINITION = ServiceDefinition(
     name="missions",
     title="test consumer",
-    handlers={"partners.PartnerApproved": on_approved, "partners.PartnerSuspended": on_suspended},
+    handlers=[on_approved, on_suspended],
 )
 
 

@@ -64,7 +64,7 @@ async def test_refused_dead_letter_blocks_the_consumer_visibly_until_the_topic_e
     vies_settings: Any, vies_stack: Any, topic_prefix: str
 ) -> None:
     # Service "ghost": its dead-letter topic was never created (auto-creation is off).
-    definition = ServiceDefinition(name="ghost", title="t", handlers={"partners.PartnerApproved": _count_approved})
+    definition = ServiceDefinition(name="ghost", title="t", handlers=[_count_approved])
     settings = vies_settings("ghost")
     bootstrap = vies_stack.kafka_bootstrap
     topic = events_topic("partners", topic_prefix)
@@ -108,9 +108,7 @@ async def _approve_or_time_out(ctx: HandlerContext, event: PartnerApproved) -> N
 async def test_a_record_failing_transiently_for_ever_is_isolated_and_dead_lettered(
     vies_settings: Any, vies_stack: Any, topic_prefix: str
 ) -> None:
-    definition = ServiceDefinition(
-        name="missions", title="t", handlers={"partners.PartnerApproved": _approve_or_time_out}
-    )
+    definition = ServiceDefinition(name="missions", title="t", handlers=[_approve_or_time_out])
     settings = vies_settings("missions", consumer_transient_attempts=3, handler_attempts=2)
     bootstrap = vies_stack.kafka_bootstrap
     topic = events_topic("partners", topic_prefix)
@@ -214,7 +212,7 @@ async def test_readyz_turns_503_when_a_partition_with_lag_stops_moving(
         await gate.wait()
         await ctx.db["handled"].insert_one({"_id": event.partner_id}, session=ctx.session)
 
-    definition = ServiceDefinition(name="missions", title="t", handlers={"partners.PartnerApproved": held})
+    definition = ServiceDefinition(name="missions", title="t", handlers=[held])
     settings = vies_settings("missions", consumer_stall_seconds=2.0)
     async with running(create_app(definition, settings), settings) as svc:
         try:
@@ -288,7 +286,7 @@ async def test_dead_letter_too_large_for_kafka_blocks_the_consumer_visibly(
 
     settings = vies_settings("missions")
     bootstrap = vies_stack.kafka_bootstrap
-    definition = ServiceDefinition(name="missions", title="t", handlers={"partners.PartnerApproved": _count_approved})
+    definition = ServiceDefinition(name="missions", title="t", handlers=[_count_approved])
     async with running(create_app(definition, settings), settings) as svc:
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_request_size=2 * 1024 * 1024)
         await producer.start()

@@ -81,7 +81,7 @@ async def on_approved(ctx: HandlerContext, event: PartnerApproved) -> None:
 async def test_handler_is_retried_while_mongodb_is_down(vies_settings: Any, vies_stack: Any, topic_prefix: str) -> None:
     stack = controllable(vies_stack)
     settings = vies_settings("missions", handler_attempts=2)
-    definition = ServiceDefinition(name="missions", title="t", handlers={"partners.PartnerApproved": on_approved})
+    definition = ServiceDefinition(name="missions", title="t", handlers=[on_approved])
     async with running(create_app(definition, settings), settings) as svc:
         await asyncio.to_thread(stack.stop_mongodb)
         try:

@@ -51,11 +51,11 @@ async def on_rejected(ctx: HandlerContext, event: PartnerRejected) -> None:
 DEFINITION = ServiceDefinition(
     name="missions",
     title="t",
-    handlers={
-        "partners.PartnerApproved": on_approved,
-        "partners.PartnerSuspended": on_suspended,
-        "partners.PartnerRejected": on_rejected,
-    },
+    handlers=[
+        on_approved,
+        on_suspended,
+        on_rejected,
+    ],
 )
 
 

@@ -47,7 +47,7 @@ async def test_command_to_other_service(vies_settings: Any, vies_stack: Any, top
         vies_settings("partners"),
     )
     consumer = create_app(
-        ServiceDefinition(name="missions", title="m", handlers={"partners.PartnerApproved": on_approved}),
+        ServiceDefinition(name="missions", title="m", handlers=[on_approved]),
         vies_settings("missions"),
     )
     async with running(producer, producer.state.settings) as p, running(consumer, consumer.state.settings) as m:

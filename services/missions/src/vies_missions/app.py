@@ -9,37 +9,13 @@ from fastapi import FastAPI
 from vies_missions import api, handlers, safety_links, scheduler, store
 from vies_missions.settings import MissionsSettings
 from vies_shared.events import missions as events
-from vies_shared.events.base import Event
+from vies_shared.events.base import events_in
 from vies_shared.messaging import dead_letter_api
 from vies_shared.service import PeriodicJob, Runtime, ServiceDefinition, create_app, serve
 from vies_shared.tokens import InsecureSettings
 
-PUBLISHES: list[type[Event]] = [
-    events.MissionPlanned,
-    events.MissionStarted,
-    events.CheckInReceived,
-    events.CheckInMissed,
-    events.IncidentReported,
-    events.IncidentEscalated,
-    events.IncidentAcknowledged,
-    events.IncidentResolved,
-    events.SecurityAlertIssued,
-    events.SafetyStatusReported,
-    events.SafetyCheckClosed,
-    events.SafetyCheckOpened,
-    events.SafetyCheckClosedInRegion,
-    events.SafetyCheckReminded,
-    events.SafetyCheckEscalated,
-    events.MissionExtended,
-    events.MissionEnded,
-    events.MissionInterrupted,
-    events.FollowUpInterviewDone,
-    events.FollowUpInterviewOverdue,
-    events.MissionFlaggedForReview,
-]
 
-
-async def setup(runtime: Runtime) -> None:
+async def setup(runtime: Runtime[MissionsSettings]) -> None:
     """Indexes, then the demo data when ``VIES_DEMO_DATA`` is on."""
     await store.ensure_indexes(runtime.db)
     if runtime.settings.demo_data:
@@ -48,37 +24,37 @@ async def setup(runtime: Runtime) -> None:
         await demo.seed(runtime)
 
 
-async def _missed_check_ins(runtime: Runtime) -> None:
+async def _missed_check_ins(runtime: Runtime[MissionsSettings]) -> None:
     await scheduler.emit_missed_check_ins(runtime)
 
 
-async def _safety_deadlines(runtime: Runtime) -> None:
+async def _safety_deadlines(runtime: Runtime[MissionsSettings]) -> None:
     await scheduler.close_due_safety_checks(runtime)
 
 
-async def _safety_ladder(runtime: Runtime) -> None:
+async def _safety_ladder(runtime: Runtime[MissionsSettings]) -> None:
     await scheduler.remind_unanswered_volunteers(runtime)
     await scheduler.escalate_unaccounted_to_head_office(runtime)
 
 
-async def _overdue_follow_ups(runtime: Runtime) -> None:
+async def _overdue_follow_ups(runtime: Runtime[MissionsSettings]) -> None:
     await scheduler.report_overdue_follow_ups(runtime)
 
 
-async def _escalations(runtime: Runtime) -> None:
+async def _escalations(runtime: Runtime[MissionsSettings]) -> None:
     await scheduler.escalate_unacknowledged_incidents(runtime)
 
 
-def build_definition(settings: MissionsSettings | None = None) -> ServiceDefinition:
+def build_definition(settings: MissionsSettings | None = None) -> ServiceDefinition[MissionsSettings]:
     """The service's definition; its handlers and job intervals follow ``settings``."""
     settings = settings or MissionsSettings()
     return ServiceDefinition(
         name="missions",
         title="VIES missions",
         routers=[api.router, safety_links.router, dead_letter_api.router],
-        handlers=handlers.make_handlers(settings),
+        handlers=handlers.HANDLERS,
         tombstone_handler=handlers.on_contact_tombstone,
-        publishes=PUBLISHES,
+        publishes=events_in(events),
         jobs=[
             PeriodicJob(
                 "missed-check-ins",

@@ -1,12 +1,12 @@
 """Contract events this service consumes → its own state (idempotency, retries and DLQ are the kit's).
 
-Handlers are built for a settings object (``make_handlers``) because planning a
-mission uses the configured check-in interval and interview offsets.
+Each handler is registered for the event class its ``event`` parameter is annotated with
+(``HANDLERS``); planning a mission reads the configured check-in interval and interview
+offsets from the service's settings (``ctx.settings``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,26 +31,13 @@ from vies_shared.storage import UnitOfWork
 Document = dict[str, Any]
 
 
-def make_handlers(settings: MissionsSettings) -> Mapping[str, Handler]:
-    """The handlers of the contract events this service consumes, bound to ``settings``."""
+async def on_volunteer_engaged(ctx: HandlerContext[MissionsSettings], event: VolunteerEngaged) -> None:
+    """Plan the mission of an engagement (once, however often the engagement is delivered).
 
-    async def on_volunteer_engaged(ctx: HandlerContext, event: VolunteerEngaged) -> None:
-        """Plan the mission of an engagement (once, however often the engagement is delivered).
-
-        An engagement made before its volunteer was erased but read after the erasure plans an erased mission.
-        """
-        erased = await erasure.is_erased_after(ctx.db, ctx.session, event.volunteer_id, ctx.meta.time)
-        await plan_mission(ctx.uow, settings, event, volunteer_erased=erased)
-
-    return {
-        "recruitment.VolunteerEngaged": on_volunteer_engaged,
-        "partners.AuthorityRegistered": on_authority_registered,
-        "partners.PartnerRegistered": on_partner_registered,
-        "partners.PartnerSuspended": on_partner_suspended,
-        "partners.PartnerReinstated": on_partner_reinstated,
-        "recruitment.PersonErased": on_person_erased,
-        "recruitment.ContactUpdated": on_contact_updated,
-    }
+    An engagement made before its volunteer was erased but read after the erasure plans an erased mission.
+    """
+    erased = await erasure.is_erased_after(ctx.db, ctx.session, event.volunteer_id, ctx.meta.time)
+    await plan_mission(ctx.uow, ctx.settings, event, volunteer_erased=erased)
 
 
 async def plan_mission(
@@ -226,6 +213,17 @@ async def on_contact_updated(ctx: HandlerContext, event: ContactUpdated) -> None
         upsert=True,
         session=ctx.session,
     )
+
+
+HANDLERS: list[Handler[MissionsSettings]] = [
+    on_volunteer_engaged,
+    on_authority_registered,
+    on_partner_registered,
+    on_partner_suspended,
+    on_partner_reinstated,
+    on_person_erased,
+    on_contact_updated,
+]
 
 
 async def on_contact_tombstone(uow: UnitOfWork, topic: str, key: str) -> None:

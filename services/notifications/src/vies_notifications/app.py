@@ -8,7 +8,8 @@ from fastapi import FastAPI
 
 from vies_notifications import answer_links, api, delivery, handlers, owners, scheduler, sealing, store
 from vies_notifications.settings import NotificationsSettings
-from vies_shared.events.notifications import NotificationFailed, NotificationSent
+from vies_shared.events import notifications as events
+from vies_shared.events.base import events_in
 from vies_shared.messaging import dead_letter_api
 from vies_shared.service import PeriodicJob, Runtime, ServiceDefinition, create_app, serve
 from vies_shared.tokens import InsecureSettings, check_token_settings
@@ -18,7 +19,7 @@ def _settings() -> NotificationsSettings:
     return NotificationsSettings()
 
 
-def _jobs(settings: NotificationsSettings) -> list[PeriodicJob]:
+def _jobs(settings: NotificationsSettings) -> list[PeriodicJob[NotificationsSettings]]:
     return [
         # Every replica delivers; the atomic claim keeps two from sending the same notification. The job runs
         # the delivery lanes until the service stops (woken by commits); it is started again if it fails.
@@ -28,11 +29,10 @@ def _jobs(settings: NotificationsSettings) -> list[PeriodicJob]:
     ]
 
 
-async def setup(runtime: Runtime) -> None:
+async def setup(runtime: Runtime[NotificationsSettings]) -> None:
     """Indexes, subscription secrets sealed with the current key, the owners' directory, the delivery worker."""
     await store.ensure_indexes(runtime)
     settings = runtime.settings
-    assert isinstance(settings, NotificationsSettings)
     box = runtime.extras["secret_box"] = sealing.box_from_settings(settings)
     await sealing.reseal_subscriptions(runtime, box)
     # None only in development without an identity provider: owners are then not checked.
@@ -47,16 +47,16 @@ def check_settings(settings: NotificationsSettings) -> None:
     answer_links.check_settings(settings)
 
 
-def build(settings: NotificationsSettings | None = None) -> ServiceDefinition:
+def build(settings: NotificationsSettings | None = None) -> ServiceDefinition[NotificationsSettings]:
     """The service definition; job intervals come from settings."""
     settings = settings or _settings()
     return ServiceDefinition(
         name="notifications",
         title="VIES notifications",
         routers=[api.router, dead_letter_api.router],
-        handlers=handlers.handlers(),
+        handlers=handlers.HANDLERS,
         tombstone_handler=handlers.on_tombstone,
-        publishes=[NotificationSent, NotificationFailed],
+        publishes=events_in(events),
         jobs=_jobs(settings),
         setup=setup,
         settings_factory=_settings,

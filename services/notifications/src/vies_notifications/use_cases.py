@@ -11,17 +11,12 @@ from vies_notifications.domain import privacy, routing, webhooks
 from vies_notifications.domain.delivery import PENDING
 from vies_notifications.settings import NotificationsSettings
 from vies_shared.errors import Forbidden, InvalidInput, NotFound
+from vies_shared.messaging.consumer import handler_table
 from vies_shared.service import Runtime
 from vies_shared.storage import UnitOfWork
 from vies_shared.web import Page, Principal, paged
 
 Document = dict[str, Any]
-
-
-def _settings(runtime: Runtime) -> NotificationsSettings:
-    settings = runtime.settings
-    assert isinstance(settings, NotificationsSettings)
-    return settings
 
 
 # ---- preferences ---------------------------------------------------------------------------------
@@ -48,7 +43,11 @@ def _may_manage_preferences(principal: Principal, person_id: str) -> None:
 
 
 async def set_preferences(
-    runtime: Runtime, principal: Principal, person_id: str, language: str, opt_out_categories: list[str]
+    runtime: Runtime[NotificationsSettings],
+    principal: Principal,
+    person_id: str,
+    language: str,
+    opt_out_categories: list[str],
 ) -> Document:
     """Save a person's language and opt-outs (safety and security messages are sent whatever the opt-outs)."""
     _may_manage_preferences(principal, person_id)
@@ -57,21 +56,23 @@ async def set_preferences(
     async def work(uow: UnitOfWork) -> Document:
         doc = {"language": language, "opt_out_categories": sorted(set(opt_out_categories)), "updated_at": now}
         await uow.db[store.PREFERENCES].update_one({"_id": person_id}, {"$set": doc}, upsert=True, session=uow.session)
-        return _preferences_view(person_id, doc, _settings(runtime).default_language)
+        return _preferences_view(person_id, doc, runtime.settings.default_language)
 
     return await runtime.transactions.run(work)
 
 
-async def get_preferences(runtime: Runtime, principal: Principal, person_id: str) -> Document:
+async def get_preferences(runtime: Runtime[NotificationsSettings], principal: Principal, person_id: str) -> Document:
     """A person's preferences (defaults when none were saved)."""
     _may_manage_preferences(principal, person_id)
     doc = await runtime.db[store.PREFERENCES].find_one({"_id": person_id})
-    return _preferences_view(person_id, doc, _settings(runtime).default_language)
+    return _preferences_view(person_id, doc, runtime.settings.default_language)
 
 
 # ---- webhook subscriptions -----------------------------------------------------------------------
 
-SUBSCRIBABLE: frozenset[str] = frozenset(t for t in handlers.handlers() if t != "recruitment.ContactUpdated")
+SUBSCRIBABLE: frozenset[str] = frozenset(
+    t for t in handler_table(handlers.HANDLERS) if t != "recruitment.ContactUpdated"
+)
 
 
 def _subscription_view(doc: Document, *, secret: str | None = None) -> Document:
@@ -96,7 +97,7 @@ def _subscription_view(doc: Document, *, secret: str | None = None) -> Document:
 
 
 async def create_subscription(
-    runtime: Runtime,
+    runtime: Runtime[NotificationsSettings],
     principal: Principal,
     *,
     url: str,
@@ -121,7 +122,7 @@ async def create_subscription(
         )
     secret = secret or webhooks.new_secret()
     webhooks.secret_bytes(secret)  # validates the form
-    await channels.check_destination(url, _settings(runtime).webhook_allowed)
+    await channels.check_destination(url, runtime.settings.webhook_allowed)
     now = datetime.now(UTC)
     doc: Document = {
         "_id": str(uuid.uuid4()),
@@ -162,10 +163,10 @@ def _contact_email(principal: Principal, asked: str | None) -> str | None:
     return own
 
 
-def _secret_box(runtime: Runtime) -> sealing.SecretBox:
+def _secret_box(runtime: Runtime[NotificationsSettings]) -> sealing.SecretBox:
     box = runtime.extras.get("secret_box")
     if box is None:
-        box = runtime.extras["secret_box"] = sealing.box_from_settings(_settings(runtime))
+        box = runtime.extras["secret_box"] = sealing.box_from_settings(runtime.settings)
     assert isinstance(box, sealing.SecretBox)
     return box
 
@@ -175,7 +176,7 @@ def _subscription_scope(principal: Principal) -> Document:
     return {} if principal.is_staff else {"owner": principal.sub}
 
 
-async def list_subscriptions(runtime: Runtime, principal: Principal, page: Page) -> Document:
+async def list_subscriptions(runtime: Runtime[NotificationsSettings], principal: Principal, page: Page) -> Document:
     """Staff see every subscription, a branch its own."""
     query = _subscription_scope(principal)
     collection = runtime.db[store.SUBSCRIPTIONS]
@@ -184,7 +185,9 @@ async def list_subscriptions(runtime: Runtime, principal: Principal, page: Page)
     return paged([_subscription_view(doc) async for doc in cursor], total, page)
 
 
-async def delete_subscription(runtime: Runtime, principal: Principal, subscription_id: str) -> Document:
+async def delete_subscription(
+    runtime: Runtime[NotificationsSettings], principal: Principal, subscription_id: str
+) -> Document:
     """Remove a subscription (its owner or staff); pending deliveries to it then fail as deleted."""
     scope = _subscription_scope(principal)
 
@@ -258,7 +261,7 @@ def _log_scope(principal: Principal) -> Document:
 
 
 async def list_notifications(
-    runtime: Runtime,
+    runtime: Runtime[NotificationsSettings],
     principal: Principal,
     page: Page,
     filters: dict[str, str | None],
@@ -309,7 +312,9 @@ async def list_notifications(
     return paged([notification_view(doc, masked=bool(scope)) async for doc in cursor], total, page)
 
 
-async def get_notification(runtime: Runtime, principal: Principal, notification_id: str) -> Document:
+async def get_notification(
+    runtime: Runtime[NotificationsSettings], principal: Principal, notification_id: str
+) -> Document:
     """One delivery log entry."""
     scope = _log_scope(principal)
     doc = await runtime.db[store.NOTIFICATIONS].find_one({"_id": notification_id})

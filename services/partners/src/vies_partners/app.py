@@ -7,35 +7,22 @@ from fastapi import FastAPI
 from vies_partners import api, handlers, store
 from vies_partners.settings import PartnersSettings
 from vies_shared.events import partners as partner_events
+from vies_shared.events.base import events_in
 from vies_shared.messaging import dead_letter_api
 from vies_shared.service import ServiceDefinition, create_app, serve
-from vies_shared.settings import ServiceSettings
 
 definition = ServiceDefinition(
     name="partners",
     title="VIES partners",
     routers=[api.router, dead_letter_api.router],
     handlers=handlers.HANDLERS,
-    publishes=[
-        partner_events.AuthorityRegistered,
-        partner_events.PartnerRegistered,
-        partner_events.PartnerApproved,
-        partner_events.PartnerRejected,
-        partner_events.PartnerSuspended,
-        partner_events.PartnerReinstated,
-        partner_events.MatchRequested,
-        partner_events.MatchesProposed,
-        partner_events.PartnershipEstablished,
-        partner_events.PartnershipEnded,
-        partner_events.SendingOrganisationRegistered,
-        partner_events.SendingOrganisationApprovalChanged,
-    ],
+    publishes=events_in(partner_events),
     setup=store.setup,
     settings_factory=PartnersSettings,
 )
 
 
-def create(settings: ServiceSettings | None = None) -> FastAPI:
+def create(settings: PartnersSettings | None = None) -> FastAPI:
     """The partners service's FastAPI app."""
     return create_app(definition, settings)
 

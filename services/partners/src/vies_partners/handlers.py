@@ -239,18 +239,18 @@ async def on_person_erased(ctx: HandlerContext, event: PersonErased) -> None:
         ctx.emit(changed, region=doc["region"])
 
 
-HANDLERS: dict[str, Handler] = {
-    "missions.MissionPlanned": on_mission_planned,
-    "missions.MissionStarted": on_mission_started,
-    "missions.MissionEnded": on_mission_ended,
-    "missions.MissionInterrupted": on_mission_interrupted,
-    "missions.MissionExtended": on_mission_extended,
-    "missions.IncidentReported": on_incident_reported,
-    "missions.SecurityAlertIssued": on_security_alert_issued,
-    "missions.SafetyCheckClosed": on_safety_check_closed,
-    "recruitment.PositionPublished": on_position_published,
-    "recruitment.CandidateSelected": on_candidate_selected,
-    "recruitment.VolunteerEngaged": on_volunteer_engaged,
-    "recruitment.PersonErased": on_person_erased,
-    "missions.FollowUpInterviewDone": on_follow_up_interview_done,
-}
+HANDLERS: list[Handler] = [
+    on_mission_planned,
+    on_mission_started,
+    on_mission_ended,
+    on_mission_interrupted,
+    on_mission_extended,
+    on_incident_reported,
+    on_security_alert_issued,
+    on_safety_check_closed,
+    on_position_published,
+    on_candidate_selected,
+    on_volunteer_engaged,
+    on_person_erased,
+    on_follow_up_interview_done,
+]

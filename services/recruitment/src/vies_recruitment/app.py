@@ -6,34 +6,17 @@ from fastapi import FastAPI
 
 from vies_recruitment import api, demo, handlers, store
 from vies_recruitment.settings import RecruitmentSettings
-from vies_shared.events.recruitment import (
-    ApplicationRejected,
-    ApplicationScreened,
-    ApplicationShortlisted,
-    ApplicationSubmitted,
-    ApplicationWithdrawn,
-    CandidateSelected,
-    ContactUpdated,
-    InterviewScheduled,
-    PersonErased,
-    PositionClosed,
-    PositionPublished,
-    VolunteerEngaged,
-)
+from vies_shared.events import recruitment as events
+from vies_shared.events.base import events_in
 from vies_shared.messaging import dead_letter_api
 from vies_shared.service import Runtime, ServiceDefinition, create_app, serve
-from vies_shared.settings import ServiceSettings
 
 
-async def setup(runtime: Runtime) -> None:
+async def setup(runtime: Runtime[RecruitmentSettings]) -> None:
     """Indexes, then demo data when ``VIES_DEMO_DATA`` is on."""
     await store.ensure_indexes(runtime)
     if runtime.settings.demo_data:
         await demo.seed(runtime)
-
-
-def _settings() -> ServiceSettings:
-    return RecruitmentSettings()
 
 
 definition = ServiceDefinition(
@@ -41,22 +24,9 @@ definition = ServiceDefinition(
     title="VIES recruitment",
     routers=[api.router, dead_letter_api.router],
     handlers=handlers.HANDLERS,
-    publishes=[
-        PositionPublished,
-        PositionClosed,
-        ApplicationSubmitted,
-        ApplicationScreened,
-        ApplicationShortlisted,
-        InterviewScheduled,
-        CandidateSelected,
-        ApplicationRejected,
-        ApplicationWithdrawn,
-        VolunteerEngaged,
-        PersonErased,
-        ContactUpdated,
-    ],
+    publishes=events_in(events),
     setup=setup,
-    settings_factory=_settings,
+    settings_factory=RecruitmentSettings,
 )
 
 

@@ -180,19 +180,18 @@ async def on_mission_interrupted(ctx: HandlerContext, event: MissionInterrupted)
     await _mission(ctx, event.mission_id, {"served_until": store.iso(day), "mission_status": "interrupted"})
 
 
-HANDLERS: dict[str, Handler] = {
-    "partners.AuthorityRegistered": on_authority_registered,
-    "partners.PartnershipEstablished": on_partnership_established,
-    "partners.PartnershipEnded": on_partnership_ended,
-    "partners.PartnerRegistered": on_partner_registered,
-    "partners.PartnerApproved": on_partner_approved,
-    "partners.PartnerRejected": on_partner_rejected,
-    "partners.PartnerSuspended": on_partner_suspended,
-    "partners.PartnerReinstated": on_partner_reinstated,
-    "partners.SendingOrganisationRegistered": on_sending_organisation,
-    "partners.SendingOrganisationApprovalChanged": on_sending_organisation,
-    "missions.MissionPlanned": on_mission_planned,
-    "missions.MissionExtended": on_mission_extended,
-    "missions.MissionEnded": on_mission_ended,
-    "missions.MissionInterrupted": on_mission_interrupted,
-}
+HANDLERS: list[Handler] = [
+    on_authority_registered,
+    on_partnership_established,
+    on_partnership_ended,
+    on_partner_registered,
+    on_partner_approved,
+    on_partner_rejected,
+    on_partner_suspended,
+    on_partner_reinstated,
+    on_sending_organisation,
+    on_mission_planned,
+    on_mission_extended,
+    on_mission_ended,
+    on_mission_interrupted,
+]

@@ -127,7 +127,7 @@ def load_service(name: str) -> ServiceInfo:
         loaded=True,
         title=str(definition.title),
         publishes=frozenset(m.TYPE for m in definition.publishes),
-        handles=frozenset(definition.handlers),
+        handles=frozenset(definition.handled_types()),
         reads_tombstones=definition.tombstone_handler is not None,
     )
 

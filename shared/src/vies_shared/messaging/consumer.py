@@ -37,10 +37,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import inspect
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import types
+import typing
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Union
 
 import structlog
 from aiokafka.structs import ConsumerRecord, TopicPartition
@@ -48,25 +51,49 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.subscriber.usecase import BatchSubscriber
 from pymongo.errors import BulkWriteError
+from typing_extensions import TypeVar
 
 from vies_shared import context, metrics, tracing
 from vies_shared.events.base import Event
 from vies_shared.events.envelope import EnvelopeError, EventMeta, decode, headers_to_dict
 from vies_shared.logging import get_logger
 from vies_shared.messaging.broker import is_refused
+from vies_shared.settings import ServiceSettings
 from vies_shared.storage import Transactions, UnitOfWork, backoff_delay, is_transient
+
+if TYPE_CHECKING:
+    from vies_shared.service import Runtime
 
 Document = dict[str, Any]
 DUPLICATE_KEY = 11000
 
 
+# The service's settings type: ``HandlerContext[MissionsSettings]`` reads ``ctx.settings.check_in_interval``
+# without a downcast. Covariant, so a handler that needs no service setting takes a plain ``HandlerContext``.
+S = TypeVar("S", bound=ServiceSettings, default=ServiceSettings)
+S_co = TypeVar("S_co", bound=ServiceSettings, default=ServiceSettings, covariant=True)
+
+
 @dataclasses.dataclass
-class HandlerContext:
-    """What a handler gets besides its event: the transaction and the incoming event's attributes."""
+class HandlerContext(Generic[S_co]):
+    """What a handler gets besides its event: the transaction, the incoming event's attributes, the runtime."""
 
     uow: UnitOfWork
     meta: EventMeta
-    runtime: Any = None  # the service's Runtime (settings, extras) when the kit's service runtime built the consumer
+    # Set when the kit's service runtime built the consumer (always, for a service's handlers).
+    service_runtime: Runtime[S_co] | None = None
+
+    @property
+    def runtime(self) -> Runtime[S_co]:
+        """The service's runtime (settings, extras); a consumer built without one has none to give."""
+        if self.service_runtime is None:
+            raise RuntimeError("this consumer was built without a service runtime")
+        return self.service_runtime
+
+    @property
+    def settings(self) -> S_co:
+        """The service's settings."""
+        return self.runtime.settings
 
     @property
     def session(self) -> Any:
@@ -83,9 +110,110 @@ class HandlerContext:
         return self.uow.emit(event, region=region)
 
 
-Handler = Callable[[HandlerContext, Any], Awaitable[None]]
-H = TypeVar("H", bound=Handler)
+# The event parameter is ``Any`` here because each handler takes its own event class; which one is read
+# from its annotation when the consumer is built (``handler_table``), so a mismatch fails at start-up.
+Handler = Callable[[HandlerContext[S], Any], Awaitable[None]]
+H = TypeVar("H", bound=Callable[..., Awaitable[None]])
 TombstoneHandler = Callable[[UnitOfWork, str, str], Awaitable[None]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Handles(Generic[S]):
+    """The explicit way to give one handler a set of event classes that its annotation cannot list.
+
+    A handler is normally registered by its event parameter's annotation: ``event: VolunteerEngaged``
+    registers it for ``VolunteerEngaged.TYPE``, and ``event: PartnerApproved | PartnerRejected`` for
+    both. A catch-all (notifications' intake, a regional branch) takes every event of a set computed
+    from the registry, which grows with the contract: a union kept by hand would go stale silently.
+    ``Handles(events, handler)`` names that set; the handler's annotation must still accept each of
+    them (``event: Event`` does), so the declaration is checked against the signature all the same.
+    """
+
+    events: tuple[type[Event], ...]
+    handler: Handler[S]
+
+
+class InvalidHandler(TypeError):
+    """A handler the kit cannot register: no event annotation, not an event class, or a type handled twice."""
+
+
+def handler_name(handler: Callable[..., Any]) -> str:
+    """``module.qualname`` of a handler, for error messages."""
+    return f"{getattr(handler, '__module__', '?')}.{getattr(handler, '__qualname__', repr(handler))}"
+
+
+def annotated_events(handler: Callable[..., Any]) -> tuple[type[Event], ...]:
+    """The event classes a handler's second parameter is annotated with (each member of a union).
+
+    Raises ``InvalidHandler`` naming the handler when the annotation is missing, cannot be resolved,
+    or is not made of ``Event`` subclasses.
+    """
+    name = handler_name(handler)
+    parameters = list(inspect.signature(handler).parameters.values())
+    if len(parameters) != 2:  # (ctx, event)
+        raise InvalidHandler(f"handler {name} must take (ctx, event), not {len(parameters)} parameters")
+    event = parameters[1].name
+    try:
+        hints = typing.get_type_hints(handler)
+    except Exception as exc:  # e.g. a NameError: the annotation names a class its module does not import
+        raise InvalidHandler(f"handler {name}: the annotations cannot be resolved ({exc})") from exc
+    if event not in hints:
+        raise InvalidHandler(
+            f"handler {name}: its {event!r} parameter has no annotation; annotate it with the event class it handles"
+        )
+    hint = hints[event]
+    members = typing.get_args(hint) if typing.get_origin(hint) in (Union, types.UnionType) else (hint,)
+    for member in members:
+        if not (isinstance(member, type) and issubclass(member, Event)):
+            raise InvalidHandler(f"handler {name}: {event}: {hint!r} is not an event class (a subclass of Event)")
+    return tuple(members)
+
+
+def _registrations(declared: Iterable[Handler[S] | Handles[S]]) -> list[tuple[type[Event], Handler[S]]]:
+    """Each declared handler with each event class it is registered for, checked against its signature."""
+    pairs: list[tuple[type[Event], Handler[S]]] = []
+    for entry in declared:
+        if isinstance(entry, Handles):
+            handler = entry.handler
+            accepted = annotated_events(handler)
+            for model in entry.events:
+                if not issubclass(model, accepted):
+                    raise InvalidHandler(
+                        f"handler {handler_name(handler)} is declared for {model.__name__}, "
+                        "which its event annotation does not accept"
+                    )
+            models: Sequence[type[Event]] = entry.events
+        else:
+            handler = entry
+            models = annotated_events(handler)
+        for model in models:
+            if not model.TYPE:
+                raise InvalidHandler(
+                    f"handler {handler_name(handler)}: {model.__name__} names no event type; annotate the "
+                    "event classes it handles, or declare a catch-all with Handles(events, handler)"
+                )
+            pairs.append((model, handler))
+    return pairs
+
+
+def handler_table(declared: Iterable[Handler[S] | Handles[S]]) -> dict[str, Handler[S]]:
+    """The consumer's dispatch table, ``ce_type`` → handler, from handlers keyed by their event classes.
+
+    Raises ``InvalidHandler`` (naming the functions) for a handler whose event annotation is missing or
+    not an event class, a ``Handles`` event its handler's annotation does not accept, or two handlers of
+    one type, so that a service with such a handler refuses to start instead of never calling it.
+    """
+    table: dict[str, Handler[S]] = {}
+    for model, handler in _registrations(declared):
+        existing = table.setdefault(model.TYPE, handler)
+        if existing != handler:
+            raise InvalidHandler(f"two handlers for {model.TYPE}: {handler_name(existing)} and {handler_name(handler)}")
+    return table
+
+
+def handled_events(declared: Iterable[Handler[S] | Handles[S]]) -> list[type[Event]]:
+    """The event classes the declared handlers are registered for (each once, in declaration order)."""
+    return list(dict.fromkeys(model for model, _ in _registrations(declared)))
 
 
 def order_safe(handler: H) -> H:
@@ -98,7 +226,7 @@ def order_safe(handler: H) -> H:
     return handler
 
 
-def is_order_safe(handler: Handler) -> bool:
+def is_order_safe(handler: Callable[..., Any]) -> bool:
     """Whether ``handler`` was marked with ``@order_safe``."""
     return bool(getattr(handler, "order_safe", False))
 
@@ -139,8 +267,12 @@ class _Item:
         return self.meta is None
 
 
-class EventConsumer:
-    """Consumes contract events for one service: inbox, retries, dead letters."""
+class EventConsumer(Generic[S]):
+    """Consumes contract events for one service: inbox, retries, dead letters.
+
+    ``handlers`` are keyed by their event classes (``handler_table``): an invalid one raises
+    ``InvalidHandler`` here, when the service starts.
+    """
 
     def __init__(
         self,
@@ -152,7 +284,7 @@ class EventConsumer:
         topics: Sequence[str],
         group_id: str,
         dlq_topic: str,
-        handlers: Mapping[str, Handler],
+        handlers: Iterable[Handler[S] | Handles[S]],
         tombstone_handler: TombstoneHandler | None = None,
         attempts: int = 3,
         retry_initial: float = 0.2,
@@ -160,7 +292,7 @@ class EventConsumer:
         max_records: int = 200,
         batch_timeout_ms: int = 100,
         transient_attempts: int = 10,
-        runtime: Any = None,
+        runtime: Runtime[S] | None = None,
     ) -> None:
         self.runtime = runtime
         self.service = service
@@ -170,7 +302,7 @@ class EventConsumer:
         self.topics = tuple(topics)
         self.group_id = group_id
         self.dlq_topic = dlq_topic
-        self.handlers = dict(handlers)
+        self.handlers = handler_table(handlers)
         self.tombstone_handler = tombstone_handler
         self.attempts = attempts
         self.retry_initial = retry_initial
@@ -466,7 +598,7 @@ class EventConsumer:
         try:
             # Within a consumer span whose parent is the event's ce_traceparent (no-op without tracing).
             with tracing.consumer_span(item.meta.type, item.meta.id, item.record.topic, item.record.headers):
-                await handler(HandlerContext(uow=uow, meta=item.meta, runtime=self.runtime), item.event)
+                await handler(HandlerContext(uow=uow, meta=item.meta, service_runtime=self.runtime), item.event)
         except Exception as exc:
             if is_transient(exc):
                 raise

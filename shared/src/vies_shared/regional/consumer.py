@@ -31,10 +31,10 @@ from prometheus_client import Counter
 
 from vies_shared import erasure
 from vies_shared.events.base import Event, registered_models
-from vies_shared.events.recruitment import ContactUpdated, PersonErased
+from vies_shared.events.recruitment import PersonErased
 from vies_shared.events.topics import regional_topics
 from vies_shared.messaging.broker import create_broker
-from vies_shared.messaging.consumer import EventConsumer, HandlerContext
+from vies_shared.messaging.consumer import EventConsumer, HandlerContext, Handles
 from vies_shared.messaging.outbox import Outbox
 from vies_shared.regional import store
 from vies_shared.regional.settings import RegionalSettings
@@ -46,9 +46,14 @@ REGIONAL_RECORDS = Counter(
 )
 
 
+def kept_events() -> tuple[type[Event], ...]:
+    """Every contract event that travels on the ``*.events`` topics (contacts are never read)."""
+    return tuple(model for model in registered_models() if model.TOPIC == "events")
+
+
 def kept_types() -> list[str]:
     """Every contract type that travels on the ``*.events`` topics (contacts are never read)."""
-    return sorted({model.TYPE for model in registered_models() if model.TYPE != ContactUpdated.TYPE})
+    return sorted({model.TYPE for model in kept_events()})
 
 
 def _header(record: ConsumerRecord[bytes, bytes], wanted: str) -> str | None:
@@ -85,7 +90,7 @@ class RegionalConsumer(EventConsumer):
             topics=regional_topics(settings.topic_prefix),
             group_id=settings.consumer_group,
             dlq_topic="",  # never written: see dead_letter
-            handlers={ce_type: self.on_event for ce_type in kept_types()},
+            handlers=[Handles(kept_events(), self.on_event)],
             attempts=settings.handler_attempts,
             retry_initial=settings.retry_initial_seconds,
             retry_max=settings.retry_max_seconds,
