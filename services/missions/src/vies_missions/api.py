@@ -9,11 +9,13 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from vies_missions import use_cases
-from vies_shared.service import RuntimeDep
+from vies_missions.settings import MissionsSettings
+from vies_shared.service import RuntimeDep as ServiceRuntimeDep
 from vies_shared.web import MAX_OFFSET, CurrentPrincipal, Page, Pagination
 
 router = APIRouter()
 Json = dict[str, Any]
+RuntimeDep = ServiceRuntimeDep[MissionsSettings]  # settings typed, no downcast
 
 # Every free string from the caller is bounded: ids as long as the platform's (tokens cap scope
 # claims at 100 characters), ISO country and region codes by their shape. Longer input is a 422.

@@ -32,10 +32,9 @@ DEMO = [
 ]
 
 
-async def seed(runtime: Runtime) -> None:
+async def seed(runtime: Runtime[MissionsSettings]) -> None:
     """Create the demo data unless it is there already."""
     settings = runtime.settings
-    assert isinstance(settings, MissionsSettings)
     if await runtime.db[store.MISSIONS].find_one({"engagement_id": DEMO[-1][0]}):
         return
     today = datetime.now(UTC).date()

@@ -36,13 +36,15 @@ from vies_missions.settings import MissionsSettings
 from vies_missions.use_cases import record_safety_answer
 from vies_shared import safety_link
 from vies_shared.ratelimit import RateLimiter, TooManyRequests, client_ip
-from vies_shared.service import Runtime, RuntimeDep
+from vies_shared.service import Runtime
+from vies_shared.service import RuntimeDep as ServiceRuntimeDep
 from vies_shared.storage import UnitOfWork
 from vies_shared.web import current_principal, error_body, trusted_networks
 
 router = APIRouter(tags=["safety links"])
 log = structlog.get_logger()
 Document = dict[str, Any]
+RuntimeDep = ServiceRuntimeDep[MissionsSettings]  # settings typed, no downcast
 # Any string: whatever is not a token of ours is the same 404 (never a 422 telling shapes apart).
 LinkToken = Annotated[str, Path(min_length=1, max_length=400)]
 _bearer = HTTPBearer(auto_error=False)
@@ -67,20 +69,14 @@ def check_settings(settings: MissionsSettings) -> None:
         log.warning("safety answer links are off: VIES_SAFETY_LINK_KEYS is not set")
 
 
-def _settings(runtime: Runtime) -> MissionsSettings:
-    settings = runtime.settings
-    assert isinstance(settings, MissionsSettings)
-    return settings
-
-
-def _limited(request: Request, runtime: Runtime, name: str) -> JSONResponse | None:
+def _limited(request: Request, runtime: Runtime[MissionsSettings], name: str) -> JSONResponse | None:
     """A 429 with ``Retry-After`` once this client address used its calls of the minute on ``name``."""
     limiters: dict[str, RateLimiter] | None = getattr(request.app.state, "safety_link_limiters", None)
     if limiters is None:
         limiters = request.app.state.safety_link_limiters = {}
     limiter = limiters.get(name)
     if limiter is None:
-        per_minute = _settings(runtime).safety_link_per_minute
+        per_minute = runtime.settings.safety_link_per_minute
         limiter = limiters[name] = RateLimiter(per_minute, what="safety link requests")
     try:
         limiter.take(client_ip(request, trusted_networks(runtime.settings.trusted_request_id_from)))
@@ -91,9 +87,11 @@ def _limited(request: Request, runtime: Runtime, name: str) -> JSONResponse | No
     return None
 
 
-async def _resolve(runtime: Runtime, token: str, uow: UnitOfWork | None = None) -> tuple[SecurityAlert, Document]:
+async def _resolve(
+    runtime: Runtime[MissionsSettings], token: str, uow: UnitOfWork | None = None
+) -> tuple[SecurityAlert, Document]:
     """The alert and the mission's entry a token stands for, or ``UnknownLink``."""
-    settings = _settings(runtime)
+    settings = runtime.settings
     link = safety_link.read(safety_link.keys_from(settings.safety_link_keys, settings.env), token)
     if link is None:
         raise UnknownLink()
@@ -132,7 +130,7 @@ async def safety_link_page(token: LinkToken, request: Request, runtime: RuntimeD
     """What the answer page shows: the alert and the answer already given; records nothing."""
     if (refused := _limited(request, runtime, "read")) is not None:
         return refused
-    valid_for = timedelta(days=_settings(runtime).safety_link_valid_days)
+    valid_for = timedelta(days=runtime.settings.safety_link_valid_days)
     alert, entry = await _resolve(runtime, token)
     check_link_usable(alert, clock.now(runtime), valid_for)
     return _view(alert, entry, valid_for)
@@ -147,7 +145,7 @@ async def answer_by_link(token: LinkToken, body: LinkAnswer, request: Request, r
     """Record the volunteer's answer (safe | need_help) as if they had signed in; a new one replaces the last."""
     if (refused := _limited(request, runtime, "answer")) is not None:
         return refused
-    valid_for = timedelta(days=_settings(runtime).safety_link_valid_days)
+    valid_for = timedelta(days=runtime.settings.safety_link_valid_days)
 
     async def work(uow: UnitOfWork) -> Document:
         alert, entry = await _resolve(runtime, token, uow)

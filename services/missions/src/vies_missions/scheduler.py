@@ -45,20 +45,14 @@ log = get_logger(component="scheduler")
 MAX_ROUNDS = 50  # per run; what is left waits for the next tick
 
 
-def _settings(runtime: Runtime) -> MissionsSettings:
-    settings = runtime.settings
-    assert isinstance(settings, MissionsSettings)
-    return settings
-
-
 def missed_key(mission_id: str, due_at: datetime) -> str:
     """The unique key of one missed due date of one mission."""
     return f"{mission_id}:{due_at.isoformat(timespec='milliseconds')}"
 
 
-async def emit_missed_check_ins(runtime: Runtime) -> int:
+async def emit_missed_check_ins(runtime: Runtime[MissionsSettings]) -> int:
     """Emit ``CheckInMissed`` once per due date passed without a check-in; returns how many were emitted."""
-    settings = _settings(runtime)
+    settings = runtime.settings
     now = clock.now(runtime)
     emitted = 0
     for _ in range(MAX_ROUNDS):
@@ -86,7 +80,7 @@ async def emit_missed_check_ins(runtime: Runtime) -> int:
 
 
 async def _record_missed_in_transaction(
-    runtime: Runtime, ids: list[str], now: datetime, settings: MissionsSettings
+    runtime: Runtime[MissionsSettings], ids: list[str], now: datetime, settings: MissionsSettings
 ) -> int:
     async def work(uow: UnitOfWork) -> int:
         return await _record_missed(uow, ids, now, settings)
@@ -162,7 +156,7 @@ async def _recorded(uow: UnitOfWork, collection: str, keys: list[str]) -> set[st
     return found
 
 
-async def close_due_safety_checks(runtime: Runtime) -> int:
+async def close_due_safety_checks(runtime: Runtime[MissionsSettings]) -> int:
     """Close the safety checks whose response deadline passed and report the unaccounted missions."""
     now = clock.now(runtime)
     closed = 0
@@ -177,14 +171,14 @@ async def close_due_safety_checks(runtime: Runtime) -> int:
     return closed
 
 
-async def remind_unanswered_volunteers(runtime: Runtime) -> int:
+async def remind_unanswered_volunteers(runtime: Runtime[MissionsSettings]) -> int:
     """Remind the volunteers of open safety checks who have not answered, once per check and stage.
 
     The stage is recorded on the alert by a write conditional on it not being recorded yet, in the
     transaction that emits ``SafetyCheckReminded``: of two schedulers, one emits, the other matches
     nothing (or loses the write conflict, retries and then matches nothing).
     """
-    settings = _settings(runtime)
+    settings = runtime.settings
     now = clock.now(runtime)
     before = timedelta(seconds=settings.safety_reminder_before_deadline_seconds)
     reminded = 0
@@ -227,9 +221,9 @@ async def remind_unanswered_volunteers(runtime: Runtime) -> int:
     return reminded
 
 
-async def escalate_unaccounted_to_head_office(runtime: Runtime) -> int:
+async def escalate_unaccounted_to_head_office(runtime: Runtime[MissionsSettings]) -> int:
     """The last step of the ladder: volunteers still unaccounted a delay after the deadline go to the head office."""
-    settings = _settings(runtime)
+    settings = runtime.settings
     now = clock.now(runtime)
     delay = timedelta(seconds=settings.safety_head_office_delay_seconds)
     escalated = 0
@@ -273,9 +267,9 @@ async def _pending_missions(uow: UnitOfWork, alert_id: str) -> list[str]:
     return sorted([entry["mission_id"] async for entry in cursor])
 
 
-async def escalate_unacknowledged_incidents(runtime: Runtime) -> int:
+async def escalate_unacknowledged_incidents(runtime: Runtime[MissionsSettings]) -> int:
     """Send to the head office the centre-level incidents nobody acknowledged in time."""
-    settings = _settings(runtime)
+    settings = runtime.settings
     now = clock.now(runtime)
     delay = timedelta(seconds=settings.incident_escalation_delay_seconds)
     query = {"status": OPEN, "escalated_to": CENTRE, "escalated_at": {"$lte": now - delay}}
@@ -302,9 +296,9 @@ async def escalate_unacknowledged_incidents(runtime: Runtime) -> int:
     return escalated
 
 
-async def report_overdue_follow_ups(runtime: Runtime) -> int:
+async def report_overdue_follow_ups(runtime: Runtime[MissionsSettings]) -> int:
     """Report the follow-up interviews not held within the grace period after their due date."""
-    settings = _settings(runtime)
+    settings = runtime.settings
     today = clock.now(runtime).date()
     cutoff = (today - timedelta(days=settings.follow_up_grace_days)).isoformat()
     query = {

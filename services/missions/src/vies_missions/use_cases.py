@@ -47,14 +47,8 @@ from vies_shared.web import Page, Principal, paged
 Document = dict[str, Any]
 
 
-def _settings(runtime: Runtime) -> MissionsSettings:
-    settings = runtime.settings
-    assert isinstance(settings, MissionsSettings)
-    return settings
-
-
-def _offsets(runtime: Runtime) -> tuple[int, int]:
-    s = _settings(runtime)
+def _offsets(runtime: Runtime[MissionsSettings]) -> tuple[int, int]:
+    s = runtime.settings
     return s.follow_up_start_offset_days, s.follow_up_end_offset_days
 
 
@@ -77,7 +71,7 @@ def _centre_contact(centre_id: str | None, country: str) -> Document:
     return {"centre_id": centre.centre_id, "city": centre.city, "email": centre.email, "phone": centre.phone}
 
 
-async def _partner_views(runtime: Runtime, missions: list[Mission]) -> list[Document]:
+async def _partner_views(runtime: Runtime[MissionsSettings], missions: list[Mission]) -> list[Document]:
     """The host partner's view of missions: the volunteers' first names in one lookup."""
     contacts = await store.contacts_of(runtime.db, [m.volunteer_id for m in missions if m.volunteer_id])
     return [
@@ -88,7 +82,7 @@ async def _partner_views(runtime: Runtime, missions: list[Mission]) -> list[Docu
     ]
 
 
-async def mission_contacts(runtime: Runtime, principal: Principal, mission_id: str) -> Document:
+async def mission_contacts(runtime: Runtime[MissionsSettings], principal: Principal, mission_id: str) -> Document:
     """Whom the mission's volunteer turns to: the centre (its phone is the emergency number), the host
     partner and the sending authority, for those who read the mission (the volunteer first)."""
     doc = await store.get(runtime.db, store.MISSIONS, mission_id, "mission")
@@ -108,7 +102,7 @@ async def mission_contacts(runtime: Runtime, principal: Principal, mission_id: s
     }
 
 
-async def get_mission(runtime: Runtime, principal: Principal, mission_id: str) -> Document:
+async def get_mission(runtime: Runtime[MissionsSettings], principal: Principal, mission_id: str) -> Document:
     """One mission, if the caller may read it (the host partner gets the partner view)."""
     doc = await store.get(runtime.db, store.MISSIONS, mission_id, "mission")
     access.require(principal, access.READ_HOSTED, doc)
@@ -120,7 +114,7 @@ async def get_mission(runtime: Runtime, principal: Principal, mission_id: str) -
 
 
 async def list_missions(
-    runtime: Runtime,
+    runtime: Runtime[MissionsSettings],
     principal: Principal,
     page: Page,
     *,
@@ -158,7 +152,9 @@ async def list_missions(
 # --- missions: lifecycle -------------------------------------------------------------------------
 
 
-async def tick_checklist(runtime: Runtime, principal: Principal, mission_id: str, item: str, done_on: date) -> Document:
+async def tick_checklist(
+    runtime: Runtime[MissionsSettings], principal: Principal, mission_id: str, item: str, done_on: date
+) -> Document:
     """Tick a pre-departure checklist item.
 
     The volunteer ticks their own items (training, travel registration, emergency contact);
@@ -177,7 +173,9 @@ async def tick_checklist(runtime: Runtime, principal: Principal, mission_id: str
     return await runtime.transactions.run(work)
 
 
-async def start_mission(runtime: Runtime, principal: Principal, mission_id: str, departed_on: date) -> Document:
+async def start_mission(
+    runtime: Runtime[MissionsSettings], principal: Principal, mission_id: str, departed_on: date
+) -> Document:
     """Record the departure; 409 listing the missing checklist items while it is incomplete."""
 
     async def work(uow: UnitOfWork) -> Document:
@@ -192,16 +190,18 @@ async def start_mission(runtime: Runtime, principal: Principal, mission_id: str,
     return await runtime.transactions.run(work)
 
 
-async def extend_mission(runtime: Runtime, principal: Principal, mission_id: str, ends_on: date) -> Document:
+async def extend_mission(
+    runtime: Runtime[MissionsSettings], principal: Principal, mission_id: str, ends_on: date
+) -> Document:
     """Move the end date later, within the scheme's longest contract."""
 
     async def work(uow: UnitOfWork) -> Document:
         doc, mission = await _load(uow, mission_id)
         access.require(principal, access.MANAGE, doc)
-        limits = _settings(runtime).scheme_max_months
+        limits = runtime.settings.scheme_max_months
         if mission.scheme not in limits:
             raise NotAllowedInState(f"no duration limit is configured for scheme {mission.scheme}")
-        settings = _settings(runtime)
+        settings = runtime.settings
         mission.extend(
             ends_on, limits[mission.scheme], clock.now(runtime), lifetime_cap_months=settings.vsi_lifetime_cap_months
         )
@@ -214,7 +214,7 @@ async def extend_mission(runtime: Runtime, principal: Principal, mission_id: str
 
 
 async def end_mission(
-    runtime: Runtime, principal: Principal, mission_id: str, *, ended_on: date, debrief: str
+    runtime: Runtime[MissionsSettings], principal: Principal, mission_id: str, *, ended_on: date, debrief: str
 ) -> Document:
     """The mission ends as planned, with the debrief."""
 
@@ -230,7 +230,7 @@ async def end_mission(
 
 
 async def interrupt_mission(
-    runtime: Runtime,
+    runtime: Runtime[MissionsSettings],
     principal: Principal,
     mission_id: str,
     *,
@@ -253,7 +253,7 @@ async def interrupt_mission(
 
 
 async def move_volunteer(
-    runtime: Runtime, principal: Principal, mission_id: str, *, city: str, subdivision: str
+    runtime: Runtime[MissionsSettings], principal: Principal, mission_id: str, *, city: str, subdivision: str
 ) -> Document:
     """Record where the volunteer is (city and ISO 3166-2 subdivision): the centre, staff or the volunteer."""
 
@@ -267,7 +267,7 @@ async def move_volunteer(
     return await runtime.transactions.run(work)
 
 
-async def list_follow_ups(runtime: Runtime, principal: Principal, mission_id: str) -> Document:
+async def list_follow_ups(runtime: Runtime[MissionsSettings], principal: Principal, mission_id: str) -> Document:
     """The three follow-up interviews of a mission with their due dates."""
     doc = await store.get(runtime.db, store.MISSIONS, mission_id, "mission")
     access.require(principal, access.READ, doc)
@@ -276,7 +276,13 @@ async def list_follow_ups(runtime: Runtime, principal: Principal, mission_id: st
 
 
 async def mark_follow_up_done(
-    runtime: Runtime, principal: Principal, mission_id: str, *, stage: str, done_on: date, notes: str | None
+    runtime: Runtime[MissionsSettings],
+    principal: Principal,
+    mission_id: str,
+    *,
+    stage: str,
+    done_on: date,
+    notes: str | None,
 ) -> Document:
     """Centre staff (or the authority hosting the volunteer in France) record that an interview was held."""
     principal.require_role("centre", "authority")
@@ -293,7 +299,7 @@ async def mark_follow_up_done(
 
 
 async def due_follow_ups(
-    runtime: Runtime, principal: Principal, due_before: date, country: str | None, page: Page
+    runtime: Runtime[MissionsSettings], principal: Principal, due_before: date, country: str | None, page: Page
 ) -> Document:
     """Interviews not yet held and due by ``due_before``, for the centres' agenda, a page at a time.
 
@@ -331,10 +337,10 @@ async def due_follow_ups(
 
 
 async def send_check_in(
-    runtime: Runtime, principal: Principal, mission_id: str, *, status: str, note: str | None
+    runtime: Runtime[MissionsSettings], principal: Principal, mission_id: str, *, status: str, note: str | None
 ) -> Document:
     """The volunteer checks in; an urgent check-in opens an incident at once."""
-    settings = _settings(runtime)
+    settings = runtime.settings
 
     async def work(uow: UnitOfWork) -> Document:
         doc, mission = await _load(uow, mission_id)
@@ -369,7 +375,9 @@ async def send_check_in(
     return await runtime.transactions.run(work)
 
 
-async def change_check_in_interval(runtime: Runtime, principal: Principal, mission_id: str, days: float) -> Document:
+async def change_check_in_interval(
+    runtime: Runtime[MissionsSettings], principal: Principal, mission_id: str, days: float
+) -> Document:
     """The centre or staff set a mission's own check-in interval (shorter in a tense period)."""
 
     async def work(uow: UnitOfWork) -> Document:
@@ -389,7 +397,9 @@ def _check_in_view(doc: Document) -> Document:
     return view
 
 
-async def list_check_ins(runtime: Runtime, principal: Principal, mission_id: str, page: Page) -> Document:
+async def list_check_ins(
+    runtime: Runtime[MissionsSettings], principal: Principal, mission_id: str, page: Page
+) -> Document:
     """A mission's check-ins, newest first."""
     doc = await store.get(runtime.db, store.MISSIONS, mission_id, "mission")
     access.require(principal, access.READ, doc)
@@ -435,7 +445,13 @@ def emit_escalation(uow: UnitOfWork, incident: Incident) -> None:
 
 
 async def report_incident(
-    runtime: Runtime, principal: Principal, mission_id: str, *, category: str, severity: str, description: str
+    runtime: Runtime[MissionsSettings],
+    principal: Principal,
+    mission_id: str,
+    *,
+    category: str,
+    severity: str,
+    description: str,
 ) -> Document:
     """Report an incident on a mission; high and critical ones are escalated."""
 
@@ -463,7 +479,7 @@ async def _load_incident(uow: UnitOfWork, principal: Principal, incident_id: str
     return Incident.from_doc(doc)
 
 
-async def get_incident(runtime: Runtime, principal: Principal, incident_id: str) -> Document:
+async def get_incident(runtime: Runtime[MissionsSettings], principal: Principal, incident_id: str) -> Document:
     """One incident, if the caller may read its mission."""
 
     async def work(uow: UnitOfWork) -> Document:
@@ -472,7 +488,7 @@ async def get_incident(runtime: Runtime, principal: Principal, incident_id: str)
     return await runtime.transactions.run(work)
 
 
-async def acknowledge_incident(runtime: Runtime, principal: Principal, incident_id: str) -> Document:
+async def acknowledge_incident(runtime: Runtime[MissionsSettings], principal: Principal, incident_id: str) -> Document:
     """The centre or the duty officer takes charge; escalation stops."""
 
     async def work(uow: UnitOfWork) -> Document:
@@ -490,7 +506,9 @@ async def acknowledge_incident(runtime: Runtime, principal: Principal, incident_
     return await runtime.transactions.run(work)
 
 
-async def resolve_incident(runtime: Runtime, principal: Principal, incident_id: str, resolution: str) -> Document:
+async def resolve_incident(
+    runtime: Runtime[MissionsSettings], principal: Principal, incident_id: str, resolution: str
+) -> Document:
     """Close an incident with a resolution note."""
 
     async def work(uow: UnitOfWork) -> Document:
@@ -504,7 +522,7 @@ async def resolve_incident(runtime: Runtime, principal: Principal, incident_id: 
 
 
 async def list_incidents(
-    runtime: Runtime,
+    runtime: Runtime[MissionsSettings],
     principal: Principal,
     page: Page,
     *,
@@ -546,7 +564,7 @@ async def list_incidents(
 
 
 async def issue_security_alert(
-    runtime: Runtime,
+    runtime: Runtime[MissionsSettings],
     principal: Principal,
     *,
     country: str,
@@ -619,7 +637,7 @@ async def issue_security_alert(
 
 
 async def respond_to_safety_check(
-    runtime: Runtime, principal: Principal, alert_id: str, mission_id: str, status: str
+    runtime: Runtime[MissionsSettings], principal: Principal, alert_id: str, mission_id: str, status: str
 ) -> Document:
     """A volunteer (or the centre calling them) answers safe or need_help; need_help opens a critical incident.
 
@@ -637,7 +655,7 @@ async def respond_to_safety_check(
 
 
 async def record_safety_answer(
-    runtime: Runtime,
+    runtime: Runtime[MissionsSettings],
     uow: UnitOfWork,
     alert: SecurityAlert,
     mission: Document,
@@ -709,7 +727,7 @@ def _entry_view(entry: Document, contacts: dict[str, Document], *, emergency: bo
     return view
 
 
-async def _hosts_of(runtime: Runtime, entries: list[Document]) -> dict[str, Document]:
+async def _hosts_of(runtime: Runtime[MissionsSettings], entries: list[Document]) -> dict[str, Document]:
     """Per mission of a safety check's page: its host partner and its authority, by name (who to call there)."""
     db = runtime.db
     missions = await store.by_id(db, store.MISSIONS, [e["mission_id"] for e in entries], {"partner_id": 1})
@@ -728,7 +746,9 @@ async def _hosts_of(runtime: Runtime, entries: list[Document]) -> dict[str, Docu
     return hosts
 
 
-async def safety_check_status(runtime: Runtime, principal: Principal, alert_id: str, page: Page) -> Document:
+async def safety_check_status(
+    runtime: Runtime[MissionsSettings], principal: Principal, alert_id: str, page: Page
+) -> Document:
     """Live status of a safety check: who is accounted for and who is not, with name, phone, partner and authority.
 
     ``counts`` cover every entry the caller may see; ``accounted[]`` and ``unaccounted[]``
@@ -809,7 +829,7 @@ async def close_check(
     return alert.to_view()
 
 
-async def close_safety_check(runtime: Runtime, principal: Principal, alert_id: str) -> Document:
+async def close_safety_check(runtime: Runtime[MissionsSettings], principal: Principal, alert_id: str) -> Document:
     """Close a safety check by hand (everyone found, or the crisis cell takes over)."""
 
     async def work(uow: UnitOfWork) -> Document:
@@ -822,7 +842,7 @@ async def close_safety_check(runtime: Runtime, principal: Principal, alert_id: s
     return await runtime.transactions.run(work)
 
 
-async def mission_safety_checks(runtime: Runtime, principal: Principal, mission_id: str) -> Document:
+async def mission_safety_checks(runtime: Runtime[MissionsSettings], principal: Principal, mission_id: str) -> Document:
     """The safety checks a mission is part of, newest first, with its answer (what the volunteer must answer)."""
     mission = await store.get(runtime.db, store.MISSIONS, mission_id, "mission")
     access.require(principal, access.READ, mission)
@@ -845,7 +865,7 @@ async def mission_safety_checks(runtime: Runtime, principal: Principal, mission_
 
 
 async def list_security_alerts(
-    runtime: Runtime, principal: Principal, page: Page, *, country: str | None, status: str | None
+    runtime: Runtime[MissionsSettings], principal: Principal, page: Page, *, country: str | None, status: str | None
 ) -> Document:
     """Alerts, newest first; a centre sees its own country's."""
     query: Document = {}
@@ -870,7 +890,9 @@ async def list_security_alerts(
 # --- end of mission: the volunteer's report and the authority's evaluation -------------------------
 
 
-async def file_volunteer_report(runtime: Runtime, principal: Principal, mission_id: str, text: str) -> Document:
+async def file_volunteer_report(
+    runtime: Runtime[MissionsSettings], principal: Principal, mission_id: str, text: str
+) -> Document:
     """The volunteer writes their own end-of-mission report (optional, free text)."""
     principal.require_role("volunteer")
 
@@ -885,7 +907,7 @@ async def file_volunteer_report(runtime: Runtime, principal: Principal, mission_
 
 
 async def evaluate_mission(
-    runtime: Runtime,
+    runtime: Runtime[MissionsSettings],
     principal: Principal,
     mission_id: str,
     *,
@@ -921,7 +943,7 @@ def end_of_mission_view(principal: Principal, mission: Mission) -> Document:
     }
 
 
-async def get_end_of_mission(runtime: Runtime, principal: Principal, mission_id: str) -> Document:
+async def get_end_of_mission(runtime: Runtime[MissionsSettings], principal: Principal, mission_id: str) -> Document:
     """A mission's end-of-mission report and evaluation, as far as the caller may read them."""
     doc = await runtime.db[store.MISSIONS].find_one({"_id": mission_id})
     if doc is None:
@@ -930,7 +952,7 @@ async def get_end_of_mission(runtime: Runtime, principal: Principal, mission_id:
     return end_of_mission_view(principal, Mission.from_doc(doc))
 
 
-async def get_certificate(runtime: Runtime, principal: Principal, mission_id: str) -> bytes:
+async def get_certificate(runtime: Runtime[MissionsSettings], principal: Principal, mission_id: str) -> bytes:
     """The end-of-mission certificate (PDF) once the mission ended or was interrupted (409 before)."""
     db = runtime.db
     doc = await db[store.MISSIONS].find_one({"_id": mission_id})
@@ -955,7 +977,7 @@ async def get_certificate(runtime: Runtime, principal: Principal, mission_id: st
         partner_name=(partner or {}).get("name") or mission.partner_id or "(organisation d'accueil inconnue)",
         authority_name=(authority or {}).get("name") or mission.authority_id,
         country=mission.country,
-        issuer=_settings(runtime).certificate_issuer,
+        issuer=runtime.settings.certificate_issuer,
         issued_on=clock.now(runtime).date(),
     )
     return certificate.render(facts)

@@ -9,10 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vies_notifications import use_cases
 from vies_notifications.domain.routing import CATEGORIES
-from vies_shared.service import RuntimeDep
+from vies_notifications.settings import NotificationsSettings
+from vies_shared.service import RuntimeDep as ServiceRuntimeDep
 from vies_shared.web import CurrentPrincipal, Pagination
 
 router = APIRouter()
+RuntimeDep = ServiceRuntimeDep[NotificationsSettings]  # settings typed, no downcast
 
 Language = Literal["fr", "en"]
 Category = Literal[CATEGORIES]  # type: ignore[valid-type]

@@ -171,12 +171,6 @@ class _Effects:
     waiting: list[Document] = field(default_factory=list)
 
 
-def _settings(runtime: Runtime) -> NotificationsSettings:
-    settings = runtime.settings
-    assert isinstance(settings, NotificationsSettings)
-    return settings
-
-
 def policy(settings: NotificationsSettings) -> RetryPolicy:
     """The retry schedule from settings."""
     return RetryPolicy(
@@ -194,9 +188,9 @@ def _aware(moment: datetime) -> datetime:
 class DeliveryWorker:
     """Per-process delivery: one lane per channel class, woken by commits (counters for metrics and the benchmark)."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime[NotificationsSettings]) -> None:
         self.runtime = runtime
-        self.settings = _settings(runtime)
+        self.settings = runtime.settings
         self.email = channels.EmailSender(self.settings)
         self.policy = policy(self.settings)
         s = self.settings
@@ -1147,7 +1141,7 @@ class DeliveryWorker:
         log.warning("webhook_subscription_disabled", subscription_id=subscription_id, failing_since=str(failing_since))
 
 
-async def deliver_due(runtime: Runtime) -> None:
+async def deliver_due(runtime: Runtime[NotificationsSettings]) -> None:
     """Job (every replica): the delivery lanes until the service stops; claims keep replicas from sending twice."""
     worker = runtime.extras.get("delivery")
     if worker is None:

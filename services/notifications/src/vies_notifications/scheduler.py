@@ -65,7 +65,7 @@ async def _queue_once(runtime: Runtime, key: str, document: Document | None, now
     return result
 
 
-async def send_daily_digests(runtime: Runtime, now: datetime | None = None) -> int:
+async def send_daily_digests(runtime: Runtime[NotificationsSettings], now: datetime | None = None) -> int:
     """Queue each branch's digest of the past day; a unique key per region and day makes it once-only.
 
     Safe with several replicas: the ``digests`` document ``{region}:{day}`` is
@@ -73,7 +73,6 @@ async def send_daily_digests(runtime: Runtime, now: datetime | None = None) -> i
     attempt fails on the duplicate key and queues nothing.
     """
     settings = runtime.settings
-    assert isinstance(settings, NotificationsSettings)
     now = now or datetime.now(UTC)
     day = digest_day(now, settings)
     if day is None:
@@ -126,6 +125,6 @@ async def send_daily_digests(runtime: Runtime, now: datetime | None = None) -> i
     return queued
 
 
-async def regional_digest_job(runtime: Runtime) -> None:
+async def regional_digest_job(runtime: Runtime[NotificationsSettings]) -> None:
     """Periodic job: send the day's digests once the digest hour has passed."""
     await send_daily_digests(runtime)

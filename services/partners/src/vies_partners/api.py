@@ -22,11 +22,13 @@ from vies_partners.schemas import (
     SendingOrganisationIn,
     VettingNote,
 )
-from vies_shared.service import RuntimeDep
+from vies_partners.settings import PartnersSettings
+from vies_shared.service import RuntimeDep as ServiceRuntimeDep
 from vies_shared.web import MAX_OFFSET, CurrentPrincipal, Page, Pagination
 
 router = APIRouter()
 Answer = dict[str, Any]
+RuntimeDep = ServiceRuntimeDep[PartnersSettings]  # settings typed, no downcast
 RegionQuery = Annotated[str | None, Query(pattern=r"^FR-[0-9A-Z]{2,3}$")]
 # Ids in paths and query strings are bounded like the platform's ids (review L5): longer is a 422.
 PathId = Annotated[str, Path(min_length=1, max_length=MAX_ID)]

@@ -7,6 +7,7 @@ from typing import Any
 
 from vies_partners import store, use_cases
 from vies_partners.schemas import AuthorityIn, Contact, PartnerIn, PartnershipIn, SendingOrganisationIn
+from vies_partners.settings import PartnersSettings
 from vies_shared.service import Runtime
 from vies_shared.web import Principal
 
@@ -297,7 +298,7 @@ async def _exists(runtime: Runtime, collection: str, record_id: str) -> bool:
     return await runtime.db[collection].find_one({"_id": record_id}, {"_id": 1}) is not None
 
 
-async def seed(runtime: Runtime) -> None:
+async def seed(runtime: Runtime[PartnersSettings]) -> None:
     """Create the demo records that do not exist yet."""
     for authority_id, fields in AUTHORITIES:
         if not await _exists(runtime, store.AUTHORITIES, authority_id):

@@ -18,6 +18,7 @@ from vies_partners.domain.matching import SERIOUS_SEVERITIES, PartnerProfile
 if TYPE_CHECKING:
     from pymongo.asynchronous.database import AsyncDatabase
 
+    from vies_partners.settings import PartnersSettings
     from vies_shared.service import Runtime
 
 Document = dict[str, Any]
@@ -189,7 +190,7 @@ def profile_index(runtime: Runtime) -> ProfileIndex:
     return index
 
 
-async def setup(runtime: Runtime) -> None:
+async def setup(runtime: Runtime[PartnersSettings]) -> None:
     """Start-up: indexes, demo data when ``VIES_DEMO_DATA`` is on, then the matching profiles in memory."""
     await ensure_indexes(runtime.db)
     if runtime.settings.demo_data:

@@ -60,12 +60,6 @@ def _new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
-def _settings(runtime: Runtime) -> PartnersSettings:
-    settings = runtime.settings
-    assert isinstance(settings, PartnersSettings)
-    return settings
-
-
 def _today() -> date:
     return store.now().date()
 
@@ -264,7 +258,7 @@ async def _refuse_erased_persons(uow: UnitOfWork, contacts: list[Document]) -> N
 
 
 async def register_authority(
-    runtime: Runtime, principal: Principal, body: AuthorityIn, *, authority_id: str | None = None
+    runtime: Runtime[PartnersSettings], principal: Principal, body: AuthorityIn, *, authority_id: str | None = None
 ) -> Document:
     """Register a French authority (staff, the region's branch, or the authority itself)."""
     principal.require_role("branch", "authority")
@@ -328,7 +322,7 @@ async def register_authority(
     return await runtime.transactions.run(work)
 
 
-async def get_authority(runtime: Runtime, principal: Principal, authority_id: str) -> Document:
+async def get_authority(runtime: Runtime[PartnersSettings], principal: Principal, authority_id: str) -> Document:
     """One authority, within the principal's scope."""
     principal.require_role("authority", "branch")
     doc = await runtime.db[store.AUTHORITIES].find_one({"_id": authority_id})
@@ -339,7 +333,12 @@ async def get_authority(runtime: Runtime, principal: Principal, authority_id: st
 
 
 async def list_authorities(
-    runtime: Runtime, principal: Principal, *, region: str | None, territoires_volontaires: bool | None, page: Page
+    runtime: Runtime[PartnersSettings],
+    principal: Principal,
+    *,
+    region: str | None,
+    territoires_volontaires: bool | None,
+    page: Page,
 ) -> Document:
     """Authorities, filtered (staff everything, a branch its region, an authority itself)."""
     principal.require_role("branch", "authority")
@@ -361,7 +360,9 @@ ENROLMENT_FIELDS = ("territoires_volontaires", "territoires_volontaires_since")
 """Enrolment in the Territoires Volontaires programme: recorded by staff or the region's branch."""
 
 
-async def update_authority(runtime: Runtime, principal: Principal, authority_id: str, body: AuthorityPatch) -> Document:
+async def update_authority(
+    runtime: Runtime[PartnersSettings], principal: Principal, authority_id: str, body: AuthorityPatch
+) -> Document:
     """Correct an authority's record: contact, Territoires Volontaires enrolment and its date, new to cooperation.
 
     The authority itself, the branch of its region and staff may; the enrolment only the branch and
@@ -417,7 +418,7 @@ async def update_authority(runtime: Runtime, principal: Principal, authority_id:
 
 
 async def register_partner(
-    runtime: Runtime, principal: Principal, body: PartnerIn, *, partner_id: str | None = None
+    runtime: Runtime[PartnersSettings], principal: Principal, body: PartnerIn, *, partner_id: str | None = None
 ) -> Document:
     """Register an international partner; it starts pending until vetted."""
     principal.require_role("centre", "authority")
@@ -503,7 +504,9 @@ def check_keeps_partner(principal: Principal, doc: Document) -> None:
     check_centre_country(principal, doc["country"])
 
 
-async def update_partner(runtime: Runtime, principal: Principal, partner_id: str, body: PartnerPatch) -> Document:
+async def update_partner(
+    runtime: Runtime[PartnersSettings], principal: Principal, partner_id: str, body: PartnerPatch
+) -> Document:
     """Correct a partner's entry: themes, languages, hosting capacity, contacts, reciprocity.
 
     Emits ``partners.PartnerUpdated`` with what changed (the contact persons only by name of field);
@@ -548,7 +551,7 @@ async def update_partner(runtime: Runtime, principal: Principal, partner_id: str
     return await runtime.transactions.run(work)
 
 
-async def get_partner(runtime: Runtime, principal: Principal, partner_id: str) -> Document:
+async def get_partner(runtime: Runtime[PartnersSettings], principal: Principal, partner_id: str) -> Document:
     """One partner; contacts and vetting history for staff and the centre of its country."""
     principal.require_role(*READ_DIRECTORY_ROLES)
     if principal.role == "partner" and principal.partner_id != partner_id:
@@ -561,7 +564,7 @@ async def get_partner(runtime: Runtime, principal: Principal, partner_id: str) -
 
 
 async def list_partners(
-    runtime: Runtime,
+    runtime: Runtime[PartnersSettings],
     principal: Principal,
     *,
     country: str | None,
@@ -597,7 +600,7 @@ _VETTING_EVENTS = {"approve", "reject", "suspend", "reinstate"}
 
 
 async def vet_partner(
-    runtime: Runtime, principal: Principal, partner_id: str, action: str, note: str | None
+    runtime: Runtime[PartnersSettings], principal: Principal, partner_id: str, action: str, note: str | None
 ) -> Document:
     """Approve, reject, suspend or reinstate a partner (centre of its country or staff; reinstate staff only)."""
     assert action in _VETTING_EVENTS
@@ -633,7 +636,7 @@ async def vet_partner(
 # --- matching --------------------------------------------------------------------------------
 
 
-async def request_match(runtime: Runtime, principal: Principal, body: MatchRequestIn) -> Document:
+async def request_match(runtime: Runtime[PartnersSettings], principal: Principal, body: MatchRequestIn) -> Document:
     """Rank approved partners for an authority's request; emits MatchRequested and MatchesProposed."""
     check_acts_for_authority(principal, body.authority_id)
     started = time.perf_counter()
@@ -659,7 +662,7 @@ async def request_match(runtime: Runtime, principal: Principal, body: MatchReque
         criteria,
         crisis_countries=crisis,
         eea=eea_countries(),
-        limit=_settings(runtime).match_limit,
+        limit=runtime.settings.match_limit,
     )
 
     async def work(uow: UnitOfWork) -> Document:
@@ -720,7 +723,7 @@ def _match_view(doc: Document) -> Document:
     }
 
 
-async def get_match_request(runtime: Runtime, principal: Principal, request_id: str) -> Document:
+async def get_match_request(runtime: Runtime[PartnersSettings], principal: Principal, request_id: str) -> Document:
     """A past match request and its suggestions."""
     principal.require_role("authority", "branch")
     doc = await runtime.db[store.MATCH_REQUESTS].find_one({"_id": request_id})
@@ -734,7 +737,7 @@ async def get_match_request(runtime: Runtime, principal: Principal, request_id: 
 
 
 async def establish_partnership(
-    runtime: Runtime, principal: Principal, body: PartnershipIn, *, partnership_id: str | None = None
+    runtime: Runtime[PartnersSettings], principal: Principal, body: PartnershipIn, *, partnership_id: str | None = None
 ) -> Document:
     """An authority and an approved partner start a partnership."""
     check_acts_for_authority(principal, body.authority_id)
@@ -782,7 +785,7 @@ def _can_read_partnership(principal: Principal, doc: Document) -> bool:
     return can_read_authority(principal, {"_id": doc["authority_id"], "region": doc["region"]})
 
 
-async def get_partnership(runtime: Runtime, principal: Principal, partnership_id: str) -> Document:
+async def get_partnership(runtime: Runtime[PartnersSettings], principal: Principal, partnership_id: str) -> Document:
     """One partnership (its authority, its region's branch, the partner country's centre, staff)."""
     principal.require_role("authority", "branch", "centre")
     doc = await runtime.db[store.PARTNERSHIPS].find_one({"_id": partnership_id})
@@ -795,7 +798,12 @@ async def get_partnership(runtime: Runtime, principal: Principal, partnership_id
 
 
 async def list_partnerships(
-    runtime: Runtime, principal: Principal, *, authority_id: str | None, partner_id: str | None, page: Page
+    runtime: Runtime[PartnersSettings],
+    principal: Principal,
+    *,
+    authority_id: str | None,
+    partner_id: str | None,
+    page: Page,
 ) -> Document:
     """Partnerships within the principal's scope."""
     principal.require_role("authority", "branch", "centre")
@@ -820,7 +828,9 @@ async def list_partnerships(
     return paged((partnership_view(d, statuses.get(d["partner_id"])) for d in docs), total, page)
 
 
-async def end_partnership(runtime: Runtime, principal: Principal, partnership_id: str, reason: str) -> Document:
+async def end_partnership(
+    runtime: Runtime[PartnersSettings], principal: Principal, partnership_id: str, reason: str
+) -> Document:
     """End a partnership, with a reason."""
     principal.require_role("authority")
 
@@ -847,12 +857,16 @@ async def end_partnership(runtime: Runtime, principal: Principal, partnership_id
 
 
 async def register_sending_organisation(
-    runtime: Runtime, principal: Principal, body: SendingOrganisationIn, *, organisation_id: str | None = None
+    runtime: Runtime[PartnersSettings],
+    principal: Principal,
+    body: SendingOrganisationIn,
+    *,
+    organisation_id: str | None = None,
 ) -> Document:
     """Add an approved sending organisation to the network's directory (staff)."""
     principal.require_role()
     sending_organisation.check_approval(
-        body.approved_from, body.approved_until, _settings(runtime).sending_approval_max_years
+        body.approved_from, body.approved_until, runtime.settings.sending_approval_max_years
     )
     key = directory.normalise(body.name)
 
@@ -889,7 +903,7 @@ async def register_sending_organisation(
 
 
 async def change_sending_approval(
-    runtime: Runtime,
+    runtime: Runtime[PartnersSettings],
     principal: Principal,
     organisation_id: str,
     *,
@@ -899,7 +913,7 @@ async def change_sending_approval(
 ) -> Document:
     """Record a renewed, changed or withdrawn (all null) approval (staff)."""
     principal.require_role()
-    sending_organisation.check_approval(approved_from, approved_until, _settings(runtime).sending_approval_max_years)
+    sending_organisation.check_approval(approved_from, approved_until, runtime.settings.sending_approval_max_years)
 
     async def work(uow: UnitOfWork) -> Document:
         doc = await _load(uow, store.SENDING_ORGANISATIONS, organisation_id, "sending organisation")
@@ -925,7 +939,9 @@ async def change_sending_approval(
     return await runtime.transactions.run(work)
 
 
-async def get_sending_organisation(runtime: Runtime, principal: Principal, organisation_id: str) -> Document:
+async def get_sending_organisation(
+    runtime: Runtime[PartnersSettings], principal: Principal, organisation_id: str
+) -> Document:
     """One sending organisation."""
     principal.require_role("authority", "branch", "centre")
     doc = await runtime.db[store.SENDING_ORGANISATIONS].find_one({"_id": organisation_id})
@@ -935,7 +951,7 @@ async def get_sending_organisation(runtime: Runtime, principal: Principal, organ
 
 
 async def list_sending_organisations(
-    runtime: Runtime, principal: Principal, page: Page, *, approval_valid: bool | None = None
+    runtime: Runtime[PartnersSettings], principal: Principal, page: Page, *, approval_valid: bool | None = None
 ) -> Document:
     """The network's sending organisations by name; ``approval_valid`` keeps those whose approval
     is (``True``) or is not (``False``: none, expired, not yet begun) valid today."""
@@ -971,7 +987,7 @@ async def _first_value(coll: Any, query: Document, field: str) -> Any:
     return doc.get(field) if doc else None
 
 
-async def journey_facts(runtime: Runtime, authority: Document) -> journey.JourneyFacts:
+async def journey_facts(runtime: Runtime[PartnersSettings], authority: Document) -> journey.JourneyFacts:
     """Gather, from this service's records and its projections of other services' events, what an authority did.
 
     Each step is one bounded read (its first date), and only the most recent missions are
@@ -1026,7 +1042,7 @@ async def journey_facts(runtime: Runtime, authority: Document) -> journey.Journe
     )
 
 
-async def get_journey(runtime: Runtime, principal: Principal, authority_id: str) -> Document:
+async def get_journey(runtime: Runtime[PartnersSettings], principal: Principal, authority_id: str) -> Document:
     """An authority's Territoires Volontaires journey and its next step."""
     principal.require_role("authority", "branch")
     authority = await runtime.db[store.AUTHORITIES].find_one({"_id": authority_id})
@@ -1034,7 +1050,7 @@ async def get_journey(runtime: Runtime, principal: Principal, authority_id: str)
         raise NotFound(f"authority {authority_id} not found")
     check_reads_authority(principal, authority)
     facts = await journey_facts(runtime, authority)
-    settings = _settings(runtime)
+    settings = runtime.settings
     result = journey.view(facts, today=_today(), start_within_days=settings.interview_start_within_days)
     result.update(
         {
@@ -1047,7 +1063,9 @@ async def get_journey(runtime: Runtime, principal: Principal, authority_id: str)
     return result
 
 
-async def stalled_journeys(runtime: Runtime, principal: Principal, region: str | None, page: Page) -> Document:
+async def stalled_journeys(
+    runtime: Runtime[PartnersSettings], principal: Principal, region: str | None, page: Page
+) -> Document:
     """Enrolled authorities that have not moved forward for ``stalled_after_days`` days.
 
     Paged over the enrolled authorities examined (by id): ``items`` are the stalled ones of this
@@ -1057,7 +1075,7 @@ async def stalled_journeys(runtime: Runtime, principal: Principal, region: str |
     region = branch_region(principal, region)
     if region:
         directory.check_region(region)
-    settings = _settings(runtime)
+    settings = runtime.settings
     query: Document = {"territoires_volontaires": True}
     if region:
         query["region"] = region
@@ -1097,13 +1115,15 @@ async def stalled_journeys(runtime: Runtime, principal: Principal, region: str |
     }
 
 
-async def programme_indicators(runtime: Runtime, principal: Principal, region: str | None) -> Document:
+async def programme_indicators(
+    runtime: Runtime[PartnersSettings], principal: Principal, region: str | None
+) -> Document:
     """Territoires Volontaires indicators, for staff and branches (a branch: its region)."""
     principal.require_role("branch")
     region = branch_region(principal, region)
     if region:
         directory.check_region(region)
-    settings = _settings(runtime)
+    settings = runtime.settings
     db = runtime.db
     authority_query: Document = {"region": region} if region else {}
     enrolled_query = {**authority_query, "territoires_volontaires": True}

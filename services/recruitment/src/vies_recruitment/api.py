@@ -25,11 +25,12 @@ from vies_recruitment.schemas import (
 from vies_recruitment.settings import RecruitmentSettings
 from vies_shared.events.recruitment import Scheme
 from vies_shared.ratelimit import RateLimiter, TooManyRequests, client_ip
-from vies_shared.service import RuntimeDep
+from vies_shared.service import RuntimeDep as ServiceRuntimeDep
 from vies_shared.web import CurrentPrincipal, Pagination, Principal, current_principal, error_body, trusted_networks
 
 router = APIRouter()
 Json = dict[str, Any]
+RuntimeDep = ServiceRuntimeDep[RecruitmentSettings]  # settings typed, no downcast
 
 # Every id and filter from the caller is bounded (review L5): longer input is a 422.
 PositionId = Annotated[str, Path(min_length=1, max_length=MAX_ID)]

@@ -13,6 +13,7 @@ from typing import Any
 
 from vies_recruitment import store, use_cases
 from vies_recruitment.schemas import ApplicationIn, CandidateIn, EngagementIn, PositionIn
+from vies_recruitment.settings import RecruitmentSettings
 from vies_shared.errors import DomainError
 from vies_shared.logging import get_logger
 from vies_shared.service import Runtime
@@ -154,7 +155,7 @@ APPLICATIONS: list[tuple[str, dict[str, Any], str]] = [
 PIPELINE = ["screened", "shortlisted", "interview_scheduled", "selected", "engaged"]
 
 
-async def _projections(runtime: Runtime) -> None:
+async def _projections(runtime: Runtime[RecruitmentSettings]) -> None:
     """Directory records the partners service also publishes (insert-only: its events win)."""
     db = runtime.db
 
@@ -199,11 +200,11 @@ DEMO_VOLUNTEER = (
 )
 
 
-async def _exists(runtime: Runtime, collection: str, record_id: str) -> bool:
+async def _exists(runtime: Runtime[RecruitmentSettings], collection: str, record_id: str) -> bool:
     return await runtime.db[collection].find_one({"_id": record_id}, {"_id": 1}) is not None
 
 
-async def _advance(runtime: Runtime, application_id: str, target: str) -> None:
+async def _advance(runtime: Runtime[RecruitmentSettings], application_id: str, target: str) -> None:
     if target == "rejected":
         await use_cases.reject(runtime, STAFF, application_id, "profil trop éloigné du poste")
         return
@@ -225,7 +226,7 @@ async def _advance(runtime: Runtime, application_id: str, target: str) -> None:
             await use_cases.engage(runtime, STAFF, application_id, contract)
 
 
-async def seed(runtime: Runtime) -> None:
+async def seed(runtime: Runtime[RecruitmentSettings]) -> None:
     """Create the demo records that do not exist yet; a failure is logged, never fatal at start-up."""
     try:
         await _projections(runtime)

@@ -72,13 +72,12 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def policy_of(runtime: Runtime) -> EligibilityPolicy:
+def policy_of(runtime: Runtime[RecruitmentSettings]) -> EligibilityPolicy:
     """The eligibility parameters from the service's settings."""
-    settings = runtime.settings
-    return settings.eligibility_policy() if isinstance(settings, RecruitmentSettings) else EligibilityPolicy()
+    return runtime.settings.eligibility_policy()
 
 
-async def _transaction(runtime: Runtime, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+async def _transaction(runtime: Runtime[RecruitmentSettings], work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
     """One transaction; under heavy contention the kit's retries can run out, so try a few rounds more."""
     for _ in range(3):
         try:
@@ -188,7 +187,7 @@ def _reasons(reasons: list[Reason]) -> list[Document]:
 
 
 async def create_position(
-    runtime: Runtime, principal: Principal, data: PositionIn, *, position_id: str | None = None
+    runtime: Runtime[RecruitmentSettings], principal: Principal, data: PositionIn, *, position_id: str | None = None
 ) -> Document:
     """An authority drafts a position within one of its active partnerships."""
     principal.require_role("authority")
@@ -248,7 +247,9 @@ async def create_position(
         raise AlreadyExists(f"position {position_id} already exists") from exc
 
 
-async def update_position(runtime: Runtime, principal: Principal, position_id: str, data: PositionPatch) -> Document:
+async def update_position(
+    runtime: Runtime[RecruitmentSettings], principal: Principal, position_id: str, data: PositionPatch
+) -> Document:
     """The position's authority (or staff) corrects a draft; once published, only closing is left (409)."""
     changes: Document = data.model_dump(include=data.model_fields_set)
     if "starts_on" in changes:
@@ -279,7 +280,7 @@ async def update_position(runtime: Runtime, principal: Principal, position_id: s
     return await _transaction(runtime, work)
 
 
-async def publish_position(runtime: Runtime, principal: Principal, position_id: str) -> Document:
+async def publish_position(runtime: Runtime[RecruitmentSettings], principal: Principal, position_id: str) -> Document:
     """Open a draft for applications once the scheme's duration rules, partner and sending organisation allow it."""
     policy = policy_of(runtime)
 
@@ -345,7 +346,9 @@ async def publish_position(runtime: Runtime, principal: Principal, position_id: 
     return await _transaction(runtime, work)
 
 
-async def close_position(runtime: Runtime, principal: Principal, position_id: str, reason: str) -> Document:
+async def close_position(
+    runtime: Runtime[RecruitmentSettings], principal: Principal, position_id: str, reason: str
+) -> Document:
     """The authority cancels a position; its open applications are rejected."""
 
     async def work(uow: UnitOfWork) -> Document:
@@ -385,7 +388,9 @@ async def close_positions_of_partnership(uow: UnitOfWork, partnership_id: str, r
     return closed
 
 
-async def get_position(runtime: Runtime, principal: Principal | None, position_id: str) -> Document:
+async def get_position(
+    runtime: Runtime[RecruitmentSettings], principal: Principal | None, position_id: str
+) -> Document:
     """One position; drafts only for their authority and staff; anonymous: published ones only."""
     pos = await runtime.db[store.POSITIONS].find_one({"_id": position_id})
     if pos is None or (principal is None and pos.get("status") != positions.PUBLISHED):
@@ -397,7 +402,9 @@ async def get_position(runtime: Runtime, principal: Principal | None, position_i
     return position_view(pos)
 
 
-async def search_positions(runtime: Runtime, principal: Principal | None, filters: Document, page: Page) -> Document:
+async def search_positions(
+    runtime: Runtime[RecruitmentSettings], principal: Principal | None, filters: Document, page: Page
+) -> Document:
     """Positions matching the filters (country, scheme, status, region, language, free text, start dates),
     paginated."""
     conditions: list[Document] = []
@@ -542,7 +549,7 @@ async def _save_person(uow: UnitOfWork, principal: Principal, profile: Document)
     return person_id
 
 
-def candidate_email(runtime: Runtime, principal: Principal, given: str | None) -> str:
+def candidate_email(runtime: Runtime[RecruitmentSettings], principal: Principal, given: str | None) -> str:
     """The email an application is made with (review M4).
 
     A candidate applies with their account's email, verified by the identity provider: the
@@ -582,7 +589,7 @@ def _contact_event(person_id: str, person: Document) -> ContactUpdated:
 
 
 async def apply(
-    runtime: Runtime,
+    runtime: Runtime[RecruitmentSettings],
     principal: Principal,
     position_id: str,
     data: ApplicationIn,
@@ -671,7 +678,7 @@ async def apply(
         raise AlreadyExists(f"this email has already applied to position {position_id}") from exc
 
 
-async def get_application(runtime: Runtime, principal: Principal, application_id: str) -> Document:
+async def get_application(runtime: Runtime[RecruitmentSettings], principal: Principal, application_id: str) -> Document:
     """One application, for its candidate, its authority, its region's branch and staff."""
     doc = await runtime.db[store.APPLICATIONS].find_one({"_id": application_id})
     if doc is None:
@@ -681,7 +688,9 @@ async def get_application(runtime: Runtime, principal: Principal, application_id
     return application_view(doc, personal=access.sees_personal_data(principal, doc))
 
 
-async def list_applications(runtime: Runtime, principal: Principal, filters: Document, page: Page) -> Document:
+async def list_applications(
+    runtime: Runtime[RecruitmentSettings], principal: Principal, filters: Document, page: Page
+) -> Document:
     """Applications in the principal's scope (a candidate: their own), newest first."""
     query = dict(access.application_scope(principal))
     for name in ("position_id", "status"):
@@ -695,7 +704,7 @@ async def list_applications(runtime: Runtime, principal: Principal, filters: Doc
 
 
 async def ranked_applications(
-    runtime: Runtime, principal: Principal, position_id: str, status: str | None, page: Page
+    runtime: Runtime[RecruitmentSettings], principal: Principal, position_id: str, status: str | None, page: Page
 ) -> Document:
     """A position's applications, best first: eligible, then by match score, then earliest."""
     pos = await runtime.db[store.POSITIONS].find_one({"_id": position_id})
@@ -724,7 +733,7 @@ async def _set_status(uow: UnitOfWork, application_id: str, status: str, **chang
 
 
 async def _step(
-    runtime: Runtime,
+    runtime: Runtime[RecruitmentSettings],
     principal: Principal,
     application_id: str,
     action: str,
@@ -748,7 +757,7 @@ async def _step(
     return await _transaction(runtime, work)
 
 
-async def shortlist(runtime: Runtime, principal: Principal, application_id: str) -> Document:
+async def shortlist(runtime: Runtime[RecruitmentSettings], principal: Principal, application_id: str) -> Document:
     """The authority shortlists an eligible application."""
 
     async def step(uow: UnitOfWork, app: Document, pos: Document) -> None:
@@ -758,7 +767,9 @@ async def shortlist(runtime: Runtime, principal: Principal, application_id: str)
     return await _step(runtime, principal, application_id, "shortlist", step)
 
 
-async def schedule_interview(runtime: Runtime, principal: Principal, application_id: str, at: datetime) -> Document:
+async def schedule_interview(
+    runtime: Runtime[RecruitmentSettings], principal: Principal, application_id: str, at: datetime
+) -> Document:
     """The authority sets (or moves) the interview of a shortlisted candidate."""
     moment = at if at.tzinfo else at.replace(tzinfo=UTC)
 
@@ -769,7 +780,7 @@ async def schedule_interview(runtime: Runtime, principal: Principal, application
     return await _step(runtime, principal, application_id, "interview", step)
 
 
-async def select(runtime: Runtime, principal: Principal, application_id: str) -> Document:
+async def select(runtime: Runtime[RecruitmentSettings], principal: Principal, application_id: str) -> Document:
     """The authority selects an interviewed candidate."""
 
     async def step(uow: UnitOfWork, app: Document, pos: Document) -> None:
@@ -784,7 +795,9 @@ async def select(runtime: Runtime, principal: Principal, application_id: str) ->
     return await _step(runtime, principal, application_id, "select", step)
 
 
-async def reject(runtime: Runtime, principal: Principal, application_id: str, reason: str) -> Document:
+async def reject(
+    runtime: Runtime[RecruitmentSettings], principal: Principal, application_id: str, reason: str
+) -> Document:
     """The authority rejects an open application with a reason."""
 
     async def step(uow: UnitOfWork, app: Document, pos: Document) -> None:
@@ -794,7 +807,7 @@ async def reject(runtime: Runtime, principal: Principal, application_id: str, re
     return await _step(runtime, principal, application_id, "reject", step)
 
 
-async def withdraw(runtime: Runtime, principal: Principal, application_id: str) -> Document:
+async def withdraw(runtime: Runtime[RecruitmentSettings], principal: Principal, application_id: str) -> Document:
     """The candidate withdraws before engagement."""
 
     async def step(uow: UnitOfWork, app: Document, pos: Document) -> None:
@@ -804,7 +817,9 @@ async def withdraw(runtime: Runtime, principal: Principal, application_id: str) 
     return await _step(runtime, principal, application_id, "withdraw", step)
 
 
-async def engage(runtime: Runtime, principal: Principal, application_id: str, contract: EngagementIn) -> Document:
+async def engage(
+    runtime: Runtime[RecruitmentSettings], principal: Principal, application_id: str, contract: EngagementIn
+) -> Document:
     """Sign the selected candidate's contract: it must fit the scheme and take one of the places left.
 
     The position's ``filled`` counter is written in the same transaction, so concurrent
@@ -894,7 +909,7 @@ async def engage(runtime: Runtime, principal: Principal, application_id: str, co
 
 
 async def confirm_declarations(
-    runtime: Runtime, principal: Principal, application_id: str, data: DeclarationsConfirmedIn
+    runtime: Runtime[RecruitmentSettings], principal: Principal, application_id: str, data: DeclarationsConfirmedIn
 ) -> Document:
     """The authority or staff confirms what the candidate declared, having seen the papers.
 
@@ -970,7 +985,7 @@ def _require_self_or_staff(principal: Principal, person_id: str) -> None:
         raise Forbidden("only the person themselves or staff may do this")
 
 
-async def get_person(runtime: Runtime, principal: Principal, person_id: str) -> Document:
+async def get_person(runtime: Runtime[RecruitmentSettings], principal: Principal, person_id: str) -> Document:
     """A person's profile and VSI time on record (the person themselves, staff)."""
     _require_self_or_staff(principal, person_id)
 
@@ -986,7 +1001,9 @@ async def get_person(runtime: Runtime, principal: Principal, person_id: str) -> 
 CONTACT_FIELDS = ("name", "email", "phone", "language", "emergency_contact")
 
 
-async def update_contact(runtime: Runtime, principal: Principal, person_id: str, data: ContactIn) -> Document:
+async def update_contact(
+    runtime: Runtime[RecruitmentSettings], principal: Principal, person_id: str, data: ContactIn
+) -> Document:
     """The person (or staff) changes their contact data; it travels on the contacts topic only.
 
     ``emergency_contact`` replaces the emergency contact (``null`` removes it).
@@ -1031,7 +1048,7 @@ async def update_contact(runtime: Runtime, principal: Principal, person_id: str,
 
 
 async def erase_person(
-    runtime: Runtime, principal: Principal, person_id: str, *, asked_by_the_person: bool = False
+    runtime: Runtime[RecruitmentSettings], principal: Principal, person_id: str, *, asked_by_the_person: bool = False
 ) -> Document:
     """Right to erasure: remove the person's personal data everywhere in this service.
 
@@ -1089,7 +1106,9 @@ async def erase_person(
 # --- guidance ------------------------------------------------------------------------------
 
 
-async def eligibility_check(runtime: Runtime, principal: Principal | None, data: EligibilityCheckIn) -> Document:
+async def eligibility_check(
+    runtime: Runtime[RecruitmentSettings], principal: Principal | None, data: EligibilityCheckIn
+) -> Document:
     """Check a situation against each scheme (or the one asked), with every reason; same rules as screening.
 
     Anyone may ask (``principal`` None: an anonymous visitor); a candidate's recorded VSI time is added.
