@@ -102,9 +102,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check shared services tests
 	$(BIN)/mypy --strict shared/src $(foreach s,$(SERVICES),services/$(s)/src)
 
-# Two workers, each with a stack of its own; the tests needing Keycloak (identity, portal) share one
-# of them (see the test plugin). The suite mostly waits on servers, so two workers fit two cores.
-PYTEST_ARGS ?= -n 2 --dist loadgroup
+# Two workers, each with a stack of its own; a module runs on one worker, and the tests needing Keycloak
+# (identity, portal, security) all on one, first (see the test plugin). The suite mostly waits on
+# servers, so two workers fit two cores.
+PYTEST_ARGS ?= -n 2 --dist loadscope --durations=15
 
 pytest: setup
 	# The test plugin starts Kafka, SecantusDB and Mailpit on free ports and stops them afterwards;

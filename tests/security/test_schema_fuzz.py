@@ -1,8 +1,9 @@
 """Schemathesis over every service's OpenAPI with a staff token: no 5xx, and answers match their schema.
 
 Bounded: a fixed number of generated requests per operation and a time budget per
-service, so it fits in ``make test``. Every failure of every operation is collected
-and reported together, with the request that caused it.
+service, so it fits in ``make test``: past the budget (a loaded machine) every remaining
+operation is still exercised, with fewer requests. Every failure of every operation is
+collected and reported together, with the request that caused it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from .conftest import SERVICES, SecuredPlatform
 pytestmark = pytest.mark.integration
 
 EXAMPLES_PER_OPERATION = 12
+# Once the time budget is spent: enough to reach each remaining operation in both modes.
+EXAMPLES_PAST_BUDGET = 3
 # Valid requests (they reach the use cases) and invalid ones (they must be a 4xx, never a 5xx).
 MODES = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
 SECONDS_PER_SERVICE = 90.0
@@ -40,23 +43,24 @@ def test_no_server_error_and_every_answer_matches_its_schema(secured_platform: S
 
     operations = [result.ok() for result in schema.get_all_operations()]
     for operation, mode in [(op, mode) for op in operations for mode in MODES]:
-        if time.monotonic() > deadline:
-            failures.append(f"time budget spent before {operation.label}")
-            break
-        calls += _exercise(operation, mode, base_url, headers, failures)
+        examples = EXAMPLES_PER_OPERATION if time.monotonic() < deadline else EXAMPLES_PAST_BUDGET
+        calls += _exercise(operation, mode, examples, base_url, headers, failures)
 
     print(f"{service}: {len(operations)} operations, {calls} calls")
-    assert len(operations) >= 9 and calls >= len(operations) * 10
+    assert len(operations) >= 9 and calls >= len(operations) * EXAMPLES_PAST_BUDGET
     assert not failures, f"{len(failures)} failure(s) in {calls} calls:\n" + "\n\n".join(failures[:20])
 
 
-def _exercise(operation: Any, mode: GenerationMode, base_url: str, headers: dict[str, str], failures: list[str]) -> int:
-    """Generated requests for one operation in one mode; failures are appended, the call count returned."""
+def _exercise(
+    operation: Any, mode: GenerationMode, examples: int, base_url: str, headers: dict[str, str], failures: list[str]
+) -> int:
+    """Up to ``examples`` generated requests for one operation in one mode; failures are appended, the call count
+    returned."""
     calls = 0
 
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(
-        max_examples=EXAMPLES_PER_OPERATION,
+        max_examples=examples,
         deadline=None,
         database=None,
         derandomize=True,

@@ -64,15 +64,51 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "outage: stops and restarts a component of the stack")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (``--dist loadgroup``) the tests needing the identity provider run on one worker.
+IDENTITY_UNIT = "identity"
 
-    Each worker starts a stack of its own; grouped this way, only one of them starts Keycloak, the
-    portal's services and the browser, while the other takes the rest.
+
+def _needs_identity_provider(module: Path) -> bool:
+    """True when a test module or a conftest.py above it uses the ``vies_keycloak`` fixture."""
+    folders = [module.parent, *module.parent.parents]
+    texts = [module, *(folder / "conftest.py" for folder in folders)]
+    return any(path.is_file() and "vies_keycloak" in path.read_text(encoding="utf-8") for path in texts)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under pytest-xdist with ``--dist loadscope``: a module's tests run on one worker (they may build on
+    each other through a module-scoped fixture, as the development stack's do), and every module needing
+    the identity provider runs on the same worker, first.
+
+    Each worker starts a stack of its own; grouped this way only one of them starts Keycloak, the
+    portal's services and the browser, while the other takes the rest. (xdist's ``loadgroup`` marks do
+    not reach the scheduler under pytest 9.2, whose node ids are no longer rewritable.)
     """
-    for item in items:
-        if "vies_keycloak" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("identity"))
+    if config.getoption("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+    root = config.rootpath
+    identity: dict[str, bool] = {}
+
+    class ModuleScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", maxsplit=1)[0]
+            if module not in identity:
+                identity[module] = _needs_identity_provider(root / module)
+            return IDENTITY_UNIT if identity[module] else module
+
+        def schedule(self) -> None:
+            if self.collection is None and self.collection_is_completed:
+                # The identity unit is the longest: it starts first, the other modules in collection order.
+                config.option.loadscopereorder = False
+                for node, collection in self.registered_collections.items():
+                    self.registered_collections[node] = sorted(
+                        collection, key=lambda nodeid: self._split_scope(nodeid) != IDENTITY_UNIT
+                    )
+            super().schedule()
+
+    return ModuleScheduling(config, log)
 
 
 def _repo_root() -> Path:
