@@ -102,7 +102,7 @@ async def kit_rates(settings: ServiceSettings, n: int) -> dict[str, Any]:
     async def handler(ctx: HandlerContext, event: PartnerSuspended) -> None:
         if not first_handled:
             first_handled.append(time.perf_counter())
-        await ctx.db["seen"].insert_one({"p": event.partner_id}, session=ctx.session)
+        await ctx.uow["seen"].insert_one({"p": event.partner_id})
         latencies.append((datetime.now(UTC) - datetime.fromisoformat(event.reason)).total_seconds())
         if len(latencies) >= n:
             done.set()

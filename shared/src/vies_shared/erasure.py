@@ -19,31 +19,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.database import AsyncDatabase
+if TYPE_CHECKING:
+    from vies_shared.storage import Collections
 
 ERASED_PERSONS = "erased_persons"
 # The data fields of the contract's events that hold a person's id.
 PERSON_ID_FIELDS = ("person_id", "candidate_id", "volunteer_id")
 
 Document = dict[str, Any]
-Database = AsyncDatabase[Document]
 
 
-async def remember_erasure(
-    db: Database, session: AsyncClientSession | None, person_id: str, erased_at: datetime
-) -> None:
+async def remember_erasure(uow: Collections, person_id: str, erased_at: datetime) -> None:
     """Keep the marker of a person's erasure (the latest erasure wins; a redelivery changes nothing)."""
-    await db[ERASED_PERSONS].update_one(
-        {"_id": person_id}, {"$max": {"erased_at": erased_at}}, upsert=True, session=session
-    )
+    await uow[ERASED_PERSONS].update_one({"_id": person_id}, {"$max": {"erased_at": erased_at}}, upsert=True)
 
 
-async def erased_among(
-    db: Database, session: AsyncClientSession | None, person_ids: Iterable[str | None], fact_time: datetime | None
-) -> set[str]:
+async def erased_among(uow: Collections, person_ids: Iterable[str | None], fact_time: datetime | None) -> set[str]:
     """Those of ``person_ids`` erased at or after ``fact_time`` (None: ever): a fact of that time must not name them."""
     ids = sorted({p for p in person_ids if p})
     if not ids:
@@ -51,14 +44,12 @@ async def erased_among(
     query: Document = {"_id": {"$in": ids}}
     if fact_time is not None:
         query["erased_at"] = {"$gte": fact_time}
-    return {doc["_id"] async for doc in db[ERASED_PERSONS].find(query, {"_id": 1}, session=session)}
+    return {doc["_id"] async for doc in uow[ERASED_PERSONS].find(query, {"_id": 1})}
 
 
-async def is_erased_after(
-    db: Database, session: AsyncClientSession | None, person_id: str | None, fact_time: datetime
-) -> bool:
+async def is_erased_after(uow: Collections, person_id: str | None, fact_time: datetime) -> bool:
     """Whether a fact of ``fact_time`` about ``person_id`` is older than the person's erasure."""
-    return bool(await erased_among(db, session, [person_id], fact_time))
+    return bool(await erased_among(uow, [person_id], fact_time))
 
 
 def person_ids_in(data: Mapping[str, Any]) -> set[str]:

@@ -14,6 +14,7 @@ import contextlib
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, cast
 
 import uvicorn
@@ -41,7 +42,7 @@ from vies_shared.messaging.consumer import (
 from vies_shared.messaging.outbox import Outbox
 from vies_shared.messaging.relay import Lease, OutboxRelay, oldest_pending_seconds
 from vies_shared.settings import ServiceSettings
-from vies_shared.storage import Transactions, create_mongo_client
+from vies_shared.storage import Collections, Transactions, create_mongo_client
 from vies_shared.tokens import InsecureSettings, TokenVerifier, check_token_settings
 from vies_shared.web import (
     document_error_bodies,
@@ -120,7 +121,12 @@ class Runtime(Generic[S_co]):
         self.client: AsyncMongoClient[Document] = create_mongo_client(settings.mongodb_uri, service=settings.service)
         self.db: AsyncDatabase[Document] = self.client[settings.mongodb_db]
         self.outbox = Outbox(self.db, service=settings.service, topic_prefix=settings.topic_prefix)
-        self.transactions = Transactions(self.client, self.db, self.outbox)
+        # Use cases run in these (``@transactional``); their units of work carry the settings and the clock.
+        self.transactions: Transactions[S_co] = Transactions(
+            self.client, self.db, self.outbox, settings=settings, clock=self.now
+        )
+        # Reads outside a transaction (GET lists, lookups) through the same bound-collection API.
+        self.reads = Collections(self.db)
         self.broker: KafkaBroker = create_broker(settings, idempotent=not definition.publishes_nothing)
         self.relay: OutboxRelay | None = None
         self.consumer: EventConsumer[S_co] | None = None
@@ -159,6 +165,11 @@ class Runtime(Generic[S_co]):
                 runtime=self,
             )
             self.consumer.register()
+
+    def now(self) -> datetime:
+        """The current UTC time as the service sees it: wall time, or ``extras["clock"]`` set by tests."""
+        clock: Callable[[], datetime] | None = self.extras.get("clock")
+        return clock() if clock is not None else datetime.now(UTC)
 
     def consumed_topics(self) -> list[str]:
         """Topics holding the event types this service handles (each class names its topic)."""

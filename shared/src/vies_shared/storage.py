@@ -1,18 +1,29 @@
 """MongoDB access through PyMongo's async API, transactions and the unit of work.
 
-A use case runs inside ``Transactions.run``: one MongoDB transaction holds its
-state changes and the outbox documents of the events it emits (contract 1.3).
+A use case is a function of a ``UnitOfWork`` decorated ``@transactional``: one MongoDB
+transaction holds its state changes and the outbox documents of the events it emits.
+The collections it reaches through the unit of work (``uow[name]``) are bound to the
+transaction's session, so no call site passes ``session=`` and none can forget it.
+The runner follows PyMongo's ``with_transaction``: the whole body is run again on a
+``TransientTransactionError`` (or a ``RaceLost``), the commit alone on an
+``UnknownTransactionCommitResult``; after-commit callbacks run only after a real commit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec
 
 from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.command_cursor import AsyncCommandCursor
+from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import (
     AutoReconnect,
@@ -23,14 +34,25 @@ from pymongo.errors import (
     ServerSelectionTimeoutError,
     WTimeoutError,
 )
+from pymongo.results import BulkWriteResult, DeleteResult, InsertManyResult, InsertOneResult, UpdateResult
+from typing_extensions import TypeVar
 
 from vies_shared import context, metrics
+from vies_shared.errors import NotFound
 from vies_shared.events.base import Event
 from vies_shared.events.envelope import EventMeta
 from vies_shared.messaging.outbox import Outbox
+from vies_shared.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from vies_shared.service import Runtime
 
 T = TypeVar("T")
+P = ParamSpec("P")
 Document = dict[str, Any]
+# The service's settings type, as in ``Runtime[S]``: ``uow.settings`` is typed without a downcast.
+S = TypeVar("S", bound=ServiceSettings, default=ServiceSettings)
+S_co = TypeVar("S_co", bound=ServiceSettings, default=ServiceSettings, covariant=True)
 
 _TRANSIENT_TYPES: tuple[type[BaseException], ...] = (
     ConnectionFailure,
@@ -88,8 +110,19 @@ def create_mongo_client(uri: str, *, timeout_ms: int = 5000, service: str = "unk
     )
 
 
+class RaceLost(Exception):
+    """A guarded update lost a race the server did not report as a write conflict: run the transaction again.
+
+    E.g. an ``update_one`` whose filter checks a version or a count matched nothing because a
+    concurrent transaction committed first. The transaction runner retries the whole body on it,
+    as on a write conflict; a consumer retries it in place once those retries run out.
+    """
+
+
 def is_transient(exc: BaseException) -> bool:
     """True for failures that go away by themselves (database or broker unreachable, write conflicts)."""
+    if isinstance(exc, RaceLost):
+        return True
     if isinstance(exc, PyMongoError) and (
         exc.has_error_label("TransientTransactionError") or exc.has_error_label("RetryableWriteError")
     ):
@@ -108,16 +141,161 @@ def backoff_delay(attempt: int, initial: float, maximum: float) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
-class UnitOfWork:
-    """What one transaction may do: read and write with ``session`` and emit events."""
+class Collection:
+    """A collection bound to one session: every call passes it, so no call site can forget it.
 
-    def __init__(self, session: AsyncClientSession, db: AsyncDatabase[Document], outbox: Outbox) -> None:
-        self.session = session
-        self.db = db
+    Reached as ``uow[name]`` inside a transaction (the transaction's session) or
+    ``runtime.reads[name]`` outside one (no session: each command on its own).
+    """
+
+    def __init__(self, collection: AsyncCollection[Document], session: AsyncClientSession | None) -> None:
+        self._collection = collection
+        self._session = session
+
+    @property
+    def name(self) -> str:
+        """The collection's name."""
+        return self._collection.name
+
+    async def find_one(
+        self, filter: Mapping[str, Any] | None = None, projection: Any = None, **options: Any
+    ) -> Document | None:
+        """The first document matching ``filter``, or None."""
+        return await self._collection.find_one(filter, projection, session=self._session, **options)
+
+    def find(
+        self, filter: Mapping[str, Any] | None = None, projection: Any = None, **options: Any
+    ) -> AsyncCursor[Document]:
+        """A cursor over the documents matching ``filter``."""
+        return self._collection.find(filter, projection, session=self._session, **options)
+
+    async def count_documents(self, filter: Mapping[str, Any], **options: Any) -> int:
+        """How many documents match ``filter``."""
+        return await self._collection.count_documents(filter, session=self._session, **options)
+
+    async def distinct(self, key: str, filter: Mapping[str, Any] | None = None, **options: Any) -> list[Any]:
+        """The distinct values of ``key`` among the documents matching ``filter``."""
+        return await self._collection.distinct(key, filter, session=self._session, **options)
+
+    async def aggregate(self, pipeline: Sequence[Mapping[str, Any]], **options: Any) -> AsyncCommandCursor[Document]:
+        """A cursor over the results of an aggregation pipeline."""
+        return await self._collection.aggregate(pipeline, session=self._session, **options)
+
+    async def insert_one(self, document: Document, **options: Any) -> InsertOneResult:
+        """Insert one document."""
+        return await self._collection.insert_one(document, session=self._session, **options)
+
+    async def insert_many(self, documents: Iterable[Document], **options: Any) -> InsertManyResult:
+        """Insert several documents."""
+        return await self._collection.insert_many(documents, session=self._session, **options)
+
+    async def replace_one(
+        self, filter: Mapping[str, Any], replacement: Mapping[str, Any], upsert: bool = False, **options: Any
+    ) -> UpdateResult:
+        """Replace the first document matching ``filter``."""
+        return await self._collection.replace_one(filter, replacement, upsert, session=self._session, **options)
+
+    async def update_one(
+        self,
+        filter: Mapping[str, Any],
+        update: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        upsert: bool = False,
+        **options: Any,
+    ) -> UpdateResult:
+        """Update the first document matching ``filter``."""
+        return await self._collection.update_one(filter, update, upsert, session=self._session, **options)
+
+    async def update_many(
+        self,
+        filter: Mapping[str, Any],
+        update: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        upsert: bool = False,
+        **options: Any,
+    ) -> UpdateResult:
+        """Update every document matching ``filter``."""
+        return await self._collection.update_many(filter, update, upsert, session=self._session, **options)
+
+    async def find_one_and_update(
+        self,
+        filter: Mapping[str, Any],
+        update: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        projection: Any = None,
+        **options: Any,
+    ) -> Document | None:
+        """Update the first document matching ``filter`` and return it (before, unless told after)."""
+        return await self._collection.find_one_and_update(filter, update, projection, session=self._session, **options)
+
+    async def delete_one(self, filter: Mapping[str, Any], **options: Any) -> DeleteResult:
+        """Delete the first document matching ``filter``."""
+        return await self._collection.delete_one(filter, session=self._session, **options)
+
+    async def delete_many(self, filter: Mapping[str, Any], **options: Any) -> DeleteResult:
+        """Delete every document matching ``filter``."""
+        return await self._collection.delete_many(filter, session=self._session, **options)
+
+    async def bulk_write(self, requests: Sequence[Any], **options: Any) -> BulkWriteResult:
+        """Several writes in one command (``InsertOne``, ``UpdateOne``... from ``pymongo``)."""
+        return await self._collection.bulk_write(requests, session=self._session, **options)
+
+
+class Collections:
+    """The collections of one database bound to one session (``None``: outside a transaction)."""
+
+    def __init__(self, db: AsyncDatabase[Document], session: AsyncClientSession | None = None) -> None:
+        self._db = db
+        self._session = session
+
+    def __getitem__(self, name: str) -> Collection:
+        """The collection ``name``, bound to this session."""
+        return Collection(self._db[name], self._session)
+
+    async def get(self, collection: str, doc_id: Any, what: str) -> Document:
+        """The document of ``collection`` with ``_id`` ``doc_id``, or ``NotFound`` ("<what> <id> not found")."""
+        doc = await self[collection].find_one({"_id": doc_id})
+        if doc is None:
+            raise NotFound(f"{what} {doc_id} not found")
+        return doc
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class UnitOfWork(Collections, Generic[S_co]):
+    """What one transaction may do: read and write its collections (``uow[name]``) and emit events.
+
+    Every collection reached through it is bound to the transaction's session; the raw
+    database and session are not exposed. It also carries the service's settings and
+    clock, so that a use case needs nothing but its unit of work and its arguments.
+    """
+
+    def __init__(
+        self,
+        session: AsyncClientSession,
+        db: AsyncDatabase[Document],
+        outbox: Outbox,
+        *,
+        settings: S_co | None = None,
+        clock: Callable[[], datetime] = _wall_clock,
+    ) -> None:
+        super().__init__(db, session)
         self._outbox = outbox
+        self._settings = settings
+        self._clock = clock
         self.pending: list[Document] = []
         self.emitted: list[EventMeta] = []
         self.committed: list[Callable[[], None]] = []
+
+    @property
+    def settings(self) -> S_co:
+        """The service's settings (a unit of work built outside a service runtime has none to give)."""
+        if self._settings is None:
+            raise RuntimeError("these transactions were built without the service's settings")
+        return self._settings
+
+    def now(self) -> datetime:
+        """The current UTC time as the service sees it (the test-settable clock)."""
+        return self._clock()
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once this transaction has committed (never if it aborts or is retried)."""
@@ -141,8 +319,39 @@ class UnitOfWork:
         self.pending.append(self._outbox.tombstone(topic, key))
 
 
-class Transactions:
-    """Runs use cases in MongoDB transactions, retrying transient conflicts as a whole."""
+def _max_time_expired(exc: PyMongoError) -> bool:
+    """A commit that ran out of its ``maxTimeMS`` (code 50): PyMongo does not retry it, nor do we."""
+    details = getattr(exc, "details", None) or {}
+    concern = details.get("writeConcernError") or {}
+    return getattr(exc, "code", None) == 50 or concern.get("code") == 50
+
+
+def _conflict(exc: BaseException) -> bool:
+    """Whether the whole transaction should run again: a write conflict or a lost race.
+
+    An unreachable server is not retried here: it goes up to the caller's own backoff
+    (a consumer) or becomes a 503 (HTTP) instead of hanging the request.
+    """
+    if isinstance(exc, RaceLost):
+        return True
+    return (
+        isinstance(exc, PyMongoError)
+        and exc.has_error_label("TransientTransactionError")
+        # A commit that may have been applied is never run again from the start.
+        and not exc.has_error_label("UnknownTransactionCommitResult")
+        and not isinstance(exc, ConnectionFailure)
+    )
+
+
+class Transactions(Generic[S]):
+    """Runs units of work in MongoDB transactions with PyMongo's ``with_transaction`` semantics.
+
+    The whole body runs again on a write conflict (``TransientTransactionError``, in the body or
+    at commit) or a ``RaceLost``, after a jittered exponential backoff, at most ``attempts`` times
+    and within ``retry_seconds``. An ``UnknownTransactionCommitResult`` (the commit may have been
+    applied) retries the commit alone, never the body: running the body again could do its work
+    twice. Callbacks run only after a commit the server acknowledged.
+    """
 
     def __init__(
         self,
@@ -150,41 +359,100 @@ class Transactions:
         db: AsyncDatabase[Document],
         outbox: Outbox,
         *,
-        attempts: int = 8,
+        attempts: int = 32,
+        retry_seconds: float = 20.0,
         on_commit: Callable[[], None] | None = None,
+        settings: S | None = None,
+        clock: Callable[[], datetime] = _wall_clock,
     ) -> None:
         self.client = client
         self.db = db
         self.outbox = outbox
         self.attempts = attempts
+        self.retry_seconds = retry_seconds
+        self.settings = settings
+        self.clock = clock
         self._on_commit: list[Callable[[], None]] = [on_commit] if on_commit else []
 
     def on_commit(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` after each commit that wrote outbox documents (wakes the relay)."""
         self._on_commit.append(callback)
 
-    async def run(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
-        """Run ``work`` in one transaction with its outbox writes; retried on write conflicts."""
+    async def run(self, work: Callable[[UnitOfWork[S]], Awaitable[T]]) -> T:
+        """Run ``work`` in one transaction with its outbox writes; see the class for the retries."""
+        started = time.monotonic()
         attempt = 0
         while True:
             attempt += 1
+            async with self.client.start_session() as session:
+                uow = UnitOfWork(session, self.db, self.outbox, settings=self.settings, clock=self.clock)
+                try:
+                    result = await self._body(session, uow, work)
+                    await self._commit(session, started)
+                except (PyMongoError, RaceLost) as exc:
+                    if attempt >= self.attempts or not self._in_time(started) or not _conflict(exc):
+                        raise
+                else:
+                    self._committed(uow)
+                    return result
+            await asyncio.sleep(_retry_delay(attempt))
+
+    async def _body(
+        self, session: AsyncClientSession, uow: UnitOfWork[S], work: Callable[[UnitOfWork[S]], Awaitable[T]]
+    ) -> T:
+        await session.start_transaction()
+        try:
+            result = await work(uow)
+            if uow.pending:
+                # The outbox's own collections, bound to this transaction like the use case's.
+                await self.outbox.order(uow.pending, Collection(self.outbox.keys, session))
+                await Collection(self.outbox.collection, session).insert_many(uow.pending)
+        except BaseException:
+            if session.in_transaction:
+                await session.abort_transaction()  # PyMongo ignores its errors: the server aborts it anyway
+            raise
+        return result
+
+    async def _commit(self, session: AsyncClientSession, started: float) -> None:
+        while True:
             try:
-                async with self.client.start_session() as session, await session.start_transaction():
-                    uow = UnitOfWork(session, self.db, self.outbox)
-                    result = await work(uow)
-                    if uow.pending:
-                        await self.outbox.order(uow.pending, session)
-                        await self.outbox.collection.insert_many(uow.pending, session=session)
-                if uow.pending:
-                    for callback in self._on_commit:
-                        callback()
-                for callback in uow.committed:
-                    callback()
-                return result
+                await session.commit_transaction()
+                return
             except PyMongoError as exc:
-                # Only write conflicts are retried here; an unreachable server goes up to the
-                # caller's own backoff (consumer) or becomes a 503 (HTTP) instead of hanging.
-                conflict = exc.has_error_label("TransientTransactionError") and not isinstance(exc, ConnectionFailure)
-                if attempt >= self.attempts or not conflict:
+                if exc.has_error_label("UnknownTransactionCommitResult") and not _max_time_expired(exc):
+                    if self._in_time(started):
+                        continue  # commit again (PyMongo makes it idempotent); the body is not re-run
                     raise
-                await asyncio.sleep(backoff_delay(attempt, 0.01, 0.5))
+                raise  # a TransientTransactionError runs the whole transaction again (``run``)
+
+    def _in_time(self, started: float) -> bool:
+        return time.monotonic() - started < self.retry_seconds
+
+    def _committed(self, uow: UnitOfWork[S]) -> None:
+        if uow.pending:
+            for callback in self._on_commit:
+                callback()
+        for callback in uow.committed:
+            callback()
+
+
+def _retry_delay(attempt: int) -> float:
+    """PyMongo's ``with_transaction`` backoff: 5 ms growing by half each round to 500 ms, full jitter."""
+    return random.random() * min(0.005 * (1.5**attempt), 0.5)
+
+
+def transactional(
+    use_case: Callable[Concatenate[UnitOfWork[S], P], Awaitable[T]],
+) -> Callable[Concatenate[Runtime[S], P], Awaitable[T]]:
+    """Run a use case written against its unit of work in a transaction of the service's runtime.
+
+    ``async def start_mission(uow: UnitOfWork[MissionsSettings], principal, mission_id)`` becomes
+    ``start_mission(runtime, principal, mission_id)``: its whole body is the transaction (run again
+    on a conflict, see ``Transactions``), and mypy checks the callers' arguments against it.
+    """
+
+    @functools.wraps(use_case)
+    async def in_transaction(runtime: Runtime[S], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await runtime.transactions.run(lambda uow: use_case(uow, *args, **kwargs))
+
+    return in_transaction

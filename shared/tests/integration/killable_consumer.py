@@ -20,7 +20,7 @@ from vies_shared.settings import ServiceSettings
 
 async def on_approved(ctx: HandlerContext, event: PartnerApproved) -> None:
     """Record the event; block inside the transaction on the chosen partner (killed there)."""
-    await ctx.db["handled"].insert_one({"partner_id": event.partner_id, "ce_id": ctx.meta.id}, session=ctx.session)
+    await ctx.uow["handled"].insert_one({"partner_id": event.partner_id, "ce_id": ctx.meta.id})
     if event.partner_id == os.environ.get("VIES_TEST_BLOCK_ON"):
         await asyncio.to_thread(Path(os.environ["VIES_TEST_BLOCKED_FILE"]).write_text, str(os.getpid()))
         await asyncio.sleep(3600)

@@ -46,9 +46,7 @@ class Side:
 
     async def approve(self, partner_id: str) -> None:
         async def work(uow: UnitOfWork) -> None:
-            await uow.db["partners"].update_one(
-                {"_id": partner_id}, {"$set": {"status": "approved"}}, upsert=True, session=uow.session
-            )
+            await uow["partners"].update_one({"_id": partner_id}, {"$set": {"status": "approved"}}, upsert=True)
             uow.emit(PartnerApproved(partner_id=partner_id))
 
         await self.transactions.run(work)
@@ -91,9 +89,7 @@ async def test_every_query_of_commit_publish_consume_and_prune_is_served_by_an_i
     handled: list[str] = []
 
     async def on_approved(ctx: HandlerContext, event: PartnerApproved) -> None:
-        await ctx.db["partners"].update_one(
-            {"_id": event.partner_id}, {"$set": {"approved": True}}, upsert=True, session=ctx.session
-        )
+        await ctx.uow["partners"].update_one({"_id": event.partner_id}, {"$set": {"approved": True}}, upsert=True)
         ctx.emit(PartnerApproved(partner_id=f"echo-{event.partner_id}"))
         handled.append(event.partner_id)
 

@@ -23,14 +23,14 @@ pytestmark = pytest.mark.integration
 
 
 async def on_approved(ctx: HandlerContext, event: PartnerApproved) -> None:
-    await ctx.db["log"].insert_one({"partner": event.partner_id, "what": "approved"}, session=ctx.session)
+    await ctx.uow["log"].insert_one({"partner": event.partner_id, "what": "approved"})
 
 
 async def on_suspended(ctx: HandlerContext, event: PartnerSuspended) -> None:
     """Not order-safe; fails for reason 'boom' (the poison message)."""
     if event.reason == "boom":
         raise ValueError("handler bug")
-    await ctx.db["log"].insert_one({"partner": event.partner_id, "what": "suspended"}, session=ctx.session)
+    await ctx.uow["log"].insert_one({"partner": event.partner_id, "what": "suspended"})
 
 
 DEFINITION = ServiceDefinition(

@@ -23,7 +23,7 @@ handler_started = asyncio.Event()
 async def slow_handler(ctx: HandlerContext, event: PartnerApproved) -> None:
     handler_started.set()
     await asyncio.sleep(1.5)  # the shutdown arrives while this batch is in flight
-    await ctx.db["handled"].insert_one({"partner_id": event.partner_id}, session=ctx.session)
+    await ctx.uow["handled"].insert_one({"partner_id": event.partner_id})
     ctx.emit(MissionStarted(mission_id=f"m-{event.partner_id}", departed_on="2026-03-01"))  # type: ignore[arg-type]
 
 

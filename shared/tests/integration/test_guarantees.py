@@ -205,9 +205,7 @@ class _OutboxProxy:
 
 
 async def on_approved_emits(ctx: HandlerContext, event: PartnerApproved) -> None:
-    await ctx.db["counters"].update_one(
-        {"_id": event.partner_id}, {"$inc": {"approved": 1}}, upsert=True, session=ctx.session
-    )
+    await ctx.uow["counters"].update_one({"_id": event.partner_id}, {"$inc": {"approved": 1}}, upsert=True)
     ctx.emit(MissionStarted(mission_id=f"m-{event.partner_id}", departed_on="2026-01-01"))  # type: ignore[arg-type]
 
 
@@ -451,9 +449,7 @@ async def on_approved_while_db_down(ctx: HandlerContext, event: PartnerApproved)
     DATABASE_DOWN["calls"] += 1
     if DATABASE_DOWN["down"]:
         raise AutoReconnect("injected: database unreachable")
-    await ctx.db["counters"].update_one(
-        {"_id": event.partner_id}, {"$inc": {"approved": 1}}, upsert=True, session=ctx.session
-    )
+    await ctx.uow["counters"].update_one({"_id": event.partner_id}, {"$inc": {"approved": 1}}, upsert=True)
 
 
 async def test_batch_abandoned_at_shutdown_is_not_acknowledged(

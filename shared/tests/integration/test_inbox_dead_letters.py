@@ -26,9 +26,7 @@ pytestmark = pytest.mark.integration
 
 async def on_approved(ctx: HandlerContext, event: PartnerApproved) -> None:
     """Counts approvals and emits an event of its own: both must happen once per ce_id."""
-    await ctx.db["counters"].update_one(
-        {"_id": event.partner_id}, {"$inc": {"approved": 1}}, upsert=True, session=ctx.session
-    )
+    await ctx.uow["counters"].update_one({"_id": event.partner_id}, {"$inc": {"approved": 1}}, upsert=True)
     ctx.emit(MissionStarted(mission_id=f"m-{event.partner_id}", departed_on="2026-01-01"))  # type: ignore[arg-type]
 
 
@@ -37,7 +35,7 @@ async def on_suspended(ctx: HandlerContext, event: PartnerSuspended) -> None:
     """Fails for reason 'boom' (a bug), works otherwise."""
     if event.reason == "boom":
         raise ValueError("handler bug")
-    await ctx.db["suspended"].insert_one({"partner_id": event.partner_id}, session=ctx.session)
+    await ctx.uow["suspended"].insert_one({"partner_id": event.partner_id})
 
 
 DEFINITION = ServiceDefinition(

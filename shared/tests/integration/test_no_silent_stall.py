@@ -36,7 +36,7 @@ pytestmark = pytest.mark.integration
 
 
 async def _count_approved(ctx: HandlerContext, event: PartnerApproved) -> None:
-    await ctx.db["handled"].insert_one({"_id": event.partner_id}, session=ctx.session)
+    await ctx.uow["handled"].insert_one({"_id": event.partner_id})
 
 
 async def create_topic(bootstrap: str, name: str) -> None:
@@ -102,7 +102,7 @@ async def test_refused_dead_letter_blocks_the_consumer_visibly_until_the_topic_e
 async def _approve_or_time_out(ctx: HandlerContext, event: PartnerApproved) -> None:
     if event.partner_id == "slow":
         raise ExecutionTimeout("operation exceeded time limit (deterministic for this record)")
-    await ctx.db["handled"].insert_one({"_id": event.partner_id}, session=ctx.session)
+    await ctx.uow["handled"].insert_one({"_id": event.partner_id})
 
 
 async def test_a_record_failing_transiently_for_ever_is_isolated_and_dead_lettered(
@@ -210,7 +210,7 @@ async def test_readyz_turns_503_when_a_partition_with_lag_stops_moving(
 
     async def held(ctx: HandlerContext, event: PartnerApproved) -> None:
         await gate.wait()
-        await ctx.db["handled"].insert_one({"_id": event.partner_id}, session=ctx.session)
+        await ctx.uow["handled"].insert_one({"_id": event.partner_id})
 
     definition = ServiceDefinition(name="missions", title="t", handlers=[held])
     settings = vies_settings("missions", consumer_stall_seconds=2.0)
@@ -312,7 +312,7 @@ async def test_failing_tombstone_handler_is_dead_lettered_not_looped(
     async def on_tombstone(uow: UnitOfWork, topic: str, key: str) -> None:
         if key == "bad":
             raise ValueError("tombstone handler bug")
-        await uow.db["erased"].insert_one({"_id": key}, session=uow.session)
+        await uow["erased"].insert_one({"_id": key})
 
     definition = ServiceDefinition(name="missions", title="t", tombstone_handler=on_tombstone)
     settings = vies_settings("missions", handler_attempts=2)

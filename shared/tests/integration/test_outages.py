@@ -28,9 +28,7 @@ router = APIRouter()
 @router.post("/partners/{partner_id}/suspend")
 async def suspend(partner_id: str, step: int, runtime: RuntimeDep) -> dict[str, Any]:
     async def work(uow: UnitOfWork) -> dict[str, Any]:
-        await uow.db["partners"].update_one(
-            {"_id": partner_id}, {"$set": {"step": step}}, upsert=True, session=uow.session
-        )
+        await uow["partners"].update_one({"_id": partner_id}, {"$set": {"step": step}}, upsert=True)
         uow.emit(PartnerSuspended(partner_id=partner_id, reason=f"step {step}"))
         return {"partner_id": partner_id, "step": step}
 
@@ -75,7 +73,7 @@ async def test_commands_succeed_while_kafka_is_down_and_events_arrive_in_order(
 
 
 async def on_approved(ctx: HandlerContext, event: PartnerApproved) -> None:
-    await ctx.db["approved"].insert_one({"partner_id": event.partner_id}, session=ctx.session)
+    await ctx.uow["approved"].insert_one({"partner_id": event.partner_id})
 
 
 async def test_handler_is_retried_while_mongodb_is_down(vies_settings: Any, vies_stack: Any, topic_prefix: str) -> None:

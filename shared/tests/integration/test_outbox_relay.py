@@ -54,9 +54,7 @@ class Kit:
 
     async def approve(self, partner_id: str, *, fail_after_emit: bool = False) -> None:
         async def work(uow: UnitOfWork) -> None:
-            await uow.db["partners"].update_one(
-                {"_id": partner_id}, {"$inc": {"approvals": 1}}, upsert=True, session=uow.session
-            )
+            await uow["partners"].update_one({"_id": partner_id}, {"$inc": {"approvals": 1}}, upsert=True)
             uow.emit(PartnerApproved(partner_id=partner_id), region="FR-IDF")
             if fail_after_emit:
                 raise RuntimeError("use case failed after emitting")

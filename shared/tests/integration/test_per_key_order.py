@@ -42,8 +42,8 @@ class Writer:
         """One command on the aggregate: version + 1, and an event saying which version it made."""
 
         async def work(uow: UnitOfWork) -> int:
-            doc = await uow.db["partners"].find_one_and_update(
-                {"_id": partner_id}, {"$inc": {"version": 1}}, upsert=True, session=uow.session, return_document=True
+            doc = await uow["partners"].find_one_and_update(
+                {"_id": partner_id}, {"$inc": {"version": 1}}, upsert=True, return_document=True
             )
             version = int(doc["version"])
             uow.emit(PartnerSuspended(partner_id=partner_id, reason=f"v{version}"), region="FR-IDF")

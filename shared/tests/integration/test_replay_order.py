@@ -30,14 +30,14 @@ pytestmark = pytest.mark.integration
 
 
 async def on_approved(ctx: HandlerContext, event: PartnerApproved) -> None:
-    await ctx.db["log"].insert_one({"partner": event.partner_id, "what": "approved"}, session=ctx.session)
+    await ctx.uow["log"].insert_one({"partner": event.partner_id, "what": "approved"})
 
 
 async def on_suspended(ctx: HandlerContext, event: PartnerSuspended) -> None:
     """Not order-safe: a suspension applied after a later approval would leave the partner suspended."""
     if event.reason == "boom":
         raise ValueError("handler bug")
-    await ctx.db["log"].insert_one({"partner": event.partner_id, "what": "suspended"}, session=ctx.session)
+    await ctx.uow["log"].insert_one({"partner": event.partner_id, "what": "suspended"})
 
 
 @order_safe
@@ -45,7 +45,7 @@ async def on_rejected(ctx: HandlerContext, event: PartnerRejected) -> None:
     """Order-safe: it only records the fact."""
     if event.reason == "boom":
         raise ValueError("handler bug")
-    await ctx.db["log"].insert_one({"partner": event.partner_id, "what": "rejected"}, session=ctx.session)
+    await ctx.uow["log"].insert_one({"partner": event.partner_id, "what": "rejected"})
 
 
 DEFINITION = ServiceDefinition(

@@ -26,9 +26,7 @@ async def approve(partner_id: str, principal: CurrentPrincipal, runtime: Runtime
     principal.require_role("centre")
 
     async def work(uow: UnitOfWork) -> dict[str, Any]:
-        await uow.db["partners"].update_one(
-            {"_id": partner_id}, {"$set": {"status": "approved"}}, upsert=True, session=uow.session
-        )
+        await uow["partners"].update_one({"_id": partner_id}, {"$set": {"status": "approved"}}, upsert=True)
         uow.emit(PartnerApproved(partner_id=partner_id), region="FR-ARA")
         return {"partner_id": partner_id, "status": "approved"}
 
@@ -38,7 +36,7 @@ async def approve(partner_id: str, principal: CurrentPrincipal, runtime: Runtime
 async def on_approved(ctx: HandlerContext, event: PartnerApproved) -> None:
     # Handlers reach their service's settings through the runtime (a failed assert would dead-letter).
     assert ctx.runtime is not None and ctx.runtime.settings.service == "missions"
-    await ctx.db["approved"].insert_one({"partner_id": event.partner_id}, session=ctx.session)
+    await ctx.uow["approved"].insert_one({"partner_id": event.partner_id})
 
 
 async def test_command_to_other_service(vies_settings: Any, vies_stack: Any, topic_prefix: str) -> None:

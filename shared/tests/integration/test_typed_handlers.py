@@ -30,16 +30,14 @@ class EchoSettings(ServiceSettings):
 
 
 async def on_engaged(ctx: HandlerContext[EchoSettings], event: VolunteerEngaged) -> None:
-    await ctx.db["seen"].insert_one(
+    await ctx.uow["seen"].insert_one(
         {"_id": ctx.meta.id, "type": ctx.meta.type, "about": event.engagement_id, "greeting": ctx.settings.greeting},
-        session=ctx.session,
     )
 
 
 async def on_contact(ctx: HandlerContext[EchoSettings], event: ContactUpdated) -> None:
-    await ctx.db["seen"].insert_one(
+    await ctx.uow["seen"].insert_one(
         {"_id": ctx.meta.id, "type": ctx.meta.type, "about": event.person_id, "greeting": ctx.settings.greeting},
-        session=ctx.session,
     )
 
 

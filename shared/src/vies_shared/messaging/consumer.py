@@ -78,7 +78,8 @@ S_co = TypeVar("S_co", bound=ServiceSettings, default=ServiceSettings, covariant
 class HandlerContext(Generic[S_co]):
     """What a handler gets besides its event: the transaction, the incoming event's attributes, the runtime."""
 
-    uow: UnitOfWork
+    # The handler's transaction: ``ctx.uow[name]`` is a collection bound to it, ``ctx.uow.get`` loads or 404s.
+    uow: UnitOfWork[S_co]
     meta: EventMeta
     # Set when the kit's service runtime built the consumer (always, for a service's handlers).
     service_runtime: Runtime[S_co] | None = None
@@ -94,16 +95,6 @@ class HandlerContext(Generic[S_co]):
     def settings(self) -> S_co:
         """The service's settings."""
         return self.runtime.settings
-
-    @property
-    def session(self) -> Any:
-        """The MongoDB session of the transaction (pass it to every read and write)."""
-        return self.uow.session
-
-    @property
-    def db(self) -> Any:
-        """The service's database."""
-        return self.uow.db
 
     def emit(self, event: Event, *, region: str | None = None) -> EventMeta:
         """Emit an event caused by the one being handled (same transaction, causation recorded)."""
@@ -279,7 +270,7 @@ class EventConsumer(Generic[S]):
         *,
         service: str,
         name: str,
-        transactions: Transactions,
+        transactions: Transactions[S],
         broker: KafkaBroker,
         topics: Sequence[str],
         group_id: str,
@@ -525,11 +516,12 @@ class EventConsumer(Generic[S]):
     async def _run(self, items: list[_Item]) -> None:
         started = time.perf_counter()
 
-        async def work(uow: UnitOfWork, *, lookup: bool) -> list[_Item]:
+        async def work(uow: UnitOfWork[S], *, lookup: bool) -> list[_Item]:
+            inbox = uow["inbox"]
             seen: set[str] = set()
             if lookup:
                 ids = [item.meta.id for item in items if item.meta is not None]
-                cursor = self.inbox.find({"_id": {"$in": ids}}, {"_id": 1}, session=uow.session)
+                cursor = inbox.find({"_id": {"$in": ids}}, {"_id": 1})
                 seen = {doc["_id"] async for doc in cursor}
             done: list[Document] = []
             todo: list[_Item] = []
@@ -543,7 +535,7 @@ class EventConsumer(Generic[S]):
                 todo.append(item)
             if done:
                 try:
-                    await self.inbox.insert_many(done, session=uow.session)
+                    await inbox.insert_many(done)
                 except BulkWriteError as exc:
                     if lookup or not _duplicate_key(exc):
                         raise
@@ -589,7 +581,7 @@ class EventConsumer(Generic[S]):
             "processed_at": datetime.now(UTC),
         }
 
-    async def _call_handler(self, uow: UnitOfWork, item: _Item) -> None:
+    async def _call_handler(self, uow: UnitOfWork[S], item: _Item) -> None:
         assert item.meta is not None
         handler = self.handlers[item.meta.type]
         corr = context.correlation_id.set(item.meta.correlation_id)

@@ -20,10 +20,9 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pymongo import ASCENDING, UpdateOne
-from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
@@ -31,6 +30,9 @@ from pymongo.errors import OperationFailure
 from vies_shared import tracing
 from vies_shared.events.base import Event
 from vies_shared.events.envelope import EventMeta, encode, new_event_id
+
+if TYPE_CHECKING:
+    from vies_shared.storage import Collection
 
 Document = dict[str, Any]
 Clock = Callable[[], int]
@@ -105,8 +107,10 @@ class Outbox:
             self._last_seq = max(self.clock(), self._last_seq + 1)
             return self._last_seq
 
-    async def order(self, documents: Sequence[Document], session: AsyncClientSession) -> None:
+    async def order(self, documents: Sequence[Document], keys: Collection) -> None:
         """Raise each document's ``seq`` above its aggregate's last one, in the caller's transaction.
+
+        ``keys`` is this outbox's ``outbox_keys`` collection bound to that transaction.
 
         Within one transaction the documents keep their emission order; across transactions an
         aggregate's ``seq`` grows in commit order (the ``outbox_keys`` write makes concurrent
@@ -114,7 +118,7 @@ class Outbox:
         """
         idents = [f"{document['topic']} {document['key']}" for document in documents]
         # One read and one bulk write per transaction, whatever the number of aggregates.
-        cursor = self.keys.find({"_id": {"$in": sorted(set(idents))}}, {"seq": 1}, session=session)
+        cursor = keys.find({"_id": {"$in": sorted(set(idents))}}, {"seq": 1})
         last: dict[str, int] = {doc["_id"]: int(doc["seq"]) async for doc in cursor}
         touched: dict[str, int] = {}
         floor = 0
@@ -122,13 +126,12 @@ class Outbox:
             seq = max(int(document["seq"]), last.get(ident, 0) + 1, floor + 1)
             document["seq"] = last[ident] = touched[ident] = floor = seq
         now = datetime.now(UTC)
-        await self.keys.bulk_write(
+        await keys.bulk_write(
             [
                 UpdateOne({"_id": ident}, {"$set": {"seq": seq, "at": now}}, upsert=True)
                 for ident, seq in touched.items()
             ],
             ordered=False,
-            session=session,
         )
 
     def topic_for(self, event: Event) -> str:

@@ -121,16 +121,15 @@ class RegionalConsumer(EventConsumer):
         data: Any = json.loads(record.value) if record is not None and record.value else event.model_dump(mode="json")
         changes = changes_for(ctx.meta, event)
         if isinstance(event, PersonErased):
-            await erasure.remember_erasure(ctx.db, ctx.session, event.person_id, ctx.meta.time)
+            await erasure.remember_erasure(ctx.uow, event.person_id, ctx.meta.time)
         elif isinstance(data, dict):
-            erased = await erasure.erased_among(ctx.db, ctx.session, erasure.person_ids_in(data), ctx.meta.time)
+            erased = await erasure.erased_among(ctx.uow, erasure.person_ids_in(data), ctx.meta.time)
             if erased:
                 changes += [PersonErasure(person_id) for person_id in sorted(erased)]
                 data = erasure.without_persons(data, erased)
-        await store.apply_changes(ctx.db, ctx.session, changes)
+        await store.apply_changes(ctx.uow, changes)
         await store.keep_event(
-            ctx.db,
-            ctx.session,
+            ctx.uow,
             ctx.meta,
             data,
             topic=record.topic if record is not None else "",

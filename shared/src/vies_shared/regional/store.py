@@ -12,7 +12,6 @@ from typing import Any
 
 from aiokafka.structs import ConsumerRecord
 from pymongo import ASCENDING
-from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from vies_shared import erasure
@@ -30,6 +29,7 @@ from vies_shared.regional.view import (
     Change,
     PersonErasure,
 )
+from vies_shared.storage import Collections
 
 Document = dict[str, Any]
 Database = AsyncDatabase[Document]
@@ -55,39 +55,37 @@ async def ensure_indexes(db: Database) -> None:
             await db[collection].create_index(name)
 
 
-async def apply_changes(db: Database, session: AsyncClientSession, changes: Sequence[Change | PersonErasure]) -> None:
-    """Apply the view rules of one event in the transaction of ``session``."""
+async def apply_changes(uow: Collections, changes: Sequence[Change | PersonErasure]) -> None:
+    """Apply the view rules of one event in the transaction of ``uow``."""
     for change in changes:
         if isinstance(change, PersonErasure):
             for collection, fields in PERSON_FIELDS.items():
                 for name in fields:
-                    await db[collection].update_many({name: change.person_id}, {"$unset": {name: ""}}, session=session)
-            await _forget_skipped_records_of(db, session, change.person_id)
-            await _forget_queued_mentions_of(db, session, change.person_id)
-            await db[JOURNAL].update_many({"subject": change.person_id}, {"$set": {"subject": None}}, session=session)
+                    await uow[collection].update_many({name: change.person_id}, {"$unset": {name: ""}})
+            await _forget_skipped_records_of(uow, change.person_id)
+            await _forget_queued_mentions_of(uow, change.person_id)
+            await uow[JOURNAL].update_many({"subject": change.person_id}, {"$set": {"subject": None}})
             continue
-        documents = db[change.collection]
-        before = await documents.find_one({"_id": change.key}, session=session)
+        documents = uow[change.collection]
+        before = await documents.find_one({"_id": change.key})
         if before is not None:
             before.pop("_id", None)
         after = change.update(before)
-        await documents.replace_one({"_id": change.key}, after, upsert=True, session=session)
+        await documents.replace_one({"_id": change.key}, after, upsert=True)
 
 
-async def _forget_skipped_records_of(db: Database, session: AsyncClientSession, person_id: str) -> None:
+async def _forget_skipped_records_of(uow: Collections, person_id: str) -> None:
     """Drop the kept record of every skipped event that names the person (it can no longer be replayed)."""
     needle = person_id.encode()
-    cursor = db[SKIPPED].find({"value": {"$ne": None}}, {"value": 1, "key": 1}, session=session)
+    cursor = uow[SKIPPED].find({"value": {"$ne": None}}, {"value": 1, "key": 1})
     async for doc in cursor:
         if needle in bytes(doc.get("value") or b"") or needle in bytes(doc.get("key") or b""):
-            await db[SKIPPED].update_one(
-                {"_id": doc["_id"]},
-                {"$set": {"value": None, "key": None, "headers": [], "erased": True}},
-                session=session,
+            await uow[SKIPPED].update_one(
+                {"_id": doc["_id"]}, {"$set": {"value": None, "key": None, "headers": [], "erased": True}}
             )
 
 
-async def _forget_queued_mentions_of(db: Database, session: AsyncClientSession, person_id: str) -> None:
+async def _forget_queued_mentions_of(uow: Collections, person_id: str) -> None:
     """Null the person's id in every event still queued for the webhook or the file.
 
     The events themselves stay queued (their facts are the branch's); erasures are left whole:
@@ -96,17 +94,16 @@ async def _forget_queued_mentions_of(db: Database, session: AsyncClientSession, 
     mentions = [{"event.subject": person_id}, *({f"event.data.{f}": person_id} for f in erasure.PERSON_ID_FIELDS)]
     query = {"$or": mentions, "event.type": {"$ne": PersonErased.TYPE}}
     for queue in QUEUES:
-        async for doc in db[queue].find(query, {"event": 1}, session=session):
+        async for doc in uow[queue].find(query, {"event": 1}):
             event = doc["event"]
             scrubbed = {**event, "data": erasure.without_persons(event.get("data") or {}, {person_id})}
             if scrubbed.get("subject") == person_id:
                 scrubbed["subject"] = None
-            await db[queue].update_one({"_id": doc["_id"]}, {"$set": {"event": scrubbed}}, session=session)
+            await uow[queue].update_one({"_id": doc["_id"]}, {"$set": {"event": scrubbed}})
 
 
 async def keep_event(
-    db: Database,
-    session: AsyncClientSession,
+    uow: Collections,
     meta: EventMeta,
     data: Any,
     *,
@@ -119,7 +116,7 @@ async def keep_event(
 
     The journal of an erasure does not name the person (its subject is the person's id).
     """
-    await db[JOURNAL].update_one(
+    await uow[JOURNAL].update_one(
         {"_id": meta.id},
         {
             "$setOnInsert": {
@@ -131,15 +128,14 @@ async def keep_event(
             }
         },
         upsert=True,
-        session=session,
     )
     if not (to_webhook or to_jsonl):
         return
     queued = {"_id": meta.id, "seq": seq, "event": structured(meta, data)}
     if to_webhook:
-        await db[WEBHOOK_QUEUE].insert_one({**queued, "attempts": 0}, session=session)
+        await uow[WEBHOOK_QUEUE].insert_one({**queued, "attempts": 0})
     if to_jsonl:
-        await db[JSONL_QUEUE].insert_one(queued, session=session)
+        await uow[JSONL_QUEUE].insert_one(queued)
 
 
 def skipped_document(record: ConsumerRecord[bytes, bytes], reason: str, error: str) -> Document:
