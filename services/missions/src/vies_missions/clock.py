@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
+
+from vies_shared.service import Runtime
 
 
-def now(runtime: Any) -> datetime:
-    """The current UTC time as the service sees it (schedulers and use cases share it)."""
-    clock: Callable[[], datetime] | None = runtime.extras.get("clock")
-    return clock() if clock is not None else datetime.now(UTC)
+def now(runtime: Runtime) -> datetime:
+    """The current UTC time as the service sees it (schedulers and use cases share it; ``uow.now()`` too)."""
+    return runtime.now()

@@ -13,7 +13,7 @@ from vies_missions.domain.mission import CHECKLIST_ITEMS, RECIPROCITY_CHECKLIST,
 from vies_missions.settings import MissionsSettings
 from vies_shared.events.recruitment import VolunteerEngaged
 from vies_shared.service import Runtime
-from vies_shared.storage import UnitOfWork
+from vies_shared.storage import transactional
 from vies_shared.web import Principal
 
 STAFF = Principal(sub="demo-seed", role="staff")
@@ -30,6 +30,10 @@ DEMO = [
     ("demo-eng-km-1", "demo-vol-6", "aut-demo-saint-denis", "par-demo-km-moroni", "KM", "reciprocity", 12, "started"),
     ("demo-eng-pe-1", "demo-vol-7", "aut-demo-lyon", "par-demo-pe-cusco", "PE", "vsi", 18, "started"),
 ]
+
+
+# The consumer's planning of an engagement, run here in a transaction of its own.
+_plan_mission = transactional(handlers.plan_mission)
 
 
 async def seed(runtime: Runtime[MissionsSettings]) -> None:
@@ -52,11 +56,7 @@ async def seed(runtime: Runtime[MissionsSettings]) -> None:
             starts_on=starts,
             ends_on=starts + timedelta(days=30 * months),
         )
-
-        async def plan(uow: UnitOfWork, event: VolunteerEngaged = event) -> None:
-            await handlers.plan_mission(uow, settings, event)
-
-        await runtime.transactions.run(plan)
+        await _plan_mission(runtime, settings, event)
         mission_id = mission_id_for(engagement)
         if state == "planned":
             await use_cases.tick_checklist(runtime, STAFF, mission_id, "training", today - timedelta(days=3))

@@ -36,7 +36,7 @@ async def on_volunteer_engaged(ctx: HandlerContext[MissionsSettings], event: Vol
 
     An engagement made before its volunteer was erased but read after the erasure plans an erased mission.
     """
-    erased = await erasure.is_erased_after(ctx.db, ctx.session, event.volunteer_id, ctx.meta.time)
+    erased = await erasure.is_erased_after(ctx.uow, event.volunteer_id, ctx.meta.time)
     await plan_mission(ctx.uow, ctx.settings, event, volunteer_erased=erased)
 
 
@@ -48,8 +48,8 @@ async def plan_mission(
     ``volunteer_erased``: the volunteer was erased meanwhile; the mission is planned erased (its anonymous
     facts kept) and ``MissionPlanned`` does not publish the person's id again (an empty ``volunteer_id``).
     """
-    missions = uow.db[store.MISSIONS]
-    if await missions.find_one({"engagement_id": event.engagement_id}, {"_id": 1}, session=uow.session):
+    missions = uow[store.MISSIONS]
+    if await missions.find_one({"engagement_id": event.engagement_id}, {"_id": 1}):
         return None  # the same engagement under another event id: one mission only
     host_country = "FR" if event.scheme in RECIPROCITY_SCHEMES else event.country
     mission = Mission.plan(
@@ -62,7 +62,7 @@ async def plan_mission(
         starts_on=event.starts_on,
         ends_on=event.ends_on,
         centre_id=centre_for_country(host_country).centre_id,
-        region=await store.region_of(uow.db, event.authority_id, uow.session),
+        region=await store.region_of(uow, event.authority_id),
         check_in_interval_seconds=settings.check_in_interval,
         follow_up_offsets=(settings.follow_up_start_offset_days, settings.follow_up_end_offset_days),
         now=datetime.now(UTC),
@@ -71,7 +71,7 @@ async def plan_mission(
     )
     if volunteer_erased:
         mission.erase_volunteer()
-    await missions.insert_one(mission.to_doc(), session=uow.session)
+    await missions.insert_one(mission.to_doc())
     uow.emit(
         MissionPlanned(
             mission_id=mission.mission_id,
@@ -94,7 +94,7 @@ async def plan_mission(
 async def on_authority_registered(ctx: HandlerContext, event: AuthorityRegistered) -> None:
     """Remember the authority's region (``ce_region`` of our events, branch scoping) and fill it in;
     its name and organisational address are the volunteer's authority contact."""
-    await ctx.db[store.AUTHORITIES].update_one(
+    await ctx.uow[store.AUTHORITIES].update_one(
         {"_id": event.authority_id},
         {
             "$set": {
@@ -105,13 +105,11 @@ async def on_authority_registered(ctx: HandlerContext, event: AuthorityRegistere
             }
         },
         upsert=True,
-        session=ctx.session,
     )
     for collection in (store.MISSIONS, store.INCIDENTS, store.ENTRIES):
-        await ctx.db[collection].update_many(
+        await ctx.uow[collection].update_many(
             {"authority_id": event.authority_id, "region": {"$ne": event.region}},
             {"$set": {"region": event.region}},
-            session=ctx.session,
         )
 
 
@@ -119,20 +117,17 @@ async def on_partner_registered(ctx: HandlerContext, event: PartnerRegistered) -
     """Remember the host partner's name, country and city: the certificate and the volunteer's contacts name it."""
     # ``PartnerUpdated`` carries no name (a partner's name is not corrected through it), so the
     # registration is the only source.
-    await ctx.db[store.PARTNERS].update_one(
+    await ctx.uow[store.PARTNERS].update_one(
         {"_id": event.partner_id},
         {"$set": {"name": event.name, "country": event.country, "city": event.city}},
         upsert=True,
-        session=ctx.session,
     )
 
 
 async def on_partner_suspended(ctx: HandlerContext, event: PartnerSuspended) -> None:
     """Flag the suspended partner's active missions for review (one bulk update)."""
     now = datetime.now(UTC)
-    cursor = ctx.db[store.MISSIONS].find(
-        {"partner_id": event.partner_id, "status": {"$in": list(ACTIVE)}}, session=ctx.session
-    )
+    cursor = ctx.uow[store.MISSIONS].find({"partner_id": event.partner_id, "status": {"$in": list(ACTIVE)}})
     flagged: list[Mission] = []
     async for doc in cursor:
         mission = Mission.from_doc(doc)
@@ -141,8 +136,8 @@ async def on_partner_suspended(ctx: HandlerContext, event: PartnerSuspended) -> 
     if not flagged:
         return
     review = flagged[0].review
-    await ctx.db[store.MISSIONS].update_many(
-        {"_id": {"$in": [m.mission_id for m in flagged]}}, {"$set": {"review": review}}, session=ctx.session
+    await ctx.uow[store.MISSIONS].update_many(
+        {"_id": {"$in": [m.mission_id for m in flagged]}}, {"$set": {"review": review}}
     )
     for mission in flagged:
         ctx.emit(
@@ -155,9 +150,7 @@ async def on_partner_suspended(ctx: HandlerContext, event: PartnerSuspended) -> 
 
 async def on_partner_reinstated(ctx: HandlerContext, event: PartnerReinstated) -> None:
     """Lift the review flag that the partner's suspension put on its missions."""
-    await ctx.db[store.MISSIONS].update_many(
-        {"review.partner_id": event.partner_id}, {"$set": {"review": None}}, session=ctx.session
-    )
+    await ctx.uow[store.MISSIONS].update_many({"review.partner_id": event.partner_id}, {"$set": {"review": None}})
 
 
 async def on_person_erased(ctx: HandlerContext, event: PersonErased) -> None:
@@ -166,27 +159,21 @@ async def on_person_erased(ctx: HandlerContext, event: PersonErased) -> None:
     The erasure is remembered, so that older contact data or engagements read later do not bring it back.
     """
     person_id = event.person_id
-    await erasure.remember_erasure(ctx.db, ctx.session, person_id, ctx.meta.time)
-    await ctx.db[store.CONTACTS].delete_one({"_id": person_id}, session=ctx.session)
-    missions = [
-        Mission.from_doc(d) async for d in ctx.db[store.MISSIONS].find({"volunteer_id": person_id}, session=ctx.session)
-    ]
+    await erasure.remember_erasure(ctx.uow, person_id, ctx.meta.time)
+    await ctx.uow[store.CONTACTS].delete_one({"_id": person_id})
+    missions = [Mission.from_doc(d) async for d in ctx.uow[store.MISSIONS].find({"volunteer_id": person_id})]
     mission_ids = [m.mission_id for m in missions]
     for mission in missions:
         mission.erase_volunteer()
-        await ctx.db[store.MISSIONS].replace_one({"_id": mission.mission_id}, mission.to_doc(), session=ctx.session)
+        await ctx.uow[store.MISSIONS].replace_one({"_id": mission.mission_id}, mission.to_doc())
     if not mission_ids:
         return
-    await ctx.db[store.CHECK_INS].update_many(
-        {"mission_id": {"$in": mission_ids}}, {"$set": {"note": None}}, session=ctx.session
-    )
-    async for doc in ctx.db[store.INCIDENTS].find({"mission_id": {"$in": mission_ids}}, session=ctx.session):
+    await ctx.uow[store.CHECK_INS].update_many({"mission_id": {"$in": mission_ids}}, {"$set": {"note": None}})
+    async for doc in ctx.uow[store.INCIDENTS].find({"mission_id": {"$in": mission_ids}}):
         incident = Incident.from_doc(doc)
         incident.erase_personal_data()
-        await ctx.db[store.INCIDENTS].replace_one({"_id": incident.incident_id}, incident.to_doc(), session=ctx.session)
-    await ctx.db[store.ENTRIES].update_many(
-        {"volunteer_id": person_id}, {"$set": {"volunteer_id": None}}, session=ctx.session
-    )
+        await ctx.uow[store.INCIDENTS].replace_one({"_id": incident.incident_id}, incident.to_doc())
+    await ctx.uow[store.ENTRIES].update_many({"volunteer_id": person_id}, {"$set": {"volunteer_id": None}})
 
 
 async def on_contact_updated(ctx: HandlerContext, event: ContactUpdated) -> None:
@@ -195,12 +182,12 @@ async def on_contact_updated(ctx: HandlerContext, event: ContactUpdated) -> None
     Every person's contact is kept, not only current volunteers': the compacted topic is read
     once per consumer group, so a contact published before the engagement would otherwise be lost.
     """
-    if await erasure.is_erased_after(ctx.db, ctx.session, event.person_id, ctx.meta.time):
+    if await erasure.is_erased_after(ctx.uow, event.person_id, ctx.meta.time):
         return  # produced before the person's erasure, read after it: the erasure wins
-    current = await ctx.db[store.CONTACTS].find_one({"_id": event.person_id}, {"updated_at": 1}, session=ctx.session)
+    current = await ctx.uow[store.CONTACTS].find_one({"_id": event.person_id}, {"updated_at": 1})
     if current is not None and current.get("updated_at") and current["updated_at"] > ctx.meta.time:
         return  # an older update delivered late (e.g. replayed from a dead letter) does not win
-    await ctx.db[store.CONTACTS].replace_one(
+    await ctx.uow[store.CONTACTS].replace_one(
         {"_id": event.person_id},
         {
             "name": event.name,
@@ -211,7 +198,6 @@ async def on_contact_updated(ctx: HandlerContext, event: ContactUpdated) -> None
             "updated_at": ctx.meta.time,
         },
         upsert=True,
-        session=ctx.session,
     )
 
 
@@ -229,4 +215,4 @@ HANDLERS: list[Handler[MissionsSettings]] = [
 async def on_contact_tombstone(uow: UnitOfWork, topic: str, key: str) -> None:
     """A tombstone on the contacts topic: the person was erased, forget their contact data."""
     if topic.endswith(CONTACTS_TOPIC_SUFFIX) and key:
-        await uow.db[store.CONTACTS].delete_one({"_id": key}, session=uow.session)
+        await uow[store.CONTACTS].delete_one({"_id": key})

@@ -38,7 +38,7 @@ from vies_shared import safety_link
 from vies_shared.ratelimit import RateLimiter, TooManyRequests, client_ip
 from vies_shared.service import Runtime
 from vies_shared.service import RuntimeDep as ServiceRuntimeDep
-from vies_shared.storage import UnitOfWork
+from vies_shared.storage import Collections, UnitOfWork, transactional
 from vies_shared.web import current_principal, error_body, trusted_networks
 
 router = APIRouter(tags=["safety links"])
@@ -87,17 +87,16 @@ def _limited(request: Request, runtime: Runtime[MissionsSettings], name: str) ->
     return None
 
 
-async def _resolve(
-    runtime: Runtime[MissionsSettings], token: str, uow: UnitOfWork | None = None
-) -> tuple[SecurityAlert, Document]:
-    """The alert and the mission's entry a token stands for, or ``UnknownLink``."""
-    settings = runtime.settings
+async def _resolve(collections: Collections, settings: MissionsSettings, token: str) -> tuple[SecurityAlert, Document]:
+    """The alert and the mission's entry a token stands for, or ``UnknownLink``.
+
+    ``collections``: the runtime's reads for the page, the unit of work when answering.
+    """
     link = safety_link.read(safety_link.keys_from(settings.safety_link_keys, settings.env), token)
     if link is None:
         raise UnknownLink()
-    session = uow.session if uow else None
-    alert_doc = await runtime.db[store.ALERTS].find_one({"_id": link.alert_id}, session=session)
-    entry = await runtime.db[store.ENTRIES].find_one({"_id": entry_id(link.alert_id, link.mission_id)}, session=session)
+    alert_doc = await collections[store.ALERTS].find_one({"_id": link.alert_id})
+    entry = await collections[store.ENTRIES].find_one({"_id": entry_id(link.alert_id, link.mission_id)})
     if alert_doc is None or entry is None:
         raise UnknownLink()  # a mission this check does not ask, or an alert of another platform
     return SecurityAlert.from_doc(alert_doc), entry
@@ -131,7 +130,7 @@ async def safety_link_page(token: LinkToken, request: Request, runtime: RuntimeD
     if (refused := _limited(request, runtime, "read")) is not None:
         return refused
     valid_for = timedelta(days=runtime.settings.safety_link_valid_days)
-    alert, entry = await _resolve(runtime, token)
+    alert, entry = await _resolve(runtime.reads, runtime.settings, token)
     check_link_usable(alert, clock.now(runtime), valid_for)
     return _view(alert, entry, valid_for)
 
@@ -145,13 +144,15 @@ async def answer_by_link(token: LinkToken, body: LinkAnswer, request: Request, r
     """Record the volunteer's answer (safe | need_help) as if they had signed in; a new one replaces the last."""
     if (refused := _limited(request, runtime, "answer")) is not None:
         return refused
-    valid_for = timedelta(days=runtime.settings.safety_link_valid_days)
+    return await _answer(runtime, token, body.status)
 
-    async def work(uow: UnitOfWork) -> Document:
-        alert, entry = await _resolve(runtime, token, uow)
-        check_link_usable(alert, clock.now(runtime), valid_for)
-        mission = await store.get(uow.db, store.MISSIONS, entry["mission_id"], "mission", uow.session)
-        await record_safety_answer(runtime, uow, alert, mission, entry, body.status, by_role="volunteer", via="link")
-        return _view(alert, entry, valid_for)
 
-    return await runtime.transactions.run(work)
+@transactional
+async def _answer(uow: UnitOfWork[MissionsSettings], token: str, status: str) -> Document:
+    """The answer of the volunteer a token stands for, recorded in one transaction."""
+    valid_for = timedelta(days=uow.settings.safety_link_valid_days)
+    alert, entry = await _resolve(uow, uow.settings, token)
+    check_link_usable(alert, uow.now(), valid_for)
+    mission = await uow.get(store.MISSIONS, entry["mission_id"], "mission")
+    await record_safety_answer(uow, alert, mission, entry, status, by_role="volunteer", via="link")
+    return _view(alert, entry, valid_for)

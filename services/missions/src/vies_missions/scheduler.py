@@ -16,7 +16,7 @@ Every job is idempotent by design, not only by the kit's lease:
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
@@ -37,7 +37,7 @@ from vies_shared.events.missions import (
 )
 from vies_shared.logging import get_logger
 from vies_shared.service import Runtime
-from vies_shared.storage import UnitOfWork
+from vies_shared.storage import UnitOfWork, transactional
 
 Document = dict[str, Any]
 log = get_logger(component="scheduler")
@@ -66,12 +66,12 @@ async def emit_missed_check_ins(runtime: Runtime[MissionsSettings]) -> int:
         if not ids:
             break
         try:
-            emitted += await _record_missed_in_transaction(runtime, ids, now, settings)
+            emitted += await _record_missed(runtime, ids, now)
         except DuplicateKeyError:
             # Another scheduler recorded some of these due dates: go mission by mission, skipping those.
             for mission_id in ids:
                 try:
-                    emitted += await _record_missed_in_transaction(runtime, [mission_id], now, settings)
+                    emitted += await _record_missed(runtime, [mission_id], now)
                 except DuplicateKeyError:
                     log.info("missed_check_in_already_recorded", mission_id=mission_id)
         if len(ids) < settings.check_in_scan_batch:
@@ -79,19 +79,11 @@ async def emit_missed_check_ins(runtime: Runtime[MissionsSettings]) -> int:
     return emitted
 
 
-async def _record_missed_in_transaction(
-    runtime: Runtime[MissionsSettings], ids: list[str], now: datetime, settings: MissionsSettings
-) -> int:
-    async def work(uow: UnitOfWork) -> int:
-        return await _record_missed(uow, ids, now, settings)
-
-    return await runtime.transactions.run(work)
-
-
-async def _record_missed(uow: UnitOfWork, ids: list[str], now: datetime, settings: MissionsSettings) -> int:
-    cursor = uow.db[store.MISSIONS].find(
+@transactional
+async def _record_missed(uow: UnitOfWork[MissionsSettings], ids: list[str], now: datetime) -> int:
+    settings = uow.settings
+    cursor = uow[store.MISSIONS].find(
         {"_id": {"$in": ids}, "status": {"$in": list(ON_MISSION)}, "next_check_in_due_at": {"$lte": now}},
-        session=uow.session,
     )
     candidates: list[tuple[Mission, Document]] = []
     async for doc in cursor:
@@ -100,7 +92,7 @@ async def _record_missed(uow: UnitOfWork, ids: list[str], now: datetime, setting
         missed = mission.missed_check_ins(now, settings.max_missed_per_scan)
         if not missed:
             continue
-        moved = await uow.db[store.MISSIONS].update_one(
+        moved = await uow[store.MISSIONS].update_one(
             {"_id": mission.mission_id, "next_check_in_due_at": doc["next_check_in_due_at"]},
             {
                 "$set": {
@@ -108,7 +100,6 @@ async def _record_missed(uow: UnitOfWork, ids: list[str], now: datetime, setting
                     "missed_in_a_row": mission.missed_in_a_row,
                 }
             },
-            session=uow.session,
         )
         if moved.matched_count == 0:
             continue  # a check-in or another scheduler moved the due date meanwhile
@@ -142,7 +133,7 @@ async def _record_missed(uow: UnitOfWork, ids: list[str], now: datetime, setting
             region=mission.region,
         )
     if keys:
-        await uow.db[store.MISSED_CHECK_INS].insert_many(keys, session=uow.session)
+        await uow[store.MISSED_CHECK_INS].insert_many(keys)
     return len(keys)
 
 
@@ -151,7 +142,7 @@ async def _recorded(uow: UnitOfWork, collection: str, keys: list[str]) -> set[st
     found: set[str] = set()
     for i in range(0, len(keys), store.CONTACTS_CHUNK):
         chunk = keys[i : i + store.CONTACTS_CHUNK]
-        cursor = uow.db[collection].find({"_id": {"$in": chunk}}, {"_id": 1}, session=uow.session)
+        cursor = uow[collection].find({"_id": {"$in": chunk}}, {"_id": 1})
         found.update([doc["_id"] async for doc in cursor])
     return found
 
@@ -162,13 +153,14 @@ async def close_due_safety_checks(runtime: Runtime[MissionsSettings]) -> int:
     closed = 0
     cursor = runtime.db[store.ALERTS].find({"status": "open", "respond_by": {"$lte": now}}, {"_id": 1})
     for alert_id in [doc["_id"] async for doc in cursor]:
-
-        async def work(uow: UnitOfWork, alert_id: str = alert_id) -> bool:
-            return await close_check(uow, alert_id, "deadline", now, must_be_open=False) is not None
-
-        if await runtime.transactions.run(work):
+        if await _close_at_deadline(runtime, alert_id, now):
             closed += 1
     return closed
+
+
+@transactional
+async def _close_at_deadline(uow: UnitOfWork, alert_id: str, now: datetime) -> bool:
+    return await close_check(uow, alert_id, "deadline", now, must_be_open=False) is not None
 
 
 async def remind_unanswered_volunteers(runtime: Runtime[MissionsSettings]) -> int:
@@ -184,41 +176,41 @@ async def remind_unanswered_volunteers(runtime: Runtime[MissionsSettings]) -> in
     reminded = 0
     cursor = runtime.db[store.ALERTS].find({"status": OPEN_CHECK, "respond_by": {"$gt": now}}, {"_id": 1})
     for alert_id in [doc["_id"] async for doc in cursor]:
-
-        async def work(uow: UnitOfWork, alert_id: str = alert_id) -> bool:
-            doc = await uow.db[store.ALERTS].find_one({"_id": alert_id}, session=uow.session)
-            if doc is None:
-                return False
-            alert = SecurityAlert.from_doc(doc)
-            stages = alert.reminders_due(now, before)
-            if not stages:
-                return False
-            # Conditional on the stages read: a replica that recorded one meanwhile makes this match nothing.
-            result = await uow.db[store.ALERTS].update_one(
-                {"_id": alert_id, "status": OPEN_CHECK, "reminders_sent": doc.get("reminders_sent")},
-                {"$set": {"reminders_sent": [*(alert.reminders_sent or []), *stages]}},
-                session=uow.session,
-            )
-            if result.matched_count == 0:
-                return False
-            pending = await _pending_missions(uow, alert_id)
-            if pending:
-                uow.emit(
-                    SafetyCheckReminded(
-                        alert_id=alert_id,
-                        country=alert.country,
-                        level=alert.level,
-                        stage=stages[-1],
-                        respond_by=alert.respond_by,
-                        mission_ids=pending,
-                        message=alert.message,
-                    )
-                )
-            return bool(pending)
-
-        if await runtime.transactions.run(work):
+        if await _remind(runtime, alert_id, now, before):
             reminded += 1
     return reminded
+
+
+@transactional
+async def _remind(uow: UnitOfWork, alert_id: str, now: datetime, before: timedelta) -> bool:
+    doc = await uow[store.ALERTS].find_one({"_id": alert_id})
+    if doc is None:
+        return False
+    alert = SecurityAlert.from_doc(doc)
+    stages = alert.reminders_due(now, before)
+    if not stages:
+        return False
+    # Conditional on the stages read: a replica that recorded one meanwhile makes this match nothing.
+    result = await uow[store.ALERTS].update_one(
+        {"_id": alert_id, "status": OPEN_CHECK, "reminders_sent": doc.get("reminders_sent")},
+        {"$set": {"reminders_sent": [*(alert.reminders_sent or []), *stages]}},
+    )
+    if result.matched_count == 0:
+        return False
+    pending = await _pending_missions(uow, alert_id)
+    if pending:
+        uow.emit(
+            SafetyCheckReminded(
+                alert_id=alert_id,
+                country=alert.country,
+                level=alert.level,
+                stage=stages[-1],
+                respond_by=alert.respond_by,
+                mission_ids=pending,
+                message=alert.message,
+            )
+        )
+    return bool(pending)
 
 
 async def escalate_unaccounted_to_head_office(runtime: Runtime[MissionsSettings]) -> int:
@@ -229,41 +221,39 @@ async def escalate_unaccounted_to_head_office(runtime: Runtime[MissionsSettings]
     escalated = 0
     query = {"escalation": ESCALATION_PENDING, "closed_at": {"$lte": now - delay}}
     for alert_id in [doc["_id"] async for doc in runtime.db[store.ALERTS].find(query, {"_id": 1})]:
-
-        async def work(uow: UnitOfWork, alert_id: str = alert_id) -> bool:
-            doc = await uow.db[store.ALERTS].find_one({"_id": alert_id}, session=uow.session)
-            if doc is None or not SecurityAlert.from_doc(doc).escalation_due(now, delay):
-                return False
-            result = await uow.db[store.ALERTS].update_one(
-                {"_id": alert_id, "escalation": ESCALATION_PENDING},
-                {"$set": {"escalation": ESCALATION_DONE, "escalated_at": now}},
-                session=uow.session,
-            )
-            if result.matched_count == 0:
-                return False
-            # Answers recorded after the close count: only those still not heard from go up.
-            pending = await _pending_missions(uow, alert_id)
-            if pending:
-                uow.emit(
-                    SafetyCheckEscalated(
-                        alert_id=alert_id,
-                        country=doc["country"],
-                        escalated_to=HEAD_OFFICE,
-                        unaccounted_mission_ids=pending,
-                        respond_by=doc.get("respond_by"),
-                    )
-                )
-            return bool(pending)
-
-        if await runtime.transactions.run(work):
+        if await _escalate_to_head_office(runtime, alert_id, now, delay):
             escalated += 1
     return escalated
 
 
-async def _pending_missions(uow: UnitOfWork, alert_id: str) -> list[str]:
-    cursor = uow.db[store.ENTRIES].find(
-        {"alert_id": alert_id, "status": PENDING_ANSWER}, {"mission_id": 1}, session=uow.session
+@transactional
+async def _escalate_to_head_office(uow: UnitOfWork, alert_id: str, now: datetime, delay: timedelta) -> bool:
+    doc = await uow[store.ALERTS].find_one({"_id": alert_id})
+    if doc is None or not SecurityAlert.from_doc(doc).escalation_due(now, delay):
+        return False
+    result = await uow[store.ALERTS].update_one(
+        {"_id": alert_id, "escalation": ESCALATION_PENDING},
+        {"$set": {"escalation": ESCALATION_DONE, "escalated_at": now}},
     )
+    if result.matched_count == 0:
+        return False
+    # Answers recorded after the close count: only those still not heard from go up.
+    pending = await _pending_missions(uow, alert_id)
+    if pending:
+        uow.emit(
+            SafetyCheckEscalated(
+                alert_id=alert_id,
+                country=doc["country"],
+                escalated_to=HEAD_OFFICE,
+                unaccounted_mission_ids=pending,
+                respond_by=doc.get("respond_by"),
+            )
+        )
+    return bool(pending)
+
+
+async def _pending_missions(uow: UnitOfWork, alert_id: str) -> list[str]:
+    cursor = uow[store.ENTRIES].find({"alert_id": alert_id, "status": PENDING_ANSWER}, {"mission_id": 1})
     return sorted([entry["mission_id"] async for entry in cursor])
 
 
@@ -275,25 +265,26 @@ async def escalate_unacknowledged_incidents(runtime: Runtime[MissionsSettings]) 
     query = {"status": OPEN, "escalated_to": CENTRE, "escalated_at": {"$lte": now - delay}}
     escalated = 0
     for incident_id in [doc["_id"] async for doc in runtime.db[store.INCIDENTS].find(query, {"_id": 1})]:
-
-        async def work(uow: UnitOfWork, incident_id: str = incident_id) -> bool:
-            doc = await uow.db[store.INCIDENTS].find_one({"_id": incident_id}, session=uow.session)
-            if doc is None:
-                return False
-            incident = Incident.from_doc(doc)
-            if not incident.escalate_if_unacknowledged(now, delay):
-                return False
-            result = await uow.db[store.INCIDENTS].replace_one(
-                {"_id": incident_id, "status": OPEN, "escalated_to": CENTRE}, incident.to_doc(), session=uow.session
-            )
-            if result.matched_count == 0:
-                return False
-            emit_escalation(uow, incident)
-            return True
-
-        if await runtime.transactions.run(work):
+        if await _escalate_incident(runtime, incident_id, now, delay):
             escalated += 1
     return escalated
+
+
+@transactional
+async def _escalate_incident(uow: UnitOfWork, incident_id: str, now: datetime, delay: timedelta) -> bool:
+    doc = await uow[store.INCIDENTS].find_one({"_id": incident_id})
+    if doc is None:
+        return False
+    incident = Incident.from_doc(doc)
+    if not incident.escalate_if_unacknowledged(now, delay):
+        return False
+    result = await uow[store.INCIDENTS].replace_one(
+        {"_id": incident_id, "status": OPEN, "escalated_to": CENTRE}, incident.to_doc()
+    )
+    if result.matched_count == 0:
+        return False
+    emit_escalation(uow, incident)
+    return True
 
 
 async def report_overdue_follow_ups(runtime: Runtime[MissionsSettings]) -> int:
@@ -308,38 +299,37 @@ async def report_overdue_follow_ups(runtime: Runtime[MissionsSettings]) -> int:
     reported = 0
     ids = [doc["_id"] async for doc in runtime.db[store.MISSIONS].find(query, {"_id": 1}).limit(500)]
     for mission_id in ids:
-
-        async def work(uow: UnitOfWork, mission_id: str = mission_id) -> int:
-            doc = await uow.db[store.MISSIONS].find_one({"_id": mission_id}, session=uow.session)
-            if doc is None:
-                return 0
-            mission = Mission.from_doc(doc)
-            overdue = mission.overdue_follow_ups(today, settings.follow_up_grace_days)
-            if not overdue:
-                return 0
-            await uow.db[store.MISSIONS].replace_one({"_id": mission_id}, mission.to_doc(), session=uow.session)
-            keys = [f"{mission_id}:{f.stage}:{f.due_on.isoformat()}" for f in overdue]
-            recorded = await _recorded(uow, store.OVERDUE_FOLLOW_UPS, keys)
-            fresh = [(key, f) for key, f in zip(keys, overdue, strict=True) if key not in recorded]
-            for _, follow_up in fresh:
-                uow.emit(
-                    FollowUpInterviewOverdue(
-                        mission_id=mission_id,
-                        stage=follow_up.stage,
-                        due_on=follow_up.due_on,
-                        centre_id=mission.centre_id,
-                    ),
-                    region=mission.region,
-                )
-            if fresh:
-                documents = [
-                    {"_id": key, "mission_id": mission_id, "recorded_at": today.isoformat()} for key, _ in fresh
-                ]
-                await uow.db[store.OVERDUE_FOLLOW_UPS].insert_many(documents, session=uow.session)
-            return len(fresh)
-
         try:
-            reported += await runtime.transactions.run(work)
+            reported += await _report_overdue(runtime, mission_id, today, settings.follow_up_grace_days)
         except DuplicateKeyError:
             log.info("overdue_follow_up_already_reported", mission_id=mission_id)
     return reported
+
+
+@transactional
+async def _report_overdue(uow: UnitOfWork, mission_id: str, today: date, grace_days: int) -> int:
+    doc = await uow[store.MISSIONS].find_one({"_id": mission_id})
+    if doc is None:
+        return 0
+    mission = Mission.from_doc(doc)
+    overdue = mission.overdue_follow_ups(today, grace_days)
+    if not overdue:
+        return 0
+    await uow[store.MISSIONS].replace_one({"_id": mission_id}, mission.to_doc())
+    keys = [f"{mission_id}:{f.stage}:{f.due_on.isoformat()}" for f in overdue]
+    recorded = await _recorded(uow, store.OVERDUE_FOLLOW_UPS, keys)
+    fresh = [(key, f) for key, f in zip(keys, overdue, strict=True) if key not in recorded]
+    for _, follow_up in fresh:
+        uow.emit(
+            FollowUpInterviewOverdue(
+                mission_id=mission_id,
+                stage=follow_up.stage,
+                due_on=follow_up.due_on,
+                centre_id=mission.centre_id,
+            ),
+            region=mission.region,
+        )
+    if fresh:
+        documents = [{"_id": key, "mission_id": mission_id, "recorded_at": today.isoformat()} for key, _ in fresh]
+        await uow[store.OVERDUE_FOLLOW_UPS].insert_many(documents)
+    return len(fresh)

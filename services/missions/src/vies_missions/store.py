@@ -16,10 +16,9 @@ import asyncio
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
-from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from vies_shared.errors import NotFound
+from vies_shared.storage import Collections
 
 Document = dict[str, Any]
 
@@ -59,19 +58,9 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     await db[ENTRIES].create_index([("alert_id", ASCENDING), ("status", ASCENDING)])
 
 
-async def get(
-    db: AsyncDatabase[Document], collection: str, doc_id: str, what: str, session: AsyncClientSession | None = None
-) -> Document:
-    """A document by id, or ``NotFound`` naming it."""
-    doc = await db[collection].find_one({"_id": doc_id}, session=session)
-    if doc is None:
-        raise NotFound(f"{what} {doc_id} not found")
-    return doc
-
-
-async def region_of(db: AsyncDatabase[Document], authority_id: str, session: AsyncClientSession | None) -> str | None:
+async def region_of(uow: Collections, authority_id: str) -> str | None:
     """The French region of an authority, from the projection of ``partners.AuthorityRegistered``."""
-    doc = await db[AUTHORITIES].find_one({"_id": authority_id}, {"region": 1}, session=session)
+    doc = await uow[AUTHORITIES].find_one({"_id": authority_id}, {"region": 1})
     return doc.get("region") if doc else None
 
 

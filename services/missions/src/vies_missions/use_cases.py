@@ -41,24 +41,23 @@ from vies_shared.events.missions import (
 )
 from vies_shared.reference import Centre, centre_for_country, centres, head_office
 from vies_shared.service import Runtime
-from vies_shared.storage import UnitOfWork
+from vies_shared.storage import UnitOfWork, transactional
 from vies_shared.web import Page, Principal, paged
 
 Document = dict[str, Any]
 
 
-def _offsets(runtime: Runtime[MissionsSettings]) -> tuple[int, int]:
-    s = runtime.settings
+def _offsets(s: MissionsSettings) -> tuple[int, int]:
     return s.follow_up_start_offset_days, s.follow_up_end_offset_days
 
 
 async def _load(uow: UnitOfWork, mission_id: str) -> tuple[Document, Mission]:
-    doc = await store.get(uow.db, store.MISSIONS, mission_id, "mission", uow.session)
+    doc = await uow.get(store.MISSIONS, mission_id, "mission")
     return doc, Mission.from_doc(doc)
 
 
 async def _save(uow: UnitOfWork, mission: Mission) -> None:
-    await uow.db[store.MISSIONS].replace_one({"_id": mission.mission_id}, mission.to_doc(), session=uow.session)
+    await uow[store.MISSIONS].replace_one({"_id": mission.mission_id}, mission.to_doc())
 
 
 # --- missions: reading ---------------------------------------------------------------------------
@@ -85,7 +84,7 @@ async def _partner_views(runtime: Runtime[MissionsSettings], missions: list[Miss
 async def mission_contacts(runtime: Runtime[MissionsSettings], principal: Principal, mission_id: str) -> Document:
     """Whom the mission's volunteer turns to: the centre (its phone is the emergency number), the host
     partner and the sending authority, for those who read the mission (the volunteer first)."""
-    doc = await store.get(runtime.db, store.MISSIONS, mission_id, "mission")
+    doc = await runtime.reads.get(store.MISSIONS, mission_id, "mission")
     access.require(principal, access.READ, doc)
     partner = await runtime.db[store.PARTNERS].find_one({"_id": doc["partner_id"]}) or {}
     authority = await runtime.db[store.AUTHORITIES].find_one({"_id": doc["authority_id"]}) or {}
@@ -104,7 +103,7 @@ async def mission_contacts(runtime: Runtime[MissionsSettings], principal: Princi
 
 async def get_mission(runtime: Runtime[MissionsSettings], principal: Principal, mission_id: str) -> Document:
     """One mission, if the caller may read it (the host partner gets the partner view)."""
-    doc = await store.get(runtime.db, store.MISSIONS, mission_id, "mission")
+    doc = await runtime.reads.get(store.MISSIONS, mission_id, "mission")
     access.require(principal, access.READ_HOSTED, doc)
     mission = Mission.from_doc(doc)
     if principal.role == "partner":
@@ -152,8 +151,9 @@ async def list_missions(
 # --- missions: lifecycle -------------------------------------------------------------------------
 
 
+@transactional
 async def tick_checklist(
-    runtime: Runtime[MissionsSettings], principal: Principal, mission_id: str, item: str, done_on: date
+    uow: UnitOfWork[MissionsSettings], principal: Principal, mission_id: str, item: str, done_on: date
 ) -> Document:
     """Tick a pre-departure checklist item.
 
@@ -162,75 +162,61 @@ async def tick_checklist(
     France (reciprocity) has the hosting authority tick the items in France (visa, housing, tutor,
     French classes, return commitment).
     """
-
-    async def work(uow: UnitOfWork) -> Document:
-        doc, mission = await _load(uow, mission_id)
-        access.require(principal, access.checklist_action(item, doc.get("scheme")), doc)
-        mission.tick(item, done_on)
-        await _save(uow, mission)
-        return mission.to_view()
-
-    return await runtime.transactions.run(work)
+    doc, mission = await _load(uow, mission_id)
+    access.require(principal, access.checklist_action(item, doc.get("scheme")), doc)
+    mission.tick(item, done_on)
+    await _save(uow, mission)
+    return mission.to_view()
 
 
+@transactional
 async def start_mission(
-    runtime: Runtime[MissionsSettings], principal: Principal, mission_id: str, departed_on: date
+    uow: UnitOfWork[MissionsSettings], principal: Principal, mission_id: str, departed_on: date
 ) -> Document:
     """Record the departure; 409 listing the missing checklist items while it is incomplete."""
-
-    async def work(uow: UnitOfWork) -> Document:
-        doc, mission = await _load(uow, mission_id)
-        access.require(principal, access.MANAGE, doc)
-        mission.start(departed_on, clock.now(runtime))
-        mission.schedule_follow_ups(*_offsets(runtime))
-        await _save(uow, mission)
-        uow.emit(MissionStarted(mission_id=mission_id, departed_on=departed_on), region=mission.region)
-        return mission.to_view()
-
-    return await runtime.transactions.run(work)
+    doc, mission = await _load(uow, mission_id)
+    access.require(principal, access.MANAGE, doc)
+    mission.start(departed_on, uow.now())
+    mission.schedule_follow_ups(*_offsets(uow.settings))
+    await _save(uow, mission)
+    uow.emit(MissionStarted(mission_id=mission_id, departed_on=departed_on), region=mission.region)
+    return mission.to_view()
 
 
+@transactional
 async def extend_mission(
-    runtime: Runtime[MissionsSettings], principal: Principal, mission_id: str, ends_on: date
+    uow: UnitOfWork[MissionsSettings], principal: Principal, mission_id: str, ends_on: date
 ) -> Document:
     """Move the end date later, within the scheme's longest contract."""
-
-    async def work(uow: UnitOfWork) -> Document:
-        doc, mission = await _load(uow, mission_id)
-        access.require(principal, access.MANAGE, doc)
-        limits = runtime.settings.scheme_max_months
-        if mission.scheme not in limits:
-            raise NotAllowedInState(f"no duration limit is configured for scheme {mission.scheme}")
-        settings = runtime.settings
-        mission.extend(
-            ends_on, limits[mission.scheme], clock.now(runtime), lifetime_cap_months=settings.vsi_lifetime_cap_months
-        )
-        mission.schedule_follow_ups(*_offsets(runtime))
-        await _save(uow, mission)
-        uow.emit(MissionExtended(mission_id=mission_id, ends_on=ends_on), region=mission.region)
-        return mission.to_view()
-
-    return await runtime.transactions.run(work)
+    doc, mission = await _load(uow, mission_id)
+    access.require(principal, access.MANAGE, doc)
+    limits = uow.settings.scheme_max_months
+    if mission.scheme not in limits:
+        raise NotAllowedInState(f"no duration limit is configured for scheme {mission.scheme}")
+    settings = uow.settings
+    mission.extend(ends_on, limits[mission.scheme], uow.now(), lifetime_cap_months=settings.vsi_lifetime_cap_months)
+    mission.schedule_follow_ups(*_offsets(uow.settings))
+    await _save(uow, mission)
+    uow.emit(MissionExtended(mission_id=mission_id, ends_on=ends_on), region=mission.region)
+    return mission.to_view()
 
 
+@transactional
 async def end_mission(
-    runtime: Runtime[MissionsSettings], principal: Principal, mission_id: str, *, ended_on: date, debrief: str
+    uow: UnitOfWork[MissionsSettings], principal: Principal, mission_id: str, *, ended_on: date, debrief: str
 ) -> Document:
     """The mission ends as planned, with the debrief."""
-
-    async def work(uow: UnitOfWork) -> Document:
-        doc, mission = await _load(uow, mission_id)
-        access.require(principal, access.MANAGE, doc)
-        mission.end(ended_on, debrief)
-        await _save(uow, mission)
-        uow.emit(MissionEnded(mission_id=mission_id, ended_on=ended_on), region=mission.region)
-        return mission.to_view()
-
-    return await runtime.transactions.run(work)
+    doc, mission = await _load(uow, mission_id)
+    access.require(principal, access.MANAGE, doc)
+    mission.end(ended_on, debrief)
+    await _save(uow, mission)
+    uow.emit(MissionEnded(mission_id=mission_id, ended_on=ended_on), region=mission.region)
+    return mission.to_view()
 
 
+@transactional
 async def interrupt_mission(
-    runtime: Runtime[MissionsSettings],
+    uow: UnitOfWork[MissionsSettings],
     principal: Principal,
     mission_id: str,
     *,
@@ -239,44 +225,38 @@ async def interrupt_mission(
     interrupted_on: date | None,
 ) -> Document:
     """Early return, with its reason."""
-
-    async def work(uow: UnitOfWork) -> Document:
-        doc, mission = await _load(uow, mission_id)
-        access.require(principal, access.MANAGE, doc)
-        day = interrupted_on or clock.now(runtime).date()
-        mission.interrupt(reason, day, note)
-        await _save(uow, mission)
-        uow.emit(MissionInterrupted(mission_id=mission_id, reason=reason, interrupted_on=day), region=mission.region)
-        return mission.to_view()
-
-    return await runtime.transactions.run(work)
+    doc, mission = await _load(uow, mission_id)
+    access.require(principal, access.MANAGE, doc)
+    day = interrupted_on or uow.now().date()
+    mission.interrupt(reason, day, note)
+    await _save(uow, mission)
+    uow.emit(MissionInterrupted(mission_id=mission_id, reason=reason, interrupted_on=day), region=mission.region)
+    return mission.to_view()
 
 
+@transactional
 async def move_volunteer(
-    runtime: Runtime[MissionsSettings], principal: Principal, mission_id: str, *, city: str, subdivision: str
+    uow: UnitOfWork[MissionsSettings], principal: Principal, mission_id: str, *, city: str, subdivision: str
 ) -> Document:
     """Record where the volunteer is (city and ISO 3166-2 subdivision): the centre, staff or the volunteer."""
-
-    async def work(uow: UnitOfWork) -> Document:
-        doc, mission = await _load(uow, mission_id)
-        access.require(principal, access.VOLUNTEER_ACT, doc)
-        mission.move_to(city, subdivision)
-        await _save(uow, mission)
-        return mission.to_view()
-
-    return await runtime.transactions.run(work)
+    doc, mission = await _load(uow, mission_id)
+    access.require(principal, access.VOLUNTEER_ACT, doc)
+    mission.move_to(city, subdivision)
+    await _save(uow, mission)
+    return mission.to_view()
 
 
 async def list_follow_ups(runtime: Runtime[MissionsSettings], principal: Principal, mission_id: str) -> Document:
     """The three follow-up interviews of a mission with their due dates."""
-    doc = await store.get(runtime.db, store.MISSIONS, mission_id, "mission")
+    doc = await runtime.reads.get(store.MISSIONS, mission_id, "mission")
     access.require(principal, access.READ, doc)
     mission = Mission.from_doc(doc)
     return {"mission_id": mission_id, "items": [f.to_doc() for f in mission.follow_ups]}
 
 
+@transactional
 async def mark_follow_up_done(
-    runtime: Runtime[MissionsSettings],
+    uow: UnitOfWork[MissionsSettings],
     principal: Principal,
     mission_id: str,
     *,
@@ -286,16 +266,12 @@ async def mark_follow_up_done(
 ) -> Document:
     """Centre staff (or the authority hosting the volunteer in France) record that an interview was held."""
     principal.require_role("centre", "authority")
-
-    async def work(uow: UnitOfWork) -> Document:
-        doc, mission = await _load(uow, mission_id)
-        access.require(principal, access.FOLLOW_UP, doc)
-        mission.follow_up_done(stage, done_on, principal.sub, notes)
-        await _save(uow, mission)
-        uow.emit(FollowUpInterviewDone(mission_id=mission_id, stage=stage, done_on=done_on), region=mission.region)
-        return {"mission_id": mission_id, "items": [f.to_doc() for f in mission.follow_ups]}
-
-    return await runtime.transactions.run(work)
+    doc, mission = await _load(uow, mission_id)
+    access.require(principal, access.FOLLOW_UP, doc)
+    mission.follow_up_done(stage, done_on, principal.sub, notes)
+    await _save(uow, mission)
+    uow.emit(FollowUpInterviewDone(mission_id=mission_id, stage=stage, done_on=done_on), region=mission.region)
+    return {"mission_id": mission_id, "items": [f.to_doc() for f in mission.follow_ups]}
 
 
 async def due_follow_ups(
@@ -336,58 +312,52 @@ async def due_follow_ups(
 # --- check-ins -----------------------------------------------------------------------------------
 
 
+@transactional
 async def send_check_in(
-    runtime: Runtime[MissionsSettings], principal: Principal, mission_id: str, *, status: str, note: str | None
+    uow: UnitOfWork[MissionsSettings], principal: Principal, mission_id: str, *, status: str, note: str | None
 ) -> Document:
     """The volunteer checks in; an urgent check-in opens an incident at once."""
-    settings = runtime.settings
-
-    async def work(uow: UnitOfWork) -> Document:
-        doc, mission = await _load(uow, mission_id)
-        access.require(principal, access.VOLUNTEER_ACT, doc)
-        now = clock.now(runtime)
-        mission.check_in(now)
-        await _save(uow, mission)
-        check_in = {
-            "_id": f"chk-{uuid.uuid4().hex[:16]}",
-            "mission_id": mission_id,
-            "status": status,
-            "note": note,
-            "at": now,
-            "by_role": principal.role,
-        }
-        uow.emit(CheckInReceived(mission_id=mission_id, status=status), region=mission.region)
-        if status == "urgent":
-            incident = Incident.report(
-                mission=doc,
-                category="other",
-                severity=settings.urgent_check_in_severity,
-                description=f"urgent check-in: {note or '(no note)'}",
-                reported_by_role=principal.role,
-                now=now,
-                source="urgent_check_in",
-            )
-            await _open_incident(uow, incident)
-            check_in["incident_id"] = incident.incident_id
-        await uow.db[store.CHECK_INS].insert_one(check_in, session=uow.session)
-        return _check_in_view(check_in)
-
-    return await runtime.transactions.run(work)
+    settings = uow.settings
+    doc, mission = await _load(uow, mission_id)
+    access.require(principal, access.VOLUNTEER_ACT, doc)
+    now = uow.now()
+    mission.check_in(now)
+    await _save(uow, mission)
+    check_in = {
+        "_id": f"chk-{uuid.uuid4().hex[:16]}",
+        "mission_id": mission_id,
+        "status": status,
+        "note": note,
+        "at": now,
+        "by_role": principal.role,
+    }
+    uow.emit(CheckInReceived(mission_id=mission_id, status=status), region=mission.region)
+    if status == "urgent":
+        incident = Incident.report(
+            mission=doc,
+            category="other",
+            severity=settings.urgent_check_in_severity,
+            description=f"urgent check-in: {note or '(no note)'}",
+            reported_by_role=principal.role,
+            now=now,
+            source="urgent_check_in",
+        )
+        await _open_incident(uow, incident)
+        check_in["incident_id"] = incident.incident_id
+    await uow[store.CHECK_INS].insert_one(check_in)
+    return _check_in_view(check_in)
 
 
+@transactional
 async def change_check_in_interval(
-    runtime: Runtime[MissionsSettings], principal: Principal, mission_id: str, days: float
+    uow: UnitOfWork[MissionsSettings], principal: Principal, mission_id: str, days: float
 ) -> Document:
     """The centre or staff set a mission's own check-in interval (shorter in a tense period)."""
-
-    async def work(uow: UnitOfWork) -> Document:
-        doc, mission = await _load(uow, mission_id)
-        access.require(principal, access.MANAGE, doc)
-        mission.change_check_in_interval(days * 86400, clock.now(runtime))
-        await _save(uow, mission)
-        return mission.to_view()
-
-    return await runtime.transactions.run(work)
+    doc, mission = await _load(uow, mission_id)
+    access.require(principal, access.MANAGE, doc)
+    mission.change_check_in_interval(days * 86400, uow.now())
+    await _save(uow, mission)
+    return mission.to_view()
 
 
 def _check_in_view(doc: Document) -> Document:
@@ -401,7 +371,7 @@ async def list_check_ins(
     runtime: Runtime[MissionsSettings], principal: Principal, mission_id: str, page: Page
 ) -> Document:
     """A mission's check-ins, newest first."""
-    doc = await store.get(runtime.db, store.MISSIONS, mission_id, "mission")
+    doc = await runtime.reads.get(store.MISSIONS, mission_id, "mission")
     access.require(principal, access.READ, doc)
     coll = runtime.db[store.CHECK_INS]
     total = await coll.count_documents({"mission_id": mission_id})
@@ -413,7 +383,7 @@ async def list_check_ins(
 
 
 async def _open_incident(uow: UnitOfWork, incident: Incident) -> None:
-    await uow.db[store.INCIDENTS].insert_one(incident.to_doc(), session=uow.session)
+    await uow[store.INCIDENTS].insert_one(incident.to_doc())
     uow.emit(
         IncidentReported(
             incident_id=incident.incident_id,
@@ -444,8 +414,9 @@ def emit_escalation(uow: UnitOfWork, incident: Incident) -> None:
     )
 
 
+@transactional
 async def report_incident(
-    runtime: Runtime[MissionsSettings],
+    uow: UnitOfWork[MissionsSettings],
     principal: Principal,
     mission_id: str,
     *,
@@ -454,71 +425,58 @@ async def report_incident(
     description: str,
 ) -> Document:
     """Report an incident on a mission; high and critical ones are escalated."""
-
-    async def work(uow: UnitOfWork) -> Document:
-        doc, _ = await _load(uow, mission_id)
-        access.require(principal, access.VOLUNTEER_ACT, doc)
-        incident = Incident.report(
-            mission=doc,
-            category=category,
-            severity=severity,
-            description=description,
-            reported_by_role=principal.role,
-            now=clock.now(runtime),
-        )
-        await _open_incident(uow, incident)
-        return incident.to_view()
-
-    return await runtime.transactions.run(work)
+    doc, _ = await _load(uow, mission_id)
+    access.require(principal, access.VOLUNTEER_ACT, doc)
+    incident = Incident.report(
+        mission=doc,
+        category=category,
+        severity=severity,
+        description=description,
+        reported_by_role=principal.role,
+        now=uow.now(),
+    )
+    await _open_incident(uow, incident)
+    return incident.to_view()
 
 
 async def _load_incident(uow: UnitOfWork, principal: Principal, incident_id: str, action: str) -> Incident:
-    doc = await store.get(uow.db, store.INCIDENTS, incident_id, "incident", uow.session)
-    mission = await store.get(uow.db, store.MISSIONS, doc["mission_id"], "mission", uow.session)
+    doc = await uow.get(store.INCIDENTS, incident_id, "incident")
+    mission = await uow.get(store.MISSIONS, doc["mission_id"], "mission")
     access.require(principal, action, mission)
     return Incident.from_doc(doc)
 
 
-async def get_incident(runtime: Runtime[MissionsSettings], principal: Principal, incident_id: str) -> Document:
+@transactional
+async def get_incident(uow: UnitOfWork[MissionsSettings], principal: Principal, incident_id: str) -> Document:
     """One incident, if the caller may read its mission."""
-
-    async def work(uow: UnitOfWork) -> Document:
-        return (await _load_incident(uow, principal, incident_id, access.READ)).to_view()
-
-    return await runtime.transactions.run(work)
+    return (await _load_incident(uow, principal, incident_id, access.READ)).to_view()
 
 
-async def acknowledge_incident(runtime: Runtime[MissionsSettings], principal: Principal, incident_id: str) -> Document:
+@transactional
+async def acknowledge_incident(uow: UnitOfWork[MissionsSettings], principal: Principal, incident_id: str) -> Document:
     """The centre or the duty officer takes charge; escalation stops."""
-
-    async def work(uow: UnitOfWork) -> Document:
-        incident = await _load_incident(uow, principal, incident_id, access.MANAGE)
-        incident.acknowledge(principal.role, clock.now(runtime))
-        await uow.db[store.INCIDENTS].replace_one({"_id": incident_id}, incident.to_doc(), session=uow.session)
-        uow.emit(
-            IncidentAcknowledged(
-                incident_id=incident_id, mission_id=incident.mission_id, acknowledged_by_role=principal.role
-            ),
-            region=incident.region,
-        )
-        return incident.to_view()
-
-    return await runtime.transactions.run(work)
+    incident = await _load_incident(uow, principal, incident_id, access.MANAGE)
+    incident.acknowledge(principal.role, uow.now())
+    await uow[store.INCIDENTS].replace_one({"_id": incident_id}, incident.to_doc())
+    uow.emit(
+        IncidentAcknowledged(
+            incident_id=incident_id, mission_id=incident.mission_id, acknowledged_by_role=principal.role
+        ),
+        region=incident.region,
+    )
+    return incident.to_view()
 
 
+@transactional
 async def resolve_incident(
-    runtime: Runtime[MissionsSettings], principal: Principal, incident_id: str, resolution: str
+    uow: UnitOfWork[MissionsSettings], principal: Principal, incident_id: str, resolution: str
 ) -> Document:
     """Close an incident with a resolution note."""
-
-    async def work(uow: UnitOfWork) -> Document:
-        incident = await _load_incident(uow, principal, incident_id, access.MANAGE)
-        incident.resolve(resolution, clock.now(runtime))
-        await uow.db[store.INCIDENTS].replace_one({"_id": incident_id}, incident.to_doc(), session=uow.session)
-        uow.emit(IncidentResolved(incident_id=incident_id, mission_id=incident.mission_id), region=incident.region)
-        return incident.to_view()
-
-    return await runtime.transactions.run(work)
+    incident = await _load_incident(uow, principal, incident_id, access.MANAGE)
+    incident.resolve(resolution, uow.now())
+    await uow[store.INCIDENTS].replace_one({"_id": incident_id}, incident.to_doc())
+    uow.emit(IncidentResolved(incident_id=incident_id, mission_id=incident.mission_id), region=incident.region)
+    return incident.to_view()
 
 
 async def list_incidents(
@@ -541,7 +499,7 @@ async def list_incidents(
     else:
         query.update(scope)
     if mission_id is not None:
-        mission = await store.get(runtime.db, store.MISSIONS, mission_id, "mission")
+        mission = await runtime.reads.get(store.MISSIONS, mission_id, "mission")
         access.require(principal, access.READ, mission)
         query["mission_id"] = mission_id
     if country is not None:
@@ -563,8 +521,9 @@ async def list_incidents(
 # --- security alerts and safety checks -------------------------------------------------------------
 
 
+@transactional
 async def issue_security_alert(
-    runtime: Runtime[MissionsSettings],
+    uow: UnitOfWork[MissionsSettings],
     principal: Principal,
     *,
     country: str,
@@ -580,82 +539,74 @@ async def issue_security_alert(
     """
     principal.require_role("centre")
     access.require_country(principal, country)
-
-    async def work(uow: UnitOfWork) -> Document:
-        now = clock.now(runtime)
-        alert = SecurityAlert.issue(
-            country=country,
-            level=level,
-            message=message,
-            respond_within_hours=respond_within_hours,
-            issued_by_role=principal.role,
-            now=now,
-            subdivisions=subdivisions,
+    now = uow.now()
+    alert = SecurityAlert.issue(
+        country=country,
+        level=level,
+        message=message,
+        respond_within_hours=respond_within_hours,
+        issued_by_role=principal.role,
+        now=now,
+        subdivisions=subdivisions,
+    )
+    fields = {"_id": 1, "volunteer_id": 1, "authority_id": 1, "region": 1, "centre_id": 1}
+    cursor = uow[store.MISSIONS].find(alert.snapshot_query(ON_MISSION), fields)
+    missions = [m async for m in cursor]
+    entries = alert.entries_for(missions)
+    alert.mission_count = len(entries)
+    if entries:
+        await uow[store.ENTRIES].insert_many(entries, ordered=False)
+    uow.emit(
+        SecurityAlertIssued(
+            alert_id=alert.alert_id,
+            country=alert.country,
+            level=alert.level,
+            respond_by=alert.respond_by,
+            mission_ids=[e["mission_id"] for e in entries],
+            message=alert.message,
+            respond_within_hours=alert.respond_within_hours,
+            subdivisions=alert.subdivisions,
         )
-        fields = {"_id": 1, "volunteer_id": 1, "authority_id": 1, "region": 1, "centre_id": 1}
-        cursor = uow.db[store.MISSIONS].find(alert.snapshot_query(ON_MISSION), fields, session=uow.session)
-        missions = [m async for m in cursor]
-        entries = alert.entries_for(missions)
-        alert.mission_count = len(entries)
-        if entries:
-            await uow.db[store.ENTRIES].insert_many(entries, ordered=False, session=uow.session)
+    )
+    # The per-region view, so each branch sees the alert and its own missions (ce_region = that region).
+    for region, mission_ids in missions_by_region(entries).items():
         uow.emit(
-            SecurityAlertIssued(
+            SafetyCheckOpened(
                 alert_id=alert.alert_id,
                 country=alert.country,
                 level=alert.level,
                 respond_by=alert.respond_by,
-                mission_ids=[e["mission_id"] for e in entries],
+                mission_ids=mission_ids,
                 message=alert.message,
                 respond_within_hours=alert.respond_within_hours,
                 subdivisions=alert.subdivisions,
-            )
+            ),
+            region=region,
         )
-        # The per-region view, so each branch sees the alert and its own missions (ce_region = that region).
-        for region, mission_ids in missions_by_region(entries).items():
-            uow.emit(
-                SafetyCheckOpened(
-                    alert_id=alert.alert_id,
-                    country=alert.country,
-                    level=alert.level,
-                    respond_by=alert.respond_by,
-                    mission_ids=mission_ids,
-                    message=alert.message,
-                    respond_within_hours=alert.respond_within_hours,
-                    subdivisions=alert.subdivisions,
-                ),
-                region=region,
-            )
-        if not entries:
-            # Nobody to account for: the check is complete as soon as it opens.
-            alert.close("no_volunteers", [], now)
-            uow.emit(SafetyCheckClosed(alert_id=alert.alert_id, unaccounted_mission_ids=[], country=alert.country))
-        await uow.db[store.ALERTS].insert_one(alert.to_doc(), session=uow.session)
-        return alert.to_view()
-
-    return await runtime.transactions.run(work)
+    if not entries:
+        # Nobody to account for: the check is complete as soon as it opens.
+        alert.close("no_volunteers", [], now)
+        uow.emit(SafetyCheckClosed(alert_id=alert.alert_id, unaccounted_mission_ids=[], country=alert.country))
+    await uow[store.ALERTS].insert_one(alert.to_doc())
+    return alert.to_view()
 
 
+@transactional
 async def respond_to_safety_check(
-    runtime: Runtime[MissionsSettings], principal: Principal, alert_id: str, mission_id: str, status: str
+    uow: UnitOfWork[MissionsSettings], principal: Principal, alert_id: str, mission_id: str, status: str
 ) -> Document:
     """A volunteer (or the centre calling them) answers safe or need_help; need_help opens a critical incident.
 
     A response after the check closed is still recorded (flagged ``after_close``).
     """
-
-    async def work(uow: UnitOfWork) -> Document:
-        alert = SecurityAlert.from_doc(await store.get(uow.db, store.ALERTS, alert_id, "security alert", uow.session))
-        mission = await store.get(uow.db, store.MISSIONS, mission_id, "mission", uow.session)
-        access.require(principal, access.VOLUNTEER_ACT, mission)
-        entry = await uow.db[store.ENTRIES].find_one({"_id": entry_id(alert_id, mission_id)}, session=uow.session)
-        return await record_safety_answer(runtime, uow, alert, mission, entry, status, by_role=principal.role)
-
-    return await runtime.transactions.run(work)
+    alert = SecurityAlert.from_doc(await uow.get(store.ALERTS, alert_id, "security alert"))
+    mission = await uow.get(store.MISSIONS, mission_id, "mission")
+    access.require(principal, access.VOLUNTEER_ACT, mission)
+    entry = await uow[store.ENTRIES].find_one({"_id": entry_id(alert_id, mission_id)})
+    return await record_safety_answer(uow, alert, mission, entry, status, by_role=principal.role)
 
 
 async def record_safety_answer(
-    runtime: Runtime[MissionsSettings],
     uow: UnitOfWork,
     alert: SecurityAlert,
     mission: Document,
@@ -672,7 +623,7 @@ async def record_safety_answer(
     mission_id = mission["_id"]
     check_response(status, entry, mission_id)
     assert entry is not None
-    now = clock.now(runtime)
+    now = uow.now()
     changes: Document = {
         "status": status,
         "responded_at": now,
@@ -692,7 +643,7 @@ async def record_safety_answer(
         )
         await _open_incident(uow, incident)
         changes["incident_id"] = incident.incident_id
-    await uow.db[store.ENTRIES].update_one({"_id": entry["_id"]}, {"$set": changes}, session=uow.session)
+    await uow[store.ENTRIES].update_one({"_id": entry["_id"]}, {"$set": changes})
     uow.emit(
         SafetyStatusReported(alert_id=alert.alert_id, mission_id=mission_id, status=status),
         region=mission.get("region"),
@@ -756,7 +707,7 @@ async def safety_check_status(
     whatever its size (the entries, then their contacts) plus the counts.
     Authorities see their own volunteers, branches their region's.
     """
-    alert = SecurityAlert.from_doc(await store.get(runtime.db, store.ALERTS, alert_id, "security alert"))
+    alert = SecurityAlert.from_doc(await runtime.reads.get(store.ALERTS, alert_id, "security alert"))
     query: Document = {"alert_id": alert_id}
     if principal.role == "authority" and principal.authority_id:
         query["authority_id"] = principal.authority_id
@@ -802,22 +753,18 @@ async def safety_check_status(
 async def close_check(
     uow: UnitOfWork, alert_id: str, reason: str, now: datetime, *, must_be_open: bool
 ) -> Document | None:
-    doc = await store.get(uow.db, store.ALERTS, alert_id, "security alert", uow.session)
+    doc = await uow.get(store.ALERTS, alert_id, "security alert")
     alert = SecurityAlert.from_doc(doc)
     if alert.status != "open":
         if must_be_open:
             raise NotAllowedInState("the safety check is already closed")
         return None
     # Every entry (not only the pending ones): each region concerned hears of the close, even when all answered.
-    cursor = uow.db[store.ENTRIES].find(
-        {"alert_id": alert_id}, {"mission_id": 1, "region": 1, "status": 1}, session=uow.session
-    )
+    cursor = uow[store.ENTRIES].find({"alert_id": alert_id}, {"mission_id": 1, "region": 1, "status": 1})
     entries = [e async for e in cursor]
     unaccounted = sorted(e["mission_id"] for e in entries if not accounted_for(e))
     alert.close(reason, unaccounted, now)
-    result = await uow.db[store.ALERTS].replace_one(
-        {"_id": alert_id, "status": "open"}, alert.to_doc(), session=uow.session
-    )
+    result = await uow[store.ALERTS].replace_one({"_id": alert_id, "status": "open"}, alert.to_doc())
     if result.matched_count == 0:
         return None
     uow.emit(SafetyCheckClosed(alert_id=alert_id, unaccounted_mission_ids=unaccounted, country=alert.country))
@@ -829,22 +776,19 @@ async def close_check(
     return alert.to_view()
 
 
-async def close_safety_check(runtime: Runtime[MissionsSettings], principal: Principal, alert_id: str) -> Document:
+@transactional
+async def close_safety_check(uow: UnitOfWork[MissionsSettings], principal: Principal, alert_id: str) -> Document:
     """Close a safety check by hand (everyone found, or the crisis cell takes over)."""
-
-    async def work(uow: UnitOfWork) -> Document:
-        doc = await store.get(uow.db, store.ALERTS, alert_id, "security alert", uow.session)
-        access.require_country(principal, doc["country"])
-        view = await close_check(uow, alert_id, "manual", clock.now(runtime), must_be_open=True)
-        assert view is not None
-        return view
-
-    return await runtime.transactions.run(work)
+    doc = await uow.get(store.ALERTS, alert_id, "security alert")
+    access.require_country(principal, doc["country"])
+    view = await close_check(uow, alert_id, "manual", uow.now(), must_be_open=True)
+    assert view is not None
+    return view
 
 
 async def mission_safety_checks(runtime: Runtime[MissionsSettings], principal: Principal, mission_id: str) -> Document:
     """The safety checks a mission is part of, newest first, with its answer (what the volunteer must answer)."""
-    mission = await store.get(runtime.db, store.MISSIONS, mission_id, "mission")
+    mission = await runtime.reads.get(store.MISSIONS, mission_id, "mission")
     access.require(principal, access.READ, mission)
     alerts = (
         await runtime.db[store.ALERTS].find({"country": mission["country"]}).sort("issued_at", -1).limit(20).to_list()
@@ -890,24 +834,22 @@ async def list_security_alerts(
 # --- end of mission: the volunteer's report and the authority's evaluation -------------------------
 
 
+@transactional
 async def file_volunteer_report(
-    runtime: Runtime[MissionsSettings], principal: Principal, mission_id: str, text: str
+    uow: UnitOfWork[MissionsSettings], principal: Principal, mission_id: str, text: str
 ) -> Document:
     """The volunteer writes their own end-of-mission report (optional, free text)."""
     principal.require_role("volunteer")
-
-    async def work(uow: UnitOfWork) -> Document:
-        doc, mission = await _load(uow, mission_id)
-        access.require(principal, access.VOLUNTEER_ACT, doc)
-        mission.file_report(text, clock.now(runtime))
-        await _save(uow, mission)
-        return end_of_mission_view(principal, mission)
-
-    return await runtime.transactions.run(work)
+    doc, mission = await _load(uow, mission_id)
+    access.require(principal, access.VOLUNTEER_ACT, doc)
+    mission.file_report(text, uow.now())
+    await _save(uow, mission)
+    return end_of_mission_view(principal, mission)
 
 
+@transactional
 async def evaluate_mission(
-    runtime: Runtime[MissionsSettings],
+    uow: UnitOfWork[MissionsSettings],
     principal: Principal,
     mission_id: str,
     *,
@@ -917,16 +859,12 @@ async def evaluate_mission(
 ) -> Document:
     """The mission's authority evaluates the mission once it is over."""
     principal.require_role("authority")
-
-    async def work(uow: UnitOfWork) -> Document:
-        doc, mission = await _load(uow, mission_id)
-        if not principal.is_staff and principal.authority_id != doc["authority_id"]:
-            raise Forbidden("only the mission's authority evaluates it")
-        mission.evaluate(scores, would_host_again, comment, principal.sub, clock.now(runtime))
-        await _save(uow, mission)
-        return end_of_mission_view(principal, mission)
-
-    return await runtime.transactions.run(work)
+    doc, mission = await _load(uow, mission_id)
+    if not principal.is_staff and principal.authority_id != doc["authority_id"]:
+        raise Forbidden("only the mission's authority evaluates it")
+    mission.evaluate(scores, would_host_again, comment, principal.sub, uow.now())
+    await _save(uow, mission)
+    return end_of_mission_view(principal, mission)
 
 
 def end_of_mission_view(principal: Principal, mission: Mission) -> Document:
