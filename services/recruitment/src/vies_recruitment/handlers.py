@@ -29,24 +29,22 @@ log = get_logger(component="handlers")
 
 async def on_authority_registered(ctx: HandlerContext, event: AuthorityRegistered) -> None:
     """Remember the authority's region (``ce_region`` of our events, branch scope)."""
-    await ctx.db[store.AUTHORITIES].update_one(
+    await ctx.uow[store.AUTHORITIES].update_one(
         {"_id": event.authority_id},
         {"$set": {"name": event.name, "region": event.region}},
         upsert=True,
-        session=ctx.session,
     )
     # Positions drafted before we heard of the authority get its region now.
     for collection in (store.POSITIONS, store.APPLICATIONS):
-        await ctx.db[collection].update_many(
+        await ctx.uow[collection].update_many(
             {"authority_id": event.authority_id, "region": None},
             {"$set": {"region": event.region}},
-            session=ctx.session,
         )
 
 
 async def on_partnership_established(ctx: HandlerContext, event: PartnershipEstablished) -> None:
     """A partnership positions can be opened in."""
-    await ctx.db[store.PARTNERSHIPS].update_one(
+    await ctx.uow[store.PARTNERSHIPS].update_one(
         {"_id": event.partnership_id},
         {
             "$set": {
@@ -61,37 +59,34 @@ async def on_partnership_established(ctx: HandlerContext, event: PartnershipEsta
             "$setOnInsert": {"status": "active"},
         },
         upsert=True,
-        session=ctx.session,
     )
     if event.region:
-        await ctx.db[store.AUTHORITIES].update_one(
-            {"_id": event.authority_id}, {"$setOnInsert": {"region": event.region}}, upsert=True, session=ctx.session
+        await ctx.uow[store.AUTHORITIES].update_one(
+            {"_id": event.authority_id}, {"$setOnInsert": {"region": event.region}}, upsert=True
         )
 
 
 async def on_partnership_ended(ctx: HandlerContext, event: PartnershipEnded) -> None:
     """Close the partnership's open positions with the partnership's reason."""
-    await ctx.db[store.PARTNERSHIPS].update_one(
+    await ctx.uow[store.PARTNERSHIPS].update_one(
         {"_id": event.partnership_id},
         {"$set": {"status": "ended", "ended_reason": event.reason}},
         upsert=True,
-        session=ctx.session,
     )
     closed = await use_cases.close_positions_of_partnership(ctx.uow, event.partnership_id, event.reason)
     log.info("partnership_ended", partnership_id=event.partnership_id, positions_closed=closed)
 
 
 async def _partner(ctx: HandlerContext, partner_id: str, changes: dict[str, object]) -> None:
-    await ctx.db[store.PARTNERS].update_one({"_id": partner_id}, {"$set": changes}, upsert=True, session=ctx.session)
+    await ctx.uow[store.PARTNERS].update_one({"_id": partner_id}, {"$set": changes}, upsert=True)
 
 
 async def on_partner_registered(ctx: HandlerContext, event: PartnerRegistered) -> None:
     """A partner is pending until approved."""
-    await ctx.db[store.PARTNERS].update_one(
+    await ctx.uow[store.PARTNERS].update_one(
         {"_id": event.partner_id},
         {"$set": {"name": event.name, "country": event.country}, "$setOnInsert": {"status": "pending"}},
         upsert=True,
-        session=ctx.session,
     )
 
 
@@ -126,14 +121,14 @@ async def on_sending_organisation(
     }
     if isinstance(event, SendingOrganisationRegistered):
         changes["name"] = event.name
-    await ctx.db[store.SENDING_ORGANISATIONS].update_one(
-        {"_id": event.organisation_id}, {"$set": changes}, upsert=True, session=ctx.session
+    await ctx.uow[store.SENDING_ORGANISATIONS].update_one(
+        {"_id": event.organisation_id}, {"$set": changes}, upsert=True
     )
 
 
 async def on_mission_planned(ctx: HandlerContext, event: MissionPlanned) -> None:
     """Link the mission to its engagement; an engagement made elsewhere joins the volunteer's history."""
-    await ctx.db[store.ENGAGEMENTS].update_one(
+    await ctx.uow[store.ENGAGEMENTS].update_one(
         {"_id": event.engagement_id},
         {
             "$set": {
@@ -152,14 +147,11 @@ async def on_mission_planned(ctx: HandlerContext, event: MissionPlanned) -> None
             },
         },
         upsert=True,
-        session=ctx.session,
     )
 
 
 async def _mission(ctx: HandlerContext, mission_id: str, changes: dict[str, object]) -> None:
-    result = await ctx.db[store.ENGAGEMENTS].update_one(
-        {"mission_id": mission_id}, {"$set": changes}, session=ctx.session
-    )
+    result = await ctx.uow[store.ENGAGEMENTS].update_one({"mission_id": mission_id}, {"$set": changes})
     if result.matched_count == 0:
         log.warning("mission_unknown", mission_id=mission_id)
 

@@ -13,7 +13,6 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 
-from vies_shared.errors import NotFound
 from vies_shared.service import Runtime
 from vies_shared.storage import UnitOfWork
 
@@ -59,16 +58,8 @@ def parse_date(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
 
 
-async def get(uow: UnitOfWork, collection: str, doc_id: str, what: str) -> Document:
-    """A document by id in the transaction, or ``NotFound`` naming it."""
-    doc: Document | None = await uow.db[collection].find_one({"_id": doc_id}, session=uow.session)
-    if doc is None:
-        raise NotFound(f"{what} {doc_id} not found")
-    return doc
-
-
 async def authority_region(uow: UnitOfWork, authority_id: str) -> str | None:
     """The French region of an authority, from the partners directory's events."""
-    doc = await uow.db[AUTHORITIES].find_one({"_id": authority_id}, session=uow.session)
+    doc = await uow[AUTHORITIES].find_one({"_id": authority_id})
     region = doc.get("region") if doc else None
     return str(region) if region else None

@@ -1,18 +1,18 @@
 """What people do with the recruitment service, one short function each.
 
 Each use case loads what it needs, applies the domain rules and saves the new
-state with its events in one MongoDB transaction (``runtime.transactions.run``).
+state with its events in one MongoDB transaction (``@transactional``: a function of its
+unit of work, run again by the kit on a write conflict or a lost race).
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import DuplicateKeyError
 
 from vies_recruitment import store
 from vies_recruitment.domain import access
@@ -60,7 +60,7 @@ from vies_shared.events.recruitment import (
 from vies_shared.events.topics import contacts_topic
 from vies_shared.months import months_between
 from vies_shared.service import Runtime
-from vies_shared.storage import UnitOfWork, is_transient
+from vies_shared.storage import Collections, RaceLost, UnitOfWork, transactional
 from vies_shared.web import Page, Principal, paged
 
 T = TypeVar("T")
@@ -75,24 +75,6 @@ def now() -> datetime:
 def policy_of(runtime: Runtime[RecruitmentSettings]) -> EligibilityPolicy:
     """The eligibility parameters from the service's settings."""
     return runtime.settings.eligibility_policy()
-
-
-async def _transaction(runtime: Runtime[RecruitmentSettings], work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
-    """One transaction; under heavy contention the kit's retries can run out, so try a few rounds more."""
-    for _ in range(3):
-        try:
-            return await runtime.transactions.run(work)
-        except PyMongoError as exc:
-            if not is_transient(exc):
-                raise
-    return await runtime.transactions.run(work)
-
-
-class _Conflict(PyMongoError):
-    """A guarded update lost a race without the server reporting a write conflict: retry the transaction."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, error_labels=["TransientTransactionError"])
 
 
 # --- views ---------------------------------------------------------------------------------
@@ -186,69 +168,68 @@ def _reasons(reasons: list[Reason]) -> list[Document]:
 # --- positions -----------------------------------------------------------------------------
 
 
+@transactional
 async def create_position(
-    runtime: Runtime[RecruitmentSettings], principal: Principal, data: PositionIn, *, position_id: str | None = None
+    uow: UnitOfWork[RecruitmentSettings], principal: Principal, data: PositionIn, *, position_id: str | None = None
 ) -> Document:
     """An authority drafts a position within one of its active partnerships."""
     principal.require_role("authority")
     if data.scheme == "jsi_vvvsi" and not data.duration_days:
         raise InvalidInput("a jsi_vvvsi project needs duration_days", details=[{"field": "duration_days"}])
 
-    async def work(uow: UnitOfWork) -> Document:
-        partnership = await store.get(uow, store.PARTNERSHIPS, data.partnership_id, "partnership")
-        if not principal.is_staff and principal.authority_id != partnership["authority_id"]:
-            raise Forbidden("the partnership belongs to another authority")
-        if partnership.get("status") != "active":
-            raise NotAllowedInState("the partnership has ended; no new position can be opened in it")
-        region = await store.authority_region(uow, partnership["authority_id"]) or partnership.get("region")
-        reciprocity = data.scheme in RECIPROCITY_SCHEMES
-        country = "FR" if reciprocity else partnership["country"]
-        if data.place is not None and not data.place.subdivision.startswith(f"{country}-"):
-            raise InvalidInput(
-                f"place.subdivision {data.place.subdivision} is not a subdivision of {country}",
-                details=[{"field": "place.subdivision"}],
-            )
-        doc: Document = {
-            "_id": position_id or f"pos-{uuid.uuid4()}",
-            "partnership_id": data.partnership_id,
-            "authority_id": partnership["authority_id"],
-            "partner_id": partnership["partner_id"],
-            # Reciprocity: the volunteer serves in France and comes from the partner's country.
-            "country": country,
-            "partner_country": partnership["country"],
-            "region": region,
-            "scheme": data.scheme,
-            "title": data.title,
-            "description": data.description,
-            "starts_on": store.iso(data.starts_on),
-            "duration_months": data.duration_months,
-            "duration_days": data.duration_days,
-            "places": data.places,
-            "filled": 0,
-            "languages": sorted(set(data.languages)),
-            "skills": data.skills,
-            "sending_organisation_id": data.sending_organisation_id,
-            "action_days": data.action_days,
-            "sponsor": data.sponsor,
-            "place": data.place.model_dump() if data.place else None,
-            "status": positions.DRAFT,
-            "close_cause": None,
-            "close_reason": None,
-            "created_at": now(),
-            "published_at": None,
-            "closed_at": None,
-        }
-        await uow.db[store.POSITIONS].insert_one(doc, session=uow.session)
-        return position_view(doc)
-
+    partnership = await uow.get(store.PARTNERSHIPS, data.partnership_id, "partnership")
+    if not principal.is_staff and principal.authority_id != partnership["authority_id"]:
+        raise Forbidden("the partnership belongs to another authority")
+    if partnership.get("status") != "active":
+        raise NotAllowedInState("the partnership has ended; no new position can be opened in it")
+    region = await store.authority_region(uow, partnership["authority_id"]) or partnership.get("region")
+    reciprocity = data.scheme in RECIPROCITY_SCHEMES
+    country = "FR" if reciprocity else partnership["country"]
+    if data.place is not None and not data.place.subdivision.startswith(f"{country}-"):
+        raise InvalidInput(
+            f"place.subdivision {data.place.subdivision} is not a subdivision of {country}",
+            details=[{"field": "place.subdivision"}],
+        )
+    doc: Document = {
+        "_id": position_id or f"pos-{uuid.uuid4()}",
+        "partnership_id": data.partnership_id,
+        "authority_id": partnership["authority_id"],
+        "partner_id": partnership["partner_id"],
+        # Reciprocity: the volunteer serves in France and comes from the partner's country.
+        "country": country,
+        "partner_country": partnership["country"],
+        "region": region,
+        "scheme": data.scheme,
+        "title": data.title,
+        "description": data.description,
+        "starts_on": store.iso(data.starts_on),
+        "duration_months": data.duration_months,
+        "duration_days": data.duration_days,
+        "places": data.places,
+        "filled": 0,
+        "languages": sorted(set(data.languages)),
+        "skills": data.skills,
+        "sending_organisation_id": data.sending_organisation_id,
+        "action_days": data.action_days,
+        "sponsor": data.sponsor,
+        "place": data.place.model_dump() if data.place else None,
+        "status": positions.DRAFT,
+        "close_cause": None,
+        "close_reason": None,
+        "created_at": now(),
+        "published_at": None,
+        "closed_at": None,
+    }
     try:
-        return await _transaction(runtime, work)
+        await uow[store.POSITIONS].insert_one(doc)
     except DuplicateKeyError as exc:
         raise AlreadyExists(f"position {position_id} already exists") from exc
+    return position_view(doc)
 
 
+@transactional
 async def update_position(
-    runtime: Runtime[RecruitmentSettings], principal: Principal, position_id: str, data: PositionPatch
+    uow: UnitOfWork[RecruitmentSettings], principal: Principal, position_id: str, data: PositionPatch
 ) -> Document:
     """The position's authority (or staff) corrects a draft; once published, only closing is left (409)."""
     changes: Document = data.model_dump(include=data.model_fields_set)
@@ -256,119 +237,104 @@ async def update_position(
         changes["starts_on"] = store.iso(data.starts_on)
     if "languages" in changes:
         changes["languages"] = sorted(set(changes["languages"]))
-
-    async def work(uow: UnitOfWork) -> Document:
-        pos = await store.get(uow, store.POSITIONS, position_id, "position")
-        access.require_position_manager(principal, pos)
-        if pos["status"] != positions.DRAFT:
-            raise NotAllowedInState(f"position {position_id} is {pos['status']}: only a draft can be edited")
-        pos.update(changes)
-        if pos["scheme"] == "jsi_vvvsi" and not pos.get("duration_days"):
-            raise InvalidInput("a jsi_vvvsi project needs duration_days", details=[{"field": "duration_days"}])
-        place = pos.get("place")
-        if place and not str(place["subdivision"]).startswith(f"{pos['country']}-"):
-            raise InvalidInput(
-                f"place.subdivision {place['subdivision']} is not a subdivision of {pos['country']}",
-                details=[{"field": "place.subdivision"}],
-            )
-        changes["updated_at"] = pos["updated_at"] = now()
-        await uow.db[store.POSITIONS].update_one(
-            {"_id": position_id, "status": positions.DRAFT}, {"$set": changes}, session=uow.session
+    pos = await uow.get(store.POSITIONS, position_id, "position")
+    access.require_position_manager(principal, pos)
+    if pos["status"] != positions.DRAFT:
+        raise NotAllowedInState(f"position {position_id} is {pos['status']}: only a draft can be edited")
+    pos.update(changes)
+    if pos["scheme"] == "jsi_vvvsi" and not pos.get("duration_days"):
+        raise InvalidInput("a jsi_vvvsi project needs duration_days", details=[{"field": "duration_days"}])
+    place = pos.get("place")
+    if place and not str(place["subdivision"]).startswith(f"{pos['country']}-"):
+        raise InvalidInput(
+            f"place.subdivision {place['subdivision']} is not a subdivision of {pos['country']}",
+            details=[{"field": "place.subdivision"}],
         )
-        return position_view(pos)
+    changes["updated_at"] = pos["updated_at"] = now()
+    await uow[store.POSITIONS].update_one({"_id": position_id, "status": positions.DRAFT}, {"$set": changes})
+    return position_view(pos)
 
-    return await _transaction(runtime, work)
 
-
-async def publish_position(runtime: Runtime[RecruitmentSettings], principal: Principal, position_id: str) -> Document:
+@transactional
+async def publish_position(uow: UnitOfWork[RecruitmentSettings], principal: Principal, position_id: str) -> Document:
     """Open a draft for applications once the scheme's duration rules, partner and sending organisation allow it."""
-    policy = policy_of(runtime)
-
-    async def work(uow: UnitOfWork) -> Document:
-        pos = await store.get(uow, store.POSITIONS, position_id, "position")
-        access.require_position_manager(principal, pos)
-        partnership = await uow.db[store.PARTNERSHIPS].find_one({"_id": pos["partnership_id"]}, session=uow.session)
-        partner = await uow.db[store.PARTNERS].find_one({"_id": pos["partner_id"]}, session=uow.session)
-        sending: positions.SendingApproval | None = None
-        if pos.get("sending_organisation_id"):
-            org = await uow.db[store.SENDING_ORGANISATIONS].find_one(
-                {"_id": pos["sending_organisation_id"]}, session=uow.session
-            )
-            sending = positions.SendingApproval(
-                known=org is not None,
-                approved_from=store.parse_date(org.get("approved_from")) if org else None,
-                approved_until=store.parse_date(org.get("approved_until")) if org else None,
-            )
-        problems = positions.publish_problems(
-            status=pos["status"],
-            placement=_placement(pos),
-            policy=policy,
-            partnership_active=bool(partnership and partnership.get("status") == "active"),
-            partner=positions.PartnerStanding(
-                known=partner is not None,
-                status=str(partner.get("status", "pending")) if partner else "pending",
-                suspended=bool(partner.get("suspended")) if partner else False,
-            ),
-            sending=sending,
-            sponsor=pos.get("sponsor"),
+    policy = uow.settings.eligibility_policy()
+    pos = await uow.get(store.POSITIONS, position_id, "position")
+    access.require_position_manager(principal, pos)
+    partnership = await uow[store.PARTNERSHIPS].find_one({"_id": pos["partnership_id"]})
+    partner = await uow[store.PARTNERS].find_one({"_id": pos["partner_id"]})
+    sending: positions.SendingApproval | None = None
+    if pos.get("sending_organisation_id"):
+        org = await uow[store.SENDING_ORGANISATIONS].find_one({"_id": pos["sending_organisation_id"]})
+        sending = positions.SendingApproval(
+            known=org is not None,
+            approved_from=store.parse_date(org.get("approved_from")) if org else None,
+            approved_until=store.parse_date(org.get("approved_until")) if org else None,
         )
-        if problems:
-            raise NotAllowedInState(
-                "the position cannot be published: " + "; ".join(p.en for p in problems),
-                details={"reasons": _reasons(problems)},
-            )
-        pos.update(status=positions.PUBLISHED, published_at=now())
-        await uow.db[store.POSITIONS].update_one(
-            {"_id": position_id},
-            {"$set": {"status": pos["status"], "published_at": pos["published_at"]}},
-            session=uow.session,
+    problems = positions.publish_problems(
+        status=pos["status"],
+        placement=_placement(pos),
+        policy=policy,
+        partnership_active=bool(partnership and partnership.get("status") == "active"),
+        partner=positions.PartnerStanding(
+            known=partner is not None,
+            status=str(partner.get("status", "pending")) if partner else "pending",
+            suspended=bool(partner.get("suspended")) if partner else False,
+        ),
+        sending=sending,
+        sponsor=pos.get("sponsor"),
+    )
+    if problems:
+        raise NotAllowedInState(
+            "the position cannot be published: " + "; ".join(p.en for p in problems),
+            details={"reasons": _reasons(problems)},
         )
-        uow.emit(
-            PositionPublished(
-                position_id=position_id,
-                partnership_id=pos["partnership_id"],
-                authority_id=pos["authority_id"],
-                partner_id=pos["partner_id"],
-                country=pos["country"],
-                scheme=pos["scheme"],
-                title=pos["title"],
-                starts_on=pos["starts_on"],
-                duration_months=pos["duration_months"],
-                places=pos["places"],
-                sending_organisation_id=pos.get("sending_organisation_id"),
-                duration_days=pos.get("duration_days"),
-                place=Place(**pos["place"]) if pos.get("place") else None,
-            ),
-            region=pos.get("region"),
-        )
-        return position_view(pos)
+    pos.update(status=positions.PUBLISHED, published_at=now())
+    await uow[store.POSITIONS].update_one(
+        {"_id": position_id},
+        {"$set": {"status": pos["status"], "published_at": pos["published_at"]}},
+    )
+    uow.emit(
+        PositionPublished(
+            position_id=position_id,
+            partnership_id=pos["partnership_id"],
+            authority_id=pos["authority_id"],
+            partner_id=pos["partner_id"],
+            country=pos["country"],
+            scheme=pos["scheme"],
+            title=pos["title"],
+            starts_on=pos["starts_on"],
+            duration_months=pos["duration_months"],
+            places=pos["places"],
+            sending_organisation_id=pos.get("sending_organisation_id"),
+            duration_days=pos.get("duration_days"),
+            place=Place(**pos["place"]) if pos.get("place") else None,
+        ),
+        region=pos.get("region"),
+    )
+    return position_view(pos)
 
-    return await _transaction(runtime, work)
 
-
+@transactional
 async def close_position(
-    runtime: Runtime[RecruitmentSettings], principal: Principal, position_id: str, reason: str
+    uow: UnitOfWork[RecruitmentSettings], principal: Principal, position_id: str, reason: str
 ) -> Document:
     """The authority cancels a position; its open applications are rejected."""
-
-    async def work(uow: UnitOfWork) -> Document:
-        pos = await store.get(uow, store.POSITIONS, position_id, "position")
-        access.require_position_manager(principal, pos)
-        positions.check_can_close(pos["status"])
-        return await close(uow, pos, cause=positions.CANCELLED, reason=reason)
-
-    return await _transaction(runtime, work)
+    pos = await uow.get(store.POSITIONS, position_id, "position")
+    access.require_position_manager(principal, pos)
+    positions.check_can_close(pos["status"])
+    return await close(uow, pos, cause=positions.CANCELLED, reason=reason)
 
 
 async def close(uow: UnitOfWork, pos: Document, *, cause: str, reason: str) -> Document:
     """Close a position (in the caller's transaction) and reject its remaining open applications."""
     changes = {"status": positions.CLOSED, "close_cause": cause, "close_reason": reason, "closed_at": now()}
-    await uow.db[store.POSITIONS].update_one({"_id": pos["_id"]}, {"$set": changes}, session=uow.session)
+    await uow[store.POSITIONS].update_one({"_id": pos["_id"]}, {"$set": changes})
     pos.update(changes)
     uow.emit(PositionClosed(position_id=pos["_id"], reason=reason, cause=cause), region=pos.get("region"))
     rejection = states.POSITION_FILLED if cause == positions.FILLED else f"position closed: {reason}"
-    cursor = uow.db[store.APPLICATIONS].find(
-        {"position_id": pos["_id"], "status": {"$in": sorted(states.OPEN)}}, {"_id": 1}, session=uow.session
+    cursor = uow[store.APPLICATIONS].find(
+        {"position_id": pos["_id"], "status": {"$in": sorted(states.OPEN)}}, {"_id": 1}
     )
     for app in await cursor.to_list():
         await _set_status(uow, app["_id"], states.REJECTED, rejection_reason=rejection)
@@ -378,8 +344,8 @@ async def close(uow: UnitOfWork, pos: Document, *, cause: str, reason: str) -> D
 
 async def close_positions_of_partnership(uow: UnitOfWork, partnership_id: str, reason: str) -> int:
     """A partnership ended: close its open positions with that reason (each with its event)."""
-    cursor = uow.db[store.POSITIONS].find(
-        {"partnership_id": partnership_id, "status": {"$in": sorted(positions.OPEN_POSITION)}}, session=uow.session
+    cursor = uow[store.POSITIONS].find(
+        {"partnership_id": partnership_id, "status": {"$in": sorted(positions.OPEN_POSITION)}}
     )
     closed = 0
     for pos in await cursor.to_list():
@@ -446,12 +412,12 @@ async def search_positions(
 # --- applications --------------------------------------------------------------------------
 
 
-async def _vsi_months_served(uow: UnitOfWork, person_id: str, *, except_application: str | None = None) -> float:
+async def _vsi_months_served(uow: Collections, person_id: str, *, except_application: str | None = None) -> float:
     """The person's VSI time on record: engagements, cut short or lengthened by the missions' events,
     plus the months served elsewhere once the authority or staff confirmed them."""
-    person = await uow.db[store.PERSONS].find_one({"_id": person_id}, {ELSEWHERE: 1}, session=uow.session)
+    person = await uow[store.PERSONS].find_one({"_id": person_id}, {ELSEWHERE: 1})
     total = float((person or {}).get(ELSEWHERE) or 0.0)
-    cursor = uow.db[store.ENGAGEMENTS].find({"person_id": person_id, "scheme": "vsi"}, session=uow.session)
+    cursor = uow[store.ENGAGEMENTS].find({"person_id": person_id, "scheme": "vsi"})
     for engagement in await cursor.to_list():
         if except_application and engagement.get("application_id") == except_application:
             continue
@@ -497,7 +463,7 @@ def _declarations(candidate: CandidateIn) -> Document:
 
 
 async def _confirmed_elsewhere(uow: UnitOfWork, person_id: str) -> float:
-    person = await uow.db[store.PERSONS].find_one({"_id": person_id}, {ELSEWHERE: 1}, session=uow.session)
+    person = await uow[store.PERSONS].find_one({"_id": person_id}, {ELSEWHERE: 1})
     return float((person or {}).get(ELSEWHERE) or 0.0)
 
 
@@ -528,12 +494,10 @@ async def _save_person(uow: UnitOfWork, principal: Principal, profile: Document)
     if principal.role == "candidate":
         person_id, origin = principal.sub, SELF
     else:
-        found = await uow.db[store.PERSONS].find_one(
-            {"email_key": email_key, "origin": ON_BEHALF}, {"_id": 1}, session=uow.session
-        )
+        found = await uow[store.PERSONS].find_one({"email_key": email_key, "origin": ON_BEHALF}, {"_id": 1})
         person_id, origin = (found["_id"] if found else f"per-{uuid.uuid4()}"), ON_BEHALF
-    existing = await uow.db[store.PERSONS].find_one({"_id": person_id}, session=uow.session)
-    await uow.db[store.PERSONS].update_one(
+    existing = await uow[store.PERSONS].find_one({"_id": person_id})
+    await uow[store.PERSONS].update_one(
         {"_id": person_id},
         {
             "$set": {**profile, "email_key": email_key, "updated_at": now()},
@@ -541,7 +505,6 @@ async def _save_person(uow: UnitOfWork, principal: Principal, profile: Document)
             "$unset": {"erased_at": ""},
         },
         upsert=True,
-        session=uow.session,
     )
     if existing is None or _contact(existing) != _contact(profile):
         # The event is the person's whole contact: the emergency contact set earlier travels on with it.
@@ -549,7 +512,9 @@ async def _save_person(uow: UnitOfWork, principal: Principal, profile: Document)
     return person_id
 
 
-def candidate_email(runtime: Runtime[RecruitmentSettings], principal: Principal, given: str | None) -> str:
+def candidate_email(
+    source: Runtime[RecruitmentSettings] | UnitOfWork[RecruitmentSettings], principal: Principal, given: str | None
+) -> str:
     """The email an application is made with (review M4).
 
     A candidate applies with their account's email, verified by the identity provider: the
@@ -566,7 +531,7 @@ def candidate_email(runtime: Runtime[RecruitmentSettings], principal: Principal,
         if not principal.email_verified:
             raise Forbidden("verify your email address first: follow the link the sign-in service sent you")
         return principal.email
-    if runtime.settings.env == "dev" and given:
+    if source.settings.env == "dev" and given:
         return given
     raise Forbidden("verify your email address first: your account has no verified email address")
 
@@ -588,8 +553,9 @@ def _contact_event(person_id: str, person: Document) -> ContactUpdated:
     )
 
 
+@transactional
 async def apply(
-    runtime: Runtime[RecruitmentSettings],
+    uow: UnitOfWork[RecruitmentSettings],
     principal: Principal,
     position_id: str,
     data: ApplicationIn,
@@ -598,22 +564,21 @@ async def apply(
 ) -> Document:
     """A candidate applies; screening runs at once and the answer carries its result."""
     principal.require_role("candidate")
-    policy = policy_of(runtime)
-    profile = _profile_doc(data.candidate, candidate_email(runtime, principal, data.candidate.email))
+    policy = uow.settings.eligibility_policy()
+    profile = _profile_doc(data.candidate, candidate_email(uow, principal, data.candidate.email))
     email_key = profile["email"].lower()
     same: list[Document] = [{"email_key": email_key}]
     if principal.role == "candidate":
         same.append({"candidate_id": principal.sub})
 
-    async def work(uow: UnitOfWork) -> Document:
-        pos = await store.get(uow, store.POSITIONS, position_id, "position")
-        if pos["status"] != positions.PUBLISHED:
-            raise NotAllowedInState(f"the position is {pos['status']}, not open for applications")
-        duplicate = await uow.db[store.APPLICATIONS].find_one(
-            {"position_id": position_id, "$or": same}, {"_id": 1}, session=uow.session
-        )
-        if duplicate is not None:
-            raise AlreadyExists(f"this email has already applied to position {position_id}")
+    pos = await uow.get(store.POSITIONS, position_id, "position")
+    if pos["status"] != positions.PUBLISHED:
+        raise NotAllowedInState(f"the position is {pos['status']}, not open for applications")
+    duplicate = await uow[store.APPLICATIONS].find_one({"position_id": position_id, "$or": same}, {"_id": 1})
+    if duplicate is not None:
+        raise AlreadyExists(f"this email has already applied to position {position_id}")
+    # A concurrent duplicate that slipped past the check hits a unique index (409).
+    try:
         person_id = await _save_person(uow, principal, profile)
         served = await _vsi_months_served(uow, person_id)
         declarations = _declarations(data.candidate)
@@ -649,33 +614,30 @@ async def apply(
             "submitted_at": now(),
             "updated_at": now(),
         }
-        await uow.db[store.APPLICATIONS].insert_one(doc, session=uow.session)
-        region = pos.get("region")
-        uow.emit(
-            ApplicationSubmitted(
-                application_id=doc["_id"],
-                position_id=position_id,
-                candidate_id=person_id,
-                authority_id=pos["authority_id"],
-            ),
-            region=region,
-        )
-        uow.emit(
-            ApplicationScreened(
-                application_id=doc["_id"],
-                eligible=eligible,
-                reasons=[r.en for r in reasons],
-                reason_codes=[r.code for r in reasons],
-                score=score,
-            ),
-            region=region,
-        )
-        return application_view(doc, personal=True)
-
-    try:
-        return await _transaction(runtime, work)
+        await uow[store.APPLICATIONS].insert_one(doc)
     except DuplicateKeyError as exc:
         raise AlreadyExists(f"this email has already applied to position {position_id}") from exc
+    region = pos.get("region")
+    uow.emit(
+        ApplicationSubmitted(
+            application_id=doc["_id"],
+            position_id=position_id,
+            candidate_id=person_id,
+            authority_id=pos["authority_id"],
+        ),
+        region=region,
+    )
+    uow.emit(
+        ApplicationScreened(
+            application_id=doc["_id"],
+            eligible=eligible,
+            reasons=[r.en for r in reasons],
+            reason_codes=[r.code for r in reasons],
+            score=score,
+        ),
+        region=region,
+    )
+    return application_view(doc, personal=True)
 
 
 async def get_application(runtime: Runtime[RecruitmentSettings], principal: Principal, application_id: str) -> Document:
@@ -727,98 +689,89 @@ async def ranked_applications(
 
 
 async def _set_status(uow: UnitOfWork, application_id: str, status: str, **changes: Any) -> None:
-    await uow.db[store.APPLICATIONS].update_one(
-        {"_id": application_id}, {"$set": {"status": status, "updated_at": now(), **changes}}, session=uow.session
+    await uow[store.APPLICATIONS].update_one(
+        {"_id": application_id}, {"$set": {"status": status, "updated_at": now(), **changes}}
     )
 
 
-async def _step(
-    runtime: Runtime[RecruitmentSettings],
-    principal: Principal,
-    application_id: str,
-    action: str,
-    apply_step: Callable[[UnitOfWork, Document, Document], Awaitable[None]],
-) -> Document:
-    """Load an application and its position, check scope and state, then run one step of the pipeline."""
-
-    async def work(uow: UnitOfWork) -> Document:
-        app = await store.get(uow, store.APPLICATIONS, application_id, "application")
-        pos = await store.get(uow, store.POSITIONS, app["position_id"], "position")
-        if action == "withdraw":
-            if not (principal.is_staff or (principal.role == "candidate" and principal.sub == app["candidate_id"])):
-                raise Forbidden("only the candidate may withdraw their application")
-        else:
-            access.require_position_manager(principal, pos)
-        states.next_status(app["status"], action)
-        await apply_step(uow, app, pos)
-        updated = await store.get(uow, store.APPLICATIONS, application_id, "application")
-        return application_view(updated, personal=True)
-
-    return await _transaction(runtime, work)
+async def _pipeline_step(
+    uow: UnitOfWork, principal: Principal, application_id: str, action: str
+) -> tuple[Document, Document]:
+    """Load an application and its position, check scope and that ``action`` is allowed in its state."""
+    app = await uow.get(store.APPLICATIONS, application_id, "application")
+    pos = await uow.get(store.POSITIONS, app["position_id"], "position")
+    if action == "withdraw":
+        if not (principal.is_staff or (principal.role == "candidate" and principal.sub == app["candidate_id"])):
+            raise Forbidden("only the candidate may withdraw their application")
+    else:
+        access.require_position_manager(principal, pos)
+    states.next_status(app["status"], action)
+    return app, pos
 
 
-async def shortlist(runtime: Runtime[RecruitmentSettings], principal: Principal, application_id: str) -> Document:
+async def _application_now(uow: UnitOfWork, application_id: str) -> Document:
+    """The application as the step left it."""
+    return application_view(await uow.get(store.APPLICATIONS, application_id, "application"), personal=True)
+
+
+@transactional
+async def shortlist(uow: UnitOfWork[RecruitmentSettings], principal: Principal, application_id: str) -> Document:
     """The authority shortlists an eligible application."""
-
-    async def step(uow: UnitOfWork, app: Document, pos: Document) -> None:
-        await _set_status(uow, app["_id"], states.SHORTLISTED)
-        uow.emit(ApplicationShortlisted(application_id=app["_id"]), region=pos.get("region"))
-
-    return await _step(runtime, principal, application_id, "shortlist", step)
+    app, pos = await _pipeline_step(uow, principal, application_id, "shortlist")
+    await _set_status(uow, app["_id"], states.SHORTLISTED)
+    uow.emit(ApplicationShortlisted(application_id=app["_id"]), region=pos.get("region"))
+    return await _application_now(uow, application_id)
 
 
+@transactional
 async def schedule_interview(
-    runtime: Runtime[RecruitmentSettings], principal: Principal, application_id: str, at: datetime
+    uow: UnitOfWork[RecruitmentSettings], principal: Principal, application_id: str, at: datetime
 ) -> Document:
     """The authority sets (or moves) the interview of a shortlisted candidate."""
     moment = at if at.tzinfo else at.replace(tzinfo=UTC)
-
-    async def step(uow: UnitOfWork, app: Document, pos: Document) -> None:
-        await _set_status(uow, app["_id"], states.INTERVIEW_SCHEDULED, interview_at=moment)
-        uow.emit(InterviewScheduled(application_id=app["_id"], at=moment), region=pos.get("region"))
-
-    return await _step(runtime, principal, application_id, "interview", step)
+    app, pos = await _pipeline_step(uow, principal, application_id, "interview")
+    await _set_status(uow, app["_id"], states.INTERVIEW_SCHEDULED, interview_at=moment)
+    uow.emit(InterviewScheduled(application_id=app["_id"], at=moment), region=pos.get("region"))
+    return await _application_now(uow, application_id)
 
 
-async def select(runtime: Runtime[RecruitmentSettings], principal: Principal, application_id: str) -> Document:
+@transactional
+async def select(uow: UnitOfWork[RecruitmentSettings], principal: Principal, application_id: str) -> Document:
     """The authority selects an interviewed candidate."""
-
-    async def step(uow: UnitOfWork, app: Document, pos: Document) -> None:
-        if pos["status"] != positions.PUBLISHED:
-            raise NotAllowedInState(f"the position is {pos['status']}")
-        await _set_status(uow, app["_id"], states.SELECTED)
-        uow.emit(
-            CandidateSelected(application_id=app["_id"], position_id=pos["_id"], candidate_id=app["candidate_id"]),
-            region=pos.get("region"),
-        )
-
-    return await _step(runtime, principal, application_id, "select", step)
+    app, pos = await _pipeline_step(uow, principal, application_id, "select")
+    if pos["status"] != positions.PUBLISHED:
+        raise NotAllowedInState(f"the position is {pos['status']}")
+    await _set_status(uow, app["_id"], states.SELECTED)
+    uow.emit(
+        CandidateSelected(application_id=app["_id"], position_id=pos["_id"], candidate_id=app["candidate_id"]),
+        region=pos.get("region"),
+    )
+    return await _application_now(uow, application_id)
 
 
+@transactional
 async def reject(
-    runtime: Runtime[RecruitmentSettings], principal: Principal, application_id: str, reason: str
+    uow: UnitOfWork[RecruitmentSettings], principal: Principal, application_id: str, reason: str
 ) -> Document:
     """The authority rejects an open application with a reason."""
-
-    async def step(uow: UnitOfWork, app: Document, pos: Document) -> None:
-        await _set_status(uow, app["_id"], states.REJECTED, rejection_reason=reason)
-        uow.emit(ApplicationRejected(application_id=app["_id"], reason=reason), region=pos.get("region"))
-
-    return await _step(runtime, principal, application_id, "reject", step)
+    app, pos = await _pipeline_step(uow, principal, application_id, "reject")
+    await _set_status(uow, app["_id"], states.REJECTED, rejection_reason=reason)
+    uow.emit(ApplicationRejected(application_id=app["_id"], reason=reason), region=pos.get("region"))
+    return await _application_now(uow, application_id)
 
 
-async def withdraw(runtime: Runtime[RecruitmentSettings], principal: Principal, application_id: str) -> Document:
+@transactional
+async def withdraw(uow: UnitOfWork[RecruitmentSettings], principal: Principal, application_id: str) -> Document:
     """The candidate withdraws before engagement."""
-
-    async def step(uow: UnitOfWork, app: Document, pos: Document) -> None:
-        await _set_status(uow, app["_id"], states.WITHDRAWN)
-        uow.emit(ApplicationWithdrawn(application_id=app["_id"]), region=pos.get("region"))
-
-    return await _step(runtime, principal, application_id, "withdraw", step)
+    app, pos = await _pipeline_step(uow, principal, application_id, "withdraw")
+    await _set_status(uow, app["_id"], states.WITHDRAWN)
+    uow.emit(ApplicationWithdrawn(application_id=app["_id"]), region=pos.get("region"))
+    return await _application_now(uow, application_id)
 
 
+@transactional
 async def engage(
-    runtime: Runtime[RecruitmentSettings], principal: Principal, application_id: str, contract: EngagementIn
+    uow: UnitOfWork[RecruitmentSettings], principal: Principal, application_id: str, contract: EngagementIn
 ) -> Document:
     """Sign the selected candidate's contract: it must fit the scheme and take one of the places left.
 
@@ -827,89 +780,86 @@ async def engage(
     When the last place goes the position closes and the other open applications are
     rejected with "position filled".
     """
-    policy = policy_of(runtime)
-
-    async def step(uow: UnitOfWork, app: Document, pos: Document) -> None:
-        if pos["status"] != positions.PUBLISHED or pos["filled"] >= pos["places"]:
-            raise NotAllowedInState(f"the position is {pos['status']} with no place left")
-        if app.get("candidate") is None:
-            raise NotAllowedInState("the candidate's personal data was erased")
-        waiting = unconfirmed_declarations(app)
-        if waiting:
-            raise NotAllowedInState(
-                "confirm the candidate's declared facts first: " + ", ".join(waiting),
-                details={"unconfirmed": waiting},
-            )
-        served = await _vsi_months_served(uow, app["candidate_id"], except_application=app["_id"])
-        placement = Placement(
-            pos["scheme"], pos["country"], contract.starts_on, contract.ends_on, pos.get("partner_country")
+    policy = uow.settings.eligibility_policy()
+    app, pos = await _pipeline_step(uow, principal, application_id, "engage")
+    if pos["status"] != positions.PUBLISHED or pos["filled"] >= pos["places"]:
+        raise NotAllowedInState(f"the position is {pos['status']} with no place left")
+    if app.get("candidate") is None:
+        raise NotAllowedInState("the candidate's personal data was erased")
+    waiting = unconfirmed_declarations(app)
+    if waiting:
+        raise NotAllowedInState(
+            "confirm the candidate's declared facts first: " + ", ".join(waiting),
+            details={"unconfirmed": waiting},
         )
-        reasons = check(Case(placement, _candidate(app["candidate"]), served, policy))
-        if reasons:
-            raise NotAllowedInState(
-                "the contract does not fit the scheme: " + "; ".join(r.en for r in reasons),
-                details={"reasons": _reasons(reasons)},
-            )
-        filled = pos["filled"] + 1
-        taken = await uow.db[store.POSITIONS].update_one(
-            {"_id": pos["_id"], "filled": pos["filled"], "status": positions.PUBLISHED},
-            {"$set": {"filled": filled}},
-            session=uow.session,
+    served = await _vsi_months_served(uow, app["candidate_id"], except_application=app["_id"])
+    placement = Placement(
+        pos["scheme"], pos["country"], contract.starts_on, contract.ends_on, pos.get("partner_country")
+    )
+    reasons = check(Case(placement, _candidate(app["candidate"]), served, policy))
+    if reasons:
+        raise NotAllowedInState(
+            "the contract does not fit the scheme: " + "; ".join(r.en for r in reasons),
+            details={"reasons": _reasons(reasons)},
         )
-        if taken.modified_count != 1:
-            raise _Conflict("the position changed meanwhile")
-        engagement_id = f"eng-{uuid.uuid4()}"
-        await uow.db[store.ENGAGEMENTS].insert_one(
-            {
-                "_id": engagement_id,
-                "application_id": app["_id"],
-                "person_id": app["candidate_id"],
-                "position_id": pos["_id"],
-                "authority_id": pos["authority_id"],
-                "partner_id": pos["partner_id"],
-                "country": pos["country"],
-                "scheme": pos["scheme"],
-                "starts_on": store.iso(contract.starts_on),
-                "ends_on": store.iso(contract.ends_on),
-                "served_until": None,
-                "mission_id": None,
-                "engaged_at": now(),
-            },
-            session=uow.session,
-        )
-        await _set_status(
-            uow,
-            app["_id"],
-            states.ENGAGED,
+    filled = pos["filled"] + 1
+    taken = await uow[store.POSITIONS].update_one(
+        {"_id": pos["_id"], "filled": pos["filled"], "status": positions.PUBLISHED},
+        {"$set": {"filled": filled}},
+    )
+    if taken.modified_count != 1:
+        raise RaceLost("the position changed meanwhile")
+    engagement_id = f"eng-{uuid.uuid4()}"
+    await uow[store.ENGAGEMENTS].insert_one(
+        {
+            "_id": engagement_id,
+            "application_id": app["_id"],
+            "person_id": app["candidate_id"],
+            "position_id": pos["_id"],
+            "authority_id": pos["authority_id"],
+            "partner_id": pos["partner_id"],
+            "country": pos["country"],
+            "scheme": pos["scheme"],
+            "starts_on": store.iso(contract.starts_on),
+            "ends_on": store.iso(contract.ends_on),
+            "served_until": None,
+            "mission_id": None,
+            "engaged_at": now(),
+        },
+    )
+    await _set_status(
+        uow,
+        app["_id"],
+        states.ENGAGED,
+        engagement_id=engagement_id,
+        contract={"starts_on": store.iso(contract.starts_on), "ends_on": store.iso(contract.ends_on)},
+    )
+    uow.emit(
+        VolunteerEngaged(
             engagement_id=engagement_id,
-            contract={"starts_on": store.iso(contract.starts_on), "ends_on": store.iso(contract.ends_on)},
-        )
-        uow.emit(
-            VolunteerEngaged(
-                engagement_id=engagement_id,
-                application_id=app["_id"],
-                volunteer_id=app["candidate_id"],
-                position_id=pos["_id"],
-                authority_id=pos["authority_id"],
-                partner_id=pos["partner_id"],
-                country=pos["country"],
-                scheme=pos["scheme"],
-                starts_on=contract.starts_on,
-                ends_on=contract.ends_on,
-                vsi_months_served_before=round(served, 4),
-                place=Place(**pos["place"]) if pos.get("place") else None,
-            ),
-            region=pos.get("region"),
-        )
-        if filled >= pos["places"]:
-            pos["filled"] = filled
-            await close(uow, pos, cause=positions.FILLED, reason=states.POSITION_FILLED)
-
-    return await _step(runtime, principal, application_id, "engage", step)
+            application_id=app["_id"],
+            volunteer_id=app["candidate_id"],
+            position_id=pos["_id"],
+            authority_id=pos["authority_id"],
+            partner_id=pos["partner_id"],
+            country=pos["country"],
+            scheme=pos["scheme"],
+            starts_on=contract.starts_on,
+            ends_on=contract.ends_on,
+            vsi_months_served_before=round(served, 4),
+            place=Place(**pos["place"]) if pos.get("place") else None,
+        ),
+        region=pos.get("region"),
+    )
+    if filled >= pos["places"]:
+        pos["filled"] = filled
+        await close(uow, pos, cause=positions.FILLED, reason=states.POSITION_FILLED)
+    return await _application_now(uow, application_id)
 
 
+@transactional
 async def confirm_declarations(
-    runtime: Runtime[RecruitmentSettings], principal: Principal, application_id: str, data: DeclarationsConfirmedIn
+    uow: UnitOfWork[RecruitmentSettings], principal: Principal, application_id: str, data: DeclarationsConfirmedIn
 ) -> Document:
     """The authority or staff confirms what the candidate declared, having seen the papers.
 
@@ -917,58 +867,48 @@ async def confirm_declarations(
     ``vsi_months_served_before`` of their engagements); a corrected number re-screens the
     application, with a new ``ApplicationScreened`` when the answer changes.
     """
-    policy = policy_of(runtime)
-
-    async def work(uow: UnitOfWork) -> Document:
-        app = await store.get(uow, store.APPLICATIONS, application_id, "application")
-        pos = await store.get(uow, store.POSITIONS, app["position_id"], "position")
-        access.require_position_manager(principal, pos)
-        if app["status"] not in states.OPEN | {states.INELIGIBLE} or app.get("candidate") is None:
-            raise NotAllowedInState(f"the application is {app['status']}: nothing left to confirm")
-        declarations = app.get("declarations") or {}
-        missing = [fact for fact in data.facts if fact not in declarations]
-        if missing:
-            raise NotAllowedInState("the candidate declared no " + ", ".join(missing), details={"facts": missing})
-        if data.vsi_months_served_elsewhere is not None and ELSEWHERE not in data.facts:
-            raise InvalidInput(
-                "give vsi_months_served_elsewhere only when confirming it", details=[{"field": ELSEWHERE}]
+    policy = uow.settings.eligibility_policy()
+    app = await uow.get(store.APPLICATIONS, application_id, "application")
+    pos = await uow.get(store.POSITIONS, app["position_id"], "position")
+    access.require_position_manager(principal, pos)
+    if app["status"] not in states.OPEN | {states.INELIGIBLE} or app.get("candidate") is None:
+        raise NotAllowedInState(f"the application is {app['status']}: nothing left to confirm")
+    declarations = app.get("declarations") or {}
+    missing = [fact for fact in data.facts if fact not in declarations]
+    if missing:
+        raise NotAllowedInState("the candidate declared no " + ", ".join(missing), details={"facts": missing})
+    if data.vsi_months_served_elsewhere is not None and ELSEWHERE not in data.facts:
+        raise InvalidInput("give vsi_months_served_elsewhere only when confirming it", details=[{"field": ELSEWHERE}])
+    changes: Document = {}
+    for fact in data.facts:
+        confirmed = {**declarations[fact], "confirmed": True, "confirmed_by": principal.sub, "confirmed_at": now()}
+        if fact == ELSEWHERE:
+            value = (
+                declarations[fact]["declared"]
+                if data.vsi_months_served_elsewhere is None
+                else data.vsi_months_served_elsewhere
             )
-        changes: Document = {}
-        for fact in data.facts:
-            confirmed = {**declarations[fact], "confirmed": True, "confirmed_by": principal.sub, "confirmed_at": now()}
-            if fact == ELSEWHERE:
-                value = (
-                    declarations[fact]["declared"]
-                    if data.vsi_months_served_elsewhere is None
-                    else data.vsi_months_served_elsewhere
-                )
-                confirmed["confirmed_value"] = value
-                await uow.db[store.PERSONS].update_one(
-                    {"_id": app["candidate_id"]}, {"$set": {ELSEWHERE: value}}, session=uow.session
-                )
-            changes[f"declarations.{fact}"] = confirmed
-        served = await _vsi_months_served(uow, app["candidate_id"], except_application=app["_id"])
-        reasons = check(Case(_placement(pos), _candidate(app["candidate"]), served, policy))
-        eligible = not reasons
-        if eligible != app["eligible"]:
-            changes.update(eligible=eligible, reasons=_reasons(reasons))
-            changes["status"] = states.SCREENED if eligible else states.INELIGIBLE
-            uow.emit(
-                ApplicationScreened(
-                    application_id=app["_id"],
-                    eligible=eligible,
-                    reasons=[r.en for r in reasons],
-                    reason_codes=[r.code for r in reasons],
-                ),
-                region=pos.get("region"),
-            )
-        await uow.db[store.APPLICATIONS].update_one(
-            {"_id": app["_id"]}, {"$set": {**changes, "updated_at": now()}}, session=uow.session
+            confirmed["confirmed_value"] = value
+            await uow[store.PERSONS].update_one({"_id": app["candidate_id"]}, {"$set": {ELSEWHERE: value}})
+        changes[f"declarations.{fact}"] = confirmed
+    served = await _vsi_months_served(uow, app["candidate_id"], except_application=app["_id"])
+    reasons = check(Case(_placement(pos), _candidate(app["candidate"]), served, policy))
+    eligible = not reasons
+    if eligible != app["eligible"]:
+        changes.update(eligible=eligible, reasons=_reasons(reasons))
+        changes["status"] = states.SCREENED if eligible else states.INELIGIBLE
+        uow.emit(
+            ApplicationScreened(
+                application_id=app["_id"],
+                eligible=eligible,
+                reasons=[r.en for r in reasons],
+                reason_codes=[r.code for r in reasons],
+            ),
+            region=pos.get("region"),
         )
-        updated = await store.get(uow, store.APPLICATIONS, application_id, "application")
-        return application_view(updated, personal=True)
-
-    return await _transaction(runtime, work)
+    await uow[store.APPLICATIONS].update_one({"_id": app["_id"]}, {"$set": {**changes, "updated_at": now()}})
+    updated = await uow.get(store.APPLICATIONS, application_id, "application")
+    return application_view(updated, personal=True)
 
 
 # --- persons and personal data -------------------------------------------------------------
@@ -985,24 +925,22 @@ def _require_self_or_staff(principal: Principal, person_id: str) -> None:
         raise Forbidden("only the person themselves or staff may do this")
 
 
-async def get_person(runtime: Runtime[RecruitmentSettings], principal: Principal, person_id: str) -> Document:
+@transactional
+async def get_person(uow: UnitOfWork[RecruitmentSettings], principal: Principal, person_id: str) -> Document:
     """A person's profile and VSI time on record (the person themselves, staff)."""
     _require_self_or_staff(principal, person_id)
-
-    async def work(uow: UnitOfWork) -> Document:
-        person = await store.get(uow, store.PERSONS, person_id, "person")
-        served = await _vsi_months_served(uow, person_id)
-        view = {k: v for k, v in person.items() if k not in ("_id", "email_key")}
-        return {"person_id": person_id, **view, "vsi_months_served": served}
-
-    return await _transaction(runtime, work)
+    person = await uow.get(store.PERSONS, person_id, "person")
+    served = await _vsi_months_served(uow, person_id)
+    view = {k: v for k, v in person.items() if k not in ("_id", "email_key")}
+    return {"person_id": person_id, **view, "vsi_months_served": served}
 
 
 CONTACT_FIELDS = ("name", "email", "phone", "language", "emergency_contact")
 
 
+@transactional
 async def update_contact(
-    runtime: Runtime[RecruitmentSettings], principal: Principal, person_id: str, data: ContactIn
+    uow: UnitOfWork[RecruitmentSettings], principal: Principal, person_id: str, data: ContactIn
 ) -> Document:
     """The person (or staff) changes their contact data; it travels on the contacts topic only.
 
@@ -1024,31 +962,28 @@ async def update_contact(
         )
     if not changes:
         raise InvalidInput("nothing to change")
-
-    async def work(uow: UnitOfWork) -> Document:
-        person = await store.get(uow, store.PERSONS, person_id, "person")
-        if person.get("erased_at"):
-            raise NotAllowedInState("this person's data was erased")
-        person.update(changes)
-        update: Document = {**changes, "updated_at": now()}
-        if "email" in changes:
-            update["email_key"] = changes["email"].lower()
-        await uow.db[store.PERSONS].update_one({"_id": person_id}, {"$set": update}, session=uow.session)
-        # Open applications show the candidate's current contact to the recruiting authority; the
-        # emergency contact is not theirs to see (only the person and staff here, the centre in missions).
-        shown = {f"candidate.{k}": v for k, v in changes.items() if k != "emergency_contact"}
-        if shown:
-            await uow.db[store.APPLICATIONS].update_many(
-                {"candidate_id": person_id, "candidate": {"$ne": None}}, {"$set": shown}, session=uow.session
-            )
-        uow.emit(_contact_event(person_id, person))
-        return {"person_id": person_id, **{k: person.get(k) for k in CONTACT_FIELDS}}
-
-    return await _transaction(runtime, work)
+    person = await uow.get(store.PERSONS, person_id, "person")
+    if person.get("erased_at"):
+        raise NotAllowedInState("this person's data was erased")
+    person.update(changes)
+    update: Document = {**changes, "updated_at": now()}
+    if "email" in changes:
+        update["email_key"] = changes["email"].lower()
+    await uow[store.PERSONS].update_one({"_id": person_id}, {"$set": update})
+    # Open applications show the candidate's current contact to the recruiting authority; the
+    # emergency contact is not theirs to see (only the person and staff here, the centre in missions).
+    shown = {f"candidate.{k}": v for k, v in changes.items() if k != "emergency_contact"}
+    if shown:
+        await uow[store.APPLICATIONS].update_many(
+            {"candidate_id": person_id, "candidate": {"$ne": None}}, {"$set": shown}
+        )
+    uow.emit(_contact_event(person_id, person))
+    return {"person_id": person_id, **{k: person.get(k) for k in CONTACT_FIELDS}}
 
 
+@transactional
 async def erase_person(
-    runtime: Runtime[RecruitmentSettings], principal: Principal, person_id: str, *, asked_by_the_person: bool = False
+    uow: UnitOfWork[RecruitmentSettings], principal: Principal, person_id: str, *, asked_by_the_person: bool = False
 ) -> Document:
     """Right to erasure: remove the person's personal data everywhere in this service.
 
@@ -1063,44 +998,36 @@ async def erase_person(
         principal.require_role("staff")
     elif principal.role != "candidate" or principal.sub != person_id:
         raise Forbidden("a candidate may ask for the erasure of their own data only")
-
-    async def work(uow: UnitOfWork) -> Document:
-        person = await uow.db[store.PERSONS].find_one({"_id": person_id}, session=uow.session)
-        applications = await uow.db[store.APPLICATIONS].find({"candidate_id": person_id}, session=uow.session).to_list()
-        if person is None and not applications:
-            raise NotFound(f"person {person_id} not found")
-        already = (
-            person is not None and person.get("erased_at") and all(a.get("candidate") is None for a in applications)
+    person = await uow[store.PERSONS].find_one({"_id": person_id})
+    applications = await uow[store.APPLICATIONS].find({"candidate_id": person_id}).to_list()
+    if person is None and not applications:
+        raise NotFound(f"person {person_id} not found")
+    already = person is not None and person.get("erased_at") and all(a.get("candidate") is None for a in applications)
+    if already:
+        assert person is not None
+        return {"person_id": person_id, "erased_at": person["erased_at"], "applications": len(applications)}
+    if asked_by_the_person and any(a["status"] == states.ENGAGED for a in applications):
+        raise NotAllowedInState(
+            "an engaged volunteer's data is kept for the contract: ask the agency's staff for erasure"
         )
-        if already:
-            assert person is not None
-            return {"person_id": person_id, "erased_at": person["erased_at"], "applications": len(applications)}
-        if asked_by_the_person and any(a["status"] == states.ENGAGED for a in applications):
-            raise NotAllowedInState(
-                "an engaged volunteer's data is kept for the contract: ask the agency's staff for erasure"
-            )
-        erased_at = now()
-        await uow.db[store.PERSONS].replace_one(
-            {"_id": person_id}, {"_id": person_id, "erased_at": erased_at}, upsert=True, session=uow.session
-        )
-        for app in applications:
-            changes: Document = {
-                "candidate": None,
-                "motivation": None,
-                "email_key": f"erased:{app['_id']}",
-                "erased_at": erased_at,
-                "updated_at": erased_at,
-            }
-            if app["status"] in states.OPEN:
-                changes["status"] = states.WITHDRAWN
-                uow.emit(ApplicationWithdrawn(application_id=app["_id"]), region=app.get("region"))
-            await uow.db[store.APPLICATIONS].update_one({"_id": app["_id"]}, {"$set": changes}, session=uow.session)
-        await uow.db["outbox"].delete_many({"type": ContactUpdated.TYPE, "key": person_id}, session=uow.session)
-        uow.emit(PersonErased(person_id=person_id))
-        uow.emit_tombstone(contacts_topic(runtime.settings.topic_prefix), person_id)
-        return {"person_id": person_id, "erased_at": erased_at, "applications": len(applications)}
-
-    return await _transaction(runtime, work)
+    erased_at = now()
+    await uow[store.PERSONS].replace_one({"_id": person_id}, {"_id": person_id, "erased_at": erased_at}, upsert=True)
+    for app in applications:
+        changes: Document = {
+            "candidate": None,
+            "motivation": None,
+            "email_key": f"erased:{app['_id']}",
+            "erased_at": erased_at,
+            "updated_at": erased_at,
+        }
+        if app["status"] in states.OPEN:
+            changes["status"] = states.WITHDRAWN
+            uow.emit(ApplicationWithdrawn(application_id=app["_id"]), region=app.get("region"))
+        await uow[store.APPLICATIONS].update_one({"_id": app["_id"]}, {"$set": changes})
+    await uow["outbox"].delete_many({"type": ContactUpdated.TYPE, "key": person_id})
+    uow.emit(PersonErased(person_id=person_id))
+    uow.emit_tombstone(contacts_topic(uow.settings.topic_prefix), person_id)
+    return {"person_id": person_id, "erased_at": erased_at, "applications": len(applications)}
 
 
 # --- guidance ------------------------------------------------------------------------------
@@ -1116,11 +1043,7 @@ async def eligibility_check(
     policy = policy_of(runtime)
     served = data.vsi_months_served
     if principal is not None and principal.role == "candidate":
-
-        async def recorded(uow: UnitOfWork) -> float:
-            return await _vsi_months_served(uow, principal.sub)
-
-        served += await _transaction(runtime, recorded)
+        served += await _vsi_months_served(runtime.reads, principal.sub)
     candidate = Candidate(
         data.birth_date,
         data.nationality,
