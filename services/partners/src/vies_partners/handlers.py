@@ -38,14 +38,14 @@ def _event_day(ctx: HandlerContext) -> str:
 
 
 async def _mission_changed(ctx: HandlerContext, mission_id: str) -> None:
-    doc = await ctx.db[store.MISSIONS].find_one({"_id": mission_id}, {"partner_id": 1}, session=ctx.session)
+    doc = await ctx.uow[store.MISSIONS].find_one({"_id": mission_id}, {"partner_id": 1})
     if doc and doc.get("partner_id"):
-        await store.recompute_partner_stats(ctx.db, ctx.session, doc["partner_id"])
+        await store.recompute_partner_stats(ctx.uow, doc["partner_id"])
 
 
 async def on_mission_planned(ctx: HandlerContext, event: MissionPlanned) -> None:
     """A mission takes a hosting place with its partner and belongs to the authority's journey."""
-    await ctx.db[store.MISSIONS].update_one(
+    await ctx.uow[store.MISSIONS].update_one(
         {"_id": event.mission_id},
         {
             "$set": {
@@ -60,37 +60,33 @@ async def on_mission_planned(ctx: HandlerContext, event: MissionPlanned) -> None
             "$setOnInsert": {"status": "planned"},
         },
         upsert=True,
-        session=ctx.session,
     )
     # Incidents reported before the plan reached us learn their partner now.
-    await ctx.db[store.INCIDENTS].update_many(
-        {"mission_id": event.mission_id}, {"$set": {"partner_id": event.partner_id}}, session=ctx.session
+    await ctx.uow[store.INCIDENTS].update_many(
+        {"mission_id": event.mission_id}, {"$set": {"partner_id": event.partner_id}}
     )
-    await store.recompute_partner_stats(ctx.db, ctx.session, event.partner_id)
+    await store.recompute_partner_stats(ctx.uow, event.partner_id)
 
 
 async def on_mission_started(ctx: HandlerContext, event: MissionStarted) -> None:
     """The volunteer departed."""
-    await ctx.db[store.MISSIONS].update_one(
+    await ctx.uow[store.MISSIONS].update_one(
         {"_id": event.mission_id, "status": {"$nin": ["ended", "interrupted"]}},
         {"$set": {"status": "started", "departed_on": event.departed_on.isoformat()}},
-        session=ctx.session,
     )
-    await ctx.db[store.MISSIONS].update_one(
+    await ctx.uow[store.MISSIONS].update_one(
         {"_id": event.mission_id},
         {"$setOnInsert": {"status": "started", "departed_on": event.departed_on.isoformat()}},
         upsert=True,
-        session=ctx.session,
     )
     await _mission_changed(ctx, event.mission_id)
 
 
 async def _end(ctx: HandlerContext, mission_id: str, status: str, ended_on: str, reason: str | None) -> None:
-    await ctx.db[store.MISSIONS].update_one(
+    await ctx.uow[store.MISSIONS].update_one(
         {"_id": mission_id},
         {"$set": {"status": status, "ended_on": ended_on, "end_reason": reason}},
         upsert=True,
-        session=ctx.session,
     )
     await _mission_changed(ctx, mission_id)
 
@@ -108,8 +104,8 @@ async def on_mission_interrupted(ctx: HandlerContext, event: MissionInterrupted)
 
 async def on_mission_extended(ctx: HandlerContext, event: MissionExtended) -> None:
     """A later end date moves the mid and end interviews."""
-    await ctx.db[store.MISSIONS].update_one(
-        {"_id": event.mission_id}, {"$set": {"ends_on": event.ends_on.isoformat()}}, upsert=True, session=ctx.session
+    await ctx.uow[store.MISSIONS].update_one(
+        {"_id": event.mission_id}, {"$set": {"ends_on": event.ends_on.isoformat()}}, upsert=True
     )
 
 
@@ -117,11 +113,9 @@ async def on_incident_reported(ctx: HandlerContext, event: IncidentReported) -> 
     """Incidents count against the partner's track record when serious (high or critical)."""
     partner_id = event.partner_id
     if partner_id is None:
-        mission = await ctx.db[store.MISSIONS].find_one(
-            {"_id": event.mission_id}, {"partner_id": 1}, session=ctx.session
-        )
+        mission = await ctx.uow[store.MISSIONS].find_one({"_id": event.mission_id}, {"partner_id": 1})
         partner_id = mission.get("partner_id") if mission else None
-    await ctx.db[store.INCIDENTS].update_one(
+    await ctx.uow[store.INCIDENTS].update_one(
         {"_id": event.incident_id},
         {
             "$set": {
@@ -132,19 +126,17 @@ async def on_incident_reported(ctx: HandlerContext, event: IncidentReported) -> 
             }
         },
         upsert=True,
-        session=ctx.session,
     )
     if partner_id:
-        await store.recompute_partner_stats(ctx.db, ctx.session, partner_id)
+        await store.recompute_partner_stats(ctx.uow, partner_id)
 
 
 async def on_security_alert_issued(ctx: HandlerContext, event: SecurityAlertIssued) -> None:
     """An alert is open until its safety check closes; a crisis one excludes its country from matching."""
-    await ctx.db[store.ALERTS].update_one(
+    await ctx.uow[store.ALERTS].update_one(
         {"_id": event.alert_id},
         {"$set": {"country": event.country.upper(), "level": event.level}, "$setOnInsert": {"open": True}},
         upsert=True,
-        session=ctx.session,
     )
 
 
@@ -153,12 +145,12 @@ async def on_safety_check_closed(ctx: HandlerContext, event: SafetyCheckClosed) 
     update: Document = {"open": False}
     if event.country:
         update["country"] = event.country.upper()
-    await ctx.db[store.ALERTS].update_one({"_id": event.alert_id}, {"$set": update}, upsert=True, session=ctx.session)
+    await ctx.uow[store.ALERTS].update_one({"_id": event.alert_id}, {"$set": update}, upsert=True)
 
 
 async def on_position_published(ctx: HandlerContext, event: PositionPublished) -> None:
     """A position of the authority opened (journey: position published)."""
-    await ctx.db[store.POSITIONS].update_one(
+    await ctx.uow[store.POSITIONS].update_one(
         {"_id": event.position_id},
         {
             "$set": {
@@ -171,40 +163,36 @@ async def on_position_published(ctx: HandlerContext, event: PositionPublished) -
             "$min": {"published_on": _event_day(ctx)},
         },
         upsert=True,
-        session=ctx.session,
     )
 
 
 async def on_candidate_selected(ctx: HandlerContext, event: CandidateSelected) -> None:
     """A candidate was selected for a position (its authority is known from the position)."""
-    await ctx.db[store.SELECTIONS].update_one(
+    await ctx.uow[store.SELECTIONS].update_one(
         {"_id": event.application_id},
         {"$set": {"position_id": event.position_id}, "$min": {"selected_on": _event_day(ctx)}},
         upsert=True,
-        session=ctx.session,
     )
 
 
 async def on_volunteer_engaged(ctx: HandlerContext, event: VolunteerEngaged) -> None:
     """A volunteer signed with the authority."""
-    await ctx.db[store.ENGAGEMENTS].update_one(
+    await ctx.uow[store.ENGAGEMENTS].update_one(
         {"_id": event.engagement_id},
         {
             "$set": {"authority_id": event.authority_id, "partner_id": event.partner_id, "scheme": event.scheme},
             "$min": {"engaged_on": _event_day(ctx)},
         },
         upsert=True,
-        session=ctx.session,
     )
 
 
 async def on_follow_up_interview_done(ctx: HandlerContext, event: FollowUpInterviewDone) -> None:
     """A follow-up interview was held (the first date of each stage counts)."""
-    await ctx.db[store.MISSIONS].update_one(
+    await ctx.uow[store.MISSIONS].update_one(
         {"_id": event.mission_id},
         {"$min": {f"interviews.{event.stage}": event.done_on.isoformat()}},
         upsert=True,
-        session=ctx.session,
     )
 
 
@@ -216,22 +204,19 @@ async def on_person_erased(ctx: HandlerContext, event: PersonErased) -> None:
     ``contact_email`` as changed, the address null, so notifications stops mailing it. The erasure is
     remembered: the person cannot be linked to a contact again (``use_cases``).
     """
-    await erasure.remember_erasure(ctx.db, ctx.session, event.person_id, ctx.meta.time)
+    await erasure.remember_erasure(ctx.uow, event.person_id, ctx.meta.time)
     now = store.now()
-    partners = ctx.db[store.PARTNERS]
-    async for doc in partners.find({"contacts.person_id": event.person_id}, {"contacts": 1}, session=ctx.session):
+    partners = ctx.uow[store.PARTNERS]
+    async for doc in partners.find({"contacts.person_id": event.person_id}, {"contacts": 1}):
         contacts = [ERASED_CONTACT if c.get("person_id") == event.person_id else c for c in doc.get("contacts", [])]
-        await partners.update_one(
-            {"_id": doc["_id"]}, {"$set": {"contacts": contacts, "updated_at": now}}, session=ctx.session
-        )
+        await partners.update_one({"_id": doc["_id"]}, {"$set": {"contacts": contacts, "updated_at": now}})
         ctx.emit(PartnerUpdated(partner_id=doc["_id"], changed=["contacts"]))
-    authorities = ctx.db[store.AUTHORITIES]
+    authorities = ctx.uow[store.AUTHORITIES]
     query = {"contact.person_id": event.person_id}
-    async for doc in authorities.find(query, {"region": 1}, session=ctx.session):
+    async for doc in authorities.find(query, {"region": 1}):
         await authorities.update_one(
             {"_id": doc["_id"]},
             {"$set": {"contact": ERASED_CONTACT, "contact_email": None, "updated_at": now}},
-            session=ctx.session,
         )
         changed = AuthorityUpdated(
             authority_id=doc["_id"], region=doc["region"], changed=["contact", "contact_email"], contact_email=None

@@ -1,7 +1,7 @@
 """MongoDB collections of the partners service, their indexes, and the in-process matching index.
 
 Dates are stored as ISO strings (``YYYY-MM-DD``, which sort as dates); moments as UTC datetimes.
-Every read or write inside a transaction passes ``session=``.
+Reads and writes inside a transaction go through its unit of work (``uow[name]``), bound to it.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from vies_partners.settings import PartnersSettings
     from vies_shared.service import Runtime
+    from vies_shared.storage import Collections
 
 Document = dict[str, Any]
 
@@ -77,32 +78,31 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     await db[ENGAGEMENTS].create_index("authority_id")
 
 
-async def recompute_partner_stats(db: AsyncDatabase[Document], session: Any, partner_id: str) -> None:
+async def recompute_partner_stats(uow: Collections, partner_id: str) -> None:
     """Recount a partner's missions and serious incidents from the projections (idempotent, order-free).
 
     Volunteers on mission = missions planned or started and not ended; hosted = missions started,
     ended or interrupted (the volunteer came); serious = incidents of severity high or critical.
     """
-    on_mission = await db[MISSIONS].count_documents(
-        {"partner_id": partner_id, "status": {"$in": ["planned", "started"]}}, session=session
+    on_mission = await uow[MISSIONS].count_documents(
+        {"partner_id": partner_id, "status": {"$in": ["planned", "started"]}}
     )
-    hosted = await db[MISSIONS].count_documents(
-        {"partner_id": partner_id, "status": {"$in": ["started", "ended", "interrupted"]}}, session=session
+    hosted = await uow[MISSIONS].count_documents(
+        {"partner_id": partner_id, "status": {"$in": ["started", "ended", "interrupted"]}}
     )
-    serious = await db[INCIDENTS].count_documents(
-        {"partner_id": partner_id, "severity": {"$in": sorted(SERIOUS_SEVERITIES)}}, session=session
+    serious = await uow[INCIDENTS].count_documents(
+        {"partner_id": partner_id, "severity": {"$in": sorted(SERIOUS_SEVERITIES)}}
     )
-    await db[PARTNER_STATS].update_one(
+    await uow[PARTNER_STATS].update_one(
         {"_id": partner_id},
         {"$set": {"on_mission": on_mission, "hosted": hosted, "serious_incidents": serious, "changed_at": now()}},
         upsert=True,
-        session=session,
     )
 
 
-async def crisis_countries(db: AsyncDatabase[Document], session: Any = None) -> frozenset[str]:
-    """Countries with an open crisis security alert."""
-    cursor = db[ALERTS].find({"open": True, "level": "crisis"}, {"country": 1}, session=session)
+async def crisis_countries(db: AsyncDatabase[Document]) -> frozenset[str]:
+    """Countries with an open crisis security alert (read outside a transaction)."""
+    cursor = db[ALERTS].find({"open": True, "level": "crisis"}, {"country": 1})
     return frozenset([doc["country"] async for doc in cursor if doc.get("country")])
 
 

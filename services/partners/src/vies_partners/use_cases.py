@@ -1,8 +1,8 @@
 """What people do with the partners service: one short async function per action.
 
 Each command loads what it needs, applies the domain rules, and saves its state with its events in
-one transaction (``runtime.transactions.run``). Scope checks (an authority only its own records, a
-branch its region, a centre its country) happen here, with the loaded record at hand.
+one transaction (``@transactional``: a function of its unit of work). Scope checks (an authority only
+its own records, a branch its region, a centre its country) happen here, with the loaded record at hand.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ from vies_shared.events.partners import (
 )
 from vies_shared.reference import eea_countries
 from vies_shared.service import Runtime
-from vies_shared.storage import UnitOfWork
+from vies_shared.storage import Collection, UnitOfWork, transactional
 from vies_shared.web import Page, Principal, paged
 
 Document = dict[str, Any]
@@ -149,17 +149,10 @@ def directory_scope(principal: Principal) -> Document:
     return listed
 
 
-async def _load(uow: UnitOfWork, collection: str, record_id: str, what: str) -> Document:
-    doc: Document | None = await uow.db[collection].find_one({"_id": record_id}, session=uow.session)
-    if doc is None:
-        raise NotFound(f"{what} {record_id} not found")
-    return doc
-
-
-async def _insert_new(uow: UnitOfWork, coll: Any, doc: Document, what: str) -> None:
+async def _insert_new(coll: Collection, doc: Document, what: str) -> None:
     """Insert a new record; a concurrent duplicate that slipped past the check hits the unique index (409)."""
     try:
-        await coll.insert_one(doc, session=uow.session)
+        await coll.insert_one(doc)
     except DuplicateKeyError as exc:
         raise AlreadyExists(f"this {what} was registered at the same moment by someone else") from exc
 
@@ -253,12 +246,13 @@ def sending_organisation_view(doc: Document, today: date) -> Document:
 async def _refuse_erased_persons(uow: UnitOfWork, contacts: list[Document]) -> None:
     """A contact person may not be linked to a person whose data was erased (the erasure stays done)."""
     linked = [c.get("person_id") for c in contacts]
-    if await erasure.erased_among(uow.db, uow.session, linked, None):
+    if await erasure.erased_among(uow, linked, None):
         raise NotAllowedInState("contact person: that person's data was erased; give the contact without person_id")
 
 
+@transactional
 async def register_authority(
-    runtime: Runtime[PartnersSettings], principal: Principal, body: AuthorityIn, *, authority_id: str | None = None
+    uow: UnitOfWork[PartnersSettings], principal: Principal, body: AuthorityIn, *, authority_id: str | None = None
 ) -> Document:
     """Register a French authority (staff, the region's branch, or the authority itself)."""
     principal.require_role("branch", "authority")
@@ -277,49 +271,45 @@ async def register_authority(
             )
         authority_id = principal.authority_id
     key = directory.authority_key(body.name, body.region)
-
-    async def work(uow: UnitOfWork) -> Document:
-        coll = uow.db[store.AUTHORITIES]
-        await _refuse_erased_persons(uow, [body.contact.model_dump()])
-        existing = await coll.find_one({"key": key}, {"_id": 1, "region": 1}, session=uow.session)
-        if existing is not None:
-            # Review L9: say that it exists, not whose (its id only to those who may read it).
-            raise AlreadyExists(
-                "an authority with this name is already registered in this region",
-                details=_existing(existing["_id"], can_read_authority(principal, existing)),
-            )
-        new_id = authority_id or _new_id("aut")
-        if await coll.find_one({"_id": new_id}, {"_id": 1}, session=uow.session) is not None:
-            raise AlreadyExists("this authority is already registered", details={"existing_id": new_id})
-        doc: Document = {
-            "_id": new_id,
-            "key": key,
-            "name": body.name,
-            "kind": body.kind,
-            "region": body.region,
-            "contact": body.contact.model_dump(),
-            "contact_email": body.contact.email,
-            "territoires_volontaires": body.territoires_volontaires,
-            "new_to_cooperation": body.new_to_cooperation,
-            "registered_at": store.now(),
-            "registered_by": principal.sub,
-        }
-        await _insert_new(uow, coll, doc, "authority")
-        uow.emit(
-            AuthorityRegistered(
-                authority_id=new_id,
-                name=body.name,
-                kind=body.kind,
-                region=body.region,
-                contact_email=body.contact.email,
-                territoires_volontaires=body.territoires_volontaires,
-                new_to_cooperation=body.new_to_cooperation,
-            ),
-            region=body.region,
+    coll = uow[store.AUTHORITIES]
+    await _refuse_erased_persons(uow, [body.contact.model_dump()])
+    existing = await coll.find_one({"key": key}, {"_id": 1, "region": 1})
+    if existing is not None:
+        # Review L9: say that it exists, not whose (its id only to those who may read it).
+        raise AlreadyExists(
+            "an authority with this name is already registered in this region",
+            details=_existing(existing["_id"], can_read_authority(principal, existing)),
         )
-        return authority_view(doc)
-
-    return await runtime.transactions.run(work)
+    new_id = authority_id or _new_id("aut")
+    if await coll.find_one({"_id": new_id}, {"_id": 1}) is not None:
+        raise AlreadyExists("this authority is already registered", details={"existing_id": new_id})
+    doc: Document = {
+        "_id": new_id,
+        "key": key,
+        "name": body.name,
+        "kind": body.kind,
+        "region": body.region,
+        "contact": body.contact.model_dump(),
+        "contact_email": body.contact.email,
+        "territoires_volontaires": body.territoires_volontaires,
+        "new_to_cooperation": body.new_to_cooperation,
+        "registered_at": store.now(),
+        "registered_by": principal.sub,
+    }
+    await _insert_new(coll, doc, "authority")
+    uow.emit(
+        AuthorityRegistered(
+            authority_id=new_id,
+            name=body.name,
+            kind=body.kind,
+            region=body.region,
+            contact_email=body.contact.email,
+            territoires_volontaires=body.territoires_volontaires,
+            new_to_cooperation=body.new_to_cooperation,
+        ),
+        region=body.region,
+    )
+    return authority_view(doc)
 
 
 async def get_authority(runtime: Runtime[PartnersSettings], principal: Principal, authority_id: str) -> Document:
@@ -360,8 +350,9 @@ ENROLMENT_FIELDS = ("territoires_volontaires", "territoires_volontaires_since")
 """Enrolment in the Territoires Volontaires programme: recorded by staff or the region's branch."""
 
 
+@transactional
 async def update_authority(
-    runtime: Runtime[PartnersSettings], principal: Principal, authority_id: str, body: AuthorityPatch
+    uow: UnitOfWork[PartnersSettings], principal: Principal, authority_id: str, body: AuthorityPatch
 ) -> Document:
     """Correct an authority's record: contact, Territoires Volontaires enrolment and its date, new to cooperation.
 
@@ -382,43 +373,40 @@ async def update_authority(
         wanted["territoires_volontaires_since"] = _today()
     if "territoires_volontaires_since" in wanted and wanted["territoires_volontaires_since"] is not None:
         wanted["territoires_volontaires_since"] = wanted["territoires_volontaires_since"].isoformat()
-
-    async def work(uow: UnitOfWork) -> Document:
-        doc = await _load(uow, store.AUTHORITIES, authority_id, "authority")
-        check_reads_authority(principal, doc)
-        changes = directory.changed_fields(doc, wanted)
-        if not changes:
-            return authority_view(doc)
-        if "contact" in changes:
-            await _refuse_erased_persons(uow, [changes["contact"]])
-            changes["contact_email"] = changes["contact"]["email"]
-        doc.update(changes, updated_at=store.now())
-        await uow.db[store.AUTHORITIES].update_one(
-            {"_id": authority_id}, {"$set": {**changes, "updated_at": doc["updated_at"]}}, session=uow.session
-        )
-        changed = sorted(name for name in changes if name != "contact_email")
-        uow.emit(
-            AuthorityUpdated(
-                authority_id=authority_id,
-                region=doc["region"],
-                changed=changed,
-                contact_email=changes.get("contact_email"),
-                territoires_volontaires=changes.get("territoires_volontaires"),
-                territoires_volontaires_since=changes.get("territoires_volontaires_since"),
-                new_to_cooperation=changes.get("new_to_cooperation"),
-            ),
-            region=doc["region"],
-        )
+    doc = await uow.get(store.AUTHORITIES, authority_id, "authority")
+    check_reads_authority(principal, doc)
+    changes = directory.changed_fields(doc, wanted)
+    if not changes:
         return authority_view(doc)
-
-    return await runtime.transactions.run(work)
+    if "contact" in changes:
+        await _refuse_erased_persons(uow, [changes["contact"]])
+        changes["contact_email"] = changes["contact"]["email"]
+    doc.update(changes, updated_at=store.now())
+    await uow[store.AUTHORITIES].update_one(
+        {"_id": authority_id}, {"$set": {**changes, "updated_at": doc["updated_at"]}}
+    )
+    changed = sorted(name for name in changes if name != "contact_email")
+    uow.emit(
+        AuthorityUpdated(
+            authority_id=authority_id,
+            region=doc["region"],
+            changed=changed,
+            contact_email=changes.get("contact_email"),
+            territoires_volontaires=changes.get("territoires_volontaires"),
+            territoires_volontaires_since=changes.get("territoires_volontaires_since"),
+            new_to_cooperation=changes.get("new_to_cooperation"),
+        ),
+        region=doc["region"],
+    )
+    return authority_view(doc)
 
 
 # --- partners --------------------------------------------------------------------------------
 
 
+@transactional
 async def register_partner(
-    runtime: Runtime[PartnersSettings], principal: Principal, body: PartnerIn, *, partner_id: str | None = None
+    uow: UnitOfWork[PartnersSettings], principal: Principal, body: PartnerIn, *, partner_id: str | None = None
 ) -> Document:
     """Register an international partner; it starts pending until vetted."""
     principal.require_role("centre", "authority")
@@ -427,68 +415,64 @@ async def register_partner(
     key = directory.partner_key(body.name, body.city, body.country)
     themes = sorted(set(body.themes))
     languages = sorted(set(body.languages))
-
-    async def work(uow: UnitOfWork) -> Document:
-        coll = uow.db[store.PARTNERS]
-        await _refuse_erased_persons(uow, [c.model_dump() for c in body.contacts])
-        existing = await coll.find_one({"key": key}, {"_id": 1, "status": 1, "country": 1}, session=uow.session)
-        if existing is not None:
-            # Review L9: say that it exists, not whose (its id only to those who may read it).
-            visible = vets_country(principal, existing["country"]) or existing["status"] in LISTED_STATUSES
-            raise AlreadyExists(
-                "a partner with this name is already registered in this city and country",
-                details=_existing(existing["_id"], visible),
-            )
-        now = store.now()
-        doc: Document = {
-            "_id": partner_id or _new_id("par"),
-            "key": key,
-            "name_key": directory.normalise(body.name),
-            "name": body.name,
-            "kind": body.kind,
-            "country": body.country,
-            "city": body.city,
-            "themes": themes,
-            "languages": languages,
-            "hosting_capacity": body.hosting_capacity,
-            "reciprocity": body.reciprocity,
-            "contacts": [c.model_dump() for c in body.contacts],
-            "contact_email": body.contact_email,
-            "status": "pending",
-            "history": [
-                {
-                    "action": "register",
-                    "from": None,
-                    "to": "pending",
-                    "by": principal.sub,
-                    "role": principal.role,
-                    "at": now,
-                    "note": None,
-                }
-            ],
-            "registered_at": now,
-            "changed_at": now,
-        }
-        await _insert_new(uow, coll, doc, "partner")
-        uow.emit(
-            PartnerRegistered(
-                partner_id=doc["_id"],
-                name=body.name,
-                kind=body.kind,
-                country=body.country,
-                city=body.city,
-                themes=themes,
-                languages=languages,
-                hosting_capacity=body.hosting_capacity,
-                reciprocity=body.reciprocity,
-                # The organisation's own address, so a host partner hears of its volunteers from the
-                # start; never a contact person's (personal data stays off the events topic).
-                contact_email=body.contact_email,
-            )
+    coll = uow[store.PARTNERS]
+    await _refuse_erased_persons(uow, [c.model_dump() for c in body.contacts])
+    existing = await coll.find_one({"key": key}, {"_id": 1, "status": 1, "country": 1})
+    if existing is not None:
+        # Review L9: say that it exists, not whose (its id only to those who may read it).
+        visible = vets_country(principal, existing["country"]) or existing["status"] in LISTED_STATUSES
+        raise AlreadyExists(
+            "a partner with this name is already registered in this city and country",
+            details=_existing(existing["_id"], visible),
         )
-        return partner_view(doc, details=vets_country(principal, doc["country"]))
-
-    return await runtime.transactions.run(work)
+    now = store.now()
+    doc: Document = {
+        "_id": partner_id or _new_id("par"),
+        "key": key,
+        "name_key": directory.normalise(body.name),
+        "name": body.name,
+        "kind": body.kind,
+        "country": body.country,
+        "city": body.city,
+        "themes": themes,
+        "languages": languages,
+        "hosting_capacity": body.hosting_capacity,
+        "reciprocity": body.reciprocity,
+        "contacts": [c.model_dump() for c in body.contacts],
+        "contact_email": body.contact_email,
+        "status": "pending",
+        "history": [
+            {
+                "action": "register",
+                "from": None,
+                "to": "pending",
+                "by": principal.sub,
+                "role": principal.role,
+                "at": now,
+                "note": None,
+            }
+        ],
+        "registered_at": now,
+        "changed_at": now,
+    }
+    await _insert_new(coll, doc, "partner")
+    uow.emit(
+        PartnerRegistered(
+            partner_id=doc["_id"],
+            name=body.name,
+            kind=body.kind,
+            country=body.country,
+            city=body.city,
+            themes=themes,
+            languages=languages,
+            hosting_capacity=body.hosting_capacity,
+            reciprocity=body.reciprocity,
+            # The organisation's own address, so a host partner hears of its volunteers from the
+            # start; never a contact person's (personal data stays off the events topic).
+            contact_email=body.contact_email,
+        )
+    )
+    return partner_view(doc, details=vets_country(principal, doc["country"]))
 
 
 READ_DIRECTORY_ROLES = ("authority", "centre", "branch", "partner")
@@ -504,8 +488,9 @@ def check_keeps_partner(principal: Principal, doc: Document) -> None:
     check_centre_country(principal, doc["country"])
 
 
+@transactional
 async def update_partner(
-    runtime: Runtime[PartnersSettings], principal: Principal, partner_id: str, body: PartnerPatch
+    uow: UnitOfWork[PartnersSettings], principal: Principal, partner_id: str, body: PartnerPatch
 ) -> Document:
     """Correct a partner's entry: themes, languages, hosting capacity, contacts, reciprocity.
 
@@ -521,34 +506,28 @@ async def update_partner(
     for name in ("themes", "languages"):
         if name in wanted:
             wanted[name] = sorted(set(wanted[name]))
-
-    async def work(uow: UnitOfWork) -> Document:
-        doc = await _load(uow, store.PARTNERS, partner_id, "partner")
-        if principal.role != "partner":
-            check_reads_partner(principal, doc)
-        check_keeps_partner(principal, doc)
-        changes = directory.changed_fields(doc, wanted)
-        if not changes:
-            return partner_view(doc, details=True)
-        await _refuse_erased_persons(uow, changes.get("contacts") or [])
-        doc.update(changes, updated_at=store.now())
-        await uow.db[store.PARTNERS].update_one(
-            {"_id": partner_id}, {"$set": {**changes, "updated_at": doc["updated_at"]}}, session=uow.session
-        )
-        uow.emit(
-            PartnerUpdated(
-                partner_id=partner_id,
-                changed=sorted(changes),
-                themes=changes.get("themes"),
-                languages=changes.get("languages"),
-                hosting_capacity=changes.get("hosting_capacity"),
-                reciprocity=changes.get("reciprocity"),
-                contact_email=changes.get("contact_email"),
-            )
-        )
+    doc = await uow.get(store.PARTNERS, partner_id, "partner")
+    if principal.role != "partner":
+        check_reads_partner(principal, doc)
+    check_keeps_partner(principal, doc)
+    changes = directory.changed_fields(doc, wanted)
+    if not changes:
         return partner_view(doc, details=True)
-
-    return await runtime.transactions.run(work)
+    await _refuse_erased_persons(uow, changes.get("contacts") or [])
+    doc.update(changes, updated_at=store.now())
+    await uow[store.PARTNERS].update_one({"_id": partner_id}, {"$set": {**changes, "updated_at": doc["updated_at"]}})
+    uow.emit(
+        PartnerUpdated(
+            partner_id=partner_id,
+            changed=sorted(changes),
+            themes=changes.get("themes"),
+            languages=changes.get("languages"),
+            hosting_capacity=changes.get("hosting_capacity"),
+            reciprocity=changes.get("reciprocity"),
+            contact_email=changes.get("contact_email"),
+        )
+    )
+    return partner_view(doc, details=True)
 
 
 async def get_partner(runtime: Runtime[PartnersSettings], principal: Principal, partner_id: str) -> Document:
@@ -599,38 +578,32 @@ async def list_partners(
 _VETTING_EVENTS = {"approve", "reject", "suspend", "reinstate"}
 
 
+@transactional
 async def vet_partner(
-    runtime: Runtime[PartnersSettings], principal: Principal, partner_id: str, action: str, note: str | None
+    uow: UnitOfWork[PartnersSettings], principal: Principal, partner_id: str, action: str, note: str | None
 ) -> Document:
     """Approve, reject, suspend or reinstate a partner (centre of its country or staff; reinstate staff only)."""
     assert action in _VETTING_EVENTS
     principal.require_role("centre")
-
-    async def work(uow: UnitOfWork) -> Document:
-        doc = await _load(uow, store.PARTNERS, partner_id, "partner")
-        check_centre_country(principal, doc["country"])
-        step = vetting.transition(
-            doc["status"], action, by=principal.sub, role=principal.role, at=store.now(), note=note
-        )
-        doc["status"] = step.to_status
-        doc["history"] = [*doc.get("history", []), step.to_doc()]
-        doc["changed_at"] = step.at
-        await uow.db[store.PARTNERS].update_one(
-            {"_id": partner_id},
-            {"$set": {"status": doc["status"], "changed_at": step.at}, "$push": {"history": step.to_doc()}},
-            session=uow.session,
-        )
-        if action == "approve":
-            uow.emit(PartnerApproved(partner_id=partner_id, country=doc["country"]))
-        elif action == "reject":
-            uow.emit(PartnerRejected(partner_id=partner_id, reason=step.note or ""))
-        elif action == "suspend":
-            uow.emit(PartnerSuspended(partner_id=partner_id, reason=step.note or ""))
-        else:
-            uow.emit(PartnerReinstated(partner_id=partner_id))
-        return partner_view(doc, details=True)
-
-    return await runtime.transactions.run(work)
+    doc = await uow.get(store.PARTNERS, partner_id, "partner")
+    check_centre_country(principal, doc["country"])
+    step = vetting.transition(doc["status"], action, by=principal.sub, role=principal.role, at=store.now(), note=note)
+    doc["status"] = step.to_status
+    doc["history"] = [*doc.get("history", []), step.to_doc()]
+    doc["changed_at"] = step.at
+    await uow[store.PARTNERS].update_one(
+        {"_id": partner_id},
+        {"$set": {"status": doc["status"], "changed_at": step.at}, "$push": {"history": step.to_doc()}},
+    )
+    if action == "approve":
+        uow.emit(PartnerApproved(partner_id=partner_id, country=doc["country"]))
+    elif action == "reject":
+        uow.emit(PartnerRejected(partner_id=partner_id, reason=step.note or ""))
+    elif action == "suspend":
+        uow.emit(PartnerSuspended(partner_id=partner_id, reason=step.note or ""))
+    else:
+        uow.emit(PartnerReinstated(partner_id=partner_id))
+    return partner_view(doc, details=True)
 
 
 # --- matching --------------------------------------------------------------------------------
@@ -665,51 +638,62 @@ async def request_match(runtime: Runtime[PartnersSettings], principal: Principal
         limit=runtime.settings.match_limit,
     )
 
-    async def work(uow: UnitOfWork) -> Document:
-        request_id = _new_id("mr")
-        answer = [
-            {"partner_id": s.partner_id, "score": s.score, "reasons": s.reasons, "components": s.components}
-            for s in suggestions
-        ]
-        doc: Document = {
-            "_id": request_id,
-            "authority_id": body.authority_id,
-            "region": authority["region"],
-            "criteria": body.model_dump(mode="json"),
-            "excluded_crisis_countries": sorted(crisis),
-            "suggestions": answer,
-            "requested_at": store.now(),
-            "requested_by": principal.sub,
-        }
-        await uow.db[store.MATCH_REQUESTS].insert_one(doc, session=uow.session)
-        uow.emit(
-            MatchRequested(
-                request_id=request_id,
-                authority_id=body.authority_id,
-                countries=sorted(criteria.countries),
-                themes=sorted(criteria.themes),
-                languages=sorted(criteria.languages),
-                scheme=criteria.scheme,
-                volunteers=criteria.volunteers,
-                reciprocity=criteria.wants_reciprocity,
-            ),
-            region=authority["region"],
-        )
-        uow.emit(
-            MatchesProposed(
-                request_id=request_id,
-                authority_id=body.authority_id,
-                suggestions=[
-                    MatchSuggestion(partner_id=s.partner_id, score=s.score, reasons=s.reasons) for s in suggestions
-                ],
-            ),
-            region=authority["region"],
-        )
-        return _match_view(doc)
-
-    result = await runtime.transactions.run(work)
+    result = await _record_match(runtime, principal, body, criteria, authority["region"], crisis, suggestions)
     result["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 1)
     return result
+
+
+@transactional
+async def _record_match(
+    uow: UnitOfWork,
+    principal: Principal,
+    body: MatchRequestIn,
+    criteria: matching.MatchCriteria,
+    region: str | None,
+    crisis: frozenset[str],
+    suggestions: list[matching.Suggestion],
+) -> Document:
+    """Record a match request with its answer and emit its two events (the ranking is done: this only writes)."""
+    request_id = _new_id("mr")
+    answer = [
+        {"partner_id": s.partner_id, "score": s.score, "reasons": s.reasons, "components": s.components}
+        for s in suggestions
+    ]
+    doc: Document = {
+        "_id": request_id,
+        "authority_id": body.authority_id,
+        "region": region,
+        "criteria": body.model_dump(mode="json"),
+        "excluded_crisis_countries": sorted(crisis),
+        "suggestions": answer,
+        "requested_at": store.now(),
+        "requested_by": principal.sub,
+    }
+    await uow[store.MATCH_REQUESTS].insert_one(doc)
+    uow.emit(
+        MatchRequested(
+            request_id=request_id,
+            authority_id=body.authority_id,
+            countries=sorted(criteria.countries),
+            themes=sorted(criteria.themes),
+            languages=sorted(criteria.languages),
+            scheme=criteria.scheme,
+            volunteers=criteria.volunteers,
+            reciprocity=criteria.wants_reciprocity,
+        ),
+        region=region,
+    )
+    uow.emit(
+        MatchesProposed(
+            request_id=request_id,
+            authority_id=body.authority_id,
+            suggestions=[
+                MatchSuggestion(partner_id=s.partner_id, score=s.score, reasons=s.reasons) for s in suggestions
+            ],
+        ),
+        region=region,
+    )
+    return _match_view(doc)
 
 
 def _match_view(doc: Document) -> Document:
@@ -736,47 +720,44 @@ async def get_match_request(runtime: Runtime[PartnersSettings], principal: Princ
 # --- partnerships ----------------------------------------------------------------------------
 
 
+@transactional
 async def establish_partnership(
-    runtime: Runtime[PartnersSettings], principal: Principal, body: PartnershipIn, *, partnership_id: str | None = None
+    uow: UnitOfWork[PartnersSettings], principal: Principal, body: PartnershipIn, *, partnership_id: str | None = None
 ) -> Document:
     """An authority and an approved partner start a partnership."""
     check_acts_for_authority(principal, body.authority_id)
-
-    async def work(uow: UnitOfWork) -> Document:
-        authority = await _load(uow, store.AUTHORITIES, body.authority_id, "authority")
-        partner = await _load(uow, store.PARTNERS, body.partner_id, "partner")
-        partnership.check_new_partnership(partner["status"], body.starts_on, body.ends_on)
-        themes = sorted(set(body.themes))
-        doc: Document = {
-            "_id": partnership_id or _new_id("pship"),
-            "authority_id": body.authority_id,
-            "partner_id": body.partner_id,
-            "country": partner["country"],
-            "region": authority["region"],
-            "themes": themes,
-            "starts_on": store.iso(body.starts_on),
-            "ends_on": store.iso(body.ends_on),
-            "status": "active",
-            "established_at": store.now(),
-            "established_by": principal.sub,
-        }
-        await uow.db[store.PARTNERSHIPS].insert_one(doc, session=uow.session)
-        uow.emit(
-            PartnershipEstablished(
-                partnership_id=doc["_id"],
-                authority_id=body.authority_id,
-                partner_id=body.partner_id,
-                country=partner["country"],
-                themes=themes,
-                starts_on=body.starts_on,
-                ends_on=body.ends_on,
-                region=authority["region"],
-            ),
+    authority = await uow.get(store.AUTHORITIES, body.authority_id, "authority")
+    partner = await uow.get(store.PARTNERS, body.partner_id, "partner")
+    partnership.check_new_partnership(partner["status"], body.starts_on, body.ends_on)
+    themes = sorted(set(body.themes))
+    doc: Document = {
+        "_id": partnership_id or _new_id("pship"),
+        "authority_id": body.authority_id,
+        "partner_id": body.partner_id,
+        "country": partner["country"],
+        "region": authority["region"],
+        "themes": themes,
+        "starts_on": store.iso(body.starts_on),
+        "ends_on": store.iso(body.ends_on),
+        "status": "active",
+        "established_at": store.now(),
+        "established_by": principal.sub,
+    }
+    await uow[store.PARTNERSHIPS].insert_one(doc)
+    uow.emit(
+        PartnershipEstablished(
+            partnership_id=doc["_id"],
+            authority_id=body.authority_id,
+            partner_id=body.partner_id,
+            country=partner["country"],
+            themes=themes,
+            starts_on=body.starts_on,
+            ends_on=body.ends_on,
             region=authority["region"],
-        )
-        return partnership_view(doc, partner["status"])
-
-    return await runtime.transactions.run(work)
+        ),
+        region=authority["region"],
+    )
+    return partnership_view(doc, partner["status"])
 
 
 def _can_read_partnership(principal: Principal, doc: Document) -> bool:
@@ -828,36 +809,31 @@ async def list_partnerships(
     return paged((partnership_view(d, statuses.get(d["partner_id"])) for d in docs), total, page)
 
 
+@transactional
 async def end_partnership(
-    runtime: Runtime[PartnersSettings], principal: Principal, partnership_id: str, reason: str
+    uow: UnitOfWork[PartnersSettings], principal: Principal, partnership_id: str, reason: str
 ) -> Document:
     """End a partnership, with a reason."""
     principal.require_role("authority")
-
-    async def work(uow: UnitOfWork) -> Document:
-        doc = await _load(uow, store.PARTNERSHIPS, partnership_id, "partnership")
-        check_acts_for_authority(principal, doc["authority_id"])
-        partnership.check_end(doc["status"], reason)
-        doc.update(
-            {"status": "ended", "ended_at": store.now(), "end_reason": reason.strip(), "ended_by": principal.sub}
-        )
-        await uow.db[store.PARTNERSHIPS].update_one(
-            {"_id": partnership_id},
-            {"$set": {k: doc[k] for k in ("status", "ended_at", "end_reason", "ended_by")}},
-            session=uow.session,
-        )
-        uow.emit(PartnershipEnded(partnership_id=partnership_id, reason=reason.strip()), region=doc["region"])
-        partner = await uow.db[store.PARTNERS].find_one({"_id": doc["partner_id"]}, {"status": 1}, session=uow.session)
-        return partnership_view(doc, partner["status"] if partner else None)
-
-    return await runtime.transactions.run(work)
+    doc = await uow.get(store.PARTNERSHIPS, partnership_id, "partnership")
+    check_acts_for_authority(principal, doc["authority_id"])
+    partnership.check_end(doc["status"], reason)
+    doc.update({"status": "ended", "ended_at": store.now(), "end_reason": reason.strip(), "ended_by": principal.sub})
+    await uow[store.PARTNERSHIPS].update_one(
+        {"_id": partnership_id},
+        {"$set": {k: doc[k] for k in ("status", "ended_at", "end_reason", "ended_by")}},
+    )
+    uow.emit(PartnershipEnded(partnership_id=partnership_id, reason=reason.strip()), region=doc["region"])
+    partner = await uow[store.PARTNERS].find_one({"_id": doc["partner_id"]}, {"status": 1})
+    return partnership_view(doc, partner["status"] if partner else None)
 
 
 # --- sending organisations -------------------------------------------------------------------
 
 
+@transactional
 async def register_sending_organisation(
-    runtime: Runtime[PartnersSettings],
+    uow: UnitOfWork[PartnersSettings],
     principal: Principal,
     body: SendingOrganisationIn,
     *,
@@ -866,44 +842,41 @@ async def register_sending_organisation(
     """Add an approved sending organisation to the network's directory (staff)."""
     principal.require_role()
     sending_organisation.check_approval(
-        body.approved_from, body.approved_until, runtime.settings.sending_approval_max_years
+        body.approved_from, body.approved_until, uow.settings.sending_approval_max_years
     )
     key = directory.normalise(body.name)
-
-    async def work(uow: UnitOfWork) -> Document:
-        coll = uow.db[store.SENDING_ORGANISATIONS]
-        existing = await coll.find_one({"key": key}, {"_id": 1, "name": 1}, session=uow.session)
-        if existing is not None:
-            raise AlreadyExists(
-                "a sending organisation with this name is already registered",
-                details=_existing(existing["_id"], principal.is_staff),
-            )
-        doc: Document = {
-            "_id": organisation_id or _new_id("org"),
-            "key": key,
-            "name": body.name,
-            "approval_number": body.approval_number,
-            "approved_from": store.iso(body.approved_from),
-            "approved_until": store.iso(body.approved_until),
-            "registered_at": store.now(),
-        }
-        await _insert_new(uow, coll, doc, "sending organisation")
-        uow.emit(
-            SendingOrganisationRegistered(
-                organisation_id=doc["_id"],
-                name=body.name,
-                approval_number=body.approval_number,
-                approved_from=body.approved_from,
-                approved_until=body.approved_until,
-            )
+    coll = uow[store.SENDING_ORGANISATIONS]
+    existing = await coll.find_one({"key": key}, {"_id": 1, "name": 1})
+    if existing is not None:
+        raise AlreadyExists(
+            "a sending organisation with this name is already registered",
+            details=_existing(existing["_id"], principal.is_staff),
         )
-        return sending_organisation_view(doc, _today())
+    doc: Document = {
+        "_id": organisation_id or _new_id("org"),
+        "key": key,
+        "name": body.name,
+        "approval_number": body.approval_number,
+        "approved_from": store.iso(body.approved_from),
+        "approved_until": store.iso(body.approved_until),
+        "registered_at": store.now(),
+    }
+    await _insert_new(coll, doc, "sending organisation")
+    uow.emit(
+        SendingOrganisationRegistered(
+            organisation_id=doc["_id"],
+            name=body.name,
+            approval_number=body.approval_number,
+            approved_from=body.approved_from,
+            approved_until=body.approved_until,
+        )
+    )
+    return sending_organisation_view(doc, _today())
 
-    return await runtime.transactions.run(work)
 
-
+@transactional
 async def change_sending_approval(
-    runtime: Runtime[PartnersSettings],
+    uow: UnitOfWork[PartnersSettings],
     principal: Principal,
     organisation_id: str,
     *,
@@ -913,30 +886,24 @@ async def change_sending_approval(
 ) -> Document:
     """Record a renewed, changed or withdrawn (all null) approval (staff)."""
     principal.require_role()
-    sending_organisation.check_approval(approved_from, approved_until, runtime.settings.sending_approval_max_years)
-
-    async def work(uow: UnitOfWork) -> Document:
-        doc = await _load(uow, store.SENDING_ORGANISATIONS, organisation_id, "sending organisation")
-        change = {
-            "approval_number": approval_number,
-            "approved_from": store.iso(approved_from),
-            "approved_until": store.iso(approved_until),
-        }
-        doc.update(change)
-        await uow.db[store.SENDING_ORGANISATIONS].update_one(
-            {"_id": organisation_id}, {"$set": change}, session=uow.session
+    sending_organisation.check_approval(approved_from, approved_until, uow.settings.sending_approval_max_years)
+    doc = await uow.get(store.SENDING_ORGANISATIONS, organisation_id, "sending organisation")
+    change = {
+        "approval_number": approval_number,
+        "approved_from": store.iso(approved_from),
+        "approved_until": store.iso(approved_until),
+    }
+    doc.update(change)
+    await uow[store.SENDING_ORGANISATIONS].update_one({"_id": organisation_id}, {"$set": change})
+    uow.emit(
+        SendingOrganisationApprovalChanged(
+            organisation_id=organisation_id,
+            approval_number=approval_number,
+            approved_from=approved_from,
+            approved_until=approved_until,
         )
-        uow.emit(
-            SendingOrganisationApprovalChanged(
-                organisation_id=organisation_id,
-                approval_number=approval_number,
-                approved_from=approved_from,
-                approved_until=approved_until,
-            )
-        )
-        return sending_organisation_view(doc, _today())
-
-    return await runtime.transactions.run(work)
+    )
+    return sending_organisation_view(doc, _today())
 
 
 async def get_sending_organisation(
