@@ -245,6 +245,11 @@ class Collections:
         self._db = db
         self._session = session
 
+    @property
+    def database_name(self) -> str:
+        """The name of the database (to tell services apart, e.g. whom a commit wakes)."""
+        return self._db.name
+
     def __getitem__(self, name: str) -> Collection:
         """The collection ``name``, bound to this session."""
         return Collection(self._db[name], self._session)

@@ -859,8 +859,8 @@ class DeliveryWorker:
         webhook_results: dict[str, tuple[bool, str, datetime | None]] = {}
         ours: set[str] | None = None
         if check:
-            cursor = uow.db[store.NOTIFICATIONS].find(
-                {"_id": {"$in": [a.doc["_id"] for a in attempts]}, "claim": token}, {"_id": 1}, session=uow.session
+            cursor = uow[store.NOTIFICATIONS].find(
+                {"_id": {"$in": [a.doc["_id"] for a in attempts]}, "claim": token}, {"_id": 1}
             )
             ours = {found["_id"] async for found in cursor}
         for attempt in attempts:
@@ -947,7 +947,7 @@ class DeliveryWorker:
                 update["$unset"] = unset
             updates.append(UpdateOne(claimed, update))
         if updates:
-            result = await uow.db[store.NOTIFICATIONS].bulk_write(updates, ordered=False, session=uow.session)
+            result = await uow[store.NOTIFICATIONS].bulk_write(updates, ordered=False)
             if ours is None and result.matched_count != len(updates):
                 raise _NotAllOurs
         for doc, outcome in failovers:
@@ -957,7 +957,7 @@ class DeliveryWorker:
             if not succeeded and backoff is not None:
                 # The endpoint is failing: its other queued events wait for the same retry instead of each
                 # costing a deadline in the next passes (and filling them).
-                await uow.db[store.NOTIFICATIONS].update_many(
+                await uow[store.NOTIFICATIONS].update_many(
                     {
                         "recipient.id": subscription_id,
                         "status": PENDING,
@@ -965,7 +965,6 @@ class DeliveryWorker:
                         "next_attempt_at": {"$lt": backoff},
                     },
                     {"$set": {"next_attempt_at": backoff}},
-                    session=uow.session,
                 )
         return effects
 
@@ -1014,7 +1013,7 @@ class DeliveryWorker:
         context = doc.get("context") or {}
         event_id = f"failover:{doc['_id']}"
         key = "duty_officer:duty-officer"
-        await uow.db[store.NOTIFICATIONS].update_one(
+        await uow[store.NOTIFICATIONS].update_one(
             {"_id": notification_id(event_id, key, channel)},
             {
                 "$setOnInsert": {
@@ -1044,7 +1043,6 @@ class DeliveryWorker:
                 }
             },
             upsert=True,
-            session=uow.session,
         )
         wakeup.queued(uow, [channel])
 
@@ -1074,19 +1072,18 @@ class DeliveryWorker:
         self, uow: UnitOfWork, subscription_id: str, succeeded: bool, error: str, now: datetime
     ) -> None:
         """A webhook endpoint failing for ``webhook_disable_after_seconds`` is disabled and its owner told."""
-        subscriptions = uow.db[store.SUBSCRIPTIONS]
+        subscriptions = uow[store.SUBSCRIPTIONS]
         if succeeded:
             await subscriptions.update_one(
                 {"_id": subscription_id, "failing_since": {"$ne": None}},
                 {"$set": {"failing_since": None, "last_error": None}},
-                session=uow.session,
             )
             return
         await subscriptions.update_one(
-            {"_id": subscription_id, "failing_since": None}, {"$set": {"failing_since": now}}, session=uow.session
+            {"_id": subscription_id, "failing_since": None}, {"$set": {"failing_since": now}}
         )
-        await subscriptions.update_one({"_id": subscription_id}, {"$set": {"last_error": error}}, session=uow.session)
-        subscription = await subscriptions.find_one({"_id": subscription_id}, session=uow.session)
+        await subscriptions.update_one({"_id": subscription_id}, {"$set": {"last_error": error}})
+        subscription = await subscriptions.find_one({"_id": subscription_id})
         if subscription is None or subscription.get("status") != "active" or subscription.get("failing_since") is None:
             return
         failing_since: datetime = subscription["failing_since"]
@@ -1094,13 +1091,11 @@ class DeliveryWorker:
             failing_since = failing_since.replace(tzinfo=UTC)
         if (now - failing_since).total_seconds() < self.settings.webhook_disable_after_seconds:
             return
-        await subscriptions.update_one(
-            {"_id": subscription_id}, {"$set": {"status": "disabled", "disabled_at": now}}, session=uow.session
-        )
+        await subscriptions.update_one({"_id": subscription_id}, {"$set": {"status": "disabled", "disabled_at": now}})
         owner = subscription.get("contact_email") or self.settings.ops_email
         event_id = f"webhook-disabled:{subscription_id}"
         key = f"subscription_owner:{subscription_id}"
-        await uow.db[store.NOTIFICATIONS].update_one(
+        await uow[store.NOTIFICATIONS].update_one(
             {"_id": notification_id(event_id, key, "email")},
             {
                 "$setOnInsert": {
@@ -1135,7 +1130,6 @@ class DeliveryWorker:
                 }
             },
             upsert=True,
-            session=uow.session,
         )
         wakeup.queued(uow, ["email"])
         log.warning("webhook_subscription_disabled", subscription_id=subscription_id, failing_since=str(failing_since))

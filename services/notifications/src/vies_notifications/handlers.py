@@ -28,7 +28,7 @@ async def on_event(ctx: HandlerContext[NotificationsSettings], event: Event) -> 
 
 async def on_contact_updated(ctx: HandlerContext, event: ContactUpdated) -> None:
     """Contact data from the compacted contacts topic (contract 1.5); none of a person erased since."""
-    if await erasure.is_erased_after(ctx.db, ctx.session, event.person_id, ctx.meta.time):
+    if await erasure.is_erased_after(ctx.uow, event.person_id, ctx.meta.time):
         return  # produced before the erasure, read after it: the erasure wins
     await projection.save_contact(ctx.uow, event.person_id, event.model_dump(mode="json"))
     wakeup.addresses_known(ctx.uow, [event.person_id])  # what waited for them goes once this commits
@@ -39,7 +39,7 @@ async def on_person_erased(ctx: HandlerContext[NotificationsSettings], event: Pe
 
     The erasure is remembered so that older facts read later (contacts, engagements) do not bring it back.
     """
-    await erasure.remember_erasure(ctx.db, ctx.session, event.person_id, ctx.meta.time)
+    await erasure.remember_erasure(ctx.uow, event.person_id, ctx.meta.time)
     await projection.erase_person(ctx.uow, event.person_id)
     await intake.take_in(ctx.uow, ctx.meta, event, ctx.settings.delays)
 

@@ -138,7 +138,7 @@ async def resolve(uow: UnitOfWork, role: str, facts: Document) -> list[Recipient
             return [Recipient("partner", partner["_id"], role, ("email",))] if partner and partner.get("email") else []
         case routing.AUTHORITIES_OF_PARTNER:
             active = {"partner_id": facts.get("partner_id"), "status": "active"}
-            cursor = uow.db[store.PARTNERSHIPS].find(active, {"authority_id": 1}, session=uow.session)
+            cursor = uow[store.PARTNERSHIPS].find(active, {"authority_id": 1})
             authorities = sorted({doc["authority_id"] async for doc in cursor if doc.get("authority_id")})
             return [Recipient("authority", a, routing.AUTHORITY, ("email",)) for a in authorities]
         case routing.VOLUNTEERS_IN_COUNTRY:
@@ -148,17 +148,17 @@ async def resolve(uow: UnitOfWork, role: str, facts: Document) -> list[Recipient
                 query = listed  # an alert for part of the country: only the missions the check asks
             elif facts.get("mission_ids"):
                 query = {"$or": [query, listed]}
-            cursor = uow.db[store.MISSIONS].find(query, {"volunteer_id": 1}, session=uow.session)
+            cursor = uow[store.MISSIONS].find(query, {"volunteer_id": 1})
             volunteers = sorted({doc["volunteer_id"] async for doc in cursor if doc.get("volunteer_id")})
             return [Recipient("person", v, routing.VOLUNTEER) for v in volunteers]
         case routing.VOLUNTEERS_OF_MISSIONS:
             ids = facts.get("mission_ids") or []
-            cursor = uow.db[store.MISSIONS].find({"_id": {"$in": ids}}, {"volunteer_id": 1}, session=uow.session)
+            cursor = uow[store.MISSIONS].find({"_id": {"$in": ids}}, {"volunteer_id": 1})
             asked = sorted({doc["volunteer_id"] async for doc in cursor if doc.get("volunteer_id")})
             return [Recipient("person", v, routing.VOLUNTEER) for v in asked]
         case routing.AUTHORITIES_CONCERNED:
             ids = facts.get("unaccounted_mission_ids") or []
-            cursor = uow.db[store.MISSIONS].find({"_id": {"$in": ids}}, {"authority_id": 1}, session=uow.session)
+            cursor = uow[store.MISSIONS].find({"_id": {"$in": ids}}, {"authority_id": 1})
             authorities = sorted({doc["authority_id"] async for doc in cursor if doc.get("authority_id")})
             return [Recipient("authority", a, routing.AUTHORITY, ("email",)) for a in authorities]
     raise ValueError(f"unknown recipient role {role!r}")
@@ -220,7 +220,7 @@ async def enqueue(uow: UnitOfWork, documents: list[Document]) -> int:
     """
     if not documents:
         return 0
-    await uow.db[store.NOTIFICATIONS].insert_many(documents, ordered=False, session=uow.session)
+    await uow[store.NOTIFICATIONS].insert_many(documents, ordered=False)
     wakeup.queued(uow, {document["channel"] for document in documents})  # sent as soon as this commits
     return len(documents)
 
@@ -234,7 +234,7 @@ async def _opt_outs(uow: UnitOfWork, recipients: list[Recipient]) -> dict[str, s
     ids = list({r.id for r in recipients if r.kind in _WITH_PREFERENCES})
     if not ids:
         return {}
-    cursor = uow.db[store.PREFERENCES].find({"_id": {"$in": ids}}, {"opt_out_categories": 1}, session=uow.session)
+    cursor = uow[store.PREFERENCES].find({"_id": {"$in": ids}}, {"opt_out_categories": 1})
     return {doc["_id"]: set(doc.get("opt_out_categories") or []) async for doc in cursor}
 
 
@@ -282,7 +282,7 @@ async def _webhook_documents(
     cache = projection.batch_cache(uow)
     active: list[Document] | None = cache.get((store.SUBSCRIPTIONS, "active"))
     if active is None:  # once per transaction: a batch of events shares one read of the subscriptions
-        cursor = uow.db[store.SUBSCRIPTIONS].find({"status": "active"}, session=uow.session)
+        cursor = uow[store.SUBSCRIPTIONS].find({"status": "active"})
         active = cache[(store.SUBSCRIPTIONS, "active")] = [doc async for doc in cursor]
     documents: list[Document] = []
     payload: str | None = None
@@ -327,19 +327,17 @@ async def _record_for_digest(uow: UnitOfWork, meta: EventMeta, facts: Document) 
     regions: set[str] = {facts["region"]} if facts.get("region") else set()
     if meta.type == "missions.SafetyCheckClosed":
         # A safety check spans a country; each region with a mission in it hears about it.
-        cursor = uow.db[store.MISSIONS].find(
+        cursor = uow[store.MISSIONS].find(
             {"country": facts.get("country"), "status": {"$in": ["planned", "started"]}},
             {"authority_id": 1},
-            session=uow.session,
         )
         for authority_id in {doc.get("authority_id") async for doc in cursor}:
             region = await projection.region_of_authority(uow, authority_id)
             if region:
                 regions.add(region)
     for region in regions:
-        await uow.db[store.DIGEST_ENTRIES].insert_one(
+        await uow[store.DIGEST_ENTRIES].insert_one(
             {"_id": f"{meta.id}:{region}", "region": region, "kind": kind[0], "line": line, "at": meta.time},
-            session=uow.session,
         )
 
 
@@ -358,7 +356,7 @@ async def take_in(
     data: Document = event.model_dump(mode="json")
     if meta.type != PersonErased.TYPE:
         # Produced before an erasure that was taken in first: nothing of the person is kept or sent.
-        erased = await erasure.erased_among(uow.db, uow.session, erasure.person_ids_in(data), meta.time)
+        erased = await erasure.erased_among(uow, erasure.person_ids_in(data), meta.time)
         data = erasure.without_persons(data, erased)
     await projection.apply(uow, meta, event, data)
     facts = await gather_facts(uow, meta, event, data)

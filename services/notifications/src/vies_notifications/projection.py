@@ -42,7 +42,7 @@ def batch_cache(uow: UnitOfWork) -> dict[tuple[str, str], Any]:
 
 
 async def _upsert(uow: UnitOfWork, collection: str, key: str, values: Document) -> None:
-    result = await uow.db[collection].update_one({"_id": key}, {"$set": values}, upsert=True, session=uow.session)
+    result = await uow[collection].update_one({"_id": key}, {"$set": values}, upsert=True)
     cache = batch_cache(uow)
     cached = cache.get((collection, key))
     if cached is not None:
@@ -61,7 +61,7 @@ async def find(uow: UnitOfWork, collection: str, key: str | None) -> Document | 
     if (collection, key) in cache:
         cached: Document | None = cache[(collection, key)]
         return cached
-    doc: Document | None = await uow.db[collection].find_one({"_id": key}, session=uow.session)
+    doc: Document | None = await uow[collection].find_one({"_id": key})
     cache[(collection, key)] = doc
     return doc
 
@@ -181,8 +181,8 @@ async def apply(uow: UnitOfWork, meta: EventMeta, event: Event, data: Document |
             if data.get("missed_in_a_row") is not None:
                 await _upsert(uow, store.MISSIONS, data["mission_id"], {"missed_in_a_row": data["missed_in_a_row"]})
             else:
-                await uow.db[store.MISSIONS].update_one(
-                    {"_id": data["mission_id"]}, {"$inc": {"missed_in_a_row": 1}}, upsert=True, session=uow.session
+                await uow[store.MISSIONS].update_one(
+                    {"_id": data["mission_id"]}, {"$inc": {"missed_in_a_row": 1}}, upsert=True
                 )
                 batch_cache(uow).pop((store.MISSIONS, data["mission_id"]), None)
         case "missions.IncidentReported":
@@ -217,10 +217,9 @@ async def apply(uow: UnitOfWork, meta: EventMeta, event: Event, data: Document |
 async def erase_authority_contact(uow: UnitOfWork, authority_id: str) -> None:
     """The authority's address was an erased person's: forget it, and what was still to go there."""
     await _upsert(uow, store.AUTHORITIES, authority_id, {"email": None, "contact_erased": True})
-    await uow.db[store.NOTIFICATIONS].update_many(
+    await uow[store.NOTIFICATIONS].update_many(
         {"recipient.key": f"authority:{authority_id}", "channel": "email", "status": {"$in": [PENDING, SENDING]}},
         {"$set": {"status": CANCELLED, "last_error": "recipient erased", "claim": None}},
-        session=uow.session,
     )
 
 
@@ -246,23 +245,20 @@ async def erase_person(uow: UnitOfWork, person_id: str) -> None:
     The projection forgets the person's id (applications, missions), so nothing is routed to them any
     more; messages to others and webhook bodies keep their facts with the person's id nulled.
     """
-    await uow.db[store.CONTACTS].delete_one({"_id": person_id}, session=uow.session)
-    await uow.db[store.PREFERENCES].delete_one({"_id": person_id}, session=uow.session)
+    await uow[store.CONTACTS].delete_one({"_id": person_id})
+    await uow[store.PREFERENCES].delete_one({"_id": person_id})
     for collection, name in ((store.APPLICATIONS, "candidate_id"), (store.MISSIONS, "volunteer_id")):
-        await uow.db[collection].update_many({name: person_id}, {"$set": {name: None}}, session=uow.session)
+        await uow[collection].update_many({name: person_id}, {"$set": {name: None}})
     batch_cache(uow).clear()
     for name in PERSON_ID_FIELDS:
-        await uow.db[store.NOTIFICATIONS].update_many(
-            {f"context.{name}": person_id}, {"$set": {f"context.{name}": None}}, session=uow.session
-        )
+        await uow[store.NOTIFICATIONS].update_many({f"context.{name}": person_id}, {"$set": {f"context.{name}": None}})
     await _scrub_webhook_bodies(uow, person_id)
-    await uow.db[store.NOTIFICATIONS].update_many(
+    await uow[store.NOTIFICATIONS].update_many(
         {"recipient.id": person_id, "status": {"$in": [PENDING, SENDING]}},
         {"$set": {"status": CANCELLED, "last_error": "recipient erased", "claim": None}},
-        session=uow.session,
     )
     # The recipient key holds the person id too: replace it by one unique to each log entry.
-    cursor = uow.db[store.NOTIFICATIONS].find({"recipient.id": person_id}, {"_id": 1}, session=uow.session)
+    cursor = uow[store.NOTIFICATIONS].find({"recipient.id": person_id}, {"_id": 1})
     updates = [
         UpdateOne(
             {"_id": doc["_id"]},
@@ -280,7 +276,7 @@ async def erase_person(uow: UnitOfWork, person_id: str) -> None:
         async for doc in cursor
     ]
     if updates:
-        await uow.db[store.NOTIFICATIONS].bulk_write(updates, ordered=False, session=uow.session)
+        await uow[store.NOTIFICATIONS].bulk_write(updates, ordered=False)
 
 
 async def _scrub_webhook_bodies(uow: UnitOfWork, person_id: str) -> None:
@@ -290,12 +286,10 @@ async def _scrub_webhook_bodies(uow: UnitOfWork, person_id: str) -> None:
         "event_type": {"$ne": PersonErased.TYPE},
         "payload": {"$regex": re.escape(json.dumps(person_id))},
     }
-    async for doc in uow.db[store.NOTIFICATIONS].find(query, {"payload": 1}, session=uow.session):
+    async for doc in uow[store.NOTIFICATIONS].find(query, {"payload": 1}):
         body = json.loads(doc["payload"])
         body["data"] = without_persons(body.get("data") or {}, {person_id})
         if body.get("subject") == person_id:
             body["subject"] = None
         payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
-        await uow.db[store.NOTIFICATIONS].update_one(
-            {"_id": doc["_id"]}, {"$set": {"payload": payload}}, session=uow.session
-        )
+        await uow[store.NOTIFICATIONS].update_one({"_id": doc["_id"]}, {"$set": {"payload": payload}})

@@ -15,7 +15,7 @@ from vies_shared.events.envelope import EventMeta
 from vies_shared.logging import get_logger
 from vies_shared.reference import branches, regions
 from vies_shared.service import Runtime
-from vies_shared.storage import UnitOfWork
+from vies_shared.storage import UnitOfWork, transactional
 
 Document = dict[str, Any]
 log = get_logger(component="digest")
@@ -52,17 +52,11 @@ async def _sections(runtime: Runtime, region: str, start: datetime, end: datetim
     return sections
 
 
-async def _queue_once(runtime: Runtime, key: str, document: Document | None, now: datetime) -> int:
+@transactional
+async def _queue_once(uow: UnitOfWork, key: str, document: Document | None, now: datetime) -> int:
     """Insert the once-only marker and the digest notification (None: nothing to say) in one transaction."""
-
-    async def work(uow: UnitOfWork) -> int:
-        await uow.db[store.DIGESTS].insert_one(
-            {"_id": key, "created_at": now, "skipped": document is None}, session=uow.session
-        )
-        return 0 if document is None else await intake.enqueue(uow, [document])
-
-    result: int = await runtime.transactions.run(work)
-    return result
+    await uow[store.DIGESTS].insert_one({"_id": key, "created_at": now, "skipped": document is None})
+    return 0 if document is None else await intake.enqueue(uow, [document])
 
 
 async def send_daily_digests(runtime: Runtime[NotificationsSettings], now: datetime | None = None) -> int:

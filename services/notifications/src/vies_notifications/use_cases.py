@@ -13,7 +13,7 @@ from vies_notifications.settings import NotificationsSettings
 from vies_shared.errors import Forbidden, InvalidInput, NotFound
 from vies_shared.messaging.consumer import handler_table
 from vies_shared.service import Runtime
-from vies_shared.storage import UnitOfWork
+from vies_shared.storage import UnitOfWork, transactional
 from vies_shared.web import Page, Principal, paged
 
 Document = dict[str, Any]
@@ -42,8 +42,9 @@ def _may_manage_preferences(principal: Principal, person_id: str) -> None:
     raise Forbidden("you may only manage your own preferences")
 
 
+@transactional
 async def set_preferences(
-    runtime: Runtime[NotificationsSettings],
+    uow: UnitOfWork[NotificationsSettings],
     principal: Principal,
     person_id: str,
     language: str,
@@ -52,13 +53,9 @@ async def set_preferences(
     """Save a person's language and opt-outs (safety and security messages are sent whatever the opt-outs)."""
     _may_manage_preferences(principal, person_id)
     now = datetime.now(UTC)
-
-    async def work(uow: UnitOfWork) -> Document:
-        doc = {"language": language, "opt_out_categories": sorted(set(opt_out_categories)), "updated_at": now}
-        await uow.db[store.PREFERENCES].update_one({"_id": person_id}, {"$set": doc}, upsert=True, session=uow.session)
-        return _preferences_view(person_id, doc, runtime.settings.default_language)
-
-    return await runtime.transactions.run(work)
+    doc = {"language": language, "opt_out_categories": sorted(set(opt_out_categories)), "updated_at": now}
+    await uow[store.PREFERENCES].update_one({"_id": person_id}, {"$set": doc}, upsert=True)
+    return _preferences_view(person_id, doc, uow.settings.default_language)
 
 
 async def get_preferences(runtime: Runtime[NotificationsSettings], principal: Principal, person_id: str) -> Document:
@@ -96,8 +93,9 @@ def _subscription_view(doc: Document, *, secret: str | None = None) -> Document:
     return view
 
 
+@transactional
 async def create_subscription(
-    runtime: Runtime[NotificationsSettings],
+    uow: UnitOfWork[NotificationsSettings],
     principal: Principal,
     *,
     url: str,
@@ -122,13 +120,13 @@ async def create_subscription(
         )
     secret = secret or webhooks.new_secret()
     webhooks.secret_bytes(secret)  # validates the form
-    await channels.check_destination(url, runtime.settings.webhook_allowed)
+    await channels.check_destination(url, uow.settings.webhook_allowed)
     now = datetime.now(UTC)
     doc: Document = {
         "_id": str(uuid.uuid4()),
         "url": url,
         "event_types": sorted(set(event_types)),
-        **_secret_box(runtime).seal(secret),
+        **sealing.box_from_settings(uow.settings).seal(secret),
         "status": "active",
         "owner": principal.sub,
         "owner_role": principal.role,
@@ -138,12 +136,8 @@ async def create_subscription(
         "last_error": None,
         "created_at": now,
     }
-
-    async def work(uow: UnitOfWork) -> Document:
-        await uow.db[store.SUBSCRIPTIONS].insert_one(doc, session=uow.session)
-        return _subscription_view(doc, secret=secret)
-
-    return await runtime.transactions.run(work)
+    await uow[store.SUBSCRIPTIONS].insert_one(doc)
+    return _subscription_view(doc, secret=secret)
 
 
 def _contact_email(principal: Principal, asked: str | None) -> str | None:
@@ -163,14 +157,6 @@ def _contact_email(principal: Principal, asked: str | None) -> str | None:
     return own
 
 
-def _secret_box(runtime: Runtime[NotificationsSettings]) -> sealing.SecretBox:
-    box = runtime.extras.get("secret_box")
-    if box is None:
-        box = runtime.extras["secret_box"] = sealing.box_from_settings(runtime.settings)
-    assert isinstance(box, sealing.SecretBox)
-    return box
-
-
 def _subscription_scope(principal: Principal) -> Document:
     principal.require_role("branch")
     return {} if principal.is_staff else {"owner": principal.sub}
@@ -185,22 +171,19 @@ async def list_subscriptions(runtime: Runtime[NotificationsSettings], principal:
     return paged([_subscription_view(doc) async for doc in cursor], total, page)
 
 
+@transactional
 async def delete_subscription(
-    runtime: Runtime[NotificationsSettings], principal: Principal, subscription_id: str
+    uow: UnitOfWork[NotificationsSettings], principal: Principal, subscription_id: str
 ) -> Document:
     """Remove a subscription (its owner or staff); pending deliveries to it then fail as deleted."""
     scope = _subscription_scope(principal)
-
-    async def work(uow: UnitOfWork) -> Document:
-        doc = await uow.db[store.SUBSCRIPTIONS].find_one({"_id": subscription_id}, session=uow.session)
-        if doc is None:
-            raise NotFound(f"subscription {subscription_id} not found")
-        if scope and doc.get("owner") != principal.sub:
-            raise Forbidden("this subscription belongs to someone else")
-        await uow.db[store.SUBSCRIPTIONS].delete_one({"_id": subscription_id}, session=uow.session)
-        return {**_subscription_view(doc), "status": "deleted"}
-
-    return await runtime.transactions.run(work)
+    doc = await uow[store.SUBSCRIPTIONS].find_one({"_id": subscription_id})
+    if doc is None:
+        raise NotFound(f"subscription {subscription_id} not found")
+    if scope and doc.get("owner") != principal.sub:
+        raise Forbidden("this subscription belongs to someone else")
+    await uow[store.SUBSCRIPTIONS].delete_one({"_id": subscription_id})
+    return {**_subscription_view(doc), "status": "deleted"}
 
 
 # ---- delivery log --------------------------------------------------------------------------------

@@ -68,7 +68,7 @@ def stop_listening(database: str, listener: Listener) -> None:
 def _rung(uow: UnitOfWork) -> _Rung:
     rung = _PENDING.get(uow)
     if rung is None:
-        rung = _PENDING[uow] = _Rung(uow.db.name)
+        rung = _PENDING[uow] = _Rung(uow.database_name)
         uow.after_commit(rung.ring)
     return rung
 

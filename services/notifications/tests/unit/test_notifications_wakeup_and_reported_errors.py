@@ -35,7 +35,7 @@ class _Transaction:
         name = "vies_notifications_test"
 
     def __init__(self) -> None:
-        self.db = self._Db()
+        self.database_name = self._Db.name
         self.committed: list[Callable[[], None]] = []
 
     def after_commit(self, callback: Callable[[], None]) -> None:
