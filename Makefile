@@ -101,6 +101,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check shared services tests
 	$(BIN)/ruff format --check shared services tests
 	$(BIN)/mypy --strict shared/src $(foreach s,$(SERVICES),services/$(s)/src)
+	# Use cases and handlers reach collections only through their unit of work (a scan of the sources).
+	$(BIN)/python -m pytest -q -p no:cacheprovider shared/tests/unit/test_unit_of_work_discipline.py
 
 # Two workers, each with a stack of its own; a module runs on one worker, and the tests needing Keycloak
 # (identity, portal, security) all on one, first (see the test plugin). The suite mostly waits on
