@@ -419,16 +419,18 @@ class Transactions(Generic[S]):
         return result
 
     async def _commit(self, session: AsyncClientSession, started: float) -> None:
+        attempt = 0
         while True:
+            attempt += 1
             try:
                 await session.commit_transaction()
                 return
             except PyMongoError as exc:
-                if exc.has_error_label("UnknownTransactionCommitResult") and not _max_time_expired(exc):
-                    if self._in_time(started):
-                        continue  # commit again (PyMongo makes it idempotent); the body is not re-run
-                    raise
-                raise  # a TransientTransactionError runs the whole transaction again (``run``)
+                unknown = exc.has_error_label("UnknownTransactionCommitResult") and not _max_time_expired(exc)
+                if not unknown or attempt >= self.attempts or not self._in_time(started):
+                    raise  # a TransientTransactionError runs the whole transaction again (``run``)
+            # Commit again (PyMongo makes it idempotent, with a majority write concern); the body is not re-run.
+            await asyncio.sleep(_retry_delay(attempt))
 
     def _in_time(self, started: float) -> bool:
         return time.monotonic() - started < self.retry_seconds
