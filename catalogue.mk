@@ -1,7 +1,8 @@
 # Event catalogue and schema compatibility gate (issue 7). Included by the main
 # Makefile (`-include catalogue.mk`), which defines BIN (the virtualenv's bin
 # directory) and STAMP (the target that installs the virtualenv with
-# vies-shared, the services, jsonschema and check-jsonschema).
+# vies-shared, vies-dev (whose `vies catalogue` this runs), the services, jsonschema
+# and check-jsonschema).
 #
 #   make catalogue        write docs/events/ from the contract's pydantic models
 #   make catalogue-check  fail if docs/events/ is stale; validate asyncapi.json
@@ -21,7 +22,7 @@ CATALOGUE_BASELINE := $(CATALOGUE_DIR)/baseline
 ASYNCAPI_TOOL := tools/asyncapi-validate
 # npm ci writes this file last: it stands for an installed, locked node_modules.
 ASYNCAPI_STAMP := $(ASYNCAPI_TOOL)/node_modules/.package-lock.json
-CATALOGUE_PY := $(BIN)/python -m vies_shared.catalogue
+CATALOGUE := $(BIN)/vies catalogue
 
 .PHONY: catalogue catalogue-check compat compat-baseline
 
@@ -31,23 +32,23 @@ $(ASYNCAPI_STAMP): $(ASYNCAPI_TOOL)/package.json $(ASYNCAPI_TOOL)/package-lock.j
 	@touch $@
 
 catalogue: $(STAMP)
-	$(CATALOGUE_PY) generate --out $(CATALOGUE_DIR)
+	$(CATALOGUE) generate --out $(CATALOGUE_DIR)
 
 catalogue-check: $(STAMP) $(ASYNCAPI_STAMP)
-	$(CATALOGUE_PY) check --out $(CATALOGUE_DIR)
+	$(CATALOGUE) check --out $(CATALOGUE_DIR)
 	cd $(ASYNCAPI_TOOL) && node validate.mjs ../../$(CATALOGUE_DIR)/asyncapi.json
-	$(CATALOGUE_PY) validate --out $(CATALOGUE_DIR)
-	$(CATALOGUE_PY) guide --guide docs/SUBSCRIBERS.md --example docs/examples/subscriber.py
+	$(CATALOGUE) validate --out $(CATALOGUE_DIR)
+	$(CATALOGUE) guide --guide docs/SUBSCRIBERS.md --example docs/examples/subscriber.py
 
 compat: $(STAMP)
 ifdef COMPAT_REF
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	  git archive $(COMPAT_REF) $(CATALOGUE_DIR)/schemas | tar -x -C "$$tmp"; \
-	  echo "$(CATALOGUE_PY) compat --baseline <$(COMPAT_REF)>:$(CATALOGUE_DIR)/schemas"; \
-	  $(CATALOGUE_PY) compat --baseline "$$tmp/$(CATALOGUE_DIR)/schemas"
+	  echo "$(CATALOGUE) compat --baseline <$(COMPAT_REF)>:$(CATALOGUE_DIR)/schemas"; \
+	  $(CATALOGUE) compat --baseline "$$tmp/$(CATALOGUE_DIR)/schemas"
 else
-	$(CATALOGUE_PY) compat --baseline $(CATALOGUE_BASELINE)
+	$(CATALOGUE) compat --baseline $(CATALOGUE_BASELINE)
 endif
 
 compat-baseline: $(STAMP)
-	$(CATALOGUE_PY) baseline --baseline $(CATALOGUE_BASELINE)
+	$(CATALOGUE) baseline --baseline $(CATALOGUE_BASELINE)

@@ -46,14 +46,14 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer
 
-from vies_shared.devstack import find_repo_root
+from vies_dev.devstack import find_repo_root
+from vies_dev.service_process import ServiceProcess, stop_all, wait_all_ready
+from vies_dev.testing import free_port
+from vies_dev.testing.helpers import create_contract_topics, delete_contract_topics
 from vies_shared.events.envelope import headers_to_dict
 from vies_shared.events.topics import contacts_topic, events_topic
-from vies_shared.service_process import ServiceProcess, stop_all, wait_all_ready
 from vies_shared.settings import ServiceSettings
 from vies_shared.storage import create_mongo_client
-from vies_shared.testing import free_port
-from vies_shared.testing.helpers import create_contract_topics, delete_contract_topics
 from vies_shared.web import issue_token
 
 SERVICES = ("partners", "recruitment", "missions", "notifications")

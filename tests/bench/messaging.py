@@ -25,7 +25,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from vies_shared.devstack import LocalStack, StackConfig, find_repo_root
+from vies_dev.devstack import LocalStack, StackConfig, find_repo_root
 from vies_shared.events.partners import PartnerSuspended
 from vies_shared.events.topics import all_topics, events_topic
 from vies_shared.messaging.broker import create_broker

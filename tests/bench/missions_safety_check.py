@@ -26,13 +26,13 @@ from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from vies_dev.testing.helpers import running
 from vies_missions.app import create
 from vies_missions.domain.mission import Mission
 from vies_missions.settings import MissionsSettings
 from vies_shared.events.topics import all_topics
 from vies_shared.reference import centre_for_country
 from vies_shared.storage import create_mongo_client
-from vies_shared.testing.helpers import running
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -31,6 +31,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
+from vies_dev.testing.helpers import create_contract_topics, delete_contract_topics, free_port, running
 from vies_notifications.app import create
 from vies_notifications.settings import NotificationsSettings
 from vies_shared.events.envelope import encode
@@ -38,7 +39,6 @@ from vies_shared.events.missions import MissionPlanned
 from vies_shared.events.topics import events_topic
 from vies_shared.reference import centres
 from vies_shared.storage import create_mongo_client
-from vies_shared.testing.helpers import create_contract_topics, delete_contract_topics, free_port, running
 
 
 def run_sink(port: int) -> None:

@@ -23,11 +23,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from vies_dev.testing.helpers import running
 from vies_partners.app import create
 from vies_partners.domain.directory import THEMES, partner_key
 from vies_partners.settings import PartnersSettings
 from vies_shared.storage import create_mongo_client
-from vies_shared.testing.helpers import running
 
 COUNTRIES = [
     "SN",

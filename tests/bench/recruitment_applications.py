@@ -21,10 +21,10 @@ import time
 import uuid
 from typing import Any
 
+from vies_dev.testing.helpers import running
 from vies_recruitment.app import create
 from vies_recruitment.settings import RecruitmentSettings
 from vies_shared.storage import create_mongo_client
-from vies_shared.testing.helpers import running
 
 
 def percentile(values: list[float], q: float) -> float:

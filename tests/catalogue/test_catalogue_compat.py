@@ -9,14 +9,22 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
+import typer
 from pydantic import BaseModel, Field
 
-from vies_shared.catalogue import compat
-from vies_shared.catalogue.__main__ import current_schemas, main
-from vies_shared.catalogue.schemas import event_schema
-from vies_shared.catalogue.sources import ServiceInfo, build_catalogue
+from vies_dev.catalogue import compat
+from vies_dev.catalogue.cli import catalogue_app, current_schemas
+from vies_dev.catalogue.schemas import event_schema
+from vies_dev.catalogue.sources import ServiceInfo, build_catalogue
 from vies_shared.events.base import Event, registered_models
 from vies_shared.events.topics import SERVICES
+
+
+def vies_catalogue(args: list[str]) -> int:
+    """Run ``vies catalogue <args>`` in this process (its output to this test's stdout); its exit status."""
+    status = typer.main.get_command(catalogue_app).main(args, prog_name="vies catalogue", standalone_mode=False)
+    return int(status or 0)
+
 
 ROOT = Path(__file__).resolve().parents[2]
 NO_SERVICES = [ServiceInfo(name=s, loaded=False) for s in SERVICES]
@@ -255,7 +263,7 @@ def _write(folder: Path, schemas: dict[str, dict[str, Any]]) -> Path:
 
 
 def test_compat_command_passes_on_the_committed_baseline(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["compat", "--baseline", str(ROOT / "docs/events/baseline")]) == 0
+    assert vies_catalogue(["compat", "--baseline", str(ROOT / "docs/events/baseline")]) == 0
     assert "no breaking change" in capsys.readouterr().out
 
 
@@ -266,7 +274,7 @@ def test_compat_command_fails_when_a_published_field_is_gone(
     released = copy.deepcopy(current_schemas())
     released[PLANNED]["properties"]["legacy_ref"] = {"type": "string"}
     released[PLANNED]["required"].append("legacy_ref")
-    assert main(["compat", "--baseline", str(_write(tmp_path / "baseline", released))]) == 1
+    assert vies_catalogue(["compat", "--baseline", str(_write(tmp_path / "baseline", released))]) == 1
     out = capsys.readouterr().out
     assert "BREAKING field_removed: missions.MissionPlanned.v1 legacy_ref" in out
 
@@ -276,13 +284,13 @@ def test_compat_command_passes_when_the_code_added_an_optional_field(
 ) -> None:
     released = copy.deepcopy(current_schemas())
     del released[PLANNED]["properties"]["origin_country"]
-    assert main(["compat", "--baseline", str(_write(tmp_path / "baseline", released))]) == 0
+    assert vies_catalogue(["compat", "--baseline", str(_write(tmp_path / "baseline", released))]) == 0
     assert "ok field_added: missions.MissionPlanned.v1 origin_country" in capsys.readouterr().out
 
 
 def test_compat_baseline_command_records_the_current_schemas(tmp_path: Path) -> None:
     folder = tmp_path / "baseline"
     _write(folder, {"missions.Gone.v1": {"type": "object"}})
-    assert main(["baseline", "--baseline", str(folder)]) == 0
+    assert vies_catalogue(["baseline", "--baseline", str(folder)]) == 0
     assert {p.name.removesuffix(".json") for p in folder.glob("*.json")} == set(current_schemas())
-    assert main(["compat", "--baseline", str(folder)]) == 0
+    assert vies_catalogue(["compat", "--baseline", str(folder)]) == 0

@@ -10,18 +10,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 from pydantic import ConfigDict, Field
 from pymongo import AsyncMongoClient
 
-from vies_shared.catalogue import generate
-from vies_shared.catalogue.__main__ import main
-from vies_shared.catalogue.asyncapi import build_asyncapi, channel_id
-from vies_shared.catalogue.schemas import event_schema, example_headers, example_payload
-from vies_shared.catalogue.sources import Catalogue, build_catalogue, load_catalogue, load_service, topic_of
+from vies_dev.catalogue import generate
+from vies_dev.catalogue.asyncapi import build_asyncapi, channel_id
+from vies_dev.catalogue.cli import catalogue_app
+from vies_dev.catalogue.schemas import event_schema, example_headers, example_payload
+from vies_dev.catalogue.sources import Catalogue, build_catalogue, load_catalogue, load_service, topic_of
 from vies_shared.events.base import Event, registered_models
 from vies_shared.events.envelope import decode
 from vies_shared.events.topics import SERVICES, all_topics
 from vies_shared.messaging.outbox import Outbox
+
+
+def vies_catalogue(args: list[str]) -> int:
+    """Run ``vies catalogue <args>`` in this process (its output to this test's stdout); its exit status."""
+    status = typer.main.get_command(catalogue_app).main(args, prog_name="vies catalogue", standalone_mode=False)
+    return int(status or 0)
+
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE_DIR = ROOT / "docs/events"
@@ -181,17 +189,17 @@ def test_commands_fail_on_a_stale_or_invalid_catalogue(
 ) -> None:
     out = tmp_path / "events"
     generate.write(catalogue, out)
-    assert main(["check", "--out", str(out)]) == 0
-    assert main(["validate", "--out", str(out)]) == 0
+    assert vies_catalogue(["check", "--out", str(out)]) == 0
+    assert vies_catalogue(["validate", "--out", str(out)]) == 0
     example = out / "examples" / "partners.PartnerApproved.v1.json"
     example.write_text(json.dumps({"partner_id": 7}))
-    assert main(["check", "--out", str(out)]) == 1
-    assert main(["validate", "--out", str(out)]) == 1
+    assert vies_catalogue(["check", "--out", str(out)]) == 1
+    assert vies_catalogue(["validate", "--out", str(out)]) == 1
     printed = capsys.readouterr().out
     assert "is stale: run `make catalogue`" in printed
     assert "partners.PartnerApproved.v1.json: $.partner_id: 7 is not of type 'string'" in printed
-    assert main(["generate", "--out", str(out)]) == 0
-    assert main(["check", "--out", str(out)]) == 0
+    assert vies_catalogue(["generate", "--out", str(out)]) == 0
+    assert vies_catalogue(["check", "--out", str(out)]) == 0
 
 
 class _Declared(Event):

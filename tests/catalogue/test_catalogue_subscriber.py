@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from vies_dev.testing.helpers import publish_event
 from vies_shared.events.envelope import new_event_id
 from vies_shared.events.missions import MissionEnded, MissionStarted
 from vies_shared.events.topics import events_topic
-from vies_shared.testing.helpers import publish_event
 
 pytestmark = pytest.mark.integration
 

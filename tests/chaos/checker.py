@@ -444,7 +444,7 @@ def record_from_kafka(
 
 async def read_topics(bootstrap: str, topics: Sequence[str]) -> list[Record]:
     """Every record of ``topics`` from the beginning, with a plain reader (no consumer group)."""
-    from vies_shared.testing import KafkaProbe
+    from vies_dev.testing import KafkaProbe
 
     raw = await KafkaProbe(bootstrap, list(topics)).read(idle=1.0)
     return [record_from_kafka(r.topic, r.partition, r.offset, r.key, r.value, r.headers) for r in raw]

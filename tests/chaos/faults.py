@@ -22,11 +22,11 @@ from typing import Any
 import httpx
 
 from chaos.checker import Delivery, Poison
+from vies_dev.service_process import ServiceProcess
+from vies_dev.testing import free_port, wait_until
+from vies_dev.testing.helpers import publish_raw
 from vies_shared.events.topics import SERVICES, events_topic
-from vies_shared.service_process import ServiceProcess
 from vies_shared.storage import create_mongo_client
-from vies_shared.testing import free_port, wait_until
-from vies_shared.testing.helpers import publish_raw
 
 
 class SmsProvider:

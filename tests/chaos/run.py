@@ -30,12 +30,12 @@ from typing import Any
 from chaos.checker import Observations, consumer_lags, evaluate, mailpit_deliveries, read_topics
 from chaos.faults import FaultInjector, SmsProvider, TricklingWebhook, schedule
 from chaos.workload import Unanswered, Workload
-from vies_shared.devstack import LocalStack, StackConfig, find_repo_root
+from vies_dev.devstack import LocalStack, StackConfig, find_repo_root
+from vies_dev.service_process import ServiceProcess, Supervisor, wait_all_ready
+from vies_dev.testing import free_port
 from vies_shared.events.topics import SERVICES, dlq_topic, events_topic
-from vies_shared.service_process import ServiceProcess, Supervisor, wait_all_ready
 from vies_shared.settings import ServiceSettings
 from vies_shared.storage import create_mongo_client
-from vies_shared.testing import free_port
 
 REGION = "FR-ARA"
 PROFILES: dict[str, dict[str, Any]] = {

@@ -20,6 +20,9 @@ from typing import Any
 
 import pytest
 
+from vies_dev.testing import publish_event, wait_until
+from vies_dev.testing.helpers import running
+from vies_dev.testing.notifications import HttpRecorder, Mailpit
 from vies_missions import scheduler
 from vies_missions.app import create as create_missions
 from vies_missions.domain.mission import mission_id_for
@@ -27,12 +30,9 @@ from vies_missions.settings import MissionsSettings
 from vies_notifications import local_time
 from vies_notifications.app import create as create_notifications
 from vies_notifications.settings import NotificationsSettings
-from vies_notifications.testing import HttpRecorder, Mailpit
 from vies_shared import safety_link
 from vies_shared.events.recruitment import ContactUpdated, VolunteerEngaged
 from vies_shared.events.topics import contacts_topic, events_topic
-from vies_shared.testing import publish_event, wait_until
-from vies_shared.testing.helpers import running
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 

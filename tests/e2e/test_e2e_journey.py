@@ -24,16 +24,16 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from vies_dev.service_process import ServiceProcess, stop_all, wait_all_ready
+from vies_dev.testing import KafkaProbe, free_port, wait_until
+from vies_dev.testing.helpers import running
 from vies_shared.events.topics import events_topic
 from vies_shared.regional.app import create as create_regional
 from vies_shared.regional.report import summarise
 from vies_shared.regional.settings import RegionalSettings
 from vies_shared.regional.store import JOURNAL
-from vies_shared.service_process import ServiceProcess, stop_all, wait_all_ready
 from vies_shared.settings import ServiceSettings
 from vies_shared.storage import create_mongo_client
-from vies_shared.testing import KafkaProbe, free_port, wait_until
-from vies_shared.testing.helpers import running
 from vies_shared.web import issue_token
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]

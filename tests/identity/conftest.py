@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest_asyncio
 
+from vies_dev.testing.helpers import ServiceHarness, running
 from vies_recruitment.app import create
 from vies_recruitment.settings import RecruitmentSettings
 from vies_shared.keycloak import KeycloakEndpoints
-from vies_shared.testing.helpers import ServiceHarness, running
 
 
 @pytest_asyncio.fixture

@@ -11,8 +11,8 @@ import httpx
 import jwt
 import pytest
 
+from vies_dev.testing.helpers import ServiceHarness, wait_until
 from vies_shared.keycloak import KeycloakEndpoints, KeycloakError, password_grant
-from vies_shared.testing.helpers import ServiceHarness, wait_until
 
 from .browser import REDIRECT_URI, Browser, form, parse_page
 

@@ -9,8 +9,8 @@ import httpx
 import jwt
 import pytest
 
+from vies_dev.testing.helpers import ServiceHarness
 from vies_shared.keycloak import DEMO_USERS, KeycloakEndpoints
-from vies_shared.testing.helpers import ServiceHarness
 
 from .browser import REDIRECT_URI, Browser
 

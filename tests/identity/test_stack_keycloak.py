@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from vies_shared.devstack.cli import stack_app
+from vies_dev.devstack.cli import stack_app
 from vies_shared.keycloak import KeycloakEndpoints
 
 pytestmark = pytest.mark.integration

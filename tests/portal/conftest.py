@@ -22,12 +22,12 @@ import pytest_asyncio
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from playwright.async_api import Browser, BrowserContext, async_playwright
 
-from vies_notifications.testing import HttpRecorder
+from vies_dev.service_process import ServiceProcess, stop_all, wait_all_ready
+from vies_dev.testing.helpers import free_port, wait_until
+from vies_dev.testing.notifications import HttpRecorder
 from vies_shared.events.topics import all_topics
 from vies_shared.keycloak import PORTAL_CLIENT, PORTAL_SECRET, KeycloakEndpoints
-from vies_shared.service_process import ServiceProcess, stop_all, wait_all_ready
 from vies_shared.storage import create_mongo_client
-from vies_shared.testing.helpers import free_port, wait_until
 
 SERVICES = ("recruitment", "partners", "missions", "notifications")
 ROOT = Path(__file__).resolve().parents[2]

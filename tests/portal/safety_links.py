@@ -7,7 +7,7 @@ default ``<portal>/s/<token>``. Tests find the link in what was really delivered
   newest mail to that address whose text contains ``contains`` (e.g. the alert id, which every
   security-alert and reminder mail names), read through Mailpit's API;
 - ``await link_from_sms(recorder, "+221770000001", contains="VIES ALERT")``: the newest SMS to that
-  number recorded by a ``vies_notifications.testing.HttpRecorder`` standing for the SMS provider
+  number recorded by a ``vies_dev.testing.notifications.HttpRecorder`` standing for the SMS provider
   (``VIES_SMS_PROVIDER_URL=<recorder.url>/sms``; the provider gets JSON ``{to, from, text, reference}``);
 - ``on_portal(link, portal_url)``: the same token on the portal under test, whatever host the
   notifications service was configured with; ``token_of(link)`` the token alone.
@@ -20,8 +20,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from vies_notifications.testing import HttpRecorder, Mailpit
-from vies_shared.testing.helpers import wait_until
+from vies_dev.testing.helpers import wait_until
+from vies_dev.testing.notifications import HttpRecorder, Mailpit
 
 SAFETY_LINK = re.compile(r"https?://[^\s\"'<>]+?/s/([A-Za-z0-9_-]{20,400})")
 

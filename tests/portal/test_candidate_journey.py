@@ -10,7 +10,7 @@ import httpx
 import pytest
 from playwright.async_api import BrowserContext, expect
 
-from vies_shared.testing.helpers import wait_until
+from vies_dev.testing.helpers import wait_until
 
 from .conftest import PortalStack
 from .journey import Journey, sign_in

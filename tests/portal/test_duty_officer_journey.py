@@ -12,11 +12,11 @@ import httpx
 import pytest
 from playwright.async_api import BrowserContext, expect
 
+from vies_dev.testing import publish_raw, wait_until
 from vies_shared.events.envelope import encode
 from vies_shared.events.partners import PartnerSuspended
 from vies_shared.events.topics import events_topic
 from vies_shared.storage import create_mongo_client
-from vies_shared.testing import publish_raw, wait_until
 
 from .conftest import PortalStack
 from .journey import Journey, sign_in

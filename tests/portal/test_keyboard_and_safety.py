@@ -11,9 +11,9 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import BrowserContext, Page, expect
 
-from vies_shared.service_process import ServiceProcess
+from vies_dev.service_process import ServiceProcess
+from vies_dev.testing.helpers import free_port, wait_until
 from vies_shared.storage import create_mongo_client
-from vies_shared.testing.helpers import free_port, wait_until
 
 from .conftest import PortalStack
 from .journey import Journey, session_id, sign_in

@@ -21,12 +21,12 @@ import httpx
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
+from vies_dev.testing import publish_event, wait_until
 from vies_missions.domain.mission import mission_id_for
 from vies_shared.events.recruitment import ContactUpdated, EmergencyContact, VolunteerEngaged
 from vies_shared.events.topics import contacts_topic, events_topic
 from vies_shared.keycloak import KeycloakEndpoints
 from vies_shared.storage import create_mongo_client
-from vies_shared.testing import publish_event, wait_until
 
 from .conftest import AXE, PortalStack
 from .journey import Journey, sign_in

@@ -18,11 +18,11 @@ import httpx
 import pytest
 from playwright.async_api import BrowserContext, expect
 
+from vies_dev.testing import publish_event, wait_until
 from vies_missions.domain.mission import mission_id_for
 from vies_shared.events.recruitment import ContactUpdated, VolunteerEngaged
 from vies_shared.events.topics import contacts_topic, events_topic
 from vies_shared.storage import create_mongo_client
-from vies_shared.testing import publish_event, wait_until
 
 from .conftest import PortalStack
 from .journey import Journey

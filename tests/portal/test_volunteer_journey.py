@@ -12,8 +12,8 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import BrowserContext, expect
 
+from vies_dev.testing.helpers import wait_until
 from vies_missions.domain.mission import mission_id_for
-from vies_shared.testing.helpers import wait_until
 
 from .conftest import PortalStack
 from .journey import Journey, sign_in

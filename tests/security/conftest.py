@@ -23,10 +23,10 @@ import pytest_asyncio
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from vies_dev.service_process import ServiceProcess, stop_all, wait_all_ready
+from vies_dev.testing.helpers import create_contract_topics, delete_contract_topics, free_port, wait_until
 from vies_shared.keycloak import KeycloakEndpoints
-from vies_shared.service_process import ServiceProcess, stop_all, wait_all_ready
 from vies_shared.storage import create_mongo_client
-from vies_shared.testing.helpers import create_contract_topics, delete_contract_topics, free_port, wait_until
 
 SERVICES = ("recruitment", "partners", "missions", "notifications")
 AUDIENCE = "vies-api"

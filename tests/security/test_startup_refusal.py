@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
+from vies_dev.testing.helpers import free_port
 from vies_shared.settings import DEV_JWT_SECRET
-from vies_shared.testing.helpers import free_port
 
 SERVICES = ["recruitment", "partners", "missions", "notifications"]
 

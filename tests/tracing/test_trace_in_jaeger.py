@@ -18,16 +18,16 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from vies_recruitment.testing import candidate, position, publish
+from vies_dev.service_process import ServiceProcess, stop_all, wait_all_ready
+from vies_dev.testing import free_port, wait_until
+from vies_dev.testing.recruitment import candidate, position, publish
 from vies_shared.events.partners import (
     AuthorityRegistered,
     PartnerApproved,
     PartnershipEstablished,
     SendingOrganisationRegistered,
 )
-from vies_shared.service_process import ServiceProcess, stop_all, wait_all_ready
 from vies_shared.settings import ServiceSettings
-from vies_shared.testing import free_port, wait_until
 from vies_shared.web import issue_token
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]

@@ -290,7 +290,7 @@ def stack_environment() -> Iterator[dict[str, str]]:
             "VIES_TEST_MONGODB_URI": "mongodb://127.0.0.1:27017/?directConnection=true",
         }
         return
-    from vies_shared.devstack import LocalStack, StackConfig
+    from vies_dev.devstack import LocalStack, StackConfig
 
     config = StackConfig(
         root=ROOT / f".stack-test-mutants-{os.getpid()}",

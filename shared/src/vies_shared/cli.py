@@ -1,16 +1,20 @@
-"""The ``vies`` command: local stack, development tokens, dead letters."""
+"""The ``vies`` command of the runtime kit: dead letters, the outbox, regional consumers.
+
+What a running platform's operators need; other installed packages add theirs (see ``COMMANDS_GROUP``).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Final
 
 import typer
 
 from vies_shared.settings import ServiceSettings
-from vies_shared.web import ROLES, issue_token
 
 app = typer.Typer(help="VIES platform tools.", no_args_is_help=True, add_completion=False)
 dlq_app = typer.Typer(help="Inspect and replay dead letters.", no_args_is_help=True)
@@ -18,82 +22,23 @@ app.add_typer(dlq_app, name="dlq")
 outbox_app = typer.Typer(help="Inspect a service's outbox.", no_args_is_help=True)
 app.add_typer(outbox_app, name="outbox")
 
+# Entry point group of the packages that add commands: ``register(app: typer.Typer) -> None``.
+COMMANDS_GROUP: Final = "vies.commands"
+
 
 def _register_sub_apps() -> None:
-    from vies_shared.devstack.cli import stack_app
     from vies_shared.regional.cli import regional_app
 
-    app.add_typer(stack_app, name="stack", help="Start, stop and check the local Kafka, MongoDB and SMTP stack.")
     app.add_typer(regional_app, name="regional", help="A regional branch's consumer: run it, print its report.")
-    try:  # the notifications service's own operations, where it is installed (vies notifications redrive)
-        from vies_notifications.redrive import notifications_app
-    except ImportError:
-        return
-    app.add_typer(notifications_app, name="notifications", help="Re-drive failed notifications.")
+    # Installed packages add their commands through this entry point group: a service its operations
+    # (vies notifications redrive), the development package (vies-dev) the local stack, vies run, dev tokens
+    # and the catalogue. The runtime kit never imports them, so its images stay free of development tools.
+    for entry in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+        register: Callable[[typer.Typer], None] = entry.load()
+        register(app)
 
 
 _register_sub_apps()
-
-
-@app.command()
-def token(
-    role: Annotated[str | None, typer.Option(help=f"one of {', '.join(ROLES)} (dev token)")] = None,
-    sub: Annotated[str, typer.Option(help="subject (user id) of a dev token")] = "dev-user",
-    authority_id: Annotated[str | None, typer.Option("--authority-id")] = None,
-    region: Annotated[str | None, typer.Option()] = None,
-    country: Annotated[str | None, typer.Option()] = None,
-    hours: Annotated[int, typer.Option(help="validity of a dev token")] = 12,
-    user: Annotated[
-        str | None,
-        typer.Option(help="a Keycloak user (e.g. amina.candidate): a real token from the local Keycloak"),
-    ] = None,
-    password: Annotated[str | None, typer.Option(help="the user's password (default: its demo password)")] = None,
-    keycloak_url: Annotated[
-        str | None,
-        typer.Option(
-            "--keycloak-url",
-            envvar="VIES_KEYCLOAK_URL",
-            help="Keycloak base URL (default: the local stack's, else http://127.0.0.1:8080)",
-        ),
-    ] = None,
-) -> None:
-    """Print a bearer token: a real one from Keycloak with --user, else a dev JWT signed with VIES_JWT_SECRET."""
-    if user is not None:
-        from vies_shared.keycloak import KeycloakEndpoints, KeycloakError
-
-        endpoints = KeycloakEndpoints(url=(keycloak_url or _local_keycloak_url()).rstrip("/"))
-        try:
-            typer.echo(endpoints.token(user, password))
-        except KeycloakError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(1) from exc
-        return
-    if role is None or role not in ROLES:
-        raise typer.BadParameter(f"give --user, or --role with one of {', '.join(ROLES)}", param_hint="--role")
-    settings = ServiceSettings()
-    typer.echo(
-        issue_token(
-            settings,
-            sub=sub,
-            role=role,
-            authority_id=authority_id,
-            region=region,
-            country=country,
-            ttl_seconds=hours * 3600,
-        )
-    )
-
-
-def _local_keycloak_url() -> str:
-    """The Keycloak of the local stack (``.stack/state.json``), else the default port."""
-    from vies_shared.devstack import find_repo_root
-
-    try:
-        state = json.loads((find_repo_root() / ".stack" / "state.json").read_text(encoding="utf-8"))
-        port = int(state["ports"]["keycloak_port"])
-    except (OSError, ValueError, KeyError, TypeError):
-        port = 8080
-    return f"http://127.0.0.1:{port}"
 
 
 ServiceOpt = Annotated[str, typer.Option("--service", "-s", help="recruitment | partners | missions | notifications")]
@@ -214,14 +159,6 @@ def outbox_stuck(
             )
     if stuck:
         raise typer.Exit(1)
-
-
-@app.command()
-def run(demo: Annotated[bool, typer.Option(help="seed demo data")] = True) -> None:
-    """Start the stack and the four services with demo data; Ctrl-C stops everything."""
-    from vies_shared.dev_platform import run_platform
-
-    raise typer.Exit(run_platform(demo=demo))
 
 
 def main() -> None:

@@ -11,6 +11,8 @@ import pytest
 import pytest_asyncio
 from pymongo import monitoring
 
+from vies_dev.testing import wait_until
+from vies_dev.testing.query_plans import QueryRecorder, collection_scans
 from vies_shared.events.partners import PartnerApproved
 from vies_shared.events.topics import events_topic
 from vies_shared.messaging.broker import create_broker
@@ -19,8 +21,6 @@ from vies_shared.messaging.outbox import Outbox
 from vies_shared.messaging.relay import OutboxRelay
 from vies_shared.settings import ServiceSettings
 from vies_shared.storage import COMMAND_OBSERVERS, Transactions, UnitOfWork, create_mongo_client
-from vies_shared.testing import wait_until
-from vies_shared.testing.query_plans import QueryRecorder, collection_scans
 
 pytestmark = pytest.mark.integration
 

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
+from vies_dev.testing import ServiceHarness, publish_event, wait_until
+from vies_dev.testing.helpers import running
 from vies_shared.events.partners import PartnerApproved, PartnerSuspended
 from vies_shared.events.topics import events_topic
 from vies_shared.messaging import dead_letter_api
 from vies_shared.messaging.consumer import HandlerContext
 from vies_shared.service import ServiceDefinition, create_app
-from vies_shared.testing import ServiceHarness, publish_event, wait_until
-from vies_shared.testing.helpers import running
 
 pytestmark = pytest.mark.integration
 

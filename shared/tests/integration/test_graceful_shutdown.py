@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
+from vies_dev.testing import KafkaProbe, ServiceHarness, publish_event, wait_until
 from vies_shared.events.missions import MissionStarted
 from vies_shared.events.partners import PartnerApproved
 from vies_shared.events.topics import events_topic
 from vies_shared.messaging.consumer import HandlerContext
 from vies_shared.service import ServiceDefinition, create_app
 from vies_shared.storage import create_mongo_client
-from vies_shared.testing import KafkaProbe, ServiceHarness, publish_event, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -28,6 +28,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import RequestTimedOutError
 from pymongo.errors import AutoReconnect
 
+from vies_dev.service_process import ServiceProcess
+from vies_dev.testing import KafkaProbe, free_port, publish_event, wait_until
+from vies_dev.testing.helpers import running
 from vies_shared.events.envelope import encode
 from vies_shared.events.missions import MissionStarted
 from vies_shared.events.partners import PartnerApproved, PartnerSuspended
@@ -37,11 +40,8 @@ from vies_shared.messaging.consumer import HandlerContext
 from vies_shared.messaging.outbox import Outbox
 from vies_shared.messaging.relay import OutboxRelay
 from vies_shared.service import ServiceDefinition, create_app
-from vies_shared.service_process import ServiceProcess
 from vies_shared.settings import ServiceSettings
 from vies_shared.storage import Transactions, UnitOfWork, create_mongo_client
-from vies_shared.testing import KafkaProbe, free_port, publish_event, wait_until
-from vies_shared.testing.helpers import running
 
 pytestmark = pytest.mark.integration
 

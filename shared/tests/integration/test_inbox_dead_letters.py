@@ -11,6 +11,8 @@ import pytest
 import pytest_asyncio
 from typer.testing import CliRunner
 
+from vies_dev.testing import KafkaProbe, ServiceHarness, publish_event, publish_raw, wait_until
+from vies_dev.testing.helpers import running
 from vies_shared.cli import app as cli
 from vies_shared.events.envelope import encode
 from vies_shared.events.missions import MissionStarted
@@ -18,8 +20,6 @@ from vies_shared.events.partners import PartnerApproved, PartnerSuspended
 from vies_shared.events.topics import dlq_topic, events_topic
 from vies_shared.messaging.consumer import HandlerContext, order_safe
 from vies_shared.service import ServiceDefinition, create_app
-from vies_shared.testing import KafkaProbe, ServiceHarness, publish_event, publish_raw, wait_until
-from vies_shared.testing.helpers import running
 
 pytestmark = pytest.mark.integration
 

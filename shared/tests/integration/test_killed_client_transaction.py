@@ -3,7 +3,7 @@
 Issue 18 item 8. SecantusDB reaps an idle transaction only when another transaction comes by,
 and a plain write on a document the dead transaction wrote retries inside the server until then
 (still blocked after 170 s when measured: ``deploy/local/README.md``). The local stack runs SecantusDB through
-``vies_shared.devstack.secantus_server``: a transaction lifetime (30 s by default, 5 s here) and a
+``vies_dev.devstack.secantus_server``: a transaction lifetime (30 s by default, 5 s here) and a
 reaper thread. This test starts such a server with the stack's own code, kills a client in the
 middle of a transaction that updated a document and created a collection, and times the writers
 that come next: blocked for about the lifetime, then free, and the dead transaction's writes gone.
@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from pymongo import MongoClient
 
-from vies_shared.devstack import LocalStack, StackConfig
-from vies_shared.devstack.secantus_server import DEFAULT_TRANSACTION_LIFETIME_SECONDS
+from vies_dev.devstack import LocalStack, StackConfig
+from vies_dev.devstack.secantus_server import DEFAULT_TRANSACTION_LIFETIME_SECONDS
 
 pytestmark = pytest.mark.integration
 

@@ -23,14 +23,14 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo.errors import ExecutionTimeout
 from typer.testing import CliRunner
 
+from vies_dev.testing import KafkaProbe, ServiceHarness, publish_event, publish_raw, wait_until
+from vies_dev.testing.helpers import running
 from vies_shared.cli import app as cli
 from vies_shared.events.partners import PartnerApproved, PartnerSuspended
 from vies_shared.events.topics import dlq_topic, events_topic
 from vies_shared.messaging.consumer import HandlerContext
 from vies_shared.service import ServiceDefinition, create_app
 from vies_shared.storage import UnitOfWork
-from vies_shared.testing import KafkaProbe, ServiceHarness, publish_event, publish_raw, wait_until
-from vies_shared.testing.helpers import running
 
 pytestmark = pytest.mark.integration
 

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from fastapi import APIRouter
 
+from vies_dev.testing import KafkaProbe, publish_event, wait_until
+from vies_dev.testing.helpers import running
 from vies_shared.events.partners import PartnerApproved, PartnerSuspended
 from vies_shared.events.topics import dlq_topic, events_topic
 from vies_shared.messaging.consumer import HandlerContext
 from vies_shared.service import RuntimeDep, ServiceDefinition, create_app
 from vies_shared.storage import UnitOfWork
-from vies_shared.testing import KafkaProbe, publish_event, wait_until
-from vies_shared.testing.helpers import running
 
 pytestmark = [pytest.mark.integration, pytest.mark.outage]
 

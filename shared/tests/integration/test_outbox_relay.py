@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from vies_dev.testing import KafkaProbe
 from vies_shared.events.partners import PartnerApproved, PartnerSuspended
 from vies_shared.events.topics import events_topic
 from vies_shared.messaging.broker import create_broker
@@ -19,7 +20,6 @@ from vies_shared.messaging.outbox import Outbox
 from vies_shared.messaging.relay import OutboxRelay
 from vies_shared.settings import ServiceSettings
 from vies_shared.storage import Transactions, UnitOfWork, create_mongo_client
-from vies_shared.testing import KafkaProbe
 
 pytestmark = pytest.mark.integration
 

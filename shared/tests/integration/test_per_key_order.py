@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from vies_dev.testing import KafkaProbe, wait_until
 from vies_shared.events.partners import PartnerSuspended
 from vies_shared.events.topics import events_topic
 from vies_shared.messaging.broker import create_broker
@@ -20,7 +21,6 @@ from vies_shared.messaging.outbox import Outbox
 from vies_shared.messaging.relay import OutboxRelay
 from vies_shared.settings import ServiceSettings
 from vies_shared.storage import Transactions, UnitOfWork, create_mongo_client
-from vies_shared.testing import KafkaProbe, wait_until
 
 pytestmark = pytest.mark.integration
 

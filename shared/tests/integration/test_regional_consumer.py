@@ -22,6 +22,9 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from typer.testing import CliRunner
 
+from vies_dev.service_process import ServiceProcess
+from vies_dev.testing import free_port, publish_event, wait_until
+from vies_dev.testing.helpers import running
 from vies_shared.events import missions as m
 from vies_shared.events import notifications as n
 from vies_shared.events import partners as p
@@ -33,9 +36,6 @@ from vies_shared.regional.app import create
 from vies_shared.regional.cli import regional_app
 from vies_shared.regional.settings import RegionalSettings
 from vies_shared.regional.view import VIEW_COLLECTIONS
-from vies_shared.service_process import ServiceProcess
-from vies_shared.testing import free_port, publish_event, wait_until
-from vies_shared.testing.helpers import running
 
 pytestmark = pytest.mark.integration
 

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from test_regional_consumer import Webhook, _equals, journal_count, publish, record, regional, story, view_of
 
+from vies_dev.testing import wait_until
+from vies_dev.testing.helpers import running
 from vies_shared.events import recruitment as r
 from vies_shared.events.envelope import format_time
 from vies_shared.regional.app import create
-from vies_shared.testing import wait_until
-from vies_shared.testing.helpers import running
 
 pytestmark = pytest.mark.integration
 

@@ -15,14 +15,14 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from vies_dev.testing import publish_event, wait_until
+from vies_dev.testing.helpers import running
 from vies_shared.events.missions import MissionEnded, MissionStarted
 from vies_shared.events.topics import events_topic
 from vies_shared.regional import consumer as regional_consumer
 from vies_shared.regional.app import create
 from vies_shared.regional.cli import regional_app
 from vies_shared.regional.settings import RegionalSettings
-from vies_shared.testing import publish_event, wait_until
-from vies_shared.testing.helpers import running
 
 pytestmark = pytest.mark.integration
 

@@ -18,13 +18,13 @@ import pytest_asyncio
 from aiokafka.structs import TopicPartition
 from prometheus_client import REGISTRY
 
+from vies_dev.testing import KafkaProbe, wait_until
 from vies_shared.events.partners import PartnerSuspended
 from vies_shared.events.topics import events_topic
 from vies_shared.messaging.broker import create_broker
 from vies_shared.messaging.outbox import Outbox
 from vies_shared.messaging.relay import OutboxRelay
 from vies_shared.storage import Transactions, UnitOfWork, create_mongo_client
-from vies_shared.testing import KafkaProbe, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from vies_dev.testing import publish_event, wait_until
+from vies_dev.testing.helpers import running
 from vies_shared.cli import app as cli
 from vies_shared.events.partners import PartnerApproved, PartnerRejected, PartnerSuspended
 from vies_shared.events.topics import events_topic
@@ -23,8 +25,6 @@ from vies_shared.messaging.consumer import HandlerContext, order_safe
 from vies_shared.messaging.dead_letters import list_dead_letters
 from vies_shared.service import ServiceDefinition, create_app
 from vies_shared.settings import ServiceSettings
-from vies_shared.testing import publish_event, wait_until
-from vies_shared.testing.helpers import running
 
 pytestmark = pytest.mark.integration
 

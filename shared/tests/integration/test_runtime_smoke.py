@@ -7,13 +7,13 @@ from typing import Any
 import pytest
 from fastapi import APIRouter
 
+from vies_dev.testing import KafkaProbe, wait_until
+from vies_dev.testing.helpers import running
 from vies_shared.events.partners import PartnerApproved
 from vies_shared.events.topics import events_topic
 from vies_shared.messaging.consumer import HandlerContext
 from vies_shared.service import RuntimeDep, ServiceDefinition, create_app
 from vies_shared.storage import UnitOfWork
-from vies_shared.testing import KafkaProbe, wait_until
-from vies_shared.testing.helpers import running
 from vies_shared.web import CurrentPrincipal
 
 pytestmark = pytest.mark.integration

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
+from vies_dev.testing import wait_until
+from vies_dev.testing.helpers import publish_event, running
 from vies_shared.events.recruitment import ContactUpdated, PositionClosed, VolunteerEngaged
 from vies_shared.events.topics import contacts_topic, events_topic
 from vies_shared.messaging.consumer import HandlerContext
 from vies_shared.service import ServiceDefinition, create_app
 from vies_shared.settings import ServiceSettings
-from vies_shared.testing import wait_until
-from vies_shared.testing.helpers import publish_event, running
 
 pytestmark = pytest.mark.integration
 

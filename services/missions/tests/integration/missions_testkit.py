@@ -6,13 +6,13 @@ import uuid
 from datetime import date, timedelta
 from typing import Any
 
+from vies_dev.testing import publish_event, wait_until
+from vies_dev.testing.helpers import ServiceHarness
 from vies_missions.app import create
 from vies_missions.domain.mission import mission_id_for
 from vies_missions.settings import MissionsSettings
 from vies_shared.events.recruitment import Place, VolunteerEngaged
 from vies_shared.events.topics import events_topic
-from vies_shared.testing import publish_event, wait_until
-from vies_shared.testing.helpers import ServiceHarness
 
 ALL_ITEMS = ("training", "insurance", "visa", "travel_registration", "emergency_contact")
 

@@ -12,11 +12,11 @@ import pytest
 from missions_testkit import app_for, engagement, plan, settings_for, start
 from pypdf import PdfReader
 
+from vies_dev.testing import publish_event, wait_until
+from vies_dev.testing.helpers import running
 from vies_shared.events.partners import AuthorityRegistered, PartnerRegistered
 from vies_shared.events.recruitment import ContactUpdated
 from vies_shared.events.topics import contacts_topic, events_topic
-from vies_shared.testing import publish_event, wait_until
-from vies_shared.testing.helpers import running
 
 pytestmark = pytest.mark.integration
 

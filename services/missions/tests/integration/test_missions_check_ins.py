@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from missions_testkit import app_for, count_is, engagement, plan, settings_for, start
 
+from vies_dev.testing import KafkaProbe, wait_until
+from vies_dev.testing.helpers import ServiceHarness, running
 from vies_missions import scheduler
 from vies_missions.domain.mission import midnight
 from vies_shared.events.recruitment import VolunteerEngaged
 from vies_shared.events.topics import events_topic
-from vies_shared.testing import KafkaProbe, wait_until
-from vies_shared.testing.helpers import ServiceHarness, running
 
 pytestmark = pytest.mark.integration
 

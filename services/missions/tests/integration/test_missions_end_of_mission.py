@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from missions_testkit import app_for, engagement, plan, settings_for, start
 
+from vies_dev.testing import publish_event, wait_until
+from vies_dev.testing.helpers import running
 from vies_shared.events.partners import AuthorityRegistered
 from vies_shared.events.recruitment import PersonErased
 from vies_shared.events.topics import events_topic
-from vies_shared.testing import publish_event, wait_until
-from vies_shared.testing.helpers import running
 
 pytestmark = pytest.mark.integration
 

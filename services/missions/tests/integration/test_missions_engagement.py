@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from missions_testkit import app_for, count_is, engagement, plan, settings_for
 
+from vies_dev.testing import KafkaProbe, publish_event, wait_until
+from vies_dev.testing.helpers import running
 from vies_missions.domain.mission import mission_id_for
 from vies_shared.events.partners import AuthorityRegistered
 from vies_shared.events.topics import dlq_topic, events_topic
-from vies_shared.testing import KafkaProbe, publish_event, wait_until
-from vies_shared.testing.helpers import running
 
 pytestmark = pytest.mark.integration
 

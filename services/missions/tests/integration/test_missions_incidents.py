@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from missions_testkit import app_for, engagement, plan, settings_for, start
 
+from vies_dev.testing import KafkaProbe, wait_until
+from vies_dev.testing.helpers import running
 from vies_shared.events.topics import events_topic
-from vies_shared.testing import KafkaProbe, wait_until
-from vies_shared.testing.helpers import running
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from missions_testkit import app_for, engagement, plan, settings_for, start
 
-from vies_shared.testing.helpers import running
+from vies_dev.testing.helpers import running
 
 pytestmark = pytest.mark.integration
 

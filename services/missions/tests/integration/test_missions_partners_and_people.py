@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from missions_testkit import app_for, engagement, plan, settings_for, start
 
+from vies_dev.testing import KafkaProbe, publish_event, wait_until
+from vies_dev.testing.helpers import running
 from vies_shared.events.partners import PartnerReinstated, PartnerSuspended
 from vies_shared.events.recruitment import ContactUpdated, PersonErased
 from vies_shared.events.topics import contacts_topic, events_topic
-from vies_shared.testing import KafkaProbe, publish_event, wait_until
-from vies_shared.testing.helpers import running
 
 pytestmark = pytest.mark.integration
 

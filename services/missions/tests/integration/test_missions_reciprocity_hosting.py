@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from missions_testkit import app_for, engagement, plan, settings_for
 
-from vies_shared.testing.helpers import running
+from vies_dev.testing.helpers import running
 
 pytestmark = pytest.mark.integration
 

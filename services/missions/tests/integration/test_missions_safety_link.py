@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from missions_testkit import app_for, engagement, plan, settings_for, start
 
+from vies_dev.testing.helpers import running
 from vies_shared.safety_link import mint
-from vies_shared.testing.helpers import running
 
 pytestmark = pytest.mark.integration
 

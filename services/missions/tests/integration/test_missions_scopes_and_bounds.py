@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from missions_testkit import app_for, count_is, engagement, plan, settings_for, start
 
+from vies_dev.testing import publish_event, wait_until
+from vies_dev.testing.helpers import running
 from vies_shared.events.recruitment import ContactUpdated
 from vies_shared.events.topics import contacts_topic
 from vies_shared.reference import centre_for_country
-from vies_shared.testing import publish_event, wait_until
-from vies_shared.testing.helpers import running
 
 pytestmark = pytest.mark.integration
 

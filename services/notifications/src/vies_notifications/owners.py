@@ -13,7 +13,7 @@ admin REST API with a service-account token (client credentials): ``GET
 (the effective realm roles, through groups and composite roles too); answers are cached for
 ``owner_rights_cache_seconds``; after a failure, lookups fail at once for a few seconds so a
 pass of deliveries does not wait on a timeout per subscription. Tests use
-``vies_notifications.testing.FakeOwnerDirectory``.
+``vies_dev.testing.notifications.FakeOwnerDirectory``.
 """
 
 from __future__ import annotations

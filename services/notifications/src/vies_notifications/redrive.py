@@ -20,6 +20,11 @@ from vies_notifications.domain.delivery import FAILED, PENDING
 notifications_app = typer.Typer(help="Operate the notifications service.", no_args_is_help=True)
 
 
+def register(app: typer.Typer) -> None:
+    """Add ``vies notifications ...`` to the kit's ``vies`` command (its ``vies.commands`` entry point)."""
+    app.add_typer(notifications_app, name="notifications", help="Re-drive failed notifications.")
+
+
 def failed_since(since: datetime, category: str | None) -> dict[str, Any]:
     """The query of the failed emails and SMS a re-drive puts back in the queue."""
     query: dict[str, Any] = {

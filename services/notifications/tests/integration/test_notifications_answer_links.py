@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
+from vies_dev.testing import KafkaProbe, publish_event, wait_until
+from vies_dev.testing.helpers import running
+from vies_dev.testing.notifications import HttpRecorder, Mailpit
 from vies_notifications.app import create
 from vies_notifications.settings import NotificationsSettings
-from vies_notifications.testing import HttpRecorder, Mailpit
 from vies_shared.events.missions import MissionPlanned, MissionStarted, SecurityAlertIssued
 from vies_shared.events.recruitment import ContactUpdated
 from vies_shared.events.topics import all_topics, contacts_topic, events_topic
 from vies_shared.safety_link import SafetyLink, read
-from vies_shared.testing import KafkaProbe, publish_event, wait_until
-from vies_shared.testing.helpers import running
 
 pytestmark = pytest.mark.integration
 

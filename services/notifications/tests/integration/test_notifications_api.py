@@ -10,10 +10,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from vies_dev.testing import publish_event, publish_raw, wait_until
+from vies_dev.testing.helpers import running
+from vies_dev.testing.notifications import Mailpit
 from vies_notifications import scheduler
 from vies_notifications.app import create
 from vies_notifications.settings import NotificationsSettings
-from vies_notifications.testing import Mailpit
 from vies_shared.events.missions import MissionEnded, MissionPlanned, MissionStarted
 from vies_shared.events.partners import AuthorityRegistered, MatchesProposed
 from vies_shared.events.recruitment import (
@@ -23,8 +25,6 @@ from vies_shared.events.recruitment import (
     PositionPublished,
 )
 from vies_shared.events.topics import contacts_topic, events_topic
-from vies_shared.testing import publish_event, publish_raw, wait_until
-from vies_shared.testing.helpers import running
 
 pytestmark = pytest.mark.integration
 

@@ -9,14 +9,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from vies_dev.testing import publish_event, wait_until
+from vies_dev.testing.helpers import running
+from vies_dev.testing.notifications import Mailpit
 from vies_notifications import scheduler
 from vies_notifications.app import create
 from vies_notifications.settings import NotificationsSettings
-from vies_notifications.testing import Mailpit
 from vies_shared.events.recruitment import PositionPublished
 from vies_shared.events.topics import events_topic
-from vies_shared.testing import publish_event, wait_until
-from vies_shared.testing.helpers import running
 
 pytestmark = pytest.mark.integration
 

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+from vies_dev.testing import KafkaProbe, publish_event, wait_until
+from vies_dev.testing.helpers import free_port, running
+from vies_dev.testing.notifications import Mailpit, TcpRelay
 from vies_notifications.app import create
 from vies_notifications.settings import NotificationsSettings
-from vies_notifications.testing import Mailpit, TcpRelay
 from vies_shared.events.partners import AuthorityRegistered, MatchesProposed
 from vies_shared.events.topics import events_topic
-from vies_shared.testing import KafkaProbe, publish_event, wait_until
-from vies_shared.testing.helpers import free_port, running
 
 pytestmark = pytest.mark.integration
 

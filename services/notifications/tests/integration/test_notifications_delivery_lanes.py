@@ -28,18 +28,18 @@ import pytest
 from aiosmtpd.controller import Controller
 from prometheus_client import REGISTRY
 
+from vies_dev.testing import publish_event, wait_until
+from vies_dev.testing.helpers import free_port, running
+from vies_dev.testing.notifications import HttpRecorder, Mailpit
 from vies_notifications import channels
 from vies_notifications.app import create
 from vies_notifications.domain.delivery import message_id
 from vies_notifications.settings import NotificationsSettings
-from vies_notifications.testing import HttpRecorder, Mailpit
 from vies_shared.events.missions import MissionPlanned, MissionStarted, SecurityAlertIssued
 from vies_shared.events.partners import AuthorityRegistered, MatchesProposed, PartnerApproved
 from vies_shared.events.recruitment import ContactUpdated
 from vies_shared.events.topics import contacts_topic, events_topic
 from vies_shared.storage import create_mongo_client
-from vies_shared.testing import publish_event, wait_until
-from vies_shared.testing.helpers import free_port, running
 
 pytestmark = pytest.mark.integration
 

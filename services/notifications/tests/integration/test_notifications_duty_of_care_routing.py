@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 
+from vies_dev.testing import publish_event, wait_until
+from vies_dev.testing.helpers import running
+from vies_dev.testing.notifications import HttpRecorder, Mailpit
 from vies_notifications.app import create
 from vies_notifications.settings import NotificationsSettings
-from vies_notifications.testing import HttpRecorder, Mailpit
 from vies_shared.events.missions import (
     IncidentEscalated,
     MissionInterrupted,
@@ -33,8 +35,6 @@ from vies_shared.events.partners import (
 )
 from vies_shared.events.recruitment import ContactUpdated, VolunteerEngaged
 from vies_shared.events.topics import contacts_topic, events_topic
-from vies_shared.testing import publish_event, wait_until
-from vies_shared.testing.helpers import running
 
 pytestmark = pytest.mark.integration
 

@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 from test_notifications_subscription_owners import _secret
 
+from vies_dev.testing import publish_event, wait_until
+from vies_dev.testing.helpers import running
+from vies_dev.testing.notifications import FakeOwnerDirectory, HttpRecorder, Mailpit
 from vies_notifications.app import create
 from vies_notifications.settings import NotificationsSettings
-from vies_notifications.testing import FakeOwnerDirectory, HttpRecorder, Mailpit
 from vies_shared.events.partners import AuthorityRegistered, AuthorityUpdated
 from vies_shared.events.recruitment import ApplicationSubmitted, ContactUpdated, PersonErased, VolunteerEngaged
 from vies_shared.events.topics import contacts_topic, events_topic
-from vies_shared.testing import publish_event, wait_until
-from vies_shared.testing.helpers import running
 
 pytestmark = pytest.mark.integration
 

@@ -11,15 +11,15 @@ from typing import Any
 import httpx
 import pytest
 
+from vies_dev.testing import publish_event, wait_until
+from vies_dev.testing.helpers import running
+from vies_dev.testing.notifications import HttpRecorder
 from vies_notifications.app import create
 from vies_notifications.owners import GONE, KeycloakOwnerDirectory, OwnerRightsUnavailable, refusal
 from vies_notifications.settings import NotificationsSettings
-from vies_notifications.testing import HttpRecorder
 from vies_shared.events.partners import PartnerApproved
 from vies_shared.events.topics import events_topic
 from vies_shared.keycloak import KeycloakEndpoints
-from vies_shared.testing import publish_event, wait_until
-from vies_shared.testing.helpers import running
 
 pytestmark = pytest.mark.integration
 

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
+from vies_dev.testing import publish_event, wait_until
+from vies_dev.testing.helpers import free_port, running
 from vies_notifications.app import create
 from vies_notifications.settings import NotificationsSettings
 from vies_shared.events.partners import AuthorityRegistered, MatchesProposed
 from vies_shared.events.recruitment import ApplicationSubmitted
 from vies_shared.events.topics import events_topic
-from vies_shared.testing import publish_event, wait_until
-from vies_shared.testing.helpers import free_port, running
 
 pytestmark = pytest.mark.integration
 

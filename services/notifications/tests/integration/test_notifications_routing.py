@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 
+from vies_dev.testing import KafkaProbe, publish_event, wait_until
+from vies_dev.testing.helpers import running
+from vies_dev.testing.notifications import HttpRecorder, Mailpit
 from vies_notifications.app import create
 from vies_notifications.settings import NotificationsSettings
-from vies_notifications.testing import HttpRecorder, Mailpit
 from vies_shared.events.missions import (
     CheckInMissed,
     IncidentReported,
@@ -32,8 +34,6 @@ from vies_shared.events.recruitment import (
     VolunteerEngaged,
 )
 from vies_shared.events.topics import contacts_topic, events_topic
-from vies_shared.testing import KafkaProbe, publish_event, wait_until
-from vies_shared.testing.helpers import running
 
 pytestmark = pytest.mark.integration
 

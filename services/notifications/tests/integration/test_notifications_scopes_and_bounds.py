@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
+from vies_dev.testing import publish_event, wait_until
+from vies_dev.testing.helpers import running
+from vies_dev.testing.notifications import HttpRecorder
 from vies_notifications.app import create
 from vies_notifications.settings import NotificationsSettings
-from vies_notifications.testing import HttpRecorder
 from vies_shared.events.missions import CheckInMissed, MissionPlanned
 from vies_shared.events.recruitment import ContactUpdated
 from vies_shared.events.topics import contacts_topic, events_topic
-from vies_shared.testing import publish_event, wait_until
-from vies_shared.testing.helpers import running
 
 pytestmark = pytest.mark.integration
 

@@ -10,18 +10,18 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from vies_dev.testing import publish_event, wait_until
+from vies_dev.testing.helpers import running
+from vies_dev.testing.notifications import HttpRecorder, Mailpit
 from vies_notifications import local_time
 from vies_notifications.app import create
 from vies_notifications.domain.routing import CATEGORIES
 from vies_notifications.settings import NotificationsSettings
-from vies_notifications.testing import HttpRecorder, Mailpit
 from vies_shared.events.base import Event
 from vies_shared.events.envelope import encode
 from vies_shared.events.missions import MissionPlanned, MissionStarted, SecurityAlertIssued
 from vies_shared.events.recruitment import ContactUpdated
 from vies_shared.events.topics import contacts_topic, events_topic
-from vies_shared.testing import publish_event, wait_until
-from vies_shared.testing.helpers import running
 
 pytestmark = pytest.mark.integration
 

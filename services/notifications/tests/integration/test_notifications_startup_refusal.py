@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from vies_shared.testing.helpers import free_port
+from vies_dev.testing.helpers import free_port
 
 PRODUCTION = {"VIES_ENV": "production", "VIES_OIDC_ISSUER": "https://auth.example.org/realms/vies"}
 

@@ -11,13 +11,13 @@ import pytest
 from cryptography.fernet import Fernet
 from test_notifications_webhooks import verify_standard_webhook
 
+from vies_dev.testing import publish_event, wait_until
+from vies_dev.testing.helpers import running
+from vies_dev.testing.notifications import FakeOwnerDirectory, HttpRecorder
 from vies_notifications.app import create
 from vies_notifications.settings import NotificationsSettings
-from vies_notifications.testing import FakeOwnerDirectory, HttpRecorder
 from vies_shared.events.partners import PartnerApproved
 from vies_shared.events.topics import events_topic
-from vies_shared.testing import publish_event, wait_until
-from vies_shared.testing.helpers import running
 
 pytestmark = pytest.mark.integration
 

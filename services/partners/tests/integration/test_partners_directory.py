@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
+from vies_dev.testing import KafkaProbe
+from vies_dev.testing.helpers import running
 from vies_partners.app import create
 from vies_partners.settings import PartnersSettings
 from vies_shared.events.topics import events_topic
-from vies_shared.testing import KafkaProbe
-from vies_shared.testing.helpers import running
 
 pytestmark = pytest.mark.integration
 

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
+from vies_dev.testing import publish_event, wait_until
+from vies_dev.testing.helpers import ServiceHarness, running
 from vies_partners.app import create
 from vies_partners.settings import PartnersSettings
 from vies_shared.events.missions import FollowUpInterviewDone, MissionEnded, MissionPlanned, MissionStarted
 from vies_shared.events.recruitment import CandidateSelected, PositionPublished, VolunteerEngaged
 from vies_shared.events.topics import events_topic
-from vies_shared.testing import publish_event, wait_until
-from vies_shared.testing.helpers import ServiceHarness, running
 
 pytestmark = pytest.mark.integration
 

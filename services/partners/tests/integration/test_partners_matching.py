@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from vies_dev.testing import KafkaProbe, publish_event, wait_until
+from vies_dev.testing.helpers import ServiceHarness, running
 from vies_partners.app import create
 from vies_partners.settings import PartnersSettings
 from vies_shared.events.missions import (
@@ -18,8 +20,6 @@ from vies_shared.events.missions import (
     SecurityAlertIssued,
 )
 from vies_shared.events.topics import events_topic
-from vies_shared.testing import KafkaProbe, publish_event, wait_until
-from vies_shared.testing.helpers import ServiceHarness, running
 
 pytestmark = pytest.mark.integration
 

@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
+from vies_dev.testing import KafkaProbe, publish_event, wait_until
+from vies_dev.testing.helpers import ServiceHarness, running
 from vies_partners.app import create
 from vies_partners.settings import PartnersSettings
 from vies_shared.events.recruitment import PersonErased
 from vies_shared.events.topics import events_topic
-from vies_shared.testing import KafkaProbe, publish_event, wait_until
-from vies_shared.testing.helpers import ServiceHarness, running
 
 pytestmark = pytest.mark.integration
 

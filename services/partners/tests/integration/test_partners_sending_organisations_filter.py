@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from vies_dev.testing.helpers import running
 from vies_partners.app import create
 from vies_partners.settings import PartnersSettings
-from vies_shared.testing.helpers import running
 
 pytestmark = pytest.mark.integration
 

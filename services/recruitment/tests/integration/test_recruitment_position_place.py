@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
+from vies_dev.testing import KafkaProbe
+from vies_dev.testing.helpers import running
+from vies_dev.testing.recruitment import candidate, position, seed_directory
 from vies_recruitment.app import create
 from vies_recruitment.settings import RecruitmentSettings
-from vies_recruitment.testing import candidate, position, seed_directory
 from vies_shared.events.topics import events_topic
-from vies_shared.testing import KafkaProbe
-from vies_shared.testing.helpers import running
 
 pytestmark = pytest.mark.integration
 

@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 
+from vies_dev.testing import KafkaProbe, wait_until
+from vies_dev.testing.helpers import running
+from vies_dev.testing.recruitment import candidate, position, publish, seed_directory
 from vies_recruitment import store
 from vies_recruitment.app import create
 from vies_recruitment.settings import RecruitmentSettings
-from vies_recruitment.testing import candidate, position, publish, seed_directory
 from vies_shared.events.partners import (
     PartnerRegistered,
     PartnerReinstated,
@@ -19,8 +21,6 @@ from vies_shared.events.partners import (
     SendingOrganisationApprovalChanged,
 )
 from vies_shared.events.topics import events_topic
-from vies_shared.testing import KafkaProbe, wait_until
-from vies_shared.testing.helpers import running
 
 pytestmark = pytest.mark.integration
 

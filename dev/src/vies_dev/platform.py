@@ -24,9 +24,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from vies_shared.devstack import COMPONENTS, LocalStack, StackConfig, find_repo_root
+from vies_dev.devstack import COMPONENTS, LocalStack, StackConfig, find_repo_root
+from vies_dev.service_process import SERVICE_PORTS, ServiceProcess, Supervisor, wait_all_ready
 from vies_shared.keycloak import DEMO_USERS, NOTIFICATIONS_CLIENT, NOTIFICATIONS_SECRET, PORTAL_SECRET
-from vies_shared.service_process import SERVICE_PORTS, ServiceProcess, Supervisor, wait_all_ready
 from vies_shared.settings import DEV_JWT_SECRET
 
 PORTAL_PORT = 8000

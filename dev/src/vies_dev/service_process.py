@@ -20,7 +20,10 @@ from pathlib import Path
 
 import httpx
 
-SERVICE_PORTS = {"recruitment": 8001, "partners": 8002, "missions": 8003, "notifications": 8004}
+from vies_shared.settings import DEFAULT_HTTP_PORTS
+
+# The services' usual ports: one map, the settings' defaults.
+SERVICE_PORTS = DEFAULT_HTTP_PORTS
 
 
 @dataclass

@@ -37,8 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal, TypeVar
 
-from vies_shared.devstack import _proc
-from vies_shared.devstack._proc import ProcRef
+from vies_dev.devstack import _proc
+from vies_dev.devstack._proc import ProcRef
 from vies_shared.events.topics import TopicSpec, all_topics
 
 Component = Literal["kafka", "mongodb", "mailpit", "keycloak", "jaeger"]
@@ -120,7 +120,7 @@ class StackConfig:
     """Appended to Keycloak's JVM options: a quicker start on a small machine."""
     mvn: str = "mvn"
     python: str = sys.executable
-    """Interpreter that has the ``secantusdb`` package (runs ``vies_shared.devstack.secantus_server``)."""
+    """Interpreter that has the ``secantusdb`` package (runs ``vies_dev.devstack.secantus_server``)."""
     transaction_lifetime_seconds: float = 30.0
     """SecantusDB aborts a transaction idle this long (a SIGKILLed client's), checked every second."""
     auto_create_topics: bool = False
@@ -740,7 +740,7 @@ class LocalStack:
         return [
             # SecantusDB's own command line, plus a transaction lifetime and a reaper that runs without
             # traffic (its own only runs when another transaction comes by): see secantus_server.py.
-            self.config.python, "-m", "vies_shared.devstack.secantus_server",
+            self.config.python, "-m", "vies_dev.devstack.secantus_server",
             "--transaction-lifetime-seconds", str(self.config.transaction_lifetime_seconds),
             "--config", str(toml),
             "--host", "127.0.0.1", "--port", str(self._ports["mongodb_port"]),

@@ -15,7 +15,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from vies_shared.catalogue.sources import EventEntry
+from vies_dev.catalogue.sources import EventEntry
 from vies_shared.events.envelope import CONTENT_TYPE, NO_REGION, REQUIRED_HEADERS, SPEC_VERSION, EventMeta
 from vies_shared.reference import centre_for_country, regions
 from vies_shared.tracing import TRACEPARENT_HEADER

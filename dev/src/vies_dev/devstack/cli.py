@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from vies_shared.devstack.stack import (
+from vies_dev.devstack.stack import (
     BASE_COMPONENTS,
     COMPONENTS,
     KEYCLOAK_ADMIN,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from importlib import metadata
 from typing import Any
 
-from vies_shared.catalogue.schemas import (
+from vies_dev.catalogue.schemas import (
     JsonSchema,
     common_header_schema,
     event_header_overrides,
@@ -21,7 +21,7 @@ from vies_shared.catalogue.schemas import (
     example_payload,
     inline_refs,
 )
-from vies_shared.catalogue.sources import Catalogue, EventEntry
+from vies_dev.catalogue.sources import Catalogue, EventEntry
 from vies_shared.events.topics import SERVICES, all_topics, contacts_topic, dlq_topic, events_topic, regional_topics
 from vies_shared.settings import ServiceSettings
 

@@ -14,7 +14,7 @@ with ``--transaction-lifetime-seconds`` (default 30), and a daemon thread reaps 
 transactions every ``--reap-every-seconds`` (default 1). A killed client then blocks the
 others for at most about the lifetime plus one second.
 
-    python -m vies_shared.devstack.secantus_server --transaction-lifetime-seconds 30 <secantus options>
+    python -m vies_dev.devstack.secantus_server --transaction-lifetime-seconds 30 <secantus options>
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from vies_dev.testing import publish_event, wait_until
 from vies_recruitment import store
 from vies_shared.events.base import Event
 from vies_shared.events.partners import (
@@ -14,7 +15,6 @@ from vies_shared.events.partners import (
     SendingOrganisationRegistered,
 )
 from vies_shared.events.topics import events_topic
-from vies_shared.testing import publish_event, wait_until
 
 
 async def publish(bootstrap: str, prefix: str, event: Event, region: str | None = None) -> str:

@@ -30,10 +30,10 @@ from typing import Any, TypeVar
 import pytest
 import pytest_asyncio
 
+from vies_dev.testing.helpers import create_contract_topics, delete_contract_topics
 from vies_shared.keycloak import KeycloakEndpoints
 from vies_shared.settings import ServiceSettings
 from vies_shared.storage import create_mongo_client
-from vies_shared.testing.helpers import create_contract_topics, delete_contract_topics
 
 S = TypeVar("S", bound=ServiceSettings)
 
@@ -132,7 +132,7 @@ def vies_stack() -> Iterator[StackEndpoints]:
             mailpit_url=os.environ.get("VIES_TEST_MAILPIT_URL", "http://127.0.0.1:8025"),
         )
         return
-    from vies_shared.devstack import KEYCLOAK_VERSION, LocalStack, StackConfig
+    from vies_dev.devstack import KEYCLOAK_VERSION, LocalStack, StackConfig
 
     root = _repo_root()
     config = StackConfig(
@@ -178,7 +178,7 @@ def vies_keycloak(vies_stack: StackEndpoints) -> Iterator[KeycloakEndpoints]:
     if external:
         yield KeycloakEndpoints(url=external.rstrip("/"))
         return
-    from vies_shared.devstack import KEYCLOAK_VERSION, LocalStack, StackConfig
+    from vies_dev.devstack import KEYCLOAK_VERSION, LocalStack, StackConfig
 
     own = vies_stack.stack is None
     stack: LocalStack = vies_stack.stack  # type: ignore[assignment]  # replaced below when None
@@ -210,7 +210,7 @@ def vies_jaeger(vies_stack: StackEndpoints) -> Iterator[JaegerEndpoints]:
     if url and otlp:
         yield JaegerEndpoints(otlp_endpoint=otlp.rstrip("/"), url=url.rstrip("/"))
         return
-    from vies_shared.devstack import LocalStack, StackConfig
+    from vies_dev.devstack import LocalStack, StackConfig
 
     own = vies_stack.stack is None
     stack: LocalStack = vies_stack.stack  # type: ignore[assignment]  # replaced below when None

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from vies_shared.catalogue.schemas import JsonSchema, common_header_schema, event_schema, example_payload
-from vies_shared.catalogue.sources import Catalogue, EventEntry
+from vies_dev.catalogue.schemas import JsonSchema, common_header_schema, event_schema, example_payload
+from vies_dev.catalogue.sources import Catalogue, EventEntry
 from vies_shared.events.topics import SERVICES, all_topics, contacts_topic, dlq_topic, events_topic, regional_topics
 
 

@@ -1,4 +1,4 @@
-"""``vies run``'s supervision loop (``dev_platform.run_services``) over fake services, for the tests.
+"""``vies run``'s supervision loop (``vies_dev.platform.run_services``) over fake services, for the tests.
 
 python supervised_platform.py '{"alpha": 41001, "beta": 41002}' <home>
 """
@@ -9,8 +9,8 @@ import json
 import sys
 from pathlib import Path
 
-from vies_shared.dev_platform import run_services
-from vies_shared.service_process import ServiceProcess
+from vies_dev.platform import run_services
+from vies_dev.service_process import ServiceProcess
 
 HERE = Path(__file__).parent
 

@@ -4,7 +4,7 @@
 >>> stack.up()  # doctest: +SKIP
 """
 
-from vies_shared.devstack.stack import (
+from vies_dev.devstack.stack import (
     BASE_COMPONENTS,
     COMPONENTS,
     KEYCLOAK_ADMIN,

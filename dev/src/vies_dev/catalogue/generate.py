@@ -11,10 +11,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from vies_shared.catalogue.asyncapi import build_asyncapi
-from vies_shared.catalogue.page import build_page
-from vies_shared.catalogue.schemas import event_schema, example_payload
-from vies_shared.catalogue.sources import Catalogue
+from vies_dev.catalogue.asyncapi import build_asyncapi
+from vies_dev.catalogue.page import build_page
+from vies_dev.catalogue.schemas import event_schema, example_payload
+from vies_dev.catalogue.sources import Catalogue
 
 # Sub-folders the generator owns entirely (stale files in them are removed); baseline/ is not one.
 GENERATED_DIRS = ("schemas", "examples")

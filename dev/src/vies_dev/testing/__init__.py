@@ -1,6 +1,6 @@
 """Test helpers: the real local stack as pytest fixtures, polling waits, plain Kafka readers."""
 
-from vies_shared.testing.helpers import (
+from vies_dev.testing.helpers import (
     KafkaProbe,
     ServiceHarness,
     free_port,

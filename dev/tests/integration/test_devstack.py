@@ -1,4 +1,4 @@
-"""The local real stack (vies_shared.devstack) on free ports in a temporary root.
+"""The local real stack (vies_dev.devstack) on free ports in a temporary root.
 
 Runs its own stack, not the session one from the pytest plugin, because it stops
 and restarts components. The tests share one stack and run in file order.
@@ -25,9 +25,9 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from pymongo import AsyncMongoClient
 from typer.testing import CliRunner
 
-from vies_shared.devstack import LocalStack, StackConfig, StackError, find_repo_root
-from vies_shared.devstack._proc import ProcRef, is_alive, port_accepts
-from vies_shared.devstack.cli import stack_app
+from vies_dev.devstack import LocalStack, StackConfig, StackError, find_repo_root
+from vies_dev.devstack._proc import ProcRef, is_alive, port_accepts
+from vies_dev.devstack.cli import stack_app
 from vies_shared.events.topics import all_topics, contacts_topic, events_topic
 
 pytestmark = pytest.mark.integration

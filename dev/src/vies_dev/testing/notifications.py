@@ -1,7 +1,7 @@
-"""Test doubles that are real servers: a recording HTTP endpoint, a stoppable SMTP relay, Mailpit's API.
+"""Test doubles for the notifications service that are real servers: a recording HTTP endpoint, a stoppable
+SMTP relay, Mailpit's API, and an owner directory in a dict.
 
-Used by the service's integration tests and the benchmark; nothing here is
-imported by the service itself.
+Used by its integration tests, the cross-service tests (portal, end-to-end) and the benchmark.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from vies_dev.testing import wait_until
+from vies_dev.testing.helpers import free_port
 from vies_notifications.owners import GONE, OwnerRights, OwnerRightsUnavailable
-from vies_shared.testing import wait_until
-from vies_shared.testing.helpers import free_port
 
 
 @dataclass

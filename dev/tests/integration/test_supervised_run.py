@@ -1,6 +1,6 @@
 """``vies run`` supervises its services (issue 18 item 7), with real processes on free ports.
 
-The supervision loop of ``vies run`` (``dev_platform.run_services``) runs in its own process over
+The supervision loop of ``vies run`` (``vies_dev.platform.run_services``) runs in its own process over
 two stand-in services (``fake_service.py``: /readyz 200, graceful on SIGTERM). A service SIGKILLed
 is reported and restarted; one that keeps crashing is restarted with a growing backoff and comes
 back once it can; every change prints which services are up; SIGINT (Ctrl-C) drains them all.
@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from vies_shared.testing import free_port
+from vies_dev.testing import free_port
 
 pytestmark = pytest.mark.integration
 
