@@ -17,7 +17,8 @@
 #      probes, resources, PDBs, autoscaling, network policies, KafkaTopic and
 #      KafkaUser ACLs derived from vies_shared.events.topics, token settings per
 #      pod, public Ingress paths against the services' routes, the Keycloak
-#      realm import), the broken fixture, the Dockerfiles and the dead-letter Job.
+#      realm import), the broken fixture, the Dockerfiles with the build arguments
+#      of deploy/docker/docker-bake.json, and the dead-letter Job.
 
 BIN ?= .venv/bin
 DEPLOY_K8S_VERSIONS ?= 1.33.0 1.37.0

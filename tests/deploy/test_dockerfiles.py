@@ -1,12 +1,14 @@
-"""Static checks of the images (no Docker engine here): multi-stage on
-python:3.11-slim, dependencies pinned by constraints.txt, nothing to build in
-the final stage, a numeric non-root user matching the pods' runAsUser, no
-HEALTHCHECK, the port the contract and the Deployments use, and a
-.dockerignore that sends what the Dockerfiles copy and nothing else."""
+"""Static checks of the images (no Docker engine here): one parameterised Dockerfile for the services and
+the portal and one for the regional consumer, every image named with its build arguments in
+deploy/docker/docker-bake.json; each image multi-stage on python:3.11-slim, dependencies pinned by
+constraints.txt, nothing to build in the final stage, a numeric non-root user matching the pods'
+runAsUser, no HEALTHCHECK, every build argument it uses declared in its stage, the port the contract
+and the Deployments use, and a .dockerignore that sends what the Dockerfiles copy and nothing else."""
 
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -17,14 +19,41 @@ from deploy_checks import REPO
 
 from vies_shared.settings import DEFAULT_HTTP_PORTS
 
-SERVICE_IMAGES = {s: REPO / "services" / s / "Dockerfile" for s in DEFAULT_HTTP_PORTS}
+DOCKER = REPO / "deploy" / "docker"
+BAKE = DOCKER / "docker-bake.json"
+SERVICE_DOCKERFILE = DOCKER / "service.Dockerfile"
+REGIONAL_IMAGE = DOCKER / "regional.Dockerfile"
 # The web portal (services/portal, console script vies-portal, port 8000 like its pods).
 PORTAL_PORT = 8000
 IMAGE_PORTS = {**DEFAULT_HTTP_PORTS, "portal": PORTAL_PORT}
-SERVICE_IMAGES["portal"] = REPO / "services" / "portal" / "Dockerfile"
-REGIONAL_IMAGE = REPO / "deploy" / "docker" / "regional.Dockerfile"
 POD_UID = 10001  # components/pod-defaults runAsUser / runAsGroup
 BUILD_TOOLS = re.compile(r"\b(gcc|g\+\+|build-essential|make|cmake|apt-get|apk|pip install)\b")
+VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
+
+
+@dataclass(frozen=True)
+class Image:
+    """A target of the bake file: its Dockerfile and the build arguments it is built with."""
+
+    name: str
+    dockerfile: Path
+    args: dict[str, str]
+
+
+def bake_images() -> dict[str, Image]:
+    """Every image the bake file builds, by target name (VERSION left to its default)."""
+    targets = json.loads(BAKE.read_text(encoding="utf-8"))["target"]
+    return {
+        name: Image(
+            name,
+            REPO / target.get("context", ".") / target["dockerfile"],
+            {k: v for k, v in target.get("args", {}).items() if "${" not in v},
+        )
+        for name, target in targets.items()
+    }
+
+
+IMAGES = bake_images()
 
 
 @dataclass
@@ -37,34 +66,63 @@ class Stage:
         return [arg for ins, arg in self.instructions if ins == instruction]
 
 
-def parse(path: Path) -> tuple[list[Stage], list[tuple[str, str]]]:
-    """Stages (FROM ... AS name, then their instructions) and all instructions, continuation lines joined."""
+def parse(path: Path, build_args: dict[str, str] | None = None) -> tuple[list[Stage], list[tuple[str, str]]]:
+    """Stages (FROM ... AS name, then their instructions) and all instructions, continuation lines joined.
+
+    Build arguments are substituted as Docker does: in a stage, only those its ``ARG`` lines declare
+    (a default, else the value given); using one the stage does not declare fails, since Docker would
+    silently make it empty.
+    """
+    given = build_args or {}
     text = re.sub(r"\\\n", " ", path.read_text(encoding="utf-8"))
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+    every_arg = {line.split()[1].partition("=")[0] for line in lines if line.upper().startswith("ARG ")}
     stages: list[Stage] = []
     everything: list[tuple[str, str]] = []
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        instruction, _, arg = line.partition(" ")
+    scope: dict[str, str] = {}
+
+    def substitute(value: str) -> str:
+        def one(match: re.Match[str]) -> str:
+            name = match.group(1) or match.group(2)
+            if name in scope:
+                return scope[name]
+            assert name not in every_arg, f"{path.name}: ${name} used where no ARG declares it"
+            return match.group(0)
+
+        return VARIABLE.sub(one, value)
+
+    for line in lines:
+        instruction, _, raw = line.partition(" ")
         instruction = instruction.upper()
-        everything.append((instruction, arg.strip()))
+        if instruction == "FROM":
+            scope = {}
+        arg = substitute(raw.strip())
+        if instruction == "ARG":
+            name, eq, default = arg.partition("=")
+            scope[name] = given.get(name, default.strip('"') if eq else "")
+        everything.append((instruction, arg))
         if instruction == "FROM":
             words = arg.split()
             name = words[2] if len(words) >= 3 and words[1].upper() == "AS" else str(len(stages))
             stages.append(Stage(base=words[0], name=name))
         elif stages:
-            stages[-1].instructions.append((instruction, arg.strip()))
+            stages[-1].instructions.append((instruction, arg))
     return stages, everything
 
 
-def image_files() -> list[Path]:
-    return [*SERVICE_IMAGES.values(), REGIONAL_IMAGE]
+def test_the_bake_file_builds_every_service_the_portal_and_the_regional_image() -> None:
+    assert set(IMAGES) == {*IMAGE_PORTS, "regional"}
+    for service in IMAGE_PORTS:
+        assert IMAGES[service].dockerfile == SERVICE_DOCKERFILE, service
+        assert IMAGES[service].args["SERVICE"] == service
+    assert IMAGES["regional"].dockerfile == REGIONAL_IMAGE
+    # One Dockerfile for the services: none left beside them.
+    assert not list((REPO / "services").glob("*/Dockerfile"))
 
 
-@pytest.mark.parametrize("path", image_files(), ids=lambda p: str(p.relative_to(REPO)))
-def test_image_is_multi_stage_slim_non_root_without_healthcheck(path: Path) -> None:
-    stages, everything = parse(path)
+@pytest.mark.parametrize("image", IMAGES.values(), ids=lambda i: i.name)
+def test_image_is_multi_stage_slim_non_root_without_healthcheck(image: Image) -> None:
+    stages, everything = parse(image.dockerfile, image.args)
     assert len(stages) >= 2, "multi-stage build expected"
     assert all(s.base == "python:3.11-slim" for s in stages), [s.base for s in stages]
     assert not [i for i, _ in everything if i == "HEALTHCHECK"], "Kubernetes probes replace HEALTHCHECK"
@@ -84,9 +142,13 @@ def test_image_is_multi_stage_slim_non_root_without_healthcheck(path: Path) -> N
 
 @pytest.mark.parametrize(("service", "port"), IMAGE_PORTS.items())
 def test_service_image_runs_its_console_script_on_its_port(service: str, port: int) -> None:
-    stages, _ = parse(SERVICE_IMAGES[service])
-    final = stages[-1]
-    assert final.values("ENTRYPOINT") == [f'["vies-{service}"]']
+    stages, _ = parse(SERVICE_DOCKERFILE, IMAGES[service].args)
+    build, final = stages[0], stages[-1]
+    # The entry point is the service's console script, through a fixed name (ENTRYPOINT takes no ARG).
+    assert final.values("ENTRYPOINT") == ['["vies-service"]']
+    assert any(f"ln -s vies-{service} /opt/venv/bin/vies-service" in run for run in build.values("RUN"))
+    assert any(f"./services/{service}" in run and "./shared" in run for run in build.values("RUN"))
+    assert f'org.opencontainers.image.title="vies-{service}"' in " ".join(final.values("LABEL"))
     assert final.values("EXPOSE") == [str(port)]
     env = " ".join(final.values("ENV"))
     assert f"VIES_HTTP_PORT={port}" in env
@@ -100,8 +162,8 @@ def test_deployments_use_the_image_port(rendered: dict[str, str]) -> None:
 
     for doc in of_kind(load_all(rendered["production"]), "Deployment"):
         app = doc["metadata"]["labels"]["app.kubernetes.io/name"]
-        path = SERVICE_IMAGES.get(app, REGIONAL_IMAGE)
-        stages, _ = parse(path)
+        image = IMAGES.get(app, IMAGES["regional"])
+        stages, _ = parse(image.dockerfile, image.args)
         (port,) = app_container(doc)["ports"]
         assert stages[-1].values("EXPOSE") == [str(port["containerPort"])], doc["metadata"]["name"]
 
@@ -132,8 +194,8 @@ def sent_to_builder(relative: str) -> bool:
 
 
 def test_dockerignore_sends_what_the_images_copy_and_nothing_else() -> None:
-    for path in image_files():
-        stages, _ = parse(path)
+    for image in IMAGES.values():
+        stages, _ = parse(image.dockerfile, image.args)
         for stage in stages:
             for copy in stage.values("COPY"):
                 words = shlex.split(copy)
@@ -141,7 +203,7 @@ def test_dockerignore_sends_what_the_images_copy_and_nothing_else() -> None:
                     continue
                 for source in words[:-1]:
                     probe = source.rstrip("/") + ("/pyproject.toml" if source.endswith("/") else "")
-                    assert sent_to_builder(probe), f"{path.name} copies {source}, which .dockerignore excludes"
+                    assert sent_to_builder(probe), f"{image.name} copies {source}, which .dockerignore excludes"
     assert sent_to_builder("shared/src/vies_shared/settings.py")
     for excluded in (
         ".git/HEAD",
@@ -152,5 +214,7 @@ def test_dockerignore_sends_what_the_images_copy_and_nothing_else() -> None:
         "shared/src/vies_shared/__pycache__/x.cpython-311.pyc",
         "deploy/k8s/base/kustomization.yaml",
         "build/deploy/rendered/production.yaml",
+        "dev/src/vies_dev/devstack/stack.py",
+        "dev/pyproject.toml",
     ):
         assert not sent_to_builder(excluded), f"{excluded} reaches the build context"
