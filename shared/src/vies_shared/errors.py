@@ -1,4 +1,4 @@
-"""Errors the domain raises and the HTTP layer maps to status codes (CONTRACT.md 2).
+"""Errors the domain raises and the HTTP layer maps to status codes (docs/CONTRACT.md 2).
 
 Pure: services' domain modules subclass these without importing any framework.
 """

@@ -1,4 +1,4 @@
-"""Settings every service shares, read from ``VIES_*`` environment variables (CONTRACT.md 3)."""
+"""Settings every service shares, read from ``VIES_*`` environment variables (docs/CONTRACT.md 3)."""
 
 from __future__ import annotations
 

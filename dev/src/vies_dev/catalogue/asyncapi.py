@@ -159,7 +159,7 @@ def _tombstone_message() -> dict[str, Any]:
         "summary": "A person was erased: null value, key = the person id.",
         "description": (
             "Log compaction then drops every earlier ContactUpdated of that person. A reader deletes its copy "
-            "of the contact data (CONTRACT.md 1.5)."
+            "of the contact data (docs/CONTRACT.md 1.5)."
         ),
         "payload": {"type": "null"},
         "bindings": {
@@ -187,7 +187,7 @@ def _dead_letter_message() -> dict[str, Any]:
         "title": "Dead letter",
         "summary": "A message the consuming service could not process, as it was read.",
         "description": (
-            "Original key, value and headers, byte for byte, plus `dlq_*` headers (CONTRACT.md 1.4). The value "
+            "Original key, value and headers, byte for byte, plus `dlq_*` headers (docs/CONTRACT.md 1.4). The value "
             "may be any contract event, or anything at all when the reason is not_cloudevent or invalid_data. "
             "Operators list and replay them with `vies dlq list|replay`."
         ),
@@ -206,14 +206,14 @@ def _channels(catalogue: Catalogue) -> dict[str, Any]:
         if topic == contacts_topic():
             description = (
                 "Personal contact data of candidates and volunteers, compacted, keyed by person id "
-                "(CONTRACT.md 1.5). Only the services that need it are granted it: never outside subscribers "
+                "(docs/CONTRACT.md 1.5). Only the services that need it are granted it: never outside subscribers "
                 "or regional branches."
             )
             messages = {message_id(e): _ref_message(e.ref) for e in catalogue.on_topic(topic)}
             messages["Tombstone"] = _ref_message("recruitment.ContactTombstone")
         elif topic == dlq_topic(service):
             description = (
-                f"Dead letters of the {service} service: messages it could not process (CONTRACT.md 1.4). "
+                f"Dead letters of the {service} service: messages it could not process (docs/CONTRACT.md 1.4). "
                 "Operators only."
             )
             messages = {"DeadLetter": _ref_message("DeadLetter")}

@@ -119,7 +119,7 @@ def _event_section(entry: EventEntry) -> list[str]:
     return lines
 
 
-# Code conventions of CONTRACT.md 1.2, by field name.
+# Code conventions of docs/CONTRACT.md 1.2, by field name.
 CODE_NOTES: dict[str, str] = {
     "country": "ISO 3166-1 alpha-2",
     "countries": "ISO 3166-1 alpha-2",

@@ -29,7 +29,7 @@ EXAMPLE_TIME = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)
 # ce_id and ce_correlationid of examples: stable, so the generated files do not change on every run.
 EXAMPLE_NAMESPACE = uuid.UUID("6f1c2a4e-3f0b-4c41-9a55-0c9a3b7e2d10")
 
-# What each CloudEvents header means (CONTRACT.md 1.1). A header the envelope
+# What each CloudEvents header means (docs/CONTRACT.md 1.1). A header the envelope
 # starts sending without a line here stops the generator (see header_schema).
 HEADER_DOCS: dict[str, str] = {
     "ce_specversion": "CloudEvents version, always `1.0`.",

@@ -1,7 +1,7 @@
 """Helpers for tests against the real broker and database.
 
 A test that publishes or reads Kafka uses plain aiokafka with the contract's
-headers, as an outside subscriber would (ARCHITECTURE.md 4).
+headers, as an outside subscriber would (docs/ARCHITECTURE.md 4).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from vies_shared.settings import ServiceSettings
 
 
 def _default_scheme_limits() -> dict[str, int]:
-    # Longest contract per scheme, in months (DOMAIN.md):
+    # Longest contract per scheme, in months (docs/DOMAIN.md):
     # - vsi: one contract at most 2 years (law 2005-159 of 23 Feb 2005, art. 4);
     # - reciprocity: hosted "as VSI" (law 2021-1031 art. 8, decree 2022-1067), so 24 months too;
     # - service_civique: 6 to 12 months (service-civique.gouv.fr, "envoyer un volontaire à l'étranger");

@@ -16,13 +16,13 @@ class PartnersSettings(ServiceSettings):
     # An enrolled authority with no journey step for this many days is "stalled" (issue 3).
     stalled_after_days: int = Field(default=30, ge=0)
     # The start-of-mission follow-up interview is due this many days after departure (agency practice:
-    # interviews at start, middle and end; DOMAIN.md "The agency's own practice"; the exact delay is ours).
+    # interviews at start, middle and end; docs/DOMAIN.md "The agency's own practice"; the exact delay is ours).
     interview_start_within_days: int = Field(default=30, ge=0)
-    # Territoires Volontaires public targets at launch (DOMAIN.md): 250 missions, at least 40 authorities,
+    # Territoires Volontaires public targets at launch (docs/DOMAIN.md): 250 missions, at least 40 authorities,
     # at least half of them new to international action.
     target_missions: int = Field(default=250, ge=0)
     target_authorities: int = Field(default=40, ge=0)
     target_new_to_cooperation_share: float = Field(default=0.5, ge=0, le=1)
-    # A sending organisation's ministry approval lasts at most this many years (DOMAIN.md: approval for
+    # A sending organisation's ministry approval lasts at most this many years (docs/DOMAIN.md: approval for
     # at most 4 years, law 2005-159 and its decree on approved associations).
     sending_approval_max_years: int = Field(default=4, ge=1)

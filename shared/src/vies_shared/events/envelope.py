@@ -1,4 +1,4 @@
-"""CloudEvents 1.0 Kafka protocol binding, binary content mode (CONTRACT.md 1.1).
+"""CloudEvents 1.0 Kafka protocol binding, binary content mode (docs/CONTRACT.md 1.1).
 
 ``encode`` turns an event model into the Kafka key, JSON value and ``ce_*``
 headers; ``decode`` does the reverse and raises a typed ``EnvelopeError`` for

@@ -1,4 +1,4 @@
-"""Kafka topic names of the public contract (CONTRACT.md section 1).
+"""Kafka topic names of the public contract (docs/CONTRACT.md section 1).
 
 Names are built from an optional prefix (``VIES_TOPIC_PREFIX``) so a test run, a
 staging cluster or a tenant can share a broker without sharing topics.

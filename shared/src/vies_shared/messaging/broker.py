@@ -1,7 +1,7 @@
 """The FastStream Kafka broker every service uses, with safe delivery settings.
 
 aiokafka and FastStream default to acks=1, auto-commit and ``latest`` offsets
-(ARCHITECTURE.md 6); here the producer is idempotent with acks=all and the
+(docs/ARCHITECTURE.md 6); here the producer is idempotent with acks=all and the
 subscribers created by ``vies_shared.messaging.consumer`` ack manually.
 """
 

@@ -1,4 +1,4 @@
-"""Idempotent event consumers: inbox, in-place retries, dead letters (ARCHITECTURE.md 3).
+"""Idempotent event consumers: inbox, in-place retries, dead letters (docs/ARCHITECTURE.md 3).
 
 For each batch a FastStream subscriber hands over, the records (each partition's
 in order) are handled in one MongoDB transaction: the inbox documents (``_id =

@@ -1,4 +1,4 @@
-"""Settings of a regional consumer, read from ``VIES_*`` environment variables (CONTRACT.md 3)."""
+"""Settings of a regional consumer, read from ``VIES_*`` environment variables (docs/CONTRACT.md 3)."""
 
 from __future__ import annotations
 

@@ -40,7 +40,7 @@ LIFETIME_CAP_SCHEMES = ("vsi",)
 LIFETIME_CAP_SOURCE = f"{VSI_LAW}, art. 4 (durée cumulée des missions : six ans au plus)"
 ACTIVE = (PLANNED, STARTED, EXTENDED)
 
-# Pre-departure checklist, from the agency's practice (DOMAIN.md): training before departure,
+# Pre-departure checklist, from the agency's practice (docs/DOMAIN.md): training before departure,
 # insurance, visa, registration with the foreign ministry's travel service (Ariane) and an
 # emergency contact. Each item is ticked with the date it was done.
 CHECKLIST_ITEMS = ("training", "insurance", "visa", "travel_registration", "emergency_contact")

@@ -3,7 +3,7 @@
 An alert for a country snapshots every mission under way there at that moment;
 each volunteer is asked to confirm their safety (safe | need_help). Like the
 Peace Corps "standfast" stage and the Ariane practice of calling by hand those
-who did not answer (DOMAIN.md), the live status lists who is accounted for and
+who did not answer (docs/DOMAIN.md), the live status lists who is accounted for and
 who is not. At the deadline or on manual close the check closes and the missions
 still unaccounted for are reported. Answers after closing are still recorded.
 """

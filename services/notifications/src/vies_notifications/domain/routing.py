@@ -46,7 +46,7 @@ CATEGORIES: tuple[str, ...] = (
     "security",
 )
 # Safety and security messages (security alerts, safety checks, critical incidents) ignore opt-outs:
-# volunteer-management practice (DOMAIN.md, "critical messages that cannot be opted out of").
+# volunteer-management practice (docs/DOMAIN.md, "critical messages that cannot be opted out of").
 MANDATORY_CATEGORIES: frozenset[str] = frozenset({"safety", "security"})
 
 # Delayed messages: a row with ``after`` is sent that long after the event (the delay is a setting).

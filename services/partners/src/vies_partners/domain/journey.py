@@ -2,7 +2,7 @@
 
 registered → partner found → position published → candidate selected → volunteer engaged →
 mission started → mission ended, plus the follow-up interviews at the start, middle and end of each
-mission (the agency's practice: at least three formal interviews, DOMAIN.md).
+mission (the agency's practice: at least three formal interviews, docs/DOMAIN.md).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ planned or started and not yet ended, learned from ``missions.*`` events).
 Partners are never suggested when they are not approved, when their country has an open crisis
 security alert, or when the scheme rules out their country (VSI missions take place outside the
 European Economic Area: law 2005-159 of 23 Feb 2005 and the france-volontaires.org VSI page, as
-recorded in DOMAIN.md). Ties are broken by partner id so the ranking is deterministic.
+recorded in docs/DOMAIN.md). Ties are broken by partner id so the ranking is deterministic.
 """
 
 from __future__ import annotations

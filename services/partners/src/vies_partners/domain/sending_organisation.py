@@ -18,7 +18,7 @@ def add_years(day: date, years: int) -> date:
 def check_approval(approved_from: date | None, approved_until: date | None, max_years: int) -> None:
     """An approval has both dates or none, ends after it starts and lasts at most ``max_years``.
 
-    DOMAIN.md (VSI row): associations are approved to send VSI volunteers for at most 4 years
+    docs/DOMAIN.md (VSI row): associations are approved to send VSI volunteers for at most 4 years
     (law 2005-159 and its implementing decree); ``max_years`` comes from settings.
     """
     if (approved_from is None) != (approved_until is None):

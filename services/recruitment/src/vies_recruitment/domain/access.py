@@ -1,4 +1,4 @@
-"""Who may see and do what (CONTRACT.md 2): data-level scope on top of roles."""
+"""Who may see and do what (docs/CONTRACT.md 2): data-level scope on top of roles."""
 
 from __future__ import annotations
 
