@@ -1,4 +1,4 @@
-# Event catalogue and schema compatibility gate (issue 7). Included by the main
+# Event catalogue and schema compatibility gate. Included by the main
 # Makefile (`-include catalogue.mk`), which defines BIN (the virtualenv's bin
 # directory) and STAMP (the target that installs the virtualenv with
 # vies-shared, vies-dev (whose `vies catalogue` this runs), the services, jsonschema

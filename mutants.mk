@@ -1,4 +1,4 @@
-# Mutation testing of the messaging kit (issue 18 item 9): hand-written mutants of
+# Mutation testing of the messaging kit: hand-written mutants of
 # shared/src/vies_shared/messaging/ and storage.py, each applied to a copy of the package and run
 # against the kit tests that must catch it. Not part of `make test`. Uses VIES_TEST_* when set,
 # else the development stack if it runs (`make stack-up`), else a stack it starts itself.

@@ -1,4 +1,4 @@
-"""Benchmark: email throughput of the notifications service (issue 6).
+"""Benchmark: email throughput of the notifications service.
 
 Publishes 10,000 notification-producing contract events (``missions.MissionPlanned``,
 each routed to the Volunteering Centre of its country: one email) with a plain

@@ -1,4 +1,4 @@
-"""Benchmark: match-request latency of the partners service with 5,000 partners (issue 3: under 300 ms).
+"""Benchmark: match-request latency of the partners service with 5,000 partners (the target: under 300 ms).
 
 Seeds 5,000 partners (about 80 % approved, the rest pending, suspended or rejected) straight into a
 fresh database, with mission statistics for some and an open crisis alert, then sends match requests

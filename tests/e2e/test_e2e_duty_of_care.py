@@ -1,4 +1,4 @@
-"""Duty of care across missions and notifications (issue 14, "must show"), real Kafka, MongoDB, Mailpit, SMS.
+"""Duty of care across missions and notifications, real Kafka, MongoDB, Mailpit, SMS.
 
 Two missions replicas on one database (the ladder without its lease, so both schedulers run it)
 and the notifications service, in this process, on the test's own topics:
@@ -171,7 +171,7 @@ async def test_a_targeted_crisis_alert_its_ladder_and_an_incident_escalation_rea
             for n in (0, 1):
                 [text] = await sms_to(f"+22177{n:07d}", "VIES ALERT SN (crisis)")
                 assert MESSAGE[:60] in text and local in text
-                # The volunteer's own one-tap answer link (issue 13), for this alert and this mission only.
+                # The volunteer's own one-tap answer link, for this alert and this mission only.
                 token = text.rsplit("/s/", 1)[1]
                 dev_keys = safety_link.keys_from("", "dev")
                 assert safety_link.read(dev_keys, token) == safety_link.SafetyLink(alert_id, missions[n])

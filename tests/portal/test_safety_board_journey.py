@@ -1,4 +1,4 @@
-"""The live safety-check board in a real browser (issue 13, "must show").
+"""The live safety-check board in a real browser.
 
 A Volunteering Centre coordinator of Togo, a country with three missions under way, issues a
 security alert from the portal. One volunteer answers through the link of the SMS the local SMS

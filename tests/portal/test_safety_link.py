@@ -1,4 +1,4 @@
-"""The one-tap safety answer link from a real alert's mail, in a real browser, without signing in (issue 13 item 2).
+"""The one-tap safety answer link from a real alert's mail, in a real browser, without signing in.
 
 Two volunteers on mission in Benin (their engagement and contact data published like recruitment
 would), a crisis alert issued by staff: the link from the first volunteer's mail answers safe,

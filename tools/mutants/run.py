@@ -1,4 +1,4 @@
-"""Mutation testing of the messaging kit with hand-written mutants (issue 18 item 9, ``make mutants``).
+"""Mutation testing of the messaging kit with hand-written mutants (``make mutants``).
 
 Each mutant breaks one guarantee of ``shared/src/vies_shared/messaging/`` or ``storage.py`` by replacing
 an exact snippet of the source. The source tree is never touched: every mutant is applied to a copy of
@@ -48,7 +48,7 @@ RELAY = f"{T}/test_outbox_relay.py"
 SHUTDOWN = f"{T}/test_graceful_shutdown.py"
 # --suite: the kit's tests that run in seconds on an external stack (no process-level regional or devstack tests).
 SUITE = [GUARD, INBOX, RELAY, SHUTDOWN, "shared/tests/unit"]
-# Issue 18 items 4-6: no silent stall, per-key order across writers, replay order.
+# No silent stall, per-key order across writers, replay order.
 STALL = f"{T}/test_no_silent_stall.py"
 ORDER = f"{T}/test_per_key_order.py"
 REPLAY = f"{T}/test_replay_order.py"
@@ -64,7 +64,7 @@ class Mutant:
     replacement: str
     tests: tuple[str, ...]  # the chosen fast subset, most likely killer first
     what: str
-    required: bool = True  # named by issue 18 item 9 (must be killed)
+    required: bool = True  # a guarantee the kit promises: the mutant must be killed
 
 
 MUTANTS: list[Mutant] = [

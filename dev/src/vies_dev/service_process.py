@@ -1,6 +1,6 @@
 """Run a service as its own operating-system process (``make run`` and the end-to-end tests).
 
-``Supervisor`` keeps such processes running for ``vies run`` (issue 18 item 7): a process that
+``Supervisor`` keeps such processes running for ``vies run``: a process that
 exits unexpectedly is reported and restarted with a capped exponential backoff, every change of
 a service's state (up, not answering, exited, restarted) is printed, and ``stop`` drains them all.
 """

@@ -1,4 +1,4 @@
-"""``vies run`` supervises its services (issue 18 item 7), with real processes on free ports.
+"""``vies run`` supervises its services, with real processes on free ports.
 
 The supervision loop of ``vies run`` (``vies_dev.platform.run_services``) runs in its own process over
 two stand-in services (``fake_service.py``: /readyz 200, graceful on SIGTERM). A service SIGKILLed

@@ -1,4 +1,4 @@
-"""An in-process token bucket per client IP, for public endpoints (review L4).
+"""An in-process token bucket per client IP, for public endpoints.
 
 Each process keeps its own buckets (no shared state: with N replicas a client gets at most
 N times the rate, which is enough against a script hammering the endpoint). The table of

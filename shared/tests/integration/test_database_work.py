@@ -1,4 +1,4 @@
-"""Database work of the messaging kit: hot queries use indexes, idle costs nothing, the relay prunes (issue 17)."""
+"""Database work of the messaging kit: hot queries use indexes, idle costs nothing, the relay prunes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The kit's delivery guarantees under injected faults (issue 18 item 9), each one proven by a mutant.
+"""The kit's delivery guarantees under injected faults, each one proven by a mutant.
 
 ``make mutants`` (tools/mutants/run.py) breaks each guarantee on purpose and expects a test here to fail:
 

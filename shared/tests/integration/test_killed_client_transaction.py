@@ -1,6 +1,6 @@
 """A client SIGKILLed inside a transaction blocks the others only for the stack's transaction lifetime.
 
-Issue 18 item 8. SecantusDB reaps an idle transaction only when another transaction comes by,
+SecantusDB reaps an idle transaction only when another transaction comes by,
 and a plain write on a document the dead transaction wrote retries inside the server until then
 (still blocked after 170 s when measured: ``deploy/local/README.md``). The local stack runs SecantusDB through
 ``vies_dev.devstack.secantus_server``: a transaction lifetime (30 s by default, 5 s here) and a

@@ -1,4 +1,4 @@
-"""No silent head-of-line stall (issue 18 item 4, review M9), against the real broker and database.
+"""No silent head-of-line stall, against the real broker and database.
 
 * a dead letter that Kafka refuses (its topic is missing) blocks the consumer visibly: /readyz 503
   with the reason, ``vies_consumer_blocked`` 1; once the topic exists it moves on by itself;

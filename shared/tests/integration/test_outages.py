@@ -1,4 +1,4 @@
-"""A broker or database outage delays work, never loses it (issue 2 must-shows).
+"""A broker or database outage delays work, never loses it.
 
 These tests stop and restart components of the stack the plugin started; they
 are skipped when the tests run against an external stack.

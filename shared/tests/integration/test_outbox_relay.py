@@ -1,4 +1,4 @@
-"""Transactional outbox and relay against the real broker and database (issue 2 must-shows)."""
+"""Transactional outbox and relay against the real broker and database."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Per-key order does not depend on the clocks of several API replicas (issue 18 item 5, review L1).
+"""Per-key order does not depend on the clocks of several API replicas.
 
 Two writers share one service database, as two API pods do; their clocks disagree by an hour
 (injected). Every transaction bumps the aggregate's version and emits an event carrying it; the

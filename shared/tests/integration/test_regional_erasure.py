@@ -1,4 +1,4 @@
-"""Erasure reaches every branch (issue 18 item 1, review H2): ``recruitment.PersonErased`` carries no region,
+"""Erasure reaches every branch: ``recruitment.PersonErased`` carries no region,
 yet every regional consumer takes it; the view, the journal and the queues forget the person, and an event
 produced before the erasure but handled after it does not bring the person back."""
 

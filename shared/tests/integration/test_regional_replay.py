@@ -1,4 +1,4 @@
-"""The regional consumer keeps the records it could not apply, and replays them (issue 18 item 6, L11).
+"""The regional consumer keeps the records it could not apply, and replays them.
 
 A rule that fails for two missions skips their ``MissionStarted`` (kept whole in ``skipped``); a later
 ``MissionEnded`` of one of them is applied. Once the rule is fixed, ``vies regional replay-skipped``

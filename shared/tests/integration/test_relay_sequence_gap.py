@@ -1,4 +1,4 @@
-"""The relay after its idempotent producer lost a partition's sequence (issue 18 item 4, found by ``make chaos``).
+"""The relay after its idempotent producer lost a partition's sequence (found by ``make chaos``).
 
 Reproduced as ``tests/chaos/sequence_gap.py`` does, against the real broker: the producer is made to see
 no leader for one partition, so the batch waiting for it expires after taking its sequence numbers;

@@ -1,4 +1,4 @@
-"""DLQ replay keeps the order of an aggregate where it matters (issue 18 item 6, review L11).
+"""DLQ replay keeps the order of an aggregate where it matters.
 
 An event of aggregate p1 fails and is dead-lettered; a later event of p1 is applied meanwhile. When
 the operator replays the first one, it is older than what the service already applied for p1:

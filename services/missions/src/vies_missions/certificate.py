@@ -1,4 +1,4 @@
-"""The end-of-mission certificate (attestation de fin de mission) as a PDF (issue 15 item 4).
+"""The end-of-mission certificate (attestation de fin de mission) as a PDF.
 
 Built from the mission's facts only: the volunteer's name, the scheme, the dates, the host partner,
 the sending authority and the country, signed with the issuing organisation's name. For

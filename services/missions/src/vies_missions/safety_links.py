@@ -1,4 +1,4 @@
-"""The one-tap safety answer link (issue 13): what its page shows and the answer it records, without signing in.
+"""The one-tap safety answer link: what its page shows and the answer it records, without signing in.
 
 Notifications puts ``<portal>/s/<token>`` in each volunteer's security-alert and reminder
 messages; the token (``vies_shared.safety_link``) is a MAC over the alert id and the mission

@@ -39,7 +39,7 @@ class MissionsSettings(ServiceSettings):
     # event); the lease only saves work. Tests turn it off to prove that.
     check_in_scan_exclusive: bool = True
     safety_deadline_scan_seconds: float = Field(default=15.0, gt=0)
-    # The ladder of a safety check (issue 14): a reminder to those who have not answered at half the
+    # The ladder of a safety check: a reminder to those who have not answered at half the
     # window and this long before the deadline; at the deadline the unaccounted list goes to the
     # centre and the duty officer (SafetyCheckClosed); this long after it, to the head office.
     safety_reminder_before_deadline_seconds: float = Field(default=3600.0, gt=0)
@@ -60,7 +60,7 @@ class MissionsSettings(ServiceSettings):
     follow_up_scan_seconds: float = Field(default=3600.0, gt=0)
     # An urgent check-in opens an incident with this severity (category "other").
     urgent_check_in_severity: str = "critical"
-    # The one-tap safety answer link (issue 13): the keys shared with notifications only (comma-separated,
+    # The one-tap safety answer link: the keys shared with notifications only (comma-separated,
     # the first signs; VIES_SAFETY_LINK_KEYS), how long a link still answers after its check closed, and
     # how many calls a minute one client address may make on the public link endpoints.
     safety_link_keys: str = ""

@@ -1,4 +1,4 @@
-"""The end-of-mission certificate (issue 15 item 4): a PDF whose text states the mission's facts,
+"""The end-of-mission certificate: a PDF whose text states the mission's facts,
 for the volunteer, the mission's authority and staff only, once the mission is over."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""End of a mission (issue 15 item 4, first part): the volunteer's own report and the authority's
+"""End of a mission: the volunteer's own report and the authority's
 evaluation, each visible to the centre, the region's branch and staff, and erased with the person."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Erasure stays done in missions (issue 18 item 1, review M5): contact data and an engagement produced before a
+"""Erasure stays done in missions: contact data and an engagement produced before a
 person's erasure but read after it bring nothing of the person back; contact data produced after it (the person
 came back) are kept."""
 

@@ -1,4 +1,4 @@
-"""The VSI lifetime cap on extension (issue 15), against the real stack: recruitment's engagement says how
+"""The VSI lifetime cap on extension, against the real stack: recruitment's engagement says how
 many VSI months the volunteer served before; an extension past 72 months answers 409 with the rule's source."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Reciprocity hosting (issue 15 item 3): the authority hosting a volunteer in France prepares the stay
+"""Reciprocity hosting: the authority hosting a volunteer in France prepares the stay
 (visa, housing, tutor, French classes, return commitment), records check-ins and holds the follow-up
 interviews; it cannot do what stays with the centre and staff, nor act on another authority's volunteer."""
 

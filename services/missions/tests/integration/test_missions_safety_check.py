@@ -128,7 +128,7 @@ async def test_safety_check_end_to_end(vies_settings: Any, vies_stack: Any, topi
         assert missing["authority_id"] == "auth-2" and missing["centre_id"] == "ev-sn"
         # Who to call there: the host partner and the authority, by name (the centre's live board).
         assert missing["partner_name"] == "Association Jokkoo" and missing["authority_name"] == "auth-2"
-        # Whom to call if the volunteer cannot be reached: for the centre making the calls (issue 14).
+        # Whom to call if the volunteer cannot be reached: for the centre making the calls.
         assert missing["emergency_contact"] == {"name": "Parent 2", "relation": "mother", "phone": "+33610000002"}
         assert status["counts"] == {"total": 3, "accounted": 2, "unaccounted": 1, "safe": 2, "need_help": 0}
         own = (
@@ -150,7 +150,7 @@ async def test_safety_check_end_to_end(vies_settings: Any, vies_stack: Any, topi
         [issued] = await probe.wait_for("missions.SecurityAlertIssued")
         assert issued["value"]["country"] == "SN" and sorted(issued["value"]["mission_ids"]) == sorted(missions)
         assert issued["headers"]["ce_region"] == "none"
-        # The instructions travel with the alert (issue 14): the message and the hours to answer.
+        # The instructions travel with the alert: the message and the hours to answer.
         assert issued["value"]["message"] == "Unrest in Dakar" and issued["value"]["respond_within_hours"] == 1
         # The per-region view of the check: one event per region, each with that region's missions only.
         opened = await probe.wait_for("missions.SafetyCheckOpened", 2, where=lambda e: e["key"] == alert_id)

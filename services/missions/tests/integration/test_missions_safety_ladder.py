@@ -1,4 +1,4 @@
-"""The ladder of a safety check (issue 14): reminders, the deadline, then the head office, each step once.
+"""The ladder of a safety check: reminders, the deadline, then the head office, each step once.
 
 Two replicas on one database run the ladder without its lease (and are raced by direct runs), against
 the real Kafka broker and MongoDB server.

@@ -1,4 +1,4 @@
-"""Where the volunteer is (issue 14 item 5): a mission's place, and an alert for part of a country."""
+"""Where the volunteer is: a mission's place, and an alert for part of a country."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Whom a volunteer turns to (issue 13 item 1): the centre and its emergency number, the host partner and
+"""Whom a volunteer turns to: the centre and its emergency number, the host partner and
 the sending authority, read by those who may read the mission - the volunteer first, never another one."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The personal one-tap safety answer link in a volunteer's security-alert and reminder messages (issue 13).
+"""The personal one-tap safety answer link in a volunteer's security-alert and reminder messages.
 
 Minted here, when a message is rendered for one volunteer, never before: no event and no
 stored notification holds it (the missions service verifies it; see ``vies_shared.safety_link``

@@ -2,7 +2,7 @@
 
 A volunteer in Dakar reads "2027-03-01 17:00 (Africa/Dakar, UTC+00:00)", the duty officer in
 France reads the same moment in Europe/Paris; the zone is always written out so nobody has to
-guess which clock a deadline refers to (issue 14: deadlines were shown in UTC).
+guess which clock a deadline refers to (deadlines were once shown in UTC).
 
 The country → zone table is the IANA ``zone.tab`` shipped with the ``tzdata`` package. A country
 spanning several zones gets its capital's zone (``CAPITAL_ZONES``), unless the alert targets

@@ -1,4 +1,4 @@
-"""Routing that reaches someone (issue 14): escalations, early returns, the host partner, a partner's suspension.
+"""Routing that reaches someone: escalations, early returns, the host partner, a partner's suspension.
 
 Contract events on real Kafka → the delivery log, emails in Mailpit and SMS at a real HTTP endpoint.
 """

@@ -1,4 +1,4 @@
-"""Erasure in notifications (issue 18 item 1, review H2/M5): a branch's webhook hears of every erasure although
+"""Erasure in notifications: a branch's webhook hears of every erasure although
 it names no region; older contact data and engagements read after the erasure bring nothing back; an authority
 whose address was its erased contact person's is mailed no more until it has a new one."""
 

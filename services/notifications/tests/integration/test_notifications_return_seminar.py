@@ -1,4 +1,4 @@
-"""The return-seminar invitation (issue 15 item 4): a delayed row of the routing table. A month after
+"""The return-seminar invitation: a delayed row of the routing table. A month after
 ``missions.MissionEnded`` (seconds here) the volunteer gets the invitation in their language, through
 the real SMTP server (Mailpit); not before, and not at all once erased."""
 

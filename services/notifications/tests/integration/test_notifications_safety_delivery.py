@@ -1,4 +1,4 @@
-"""Safety messages never give up silently (issue 14, review H4), against real Kafka, MongoDB, Mailpit and SMTP servers.
+"""Safety messages never give up silently, against real Kafka, MongoDB, Mailpit and SMTP servers.
 
 - SMTP down for longer than the ordinary retry budget: an ordinary message fails as before, every
   security alert waits and arrives once SMTP is back; the beyond-budget metric rose.

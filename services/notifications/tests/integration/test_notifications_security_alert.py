@@ -157,7 +157,7 @@ async def test_security_alert_reaches_all_fifty_volunteers_by_email_and_sms_desp
             assert french == {f"{v}@example.org" for v in volunteers[1::2]}
             phones = Counter(r.json()["to"] for r in sms.on("/sms"))
             assert phones == {f"+22177{n:07d}": 1 for n in range(VOLUNTEERS)}
-            # The instructions and the deadline on the volunteer's clock, written with its zone (issue 14).
+            # The instructions and the deadline on the volunteer's clock, written with its zone.
             body = (await mailpit.message(messages[0]["ID"]))["Text"]
             assert MESSAGE in body and local in body and "Africa/Porto-Novo" in local
             texts = {r.json()["text"] for r in sms.on("/sms")}

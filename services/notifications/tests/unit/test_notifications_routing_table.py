@@ -68,7 +68,7 @@ from vies_shared.events.base import known_types
             {},
             {(VOLUNTEER, ("email",)), (AUTHORITY, ("email",)), (BRANCH, ("email",)), (HOST_PARTNER, ("email",))},
         ),
-        # Duty of care (issue 14): escalations reach someone, early returns everyone responsible.
+        # Duty of care: escalations reach someone, early returns everyone responsible.
         ("missions.IncidentEscalated", {"escalated_to": "centre"}, set()),  # IncidentReported told them already
         (
             "missions.IncidentEscalated",

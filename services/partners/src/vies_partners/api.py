@@ -30,7 +30,7 @@ router = APIRouter()
 Answer = dict[str, Any]
 RuntimeDep = ServiceRuntimeDep[PartnersSettings]  # settings typed, no downcast
 RegionQuery = Annotated[str | None, Query(pattern=r"^FR-[0-9A-Z]{2,3}$")]
-# Ids in paths and query strings are bounded like the platform's ids (review L5): longer is a 422.
+# Ids in paths and query strings are bounded like the platform's ids: longer is a 422.
 PathId = Annotated[str, Path(min_length=1, max_length=MAX_ID)]
 IdQuery = Annotated[str | None, Query(min_length=1, max_length=MAX_ID)]
 MAX_STALLED_PAGE = 200

@@ -17,7 +17,7 @@ Language = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True
 Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 Region = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^FR-[0-9A-Z]{2,3}$")]
 
-# Every string and list a caller sends is bounded (review L5): ids as long as the platform's
+# Every string and list a caller sends is bounded: ids as long as the platform's
 # (tokens cap scope claims at 100 characters), lists by what a real record needs. Beyond: 422.
 MAX_ID = 100
 Id = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID)]

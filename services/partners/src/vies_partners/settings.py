@@ -13,7 +13,7 @@ class PartnersSettings(ServiceSettings):
     service: str = "partners"
     # How many ranked partners a match request answers with.
     match_limit: int = Field(default=10, ge=1, le=100)
-    # An enrolled authority with no journey step for this many days is "stalled" (issue 3).
+    # An enrolled authority with no journey step for this many days is "stalled".
     stalled_after_days: int = Field(default=30, ge=0)
     # The start-of-mission follow-up interview is due this many days after departure (agency practice:
     # interviews at start, middle and end; docs/DOMAIN.md "The agency's own practice"; the exact delay is ours).

@@ -72,7 +72,7 @@ async def test_authorities_register_read_and_scope(vies_settings: Any, vies_stac
 
         dup = authority_body(name="DEPARTEMENT du finistère ")
         r = await svc.client.post("/authorities", json=dup, headers=svc.auth("staff"))
-        # It exists, without whose name or id in the message (review L9); staff get the id in details.
+        # It exists, without whose name or id in the message; staff get the id in details.
         assert r.status_code == 409 and authority_id not in r.json()["detail"]
         assert r.json()["details"]["existing_id"] == authority_id
 
@@ -138,7 +138,7 @@ async def test_partners_directory_search_and_vetting(vies_settings: Any, vies_st
         ziguinchor = r.json()
         assert ziguinchor["status"] == "pending" and ziguinchor["history"][0]["action"] == "register"
         pid = ziguinchor["partner_id"]
-        # Same name and city, other case and accents: refused; staff get the existing id in details (review L9).
+        # Same name and city, other case and accents: refused; staff get the existing id in details.
         r = await svc.client.post(
             "/partners", json=partner_body(name="COMMUNE DE  ZIGUINCHÒR", city="ziguinchor"), headers=staff
         )

@@ -1,4 +1,4 @@
-"""A directory people keep up to date (issue 15 item 2): PATCH partners and authorities, each change
+"""A directory people keep up to date: PATCH partners and authorities, each change
 published as an additive event, the next match answer and the journey following it."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Scopes that hold in the partner directory (review M2, L2, L9) and bounded input (L4, L5)."""
+"""Scopes that hold in the partner directory and bounded input."""
 
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ router = APIRouter()
 Json = dict[str, Any]
 RuntimeDep = ServiceRuntimeDep[RecruitmentSettings]  # settings typed, no downcast
 
-# Every id and filter from the caller is bounded (review L5): longer input is a 422.
+# Every id and filter from the caller is bounded: longer input is a 422.
 PositionId = Annotated[str, Path(min_length=1, max_length=MAX_ID)]
 ApplicationId = Annotated[str, Path(min_length=1, max_length=MAX_ID)]
 PersonId = Annotated[str, Path(min_length=1, max_length=MAX_ID)]

@@ -15,7 +15,7 @@ Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 LongText = Annotated[str, StringConstraints(max_length=10_000)]
 Skill = Annotated[str, StringConstraints(min_length=1, max_length=80, strip_whitespace=True)]
-# Ids are bounded like the platform's (tokens cap scope claims at 100 characters): review L5.
+# Ids are bounded like the platform's (tokens cap scope claims at 100 characters).
 MAX_ID = 100
 Id = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID)]
 Phone = Annotated[str, StringConstraints(max_length=40)]
@@ -164,7 +164,7 @@ class EngagementIn(_Body):
 
 
 class EmergencyContactIn(_Body):
-    """Whom to call about a volunteer in an emergency (issue 14): a person, not a date in a checklist.
+    """Whom to call about a volunteer in an emergency: a person, not a date in a checklist.
 
     ``relation`` is what they are to the volunteer (mother, partner, friend, ...). The same names as
     ``ContactUpdated.emergency_contact``; ``email`` stays in recruitment (the event has no field for it).

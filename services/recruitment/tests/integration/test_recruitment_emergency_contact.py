@@ -1,4 +1,4 @@
-"""Issue 14 item 5: a volunteer's emergency contact, held by recruitment, published on the contacts topic."""
+"""A volunteer's emergency contact, held by recruitment, published on the contacts topic."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Candidates known by their account (review M4), their own data, the public eligibility check, bounds (L4, L5)."""
+"""Candidates known by their account, their own data, the public eligibility check, bounds."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Scheme rules through the API (issue 15): failing rules answered with their sources, the JSI group
+"""Scheme rules through the API: failing rules answered with their sources, the JSI group
 position and its sponsor, and VSI months served elsewhere, declared, confirmed and published."""
 
 from __future__ import annotations

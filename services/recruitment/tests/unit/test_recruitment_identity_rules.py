@@ -1,4 +1,4 @@
-"""The candidate's email from their account (review M4) and the anonymous rate limit (L4), without I/O."""
+"""The candidate's email from their account and the anonymous rate limit, without I/O."""
 
 from __future__ import annotations
 

@@ -172,5 +172,5 @@ class ContactUpdated(Event):
     email: str
     phone: str | None = None
     language: str
-    # A volunteer's emergency contact (issue 14), shown to the centre on a safety check's status.
+    # A volunteer's emergency contact, shown to the centre on a safety check's status.
     emergency_contact: EmergencyContact | None = None

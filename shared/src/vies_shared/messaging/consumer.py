@@ -11,7 +11,7 @@ with capped exponential backoff; a record that cannot be handled is isolated,
 retried alone and, after ``attempts`` failures, dead-lettered. The Kafka offset
 is committed only once every record of the batch is handled or dead-lettered.
 
-Nothing stalls silently (issue 18 item 4, review M9):
+Nothing stalls silently:
 * a batch failing "transiently" ``transient_attempts`` times in a row is split and
   its records handled alone; a record that still fails transiently that many times
   while the database answers counts as a failed attempt (reason ``transient_exhausted``
@@ -24,7 +24,7 @@ Nothing stalls silently (issue 18 item 4, review M9):
 * ``stalled_partitions`` reports partitions with lag whose committed offset has not
   moved for a while (``/readyz`` 503, ``vies_consumer_stalled_partitions``).
 
-A replayed dead letter keeps the order of its aggregate (issue 18 item 6, review L11):
+A replayed dead letter keeps the order of its aggregate:
 the replay carries the record's original position (``dlq_original_partition`` and
 ``dlq_original_offset``); when the inbox shows that a later record of the same key was
 already applied, the replayed one is applied only if its handler is marked

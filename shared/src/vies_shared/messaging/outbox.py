@@ -5,7 +5,7 @@ published_at: null}``, plus ``traceparent`` when emitted within a trace (``vies_
 ``seq`` orders publication; the relay deletes published documents once they are older than
 the retention (``Outbox.prune``).
 
-Per-key order does not depend on the clocks of the API replicas (review L1): ``seq``
+Per-key order does not depend on the clocks of the API replicas: ``seq``
 starts from the writer's nanosecond clock, then ``Outbox.order`` raises it, inside the
 use case's transaction, above the last ``seq`` of the same aggregate (``topic`` and
 ``key``), kept in ``outbox_keys`` ``{_id: "<topic> <key>", seq, at}``. Two transactions

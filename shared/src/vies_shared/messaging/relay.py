@@ -11,8 +11,8 @@ processes), and the poll every ``poll_seconds`` is only a safety net. Each batch
 read and one update (marked by id); published documents older than the retention are
 deleted by the relay itself, at most every ``prune_seconds`` and only while it publishes.
 
-A record the relay cannot publish is reported, not retried silently forever (issue 18
-item 4, review M9): each failure is counted on the document (``failures``,
+A record the relay cannot publish is reported, not retried silently forever: each
+failure is counted on the document (``failures``,
 ``last_error``, ``last_failed_at``); once Kafka refuses it for good (topic missing, not
 authorised, too large) or it failed ``stuck_failures`` times, ``stuck`` says which record
 and why, ``/readyz`` answers 503 and ``vies_outbox_stuck`` counts it; ``vies outbox

@@ -1,4 +1,4 @@
-"""Who may read or act on a mission (issue 5, access rules).
+"""Who may read or act on a mission (the access rules).
 
 - volunteer: their own mission only (read, check-ins, safety responses, incidents, and
   the checklist items that are theirs to do: training, travel registration, emergency contact);
@@ -67,7 +67,7 @@ READS_EVALUATION = ("authority", "centre", "branch")
 
 
 def may_download_certificate(actor: Actor, mission: dict[str, Any]) -> bool:
-    """The end-of-mission certificate: the mission's volunteer, its authority and staff only (issue 15)."""
+    """The end-of-mission certificate: the mission's volunteer, its authority and staff only."""
     # Narrower than READ: the centre and the branch follow the mission but the certificate is the
     # volunteer's document, which the sending authority co-signs in practice.
     if actor.role == "staff" or _owns(actor, mission):

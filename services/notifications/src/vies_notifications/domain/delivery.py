@@ -38,7 +38,7 @@ def message_id(notification_id: str, domain: str) -> str:
 
 # Categories whose messages are never given up on a transient failure (security alerts, safety-check
 # reminders, unaccounted lists, incident escalations): they keep retrying with capped backoff and are
-# counted and alerted on instead (issue 14, review H4).
+# counted and alerted on instead.
 SAFETY_CATEGORIES: frozenset[str] = frozenset({"safety", "security"})
 
 # SMTP replies about the sender's own credentials (RFC 4954: 530 authentication required, 534 mechanism

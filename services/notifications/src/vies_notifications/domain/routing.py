@@ -50,7 +50,7 @@ CATEGORIES: tuple[str, ...] = (
 MANDATORY_CATEGORIES: frozenset[str] = frozenset({"safety", "security"})
 
 # Delayed messages: a row with ``after`` is sent that long after the event (the delay is a setting).
-RETURN_SEMINAR = "return_seminar"  # one month after the end of a mission (issue 15 item 4)
+RETURN_SEMINAR = "return_seminar"  # one month after the end of a mission
 DEFAULT_DELAYS: Mapping[str, float] = {RETURN_SEMINAR: 30 * 86400.0}
 RETURN_SEMINAR_TEMPLATE = "return_seminar_invitation"
 
@@ -129,7 +129,7 @@ ROUTES: tuple[Route, ...] = (
     Route("missions.MissionEnded", VOLUNTEER, EMAIL, "mission_ended_volunteer", "mission"),
     Route("missions.MissionEnded", AUTHORITY, EMAIL, "mission_ended", "mission"),
     Route("missions.MissionEnded", BRANCH, EMAIL, "mission_ended", "mission"),
-    # Duty of care (issue 14): an escalation reaches someone, an early return everyone responsible,
+    # Duty of care: an escalation reaches someone, an early return everyone responsible,
     # the host partner what concerns the volunteers it hosts.
     Route("missions.IncidentEscalated", DUTY_OFFICER, EMAIL_SMS, "incident_escalated", "safety", to_head_office),
     Route("missions.IncidentEscalated", HEAD_OFFICE, EMAIL, "incident_escalated", "safety", to_head_office),
@@ -143,7 +143,7 @@ ROUTES: tuple[Route, ...] = (
     Route("missions.MissionInterrupted", HOST_PARTNER, EMAIL, "host_partner_update", "mission"),
     Route("missions.MissionStarted", HOST_PARTNER, EMAIL, "host_partner_update", "mission"),
     Route("missions.MissionEnded", HOST_PARTNER, EMAIL, "host_partner_update", "mission"),
-    # A month after the end, the volunteer is invited to the return seminar (issue 15 item 4).
+    # A month after the end, the volunteer is invited to the return seminar.
     Route(
         "missions.MissionEnded", VOLUNTEER, EMAIL, RETURN_SEMINAR_TEMPLATE, "mission", always,
         after=RETURN_SEMINAR,

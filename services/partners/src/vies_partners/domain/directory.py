@@ -13,7 +13,7 @@ from vies_shared.reference import is_france, is_region
 AuthorityKind = Literal["region", "department", "commune", "intercommunality", "other"]
 PartnerKind = Literal["local_authority", "ngo", "association", "public_body", "other"]
 
-# The fixed list of cooperation themes (issue 3), code → label in English and French.
+# The fixed list of cooperation themes, code → label in English and French.
 THEMES: dict[str, tuple[str, str]] = {
     "education": ("education", "éducation"),
     "health": ("health", "santé"),
@@ -61,7 +61,7 @@ def normalise(text: str) -> str:
 
 
 def partner_key(name: str, city: str, country: str) -> str:
-    """Two partners are the same when name, city and country match once normalised (issue 3)."""
+    """Two partners are the same when name, city and country match once normalised."""
     return f"{normalise(name)}|{normalise(city)}|{country.upper()}"
 
 
