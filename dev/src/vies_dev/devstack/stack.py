@@ -352,7 +352,7 @@ class LocalStack:
             if not self.config.pom_file.is_file():
                 raise StackError(f"pom file {self.config.pom_file} does not exist")
             return self.config.pom_file.resolve()
-        # The root usually sits in the repo (.stack); an editable install sits in shared/src.
+        # The root usually sits in the repo (.stack); an editable install sits in dev/src.
         for start in (self.root, Path.cwd().resolve(), Path(__file__).resolve().parent):
             for folder in (start, *start.parents):
                 candidate = folder / "deploy" / "local" / "pom.xml"
