@@ -1,4 +1,4 @@
-"""The transaction runner against SecantusDB: PyMongo's ``with_transaction`` semantics (issue 16 item 2).
+"""The transaction runner against SecantusDB: PyMongo's ``with_transaction`` semantics.
 
 The body runs again on a write conflict or a ``RaceLost``, the commit alone on an unknown commit
 result, and after-commit callbacks run only once the server acknowledged the commit.

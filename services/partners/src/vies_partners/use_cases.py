@@ -108,7 +108,7 @@ def branch_region(principal: Principal, region: str | None) -> str | None:
     return region
 
 
-# --- the partner directory (review M2) ---------------------------------------------------------
+# --- the partner directory -------------------------------------------------------------------
 # Approved and suspended partners are the network's directory: every directory role reads them,
 # without their contact persons or vetting history. Pending and rejected partners exist only for
 # staff and the centre of their country (anyone else: not listed, 404). Contacts and history go
@@ -943,7 +943,7 @@ def _min_day(values: list[str | None]) -> date | None:
 
 
 JOURNEY_MISSIONS = 100
-"""An authority's journey shows the follow-up interviews of its 100 most recent missions (bounded work, review L4)."""
+"""An authority's journey shows the follow-up interviews of its 100 most recent missions (bounded work)."""
 JOURNEY_POSITIONS = 1000
 """Positions of an authority looked at for its first selection; no authority publishes that many."""
 
@@ -1094,7 +1094,7 @@ async def programme_indicators(
     db = runtime.db
     authority_query: Document = {"region": region} if region else {}
     enrolled_query = {**authority_query, "territoires_volontaires": True}
-    # Counted by the database (review L4): no list grows with the number of missions or partnerships.
+    # Counted by the database: no list grows with the number of missions or partnerships.
     enrolled, enrolled_new = await asyncio.gather(
         db[store.AUTHORITIES].count_documents(enrolled_query),
         db[store.AUTHORITIES].count_documents({**enrolled_query, "new_to_cooperation": True}),

@@ -515,7 +515,7 @@ async def _save_person(uow: UnitOfWork, principal: Principal, profile: Document)
 def candidate_email(
     source: Runtime[RecruitmentSettings] | UnitOfWork[RecruitmentSettings], principal: Principal, given: str | None
 ) -> str:
-    """The email an application is made with (review M4).
+    """The email an application is made with.
 
     A candidate applies with their account's email, verified by the identity provider: the
     token's ``email`` claim, whatever the body says. A token whose email is not verified
