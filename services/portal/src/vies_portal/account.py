@@ -125,7 +125,8 @@ async def callback(
 async def sign_out(request: Request) -> Response:
     """Forget the session here and end it at the provider (RP-initiated logout)."""
     await checked_form(request)
-    return await _end_session(request, "/signed-out")
+    # The session ends, and its language with it: the landing page's path says it again.
+    return await _end_session(request, f"/signed-out/{i18n.pick(session_of(request).lang)}")
 
 
 async def _end_session(request: Request, landing: str) -> Response:
@@ -143,8 +144,11 @@ async def _end_session(request: Request, landing: str) -> Response:
 
 
 @router.get("/signed-out")
-async def signed_out(request: Request) -> Response:
-    """Confirmation that the person is signed out, here and at the provider."""
+@router.get("/signed-out/{lang}")
+async def signed_out(request: Request, lang: str | None = None) -> Response:
+    """Confirmation that the person is signed out, here and at the provider, in the language they used."""
+    if lang is not None:
+        session_of(request).lang = i18n.pick(lang)
     return render(request, "signed_out.html", _(request, "Signed out"))
 
 
