@@ -22,12 +22,13 @@ JAEGER_BUILD := .stack/jaeger-build
 STACK_BIN := .stack/bin
 export GOBIN := $(abspath $(STACK_BIN))
 
-.PHONY: help setup run test lint pytest bench chaos stack-up stack-down clean chromium portal-assets missions-assets portal-messages jaeger
+.PHONY: help setup run test test-fast lint pytest bench chaos stack-up stack-down clean chromium portal-assets missions-assets portal-messages jaeger
 
 help:
 	@echo "make run    - set up, start Kafka, MongoDB, Mailpit, Keycloak, Jaeger and the four services with demo data"
 	@echo "make test   - set up and run lint, type checks and the whole test suite on a stack it starts itself"
 	@echo "make lint   - ruff + mypy --strict on shared/, dev/ and services/"
+	@echo "make test-fast - the service-layer tests on in-memory fakes (no server, seconds)"
 	@echo "make bench  - throughput and latency of the messaging kit against the local stack"
 	@echo "make chaos  - the platform under faults on its own stack, then a check nothing was lost (CHAOS_PROFILE=short|long)"
 
@@ -103,6 +104,10 @@ lint: $(STAMP)
 	$(BIN)/mypy --strict shared/src dev/src $(foreach s,$(SERVICES),services/$(s)/src)
 	# Use cases and handlers reach collections only through their unit of work (a scan of the sources).
 	$(BIN)/python -m pytest -q -p no:cacheprovider shared/tests/unit/test_unit_of_work_discipline.py
+
+# Use cases, handlers and schedulers on in-memory fakes: no Kafka, MongoDB or Mailpit is started.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m fast -p no:randomly -q
 
 # Two workers, each with a stack of its own; a module runs on one worker, and the tests needing Keycloak
 # (identity, portal, security) all on one, first (see the test plugin). The suite mostly waits on

@@ -62,6 +62,20 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "integration: needs the real Kafka broker and MongoDB server")
     config.addinivalue_line("markers", "e2e: runs services as separate processes")
     config.addinivalue_line("markers", "outage: stops and restarts a component of the stack")
+    config.addinivalue_line("markers", "fast: service-layer test on in-memory fakes, no server (`pytest -m fast`)")
+
+
+# The fixtures that start or reach a server: a fast test asking for one is refused before it runs.
+SERVER_FIXTURES = frozenset({"vies_stack", "vies_keycloak", "vies_jaeger", "topic_prefix", "vies_settings"})
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test marked ``fast`` must not start the stack: it would no longer be fast, nor run without servers."""
+    if item.get_closest_marker("fast") is None:
+        return
+    wanted = SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+    if wanted:
+        pytest.fail(f"a fast test may not use the server fixtures {sorted(wanted)}", pytrace=False)
 
 
 IDENTITY_UNIT = "identity"
