@@ -105,9 +105,10 @@ lint: $(STAMP)
 	# Use cases and handlers reach collections only through their unit of work (a scan of the sources).
 	$(BIN)/python -m pytest -q -p no:cacheprovider shared/tests/unit/test_unit_of_work_discipline.py
 
-# Use cases, handlers and schedulers on in-memory fakes: no Kafka, MongoDB or Mailpit is started.
+# Use cases, handlers and schedulers on in-memory fakes: no Kafka, MongoDB or Mailpit is started. The
+# folders are named so that pytest does not import (and deselect) the whole suite first.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m fast -p no:randomly -q
+	$(BIN)/python -m pytest -m fast -p no:randomly -q $(wildcard shared/tests/fast services/*/tests/fast)
 
 # Two workers, each with a stack of its own; a module runs on one worker, and the tests needing Keycloak
 # (identity, portal, security) all on one, first (see the test plugin). The suite mostly waits on
