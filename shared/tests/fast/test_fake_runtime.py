@@ -11,13 +11,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
+from vies_dev.testing.fakes import FakeRuntime
 from vies_shared.errors import NotFound
 from vies_shared.events.recruitment import ApplicationShortlisted, PositionClosed
 from vies_shared.messaging.consumer import HandlerContext
 from vies_shared.service import ServiceDefinition
 from vies_shared.settings import ServiceSettings
 from vies_shared.storage import RaceLost, UnitOfWork, transactional
-from vies_dev.testing.fakes import FakeRuntime
 
 pytestmark = pytest.mark.fast
 

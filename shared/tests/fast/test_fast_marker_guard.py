@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from vies_shared.testing import plugin
+from vies_dev.testing import plugin
 
 pytestmark = pytest.mark.fast
 

@@ -6,12 +6,12 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from vies_dev.testing.fakes import FakeClock, FakeRuntime
 from vies_missions.app import build_definition
 from vies_missions.domain.mission import mission_id_for
 from vies_missions.settings import MissionsSettings
 from vies_missions.use_cases import start_mission, tick_checklist
 from vies_shared.events.recruitment import VolunteerEngaged
-from vies_shared.testing.fakes import FakeClock, FakeRuntime
 from vies_shared.tokens import Principal
 
 ALL_ITEMS = ("training", "insurance", "visa", "travel_registration", "emergency_contact")

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from vies_dev.testing.fakes import FakeRuntime
 from vies_notifications import use_cases
 from vies_notifications.app import build
 from vies_notifications.channels import Email
@@ -16,7 +17,6 @@ from vies_notifications.settings import NotificationsSettings
 from vies_shared.errors import Forbidden
 from vies_shared.events.notifications import NotificationFailed, NotificationSent
 from vies_shared.events.partners import AuthorityRegistered, MatchesProposed
-from vies_shared.testing.fakes import FakeRuntime
 from vies_shared.tokens import Principal
 
 pytestmark = pytest.mark.fast

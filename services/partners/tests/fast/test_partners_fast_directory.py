@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from vies_dev.testing.fakes import FakeRuntime
 from vies_partners import use_cases
 from vies_partners.app import definition
 from vies_partners.schemas import AuthorityIn, MatchRequestIn, PartnerIn, PartnershipIn
@@ -23,7 +24,6 @@ from vies_shared.events.partners import (
     PartnershipEstablished,
     PartnerSuspended,
 )
-from vies_shared.testing.fakes import FakeRuntime
 from vies_shared.tokens import Principal
 
 pytestmark = pytest.mark.fast

@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
+from vies_dev.testing.fakes import FakeRuntime
+from vies_dev.testing.recruitment import candidate, position
 from vies_recruitment import use_cases
 from vies_recruitment.app import definition
 from vies_recruitment.schemas import ApplicationIn, EngagementIn, PositionIn
 from vies_recruitment.settings import RecruitmentSettings
-from vies_recruitment.testing import candidate, position
 from vies_shared.errors import AlreadyExists, Forbidden, NotAllowedInState
 from vies_shared.events.partners import (
     AuthorityRegistered,
@@ -29,7 +30,6 @@ from vies_shared.events.recruitment import (
     PositionPublished,
     VolunteerEngaged,
 )
-from vies_shared.testing.fakes import FakeRuntime
 from vies_shared.tokens import Principal
 
 pytestmark = pytest.mark.fast
