@@ -66,6 +66,42 @@ READS_VOLUNTEER_REPORT = ("volunteer", "centre", "branch")
 READS_EVALUATION = ("authority", "centre", "branch")
 
 
+def sees_partner_view(actor: Actor) -> bool:
+    """Whether ``actor`` reads missions through the host partner's view (and only it)."""
+    return actor.role == "partner"
+
+
+def require_partner_filters(actor: Actor, *, region: str | None, flagged: bool | None) -> None:
+    """A host partner filters its missions by country, status, authority and partner, not region or review flag."""
+    if sees_partner_view(actor) and (region is not None or flagged is not None):
+        raise Forbidden("a partner may filter its missions by country, status, authority and partner only")
+
+
+def require_evaluator(actor: Actor, mission: dict[str, Any]) -> None:
+    """The evaluation of a mission is its authority's (or staff's)."""
+    if actor.role != "staff" and actor.authority_id != mission["authority_id"]:
+        raise Forbidden("only the mission's authority evaluates it")
+
+
+def reads_volunteer_report(actor: Actor) -> bool:
+    """Whether ``actor`` reads the volunteer's end-of-mission report."""
+    return actor.role == "staff" or actor.role in READS_VOLUNTEER_REPORT
+
+
+def reads_evaluation(actor: Actor) -> bool:
+    """Whether ``actor`` reads the authority's evaluation of the mission."""
+    return actor.role == "staff" or actor.role in READS_EVALUATION
+
+
+# Who sees a volunteer's emergency contact on a safety check: those who make the calls.
+EMERGENCY_CONTACT_ROLES = ("centre", "staff")
+
+
+def sees_emergency_contact(actor: Actor) -> bool:
+    """Whether ``actor`` is shown the volunteers' emergency contacts in a safety check's lists."""
+    return actor.role in EMERGENCY_CONTACT_ROLES
+
+
 def may_download_certificate(actor: Actor, mission: dict[str, Any]) -> bool:
     """The end-of-mission certificate: the mission's volunteer, its authority and staff only."""
     # Narrower than READ: the centre and the branch follow the mission but the certificate is the
@@ -114,8 +150,11 @@ def can(actor: Actor, action: str, mission: dict[str, Any]) -> bool:
         return action in (READ, VOLUNTEER_ACT)
     if action in HOSTING_AUTHORITY_ACTIONS and hosts_in_france(actor, mission):
         return True
-    if action != READ:
-        return False
+    return action == READ and _follows(actor, mission)
+
+
+def _follows(actor: Actor, mission: dict[str, Any]) -> bool:
+    """Whether ``actor`` reads ``mission`` from afar: its sending authority, or the branch of its region."""
     if actor.role == "authority":
         return bool(actor.authority_id) and actor.authority_id == mission["authority_id"]
     if actor.role == "branch":
@@ -155,3 +194,29 @@ def require_country(actor: Actor, country: str) -> None:
     if actor.role == "staff" or _in_country(actor, country):
         return
     raise Forbidden(f"role {actor.role!r} may not act on country {country}")
+
+
+def safety_check_scope(actor: Actor, alert_id: str, country: str) -> dict[str, Any]:
+    """A MongoDB filter restricting a safety check's entries to what ``actor`` may see.
+
+    Authorities see their own volunteers, branches their region's; the centre of the alert's
+    country and staff see every entry, anyone else is refused.
+    """
+    if actor.role == "authority" and actor.authority_id:
+        return {"alert_id": alert_id, "authority_id": actor.authority_id}
+    if actor.role == "branch" and actor.region:
+        return {"alert_id": alert_id, "region": actor.region}
+    require_country(actor, country)
+    return {"alert_id": alert_id}
+
+
+def alert_scope(actor: Actor) -> dict[str, Any]:
+    """A MongoDB filter restricting security alert lists: a centre sees its own country's, staff,
+    authorities and branches every alert."""
+    if actor.role == "centre":
+        if not actor.country:
+            raise Forbidden("centre token without a country")
+        return {"country": actor.country.upper()}
+    if actor.role not in ("staff", "authority", "branch"):
+        raise Forbidden(f"role {actor.role!r} may not list security alerts")
+    return {}
