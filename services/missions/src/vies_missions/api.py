@@ -1,4 +1,7 @@
-"""HTTP routes of the missions service: parse → authorise (in the use case) → use case → answer."""
+"""HTTP routes of the missions service: parse → authorise (in the use case) → use case → answer.
+
+Each route declares the view it answers (``vies_missions.views``), so ``/docs`` shows what comes back.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,21 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vies_missions import use_cases
 from vies_missions.settings import MissionsSettings
+from vies_missions.views import (
+    AlertView,
+    CheckInView,
+    DueFollowUp,
+    EndOfMission,
+    Entry,
+    FollowUps,
+    IncidentView,
+    MissionContacts,
+    MissionSafetyChecks,
+    MissionView,
+    PageOf,
+    PartnerMissionView,
+    SafetyCheckStatus,
+)
 from vies_shared.service import RuntimeDep as ServiceRuntimeDep
 from vies_shared.web import MAX_OFFSET, CurrentPrincipal, Page, Pagination
 
@@ -140,7 +158,7 @@ class SafetyResponseRequest(Body):
 # --- missions ------------------------------------------------------------------------------------
 
 
-@router.get("/missions")
+@router.get("/missions", response_model=PageOf[MissionView | PartnerMissionView])
 async def list_missions(
     principal: CurrentPrincipal,
     runtime: RuntimeDep,
@@ -170,20 +188,20 @@ async def list_missions(
     )
 
 
-@router.get("/missions/{mission_id}")
+@router.get("/missions/{mission_id}", response_model=MissionView | PartnerMissionView)
 async def get_mission(mission_id: MissionId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
     """One mission with its checklist, follow-ups and check-in schedule (the host partner: the partner view)."""
     return await use_cases.get_mission(runtime, principal, mission_id)
 
 
-@router.get("/missions/{mission_id}/contacts")
+@router.get("/missions/{mission_id}/contacts", response_model=MissionContacts)
 async def mission_contacts(mission_id: MissionId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
     """Whom the volunteer turns to: ``centre`` {centre_id, city, email, phone: the emergency number},
     ``partner`` {partner_id, name, city}, ``authority`` {authority_id, name, contact_email}."""
     return await use_cases.mission_contacts(runtime, principal, mission_id)
 
 
-@router.post("/missions/{mission_id}/checklist")
+@router.post("/missions/{mission_id}/checklist", response_model=MissionView)
 async def tick_checklist(
     mission_id: MissionId, body: ChecklistTick, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> Json:
@@ -195,7 +213,7 @@ async def tick_checklist(
     return await use_cases.tick_checklist(runtime, principal, mission_id, body.item, body.done_on)
 
 
-@router.put("/missions/{mission_id}/place")
+@router.put("/missions/{mission_id}/place", response_model=MissionView)
 async def move_volunteer(
     mission_id: MissionId, body: PlaceRequest, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> Json:
@@ -203,7 +221,7 @@ async def move_volunteer(
     return await use_cases.move_volunteer(runtime, principal, mission_id, city=body.city, subdivision=body.subdivision)
 
 
-@router.post("/missions/{mission_id}/start")
+@router.post("/missions/{mission_id}/start", response_model=MissionView)
 async def start_mission(
     mission_id: MissionId, body: StartRequest, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> Json:
@@ -211,7 +229,7 @@ async def start_mission(
     return await use_cases.start_mission(runtime, principal, mission_id, body.departed_on)
 
 
-@router.post("/missions/{mission_id}/extend")
+@router.post("/missions/{mission_id}/extend", response_model=MissionView)
 async def extend_mission(
     mission_id: MissionId, body: ExtendRequest, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> Json:
@@ -219,7 +237,7 @@ async def extend_mission(
     return await use_cases.extend_mission(runtime, principal, mission_id, body.ends_on)
 
 
-@router.post("/missions/{mission_id}/end")
+@router.post("/missions/{mission_id}/end", response_model=MissionView)
 async def end_mission(
     mission_id: MissionId, body: EndRequest, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> Json:
@@ -227,7 +245,7 @@ async def end_mission(
     return await use_cases.end_mission(runtime, principal, mission_id, ended_on=body.ended_on, debrief=body.debrief)
 
 
-@router.post("/missions/{mission_id}/interrupt")
+@router.post("/missions/{mission_id}/interrupt", response_model=MissionView)
 async def interrupt_mission(
     mission_id: MissionId, body: InterruptRequest, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> Json:
@@ -237,13 +255,13 @@ async def interrupt_mission(
     )
 
 
-@router.get("/missions/{mission_id}/follow-ups")
+@router.get("/missions/{mission_id}/follow-ups", response_model=FollowUps)
 async def list_follow_ups(mission_id: MissionId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
     """Start, mid-point and end interviews with their due dates."""
     return await use_cases.list_follow_ups(runtime, principal, mission_id)
 
 
-@router.post("/missions/{mission_id}/follow-ups/{stage}/done")
+@router.post("/missions/{mission_id}/follow-ups/{stage}/done", response_model=FollowUps)
 async def follow_up_done(
     mission_id: MissionId,
     stage: Literal["start", "mid", "end"],
@@ -257,7 +275,7 @@ async def follow_up_done(
     )
 
 
-@router.get("/follow-ups")
+@router.get("/follow-ups", response_model=PageOf[DueFollowUp], response_model_exclude_unset=True)
 async def due_follow_ups(
     principal: CurrentPrincipal, runtime: RuntimeDep, page: Pagination, due_before: date, country: CountryFilter = None
 ) -> Json:
@@ -268,7 +286,9 @@ async def due_follow_ups(
 # --- check-ins and incidents ----------------------------------------------------------------------
 
 
-@router.post("/missions/{mission_id}/check-ins", status_code=201)
+@router.post(
+    "/missions/{mission_id}/check-ins", status_code=201, response_model=CheckInView, response_model_exclude_unset=True
+)
 async def send_check_in(
     mission_id: MissionId, body: CheckInRequest, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> Json:
@@ -276,7 +296,7 @@ async def send_check_in(
     return await use_cases.send_check_in(runtime, principal, mission_id, status=body.status, note=body.note)
 
 
-@router.post("/missions/{mission_id}/check-in-interval")
+@router.post("/missions/{mission_id}/check-in-interval", response_model=MissionView)
 async def change_check_in_interval(
     mission_id: MissionId, body: CheckInIntervalRequest, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> Json:
@@ -284,7 +304,7 @@ async def change_check_in_interval(
     return await use_cases.change_check_in_interval(runtime, principal, mission_id, body.days)
 
 
-@router.get("/missions/{mission_id}/check-ins")
+@router.get("/missions/{mission_id}/check-ins", response_model=PageOf[CheckInView], response_model_exclude_unset=True)
 async def list_check_ins(
     mission_id: MissionId, principal: CurrentPrincipal, runtime: RuntimeDep, page: Pagination
 ) -> Json:
@@ -292,7 +312,7 @@ async def list_check_ins(
     return await use_cases.list_check_ins(runtime, principal, mission_id, page)
 
 
-@router.post("/missions/{mission_id}/incidents", status_code=201)
+@router.post("/missions/{mission_id}/incidents", status_code=201, response_model=IncidentView)
 async def report_incident(
     mission_id: MissionId, body: IncidentRequest, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> Json:
@@ -302,7 +322,7 @@ async def report_incident(
     )
 
 
-@router.get("/missions/{mission_id}/incidents")
+@router.get("/missions/{mission_id}/incidents", response_model=PageOf[IncidentView])
 async def mission_incidents(
     mission_id: MissionId, principal: CurrentPrincipal, runtime: RuntimeDep, page: Pagination, open: bool = False
 ) -> Json:
@@ -310,7 +330,7 @@ async def mission_incidents(
     return await use_cases.list_incidents(runtime, principal, page, mission_id=mission_id, open_only=open)
 
 
-@router.get("/incidents")
+@router.get("/incidents", response_model=PageOf[IncidentView])
 async def list_incidents(
     principal: CurrentPrincipal,
     runtime: RuntimeDep,
@@ -336,19 +356,19 @@ async def list_incidents(
     )
 
 
-@router.get("/incidents/{incident_id}")
+@router.get("/incidents/{incident_id}", response_model=IncidentView)
 async def get_incident(incident_id: IncidentId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
     """One incident with its escalation history."""
     return await use_cases.get_incident(runtime, principal, incident_id)
 
 
-@router.post("/incidents/{incident_id}/acknowledge")
+@router.post("/incidents/{incident_id}/acknowledge", response_model=IncidentView)
 async def acknowledge_incident(incident_id: IncidentId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
     """Take charge of an incident (stops its escalation)."""
     return await use_cases.acknowledge_incident(runtime, principal, incident_id)
 
 
-@router.post("/incidents/{incident_id}/resolve")
+@router.post("/incidents/{incident_id}/resolve", response_model=IncidentView)
 async def resolve_incident(
     incident_id: IncidentId, body: ResolveRequest, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> Json:
@@ -359,7 +379,7 @@ async def resolve_incident(
 # --- security alerts and safety checks ---------------------------------------------------------------
 
 
-@router.post("/security-alerts", status_code=201)
+@router.post("/security-alerts", status_code=201, response_model=AlertView)
 async def issue_security_alert(body: AlertRequest, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
     """Alert a country: every volunteer on a mission under way there must confirm their safety."""
     return await use_cases.issue_security_alert(
@@ -373,7 +393,7 @@ async def issue_security_alert(body: AlertRequest, principal: CurrentPrincipal, 
     )
 
 
-@router.get("/security-alerts")
+@router.get("/security-alerts", response_model=PageOf[AlertView])
 async def list_security_alerts(
     principal: CurrentPrincipal,
     runtime: RuntimeDep,
@@ -385,7 +405,7 @@ async def list_security_alerts(
     return await use_cases.list_security_alerts(runtime, principal, page, country=country, status=status)
 
 
-@router.get("/security-alerts/{alert_id}")
+@router.get("/security-alerts/{alert_id}", response_model=SafetyCheckStatus, response_model_exclude_unset=True)
 async def safety_check_status(
     alert_id: AlertId, principal: CurrentPrincipal, runtime: RuntimeDep, page: Annotated[Page, Depends(status_page)]
 ) -> Json:
@@ -394,7 +414,9 @@ async def safety_check_status(
     return await use_cases.safety_check_status(runtime, principal, alert_id, page)
 
 
-@router.post("/security-alerts/{alert_id}/responses", status_code=201)
+@router.post(
+    "/security-alerts/{alert_id}/responses", status_code=201, response_model=Entry, response_model_exclude_unset=True
+)
 async def respond(
     alert_id: AlertId, body: SafetyResponseRequest, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> Json:
@@ -402,13 +424,15 @@ async def respond(
     return await use_cases.respond_to_safety_check(runtime, principal, alert_id, body.mission_id, body.status)
 
 
-@router.get("/missions/{mission_id}/safety-checks")
+@router.get(
+    "/missions/{mission_id}/safety-checks", response_model=MissionSafetyChecks, response_model_exclude_unset=True
+)
 async def mission_safety_checks(mission_id: MissionId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
     """The safety checks this mission is part of and its answers (what a volunteer has to answer)."""
     return await use_cases.mission_safety_checks(runtime, principal, mission_id)
 
 
-@router.post("/security-alerts/{alert_id}/close")
+@router.post("/security-alerts/{alert_id}/close", response_model=AlertView)
 async def close(alert_id: AlertId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
     """Close a safety check by hand; ``SafetyCheckClosed`` lists the unaccounted missions."""
     return await use_cases.close_safety_check(runtime, principal, alert_id)
@@ -417,7 +441,7 @@ async def close(alert_id: AlertId, principal: CurrentPrincipal, runtime: Runtime
 # --- end of mission ------------------------------------------------------------------------------
 
 
-@router.put("/missions/{mission_id}/volunteer-report")
+@router.put("/missions/{mission_id}/volunteer-report", response_model=EndOfMission)
 async def file_volunteer_report(
     mission_id: MissionId, body: VolunteerReportRequest, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> Json:
@@ -425,7 +449,7 @@ async def file_volunteer_report(
     return await use_cases.file_volunteer_report(runtime, principal, mission_id, body.text)
 
 
-@router.put("/missions/{mission_id}/evaluation")
+@router.put("/missions/{mission_id}/evaluation", response_model=EndOfMission)
 async def evaluate_mission(
     mission_id: MissionId, body: EvaluationRequest, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> Json:
@@ -437,7 +461,7 @@ async def evaluate_mission(
     )
 
 
-@router.get("/missions/{mission_id}/end-of-mission")
+@router.get("/missions/{mission_id}/end-of-mission", response_model=EndOfMission)
 async def end_of_mission(mission_id: MissionId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
     """The volunteer's report (for the volunteer, centre, branch, staff) and the authority's evaluation
     (for the authority, centre, branch, staff)."""

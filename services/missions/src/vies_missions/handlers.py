@@ -7,7 +7,6 @@ offsets from the service's settings (``ctx.settings``).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from vies_missions import store
@@ -15,7 +14,6 @@ from vies_missions.domain.incident import Incident
 from vies_missions.domain.mission import ACTIVE, RECIPROCITY_SCHEMES, Mission
 from vies_missions.settings import MissionsSettings
 from vies_shared import erasure
-from vies_shared.events.missions import MissionFlaggedForReview, MissionPlanned
 from vies_shared.events.partners import (
     AuthorityRegistered,
     PartnerRegistered,
@@ -65,29 +63,12 @@ async def plan_mission(
         region=await store.region_of(uow, event.authority_id),
         check_in_interval_seconds=settings.check_in_interval,
         follow_up_offsets=(settings.follow_up_start_offset_days, settings.follow_up_end_offset_days),
-        now=datetime.now(UTC),
+        now=uow.now(),
         vsi_months_served_before=event.vsi_months_served_before,
         place=event.place.model_dump() if event.place else None,
+        volunteer_erased=volunteer_erased,
     )
-    if volunteer_erased:
-        mission.erase_volunteer()
-    await missions.insert_one(mission.to_doc())
-    uow.emit(
-        MissionPlanned(
-            mission_id=mission.mission_id,
-            engagement_id=mission.engagement_id,
-            volunteer_id=mission.volunteer_id or "",
-            authority_id=mission.authority_id,
-            partner_id=mission.partner_id,
-            country=mission.country,
-            centre_id=mission.centre_id,
-            scheme=event.scheme,
-            starts_on=mission.starts_on,
-            ends_on=mission.ends_on,
-            origin_country=mission.origin_country,
-        ),
-        region=mission.region,
-    )
+    await store.add(uow, store.MISSIONS, mission)
     return mission
 
 
@@ -126,26 +107,17 @@ async def on_partner_registered(ctx: HandlerContext, event: PartnerRegistered) -
 
 async def on_partner_suspended(ctx: HandlerContext, event: PartnerSuspended) -> None:
     """Flag the suspended partner's active missions for review (one bulk update)."""
-    now = datetime.now(UTC)
+    now = ctx.uow.now()
     cursor = ctx.uow[store.MISSIONS].find({"partner_id": event.partner_id, "status": {"$in": list(ACTIVE)}})
-    flagged: list[Mission] = []
-    async for doc in cursor:
-        mission = Mission.from_doc(doc)
-        if mission.flag_for_review(f"host partner suspended: {event.reason}", event.partner_id, now):
-            flagged.append(mission)
+    missions = [Mission.from_doc(doc) async for doc in cursor]
+    flagged = [m for m in missions if m.flag_for_partner_suspension(event.partner_id, event.reason, now)]
     if not flagged:
         return
-    review = flagged[0].review
+    # One review for all (same partner, reason and time): one bulk update rather than a write per mission.
     await ctx.uow[store.MISSIONS].update_many(
-        {"_id": {"$in": [m.mission_id for m in flagged]}}, {"$set": {"review": review}}
+        {"_id": {"$in": [m.mission_id for m in flagged]}}, {"$set": {"review": flagged[0].review}}
     )
-    for mission in flagged:
-        ctx.emit(
-            MissionFlaggedForReview(
-                mission_id=mission.mission_id, reason=f"partner_suspended: {event.reason}", partner_id=event.partner_id
-            ),
-            region=mission.region,
-        )
+    store.emit_recorded(ctx.uow, *flagged)
 
 
 async def on_partner_reinstated(ctx: HandlerContext, event: PartnerReinstated) -> None:
@@ -165,14 +137,14 @@ async def on_person_erased(ctx: HandlerContext, event: PersonErased) -> None:
     mission_ids = [m.mission_id for m in missions]
     for mission in missions:
         mission.erase_volunteer()
-        await ctx.uow[store.MISSIONS].replace_one({"_id": mission.mission_id}, mission.to_doc())
+        await store.save(ctx.uow, store.MISSIONS, mission)
     if not mission_ids:
         return
     await ctx.uow[store.CHECK_INS].update_many({"mission_id": {"$in": mission_ids}}, {"$set": {"note": None}})
     async for doc in ctx.uow[store.INCIDENTS].find({"mission_id": {"$in": mission_ids}}):
         incident = Incident.from_doc(doc)
         incident.erase_personal_data()
-        await ctx.uow[store.INCIDENTS].replace_one({"_id": incident.incident_id}, incident.to_doc())
+        await store.save(ctx.uow, store.INCIDENTS, incident)
     await ctx.uow[store.ENTRIES].update_many({"volunteer_id": person_id}, {"$set": {"volunteer_id": None}})
 
 

@@ -20,7 +20,7 @@ after the check closed) 410. Both endpoints are limited per client address
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 import structlog
@@ -34,6 +34,7 @@ from vies_missions.domain.answer_link import UnknownLink, check_link_usable, lin
 from vies_missions.domain.safety_check import SecurityAlert, entry_id
 from vies_missions.settings import MissionsSettings
 from vies_missions.use_cases import record_safety_answer
+from vies_missions.views import LinkAnswerState, SafetyLinkView, show
 from vies_shared import safety_link
 from vies_shared.ratelimit import RateLimiter, TooManyRequests, client_ip
 from vies_shared.service import Runtime
@@ -103,25 +104,27 @@ async def _resolve(collections: Collections, settings: MissionsSettings, token: 
 
 
 def _view(alert: SecurityAlert, entry: Document, valid_for: timedelta) -> Document:
-    shown = alert.to_view()
-    expires_at = link_expires_at(alert, valid_for)
-    responded_at = entry.get("responded_at")
-    if responded_at is not None and responded_at.tzinfo is None:
-        responded_at = responded_at.replace(tzinfo=UTC)
-    return {
-        **{key: shown[key] for key in ("alert_id", "country", "level", "message", "issued_at", "respond_by")},
-        "check_status": alert.status,
-        "link_expires_at": expires_at.isoformat() if expires_at else None,
-        "answer": {
-            "status": entry.get("status"),
-            "responded_at": responded_at.isoformat() if responded_at else None,
-            "after_close": bool(entry.get("after_close")),
-        },
-    }
+    view = SafetyLinkView(
+        alert_id=alert.alert_id,
+        country=alert.country,
+        level=alert.level,
+        message=alert.message,
+        issued_at=alert.issued_at,
+        respond_by=alert.respond_by,
+        check_status=alert.status,
+        link_expires_at=link_expires_at(alert, valid_for),
+        answer=LinkAnswerState(
+            status=entry.get("status"),
+            responded_at=entry.get("responded_at"),
+            after_close=bool(entry.get("after_close")),
+        ),
+    )
+    return show(view)
 
 
 @router.get(
     "/safety-links/{token}",
+    response_model=SafetyLinkView,
     dependencies=[Depends(no_bad_token)],
     responses={404: {"description": "unknown link"}, 410: {"description": "expired link"}, 429: {}},
 )
@@ -137,6 +140,7 @@ async def safety_link_page(token: LinkToken, request: Request, runtime: RuntimeD
 
 @router.post(
     "/safety-links/{token}/answer",
+    response_model=SafetyLinkView,
     dependencies=[Depends(no_bad_token)],
     responses={404: {"description": "unknown link"}, 410: {"description": "expired link"}, 429: {}},
 )

@@ -24,17 +24,12 @@ from pymongo.errors import DuplicateKeyError
 from vies_missions import clock, store
 from vies_missions.domain.incident import CENTRE, OPEN, Incident
 from vies_missions.domain.mission import ON_MISSION, Mission
-from vies_missions.domain.safety_check import ESCALATION_DONE, ESCALATION_PENDING, HEAD_OFFICE, SecurityAlert
+from vies_missions.domain.safety_check import ESCALATION_PENDING, SecurityAlert
 from vies_missions.domain.safety_check import OPEN as OPEN_CHECK
 from vies_missions.domain.safety_check import PENDING as PENDING_ANSWER
 from vies_missions.settings import MissionsSettings
-from vies_missions.use_cases import close_check, emit_escalation
-from vies_shared.events.missions import (
-    CheckInMissed,
-    FollowUpInterviewOverdue,
-    SafetyCheckEscalated,
-    SafetyCheckReminded,
-)
+from vies_missions.use_cases import close_check
+from vies_shared.events.missions import CheckInMissed, FollowUpInterviewOverdue
 from vies_shared.logging import get_logger
 from vies_shared.service import Runtime
 from vies_shared.storage import UnitOfWork, transactional
@@ -81,60 +76,54 @@ async def emit_missed_check_ins(runtime: Runtime[MissionsSettings]) -> int:
 
 @transactional
 async def _record_missed(uow: UnitOfWork[MissionsSettings], ids: list[str], now: datetime) -> int:
-    settings = uow.settings
+    """Record the due dates the missions ``ids`` missed by ``now`` and emit ``CheckInMissed`` for the new ones."""
     cursor = uow[store.MISSIONS].find(
         {"_id": {"$in": ids}, "status": {"$in": list(ON_MISSION)}, "next_check_in_due_at": {"$lte": now}},
     )
-    candidates: list[tuple[Mission, Document]] = []
+    missed: list[tuple[Mission, CheckInMissed]] = []
     async for doc in cursor:
         mission = Mission.from_doc(doc)
-        in_a_row = mission.missed_in_a_row
-        missed = mission.missed_check_ins(now, settings.max_missed_per_scan)
-        if not missed:
-            continue
-        moved = await uow[store.MISSIONS].update_one(
-            {"_id": mission.mission_id, "next_check_in_due_at": doc["next_check_in_due_at"]},
-            {
-                "$set": {
-                    "next_check_in_due_at": mission.next_check_in_due_at,
-                    "missed_in_a_row": mission.missed_in_a_row,
-                }
-            },
-        )
-        if moved.matched_count == 0:
-            continue  # a check-in or another scheduler moved the due date meanwhile
-        for due_at in missed:
-            in_a_row += 1
-            key: Document = {
-                "_id": missed_key(mission.mission_id, due_at),
-                "mission_id": mission.mission_id,
-                "due_at": due_at,
-                "due_on": due_at.date().isoformat(),
-                "missed_in_a_row": in_a_row,
-                "recorded_at": now,
-            }
-            candidates.append((mission, key))
-    if not candidates:
+        if await _advance_check_ins(uow, mission, doc["next_check_in_due_at"], now):
+            missed.extend((mission, r.event) for r in mission.pull_events() if isinstance(r.event, CheckInMissed))
+    if not missed:
         return 0
     # A due date already recorded (by a replica, or before a crash after commit) is never emitted again.
-    recorded = await _recorded(uow, store.MISSED_CHECK_INS, [key["_id"] for _, key in candidates])
-    keys: list[Document] = []
-    for mission, key in candidates:
-        if key["_id"] in recorded:
-            continue
-        keys.append(key)
-        uow.emit(
-            CheckInMissed(
-                mission_id=mission.mission_id,
-                due_on=key["due_at"].date(),
-                due_at=key["due_at"],
-                missed_in_a_row=key["missed_in_a_row"],
-            ),
-            region=mission.region,
+    keys = {missed_key(m.mission_id, event.due_at or now): (m, event) for m, event in missed}
+    recorded = await _recorded(uow, store.MISSED_CHECK_INS, list(keys))
+    fresh = {key: pair for key, pair in keys.items() if key not in recorded}
+    for mission, event in fresh.values():
+        uow.emit(event, region=mission.region)
+    if fresh:
+        await uow[store.MISSED_CHECK_INS].insert_many(
+            [_missed_doc(key, event, now) for key, (_, event) in fresh.items()]
         )
-    if keys:
-        await uow[store.MISSED_CHECK_INS].insert_many(keys)
-    return len(keys)
+    return len(fresh)
+
+
+async def _advance_check_ins(uow: UnitOfWork[MissionsSettings], mission: Mission, read_due: Any, now: datetime) -> bool:
+    """Move the mission's next due date past the missed ones (recorded on it), conditional on the due date read.
+
+    False when nothing was missed, or a check-in or another scheduler moved the due date meanwhile.
+    """
+    if not mission.missed_check_ins(now, uow.settings.max_missed_per_scan):
+        return False
+    moved = await uow[store.MISSIONS].update_one(
+        {"_id": mission.mission_id, "next_check_in_due_at": read_due},
+        {"$set": {"next_check_in_due_at": mission.next_check_in_due_at, "missed_in_a_row": mission.missed_in_a_row}},
+    )
+    return moved.matched_count > 0
+
+
+def _missed_doc(key: str, event: CheckInMissed, now: datetime) -> Document:
+    """The unique record of one missed due date."""
+    return {
+        "_id": key,
+        "mission_id": event.mission_id,
+        "due_at": event.due_at,
+        "due_on": event.due_on.isoformat(),
+        "missed_in_a_row": event.missed_in_a_row,
+        "recorded_at": now,
+    }
 
 
 async def _recorded(uow: UnitOfWork, collection: str, keys: list[str]) -> set[str]:
@@ -190,26 +179,16 @@ async def _remind(uow: UnitOfWork, alert_id: str, now: datetime, before: timedel
     stages = alert.reminders_due(now, before)
     if not stages:
         return False
+    pending = await _pending_missions(uow, alert_id)
+    alert.remind(stages, pending)
     # Conditional on the stages read: a replica that recorded one meanwhile makes this match nothing.
     result = await uow[store.ALERTS].update_one(
         {"_id": alert_id, "status": OPEN_CHECK, "reminders_sent": doc.get("reminders_sent")},
-        {"$set": {"reminders_sent": [*(alert.reminders_sent or []), *stages]}},
+        {"$set": {"reminders_sent": alert.reminders_sent}},
     )
     if result.matched_count == 0:
         return False
-    pending = await _pending_missions(uow, alert_id)
-    if pending:
-        uow.emit(
-            SafetyCheckReminded(
-                alert_id=alert_id,
-                country=alert.country,
-                level=alert.level,
-                stage=stages[-1],
-                respond_by=alert.respond_by,
-                mission_ids=pending,
-                message=alert.message,
-            )
-        )
+    store.emit_recorded(uow, alert)
     return bool(pending)
 
 
@@ -229,26 +208,21 @@ async def escalate_unaccounted_to_head_office(runtime: Runtime[MissionsSettings]
 @transactional
 async def _escalate_to_head_office(uow: UnitOfWork, alert_id: str, now: datetime, delay: timedelta) -> bool:
     doc = await uow[store.ALERTS].find_one({"_id": alert_id})
-    if doc is None or not SecurityAlert.from_doc(doc).escalation_due(now, delay):
+    if doc is None:
         return False
-    result = await uow[store.ALERTS].update_one(
-        {"_id": alert_id, "escalation": ESCALATION_PENDING},
-        {"$set": {"escalation": ESCALATION_DONE, "escalated_at": now}},
-    )
-    if result.matched_count == 0:
+    alert = SecurityAlert.from_doc(doc)
+    if not alert.escalation_due(now, delay):
         return False
     # Answers recorded after the close count: only those still not heard from go up.
     pending = await _pending_missions(uow, alert_id)
-    if pending:
-        uow.emit(
-            SafetyCheckEscalated(
-                alert_id=alert_id,
-                country=doc["country"],
-                escalated_to=HEAD_OFFICE,
-                unaccounted_mission_ids=pending,
-                respond_by=doc.get("respond_by"),
-            )
-        )
+    alert.escalate_to_head_office(pending, now)
+    result = await uow[store.ALERTS].update_one(
+        {"_id": alert_id, "escalation": ESCALATION_PENDING},
+        {"$set": {"escalation": alert.escalation, "escalated_at": alert.escalated_at}},
+    )
+    if result.matched_count == 0:
+        return False
+    store.emit_recorded(uow, alert)
     return bool(pending)
 
 
@@ -283,7 +257,7 @@ async def _escalate_incident(uow: UnitOfWork, incident_id: str, now: datetime, d
     )
     if result.matched_count == 0:
         return False
-    emit_escalation(uow, incident)
+    store.emit_recorded(uow, incident)
     return True
 
 
@@ -312,24 +286,16 @@ async def _report_overdue(uow: UnitOfWork, mission_id: str, today: date, grace_d
     if doc is None:
         return 0
     mission = Mission.from_doc(doc)
-    overdue = mission.overdue_follow_ups(today, grace_days)
-    if not overdue:
+    if not mission.overdue_follow_ups(today, grace_days):
         return 0
     await uow[store.MISSIONS].replace_one({"_id": mission_id}, mission.to_doc())
-    keys = [f"{mission_id}:{f.stage}:{f.due_on.isoformat()}" for f in overdue]
-    recorded = await _recorded(uow, store.OVERDUE_FOLLOW_UPS, keys)
-    fresh = [(key, f) for key, f in zip(keys, overdue, strict=True) if key not in recorded]
-    for _, follow_up in fresh:
-        uow.emit(
-            FollowUpInterviewOverdue(
-                mission_id=mission_id,
-                stage=follow_up.stage,
-                due_on=follow_up.due_on,
-                centre_id=mission.centre_id,
-            ),
-            region=mission.region,
-        )
+    overdue = [r.event for r in mission.pull_events() if isinstance(r.event, FollowUpInterviewOverdue)]
+    keys = {f"{mission_id}:{e.stage}:{e.due_on.isoformat()}": e for e in overdue}
+    recorded = await _recorded(uow, store.OVERDUE_FOLLOW_UPS, list(keys))
+    fresh = {key: event for key, event in keys.items() if key not in recorded}
+    for event in fresh.values():
+        uow.emit(event, region=mission.region)
     if fresh:
-        documents = [{"_id": key, "mission_id": mission_id, "recorded_at": today.isoformat()} for key, _ in fresh]
+        documents = [{"_id": key, "mission_id": mission_id, "recorded_at": today.isoformat()} for key in fresh]
         await uow[store.OVERDUE_FOLLOW_UPS].insert_many(documents)
     return len(fresh)

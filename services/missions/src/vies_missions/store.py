@@ -18,7 +18,8 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from vies_shared.storage import Collections
+from vies_missions.domain.aggregate import Aggregate
+from vies_shared.storage import Collections, UnitOfWork
 
 Document = dict[str, Any]
 
@@ -56,6 +57,26 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     # every extra index roughly doubles that cost (measured on SecantusDB). Erasure, which looks
     # entries up by volunteer, is rare enough to scan.
     await db[ENTRIES].create_index([("alert_id", ASCENDING), ("status", ASCENDING)])
+
+
+def emit_recorded(uow: UnitOfWork, *aggregates: Aggregate) -> None:
+    """Emit the events ``aggregates`` recorded, in order, under their regions (each is emitted once)."""
+    for aggregate in aggregates:
+        for recorded in aggregate.pull_events():
+            uow.emit(recorded.event, region=recorded.region)
+
+
+async def add(uow: UnitOfWork, collection: str, aggregate: Aggregate) -> None:
+    """Insert a new aggregate's document and emit the events its creation recorded."""
+    await uow[collection].insert_one(aggregate.to_doc())
+    emit_recorded(uow, aggregate)
+
+
+async def save(uow: UnitOfWork, collection: str, aggregate: Aggregate) -> None:
+    """Write an aggregate's document back and emit the events its change recorded."""
+    doc = aggregate.to_doc()
+    await uow[collection].replace_one({"_id": doc["_id"]}, doc)
+    emit_recorded(uow, aggregate)
 
 
 async def region_of(uow: Collections, authority_id: str) -> str | None:

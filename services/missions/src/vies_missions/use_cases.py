@@ -11,34 +11,25 @@ from vies_missions import certificate, clock, store
 from vies_missions.domain import access
 from vies_missions.domain.incident import Incident
 from vies_missions.domain.mission import ENDED, INTERRUPTED, ON_MISSION, Mission, first_name
-from vies_missions.domain.safety_check import (
-    PENDING,
-    SecurityAlert,
-    accounted_for,
-    check_response,
-    entry_id,
-    missions_by_region,
-    unaccounted_by_region,
-)
+from vies_missions.domain.safety_check import NEED_HELP, OPEN, PENDING, SecurityAlert, accounted_for, entry_id
 from vies_missions.settings import MissionsSettings
-from vies_shared.errors import Forbidden, NotAllowedInState, NotFound
-from vies_shared.events.missions import (
-    CheckInReceived,
-    FollowUpInterviewDone,
-    IncidentAcknowledged,
-    IncidentEscalated,
-    IncidentReported,
-    IncidentResolved,
-    MissionEnded,
-    MissionExtended,
-    MissionInterrupted,
-    MissionStarted,
-    SafetyCheckClosed,
-    SafetyCheckClosedInRegion,
-    SafetyCheckOpened,
-    SafetyStatusReported,
-    SecurityAlertIssued,
+from vies_missions.views import (
+    AlertView,
+    CentreContact,
+    CheckInView,
+    Counts,
+    EndOfMission,
+    Entry,
+    IncidentView,
+    MissionSafetyCheck,
+    MissionSafetyChecks,
+    MissionView,
+    PageInfo,
+    PartnerMissionView,
+    SafetyCheckStatus,
+    show,
 )
+from vies_shared.errors import Forbidden, NotAllowedInState, NotFound
 from vies_shared.reference import Centre, centre_for_country, centres, head_office
 from vies_shared.service import Runtime
 from vies_shared.storage import UnitOfWork, transactional
@@ -52,30 +43,35 @@ def _offsets(s: MissionsSettings) -> tuple[int, int]:
 
 
 async def _load(uow: UnitOfWork, mission_id: str) -> tuple[Document, Mission]:
+    """A mission's stored document (what the access rules read) and its aggregate."""
     doc = await uow.get(store.MISSIONS, mission_id, "mission")
     return doc, Mission.from_doc(doc)
 
 
-async def _save(uow: UnitOfWork, mission: Mission) -> None:
-    await uow[store.MISSIONS].replace_one({"_id": mission.mission_id}, mission.to_doc())
+def _view(mission: Mission) -> Document:
+    return show(MissionView.of(mission))
 
 
 # --- missions: reading ---------------------------------------------------------------------------
 
 
-def _centre_contact(centre_id: str | None, country: str) -> Document:
+def _centre_contact(centre_id: str | None, country: str) -> CentreContact:
     """The contact of the mission's Volunteering Centre (the head office where there is none)."""
     known: list[Centre] = [*centres(), head_office()]
     centre = next((c for c in known if c.centre_id == centre_id), None) or centre_for_country(country)
-    return {"centre_id": centre.centre_id, "city": centre.city, "email": centre.email, "phone": centre.phone}
+    return CentreContact(centre_id=centre.centre_id, city=centre.city, email=centre.email, phone=centre.phone)
 
 
 async def _partner_views(runtime: Runtime[MissionsSettings], missions: list[Mission]) -> list[Document]:
     """The host partner's view of missions: the volunteers' first names in one lookup."""
     contacts = await store.contacts_of(runtime.db, [m.volunteer_id for m in missions if m.volunteer_id])
     return [
-        m.to_partner_view(
-            first_name(contacts.get(m.volunteer_id or "", {}).get("name")), _centre_contact(m.centre_id, m.country)
+        show(
+            PartnerMissionView.of(
+                m,
+                first_name(contacts.get(m.volunteer_id or "", {}).get("name")),
+                _centre_contact(m.centre_id, m.country),
+            )
         )
         for m in missions
     ]
@@ -90,7 +86,7 @@ async def mission_contacts(runtime: Runtime[MissionsSettings], principal: Princi
     authority = await runtime.db[store.AUTHORITIES].find_one({"_id": doc["authority_id"]}) or {}
     return {
         "mission_id": mission_id,
-        "centre": _centre_contact(doc.get("centre_id"), doc["country"]),
+        "centre": show(_centre_contact(doc.get("centre_id"), doc["country"])),
         # Organisations only, from the partners service's events; null until that event arrived.
         "partner": {"partner_id": doc["partner_id"], "name": partner.get("name"), "city": partner.get("city")},
         "authority": {
@@ -106,10 +102,10 @@ async def get_mission(runtime: Runtime[MissionsSettings], principal: Principal, 
     doc = await runtime.reads.get(store.MISSIONS, mission_id, "mission")
     access.require(principal, access.READ_HOSTED, doc)
     mission = Mission.from_doc(doc)
-    if principal.role == "partner":
+    if access.sees_partner_view(principal):
         [view] = await _partner_views(runtime, [mission])
         return view
-    return mission.to_view()
+    return _view(mission)
 
 
 async def list_missions(
@@ -126,9 +122,7 @@ async def list_missions(
 ) -> Document:
     """Missions the caller may read, filtered (the host partner: its missions, partner view)."""
     query: Document = dict(access.mission_scope(principal, hosted=True))
-    partner = principal.role == "partner"
-    if partner and (region is not None or flagged is not None):
-        raise Forbidden("a partner may filter its missions by country, status, authority and partner only")
+    access.require_partner_filters(principal, region=region, flagged=flagged)
     wanted = {"country": country.upper() if country else None, "status": status, "region": region}
     wanted |= {"authority_id": authority_id, "partner_id": partner_id}
     for key, value in wanted.items():
@@ -143,9 +137,9 @@ async def list_missions(
     total = await collection.count_documents(query)
     cursor = collection.find(query).sort("_id", 1).skip(page.offset).limit(page.limit)
     missions = [Mission.from_doc(d) async for d in cursor]
-    if partner:
+    if access.sees_partner_view(principal):
         return paged(await _partner_views(runtime, missions), total, page)
-    return paged([m.to_view() for m in missions], total, page)
+    return paged([_view(m) for m in missions], total, page)
 
 
 # --- missions: lifecycle -------------------------------------------------------------------------
@@ -165,8 +159,8 @@ async def tick_checklist(
     doc, mission = await _load(uow, mission_id)
     access.require(principal, access.checklist_action(item, doc.get("scheme")), doc)
     mission.tick(item, done_on)
-    await _save(uow, mission)
-    return mission.to_view()
+    await store.save(uow, store.MISSIONS, mission)
+    return _view(mission)
 
 
 @transactional
@@ -178,9 +172,8 @@ async def start_mission(
     access.require(principal, access.MANAGE, doc)
     mission.start(departed_on, uow.now())
     mission.schedule_follow_ups(*_offsets(uow.settings))
-    await _save(uow, mission)
-    uow.emit(MissionStarted(mission_id=mission_id, departed_on=departed_on), region=mission.region)
-    return mission.to_view()
+    await store.save(uow, store.MISSIONS, mission)
+    return _view(mission)
 
 
 @transactional
@@ -196,9 +189,8 @@ async def extend_mission(
     settings = uow.settings
     mission.extend(ends_on, limits[mission.scheme], uow.now(), lifetime_cap_months=settings.vsi_lifetime_cap_months)
     mission.schedule_follow_ups(*_offsets(uow.settings))
-    await _save(uow, mission)
-    uow.emit(MissionExtended(mission_id=mission_id, ends_on=ends_on), region=mission.region)
-    return mission.to_view()
+    await store.save(uow, store.MISSIONS, mission)
+    return _view(mission)
 
 
 @transactional
@@ -209,9 +201,8 @@ async def end_mission(
     doc, mission = await _load(uow, mission_id)
     access.require(principal, access.MANAGE, doc)
     mission.end(ended_on, debrief)
-    await _save(uow, mission)
-    uow.emit(MissionEnded(mission_id=mission_id, ended_on=ended_on), region=mission.region)
-    return mission.to_view()
+    await store.save(uow, store.MISSIONS, mission)
+    return _view(mission)
 
 
 @transactional
@@ -229,9 +220,8 @@ async def interrupt_mission(
     access.require(principal, access.MANAGE, doc)
     day = interrupted_on or uow.now().date()
     mission.interrupt(reason, day, note)
-    await _save(uow, mission)
-    uow.emit(MissionInterrupted(mission_id=mission_id, reason=reason, interrupted_on=day), region=mission.region)
-    return mission.to_view()
+    await store.save(uow, store.MISSIONS, mission)
+    return _view(mission)
 
 
 @transactional
@@ -242,8 +232,8 @@ async def move_volunteer(
     doc, mission = await _load(uow, mission_id)
     access.require(principal, access.VOLUNTEER_ACT, doc)
     mission.move_to(city, subdivision)
-    await _save(uow, mission)
-    return mission.to_view()
+    await store.save(uow, store.MISSIONS, mission)
+    return _view(mission)
 
 
 async def list_follow_ups(runtime: Runtime[MissionsSettings], principal: Principal, mission_id: str) -> Document:
@@ -269,8 +259,7 @@ async def mark_follow_up_done(
     doc, mission = await _load(uow, mission_id)
     access.require(principal, access.FOLLOW_UP, doc)
     mission.follow_up_done(stage, done_on, principal.sub, notes)
-    await _save(uow, mission)
-    uow.emit(FollowUpInterviewDone(mission_id=mission_id, stage=stage, done_on=done_on), region=mission.region)
+    await store.save(uow, store.MISSIONS, mission)
     return {"mission_id": mission_id, "items": [f.to_doc() for f in mission.follow_ups]}
 
 
@@ -317,12 +306,11 @@ async def send_check_in(
     uow: UnitOfWork[MissionsSettings], principal: Principal, mission_id: str, *, status: str, note: str | None
 ) -> Document:
     """The volunteer checks in; an urgent check-in opens an incident at once."""
-    settings = uow.settings
     doc, mission = await _load(uow, mission_id)
     access.require(principal, access.VOLUNTEER_ACT, doc)
     now = uow.now()
-    mission.check_in(now)
-    await _save(uow, mission)
+    mission.check_in(now, status)
+    await store.save(uow, store.MISSIONS, mission)
     check_in = {
         "_id": f"chk-{uuid.uuid4().hex[:16]}",
         "mission_id": mission_id,
@@ -331,18 +319,17 @@ async def send_check_in(
         "at": now,
         "by_role": principal.role,
     }
-    uow.emit(CheckInReceived(mission_id=mission_id, status=status), region=mission.region)
     if status == "urgent":
         incident = Incident.report(
             mission=doc,
             category="other",
-            severity=settings.urgent_check_in_severity,
+            severity=uow.settings.urgent_check_in_severity,
             description=f"urgent check-in: {note or '(no note)'}",
             reported_by_role=principal.role,
             now=now,
             source="urgent_check_in",
         )
-        await _open_incident(uow, incident)
+        await store.add(uow, store.INCIDENTS, incident)
         check_in["incident_id"] = incident.incident_id
     await uow[store.CHECK_INS].insert_one(check_in)
     return _check_in_view(check_in)
@@ -356,15 +343,12 @@ async def change_check_in_interval(
     doc, mission = await _load(uow, mission_id)
     access.require(principal, access.MANAGE, doc)
     mission.change_check_in_interval(days * 86400, uow.now())
-    await _save(uow, mission)
-    return mission.to_view()
+    await store.save(uow, store.MISSIONS, mission)
+    return _view(mission)
 
 
 def _check_in_view(doc: Document) -> Document:
-    view = {k: v for k, v in doc.items() if k != "_id"}
-    view["check_in_id"] = doc["_id"]
-    view["at"] = doc["at"].isoformat()
-    return view
+    return show(CheckInView(check_in_id=doc["_id"], **{k: v for k, v in doc.items() if k != "_id"}))
 
 
 async def list_check_ins(
@@ -382,36 +366,8 @@ async def list_check_ins(
 # --- incidents -----------------------------------------------------------------------------------
 
 
-async def _open_incident(uow: UnitOfWork, incident: Incident) -> None:
-    await uow[store.INCIDENTS].insert_one(incident.to_doc())
-    uow.emit(
-        IncidentReported(
-            incident_id=incident.incident_id,
-            mission_id=incident.mission_id,
-            category=incident.category,
-            severity=incident.severity,
-            partner_id=incident.partner_id,
-            country=incident.country,
-        ),
-        region=incident.region,
-    )
-    if incident.escalated_to is not None:
-        emit_escalation(uow, incident)
-
-
-def emit_escalation(uow: UnitOfWork, incident: Incident) -> None:
-    assert incident.escalated_to is not None
-    uow.emit(
-        IncidentEscalated(
-            incident_id=incident.incident_id,
-            mission_id=incident.mission_id,
-            severity=incident.severity,
-            escalated_to=incident.escalated_to,
-            centre_id=incident.centre_id,
-            country=incident.country,
-        ),
-        region=incident.region,
-    )
+def _incident_view(incident: Incident) -> Document:
+    return show(IncidentView.of(incident))
 
 
 @transactional
@@ -425,7 +381,7 @@ async def report_incident(
     description: str,
 ) -> Document:
     """Report an incident on a mission; high and critical ones are escalated."""
-    doc, _ = await _load(uow, mission_id)
+    doc = await uow.get(store.MISSIONS, mission_id, "mission")
     access.require(principal, access.VOLUNTEER_ACT, doc)
     incident = Incident.report(
         mission=doc,
@@ -435,11 +391,12 @@ async def report_incident(
         reported_by_role=principal.role,
         now=uow.now(),
     )
-    await _open_incident(uow, incident)
-    return incident.to_view()
+    await store.add(uow, store.INCIDENTS, incident)
+    return _incident_view(incident)
 
 
 async def _load_incident(uow: UnitOfWork, principal: Principal, incident_id: str, action: str) -> Incident:
+    """An incident, if the caller may do ``action`` on its mission."""
     doc = await uow.get(store.INCIDENTS, incident_id, "incident")
     mission = await uow.get(store.MISSIONS, doc["mission_id"], "mission")
     access.require(principal, action, mission)
@@ -449,7 +406,7 @@ async def _load_incident(uow: UnitOfWork, principal: Principal, incident_id: str
 @transactional
 async def get_incident(uow: UnitOfWork[MissionsSettings], principal: Principal, incident_id: str) -> Document:
     """One incident, if the caller may read its mission."""
-    return (await _load_incident(uow, principal, incident_id, access.READ)).to_view()
+    return _incident_view(await _load_incident(uow, principal, incident_id, access.READ))
 
 
 @transactional
@@ -457,14 +414,8 @@ async def acknowledge_incident(uow: UnitOfWork[MissionsSettings], principal: Pri
     """The centre or the duty officer takes charge; escalation stops."""
     incident = await _load_incident(uow, principal, incident_id, access.MANAGE)
     incident.acknowledge(principal.role, uow.now())
-    await uow[store.INCIDENTS].replace_one({"_id": incident_id}, incident.to_doc())
-    uow.emit(
-        IncidentAcknowledged(
-            incident_id=incident_id, mission_id=incident.mission_id, acknowledged_by_role=principal.role
-        ),
-        region=incident.region,
-    )
-    return incident.to_view()
+    await store.save(uow, store.INCIDENTS, incident)
+    return _incident_view(incident)
 
 
 @transactional
@@ -474,9 +425,8 @@ async def resolve_incident(
     """Close an incident with a resolution note."""
     incident = await _load_incident(uow, principal, incident_id, access.MANAGE)
     incident.resolve(resolution, uow.now())
-    await uow[store.INCIDENTS].replace_one({"_id": incident_id}, incident.to_doc())
-    uow.emit(IncidentResolved(incident_id=incident_id, mission_id=incident.mission_id), region=incident.region)
-    return incident.to_view()
+    await store.save(uow, store.INCIDENTS, incident)
+    return _incident_view(incident)
 
 
 async def list_incidents(
@@ -491,13 +441,7 @@ async def list_incidents(
     escalated_only: bool = False,
 ) -> Document:
     """Incidents per mission, per country, open and/or escalated only, within the caller's scope."""
-    scope = access.mission_scope(principal)
-    query: Document = {}
-    if "volunteer_id" in scope:
-        own = [d["_id"] async for d in runtime.db[store.MISSIONS].find(scope, {"_id": 1})]
-        query["mission_id"] = {"$in": own}
-    else:
-        query.update(scope)
+    query = await _incident_scope(runtime, principal)
     if mission_id is not None:
         mission = await runtime.reads.get(store.MISSIONS, mission_id, "mission")
         access.require(principal, access.READ, mission)
@@ -515,10 +459,23 @@ async def list_incidents(
     coll = runtime.db[store.INCIDENTS]
     total = await coll.count_documents(query)
     cursor = coll.find(query).sort("reported_at", -1).skip(page.offset).limit(page.limit)
-    return paged([Incident.from_doc(d).to_view() async for d in cursor], total, page)
+    return paged([_incident_view(Incident.from_doc(d)) async for d in cursor], total, page)
+
+
+async def _incident_scope(runtime: Runtime[MissionsSettings], principal: Principal) -> Document:
+    """The incidents the caller may read: those of the missions in their scope (a volunteer's own, by id)."""
+    scope = access.mission_scope(principal)
+    if "volunteer_id" in scope:
+        own = [d["_id"] async for d in runtime.db[store.MISSIONS].find(scope, {"_id": 1})]
+        return {"mission_id": {"$in": own}}
+    return dict(scope)
 
 
 # --- security alerts and safety checks -------------------------------------------------------------
+
+
+def _alert_view(alert: SecurityAlert) -> Document:
+    return show(AlertView.of(alert))
 
 
 @transactional
@@ -550,45 +507,12 @@ async def issue_security_alert(
         subdivisions=subdivisions,
     )
     fields = {"_id": 1, "volunteer_id": 1, "authority_id": 1, "region": 1, "centre_id": 1}
-    cursor = uow[store.MISSIONS].find(alert.snapshot_query(ON_MISSION), fields)
-    missions = [m async for m in cursor]
-    entries = alert.entries_for(missions)
-    alert.mission_count = len(entries)
+    missions = await uow[store.MISSIONS].find(alert.snapshot_query(ON_MISSION), fields).to_list()
+    entries = alert.open_check(missions, now)
     if entries:
         await uow[store.ENTRIES].insert_many(entries, ordered=False)
-    uow.emit(
-        SecurityAlertIssued(
-            alert_id=alert.alert_id,
-            country=alert.country,
-            level=alert.level,
-            respond_by=alert.respond_by,
-            mission_ids=[e["mission_id"] for e in entries],
-            message=alert.message,
-            respond_within_hours=alert.respond_within_hours,
-            subdivisions=alert.subdivisions,
-        )
-    )
-    # The per-region view, so each branch sees the alert and its own missions (ce_region = that region).
-    for region, mission_ids in missions_by_region(entries).items():
-        uow.emit(
-            SafetyCheckOpened(
-                alert_id=alert.alert_id,
-                country=alert.country,
-                level=alert.level,
-                respond_by=alert.respond_by,
-                mission_ids=mission_ids,
-                message=alert.message,
-                respond_within_hours=alert.respond_within_hours,
-                subdivisions=alert.subdivisions,
-            ),
-            region=region,
-        )
-    if not entries:
-        # Nobody to account for: the check is complete as soon as it opens.
-        alert.close("no_volunteers", [], now)
-        uow.emit(SafetyCheckClosed(alert_id=alert.alert_id, unaccounted_mission_ids=[], country=alert.country))
-    await uow[store.ALERTS].insert_one(alert.to_doc())
-    return alert.to_view()
+    await store.add(uow, store.ALERTS, alert)
+    return _alert_view(alert)
 
 
 @transactional
@@ -620,61 +544,39 @@ async def record_safety_answer(
 
     need_help opens a critical security incident; ``via`` says how it came (``api``, ``link``).
     """
-    mission_id = mission["_id"]
-    check_response(status, entry, mission_id)
-    assert entry is not None
     now = uow.now()
-    changes: Document = {
-        "status": status,
-        "responded_at": now,
-        "responded_by_role": by_role,
-        "responded_via": via,
-        "after_close": alert.status != "open",
-    }
-    if status == "need_help":
-        incident = Incident.report(
-            mission=mission,
-            category="security",
-            severity="critical",
-            description=f"asked for help in answer to security alert {alert.alert_id} ({alert.level}): {alert.message}",
-            reported_by_role=by_role,
-            now=now,
-            source="safety_check",
-        )
-        await _open_incident(uow, incident)
+    changes = alert.answer(entry, mission, status, now=now, by=by_role, via=via)
+    assert entry is not None  # checked by the answer
+    if status == NEED_HELP:
+        incident = alert.help_requested(mission, by_role, now)
+        await store.add(uow, store.INCIDENTS, incident)
         changes["incident_id"] = incident.incident_id
     await uow[store.ENTRIES].update_one({"_id": entry["_id"]}, {"$set": changes})
-    uow.emit(
-        SafetyStatusReported(alert_id=alert.alert_id, mission_id=mission_id, status=status),
-        region=mission.get("region"),
-    )
+    store.emit_recorded(uow, alert)
     entry.update(changes)
-    return _entry_view(entry, {})
+    return show(_entry_view(entry, {}))
 
 
-# Who sees a volunteer's emergency contact on a safety check: those who make the calls.
-EMERGENCY_CONTACT_ROLES = ("centre", "staff")
-
-
-def _entry_view(entry: Document, contacts: dict[str, Document], *, emergency: bool = False) -> Document:
+def _entry_view(entry: Document, contacts: dict[str, Document], *, emergency: bool = False, **hosts: Any) -> Entry:
+    """One mission's line in a safety check, with the volunteer's contact (and, for those who call, the
+    emergency contact; in the live lists, who hosts the volunteer)."""
     contact = contacts.get(entry.get("volunteer_id") or "", {})
-    responded_at = entry.get("responded_at")
-    view = {
-        "mission_id": entry["mission_id"],
-        "volunteer_id": entry.get("volunteer_id"),
-        "name": contact.get("name"),
-        "phone": contact.get("phone"),
-        "email": contact.get("email"),
-        "authority_id": entry.get("authority_id"),
-        "region": entry.get("region"),
-        "centre_id": entry.get("centre_id"),
-        "status": entry.get("status"),
-        "responded_at": responded_at.isoformat() if responded_at else None,
-        "after_close": bool(entry.get("after_close")),
-        "incident_id": entry.get("incident_id"),
-    }
-    if emergency:
-        view["emergency_contact"] = contact.get("emergency_contact")
+    view = Entry(
+        mission_id=entry["mission_id"],
+        volunteer_id=entry.get("volunteer_id"),
+        name=contact.get("name"),
+        phone=contact.get("phone"),
+        email=contact.get("email"),
+        authority_id=entry.get("authority_id"),
+        region=entry.get("region"),
+        centre_id=entry.get("centre_id"),
+        status=entry.get("status"),
+        responded_at=entry.get("responded_at"),
+        after_close=bool(entry.get("after_close")),
+        incident_id=entry.get("incident_id"),
+        **({"emergency_contact": contact.get("emergency_contact")} if emergency else {}),
+        **hosts,
+    )
     return view
 
 
@@ -708,72 +610,57 @@ async def safety_check_status(
     Authorities see their own volunteers, branches their region's.
     """
     alert = SecurityAlert.from_doc(await runtime.reads.get(store.ALERTS, alert_id, "security alert"))
-    query: Document = {"alert_id": alert_id}
-    if principal.role == "authority" and principal.authority_id:
-        query["authority_id"] = principal.authority_id
-    elif principal.role == "branch" and principal.region:
-        query["region"] = principal.region
-    else:
-        access.require_country(principal, alert.country)
+    query = access.safety_check_scope(principal, alert_id, alert.country)
     coll = runtime.db[store.ENTRIES]
     by_status = {
         d["_id"]: d["n"]
         async for d in await coll.aggregate([{"$match": query}, {"$group": {"_id": "$status", "n": {"$sum": 1}}}])
     }
     total = sum(by_status.values())
-    cursor = coll.find(query).sort("mission_id", 1).skip(page.offset).limit(page.limit)
-    entries = [e async for e in cursor]
+    entries = await coll.find(query).sort("mission_id", 1).skip(page.offset).limit(page.limit).to_list()
     contacts, hosts = await asyncio.gather(
         store.contacts_of(runtime.db, [e["volunteer_id"] for e in entries if e.get("volunteer_id")]),
         _hosts_of(runtime, entries),
     )
-    accounted: list[Document] = []
-    unaccounted: list[Document] = []
-    emergency = principal.role in EMERGENCY_CONTACT_ROLES
-    for entry in entries:
-        view = {**_entry_view(entry, contacts, emergency=emergency), **hosts.get(entry["mission_id"], {})}
-        (accounted if accounted_for(entry) else unaccounted).append(view)
+    emergency = access.sees_emergency_contact(principal)
+    views = [_entry_view(e, contacts, emergency=emergency, **hosts.get(e["mission_id"], {})) for e in entries]
     pending = by_status.get(PENDING, 0) + by_status.get(None, 0)  # no status yet: pending (accounted_for)
-    counts = {
-        "total": total,
-        "accounted": total - pending,
-        "unaccounted": pending,
-        "safe": by_status.get("safe", 0),
-        "need_help": by_status.get("need_help", 0),
-    }
-    return {
-        **alert.to_view(),
-        "counts": counts,
-        "accounted": accounted,
-        "unaccounted": unaccounted,
-        "page": {"limit": page.limit, "offset": page.offset, "total": total},
-    }
+    status = SafetyCheckStatus(
+        **AlertView.of(alert).model_dump(),
+        counts=Counts(
+            total=total,
+            accounted=total - pending,
+            unaccounted=pending,
+            safe=by_status.get("safe", 0),
+            need_help=by_status.get(NEED_HELP, 0),
+        ),
+        accounted=[v for v, e in zip(views, entries, strict=True) if accounted_for(e)],
+        unaccounted=[v for v, e in zip(views, entries, strict=True) if not accounted_for(e)],
+        page=PageInfo(limit=page.limit, offset=page.offset, total=total),
+    )
+    return show(status)
 
 
 async def close_check(
     uow: UnitOfWork, alert_id: str, reason: str, now: datetime, *, must_be_open: bool
 ) -> Document | None:
-    doc = await uow.get(store.ALERTS, alert_id, "security alert")
-    alert = SecurityAlert.from_doc(doc)
-    if alert.status != "open":
+    """Close a safety check (by hand or at its deadline) and tell every region concerned; its view.
+
+    None when it was closed already (``must_be_open``: a 409 instead) or by another scheduler meanwhile.
+    """
+    alert = SecurityAlert.from_doc(await uow.get(store.ALERTS, alert_id, "security alert"))
+    if alert.status != OPEN:
         if must_be_open:
             raise NotAllowedInState("the safety check is already closed")
         return None
     # Every entry (not only the pending ones): each region concerned hears of the close, even when all answered.
     cursor = uow[store.ENTRIES].find({"alert_id": alert_id}, {"mission_id": 1, "region": 1, "status": 1})
-    entries = [e async for e in cursor]
-    unaccounted = sorted(e["mission_id"] for e in entries if not accounted_for(e))
-    alert.close(reason, unaccounted, now)
-    result = await uow[store.ALERTS].replace_one({"_id": alert_id, "status": "open"}, alert.to_doc())
+    alert.close_over(await cursor.to_list(), reason, now)
+    result = await uow[store.ALERTS].replace_one({"_id": alert_id, "status": OPEN}, alert.to_doc())
     if result.matched_count == 0:
         return None
-    uow.emit(SafetyCheckClosed(alert_id=alert_id, unaccounted_mission_ids=unaccounted, country=alert.country))
-    for region, mission_ids in unaccounted_by_region(entries).items():
-        uow.emit(
-            SafetyCheckClosedInRegion(alert_id=alert_id, country=alert.country, unaccounted_mission_ids=mission_ids),
-            region=region,
-        )
-    return alert.to_view()
+    store.emit_recorded(uow, alert)
+    return _alert_view(alert)
 
 
 @transactional
@@ -793,32 +680,30 @@ async def mission_safety_checks(runtime: Runtime[MissionsSettings], principal: P
     alerts = (
         await runtime.db[store.ALERTS].find({"country": mission["country"]}).sort("issued_at", -1).limit(20).to_list()
     )
-    items = []
+    items: list[MissionSafetyCheck] = []
     for doc in alerts:
         entry = await runtime.db[store.ENTRIES].find_one({"_id": entry_id(doc["_id"], mission_id)})
         if entry is None:
             continue  # issued before the mission was under way there
-        alert = SecurityAlert.from_doc(doc).to_view()
+        alert = SecurityAlert.from_doc(doc)
         items.append(
-            {
-                **{k: alert[k] for k in ("alert_id", "level", "message", "respond_by", "status")},
-                "answer": _entry_view(entry, {}),
-            }
+            MissionSafetyCheck(
+                alert_id=alert.alert_id,
+                level=alert.level,
+                message=alert.message,
+                respond_by=alert.respond_by,
+                status=alert.status,
+                answer=_entry_view(entry, {}),
+            )
         )
-    return {"mission_id": mission_id, "items": items}
+    return show(MissionSafetyChecks(mission_id=mission_id, items=items))
 
 
 async def list_security_alerts(
     runtime: Runtime[MissionsSettings], principal: Principal, page: Page, *, country: str | None, status: str | None
 ) -> Document:
     """Alerts, newest first; a centre sees its own country's."""
-    query: Document = {}
-    if principal.role == "centre":
-        if not principal.country:
-            raise Forbidden("centre token without a country")
-        query["country"] = principal.country.upper()
-    elif principal.role not in ("staff", "authority", "branch"):
-        raise Forbidden(f"role {principal.role!r} may not list security alerts")
+    query = access.alert_scope(principal)
     if country:
         if query.get("country", country.upper()) != country.upper():
             return paged([], 0, page)
@@ -828,7 +713,7 @@ async def list_security_alerts(
     coll = runtime.db[store.ALERTS]
     total = await coll.count_documents(query)
     cursor = coll.find(query).sort("issued_at", -1).skip(page.offset).limit(page.limit)
-    return paged([SecurityAlert.from_doc(d).to_view() async for d in cursor], total, page)
+    return paged([_alert_view(SecurityAlert.from_doc(d)) async for d in cursor], total, page)
 
 
 # --- end of mission: the volunteer's report and the authority's evaluation -------------------------
@@ -843,7 +728,7 @@ async def file_volunteer_report(
     doc, mission = await _load(uow, mission_id)
     access.require(principal, access.VOLUNTEER_ACT, doc)
     mission.file_report(text, uow.now())
-    await _save(uow, mission)
+    await store.save(uow, store.MISSIONS, mission)
     return end_of_mission_view(principal, mission)
 
 
@@ -860,25 +745,22 @@ async def evaluate_mission(
     """The mission's authority evaluates the mission once it is over."""
     principal.require_role("authority")
     doc, mission = await _load(uow, mission_id)
-    if not principal.is_staff and principal.authority_id != doc["authority_id"]:
-        raise Forbidden("only the mission's authority evaluates it")
+    access.require_evaluator(principal, doc)
     mission.evaluate(scores, would_host_again, comment, principal.sub, uow.now())
-    await _save(uow, mission)
+    await store.save(uow, store.MISSIONS, mission)
     return end_of_mission_view(principal, mission)
 
 
 def end_of_mission_view(principal: Principal, mission: Mission) -> Document:
     """The report for the volunteer, the centre, the branch and staff; the evaluation for the authority,
     the centre, the branch and staff."""
-    staff = principal.is_staff
-    return {
-        "mission_id": mission.mission_id,
-        "status": mission.status,
-        "volunteer_report": mission.volunteer_report
-        if staff or principal.role in access.READS_VOLUNTEER_REPORT
-        else None,
-        "evaluation": mission.evaluation if staff or principal.role in access.READS_EVALUATION else None,
-    }
+    view = EndOfMission(
+        mission_id=mission.mission_id,
+        status=mission.status,
+        volunteer_report=mission.volunteer_report if access.reads_volunteer_report(principal) else None,
+        evaluation=mission.evaluation if access.reads_evaluation(principal) else None,
+    )
+    return show(view)
 
 
 async def get_end_of_mission(runtime: Runtime[MissionsSettings], principal: Principal, mission_id: str) -> Document:

@@ -9,11 +9,15 @@ the agency's head office (the duty officer). Where the mission has no centre
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import Field
+
+from vies_missions.domain.aggregate import Aggregate
 from vies_shared.errors import InvalidInput, NotAllowedInState
+from vies_shared.events.base import Event
+from vies_shared.events.missions import IncidentAcknowledged, IncidentEscalated, IncidentReported, IncidentResolved
 
 CATEGORIES = ("health", "security", "legal", "host_relationship", "other")
 SEVERITIES = ("low", "medium", "high", "critical")
@@ -31,11 +35,13 @@ def new_incident_id() -> str:
     return f"inc-{uuid.uuid4().hex[:16]}"
 
 
-@dataclass
-class Incident:
-    """Something that happened to a volunteer or on a mission and needs follow-up."""
+class Incident(Aggregate):
+    """Something that happened to a volunteer or on a mission and needs follow-up.
 
-    incident_id: str
+    The fields are in the order of the stored document.
+    """
+
+    incident_id: str = Field(alias="_id")
     mission_id: str
     category: str
     severity: str
@@ -49,9 +55,10 @@ class Incident:
     region: str | None = None
     source: str = "report"
     status: str = OPEN
+    open: bool = True  # until resolved: what the lists' ``?open=true`` query
     escalated_to: str | None = None
     escalated_at: datetime | None = None
-    escalations: list[dict[str, Any]] = field(default_factory=list)
+    escalations: list[dict[str, Any]] = Field(default_factory=list)
     acknowledged_at: datetime | None = None
     acknowledged_by_role: str | None = None
     resolved_at: datetime | None = None
@@ -70,7 +77,7 @@ class Incident:
         source: str = "report",
         incident_id: str | None = None,
     ) -> Incident:
-        """A new incident; serious ones are escalated at once (see ``escalated_to``)."""
+        """A new incident (records ``IncidentReported``); serious ones are escalated at once (``escalated_to``)."""
         if category not in CATEGORIES:
             raise InvalidInput(f"unknown category {category!r}", details={"allowed": list(CATEGORIES)})
         if severity not in SEVERITIES:
@@ -90,6 +97,16 @@ class Incident:
             region=mission.get("region"),
             source=source,
         )
+        incident._record(
+            IncidentReported(
+                incident_id=incident.incident_id,
+                mission_id=incident.mission_id,
+                category=incident.category,
+                severity=incident.severity,
+                partner_id=incident.partner_id,
+                country=incident.country,
+            )
+        )
         if severity in ESCALATED_SEVERITIES:
             has_centre = incident.centre_id not in (None, HEAD_OFFICE_ID)
             incident._escalate(CENTRE if has_centre else HEAD_OFFICE, now)
@@ -99,6 +116,19 @@ class Incident:
         self.escalated_to = to
         self.escalated_at = now
         self.escalations.append({"to": to, "at": now})
+        self._record(
+            IncidentEscalated(
+                incident_id=self.incident_id,
+                mission_id=self.mission_id,
+                severity=self.severity,
+                escalated_to=to,
+                centre_id=self.centre_id,
+                country=self.country,
+            )
+        )
+
+    def _record(self, event: Event) -> None:
+        self.record(event, region=self.region)
 
     def escalate_if_unacknowledged(self, now: datetime, delay: timedelta) -> bool:
         """Move a centre-level incident nobody acknowledged within ``delay`` up to the head office."""
@@ -117,6 +147,9 @@ class Incident:
         self.status = ACKNOWLEDGED
         self.acknowledged_at = now
         self.acknowledged_by_role = role
+        self._record(
+            IncidentAcknowledged(incident_id=self.incident_id, mission_id=self.mission_id, acknowledged_by_role=role)
+        )
 
     def resolve(self, resolution: str, now: datetime) -> None:
         """Close the incident with what was done."""
@@ -125,59 +158,13 @@ class Incident:
         if not resolution.strip():
             raise InvalidInput("resolution must describe what was done")
         self.status = RESOLVED
+        self.open = False
         self.resolved_at = now
         self.resolution = resolution
+        self._record(IncidentResolved(incident_id=self.incident_id, mission_id=self.mission_id))
 
     def erase_personal_data(self) -> None:
         """Right to erasure: free texts may describe the person; the category and dates stay."""
         self.description = "[erased]"
         if self.resolution is not None:
             self.resolution = "[erased]"
-
-    def to_doc(self) -> dict[str, Any]:
-        """Stored form."""
-        return {
-            "_id": self.incident_id,
-            "mission_id": self.mission_id,
-            "category": self.category,
-            "severity": self.severity,
-            "description": self.description,
-            "reported_at": self.reported_at,
-            "reported_by_role": self.reported_by_role,
-            "country": self.country,
-            "centre_id": self.centre_id,
-            "authority_id": self.authority_id,
-            "partner_id": self.partner_id,
-            "region": self.region,
-            "source": self.source,
-            "status": self.status,
-            "open": self.status != RESOLVED,
-            "escalated_to": self.escalated_to,
-            "escalated_at": self.escalated_at,
-            "escalations": self.escalations,
-            "acknowledged_at": self.acknowledged_at,
-            "acknowledged_by_role": self.acknowledged_by_role,
-            "resolved_at": self.resolved_at,
-            "resolution": self.resolution,
-        }
-
-    @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> Incident:
-        """Load the stored form."""
-        fields = {k: v for k, v in doc.items() if k not in ("_id", "open")}
-        return cls(incident_id=doc["_id"], **fields)
-
-    def to_view(self) -> dict[str, Any]:
-        """The resource as the API shows it."""
-        doc = self.to_doc()
-        doc["incident_id"] = doc.pop("_id")
-        for key in ("reported_at", "escalated_at", "acknowledged_at", "resolved_at"):
-            doc[key] = _iso(doc[key])
-        doc["escalations"] = [{"to": e["to"], "at": _iso(e["at"])} for e in self.escalations]
-        return doc
-
-
-def _iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()

@@ -8,12 +8,27 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from pydantic import Field
+
+from vies_missions.domain.aggregate import Aggregate, IsoDate, Value
 from vies_missions.domain.errors import ExtensionBeyondLifetimeCap, ExtensionBeyondSchemeLimit, MissionNotReady
 from vies_shared.errors import InvalidInput, NotAllowedInState
+from vies_shared.events.base import Event
+from vies_shared.events.missions import (
+    CheckInMissed,
+    CheckInReceived,
+    FollowUpInterviewDone,
+    FollowUpInterviewOverdue,
+    MissionEnded,
+    MissionExtended,
+    MissionFlaggedForReview,
+    MissionInterrupted,
+    MissionPlanned,
+    MissionStarted,
+)
 from vies_shared.months import add_months, months_between
 
 PLANNED = "planned"
@@ -79,39 +94,19 @@ def midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=UTC)
 
 
-@dataclass
-class FollowUp:
+class FollowUp(Value):
     """One of the three formal interviews (start, mid-point, end) the agency holds with each volunteer."""
 
     stage: str
-    due_on: date
-    done_on: date | None = None
+    due_on: IsoDate
+    done_on: IsoDate | None = None
     done_by: str | None = None
     notes: str | None = None
     overdue_reported: bool = False
 
     def to_doc(self) -> dict[str, Any]:
-        """Stored form."""
-        return {
-            "stage": self.stage,
-            "due_on": self.due_on.isoformat(),
-            "done_on": self.done_on.isoformat() if self.done_on else None,
-            "done_by": self.done_by,
-            "notes": self.notes,
-            "overdue_reported": self.overdue_reported,
-        }
-
-    @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> FollowUp:
-        """Load the stored form."""
-        return cls(
-            stage=doc["stage"],
-            due_on=date.fromisoformat(doc["due_on"]),
-            done_on=date.fromisoformat(doc["done_on"]) if doc.get("done_on") else None,
-            done_by=doc.get("done_by"),
-            notes=doc.get("notes"),
-            overdue_reported=bool(doc.get("overdue_reported")),
-        )
+        """Stored form (also how the API shows it)."""
+        return self.model_dump()
 
 
 def follow_up_dates(begins: date, ends: date, start_offset_days: int, end_offset_days: int) -> dict[str, date]:
@@ -122,31 +117,33 @@ def follow_up_dates(begins: date, ends: date, start_offset_days: int, end_offset
     return {"start": start, "mid": mid, "end": end}
 
 
-@dataclass
-class Mission:
-    """A volunteer's mission abroad (or in France under reciprocity)."""
+class Mission(Aggregate):
+    """A volunteer's mission abroad (or in France under reciprocity).
 
-    mission_id: str
+    The fields are in the order of the stored document.
+    """
+
+    mission_id: str = Field(alias="_id")
     engagement_id: str
     volunteer_id: str | None
     authority_id: str
     partner_id: str
     country: str
-    scheme: str
-    starts_on: date
-    ends_on: date
-    planned_ends_on: date
-    centre_id: str | None
     origin_country: str | None = None
+    scheme: str
+    starts_on: IsoDate
+    ends_on: IsoDate
+    planned_ends_on: IsoDate
+    centre_id: str | None
     region: str | None = None
     status: str = PLANNED
-    checklist: dict[str, date] = field(default_factory=dict)
-    departed_on: date | None = None
-    ended_on: date | None = None
+    checklist: dict[str, IsoDate] = Field(default_factory=dict)
+    departed_on: IsoDate | None = None
+    ended_on: IsoDate | None = None
     debrief: str | None = None
     interruption: dict[str, Any] | None = None
-    extensions: list[dict[str, Any]] = field(default_factory=list)
-    follow_ups: list[FollowUp] = field(default_factory=list)
+    extensions: list[dict[str, Any]] = Field(default_factory=list)
+    follow_ups: list[FollowUp] = Field(default_factory=list)
     check_in_interval_seconds: float = 14 * 86400
     next_check_in_due_at: datetime | None = None
     last_check_in_at: datetime | None = None
@@ -155,11 +152,11 @@ class Mission:
     erased: bool = False
     created_at: datetime | None = None
     vsi_months_served_before: float | None = None  # from the engagement: VSI time before this mission
-    volunteer_report: dict[str, Any] | None = None  # the volunteer's own end-of-mission report
-    evaluation: dict[str, Any] | None = None  # the authority's evaluation of the mission
     # Where the volunteer lives and works: {"city", "subdivision" (ISO 3166-2)}; set by the centre or
     # the volunteer and changed when they move, so an alert for a part of the country reaches them.
     place: dict[str, str] | None = None
+    volunteer_report: dict[str, Any] | None = None  # the volunteer's own end-of-mission report
+    evaluation: dict[str, Any] | None = None  # the authority's evaluation of the mission
 
     # --- creation -----------------------------------------------------------------
     @classmethod
@@ -181,11 +178,15 @@ class Mission:
         now: datetime,
         vsi_months_served_before: float | None = None,
         place: dict[str, str] | None = None,
+        volunteer_erased: bool = False,
     ) -> Mission:
-        """A planned mission from an engagement; reciprocity volunteers are hosted in France.
+        """A planned mission from an engagement (records ``MissionPlanned``); reciprocity volunteers are hosted
+        in France.
 
         ``place`` (the position's city and subdivision) is kept only when the subdivision is one of
         the host country's: a wrong one would hide the volunteer from alerts aimed elsewhere.
+        ``volunteer_erased``: the volunteer was erased meanwhile; the mission is planned erased (its
+        anonymous facts kept) and ``MissionPlanned`` does not publish the person's id again (empty).
         """
         if ends_on < starts_on:
             raise InvalidInput("ends_on is before starts_on")
@@ -213,6 +214,23 @@ class Mission:
         if place and is_subdivision_of(place.get("subdivision", "").upper(), mission.country):
             mission.place = {"city": place.get("city", "").strip(), "subdivision": place["subdivision"].upper()}
         mission.schedule_follow_ups(*follow_up_offsets)
+        if volunteer_erased:
+            mission.erase_volunteer()
+        mission._record(
+            MissionPlanned(
+                mission_id=mission.mission_id,
+                engagement_id=mission.engagement_id,
+                volunteer_id=mission.volunteer_id or "",
+                authority_id=mission.authority_id,
+                partner_id=mission.partner_id,
+                country=mission.country,
+                centre_id=mission.centre_id,
+                scheme=mission.scheme,
+                starts_on=mission.starts_on,
+                ends_on=mission.ends_on,
+                origin_country=mission.origin_country,
+            )
+        )
         return mission
 
     # --- checklist and departure -----------------------------------------------------
@@ -251,6 +269,7 @@ class Mission:
         anchor = midnight(departed_on) if departed_on < now.date() else now
         self.next_check_in_due_at = to_millis(anchor + timedelta(seconds=self.check_in_interval_seconds))
         self.missed_in_a_row = 0
+        self._record(MissionStarted(mission_id=self.mission_id, departed_on=departed_on))
 
     # --- dates ------------------------------------------------------------------------
     def extend(self, ends_on: date, max_months: int, now: datetime, *, lifetime_cap_months: int | None = None) -> None:
@@ -277,6 +296,7 @@ class Mission:
         self.extensions.append({"from": self.ends_on.isoformat(), "to": ends_on.isoformat(), "at": now})
         self.ends_on = ends_on
         self.status = EXTENDED
+        self._record(MissionExtended(mission_id=self.mission_id, ends_on=ends_on))
 
     def end(self, ended_on: date, debrief: str) -> None:
         """Normal end of the mission with the debrief."""
@@ -287,6 +307,7 @@ class Mission:
         self.ended_on = ended_on
         self.debrief = debrief
         self.next_check_in_due_at = None
+        self._record(MissionEnded(mission_id=self.mission_id, ended_on=ended_on))
 
     def interrupt(self, reason: str, interrupted_on: date, note: str | None) -> None:
         """Early return for health, security, personal, host partner or other reasons."""
@@ -299,6 +320,7 @@ class Mission:
         self.ended_on = interrupted_on
         self.interruption = {"reason": reason, "note": note, "on": interrupted_on.isoformat()}
         self.next_check_in_due_at = None
+        self._record(MissionInterrupted(mission_id=self.mission_id, reason=reason, interrupted_on=interrupted_on))
 
     def _check_return(self, returned_on: date) -> None:
         if self.departed_on is not None and returned_on < self.departed_on:
@@ -328,10 +350,12 @@ class Mission:
         if follow_up.done_on is not None:
             raise NotAllowedInState(f"the {stage} interview was already held on {follow_up.done_on}")
         follow_up.done_on, follow_up.done_by, follow_up.notes = done_on, done_by, notes
+        self._record(FollowUpInterviewDone(mission_id=self.mission_id, stage=stage, done_on=done_on))
         return follow_up
 
     def overdue_follow_ups(self, today: date, grace_days: int) -> list[FollowUp]:
-        """Interviews not held ``grace_days`` after their due date and not yet reported; marks them reported."""
+        """Interviews not held ``grace_days`` after their due date and not yet reported; marks them reported
+        and records ``FollowUpInterviewOverdue`` for each."""
         if self.status not in ON_MISSION:
             return []
         overdue = [
@@ -341,16 +365,22 @@ class Mission:
         ]
         for follow_up in overdue:
             follow_up.overdue_reported = True
+            self._record(
+                FollowUpInterviewOverdue(
+                    mission_id=self.mission_id, stage=follow_up.stage, due_on=follow_up.due_on, centre_id=self.centre_id
+                )
+            )
         return overdue
 
     # --- check-ins ------------------------------------------------------------------------
-    def check_in(self, at: datetime) -> None:
-        """A check-in from the volunteer: the next one is due one interval later."""
+    def check_in(self, at: datetime, status: str = "ok") -> None:
+        """A check-in from the volunteer (``ok``, ``concern``, ``urgent``): the next one is due one interval later."""
         if self.status not in ON_MISSION:
             raise NotAllowedInState(f"mission is {self.status}: check-ins are for missions under way")
         self.last_check_in_at = at
         self.next_check_in_due_at = to_millis(at + timedelta(seconds=self.check_in_interval_seconds))
         self.missed_in_a_row = 0
+        self._record(CheckInReceived(mission_id=self.mission_id, status=status))
 
     def change_check_in_interval(self, seconds: float, now: datetime) -> None:
         """A new interval for this mission (e.g. shorter during a crisis); it applies from the next due date.
@@ -372,7 +402,10 @@ class Mission:
             self.next_check_in_due_at = to_millis(due + timedelta(seconds=seconds - previous))
 
     def missed_check_ins(self, now: datetime, limit: int) -> list[datetime]:
-        """Due dates passed without a check-in, oldest first (at most ``limit``); advances the next due date."""
+        """Due dates passed without a check-in, oldest first (at most ``limit``); advances the next due date.
+
+        Records ``CheckInMissed`` for each, with how many were missed in a row by then.
+        """
         due = self.next_check_in_due_at
         if due is not None and due.tzinfo is None:
             due = due.replace(tzinfo=UTC)
@@ -384,7 +417,16 @@ class Mission:
             missed.append(due)
             due = to_millis(due + step)
         self.next_check_in_due_at = due
-        self.missed_in_a_row += len(missed)
+        for due_at in missed:
+            self.missed_in_a_row += 1
+            self._record(
+                CheckInMissed(
+                    mission_id=self.mission_id,
+                    due_on=due_at.date(),
+                    due_at=due_at,
+                    missed_in_a_row=self.missed_in_a_row,
+                )
+            )
         return missed
 
     # --- review and erasure -------------------------------------------------------------------
@@ -395,6 +437,17 @@ class Mission:
         if self.review is not None and self.review.get("partner_id") == partner_id:
             return False
         self.review = {"reason": reason, "partner_id": partner_id, "flagged_at": now}
+        return True
+
+    def flag_for_partner_suspension(self, partner_id: str, reason: str, now: datetime) -> bool:
+        """Flag the mission because its host partner was suspended (records ``MissionFlaggedForReview``)."""
+        if not self.flag_for_review(f"host partner suspended: {reason}", partner_id, now):
+            return False
+        self._record(
+            MissionFlaggedForReview(
+                mission_id=self.mission_id, reason=f"partner_suspended: {reason}", partner_id=partner_id
+            )
+        )
         return True
 
     def move_to(self, city: str, subdivision: str) -> None:
@@ -440,142 +493,9 @@ class Mission:
             follow_up.notes = None
         self.erased = True
 
-    # --- storage and views ---------------------------------------------------------------------
-    def to_doc(self) -> dict[str, Any]:
-        """Stored form (dates as ISO strings so they sort and compare in queries)."""
-        return {
-            "_id": self.mission_id,
-            "engagement_id": self.engagement_id,
-            "volunteer_id": self.volunteer_id,
-            "authority_id": self.authority_id,
-            "partner_id": self.partner_id,
-            "country": self.country,
-            "origin_country": self.origin_country,
-            "scheme": self.scheme,
-            "starts_on": self.starts_on.isoformat(),
-            "ends_on": self.ends_on.isoformat(),
-            "planned_ends_on": self.planned_ends_on.isoformat(),
-            "centre_id": self.centre_id,
-            "region": self.region,
-            "status": self.status,
-            "checklist": {k: v.isoformat() for k, v in self.checklist.items()},
-            "departed_on": _iso(self.departed_on),
-            "ended_on": _iso(self.ended_on),
-            "debrief": self.debrief,
-            "interruption": self.interruption,
-            "extensions": self.extensions,
-            "follow_ups": [f.to_doc() for f in self.follow_ups],
-            "check_in_interval_seconds": self.check_in_interval_seconds,
-            "next_check_in_due_at": self.next_check_in_due_at,
-            "last_check_in_at": self.last_check_in_at,
-            "missed_in_a_row": self.missed_in_a_row,
-            "review": self.review,
-            "erased": self.erased,
-            "created_at": self.created_at,
-            "vsi_months_served_before": self.vsi_months_served_before,
-            "place": self.place,
-            "volunteer_report": self.volunteer_report,
-            "evaluation": self.evaluation,
-        }
-
-    @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> Mission:
-        """Load the stored form."""
-        return cls(
-            mission_id=doc["_id"],
-            engagement_id=doc["engagement_id"],
-            volunteer_id=doc.get("volunteer_id"),
-            authority_id=doc["authority_id"],
-            partner_id=doc["partner_id"],
-            country=doc["country"],
-            origin_country=doc.get("origin_country"),
-            scheme=doc["scheme"],
-            starts_on=date.fromisoformat(doc["starts_on"]),
-            ends_on=date.fromisoformat(doc["ends_on"]),
-            planned_ends_on=date.fromisoformat(doc["planned_ends_on"]),
-            centre_id=doc.get("centre_id"),
-            region=doc.get("region"),
-            status=doc["status"],
-            checklist={k: date.fromisoformat(v) for k, v in (doc.get("checklist") or {}).items()},
-            departed_on=_date(doc.get("departed_on")),
-            ended_on=_date(doc.get("ended_on")),
-            debrief=doc.get("debrief"),
-            interruption=doc.get("interruption"),
-            extensions=list(doc.get("extensions") or []),
-            follow_ups=[FollowUp.from_doc(f) for f in doc.get("follow_ups") or []],
-            check_in_interval_seconds=float(doc.get("check_in_interval_seconds") or 14 * 86400),
-            next_check_in_due_at=doc.get("next_check_in_due_at"),
-            last_check_in_at=doc.get("last_check_in_at"),
-            missed_in_a_row=int(doc.get("missed_in_a_row") or 0),
-            review=doc.get("review"),
-            erased=bool(doc.get("erased")),
-            created_at=doc.get("created_at"),
-            vsi_months_served_before=doc.get("vsi_months_served_before"),
-            place=doc.get("place"),
-            volunteer_report=doc.get("volunteer_report"),
-            evaluation=doc.get("evaluation"),
-        )
-
-    def to_view(self) -> dict[str, Any]:
-        """The resource as the API shows it."""
-        return {
-            "mission_id": self.mission_id,
-            "engagement_id": self.engagement_id,
-            "volunteer_id": self.volunteer_id,
-            "authority_id": self.authority_id,
-            "partner_id": self.partner_id,
-            "country": self.country,
-            "origin_country": self.origin_country,
-            "region": self.region,
-            "centre_id": self.centre_id,
-            "scheme": self.scheme,
-            "status": self.status,
-            "starts_on": self.starts_on.isoformat(),
-            "ends_on": self.ends_on.isoformat(),
-            "planned_ends_on": self.planned_ends_on.isoformat(),
-            "departed_on": _iso(self.departed_on),
-            "ended_on": _iso(self.ended_on),
-            "debrief": self.debrief,
-            "interruption": self.interruption,
-            "extensions": [{"from": e["from"], "to": e["to"]} for e in self.extensions],
-            "checklist": {
-                "required": list(self.required_checklist),
-                "done": {k: v.isoformat() for k, v in self.checklist.items()},
-                "missing": self.missing_checklist,
-            },
-            "follow_ups": [f.to_doc() for f in self.follow_ups],
-            "check_ins": {
-                "interval_seconds": self.check_in_interval_seconds,
-                "next_due_at": _iso_dt(self.next_check_in_due_at),
-                "last_at": _iso_dt(self.last_check_in_at),
-                "missed_in_a_row": self.missed_in_a_row,
-            },
-            "review": {**self.review, "flagged_at": _iso_dt(self.review.get("flagged_at"))} if self.review else None,
-            "erased": self.erased,
-            "place": self.place,
-        }
-
-    def to_partner_view(self, volunteer_first_name: str | None, centre: dict[str, Any]) -> dict[str, Any]:
-        """What the host partner sees: dates, status, place, the volunteer's first name, the centre's contact.
-
-        Nothing about health, incidents, check-ins, safety, the debrief or notes, the review flag,
-        the checklist, and no volunteer id, surname, email or phone.
-        """
-        return {
-            "mission_id": self.mission_id,
-            "partner_id": self.partner_id,
-            "authority_id": self.authority_id,
-            "country": self.country,
-            "origin_country": self.origin_country,
-            "scheme": self.scheme,
-            "status": self.status,
-            "starts_on": self.starts_on.isoformat(),
-            "ends_on": self.ends_on.isoformat(),
-            "departed_on": _iso(self.departed_on),
-            "ended_on": _iso(self.ended_on),
-            "volunteer": {"first_name": None if self.erased else volunteer_first_name},
-            "centre": centre,
-        }
+    def _record(self, event: Event) -> None:
+        """Record an event about this mission, published under its region."""
+        self.record(event, region=self.region)
 
 
 _SUBDIVISION = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
@@ -590,19 +510,3 @@ def first_name(full_name: str | None) -> str | None:
     """The first word of a person's name (what a host partner is shown), or None."""
     words = (full_name or "").split()
     return words[0] if words else None
-
-
-def _iso(day: date | None) -> str | None:
-    return day.isoformat() if day else None
-
-
-def _iso_dt(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.isoformat()
-
-
-def _date(text: str | None) -> date | None:
-    return date.fromisoformat(text) if text else None

@@ -11,12 +11,24 @@ still unaccounted for are reported. Answers after closing are still recorded.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import Field
+
+from vies_missions.domain.aggregate import Aggregate
+from vies_missions.domain.incident import Incident
 from vies_missions.domain.mission import is_subdivision_of
 from vies_shared.errors import InvalidInput, NotAllowedInState
+from vies_shared.events.missions import (
+    SafetyCheckClosed,
+    SafetyCheckClosedInRegion,
+    SafetyCheckEscalated,
+    SafetyCheckOpened,
+    SafetyCheckReminded,
+    SafetyStatusReported,
+    SecurityAlertIssued,
+)
 
 LEVELS = ("info", "vigilance", "crisis")
 # The reminder ladder of an open check: at half the window, then shortly before the deadline.
@@ -28,7 +40,8 @@ REMINDER_STAGES = (HALF_TIME, BEFORE_DEADLINE)
 HEAD_OFFICE = "head_office"
 ESCALATION_PENDING = "pending"
 ESCALATION_DONE = "done"
-RESPONSES = ("safe", "need_help")
+NEED_HELP = "need_help"
+RESPONSES = ("safe", NEED_HELP)
 PENDING = "pending"
 OPEN = "open"
 CLOSED = "closed"
@@ -44,11 +57,13 @@ def entry_id(alert_id: str, mission_id: str) -> str:
     return f"{alert_id}:{mission_id}"
 
 
-@dataclass
-class SecurityAlert:
-    """An alert for a country and the safety check it opened."""
+class SecurityAlert(Aggregate):
+    """An alert for a country and the safety check it opened (its entries, one per mission, are stored apart).
 
-    alert_id: str
+    The fields are in the order of the stored document.
+    """
+
+    alert_id: str = Field(alias="_id")
     country: str
     level: str
     message: str
@@ -114,7 +129,7 @@ class SecurityAlert:
         return round((self.respond_by - self.issued_at).total_seconds() / 3600, 3)
 
     def entries_for(self, missions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """One pending entry per mission under way in the country (the snapshot)."""
+        """One pending entry per mission under way in the country (the snapshot's documents)."""
         return [
             {
                 "_id": entry_id(self.alert_id, m["_id"]),
@@ -130,6 +145,74 @@ class SecurityAlert:
             }
             for m in missions
         ]
+
+    def open_check(self, missions: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+        """Snapshot ``missions`` (those ``snapshot_query`` found) and record the check's opening; the entries.
+
+        Records ``SecurityAlertIssued`` for the whole country, then one ``SafetyCheckOpened`` per region
+        with its own missions (so each branch sees the alert and its missions); with nobody to account
+        for the check is complete at once and closes (``no_volunteers``).
+        """
+        entries = self.entries_for(missions)
+        self.mission_count = len(entries)
+        self.record(SecurityAlertIssued(mission_ids=[e["mission_id"] for e in entries], **self._announced()))
+        for region, mission_ids in missions_by_region(entries).items():
+            self.record(SafetyCheckOpened(mission_ids=mission_ids, **self._announced()), region=region)
+        if not entries:
+            self.close("no_volunteers", [], now)
+        return entries
+
+    def _announced(self) -> dict[str, Any]:
+        """What the opening events tell of the alert besides its missions."""
+        return {
+            "alert_id": self.alert_id,
+            "country": self.country,
+            "level": self.level,
+            "respond_by": self.respond_by,
+            "message": self.message,
+            "respond_within_hours": self.respond_within_hours,
+            "subdivisions": self.subdivisions,
+        }
+
+    def answer(
+        self,
+        entry: dict[str, Any] | None,
+        mission: dict[str, Any],
+        status: str,
+        *,
+        now: datetime,
+        by: str,
+        via: str,
+    ) -> dict[str, Any]:
+        """A mission's answer (replacing an earlier one with the new time): the entry's changes.
+
+        Records ``SafetyStatusReported`` under the mission's region; an answer after the close is still
+        recorded, flagged ``after_close``.
+        """
+        check_response(status, entry, mission["_id"])
+        self.record(
+            SafetyStatusReported(alert_id=self.alert_id, mission_id=mission["_id"], status=status),
+            region=mission.get("region"),
+        )
+        return {
+            "status": status,
+            "responded_at": now,
+            "responded_by_role": by,
+            "responded_via": via,
+            "after_close": self.status != OPEN,
+        }
+
+    def help_requested(self, mission: dict[str, Any], by: str, now: datetime) -> Incident:
+        """The critical security incident a ``need_help`` answer opens on ``mission``."""
+        return Incident.report(
+            mission=mission,
+            category="security",
+            severity="critical",
+            description=f"asked for help in answer to security alert {self.alert_id} ({self.level}): {self.message}",
+            reported_by_role=by,
+            now=now,
+            source="safety_check",
+        )
 
     def reminders_due(self, now: datetime, before_deadline: timedelta) -> list[str]:
         """The reminder stages reached and not yet sent (oldest first); empty once closed or past the deadline.
@@ -162,7 +245,7 @@ class SecurityAlert:
         return self.status == OPEN and now >= respond_by
 
     def close(self, reason: str, unaccounted: list[str], now: datetime) -> None:
-        """Close the check; ``unaccounted`` are the missions that had not answered."""
+        """Close the check; ``unaccounted`` are the missions that had not answered (records ``SafetyCheckClosed``)."""
         if self.status == CLOSED:
             raise NotAllowedInState("the safety check is already closed")
         self.status = CLOSED
@@ -172,40 +255,56 @@ class SecurityAlert:
         if reason == "deadline" and unaccounted:
             # Closed by the clock with volunteers not heard from: the head office hears of them after a delay.
             self.escalation = ESCALATION_PENDING
+        self.record(
+            SafetyCheckClosed(alert_id=self.alert_id, unaccounted_mission_ids=unaccounted, country=self.country)
+        )
 
-    def to_doc(self) -> dict[str, Any]:
-        """Stored form."""
-        return {
-            "_id": self.alert_id,
-            "country": self.country,
-            "level": self.level,
-            "message": self.message,
-            "issued_at": self.issued_at,
-            "respond_by": self.respond_by,
-            "issued_by_role": self.issued_by_role,
-            "mission_count": self.mission_count,
-            "status": self.status,
-            "closed_at": self.closed_at,
-            "closed_reason": self.closed_reason,
-            "unaccounted_at_close": self.unaccounted_at_close,
-            "reminders_sent": self.reminders_sent,
-            "escalation": self.escalation,
-            "escalated_at": self.escalated_at,
-            "subdivisions": self.subdivisions,
-        }
+    def close_over(self, entries: list[dict[str, Any]], reason: str, now: datetime) -> None:
+        """Close the check over its ``entries`` (mission, region, status of each).
 
-    @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> SecurityAlert:
-        """Load the stored form."""
-        return cls(alert_id=doc["_id"], **{k: v for k, v in doc.items() if k != "_id"})
+        Every region concerned hears of the close (``SafetyCheckClosedInRegion``), even when all its
+        volunteers answered.
+        """
+        self.close(reason, sorted(e["mission_id"] for e in entries if not accounted_for(e)), now)
+        for region, mission_ids in unaccounted_by_region(entries).items():
+            self.record(
+                SafetyCheckClosedInRegion(
+                    alert_id=self.alert_id, country=self.country, unaccounted_mission_ids=mission_ids
+                ),
+                region=region,
+            )
 
-    def to_view(self) -> dict[str, Any]:
-        """The alert without its entries."""
-        doc = self.to_doc()
-        doc["alert_id"] = doc.pop("_id")
-        for key in ("issued_at", "respond_by", "closed_at", "escalated_at"):
-            doc[key] = _iso(doc[key])
-        return doc
+    def remind(self, stages: list[str], pending: list[str]) -> None:
+        """Record the reminder ``stages`` as sent; the still ``pending`` missions are reminded once, under the
+        last stage (``SafetyCheckReminded``)."""
+        self.reminders_sent = [*(self.reminders_sent or []), *stages]
+        if pending:
+            self.record(
+                SafetyCheckReminded(
+                    alert_id=self.alert_id,
+                    country=self.country,
+                    level=self.level,
+                    stage=stages[-1],
+                    respond_by=self.respond_by,
+                    mission_ids=pending,
+                    message=self.message,
+                )
+            )
+
+    def escalate_to_head_office(self, pending: list[str], now: datetime) -> None:
+        """The last step of the ladder: the missions still ``pending`` go up to the head office."""
+        self.escalation = ESCALATION_DONE
+        self.escalated_at = now
+        if pending:
+            self.record(
+                SafetyCheckEscalated(
+                    alert_id=self.alert_id,
+                    country=self.country,
+                    escalated_to=HEAD_OFFICE,
+                    unaccounted_mission_ids=pending,
+                    respond_by=self.respond_by,
+                )
+            )
 
 
 def missions_by_region(entries: list[dict[str, Any]]) -> dict[str, list[str]]:
@@ -241,9 +340,3 @@ def accounted_for(entry: dict[str, Any]) -> bool:
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
