@@ -110,9 +110,9 @@ lint: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m fast -p no:randomly -q $(wildcard shared/tests/fast services/*/tests/fast)
 
-# Two workers, each with a stack of its own; a module runs on one worker, and the tests needing Keycloak
-# (identity, portal, security) all on one, first (see the test plugin). The suite mostly waits on
-# servers, so two workers fit two cores.
+# Two workers, each with a stack of its own; a module runs on one worker, and the slow modules needing
+# Keycloak (identity, portal, security) are handed out first (see the test plugin). The suite mostly
+# waits on servers, so two workers fit two cores.
 PYTEST_ARGS ?= -n 2 --dist loadscope --durations=15
 
 pytest: setup

@@ -23,7 +23,7 @@ def _start(service: str, extra: dict[str, str]) -> subprocess.CompletedProcess[s
         check=False,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=180,  # only catches a hang: a loaded machine takes a while to import a service
     )
 
 

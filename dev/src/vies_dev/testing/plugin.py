@@ -78,9 +78,6 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.fail(f"a fast test may not use the server fixtures {sorted(wanted)}", pytrace=False)
 
 
-IDENTITY_UNIT = "identity"
-
-
 def _needs_identity_provider(module: Path) -> bool:
     """True when a test module or a conftest.py above it uses the ``vies_keycloak`` fixture."""
     folders = [module.parent, *module.parent.parents]
@@ -91,38 +88,41 @@ def _needs_identity_provider(module: Path) -> bool:
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """Under pytest-xdist with ``--dist loadscope``: a module's tests run on one worker (they may build on
-    each other through a module-scoped fixture, as the development stack's do), and every module needing
-    the identity provider runs on the same worker, first.
+    each other through a module-scoped fixture, as the development stack's do), and the modules needing
+    the identity provider, the slowest (browser journeys, services started with it), are handed out first.
 
-    Each worker starts a stack of its own; grouped this way only one of them starts Keycloak, the
-    portal's services and the browser, while the other takes the rest. (xdist's ``loadgroup`` marks do
-    not reach the scheduler under pytest 9.2, whose node ids are no longer rewritable.)
+    Each worker starts a stack of its own, so both may start Keycloak: handing those modules out first
+    and to both workers keeps either from being left with a long tail. (xdist's own ``loadscope``
+    orders modules by their number of tests, which puts the many quick unit tests first.)
     """
     if config.getoption("dist") != "loadscope":
         return None
     from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
 
     root = config.rootpath
-    identity: dict[str, bool] = {}
+    slow: dict[str, bool] = {}
 
-    class ModuleScheduling(LoadScopeScheduling):  # type: ignore[misc]
+    def module_of(nodeid: str) -> str:
+        return nodeid.split("::", maxsplit=1)[0]
+
+    def quick(nodeid: str) -> bool:
+        module = module_of(nodeid)
+        if module not in slow:
+            slow[module] = _needs_identity_provider(root / module)
+        return not slow[module]
+
+    class SlowModulesFirst(LoadScopeScheduling):  # type: ignore[misc]
         def _split_scope(self, nodeid: str) -> str:
-            module = nodeid.split("::", maxsplit=1)[0]
-            if module not in identity:
-                identity[module] = _needs_identity_provider(root / module)
-            return IDENTITY_UNIT if identity[module] else module
+            return module_of(nodeid)
 
         def schedule(self) -> None:
             if self.collection is None and self.collection_is_completed:
-                # The identity unit is the longest: it starts first, the other modules in collection order.
                 config.option.loadscopereorder = False
                 for node, collection in self.registered_collections.items():
-                    self.registered_collections[node] = sorted(
-                        collection, key=lambda nodeid: self._split_scope(nodeid) != IDENTITY_UNIT
-                    )
+                    self.registered_collections[node] = sorted(collection, key=quick)
             super().schedule()
 
-    return ModuleScheduling(config, log)
+    return SlowModulesFirst(config, log)
 
 
 def _repo_root() -> Path:
