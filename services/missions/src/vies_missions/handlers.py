@@ -16,6 +16,7 @@ from vies_missions.settings import MissionsSettings
 from vies_shared import erasure
 from vies_shared.events.partners import (
     AuthorityRegistered,
+    AuthorityUpdated,
     PartnerRegistered,
     PartnerReinstated,
     PartnerSuspended,
@@ -87,10 +88,24 @@ async def on_authority_registered(ctx: HandlerContext, event: AuthorityRegistere
         },
         upsert=True,
     )
+    await _follow_region(ctx.uow, event.authority_id, event.region)
+
+
+async def on_authority_updated(ctx: HandlerContext, event: AuthorityUpdated) -> None:
+    """Keep the authority contact the volunteer sees current: a corrected organisational address, or
+    none once partners erased it with the person it named; the region follows a correction too."""
+    changes: Document = {"region": event.region}
+    if "contact_email" in event.changed:
+        changes["contact_email"] = event.contact_email
+    await ctx.uow[store.AUTHORITIES].update_one({"_id": event.authority_id}, {"$set": changes}, upsert=True)
+    await _follow_region(ctx.uow, event.authority_id, event.region)
+
+
+async def _follow_region(uow: UnitOfWork, authority_id: str, region: str) -> None:
+    """The authority's missions, incidents and safety-check entries carry its region (branch scoping)."""
     for collection in (store.MISSIONS, store.INCIDENTS, store.ENTRIES):
-        await ctx.uow[collection].update_many(
-            {"authority_id": event.authority_id, "region": {"$ne": event.region}},
-            {"$set": {"region": event.region}},
+        await uow[collection].update_many(
+            {"authority_id": authority_id, "region": {"$ne": region}}, {"$set": {"region": region}}
         )
 
 
@@ -176,6 +191,7 @@ async def on_contact_updated(ctx: HandlerContext, event: ContactUpdated) -> None
 HANDLERS: list[Handler[MissionsSettings]] = [
     on_volunteer_engaged,
     on_authority_registered,
+    on_authority_updated,
     on_partner_registered,
     on_partner_suspended,
     on_partner_reinstated,
