@@ -12,15 +12,25 @@ from vies_recruitment import use_cases
 from vies_recruitment.domain.eligibility import catalogue
 from vies_recruitment.schemas import (
     MAX_ID,
+    AnyPositionView,
     ApplicationIn,
+    ApplicationView,
     ContactIn,
+    ContactView,
     DeclarationsConfirmedIn,
+    EligibilityAnswer,
     EligibilityCheckIn,
     EngagementIn,
+    ErasureView,
     InterviewIn,
+    Paged,
+    PersonView,
     PositionIn,
     PositionPatch,
+    PositionView,
+    RankedApplicationView,
     ReasonIn,
+    SchemesView,
 )
 from vies_recruitment.settings import RecruitmentSettings
 from vies_shared.events.recruitment import Scheme
@@ -62,13 +72,15 @@ OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
 # --- positions -----------------------------------------------------------------------------
 
 
-@router.post("/positions", status_code=201, tags=["positions"])
+@router.post(
+    "/positions", status_code=201, tags=["positions"], response_model=PositionView, response_model_exclude_unset=True
+)
 async def create_position(body: PositionIn, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
     """Draft a position within one of the authority's active partnerships."""
     return await use_cases.create_position(runtime, principal, body)
 
 
-@router.get("/positions", tags=["positions"])
+@router.get("/positions", tags=["positions"], response_model=Paged[AnyPositionView], response_model_exclude_unset=True)
 async def search_positions(
     principal: OptionalPrincipal,
     runtime: RuntimeDep,
@@ -103,13 +115,17 @@ async def search_positions(
     return await use_cases.search_positions(runtime, principal, filters, page)
 
 
-@router.get("/positions/{position_id}", tags=["positions"])
+@router.get(
+    "/positions/{position_id}", tags=["positions"], response_model=AnyPositionView, response_model_exclude_unset=True
+)
 async def get_position(position_id: PositionId, principal: OptionalPrincipal, runtime: RuntimeDep) -> Json:
     """One position. Public: without a token only a published one (404 otherwise), without the internal fields."""
     return await use_cases.get_position(runtime, principal, position_id)
 
 
-@router.patch("/positions/{position_id}", tags=["positions"])
+@router.patch(
+    "/positions/{position_id}", tags=["positions"], response_model=PositionView, response_model_exclude_unset=True
+)
 async def update_position(
     position_id: PositionId, body: PositionPatch, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> Json:
@@ -117,13 +133,20 @@ async def update_position(
     return await use_cases.update_position(runtime, principal, position_id, body)
 
 
-@router.post("/positions/{position_id}/publish", tags=["positions"])
+@router.post(
+    "/positions/{position_id}/publish",
+    tags=["positions"],
+    response_model=PositionView,
+    response_model_exclude_unset=True,
+)
 async def publish_position(position_id: PositionId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
     """Open a draft for applications (409 with every reason when it cannot be)."""
     return await use_cases.publish_position(runtime, principal, position_id)
 
 
-@router.post("/positions/{position_id}/close", tags=["positions"])
+@router.post(
+    "/positions/{position_id}/close", tags=["positions"], response_model=PositionView, response_model_exclude_unset=True
+)
 async def close_position(
     position_id: PositionId, body: ReasonIn, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> Json:
@@ -131,13 +154,24 @@ async def close_position(
     return await use_cases.close_position(runtime, principal, position_id, body.reason)
 
 
-@router.post("/positions/{position_id}/applications", status_code=201, tags=["applications"])
+@router.post(
+    "/positions/{position_id}/applications",
+    status_code=201,
+    tags=["applications"],
+    response_model=ApplicationView,
+    response_model_exclude_unset=True,
+)
 async def apply(position_id: PositionId, body: ApplicationIn, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
     """Apply to a published position; the answer carries the screening result."""
     return await use_cases.apply(runtime, principal, position_id, body)
 
 
-@router.get("/positions/{position_id}/applications", tags=["applications"])
+@router.get(
+    "/positions/{position_id}/applications",
+    tags=["applications"],
+    response_model=Paged[RankedApplicationView],
+    response_model_exclude_unset=True,
+)
 async def ranked_applications(
     position_id: PositionId,
     principal: CurrentPrincipal,
@@ -152,7 +186,9 @@ async def ranked_applications(
 # --- applications --------------------------------------------------------------------------
 
 
-@router.get("/applications", tags=["applications"])
+@router.get(
+    "/applications", tags=["applications"], response_model=Paged[ApplicationView], response_model_exclude_unset=True
+)
 async def list_applications(
     principal: CurrentPrincipal,
     runtime: RuntimeDep,
@@ -164,19 +200,34 @@ async def list_applications(
     return await use_cases.list_applications(runtime, principal, {"position_id": position_id, "status": status}, page)
 
 
-@router.get("/applications/{application_id}", tags=["applications"])
+@router.get(
+    "/applications/{application_id}",
+    tags=["applications"],
+    response_model=ApplicationView,
+    response_model_exclude_unset=True,
+)
 async def get_application(application_id: ApplicationId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
     """One application."""
     return await use_cases.get_application(runtime, principal, application_id)
 
 
-@router.post("/applications/{application_id}/shortlist", tags=["applications"])
+@router.post(
+    "/applications/{application_id}/shortlist",
+    tags=["applications"],
+    response_model=ApplicationView,
+    response_model_exclude_unset=True,
+)
 async def shortlist(application_id: ApplicationId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
     """Shortlist an eligible application."""
     return await use_cases.shortlist(runtime, principal, application_id)
 
 
-@router.post("/applications/{application_id}/interview", tags=["applications"])
+@router.post(
+    "/applications/{application_id}/interview",
+    tags=["applications"],
+    response_model=ApplicationView,
+    response_model_exclude_unset=True,
+)
 async def interview(
     application_id: ApplicationId, body: InterviewIn, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> Json:
@@ -184,13 +235,23 @@ async def interview(
     return await use_cases.schedule_interview(runtime, principal, application_id, body.at)
 
 
-@router.post("/applications/{application_id}/select", tags=["applications"])
+@router.post(
+    "/applications/{application_id}/select",
+    tags=["applications"],
+    response_model=ApplicationView,
+    response_model_exclude_unset=True,
+)
 async def select(application_id: ApplicationId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
     """Select an interviewed candidate."""
     return await use_cases.select(runtime, principal, application_id)
 
 
-@router.post("/applications/{application_id}/reject", tags=["applications"])
+@router.post(
+    "/applications/{application_id}/reject",
+    tags=["applications"],
+    response_model=ApplicationView,
+    response_model_exclude_unset=True,
+)
 async def reject(
     application_id: ApplicationId, body: ReasonIn, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> Json:
@@ -198,13 +259,23 @@ async def reject(
     return await use_cases.reject(runtime, principal, application_id, body.reason)
 
 
-@router.post("/applications/{application_id}/withdraw", tags=["applications"])
+@router.post(
+    "/applications/{application_id}/withdraw",
+    tags=["applications"],
+    response_model=ApplicationView,
+    response_model_exclude_unset=True,
+)
 async def withdraw(application_id: ApplicationId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
     """The candidate withdraws before engagement."""
     return await use_cases.withdraw(runtime, principal, application_id)
 
 
-@router.post("/applications/{application_id}/declarations/confirm", tags=["applications"])
+@router.post(
+    "/applications/{application_id}/declarations/confirm",
+    tags=["applications"],
+    response_model=ApplicationView,
+    response_model_exclude_unset=True,
+)
 async def confirm_declarations(
     application_id: ApplicationId, body: DeclarationsConfirmedIn, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> Json:
@@ -212,7 +283,12 @@ async def confirm_declarations(
     return await use_cases.confirm_declarations(runtime, principal, application_id, body)
 
 
-@router.post("/applications/{application_id}/engage", tags=["applications"])
+@router.post(
+    "/applications/{application_id}/engage",
+    tags=["applications"],
+    response_model=ApplicationView,
+    response_model_exclude_unset=True,
+)
 async def engage(
     application_id: ApplicationId, body: EngagementIn, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> Json:
@@ -223,13 +299,13 @@ async def engage(
 # --- persons -------------------------------------------------------------------------------
 
 
-@router.get("/persons/{person_id}", tags=["persons"])
+@router.get("/persons/{person_id}", tags=["persons"], response_model=PersonView, response_model_exclude_unset=True)
 async def get_person(person_id: PersonId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
     """A person's profile and VSI time on record (themselves or staff)."""
     return await use_cases.get_person(runtime, principal, person_id)
 
 
-@router.patch("/persons/{person_id}", tags=["persons"])
+@router.patch("/persons/{person_id}", tags=["persons"], response_model=ContactView, response_model_exclude_unset=True)
 async def update_contact(
     person_id: PersonId, body: ContactIn, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> Json:
@@ -237,13 +313,18 @@ async def update_contact(
     return await use_cases.update_contact(runtime, principal, person_id, body)
 
 
-@router.delete("/persons/{person_id}", tags=["persons"])
+@router.delete("/persons/{person_id}", tags=["persons"], response_model=ErasureView, response_model_exclude_unset=True)
 async def erase_person(person_id: PersonId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
     """Staff: erase a person's personal data; emits ``recruitment.PersonErased`` and a contacts tombstone."""
     return await use_cases.erase_person(runtime, principal, person_id)
 
 
-@router.post("/persons/{person_id}/erasure-request", tags=["persons"])
+@router.post(
+    "/persons/{person_id}/erasure-request",
+    tags=["persons"],
+    response_model=ErasureView,
+    response_model_exclude_unset=True,
+)
 async def request_erasure(person_id: PersonId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Json:
     """A candidate asks for the erasure of their own data: done at once, as ``DELETE`` does for staff.
 
@@ -256,7 +337,7 @@ async def request_erasure(person_id: PersonId, principal: CurrentPrincipal, runt
 # --- guidance ------------------------------------------------------------------------------
 
 
-@router.get("/schemes", tags=["guidance"])
+@router.get("/schemes", tags=["guidance"], response_model=SchemesView, response_model_exclude_unset=True)
 async def schemes(principal: OptionalPrincipal, runtime: RuntimeDep) -> Json:
     """Every scheme: who it is for, ages, durations, where, who sends or hosts, costs, approval, rules, sources.
 
@@ -277,7 +358,8 @@ def _limiter(request: Request, runtime: RuntimeDep) -> RateLimiter:
 @router.post(
     "/eligibility-checks",
     tags=["guidance"],
-    response_model=dict[str, Any],
+    response_model=EligibilityAnswer,
+    response_model_exclude_unset=True,
     responses={
         429: {
             "description": "too many anonymous checks from this address; retry after the Retry-After delay",

@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Generic, Literal, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    model_serializer,
+    model_validator,
+)
 
+from vies_recruitment.domain.aggregate import IsoDate
+from vies_recruitment.domain.application import Contract, Declaration, Profile
+from vies_recruitment.domain.position import Place
 from vies_shared.events.recruitment import Scheme
 
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$", to_upper=True)]
@@ -224,3 +237,224 @@ class DeclarationsConfirmedIn(_Body):
 
     facts: list[Literal["vsi_months_served_elsewhere", "residence_permit"]] = Field(min_length=1, max_length=2)
     vsi_months_served_elsewhere: Months | None = None
+
+
+# --- answers ---------------------------------------------------------------------------------
+# What the routes answer, for /docs and /openapi.json. Fields are in the order the answers have
+# always had (the stored document's, the id last); a field a record does not hold stays absent
+# (the routes answer with ``response_model_exclude_unset``).
+
+
+class _View(BaseModel):
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
+
+
+class ReasonView(_View):
+    """A failed rule, in French and English (``source``: the text it comes from, when a rule says)."""
+
+    code: str
+    fr: str
+    en: str
+    source: str | None = None
+
+
+class PublicPositionView(_View):
+    """A published position as an anonymous visitor reads it."""
+
+    position_id: str
+    title: str
+    description: str
+    scheme: str
+    country: str
+    partner_country: str | None = None
+    region: str | None = None
+    starts_on: IsoDate
+    duration_months: int
+    duration_days: int | None = None
+    places: int
+    place: Place | None = None
+    languages: list[str]
+    skills: list[str]
+    status: str
+    published_at: datetime | None = None
+
+
+class PositionView(_View):
+    """A position as its authority, staff and signed-in callers read it."""
+
+    partnership_id: str
+    authority_id: str
+    partner_id: str
+    country: str
+    partner_country: str | None
+    region: str | None
+    scheme: str
+    title: str
+    description: str
+    starts_on: IsoDate
+    duration_months: int
+    duration_days: int | None
+    places: int
+    filled: int
+    languages: list[str]
+    skills: list[str]
+    sending_organisation_id: str | None
+    action_days: int | None
+    sponsor: str | None
+    place: Place | None
+    status: str
+    close_cause: str | None
+    close_reason: str | None
+    created_at: datetime
+    published_at: datetime | None
+    closed_at: datetime | None
+    updated_at: datetime | None = None
+    position_id: str
+
+
+AnyPositionView = PositionView | PublicPositionView
+"""Signed in: the whole position; anonymous: the public fields."""
+
+
+class ApplicationView(_View):
+    """An application; ``candidate`` and ``motivation`` only for those who see personal data."""
+
+    position_id: str
+    authority_id: str
+    partner_id: str
+    region: str | None
+    scheme: str
+    country: str
+    candidate_id: str
+    candidate: Profile | None = None
+    declarations: dict[str, Declaration]
+    motivation: str | None = None
+    status: str
+    eligible: bool
+    reasons: list[ReasonView]
+    score: float | None
+    interview_at: datetime | None
+    rejection_reason: str | None
+    engagement_id: str | None
+    submitted_at: datetime
+    updated_at: datetime
+    contract: Contract | None = None
+    erased_at: datetime | None = None
+    application_id: str
+
+
+class _Ranked(_View):
+    rank: int
+
+
+class RankedApplicationView(ApplicationView, _Ranked):
+    """An application with its rank among the position's (1: best), ``rank`` first."""
+
+
+Item = TypeVar("Item")
+
+
+class Paged(_View, Generic[Item]):
+    """A page of a list: the items, how many match in all, the page's limit and offset."""
+
+    items: list[Item]
+    total: int
+    limit: int
+    offset: int
+
+
+class EmergencyContactView(_View):
+    """Whom to call about the person in an emergency."""
+
+    name: str
+    relation: str
+    phone: str
+    email: str | None = None
+
+
+class _InGivenOrder(_View):
+    """A view answering its fields in the order the record gave them (the database's order), as
+    before views were typed; further fields a record holds are answered as they are."""
+
+    model_config = ConfigDict(extra="allow")
+    _order: list[str] = PrivateAttr(default_factory=list)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _remember_order(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        view = handler(data)
+        if isinstance(data, dict):
+            view._order = list(data)
+        return view
+
+    @model_serializer(mode="wrap")
+    def _in_given_order(self, handler: SerializerFunctionWrapHandler) -> Any:
+        out = handler(self)
+        return {**{k: out[k] for k in self._order if k in out}, **out}
+
+
+class PersonView(_InGivenOrder):
+    """A person's record and VSI time on record; an erased person keeps only ``erased_at``."""
+
+    person_id: str
+    erased_at: datetime | None = None
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    birth_date: IsoDate | None = None
+    nationality: str | None = None
+    residence_country: str | None = None
+    language: str | None = None
+    disability: bool | None = None
+    languages: list[str] | None = None
+    skills: list[str] | None = None
+    other_nationalities: list[str] | None = None
+    residence_permit: str | None = None
+    in_france_since: IsoDate | None = None
+    employment: str | None = None
+    seniority_months: int | None = None
+    updated_at: datetime | None = None
+    origin: str | None = None
+    emergency_contact: EmergencyContactView | None = None
+    vsi_months_served_elsewhere: float | None = None
+    vsi_months_served: float
+
+
+class ContactView(_View):
+    """A person's contact data after a change."""
+
+    person_id: str
+    name: str | None
+    email: str | None
+    phone: str | None
+    language: str | None
+    emergency_contact: EmergencyContactView | None
+
+
+class ErasureView(_View):
+    """What an erasure did: when, and how many applications lost their personal data."""
+
+    person_id: str
+    erased_at: datetime
+    applications: int
+
+
+class SchemeResult(_View):
+    """Eligible or not for one scheme, with every failed rule."""
+
+    scheme: str
+    eligible: bool
+    reasons: list[ReasonView]
+
+
+class EligibilityAnswer(_View):
+    """The answer of an eligibility check: the VSI time counted and a result per scheme."""
+
+    vsi_months_served: float
+    results: list[SchemeResult]
+
+
+class SchemesView(_View):
+    """Every scheme's guidance (see ``GET /schemes``)."""
+
+    schemes: list[dict[str, Any]]

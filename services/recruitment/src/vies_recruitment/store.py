@@ -9,14 +9,14 @@ Dates are stored as ISO strings (BSON has no date-only type; ISO strings sort).
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 
+from vies_recruitment.domain.aggregate import Aggregate, Document
+from vies_recruitment.domain.application import Application
+from vies_recruitment.domain.position import Position
 from vies_shared.service import Runtime
-from vies_shared.storage import UnitOfWork
-
-Document = dict[str, Any]
+from vies_shared.storage import RaceLost, UnitOfWork
 
 POSITIONS = "positions"
 APPLICATIONS = "applications"
@@ -63,3 +63,40 @@ async def authority_region(uow: UnitOfWork, authority_id: str) -> str | None:
     doc = await uow[AUTHORITIES].find_one({"_id": authority_id})
     region = doc.get("region") if doc else None
     return str(region) if region else None
+
+
+async def load_position(uow: UnitOfWork, position_id: str) -> Position:
+    """The position, or 404."""
+    return Position.from_doc(await uow.get(POSITIONS, position_id, "position"))
+
+
+async def load_application(uow: UnitOfWork, application_id: str) -> Application:
+    """The application, or 404."""
+    return Application.from_doc(await uow.get(APPLICATIONS, application_id, "application"))
+
+
+async def add(uow: UnitOfWork, collection: str, aggregate: Aggregate) -> None:
+    """Insert a new aggregate and emit the events it recorded."""
+    await uow[collection].insert_one(aggregate.to_doc())
+    emit(uow, aggregate)
+
+
+async def save(
+    uow: UnitOfWork, collection: str, aggregate: Aggregate, *, unless_changed: Document | None = None
+) -> None:
+    """Write the aggregate back and emit the events it recorded.
+
+    ``unless_changed``: fields the stored document must still hold, or ``RaceLost`` (the
+    transaction runs again on fresh state).
+    """
+    doc = aggregate.to_doc()
+    written = await uow[collection].replace_one({"_id": doc["_id"], **(unless_changed or {})}, doc)
+    if written.matched_count != 1:
+        raise RaceLost(f"{collection} {doc['_id']} changed meanwhile")
+    emit(uow, aggregate)
+
+
+def emit(uow: UnitOfWork, aggregate: Aggregate) -> None:
+    """Emit what the aggregate recorded, in order, with its region."""
+    for event in aggregate.pull_events():
+        uow.emit(event, region=aggregate.event_region())

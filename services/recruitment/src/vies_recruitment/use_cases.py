@@ -1,8 +1,9 @@
 """What people do with the recruitment service, one short function each.
 
-Each use case loads what it needs, applies the domain rules and saves the new
-state with its events in one MongoDB transaction (``@transactional``: a function of its
-unit of work, run again by the kit on a write conflict or a lost race).
+Each use case loads its aggregates, checks who asks, lets the domain change them (the
+aggregates record the events they cause), saves them with their events and answers
+their view, in one MongoDB transaction (``@transactional``: a function of its unit of
+work, run again by the kit on a write conflict or a lost race).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
@@ -18,17 +19,17 @@ from vies_recruitment import store
 from vies_recruitment.domain import access
 from vies_recruitment.domain import application as states
 from vies_recruitment.domain import position as positions
-from vies_recruitment.domain.eligibility import (
-    RECIPROCITY_SCHEMES,
-    SCHEMES,
-    Candidate,
-    Case,
-    EligibilityPolicy,
-    Placement,
-    Reason,
-    check,
+from vies_recruitment.domain.aggregate import Document
+from vies_recruitment.domain.application import (
+    ELSEWHERE,
+    Application,
+    Contract,
+    Profile,
+    declarations_of,
+    screen,
 )
-from vies_recruitment.domain.matching import match_score
+from vies_recruitment.domain.eligibility import SCHEMES, Candidate, Case, EligibilityPolicy, Placement, check
+from vies_recruitment.domain.position import Position, reasons_doc
 from vies_recruitment.schemas import (
     ApplicationIn,
     CandidateIn,
@@ -41,128 +42,17 @@ from vies_recruitment.schemas import (
 )
 from vies_recruitment.settings import RecruitmentSettings
 from vies_shared.errors import AlreadyExists, Forbidden, InvalidInput, NotAllowedInState, NotFound
-from vies_shared.events.recruitment import (
-    ApplicationRejected,
-    ApplicationScreened,
-    ApplicationShortlisted,
-    ApplicationSubmitted,
-    ApplicationWithdrawn,
-    CandidateSelected,
-    ContactUpdated,
-    EmergencyContact,
-    InterviewScheduled,
-    PersonErased,
-    Place,
-    PositionClosed,
-    PositionPublished,
-    VolunteerEngaged,
-)
+from vies_shared.events.recruitment import ContactUpdated, EmergencyContact, PersonErased
 from vies_shared.events.topics import contacts_topic
 from vies_shared.months import months_between
 from vies_shared.service import Runtime
-from vies_shared.storage import Collections, RaceLost, UnitOfWork, transactional
+from vies_shared.storage import Collections, UnitOfWork, transactional
 from vies_shared.web import Page, Principal, paged
-
-T = TypeVar("T")
-Document = dict[str, Any]
-
-
-def now() -> datetime:
-    """The current moment, UTC."""
-    return datetime.now(UTC)
 
 
 def policy_of(runtime: Runtime[RecruitmentSettings]) -> EligibilityPolicy:
     """The eligibility parameters from the service's settings."""
     return runtime.settings.eligibility_policy()
-
-
-# --- views ---------------------------------------------------------------------------------
-
-
-def position_view(doc: Document) -> Document:
-    """A position as the API shows it."""
-    view = {k: v for k, v in doc.items() if k != "_id"}
-    view["position_id"] = doc["_id"]
-    return view
-
-
-# What an anonymous visitor reads of a published position: no partnership, authority, partner or
-# sending organisation id, no closing reason, no internal dates.
-PUBLIC_POSITION_FIELDS = (
-    "position_id",
-    "title",
-    "description",
-    "scheme",
-    "country",
-    "partner_country",
-    "region",
-    "starts_on",
-    "duration_months",
-    "duration_days",
-    "places",
-    "place",
-    "languages",
-    "skills",
-    "status",
-    "published_at",
-)
-
-
-def public_position_view(doc: Document) -> Document:
-    """A published position as an anonymous visitor sees it."""
-    view = position_view(doc)
-    return {k: view[k] for k in PUBLIC_POSITION_FIELDS if k in view}
-
-
-def application_view(doc: Document, *, personal: bool) -> Document:
-    """An application as the API shows it; without the candidate's profile when ``personal`` is False."""
-    view = {k: v for k, v in doc.items() if k not in ("_id", "email_key")}
-    view["application_id"] = doc["_id"]
-    if not personal:
-        view.pop("candidate", None)
-        view.pop("motivation", None)
-    return view
-
-
-def _group_size(pos: Document) -> int | None:
-    # A JSI / VVV-SI position is the group's project: its places are the group's young people.
-    return int(pos["places"]) if pos["scheme"] == "jsi_vvvsi" else None
-
-
-def _placement(pos: Document) -> Placement:
-    starts_on = store.parse_date(pos["starts_on"])
-    assert starts_on is not None
-    return Placement.for_duration(
-        pos["scheme"],
-        pos["country"],
-        starts_on,
-        months=pos["duration_months"],
-        days=pos.get("duration_days"),
-        partner_country=pos.get("partner_country"),
-        action_days=pos.get("action_days"),
-        group_size=_group_size(pos),
-    )
-
-
-def _candidate(profile: Document) -> Candidate:
-    birth_date = store.parse_date(profile["birth_date"])
-    assert birth_date is not None
-    return Candidate(
-        birth_date,
-        profile["nationality"],
-        profile["residence_country"],
-        bool(profile.get("disability")),
-        tuple(profile.get("other_nationalities") or ()),
-        profile.get("residence_permit"),
-        store.parse_date(profile.get("in_france_since")),
-        profile.get("employment"),
-        profile.get("seniority_months"),
-    )
-
-
-def _reasons(reasons: list[Reason]) -> list[Document]:
-    return [r.as_dict() for r in reasons]
 
 
 # --- positions -----------------------------------------------------------------------------
@@ -174,57 +64,25 @@ async def create_position(
 ) -> Document:
     """An authority drafts a position within one of its active partnerships."""
     principal.require_role("authority")
-    if data.scheme == "jsi_vvvsi" and not data.duration_days:
-        raise InvalidInput("a jsi_vvvsi project needs duration_days", details=[{"field": "duration_days"}])
-
+    positions.check_duration(data.scheme, data.duration_days)
     partnership = await uow.get(store.PARTNERSHIPS, data.partnership_id, "partnership")
     if not principal.is_staff and principal.authority_id != partnership["authority_id"]:
         raise Forbidden("the partnership belongs to another authority")
     if partnership.get("status") != "active":
         raise NotAllowedInState("the partnership has ended; no new position can be opened in it")
     region = await store.authority_region(uow, partnership["authority_id"]) or partnership.get("region")
-    reciprocity = data.scheme in RECIPROCITY_SCHEMES
-    country = "FR" if reciprocity else partnership["country"]
-    if data.place is not None and not data.place.subdivision.startswith(f"{country}-"):
-        raise InvalidInput(
-            f"place.subdivision {data.place.subdivision} is not a subdivision of {country}",
-            details=[{"field": "place.subdivision"}],
-        )
-    doc: Document = {
-        "_id": position_id or f"pos-{uuid.uuid4()}",
-        "partnership_id": data.partnership_id,
-        "authority_id": partnership["authority_id"],
-        "partner_id": partnership["partner_id"],
-        # Reciprocity: the volunteer serves in France and comes from the partner's country.
-        "country": country,
-        "partner_country": partnership["country"],
-        "region": region,
-        "scheme": data.scheme,
-        "title": data.title,
-        "description": data.description,
-        "starts_on": store.iso(data.starts_on),
-        "duration_months": data.duration_months,
-        "duration_days": data.duration_days,
-        "places": data.places,
-        "filled": 0,
-        "languages": sorted(set(data.languages)),
-        "skills": data.skills,
-        "sending_organisation_id": data.sending_organisation_id,
-        "action_days": data.action_days,
-        "sponsor": data.sponsor,
-        "place": data.place.model_dump() if data.place else None,
-        "status": positions.DRAFT,
-        "close_cause": None,
-        "close_reason": None,
-        "created_at": now(),
-        "published_at": None,
-        "closed_at": None,
-    }
+    position = Position.draft(
+        position_id or f"pos-{uuid.uuid4()}",
+        partnership,
+        region,
+        data.model_dump(exclude={"partnership_id"}),
+        uow.now(),
+    )
     try:
-        await uow[store.POSITIONS].insert_one(doc)
+        await store.add(uow, store.POSITIONS, position)
     except DuplicateKeyError as exc:
         raise AlreadyExists(f"position {position_id} already exists") from exc
-    return position_view(doc)
+    return position.view()
 
 
 @transactional
@@ -232,87 +90,50 @@ async def update_position(
     uow: UnitOfWork[RecruitmentSettings], principal: Principal, position_id: str, data: PositionPatch
 ) -> Document:
     """The position's authority (or staff) corrects a draft; once published, only closing is left (409)."""
-    changes: Document = data.model_dump(include=data.model_fields_set)
-    if "starts_on" in changes:
-        changes["starts_on"] = store.iso(data.starts_on)
-    if "languages" in changes:
-        changes["languages"] = sorted(set(changes["languages"]))
-    pos = await uow.get(store.POSITIONS, position_id, "position")
-    access.require_position_manager(principal, pos)
-    if pos["status"] != positions.DRAFT:
-        raise NotAllowedInState(f"position {position_id} is {pos['status']}: only a draft can be edited")
-    pos.update(changes)
-    if pos["scheme"] == "jsi_vvvsi" and not pos.get("duration_days"):
-        raise InvalidInput("a jsi_vvvsi project needs duration_days", details=[{"field": "duration_days"}])
-    place = pos.get("place")
-    if place and not str(place["subdivision"]).startswith(f"{pos['country']}-"):
-        raise InvalidInput(
-            f"place.subdivision {place['subdivision']} is not a subdivision of {pos['country']}",
-            details=[{"field": "place.subdivision"}],
-        )
-    changes["updated_at"] = pos["updated_at"] = now()
-    await uow[store.POSITIONS].update_one({"_id": position_id, "status": positions.DRAFT}, {"$set": changes})
-    return position_view(pos)
+    position = await store.load_position(uow, position_id)
+    access.require_position_manager(principal, position)
+    position.correct(data.model_dump(include=data.model_fields_set), uow.now())
+    await store.save(uow, store.POSITIONS, position)
+    return position.view()
+
+
+async def _partner_standing(uow: UnitOfWork, partner_id: str) -> positions.PartnerStanding:
+    partner = await uow[store.PARTNERS].find_one({"_id": partner_id})
+    if partner is None:
+        return positions.PartnerStanding(known=False)
+    return positions.PartnerStanding(
+        known=True, status=str(partner.get("status", "pending")), suspended=bool(partner.get("suspended"))
+    )
+
+
+async def _sending_approval(uow: UnitOfWork, organisation_id: str | None) -> positions.SendingApproval | None:
+    if not organisation_id:
+        return None
+    org = await uow[store.SENDING_ORGANISATIONS].find_one({"_id": organisation_id})
+    if org is None:
+        return positions.SendingApproval(known=False)
+    return positions.SendingApproval(
+        known=True,
+        approved_from=store.parse_date(org.get("approved_from")),
+        approved_until=store.parse_date(org.get("approved_until")),
+    )
 
 
 @transactional
 async def publish_position(uow: UnitOfWork[RecruitmentSettings], principal: Principal, position_id: str) -> Document:
     """Open a draft for applications once the scheme's duration rules, partner and sending organisation allow it."""
-    policy = uow.settings.eligibility_policy()
-    pos = await uow.get(store.POSITIONS, position_id, "position")
-    access.require_position_manager(principal, pos)
-    partnership = await uow[store.PARTNERSHIPS].find_one({"_id": pos["partnership_id"]})
-    partner = await uow[store.PARTNERS].find_one({"_id": pos["partner_id"]})
-    sending: positions.SendingApproval | None = None
-    if pos.get("sending_organisation_id"):
-        org = await uow[store.SENDING_ORGANISATIONS].find_one({"_id": pos["sending_organisation_id"]})
-        sending = positions.SendingApproval(
-            known=org is not None,
-            approved_from=store.parse_date(org.get("approved_from")) if org else None,
-            approved_until=store.parse_date(org.get("approved_until")) if org else None,
-        )
-    problems = positions.publish_problems(
-        status=pos["status"],
-        placement=_placement(pos),
-        policy=policy,
+    position = await store.load_position(uow, position_id)
+    access.require_position_manager(principal, position)
+    partnership = await uow[store.PARTNERSHIPS].find_one({"_id": position.partnership_id})
+    position.publish(
+        uow.settings.eligibility_policy(),
         partnership_active=bool(partnership and partnership.get("status") == "active"),
-        partner=positions.PartnerStanding(
-            known=partner is not None,
-            status=str(partner.get("status", "pending")) if partner else "pending",
-            suspended=bool(partner.get("suspended")) if partner else False,
-        ),
-        sending=sending,
-        sponsor=pos.get("sponsor"),
+        partner=await _partner_standing(uow, position.partner_id),
+        sending=await _sending_approval(uow, position.sending_organisation_id),
+        at=uow.now(),
     )
-    if problems:
-        raise NotAllowedInState(
-            "the position cannot be published: " + "; ".join(p.en for p in problems),
-            details={"reasons": _reasons(problems)},
-        )
-    pos.update(status=positions.PUBLISHED, published_at=now())
-    await uow[store.POSITIONS].update_one(
-        {"_id": position_id},
-        {"$set": {"status": pos["status"], "published_at": pos["published_at"]}},
-    )
-    uow.emit(
-        PositionPublished(
-            position_id=position_id,
-            partnership_id=pos["partnership_id"],
-            authority_id=pos["authority_id"],
-            partner_id=pos["partner_id"],
-            country=pos["country"],
-            scheme=pos["scheme"],
-            title=pos["title"],
-            starts_on=pos["starts_on"],
-            duration_months=pos["duration_months"],
-            places=pos["places"],
-            sending_organisation_id=pos.get("sending_organisation_id"),
-            duration_days=pos.get("duration_days"),
-            place=Place(**pos["place"]) if pos.get("place") else None,
-        ),
-        region=pos.get("region"),
-    )
-    return position_view(pos)
+    await store.save(uow, store.POSITIONS, position)
+    return position.view()
 
 
 @transactional
@@ -320,26 +141,23 @@ async def close_position(
     uow: UnitOfWork[RecruitmentSettings], principal: Principal, position_id: str, reason: str
 ) -> Document:
     """The authority cancels a position; its open applications are rejected."""
-    pos = await uow.get(store.POSITIONS, position_id, "position")
-    access.require_position_manager(principal, pos)
-    positions.check_can_close(pos["status"])
-    return await close(uow, pos, cause=positions.CANCELLED, reason=reason)
+    position = await store.load_position(uow, position_id)
+    access.require_position_manager(principal, position)
+    positions.check_can_close(position.status)
+    await close(uow, position, cause=positions.CANCELLED, reason=reason)
+    return position.view()
 
 
-async def close(uow: UnitOfWork, pos: Document, *, cause: str, reason: str) -> Document:
+async def close(uow: UnitOfWork, position: Position, *, cause: str, reason: str) -> None:
     """Close a position (in the caller's transaction) and reject its remaining open applications."""
-    changes = {"status": positions.CLOSED, "close_cause": cause, "close_reason": reason, "closed_at": now()}
-    await uow[store.POSITIONS].update_one({"_id": pos["_id"]}, {"$set": changes})
-    pos.update(changes)
-    uow.emit(PositionClosed(position_id=pos["_id"], reason=reason, cause=cause), region=pos.get("region"))
+    position.close(cause, reason, uow.now())
+    await store.save(uow, store.POSITIONS, position)
     rejection = states.POSITION_FILLED if cause == positions.FILLED else f"position closed: {reason}"
-    cursor = uow[store.APPLICATIONS].find(
-        {"position_id": pos["_id"], "status": {"$in": sorted(states.OPEN)}}, {"_id": 1}
-    )
-    for app in await cursor.to_list():
-        await _set_status(uow, app["_id"], states.REJECTED, rejection_reason=rejection)
-        uow.emit(ApplicationRejected(application_id=app["_id"], reason=rejection), region=pos.get("region"))
-    return position_view(pos)
+    cursor = uow[store.APPLICATIONS].find({"position_id": position.position_id, "status": {"$in": sorted(states.OPEN)}})
+    for doc in await cursor.to_list():
+        application = Application.from_doc(doc)
+        application.reject(rejection, uow.now())
+        await store.save(uow, store.APPLICATIONS, application)
 
 
 async def close_positions_of_partnership(uow: UnitOfWork, partnership_id: str, reason: str) -> int:
@@ -348,8 +166,8 @@ async def close_positions_of_partnership(uow: UnitOfWork, partnership_id: str, r
         {"partnership_id": partnership_id, "status": {"$in": sorted(positions.OPEN_POSITION)}}
     )
     closed = 0
-    for pos in await cursor.to_list():
-        await close(uow, pos, cause=positions.PARTNERSHIP_ENDED, reason=reason)
+    for doc in await cursor.to_list():
+        await close(uow, Position.from_doc(doc), cause=positions.PARTNERSHIP_ENDED, reason=reason)
         closed += 1
     return closed
 
@@ -358,14 +176,59 @@ async def get_position(
     runtime: Runtime[RecruitmentSettings], principal: Principal | None, position_id: str
 ) -> Document:
     """One position; drafts only for their authority and staff; anonymous: published ones only."""
-    pos = await runtime.db[store.POSITIONS].find_one({"_id": position_id})
-    if pos is None or (principal is None and pos.get("status") != positions.PUBLISHED):
+    doc = await runtime.db[store.POSITIONS].find_one({"_id": position_id})
+    if doc is None or (principal is None and doc.get("status") != positions.PUBLISHED):
         raise NotFound(f"position {position_id} not found")
+    position = Position.from_doc(doc)
     if principal is None:
-        return public_position_view(pos)
-    if not access.can_read_position(principal, pos):
+        return position.public_view()
+    if not access.can_read_position(principal, position):
         raise Forbidden("this draft belongs to another authority")
-    return position_view(pos)
+    return position.view()
+
+
+SEARCH_FIELDS = ("country", "scheme", "status", "region", "authority_id", "partnership_id")
+"""Filters matching a position's field as given."""
+
+
+def _start_dates(filters: Document) -> Document | None:
+    """The ``starts_on`` condition: ISO strings, whose order is the calendar's."""
+    starts_from, starts_until = filters.get("starts_from"), filters.get("starts_until")
+    if starts_from and starts_until and starts_from > starts_until:
+        raise InvalidInput(
+            "starts_from is after starts_until", details=[{"field": "starts_from"}, {"field": "starts_until"}]
+        )
+    starts: Document = {}
+    if starts_from:
+        starts["$gte"] = store.iso(starts_from)
+    if starts_until:
+        starts["$lte"] = store.iso(starts_until)
+    return {"starts_on": starts} if starts else None
+
+
+def _visible_to(principal: Principal | None) -> Document | None:
+    """Anonymous: published positions; staff: all; the others: all but other authorities' drafts."""
+    if principal is None:
+        return {"status": positions.PUBLISHED}
+    if principal.is_staff:
+        return None
+    visible: list[Document] = [{"status": {"$ne": positions.DRAFT}}]
+    if principal.role == "authority" and principal.authority_id:
+        visible.append({"authority_id": principal.authority_id})
+    return {"$or": visible}
+
+
+def _position_query(principal: Principal | None, filters: Document) -> Document:
+    conditions: list[Document | None] = [{name: filters[name]} for name in SEARCH_FIELDS if filters.get(name)]
+    conditions.append(_start_dates(filters))
+    if filters.get("language"):
+        conditions.append({"languages": filters["language"].lower()})
+    if filters.get("q"):
+        pattern = {"$regex": re.escape(filters["q"]), "$options": "i"}
+        conditions.append({"$or": [{"title": pattern}, {"description": pattern}]})
+    conditions.append(_visible_to(principal))
+    present = [c for c in conditions if c is not None]
+    return {"$and": present} if present else {}
 
 
 async def search_positions(
@@ -373,40 +236,12 @@ async def search_positions(
 ) -> Document:
     """Positions matching the filters (country, scheme, status, region, language, free text, start dates),
     paginated."""
-    conditions: list[Document] = []
-    for name in ("country", "scheme", "status", "region", "authority_id", "partnership_id"):
-        if filters.get(name):
-            conditions.append({name: filters[name]})
-    # Start dates are stored as ISO strings, whose order is the calendar's.
-    if filters.get("starts_from") and filters.get("starts_until") and filters["starts_from"] > filters["starts_until"]:
-        raise InvalidInput(
-            "starts_from is after starts_until", details=[{"field": "starts_from"}, {"field": "starts_until"}]
-        )
-    starts: Document = {}
-    if filters.get("starts_from"):
-        starts["$gte"] = store.iso(filters["starts_from"])
-    if filters.get("starts_until"):
-        starts["$lte"] = store.iso(filters["starts_until"])
-    if starts:
-        conditions.append({"starts_on": starts})
-    if filters.get("language"):
-        conditions.append({"languages": filters["language"].lower()})
-    if filters.get("q"):
-        pattern = {"$regex": re.escape(filters["q"]), "$options": "i"}
-        conditions.append({"$or": [{"title": pattern}, {"description": pattern}]})
-    if principal is None:
-        conditions.append({"status": positions.PUBLISHED})
-    elif not principal.is_staff:
-        visible: list[Document] = [{"status": {"$ne": positions.DRAFT}}]
-        if principal.role == "authority" and principal.authority_id:
-            visible.append({"authority_id": principal.authority_id})
-        conditions.append({"$or": visible})
-    query: Document = {"$and": conditions} if conditions else {}
+    query = _position_query(principal, filters)
     collection = runtime.db[store.POSITIONS]
     total = await collection.count_documents(query)
     cursor = collection.find(query).sort([("starts_on", 1), ("_id", 1)]).skip(page.offset).limit(page.limit)
-    view = position_view if principal is not None else public_position_view
-    return paged([view(d) for d in await cursor.to_list()], total, page)
+    found = [Position.from_doc(d) for d in await cursor.to_list()]
+    return paged([p.view() if principal is not None else p.public_view() for p in found], total, page)
 
 
 # --- applications --------------------------------------------------------------------------
@@ -415,8 +250,7 @@ async def search_positions(
 async def _vsi_months_served(uow: Collections, person_id: str, *, except_application: str | None = None) -> float:
     """The person's VSI time on record: engagements, cut short or lengthened by the missions' events,
     plus the months served elsewhere once the authority or staff confirmed them."""
-    person = await uow[store.PERSONS].find_one({"_id": person_id}, {ELSEWHERE: 1})
-    total = float((person or {}).get(ELSEWHERE) or 0.0)
+    total = await _confirmed_elsewhere(uow, person_id)
     cursor = uow[store.ENGAGEMENTS].find({"person_id": person_id, "scheme": "vsi"})
     for engagement in await cursor.to_list():
         if except_application and engagement.get("application_id") == except_application:
@@ -428,48 +262,18 @@ async def _vsi_months_served(uow: Collections, person_id: str, *, except_applica
     return round(total, 4)
 
 
-ELSEWHERE = "vsi_months_served_elsewhere"
-"""On a person: VSI months served with other organisations, as confirmed by an authority or staff."""
+def _profile(candidate: CandidateIn, email: str) -> Profile:
+    return Profile(
+        **candidate.model_dump(exclude={"email", "languages", "other_nationalities", "vsi_months_served_elsewhere"}),
+        email=email,
+        languages=sorted(set(candidate.languages)),
+        other_nationalities=sorted(set(candidate.other_nationalities) - {candidate.nationality}),
+    )
 
 
-def _profile_doc(candidate: CandidateIn, email: str) -> Document:
-    return {
-        "name": candidate.name,
-        "email": email,
-        "phone": candidate.phone,
-        "birth_date": store.iso(candidate.birth_date),
-        "nationality": candidate.nationality,
-        "residence_country": candidate.residence_country,
-        "language": candidate.language,
-        "disability": candidate.disability,
-        "languages": sorted(set(candidate.languages)),
-        "skills": candidate.skills,
-        "other_nationalities": sorted(set(candidate.other_nationalities) - {candidate.nationality}),
-        "residence_permit": candidate.residence_permit,
-        "in_france_since": store.iso(candidate.in_france_since) if candidate.in_france_since else None,
-        "employment": candidate.employment,
-        "seniority_months": candidate.seniority_months,
-    }
-
-
-def _declarations(candidate: CandidateIn) -> Document:
-    """What the candidate declared that the authority or staff must confirm before the contract."""
-    declared: Document = {}
-    if candidate.vsi_months_served_elsewhere:
-        declared[ELSEWHERE] = {"declared": candidate.vsi_months_served_elsewhere, "confirmed": False}
-    if candidate.residence_permit:
-        declared["residence_permit"] = {"declared": candidate.residence_permit, "confirmed": False}
-    return declared
-
-
-async def _confirmed_elsewhere(uow: UnitOfWork, person_id: str) -> float:
+async def _confirmed_elsewhere(uow: Collections, person_id: str) -> float:
     person = await uow[store.PERSONS].find_one({"_id": person_id}, {ELSEWHERE: 1})
     return float((person or {}).get(ELSEWHERE) or 0.0)
-
-
-def unconfirmed_declarations(app: Document) -> list[str]:
-    """The candidate's declared facts nobody has confirmed yet (the contract waits for them)."""
-    return sorted(name for name, fact in (app.get("declarations") or {}).items() if not fact.get("confirmed"))
 
 
 def _contact(doc: Document) -> tuple[Any, ...]:
@@ -500,7 +304,7 @@ async def _save_person(uow: UnitOfWork, principal: Principal, profile: Document)
     await uow[store.PERSONS].update_one(
         {"_id": person_id},
         {
-            "$set": {**profile, "email_key": email_key, "updated_at": now()},
+            "$set": {**profile, "email_key": email_key, "updated_at": uow.now()},
             "$setOnInsert": {"origin": origin},
             "$unset": {"erased_at": ""},
         },
@@ -564,80 +368,48 @@ async def apply(
 ) -> Document:
     """A candidate applies; screening runs at once and the answer carries its result."""
     principal.require_role("candidate")
-    policy = uow.settings.eligibility_policy()
-    profile = _profile_doc(data.candidate, candidate_email(uow, principal, data.candidate.email))
-    email_key = profile["email"].lower()
+    profile = _profile(data.candidate, candidate_email(uow, principal, data.candidate.email))
+    position = await store.load_position(uow, position_id)
+    position.check_open_for_applications()
+    await _check_first_application(uow, principal, position_id, profile.email.lower())
+    # A concurrent duplicate that slipped past the check hits a unique index (409).
+    try:
+        person_id = await _save_person(uow, principal, profile.model_dump())
+        declarations = declarations_of(data.candidate.vsi_months_served_elsewhere, data.candidate.residence_permit)
+        served = await _screening_months(uow, person_id, data.candidate.vsi_months_served_elsewhere)
+        application = Application.submit(
+            application_id or f"app-{uuid.uuid4()}",
+            position,
+            person_id=person_id,
+            profile=profile,
+            declarations=declarations,
+            motivation=data.motivation,
+            screening=screen(position, profile, served, uow.settings.eligibility_policy()),
+            at=uow.now(),
+        )
+        await store.add(uow, store.APPLICATIONS, application)
+    except DuplicateKeyError as exc:
+        raise AlreadyExists(f"this email has already applied to position {position_id}") from exc
+    return application.view(personal=True)
+
+
+async def _check_first_application(uow: UnitOfWork, principal: Principal, position_id: str, email_key: str) -> None:
+    """One application per email (and per candidate) and position: 409 on a second one."""
     same: list[Document] = [{"email_key": email_key}]
     if principal.role == "candidate":
         same.append({"candidate_id": principal.sub})
-
-    pos = await uow.get(store.POSITIONS, position_id, "position")
-    if pos["status"] != positions.PUBLISHED:
-        raise NotAllowedInState(f"the position is {pos['status']}, not open for applications")
     duplicate = await uow[store.APPLICATIONS].find_one({"position_id": position_id, "$or": same}, {"_id": 1})
     if duplicate is not None:
         raise AlreadyExists(f"this email has already applied to position {position_id}")
-    # A concurrent duplicate that slipped past the check hits a unique index (409).
-    try:
-        person_id = await _save_person(uow, principal, profile)
-        served = await _vsi_months_served(uow, person_id)
-        declarations = _declarations(data.candidate)
-        if ELSEWHERE in declarations:
-            # Screening trusts the declaration (the larger of it and what was confirmed before).
-            confirmed = await _confirmed_elsewhere(uow, person_id)
-            served += max(0.0, declarations[ELSEWHERE]["declared"] - confirmed)
-        reasons = check(Case(_placement(pos), _candidate(profile), served, policy))
-        eligible = not reasons
-        score = (
-            match_score(pos["languages"], pos["skills"], profile["languages"], profile["skills"]) if eligible else None
-        )
-        doc: Document = {
-            "_id": application_id or f"app-{uuid.uuid4()}",
-            "position_id": position_id,
-            "authority_id": pos["authority_id"],
-            "partner_id": pos["partner_id"],
-            "region": pos.get("region"),
-            "scheme": pos["scheme"],
-            "country": pos["country"],
-            "candidate_id": person_id,
-            "email_key": email_key,
-            "candidate": profile,
-            "declarations": declarations,
-            "motivation": data.motivation,
-            "status": states.initial_status(eligible),
-            "eligible": eligible,
-            "reasons": _reasons(reasons),
-            "score": score,
-            "interview_at": None,
-            "rejection_reason": None,
-            "engagement_id": None,
-            "submitted_at": now(),
-            "updated_at": now(),
-        }
-        await uow[store.APPLICATIONS].insert_one(doc)
-    except DuplicateKeyError as exc:
-        raise AlreadyExists(f"this email has already applied to position {position_id}") from exc
-    region = pos.get("region")
-    uow.emit(
-        ApplicationSubmitted(
-            application_id=doc["_id"],
-            position_id=position_id,
-            candidate_id=person_id,
-            authority_id=pos["authority_id"],
-        ),
-        region=region,
-    )
-    uow.emit(
-        ApplicationScreened(
-            application_id=doc["_id"],
-            eligible=eligible,
-            reasons=[r.en for r in reasons],
-            reason_codes=[r.code for r in reasons],
-            score=score,
-        ),
-        region=region,
-    )
-    return application_view(doc, personal=True)
+
+
+async def _screening_months(uow: UnitOfWork, person_id: str, declared_elsewhere: float) -> float:
+    """The VSI time screening counts: on record, plus the declared months served elsewhere beyond
+    what was confirmed before (screening trusts the declaration; the contract waits for its confirmation)."""
+    served = await _vsi_months_served(uow, person_id)
+    if declared_elsewhere:
+        served += max(0.0, declared_elsewhere - await _confirmed_elsewhere(uow, person_id))
+    return served
 
 
 async def get_application(runtime: Runtime[RecruitmentSettings], principal: Principal, application_id: str) -> Document:
@@ -645,9 +417,10 @@ async def get_application(runtime: Runtime[RecruitmentSettings], principal: Prin
     doc = await runtime.db[store.APPLICATIONS].find_one({"_id": application_id})
     if doc is None:
         raise NotFound(f"application {application_id} not found")
-    if not access.can_read_application(principal, doc):
+    application = Application.from_doc(doc)
+    if not access.can_read_application(principal, application):
         raise Forbidden("this application is outside your scope")
-    return application_view(doc, personal=access.sees_personal_data(principal, doc))
+    return application.view(personal=access.sees_personal_data(principal, application))
 
 
 async def list_applications(
@@ -662,17 +435,17 @@ async def list_applications(
     total = await collection.count_documents(query)
     cursor = collection.find(query).sort([("submitted_at", -1), ("_id", 1)]).skip(page.offset).limit(page.limit)
     personal = principal.role != "branch"
-    return paged([application_view(d, personal=personal) for d in await cursor.to_list()], total, page)
+    return paged([Application.from_doc(d).view(personal=personal) for d in await cursor.to_list()], total, page)
 
 
 async def ranked_applications(
     runtime: Runtime[RecruitmentSettings], principal: Principal, position_id: str, status: str | None, page: Page
 ) -> Document:
     """A position's applications, best first: eligible, then by match score, then earliest."""
-    pos = await runtime.db[store.POSITIONS].find_one({"_id": position_id})
-    if pos is None:
+    doc = await runtime.db[store.POSITIONS].find_one({"_id": position_id})
+    if doc is None:
         raise NotFound(f"position {position_id} not found")
-    if not access.can_read_applications_of(principal, pos):
+    if not access.can_read_applications_of(principal, Position.from_doc(doc)):
         raise Forbidden("this position's applications are outside your scope")
     query: Document = {"position_id": position_id}
     if status:
@@ -683,44 +456,38 @@ async def ranked_applications(
     cursor = collection.find(query).sort(order).skip(page.offset).limit(page.limit)
     personal = principal.role != "branch"
     items = []
-    for rank, doc in enumerate(await cursor.to_list(), start=page.offset + 1):
-        items.append({"rank": rank, **application_view(doc, personal=personal)})
+    for rank, found in enumerate(await cursor.to_list(), start=page.offset + 1):
+        items.append({"rank": rank, **Application.from_doc(found).view(personal=personal)})
     return paged(items, total, page)
-
-
-async def _set_status(uow: UnitOfWork, application_id: str, status: str, **changes: Any) -> None:
-    await uow[store.APPLICATIONS].update_one(
-        {"_id": application_id}, {"$set": {"status": status, "updated_at": now(), **changes}}
-    )
 
 
 async def _pipeline_step(
     uow: UnitOfWork, principal: Principal, application_id: str, action: str
-) -> tuple[Document, Document]:
+) -> tuple[Application, Position]:
     """Load an application and its position, check scope and that ``action`` is allowed in its state."""
-    app = await uow.get(store.APPLICATIONS, application_id, "application")
-    pos = await uow.get(store.POSITIONS, app["position_id"], "position")
+    application = await store.load_application(uow, application_id)
+    position = await store.load_position(uow, application.position_id)
     if action == "withdraw":
-        if not (principal.is_staff or (principal.role == "candidate" and principal.sub == app["candidate_id"])):
+        if not (principal.is_staff or (principal.role == "candidate" and principal.sub == application.candidate_id)):
             raise Forbidden("only the candidate may withdraw their application")
     else:
-        access.require_position_manager(principal, pos)
-    states.next_status(app["status"], action)
-    return app, pos
+        access.require_position_manager(principal, position)
+    application.check_can(action)
+    return application, position
 
 
-async def _application_now(uow: UnitOfWork, application_id: str) -> Document:
-    """The application as the step left it."""
-    return application_view(await uow.get(store.APPLICATIONS, application_id, "application"), personal=True)
+async def _saved_view(uow: UnitOfWork, application: Application) -> Document:
+    """Save the step's application with its events; answer it as stored (MongoDB keeps milliseconds)."""
+    await store.save(uow, store.APPLICATIONS, application)
+    return (await store.load_application(uow, application.application_id)).view(personal=True)
 
 
 @transactional
 async def shortlist(uow: UnitOfWork[RecruitmentSettings], principal: Principal, application_id: str) -> Document:
     """The authority shortlists an eligible application."""
-    app, pos = await _pipeline_step(uow, principal, application_id, "shortlist")
-    await _set_status(uow, app["_id"], states.SHORTLISTED)
-    uow.emit(ApplicationShortlisted(application_id=app["_id"]), region=pos.get("region"))
-    return await _application_now(uow, application_id)
+    application, _ = await _pipeline_step(uow, principal, application_id, "shortlist")
+    application.shortlist(uow.now())
+    return await _saved_view(uow, application)
 
 
 @transactional
@@ -729,24 +496,17 @@ async def schedule_interview(
 ) -> Document:
     """The authority sets (or moves) the interview of a shortlisted candidate."""
     moment = at if at.tzinfo else at.replace(tzinfo=UTC)
-    app, pos = await _pipeline_step(uow, principal, application_id, "interview")
-    await _set_status(uow, app["_id"], states.INTERVIEW_SCHEDULED, interview_at=moment)
-    uow.emit(InterviewScheduled(application_id=app["_id"], at=moment), region=pos.get("region"))
-    return await _application_now(uow, application_id)
+    application, _ = await _pipeline_step(uow, principal, application_id, "interview")
+    application.schedule_interview(moment, uow.now())
+    return await _saved_view(uow, application)
 
 
 @transactional
 async def select(uow: UnitOfWork[RecruitmentSettings], principal: Principal, application_id: str) -> Document:
     """The authority selects an interviewed candidate."""
-    app, pos = await _pipeline_step(uow, principal, application_id, "select")
-    if pos["status"] != positions.PUBLISHED:
-        raise NotAllowedInState(f"the position is {pos['status']}")
-    await _set_status(uow, app["_id"], states.SELECTED)
-    uow.emit(
-        CandidateSelected(application_id=app["_id"], position_id=pos["_id"], candidate_id=app["candidate_id"]),
-        region=pos.get("region"),
-    )
-    return await _application_now(uow, application_id)
+    application, position = await _pipeline_step(uow, principal, application_id, "select")
+    application.select(position, uow.now())
+    return await _saved_view(uow, application)
 
 
 @transactional
@@ -754,19 +514,17 @@ async def reject(
     uow: UnitOfWork[RecruitmentSettings], principal: Principal, application_id: str, reason: str
 ) -> Document:
     """The authority rejects an open application with a reason."""
-    app, pos = await _pipeline_step(uow, principal, application_id, "reject")
-    await _set_status(uow, app["_id"], states.REJECTED, rejection_reason=reason)
-    uow.emit(ApplicationRejected(application_id=app["_id"], reason=reason), region=pos.get("region"))
-    return await _application_now(uow, application_id)
+    application, _ = await _pipeline_step(uow, principal, application_id, "reject")
+    application.reject(reason, uow.now())
+    return await _saved_view(uow, application)
 
 
 @transactional
 async def withdraw(uow: UnitOfWork[RecruitmentSettings], principal: Principal, application_id: str) -> Document:
     """The candidate withdraws before engagement."""
-    app, pos = await _pipeline_step(uow, principal, application_id, "withdraw")
-    await _set_status(uow, app["_id"], states.WITHDRAWN)
-    uow.emit(ApplicationWithdrawn(application_id=app["_id"]), region=pos.get("region"))
-    return await _application_now(uow, application_id)
+    application, _ = await _pipeline_step(uow, principal, application_id, "withdraw")
+    application.withdraw(uow.now())
+    return await _saved_view(uow, application)
 
 
 @transactional
@@ -775,86 +533,28 @@ async def engage(
 ) -> Document:
     """Sign the selected candidate's contract: it must fit the scheme and take one of the places left.
 
-    The position's ``filled`` counter is written in the same transaction, so concurrent
-    engagements conflict on it and serialise: never more engagements than places.
-    When the last place goes the position closes and the other open applications are
+    The position's ``filled`` counter is written in the same transaction, guarded by the value
+    read, so concurrent engagements conflict on it and serialise: never more engagements than
+    places. When the last place goes the position closes and the other open applications are
     rejected with "position filled".
     """
-    policy = uow.settings.eligibility_policy()
-    app, pos = await _pipeline_step(uow, principal, application_id, "engage")
-    if pos["status"] != positions.PUBLISHED or pos["filled"] >= pos["places"]:
-        raise NotAllowedInState(f"the position is {pos['status']} with no place left")
-    if app.get("candidate") is None:
-        raise NotAllowedInState("the candidate's personal data was erased")
-    waiting = unconfirmed_declarations(app)
-    if waiting:
-        raise NotAllowedInState(
-            "confirm the candidate's declared facts first: " + ", ".join(waiting),
-            details={"unconfirmed": waiting},
-        )
-    served = await _vsi_months_served(uow, app["candidate_id"], except_application=app["_id"])
-    placement = Placement(
-        pos["scheme"], pos["country"], contract.starts_on, contract.ends_on, pos.get("partner_country")
+    application, position = await _pipeline_step(uow, principal, application_id, "engage")
+    filled_before = position.filled
+    engagement = application.engage(
+        position,
+        Contract(starts_on=contract.starts_on, ends_on=contract.ends_on),
+        served=await _vsi_months_served(uow, application.candidate_id, except_application=application.application_id),
+        policy=uow.settings.eligibility_policy(),
+        engagement_id=f"eng-{uuid.uuid4()}",
+        at=uow.now(),
     )
-    reasons = check(Case(placement, _candidate(app["candidate"]), served, policy))
-    if reasons:
-        raise NotAllowedInState(
-            "the contract does not fit the scheme: " + "; ".join(r.en for r in reasons),
-            details={"reasons": _reasons(reasons)},
-        )
-    filled = pos["filled"] + 1
-    taken = await uow[store.POSITIONS].update_one(
-        {"_id": pos["_id"], "filled": pos["filled"], "status": positions.PUBLISHED},
-        {"$set": {"filled": filled}},
-    )
-    if taken.modified_count != 1:
-        raise RaceLost("the position changed meanwhile")
-    engagement_id = f"eng-{uuid.uuid4()}"
-    await uow[store.ENGAGEMENTS].insert_one(
-        {
-            "_id": engagement_id,
-            "application_id": app["_id"],
-            "person_id": app["candidate_id"],
-            "position_id": pos["_id"],
-            "authority_id": pos["authority_id"],
-            "partner_id": pos["partner_id"],
-            "country": pos["country"],
-            "scheme": pos["scheme"],
-            "starts_on": store.iso(contract.starts_on),
-            "ends_on": store.iso(contract.ends_on),
-            "served_until": None,
-            "mission_id": None,
-            "engaged_at": now(),
-        },
-    )
-    await _set_status(
-        uow,
-        app["_id"],
-        states.ENGAGED,
-        engagement_id=engagement_id,
-        contract={"starts_on": store.iso(contract.starts_on), "ends_on": store.iso(contract.ends_on)},
-    )
-    uow.emit(
-        VolunteerEngaged(
-            engagement_id=engagement_id,
-            application_id=app["_id"],
-            volunteer_id=app["candidate_id"],
-            position_id=pos["_id"],
-            authority_id=pos["authority_id"],
-            partner_id=pos["partner_id"],
-            country=pos["country"],
-            scheme=pos["scheme"],
-            starts_on=contract.starts_on,
-            ends_on=contract.ends_on,
-            vsi_months_served_before=round(served, 4),
-            place=Place(**pos["place"]) if pos.get("place") else None,
-        ),
-        region=pos.get("region"),
-    )
-    if filled >= pos["places"]:
-        pos["filled"] = filled
-        await close(uow, pos, cause=positions.FILLED, reason=states.POSITION_FILLED)
-    return await _application_now(uow, application_id)
+    guard = {"filled": filled_before, "status": positions.PUBLISHED}
+    await store.save(uow, store.POSITIONS, position, unless_changed=guard)
+    await store.add(uow, store.ENGAGEMENTS, engagement)
+    view = await _saved_view(uow, application)
+    if position.is_full:
+        await close(uow, position, cause=positions.FILLED, reason=states.POSITION_FILLED)
+    return view
 
 
 @transactional
@@ -867,48 +567,15 @@ async def confirm_declarations(
     ``vsi_months_served_before`` of their engagements); a corrected number re-screens the
     application, with a new ``ApplicationScreened`` when the answer changes.
     """
-    policy = uow.settings.eligibility_policy()
-    app = await uow.get(store.APPLICATIONS, application_id, "application")
-    pos = await uow.get(store.POSITIONS, app["position_id"], "position")
-    access.require_position_manager(principal, pos)
-    if app["status"] not in states.OPEN | {states.INELIGIBLE} or app.get("candidate") is None:
-        raise NotAllowedInState(f"the application is {app['status']}: nothing left to confirm")
-    declarations = app.get("declarations") or {}
-    missing = [fact for fact in data.facts if fact not in declarations]
-    if missing:
-        raise NotAllowedInState("the candidate declared no " + ", ".join(missing), details={"facts": missing})
-    if data.vsi_months_served_elsewhere is not None and ELSEWHERE not in data.facts:
-        raise InvalidInput("give vsi_months_served_elsewhere only when confirming it", details=[{"field": ELSEWHERE}])
-    changes: Document = {}
-    for fact in data.facts:
-        confirmed = {**declarations[fact], "confirmed": True, "confirmed_by": principal.sub, "confirmed_at": now()}
-        if fact == ELSEWHERE:
-            value = (
-                declarations[fact]["declared"]
-                if data.vsi_months_served_elsewhere is None
-                else data.vsi_months_served_elsewhere
-            )
-            confirmed["confirmed_value"] = value
-            await uow[store.PERSONS].update_one({"_id": app["candidate_id"]}, {"$set": {ELSEWHERE: value}})
-        changes[f"declarations.{fact}"] = confirmed
-    served = await _vsi_months_served(uow, app["candidate_id"], except_application=app["_id"])
-    reasons = check(Case(_placement(pos), _candidate(app["candidate"]), served, policy))
-    eligible = not reasons
-    if eligible != app["eligible"]:
-        changes.update(eligible=eligible, reasons=_reasons(reasons))
-        changes["status"] = states.SCREENED if eligible else states.INELIGIBLE
-        uow.emit(
-            ApplicationScreened(
-                application_id=app["_id"],
-                eligible=eligible,
-                reasons=[r.en for r in reasons],
-                reason_codes=[r.code for r in reasons],
-            ),
-            region=pos.get("region"),
-        )
-    await uow[store.APPLICATIONS].update_one({"_id": app["_id"]}, {"$set": {**changes, "updated_at": now()}})
-    updated = await uow.get(store.APPLICATIONS, application_id, "application")
-    return application_view(updated, personal=True)
+    application = await store.load_application(uow, application_id)
+    position = await store.load_position(uow, application.position_id)
+    access.require_position_manager(principal, position)
+    months = application.confirm(list(data.facts), data.vsi_months_served_elsewhere, principal.sub, uow.now())
+    if months is not None:
+        await uow[store.PERSONS].update_one({"_id": application.candidate_id}, {"$set": {ELSEWHERE: months}})
+    served = await _vsi_months_served(uow, application.candidate_id, except_application=application.application_id)
+    application.rescreen(position, served, uow.settings.eligibility_policy())
+    return await _saved_view(uow, application)
 
 
 # --- persons and personal data -------------------------------------------------------------
@@ -966,7 +633,7 @@ async def update_contact(
     if person.get("erased_at"):
         raise NotAllowedInState("this person's data was erased")
     person.update(changes)
-    update: Document = {**changes, "updated_at": now()}
+    update: Document = {**changes, "updated_at": uow.now()}
     if "email" in changes:
         update["email_key"] = changes["email"].lower()
     await uow[store.PERSONS].update_one({"_id": person_id}, {"$set": update})
@@ -999,31 +666,21 @@ async def erase_person(
     elif principal.role != "candidate" or principal.sub != person_id:
         raise Forbidden("a candidate may ask for the erasure of their own data only")
     person = await uow[store.PERSONS].find_one({"_id": person_id})
-    applications = await uow[store.APPLICATIONS].find({"candidate_id": person_id}).to_list()
-    if person is None and not applications:
+    docs = await uow[store.APPLICATIONS].find({"candidate_id": person_id}).to_list()
+    if person is None and not docs:
         raise NotFound(f"person {person_id} not found")
-    already = person is not None and person.get("erased_at") and all(a.get("candidate") is None for a in applications)
-    if already:
-        assert person is not None
+    applications = [Application.from_doc(doc) for doc in docs]
+    if person is not None and person.get("erased_at") and all(a.candidate is None for a in applications):
         return {"person_id": person_id, "erased_at": person["erased_at"], "applications": len(applications)}
-    if asked_by_the_person and any(a["status"] == states.ENGAGED for a in applications):
+    if asked_by_the_person and any(a.status == states.ENGAGED for a in applications):
         raise NotAllowedInState(
             "an engaged volunteer's data is kept for the contract: ask the agency's staff for erasure"
         )
-    erased_at = now()
+    erased_at = uow.now()
     await uow[store.PERSONS].replace_one({"_id": person_id}, {"_id": person_id, "erased_at": erased_at}, upsert=True)
-    for app in applications:
-        changes: Document = {
-            "candidate": None,
-            "motivation": None,
-            "email_key": f"erased:{app['_id']}",
-            "erased_at": erased_at,
-            "updated_at": erased_at,
-        }
-        if app["status"] in states.OPEN:
-            changes["status"] = states.WITHDRAWN
-            uow.emit(ApplicationWithdrawn(application_id=app["_id"]), region=app.get("region"))
-        await uow[store.APPLICATIONS].update_one({"_id": app["_id"]}, {"$set": changes})
+    for application in applications:
+        application.erase(erased_at)
+        await store.save(uow, store.APPLICATIONS, application)
     await uow["outbox"].delete_many({"type": ContactUpdated.TYPE, "key": person_id})
     uow.emit(PersonErased(person_id=person_id))
     uow.emit_tombstone(contacts_topic(uow.settings.topic_prefix), person_id)
@@ -1068,5 +725,5 @@ async def eligibility_check(
             group_size=data.group_size,
         )
         reasons = check(Case(placement, candidate, served, policy))
-        results.append({"scheme": scheme, "eligible": not reasons, "reasons": _reasons(reasons)})
+        results.append({"scheme": scheme, "eligible": not reasons, "reasons": reasons_doc(reasons)})
     return {"vsi_months_served": round(served, 4), "results": results}

@@ -2,49 +2,47 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from vies_recruitment.domain.position import DRAFT
+from vies_recruitment.domain.aggregate import Document
+from vies_recruitment.domain.application import Application
+from vies_recruitment.domain.position import DRAFT, Position
 from vies_shared.errors import Forbidden
 from vies_shared.web import Principal
 
-Document = dict[str, Any]
 
-
-def can_read_position(principal: Principal, position: Document) -> bool:
+def can_read_position(principal: Principal, position: Position) -> bool:
     """Published and closed positions are public to any authenticated role; drafts only to their authority."""
-    if principal.is_staff or position.get("status") != DRAFT:
+    if principal.is_staff or position.status != DRAFT:
         return True
-    return principal.role == "authority" and principal.authority_id == position.get("authority_id")
+    return principal.role == "authority" and principal.authority_id == position.authority_id
 
 
-def require_position_manager(principal: Principal, position: Document) -> None:
+def require_position_manager(principal: Principal, position: Position) -> None:
     """Only the position's authority (and staff) manage it and its applications."""
     if principal.is_staff:
         return
-    if principal.role != "authority" or principal.authority_id != position.get("authority_id"):
+    if principal.role != "authority" or principal.authority_id != position.authority_id:
         raise Forbidden("only the position's authority may do this")
 
 
-def can_read_applications_of(principal: Principal, record: Document) -> bool:
+def can_read_applications_of(principal: Principal, record: Position | Application) -> bool:
     """Authority: its own; branch: its region; staff: all (``record`` is a position or an application)."""
     if principal.is_staff:
         return True
     if principal.role == "authority":
-        return principal.authority_id is not None and principal.authority_id == record.get("authority_id")
+        return principal.authority_id is not None and principal.authority_id == record.authority_id
     if principal.role == "branch":
-        return principal.region is not None and principal.region == record.get("region")
+        return principal.region is not None and principal.region == record.region
     return False
 
 
-def can_read_application(principal: Principal, application: Document) -> bool:
+def can_read_application(principal: Principal, application: Application) -> bool:
     """A candidate reads only their own applications; the others as ``can_read_applications_of``."""
     if principal.role == "candidate":
-        return principal.sub == application.get("candidate_id")
+        return principal.sub == application.candidate_id
     return can_read_applications_of(principal, application)
 
 
-def sees_personal_data(principal: Principal, application: Document) -> bool:
+def sees_personal_data(principal: Principal, application: Application) -> bool:
     """Contact and profile data are for the candidate, the recruiting authority and staff, not branches."""
     return principal.role != "branch"
 
