@@ -78,21 +78,25 @@ async def load_application(uow: UnitOfWork, application_id: str) -> Application:
 async def add(uow: UnitOfWork, collection: str, aggregate: Aggregate) -> None:
     """Insert a new aggregate and emit the events it recorded."""
     await uow[collection].insert_one(aggregate.to_doc())
+    aggregate.saved()
     emit(uow, aggregate)
 
 
 async def save(
     uow: UnitOfWork, collection: str, aggregate: Aggregate, *, unless_changed: Document | None = None
 ) -> None:
-    """Write the aggregate back and emit the events it recorded.
+    """Write what the aggregate changed and emit the events it recorded.
 
     ``unless_changed``: fields the stored document must still hold, or ``RaceLost`` (the
     transaction runs again on fresh state).
     """
-    doc = aggregate.to_doc()
-    written = await uow[collection].replace_one({"_id": doc["_id"], **(unless_changed or {})}, doc)
-    if written.matched_count != 1:
-        raise RaceLost(f"{collection} {doc['_id']} changed meanwhile")
+    doc_id = aggregate.to_doc()["_id"]
+    changes = aggregate.changes()
+    if changes:
+        written = await uow[collection].update_one({"_id": doc_id, **(unless_changed or {})}, {"$set": changes})
+        if written.matched_count != 1:
+            raise RaceLost(f"{collection} {doc_id} changed meanwhile")
+        aggregate.saved()
     emit(uow, aggregate)
 
 

@@ -34,6 +34,7 @@ class Aggregate(Value):
     """
 
     _events: list[Event] = PrivateAttr(default_factory=list)
+    _stored: Document | None = PrivateAttr(default=None)
 
     def event_region(self) -> str | None:
         """The ``ce_region`` of the events this aggregate records (none unless an aggregate says)."""
@@ -55,4 +56,17 @@ class Aggregate(Value):
     @classmethod
     def from_doc(cls, doc: Document) -> Self:
         """The aggregate a stored document holds."""
-        return cls.model_validate(doc)
+        aggregate = cls.model_validate(doc)
+        aggregate._stored = aggregate.to_doc()
+        return aggregate
+
+    def changes(self) -> Document:
+        """The fields whose stored value this aggregate changed (all of them for a new one), to ``$set``:
+        the other fields stay as stored, in their place."""
+        doc = self.to_doc()
+        stored = self._stored or {}
+        return {name: value for name, value in doc.items() if name not in stored or stored[name] != value}
+
+    def saved(self) -> None:
+        """The aggregate's state is now the stored one."""
+        self._stored = self.to_doc()
