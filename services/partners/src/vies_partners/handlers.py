@@ -205,7 +205,7 @@ async def on_person_erased(ctx: HandlerContext, event: PersonErased) -> None:
     remembered: the person cannot be linked to a contact again (``use_cases``).
     """
     await erasure.remember_erasure(ctx.uow, event.person_id, ctx.meta.time)
-    now = store.now()
+    now = ctx.uow.now()
     partners = ctx.uow[store.PARTNERS]
     async for doc in partners.find({"contacts.person_id": event.person_id}, {"contacts": 1}):
         contacts = [ERASED_CONTACT if c.get("person_id") == event.person_id else c for c in doc.get("contacts", [])]

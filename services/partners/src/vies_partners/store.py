@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pymongo import ASCENDING
 
+from vies_partners.domain.aggregate import Aggregate
 from vies_partners.domain.matching import SERIOUS_SEVERITIES, PartnerProfile
+from vies_shared.storage import RaceLost
 
 if TYPE_CHECKING:
     from pymongo.asynchronous.database import AsyncDatabase
 
     from vies_partners.settings import PartnersSettings
     from vies_shared.service import Runtime
-    from vies_shared.storage import Collections
+    from vies_shared.storage import UnitOfWork
 
 Document = dict[str, Any]
 
@@ -37,11 +39,6 @@ ALERTS = "alerts"
 POSITIONS = "positions"
 SELECTIONS = "selections"
 ENGAGEMENTS = "engagements"
-
-
-def now() -> datetime:
-    """The current UTC moment."""
-    return datetime.now(UTC)
 
 
 def iso(day: date | None) -> str | None:
@@ -78,7 +75,7 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     await db[ENGAGEMENTS].create_index("authority_id")
 
 
-async def recompute_partner_stats(uow: Collections, partner_id: str) -> None:
+async def recompute_partner_stats(uow: UnitOfWork, partner_id: str) -> None:
     """Recount a partner's missions and serious incidents from the projections (idempotent, order-free).
 
     Volunteers on mission = missions planned or started and not ended; hosted = missions started,
@@ -95,7 +92,7 @@ async def recompute_partner_stats(uow: Collections, partner_id: str) -> None:
     )
     await uow[PARTNER_STATS].update_one(
         {"_id": partner_id},
-        {"$set": {"on_mission": on_mission, "hosted": hosted, "serious_incidents": serious, "changed_at": now()}},
+        {"$set": {"on_mission": on_mission, "hosted": hosted, "serious_incidents": serious, "changed_at": uow.now()}},
         upsert=True,
     )
 
@@ -138,13 +135,12 @@ class ProfileIndex:
     # Concurrent requests refresh one at a time, so an older read never overwrites a newer one.
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    async def refresh(self, db: AsyncDatabase[Document]) -> None:
+    async def refresh(self, runtime: Runtime) -> None:
         """Load what changed since the last refresh (everything the first time)."""
         async with self.lock:
-            await self._refresh(db)
+            await self._refresh(runtime.db, runtime.now())
 
-    async def _refresh(self, db: AsyncDatabase[Document]) -> None:
-        started = now()
+    async def _refresh(self, db: AsyncDatabase[Document], started: datetime) -> None:
         query: Document = {}
         if self.refreshed_from is not None:
             query = {"changed_at": {"$gte": self.refreshed_from - self.overlap}}
@@ -199,4 +195,29 @@ async def setup(runtime: Runtime[PartnersSettings]) -> None:
         await seed(runtime)
     if runtime.settings.runs_api:
         # Load the profiles now so the first match request does not pay for reading every partner.
-        await profile_index(runtime).refresh(runtime.db)
+        await profile_index(runtime).refresh(runtime)
+
+
+async def add(uow: UnitOfWork, collection: str, aggregate: Aggregate) -> None:
+    """Insert a new aggregate and emit the events it recorded."""
+    await uow[collection].insert_one(aggregate.to_doc())
+    aggregate.saved()
+    emit(uow, aggregate)
+
+
+async def save(uow: UnitOfWork, collection: str, aggregate: Aggregate) -> None:
+    """Write what the aggregate changed and emit the events it recorded."""
+    doc_id = aggregate.to_doc()["_id"]
+    changes = aggregate.changes()
+    if changes:
+        written = await uow[collection].update_one({"_id": doc_id}, {"$set": changes})
+        if written.matched_count != 1:
+            raise RaceLost(f"{collection} {doc_id} changed meanwhile")
+        aggregate.saved()
+    emit(uow, aggregate)
+
+
+def emit(uow: UnitOfWork, aggregate: Aggregate) -> None:
+    """Emit what the aggregate recorded, in order, with its region."""
+    for event in aggregate.pull_events():
+        uow.emit(event, region=aggregate.event_region())

@@ -17,8 +17,14 @@ from typing import Any
 from pymongo.errors import DuplicateKeyError
 
 from vies_partners import store
-from vies_partners.domain import directory, journey, matching, partnership, sending_organisation, vetting
+from vies_partners.domain import directory, journey, matching, sending_organisation
+from vies_partners.domain.aggregate import Aggregate
+from vies_partners.domain.authority import Authority
 from vies_partners.domain.indicators import Targets, indicators
+from vies_partners.domain.match_request import MatchRequest
+from vies_partners.domain.partner import Partner
+from vies_partners.domain.partnership import Partnership
+from vies_partners.domain.sending_organisation import SendingOrganisation
 from vies_partners.schemas import (
     AuthorityIn,
     AuthorityPatch,
@@ -31,26 +37,9 @@ from vies_partners.schemas import (
 from vies_partners.settings import PartnersSettings
 from vies_shared import erasure
 from vies_shared.errors import AlreadyExists, Forbidden, InvalidInput, NotAllowedInState, NotFound
-from vies_shared.events.partners import (
-    AuthorityRegistered,
-    AuthorityUpdated,
-    MatchesProposed,
-    MatchRequested,
-    MatchSuggestion,
-    PartnerApproved,
-    PartnerRegistered,
-    PartnerReinstated,
-    PartnerRejected,
-    PartnershipEnded,
-    PartnershipEstablished,
-    PartnerSuspended,
-    PartnerUpdated,
-    SendingOrganisationApprovalChanged,
-    SendingOrganisationRegistered,
-)
 from vies_shared.reference import eea_countries
 from vies_shared.service import Runtime
-from vies_shared.storage import Collection, UnitOfWork, transactional
+from vies_shared.storage import UnitOfWork, transactional
 from vies_shared.web import Page, Principal, paged
 
 Document = dict[str, Any]
@@ -60,8 +49,8 @@ def _new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
-def _today() -> date:
-    return store.now().date()
+def _today(clock: Runtime[PartnersSettings] | UnitOfWork[PartnersSettings]) -> date:
+    return clock.now().date()
 
 
 # --- scope rules -----------------------------------------------------------------------------
@@ -149,10 +138,11 @@ def directory_scope(principal: Principal) -> Document:
     return listed
 
 
-async def _insert_new(coll: Collection, doc: Document, what: str) -> None:
-    """Insert a new record; a concurrent duplicate that slipped past the check hits the unique index (409)."""
+async def _insert_new(uow: UnitOfWork, collection: str, aggregate: Aggregate, what: str) -> None:
+    """Insert a new record with its events; a concurrent duplicate that slipped past the check hits the
+    unique index (409)."""
     try:
-        await coll.insert_one(doc)
+        await store.add(uow, collection, aggregate)
     except DuplicateKeyError as exc:
         raise AlreadyExists(f"this {what} was registered at the same moment by someone else") from exc
 
@@ -165,79 +155,9 @@ def _existing(record_id: str, visible: bool) -> Document | None:
 # --- views -----------------------------------------------------------------------------------
 
 
-def authority_view(doc: Document) -> Document:
-    """An authority as answered by the API."""
-    return {
-        "authority_id": doc["_id"],
-        "name": doc["name"],
-        "kind": doc["kind"],
-        "region": doc["region"],
-        "contact": doc.get("contact"),
-        "contact_email": doc.get("contact_email"),
-        "territoires_volontaires": doc["territoires_volontaires"],
-        "territoires_volontaires_since": doc.get("territoires_volontaires_since"),
-        "new_to_cooperation": doc["new_to_cooperation"],
-        "registered_at": doc["registered_at"],
-        "updated_at": doc.get("updated_at"),
-    }
-
-
-def partner_view(doc: Document, *, details: bool) -> Document:
-    """A partner as answered by the API; contact persons and vetting history only with ``details``."""
-    view = {
-        "partner_id": doc["_id"],
-        "name": doc["name"],
-        "kind": doc["kind"],
-        "country": doc["country"],
-        "city": doc["city"],
-        "themes": doc["themes"],
-        "languages": doc["languages"],
-        "hosting_capacity": doc["hosting_capacity"],
-        "reciprocity": doc["reciprocity"],
-        "status": doc["status"],
-        "registered_at": doc["registered_at"],
-        "updated_at": doc.get("updated_at"),
-    }
-    if details:
-        view["contacts"] = doc.get("contacts", [])
-        view["contact_email"] = doc.get("contact_email")
-        view["history"] = doc.get("history", [])
-    return view
-
-
 def partnership_view(doc: Document, partner_status: str | None) -> Document:
-    """A partnership, flagged for review when its partner is suspended."""
-    return {
-        "partnership_id": doc["_id"],
-        "authority_id": doc["authority_id"],
-        "partner_id": doc["partner_id"],
-        "country": doc["country"],
-        "region": doc["region"],
-        "themes": doc["themes"],
-        "starts_on": doc["starts_on"],
-        "ends_on": doc.get("ends_on"),
-        "status": doc["status"],
-        "established_at": doc["established_at"],
-        "ended_at": doc.get("ended_at"),
-        "end_reason": doc.get("end_reason"),
-        "partner_status": partner_status,
-        "needs_review": partnership.needs_review(partner_status or "") and doc["status"] == "active",
-    }
-
-
-def sending_organisation_view(doc: Document, today: date) -> Document:
-    """A sending organisation and whether its approval is valid today."""
-    return {
-        "organisation_id": doc["_id"],
-        "name": doc["name"],
-        "approval_number": doc.get("approval_number"),
-        "approved_from": doc.get("approved_from"),
-        "approved_until": doc.get("approved_until"),
-        "approval_valid": sending_organisation.approval_valid_on(
-            store.parse_day(doc.get("approved_from")), store.parse_day(doc.get("approved_until")), today
-        ),
-        "registered_at": doc["registered_at"],
-    }
+    """A stored partnership as answered, flagged for review when its partner is suspended."""
+    return Partnership.from_doc(doc).view(partner_status)
 
 
 # --- authorities -----------------------------------------------------------------------------
@@ -283,33 +203,9 @@ async def register_authority(
     new_id = authority_id or _new_id("aut")
     if await coll.find_one({"_id": new_id}, {"_id": 1}) is not None:
         raise AlreadyExists("this authority is already registered", details={"existing_id": new_id})
-    doc: Document = {
-        "_id": new_id,
-        "key": key,
-        "name": body.name,
-        "kind": body.kind,
-        "region": body.region,
-        "contact": body.contact.model_dump(),
-        "contact_email": body.contact.email,
-        "territoires_volontaires": body.territoires_volontaires,
-        "new_to_cooperation": body.new_to_cooperation,
-        "registered_at": store.now(),
-        "registered_by": principal.sub,
-    }
-    await _insert_new(coll, doc, "authority")
-    uow.emit(
-        AuthorityRegistered(
-            authority_id=new_id,
-            name=body.name,
-            kind=body.kind,
-            region=body.region,
-            contact_email=body.contact.email,
-            territoires_volontaires=body.territoires_volontaires,
-            new_to_cooperation=body.new_to_cooperation,
-        ),
-        region=body.region,
-    )
-    return authority_view(doc)
+    authority = Authority.register(new_id, key=key, details=body.model_dump(), by=principal.sub, at=uow.now())
+    await _insert_new(uow, store.AUTHORITIES, authority, "authority")
+    return authority.view()
 
 
 async def get_authority(runtime: Runtime[PartnersSettings], principal: Principal, authority_id: str) -> Document:
@@ -319,7 +215,7 @@ async def get_authority(runtime: Runtime[PartnersSettings], principal: Principal
     if doc is None:
         raise NotFound(f"authority {authority_id} not found")
     check_reads_authority(principal, doc)
-    return authority_view(doc)
+    return Authority.from_doc(doc).view()
 
 
 async def list_authorities(
@@ -343,7 +239,7 @@ async def list_authorities(
     coll = runtime.db[store.AUTHORITIES]
     total = await coll.count_documents(query)
     docs = await coll.find(query).sort("_id", 1).skip(page.offset).limit(page.limit).to_list()
-    return paged((authority_view(d) for d in docs), total, page)
+    return paged((Authority.from_doc(d).view() for d in docs), total, page)
 
 
 ENROLMENT_FIELDS = ("territoires_volontaires", "territoires_volontaires_since")
@@ -370,35 +266,20 @@ async def update_authority(
     if principal.role == "authority" and any(name in wanted for name in ENROLMENT_FIELDS):
         raise Forbidden("enrolment in Territoires Volontaires is recorded by the branch or staff")
     if wanted.get("territoires_volontaires") and "territoires_volontaires_since" not in wanted:
-        wanted["territoires_volontaires_since"] = _today()
+        wanted["territoires_volontaires_since"] = _today(uow)
     if "territoires_volontaires_since" in wanted and wanted["territoires_volontaires_since"] is not None:
         wanted["territoires_volontaires_since"] = wanted["territoires_volontaires_since"].isoformat()
     doc = await uow.get(store.AUTHORITIES, authority_id, "authority")
     check_reads_authority(principal, doc)
-    changes = directory.changed_fields(doc, wanted)
+    authority = Authority.from_doc(doc)
+    changes = authority.changes_wanted(wanted)
     if not changes:
-        return authority_view(doc)
+        return authority.view()
     if "contact" in changes:
         await _refuse_erased_persons(uow, [changes["contact"]])
-        changes["contact_email"] = changes["contact"]["email"]
-    doc.update(changes, updated_at=store.now())
-    await uow[store.AUTHORITIES].update_one(
-        {"_id": authority_id}, {"$set": {**changes, "updated_at": doc["updated_at"]}}
-    )
-    changed = sorted(name for name in changes if name != "contact_email")
-    uow.emit(
-        AuthorityUpdated(
-            authority_id=authority_id,
-            region=doc["region"],
-            changed=changed,
-            contact_email=changes.get("contact_email"),
-            territoires_volontaires=changes.get("territoires_volontaires"),
-            territoires_volontaires_since=changes.get("territoires_volontaires_since"),
-            new_to_cooperation=changes.get("new_to_cooperation"),
-        ),
-        region=doc["region"],
-    )
-    return authority_view(doc)
+    authority.correct(changes, uow.now())
+    await store.save(uow, store.AUTHORITIES, authority)
+    return authority.view()
 
 
 # --- partners --------------------------------------------------------------------------------
@@ -413,8 +294,6 @@ async def register_partner(
     directory.check_partner_country(body.country)
     check_centre_country(principal, body.country)
     key = directory.partner_key(body.name, body.city, body.country)
-    themes = sorted(set(body.themes))
-    languages = sorted(set(body.languages))
     coll = uow[store.PARTNERS]
     await _refuse_erased_persons(uow, [c.model_dump() for c in body.contacts])
     existing = await coll.find_one({"key": key}, {"_id": 1, "status": 1, "country": 1})
@@ -425,54 +304,17 @@ async def register_partner(
             "a partner with this name is already registered in this city and country",
             details=_existing(existing["_id"], visible),
         )
-    now = store.now()
-    doc: Document = {
-        "_id": partner_id or _new_id("par"),
-        "key": key,
-        "name_key": directory.normalise(body.name),
-        "name": body.name,
-        "kind": body.kind,
-        "country": body.country,
-        "city": body.city,
-        "themes": themes,
-        "languages": languages,
-        "hosting_capacity": body.hosting_capacity,
-        "reciprocity": body.reciprocity,
-        "contacts": [c.model_dump() for c in body.contacts],
-        "contact_email": body.contact_email,
-        "status": "pending",
-        "history": [
-            {
-                "action": "register",
-                "from": None,
-                "to": "pending",
-                "by": principal.sub,
-                "role": principal.role,
-                "at": now,
-                "note": None,
-            }
-        ],
-        "registered_at": now,
-        "changed_at": now,
-    }
-    await _insert_new(coll, doc, "partner")
-    uow.emit(
-        PartnerRegistered(
-            partner_id=doc["_id"],
-            name=body.name,
-            kind=body.kind,
-            country=body.country,
-            city=body.city,
-            themes=themes,
-            languages=languages,
-            hosting_capacity=body.hosting_capacity,
-            reciprocity=body.reciprocity,
-            # The organisation's own address, so a host partner hears of its volunteers from the
-            # start; never a contact person's (personal data stays off the events topic).
-            contact_email=body.contact_email,
-        )
+    partner = Partner.register(
+        partner_id or _new_id("par"),
+        key=key,
+        name_key=directory.normalise(body.name),
+        details=body.model_dump(),
+        by=principal.sub,
+        role=principal.role,
+        at=uow.now(),
     )
-    return partner_view(doc, details=vets_country(principal, doc["country"]))
+    await _insert_new(uow, store.PARTNERS, partner, "partner")
+    return partner.view(details=vets_country(principal, partner.country))
 
 
 READ_DIRECTORY_ROLES = ("authority", "centre", "branch", "partner")
@@ -510,24 +352,14 @@ async def update_partner(
     if principal.role != "partner":
         check_reads_partner(principal, doc)
     check_keeps_partner(principal, doc)
-    changes = directory.changed_fields(doc, wanted)
+    partner = Partner.from_doc(doc)
+    changes = partner.changes_wanted(wanted)
     if not changes:
-        return partner_view(doc, details=True)
+        return partner.view(details=True)
     await _refuse_erased_persons(uow, changes.get("contacts") or [])
-    doc.update(changes, updated_at=store.now())
-    await uow[store.PARTNERS].update_one({"_id": partner_id}, {"$set": {**changes, "updated_at": doc["updated_at"]}})
-    uow.emit(
-        PartnerUpdated(
-            partner_id=partner_id,
-            changed=sorted(changes),
-            themes=changes.get("themes"),
-            languages=changes.get("languages"),
-            hosting_capacity=changes.get("hosting_capacity"),
-            reciprocity=changes.get("reciprocity"),
-            contact_email=changes.get("contact_email"),
-        )
-    )
-    return partner_view(doc, details=True)
+    partner.correct(changes, uow.now())
+    await store.save(uow, store.PARTNERS, partner)
+    return partner.view(details=True)
 
 
 async def get_partner(runtime: Runtime[PartnersSettings], principal: Principal, partner_id: str) -> Document:
@@ -539,7 +371,7 @@ async def get_partner(runtime: Runtime[PartnersSettings], principal: Principal, 
     if doc is None:
         raise NotFound(f"partner {partner_id} not found")
     check_reads_partner(principal, doc)
-    return partner_view(doc, details=vets_country(principal, doc["country"]))
+    return Partner.from_doc(doc).view(details=vets_country(principal, doc["country"]))
 
 
 async def list_partners(
@@ -572,7 +404,7 @@ async def list_partners(
     coll = runtime.db[store.PARTNERS]
     total = await coll.count_documents(query)
     docs = await coll.find(query).sort([("name", 1), ("_id", 1)]).skip(page.offset).limit(page.limit).to_list()
-    return paged((partner_view(d, details=vets_country(principal, d["country"])) for d in docs), total, page)
+    return paged((Partner.from_doc(d).view(details=vets_country(principal, d["country"])) for d in docs), total, page)
 
 
 _VETTING_EVENTS = {"approve", "reject", "suspend", "reinstate"}
@@ -585,25 +417,11 @@ async def vet_partner(
     """Approve, reject, suspend or reinstate a partner (centre of its country or staff; reinstate staff only)."""
     assert action in _VETTING_EVENTS
     principal.require_role("centre")
-    doc = await uow.get(store.PARTNERS, partner_id, "partner")
-    check_centre_country(principal, doc["country"])
-    step = vetting.transition(doc["status"], action, by=principal.sub, role=principal.role, at=store.now(), note=note)
-    doc["status"] = step.to_status
-    doc["history"] = [*doc.get("history", []), step.to_doc()]
-    doc["changed_at"] = step.at
-    await uow[store.PARTNERS].update_one(
-        {"_id": partner_id},
-        {"$set": {"status": doc["status"], "changed_at": step.at}, "$push": {"history": step.to_doc()}},
-    )
-    if action == "approve":
-        uow.emit(PartnerApproved(partner_id=partner_id, country=doc["country"]))
-    elif action == "reject":
-        uow.emit(PartnerRejected(partner_id=partner_id, reason=step.note or ""))
-    elif action == "suspend":
-        uow.emit(PartnerSuspended(partner_id=partner_id, reason=step.note or ""))
-    else:
-        uow.emit(PartnerReinstated(partner_id=partner_id))
-    return partner_view(doc, details=True)
+    partner = Partner.from_doc(await uow.get(store.PARTNERS, partner_id, "partner"))
+    check_centre_country(principal, partner.country)
+    partner.vet(action, by=principal.sub, role=principal.role, at=uow.now(), note=note)
+    await store.save(uow, store.PARTNERS, partner)
+    return partner.view(details=True)
 
 
 # --- matching --------------------------------------------------------------------------------
@@ -625,7 +443,7 @@ async def request_match(runtime: Runtime[PartnersSettings], principal: Principal
     index = store.profile_index(runtime)
     authority, _, crisis = await asyncio.gather(
         runtime.db[store.AUTHORITIES].find_one({"_id": body.authority_id}, {"region": 1}),
-        index.refresh(runtime.db),
+        index.refresh(runtime),
         store.crisis_countries(runtime.db),
     )
     if authority is None:
@@ -654,57 +472,19 @@ async def _record_match(
     suggestions: list[matching.Suggestion],
 ) -> Document:
     """Record a match request with its answer and emit its two events (the ranking is done: this only writes)."""
-    request_id = _new_id("mr")
-    answer = [
-        {"partner_id": s.partner_id, "score": s.score, "reasons": s.reasons, "components": s.components}
-        for s in suggestions
-    ]
-    doc: Document = {
-        "_id": request_id,
-        "authority_id": body.authority_id,
-        "region": region,
-        "criteria": body.model_dump(mode="json"),
-        "excluded_crisis_countries": sorted(crisis),
-        "suggestions": answer,
-        "requested_at": store.now(),
-        "requested_by": principal.sub,
-    }
-    await uow[store.MATCH_REQUESTS].insert_one(doc)
-    uow.emit(
-        MatchRequested(
-            request_id=request_id,
-            authority_id=body.authority_id,
-            countries=sorted(criteria.countries),
-            themes=sorted(criteria.themes),
-            languages=sorted(criteria.languages),
-            scheme=criteria.scheme,
-            volunteers=criteria.volunteers,
-            reciprocity=criteria.wants_reciprocity,
-        ),
+    request = MatchRequest.answered(
+        _new_id("mr"),
+        authority_id=body.authority_id,
         region=region,
+        asked=body.model_dump(mode="json"),
+        criteria=criteria,
+        crisis=crisis,
+        suggestions=suggestions,
+        by=principal.sub,
+        at=uow.now(),
     )
-    uow.emit(
-        MatchesProposed(
-            request_id=request_id,
-            authority_id=body.authority_id,
-            suggestions=[
-                MatchSuggestion(partner_id=s.partner_id, score=s.score, reasons=s.reasons) for s in suggestions
-            ],
-        ),
-        region=region,
-    )
-    return _match_view(doc)
-
-
-def _match_view(doc: Document) -> Document:
-    return {
-        "request_id": doc["_id"],
-        "authority_id": doc["authority_id"],
-        "criteria": doc["criteria"],
-        "excluded_crisis_countries": doc.get("excluded_crisis_countries", []),
-        "suggestions": doc["suggestions"],
-        "requested_at": doc["requested_at"],
-    }
+    await store.add(uow, store.MATCH_REQUESTS, request)
+    return request.view()
 
 
 async def get_match_request(runtime: Runtime[PartnersSettings], principal: Principal, request_id: str) -> Document:
@@ -714,7 +494,7 @@ async def get_match_request(runtime: Runtime[PartnersSettings], principal: Princ
     if doc is None:
         raise NotFound(f"match request {request_id} not found")
     check_reads_authority(principal, {"_id": doc["authority_id"], "region": doc["region"]})
-    return _match_view(doc)
+    return MatchRequest.from_doc(doc).view()
 
 
 # --- partnerships ----------------------------------------------------------------------------
@@ -728,36 +508,18 @@ async def establish_partnership(
     check_acts_for_authority(principal, body.authority_id)
     authority = await uow.get(store.AUTHORITIES, body.authority_id, "authority")
     partner = await uow.get(store.PARTNERS, body.partner_id, "partner")
-    partnership.check_new_partnership(partner["status"], body.starts_on, body.ends_on)
-    themes = sorted(set(body.themes))
-    doc: Document = {
-        "_id": partnership_id or _new_id("pship"),
-        "authority_id": body.authority_id,
-        "partner_id": body.partner_id,
-        "country": partner["country"],
-        "region": authority["region"],
-        "themes": themes,
-        "starts_on": store.iso(body.starts_on),
-        "ends_on": store.iso(body.ends_on),
-        "status": "active",
-        "established_at": store.now(),
-        "established_by": principal.sub,
-    }
-    await uow[store.PARTNERSHIPS].insert_one(doc)
-    uow.emit(
-        PartnershipEstablished(
-            partnership_id=doc["_id"],
-            authority_id=body.authority_id,
-            partner_id=body.partner_id,
-            country=partner["country"],
-            themes=themes,
-            starts_on=body.starts_on,
-            ends_on=body.ends_on,
-            region=authority["region"],
-        ),
-        region=authority["region"],
+    established = Partnership.establish(
+        partnership_id or _new_id("pship"),
+        authority=authority,
+        partner=partner,
+        themes=body.themes,
+        starts_on=body.starts_on,
+        ends_on=body.ends_on,
+        by=principal.sub,
+        at=uow.now(),
     )
-    return partnership_view(doc, partner["status"])
+    await store.add(uow, store.PARTNERSHIPS, established)
+    return established.view(partner["status"])
 
 
 def _can_read_partnership(principal: Principal, doc: Document) -> bool:
@@ -815,17 +577,12 @@ async def end_partnership(
 ) -> Document:
     """End a partnership, with a reason."""
     principal.require_role("authority")
-    doc = await uow.get(store.PARTNERSHIPS, partnership_id, "partnership")
-    check_acts_for_authority(principal, doc["authority_id"])
-    partnership.check_end(doc["status"], reason)
-    doc.update({"status": "ended", "ended_at": store.now(), "end_reason": reason.strip(), "ended_by": principal.sub})
-    await uow[store.PARTNERSHIPS].update_one(
-        {"_id": partnership_id},
-        {"$set": {k: doc[k] for k in ("status", "ended_at", "end_reason", "ended_by")}},
-    )
-    uow.emit(PartnershipEnded(partnership_id=partnership_id, reason=reason.strip()), region=doc["region"])
-    partner = await uow[store.PARTNERS].find_one({"_id": doc["partner_id"]}, {"status": 1})
-    return partnership_view(doc, partner["status"] if partner else None)
+    ended = Partnership.from_doc(await uow.get(store.PARTNERSHIPS, partnership_id, "partnership"))
+    check_acts_for_authority(principal, ended.authority_id)
+    ended.end(reason, principal.sub, uow.now())
+    await store.save(uow, store.PARTNERSHIPS, ended)
+    partner = await uow[store.PARTNERS].find_one({"_id": ended.partner_id}, {"status": 1})
+    return ended.view(partner["status"] if partner else None)
 
 
 # --- sending organisations -------------------------------------------------------------------
@@ -841,9 +598,8 @@ async def register_sending_organisation(
 ) -> Document:
     """Add an approved sending organisation to the network's directory (staff)."""
     principal.require_role()
-    sending_organisation.check_approval(
-        body.approved_from, body.approved_until, uow.settings.sending_approval_max_years
-    )
+    max_years = uow.settings.sending_approval_max_years
+    sending_organisation.check_approval(body.approved_from, body.approved_until, max_years)
     key = directory.normalise(body.name)
     coll = uow[store.SENDING_ORGANISATIONS]
     existing = await coll.find_one({"key": key}, {"_id": 1, "name": 1})
@@ -852,26 +608,11 @@ async def register_sending_organisation(
             "a sending organisation with this name is already registered",
             details=_existing(existing["_id"], principal.is_staff),
         )
-    doc: Document = {
-        "_id": organisation_id or _new_id("org"),
-        "key": key,
-        "name": body.name,
-        "approval_number": body.approval_number,
-        "approved_from": store.iso(body.approved_from),
-        "approved_until": store.iso(body.approved_until),
-        "registered_at": store.now(),
-    }
-    await _insert_new(coll, doc, "sending organisation")
-    uow.emit(
-        SendingOrganisationRegistered(
-            organisation_id=doc["_id"],
-            name=body.name,
-            approval_number=body.approval_number,
-            approved_from=body.approved_from,
-            approved_until=body.approved_until,
-        )
+    organisation = SendingOrganisation.register(
+        organisation_id or _new_id("org"), key=key, max_years=max_years, at=uow.now(), **body.model_dump()
     )
-    return sending_organisation_view(doc, _today())
+    await _insert_new(uow, store.SENDING_ORGANISATIONS, organisation, "sending organisation")
+    return organisation.view(_today(uow))
 
 
 @transactional
@@ -886,24 +627,14 @@ async def change_sending_approval(
 ) -> Document:
     """Record a renewed, changed or withdrawn (all null) approval (staff)."""
     principal.require_role()
-    sending_organisation.check_approval(approved_from, approved_until, uow.settings.sending_approval_max_years)
-    doc = await uow.get(store.SENDING_ORGANISATIONS, organisation_id, "sending organisation")
-    change = {
-        "approval_number": approval_number,
-        "approved_from": store.iso(approved_from),
-        "approved_until": store.iso(approved_until),
-    }
-    doc.update(change)
-    await uow[store.SENDING_ORGANISATIONS].update_one({"_id": organisation_id}, {"$set": change})
-    uow.emit(
-        SendingOrganisationApprovalChanged(
-            organisation_id=organisation_id,
-            approval_number=approval_number,
-            approved_from=approved_from,
-            approved_until=approved_until,
-        )
+    max_years = uow.settings.sending_approval_max_years
+    sending_organisation.check_approval(approved_from, approved_until, max_years)
+    organisation = SendingOrganisation.from_doc(
+        await uow.get(store.SENDING_ORGANISATIONS, organisation_id, "sending organisation")
     )
-    return sending_organisation_view(doc, _today())
+    organisation.change_approval(approval_number, approved_from, approved_until, max_years)
+    await store.save(uow, store.SENDING_ORGANISATIONS, organisation)
+    return organisation.view(_today(uow))
 
 
 async def get_sending_organisation(
@@ -914,7 +645,7 @@ async def get_sending_organisation(
     doc = await runtime.db[store.SENDING_ORGANISATIONS].find_one({"_id": organisation_id})
     if doc is None:
         raise NotFound(f"sending organisation {organisation_id} not found")
-    return sending_organisation_view(doc, _today())
+    return SendingOrganisation.from_doc(doc).view(_today(runtime))
 
 
 async def list_sending_organisations(
@@ -924,14 +655,14 @@ async def list_sending_organisations(
     is (``True``) or is not (``False``: none, expired, not yet begun) valid today."""
     principal.require_role("authority", "branch", "centre")
     coll = runtime.db[store.SENDING_ORGANISATIONS]
-    today = _today()
+    today = _today(runtime)
     # The query form of sending_organisation.approval_valid_on: dates are stored as ISO strings,
     # whose order is the calendar's.
     covered: Document = {"approved_from": {"$lte": store.iso(today)}, "approved_until": {"$gte": store.iso(today)}}
     query: Document = {} if approval_valid is None else covered if approval_valid else {"$nor": [covered]}
     total = await coll.count_documents(query)
     docs = await coll.find(query).sort([("name", 1), ("_id", 1)]).skip(page.offset).limit(page.limit).to_list()
-    return paged((sending_organisation_view(d, today) for d in docs), total, page)
+    return paged((SendingOrganisation.from_doc(d).view(today) for d in docs), total, page)
 
 
 # --- journey and indicators ------------------------------------------------------------------
@@ -1018,7 +749,7 @@ async def get_journey(runtime: Runtime[PartnersSettings], principal: Principal, 
     check_reads_authority(principal, authority)
     facts = await journey_facts(runtime, authority)
     settings = runtime.settings
-    result = journey.view(facts, today=_today(), start_within_days=settings.interview_start_within_days)
+    result = journey.view(facts, today=_today(runtime), start_within_days=settings.interview_start_within_days)
     result.update(
         {
             "name": authority["name"],
@@ -1046,7 +777,7 @@ async def stalled_journeys(
     query: Document = {"territoires_volontaires": True}
     if region:
         query["region"] = region
-    today = _today()
+    today = _today(runtime)
     items = []
     coll = runtime.db[store.AUTHORITIES]
     enrolled = await coll.count_documents(query)
