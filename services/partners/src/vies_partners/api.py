@@ -14,12 +14,19 @@ from vies_partners.schemas import (
     ApprovalIn,
     AuthorityIn,
     AuthorityPatch,
+    AuthorityView,
+    MatchAnswer,
     MatchRequestIn,
+    MatchRequestView,
+    Paged,
     PartnerIn,
     PartnerPatch,
     PartnershipIn,
+    PartnershipView,
+    PartnerView,
     ReasonIn,
     SendingOrganisationIn,
+    SendingOrganisationView,
     VettingNote,
 )
 from vies_partners.settings import PartnersSettings
@@ -39,13 +46,21 @@ MAX_STALLED_PAGE = 200
 # --- authorities -----------------------------------------------------------------------------
 
 
-@router.post("/authorities", status_code=201, tags=["authorities"])
+@router.post(
+    "/authorities",
+    status_code=201,
+    tags=["authorities"],
+    response_model=AuthorityView,
+    response_model_exclude_unset=True,
+)
 async def register_authority(body: AuthorityIn, principal: CurrentPrincipal, runtime: RuntimeDep) -> Answer:
     """Register a French local or regional authority."""
     return await use_cases.register_authority(runtime, principal, body)
 
 
-@router.get("/authorities", tags=["authorities"])
+@router.get(
+    "/authorities", tags=["authorities"], response_model=Paged[AuthorityView], response_model_exclude_unset=True
+)
 async def list_authorities(
     principal: CurrentPrincipal,
     runtime: RuntimeDep,
@@ -59,13 +74,17 @@ async def list_authorities(
     )
 
 
-@router.get("/authorities/{authority_id}", tags=["authorities"])
+@router.get(
+    "/authorities/{authority_id}", tags=["authorities"], response_model=AuthorityView, response_model_exclude_unset=True
+)
 async def get_authority(authority_id: PathId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Answer:
     """One authority."""
     return await use_cases.get_authority(runtime, principal, authority_id)
 
 
-@router.patch("/authorities/{authority_id}", tags=["authorities"])
+@router.patch(
+    "/authorities/{authority_id}", tags=["authorities"], response_model=AuthorityView, response_model_exclude_unset=True
+)
 async def update_authority(
     authority_id: PathId, body: AuthorityPatch, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> Answer:
@@ -104,13 +123,15 @@ async def programme_indicators(principal: CurrentPrincipal, runtime: RuntimeDep,
 # --- partners --------------------------------------------------------------------------------
 
 
-@router.post("/partners", status_code=201, tags=["partners"])
+@router.post(
+    "/partners", status_code=201, tags=["partners"], response_model=PartnerView, response_model_exclude_unset=True
+)
 async def register_partner(body: PartnerIn, principal: CurrentPrincipal, runtime: RuntimeDep) -> Answer:
     """Register an international partner (starts pending)."""
     return await use_cases.register_partner(runtime, principal, body)
 
 
-@router.get("/partners", tags=["partners"])
+@router.get("/partners", tags=["partners"], response_model=Paged[PartnerView], response_model_exclude_unset=True)
 async def list_partners(
     principal: CurrentPrincipal,
     runtime: RuntimeDep,
@@ -127,13 +148,15 @@ async def list_partners(
     )
 
 
-@router.get("/partners/{partner_id}", tags=["partners"])
+@router.get("/partners/{partner_id}", tags=["partners"], response_model=PartnerView, response_model_exclude_unset=True)
 async def get_partner(partner_id: PathId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Answer:
     """One partner with its vetting history."""
     return await use_cases.get_partner(runtime, principal, partner_id)
 
 
-@router.patch("/partners/{partner_id}", tags=["partners"])
+@router.patch(
+    "/partners/{partner_id}", tags=["partners"], response_model=PartnerView, response_model_exclude_unset=True
+)
 async def update_partner(
     partner_id: PathId, body: PartnerPatch, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> Answer:
@@ -141,7 +164,9 @@ async def update_partner(
     return await use_cases.update_partner(runtime, principal, partner_id, body)
 
 
-@router.post("/partners/{partner_id}/approve", tags=["vetting"])
+@router.post(
+    "/partners/{partner_id}/approve", tags=["vetting"], response_model=PartnerView, response_model_exclude_unset=True
+)
 async def approve_partner(
     partner_id: PathId, principal: CurrentPrincipal, runtime: RuntimeDep, body: VettingNote | None = None
 ) -> Answer:
@@ -149,7 +174,9 @@ async def approve_partner(
     return await use_cases.vet_partner(runtime, principal, partner_id, "approve", body.notes if body else None)
 
 
-@router.post("/partners/{partner_id}/reject", tags=["vetting"])
+@router.post(
+    "/partners/{partner_id}/reject", tags=["vetting"], response_model=PartnerView, response_model_exclude_unset=True
+)
 async def reject_partner(
     partner_id: PathId, body: ReasonIn, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> Answer:
@@ -157,7 +184,9 @@ async def reject_partner(
     return await use_cases.vet_partner(runtime, principal, partner_id, "reject", body.reason)
 
 
-@router.post("/partners/{partner_id}/suspend", tags=["vetting"])
+@router.post(
+    "/partners/{partner_id}/suspend", tags=["vetting"], response_model=PartnerView, response_model_exclude_unset=True
+)
 async def suspend_partner(
     partner_id: PathId, body: ReasonIn, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> Answer:
@@ -165,7 +194,9 @@ async def suspend_partner(
     return await use_cases.vet_partner(runtime, principal, partner_id, "suspend", body.reason)
 
 
-@router.post("/partners/{partner_id}/reinstate", tags=["vetting"])
+@router.post(
+    "/partners/{partner_id}/reinstate", tags=["vetting"], response_model=PartnerView, response_model_exclude_unset=True
+)
 async def reinstate_partner(
     partner_id: PathId, principal: CurrentPrincipal, runtime: RuntimeDep, body: VettingNote | None = None
 ) -> Answer:
@@ -176,13 +207,20 @@ async def reinstate_partner(
 # --- matching --------------------------------------------------------------------------------
 
 
-@router.post("/match-requests", status_code=201, tags=["matching"])
+@router.post(
+    "/match-requests", status_code=201, tags=["matching"], response_model=MatchAnswer, response_model_exclude_unset=True
+)
 async def request_match(body: MatchRequestIn, principal: CurrentPrincipal, runtime: RuntimeDep) -> Answer:
     """Rank approved partners for an authority, with a score in 0..1 and the reasons."""
     return await use_cases.request_match(runtime, principal, body)
 
 
-@router.get("/match-requests/{request_id}", tags=["matching"])
+@router.get(
+    "/match-requests/{request_id}",
+    tags=["matching"],
+    response_model=MatchRequestView,
+    response_model_exclude_unset=True,
+)
 async def get_match_request(request_id: PathId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Answer:
     """A past match request and its suggestions."""
     return await use_cases.get_match_request(runtime, principal, request_id)
@@ -191,13 +229,21 @@ async def get_match_request(request_id: PathId, principal: CurrentPrincipal, run
 # --- partnerships ----------------------------------------------------------------------------
 
 
-@router.post("/partnerships", status_code=201, tags=["partnerships"])
+@router.post(
+    "/partnerships",
+    status_code=201,
+    tags=["partnerships"],
+    response_model=PartnershipView,
+    response_model_exclude_unset=True,
+)
 async def establish_partnership(body: PartnershipIn, principal: CurrentPrincipal, runtime: RuntimeDep) -> Answer:
     """Establish a partnership between an authority and an approved partner."""
     return await use_cases.establish_partnership(runtime, principal, body)
 
 
-@router.get("/partnerships", tags=["partnerships"])
+@router.get(
+    "/partnerships", tags=["partnerships"], response_model=Paged[PartnershipView], response_model_exclude_unset=True
+)
 async def list_partnerships(
     principal: CurrentPrincipal,
     runtime: RuntimeDep,
@@ -211,13 +257,23 @@ async def list_partnerships(
     )
 
 
-@router.get("/partnerships/{partnership_id}", tags=["partnerships"])
+@router.get(
+    "/partnerships/{partnership_id}",
+    tags=["partnerships"],
+    response_model=PartnershipView,
+    response_model_exclude_unset=True,
+)
 async def get_partnership(partnership_id: PathId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Answer:
     """One partnership (``needs_review`` when its partner is suspended)."""
     return await use_cases.get_partnership(runtime, principal, partnership_id)
 
 
-@router.post("/partnerships/{partnership_id}/end", tags=["partnerships"])
+@router.post(
+    "/partnerships/{partnership_id}/end",
+    tags=["partnerships"],
+    response_model=PartnershipView,
+    response_model_exclude_unset=True,
+)
 async def end_partnership(
     partnership_id: PathId, body: ReasonIn, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> Answer:
@@ -228,7 +284,13 @@ async def end_partnership(
 # --- sending organisations -------------------------------------------------------------------
 
 
-@router.post("/sending-organisations", status_code=201, tags=["sending organisations"])
+@router.post(
+    "/sending-organisations",
+    status_code=201,
+    tags=["sending organisations"],
+    response_model=SendingOrganisationView,
+    response_model_exclude_unset=True,
+)
 async def register_sending_organisation(
     body: SendingOrganisationIn, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> Answer:
@@ -236,7 +298,12 @@ async def register_sending_organisation(
     return await use_cases.register_sending_organisation(runtime, principal, body)
 
 
-@router.get("/sending-organisations", tags=["sending organisations"])
+@router.get(
+    "/sending-organisations",
+    tags=["sending organisations"],
+    response_model=Paged[SendingOrganisationView],
+    response_model_exclude_unset=True,
+)
 async def list_sending_organisations(
     principal: CurrentPrincipal, runtime: RuntimeDep, page: Pagination, approval_valid: bool | None = None
 ) -> Answer:
@@ -245,13 +312,23 @@ async def list_sending_organisations(
     return await use_cases.list_sending_organisations(runtime, principal, page, approval_valid=approval_valid)
 
 
-@router.get("/sending-organisations/{organisation_id}", tags=["sending organisations"])
+@router.get(
+    "/sending-organisations/{organisation_id}",
+    tags=["sending organisations"],
+    response_model=SendingOrganisationView,
+    response_model_exclude_unset=True,
+)
 async def get_sending_organisation(organisation_id: PathId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Answer:
     """One sending organisation."""
     return await use_cases.get_sending_organisation(runtime, principal, organisation_id)
 
 
-@router.post("/sending-organisations/{organisation_id}/approval", tags=["sending organisations"])
+@router.post(
+    "/sending-organisations/{organisation_id}/approval",
+    tags=["sending organisations"],
+    response_model=SendingOrganisationView,
+    response_model_exclude_unset=True,
+)
 async def change_sending_approval(
     organisation_id: PathId, body: ApprovalIn, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> Answer:

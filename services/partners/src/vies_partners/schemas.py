@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated
+from datetime import date, datetime
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -141,3 +141,140 @@ class ApprovalIn(_Body):
     approval_number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)] | None = None
     approved_from: date | None = None
     approved_until: date | None = None
+
+
+# --- answers ---------------------------------------------------------------------------------
+# What the routes answer, for /docs and /openapi.json, fields in the answers' order. A field a
+# record does not hold stays absent (the routes answer with ``response_model_exclude_unset``).
+
+
+class _View(BaseModel):
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
+
+
+Item = TypeVar("Item")
+
+
+class Paged(_View, Generic[Item]):
+    """A page of a list: the items, how many match in all, the page's limit and offset."""
+
+    items: list[Item]
+    total: int
+    limit: int
+    offset: int
+
+
+class ContactView(_View):
+    """A contact person (``erased``: their personal data was erased on request)."""
+
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    role: str | None = None
+    person_id: str | None = None
+    erased: bool | None = None
+
+
+class AuthorityView(_View):
+    """A French authority."""
+
+    authority_id: str
+    name: str
+    kind: str
+    region: str
+    contact: ContactView | None
+    contact_email: str | None
+    territoires_volontaires: bool
+    territoires_volontaires_since: date | None
+    new_to_cooperation: bool
+    registered_at: datetime
+    updated_at: datetime | None
+
+
+class VettingStepView(_View):
+    """One step of a partner's vetting history: who moved it from what to what, when and why."""
+
+    action: str
+    from_: str | None = Field(alias="from")
+    to: str
+    by: str
+    role: str
+    at: datetime
+    note: str | None
+
+
+class PartnerView(_View):
+    """A partner; contact persons and vetting history for staff and the centre of its country only."""
+
+    partner_id: str
+    name: str
+    kind: str
+    country: str
+    city: str
+    themes: list[str]
+    languages: list[str]
+    hosting_capacity: int
+    reciprocity: bool
+    status: str
+    registered_at: datetime
+    updated_at: datetime | None
+    contacts: list[ContactView] | None = None
+    contact_email: str | None = None
+    history: list[VettingStepView] | None = None
+
+
+class PartnershipView(_View):
+    """A partnership, flagged ``needs_review`` while its partner is suspended."""
+
+    partnership_id: str
+    authority_id: str
+    partner_id: str
+    country: str
+    region: str | None
+    themes: list[str]
+    starts_on: date
+    ends_on: date | None
+    status: str
+    established_at: datetime
+    ended_at: datetime | None
+    end_reason: str | None
+    partner_status: str | None
+    needs_review: bool
+
+
+class SendingOrganisationView(_View):
+    """A sending organisation and whether its approval is valid today."""
+
+    organisation_id: str
+    name: str
+    approval_number: str | None
+    approved_from: date | None
+    approved_until: date | None
+    approval_valid: bool
+    registered_at: datetime
+
+
+class SuggestionView(_View):
+    """A suggested partner: its score in 0..1, the reasons and each component's value."""
+
+    partner_id: str
+    score: float
+    reasons: list[str]
+    components: dict[str, float]
+
+
+class MatchRequestView(_View):
+    """A match request and its suggestions, best first."""
+
+    request_id: str
+    authority_id: str
+    criteria: dict[str, Any]
+    excluded_crisis_countries: list[str]
+    suggestions: list[SuggestionView]
+    requested_at: datetime
+
+
+class MatchAnswer(MatchRequestView):
+    """A match request just answered, with the time the ranking took."""
+
+    elapsed_ms: float
