@@ -84,8 +84,8 @@ def mint(keys: list[bytes], alert_id: str, mission_id: str) -> str:
     return base64.urlsafe_b64encode(body + _mac(keys[0], body)).rstrip(b"=").decode()
 
 
-def read(keys: list[bytes], token: str) -> SafetyLink | None:
-    """What ``token`` stands for when one of ``keys`` made it; ``None`` for anything else (never an error)."""
+def _decode(token: str) -> bytes | None:
+    """The token's bytes when it has the shape and version of a safety link; ``None`` otherwise."""
     if not TOKEN_SHAPE.fullmatch(token or ""):
         return None
     try:
@@ -93,6 +93,14 @@ def read(keys: list[bytes], token: str) -> SafetyLink | None:
     except (binascii.Error, ValueError):
         return None
     if len(raw) < 2 + 2 + MAC_BYTES or raw[0] != VERSION:
+        return None
+    return raw
+
+
+def read(keys: list[bytes], token: str) -> SafetyLink | None:
+    """What ``token`` stands for when one of ``keys`` made it; ``None`` for anything else (never an error)."""
+    raw = _decode(token)
+    if raw is None:
         return None
     body, mac = raw[:-MAC_BYTES], raw[-MAC_BYTES:]
     alert_length = body[1]

@@ -120,7 +120,7 @@ class Runtime(Generic[S_co]):
         self.settings = settings
         self.client: AsyncMongoClient[Document] = create_mongo_client(settings.mongodb_uri, service=settings.service)
         self.db: AsyncDatabase[Document] = self.client[settings.mongodb_db]
-        self.outbox = Outbox(self.db, service=settings.service, topic_prefix=settings.topic_prefix)
+        self.outbox = Outbox(self.db, service=settings.service, topic_prefix=settings.topic_prefix, now=self.now)
         # Use cases run in these (``@transactional``); their units of work carry the settings and the clock.
         self.transactions: Transactions[S_co] = Transactions(
             self.client, self.db, self.outbox, settings=settings, clock=self.now
@@ -361,6 +361,24 @@ def create_app(definition: ServiceDefinition[S], settings: S | None = None) -> F
         # A process with no API (a regional consumer) checks no tokens and needs no issuer.
         check_token_settings(settings)
     runtime = Runtime(definition, settings)
+    app = FastAPI(title=definition.title, version=definition.version, lifespan=_lifespan(runtime))
+    tracing.instrument_app(app)
+    app.state.runtime = runtime
+    app.state.settings = settings
+    app.state.token_verifier = TokenVerifier(settings)
+    install_error_handlers(app)
+    document_error_bodies(app)
+    install_request_context(app, settings.service, settings.trusted_request_id_from)
+    _add_operator_routes(app, runtime)
+    if settings.runs_api:
+        for router in definition.routers:
+            app.include_router(router)
+    return app
+
+
+def _lifespan(runtime: Runtime[S]) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+    """The app's lifespan: the runtime starts before the first request and stops after the last."""
+    settings = runtime.settings
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -372,14 +390,12 @@ def create_app(definition: ServiceDefinition[S], settings: S | None = None) -> F
             runtime.log.info("service_stopping")
             await runtime.stop()
 
-    app = FastAPI(title=definition.title, version=definition.version, lifespan=lifespan)
-    tracing.instrument_app(app)
-    app.state.runtime = runtime
-    app.state.settings = settings
-    app.state.token_verifier = TokenVerifier(settings)
-    install_error_handlers(app)
-    document_error_bodies(app)
-    install_request_context(app, settings.service, settings.trusted_request_id_from)
+    return lifespan
+
+
+def _add_operator_routes(app: FastAPI, runtime: Runtime[S]) -> None:
+    """Liveness, readiness, metrics and the AsyncAPI document (outside the public OpenAPI schema)."""
+    settings = runtime.settings
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -407,11 +423,6 @@ def create_app(definition: ServiceDefinition[S], settings: S | None = None) -> F
     @app.get("/asyncapi.json", include_in_schema=False)
     async def asyncapi() -> Any:
         return runtime.asyncapi()
-
-    if settings.runs_api:
-        for router in definition.routers:
-            app.include_router(router)
-    return app
 
 
 def serve(definition: ServiceDefinition[S], settings: S | None = None) -> None:

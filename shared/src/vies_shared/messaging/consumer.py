@@ -42,7 +42,7 @@ import time
 import types
 import typing
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, Union
 
 import structlog
@@ -95,6 +95,10 @@ class HandlerContext(Generic[S_co]):
     def settings(self) -> S_co:
         """The service's settings."""
         return self.runtime.settings
+
+    def now(self) -> datetime:
+        """The current UTC time as the service sees it: the same test-settable clock as its use cases."""
+        return self.uow.now()
 
     def emit(self, event: Event, *, region: str | None = None) -> EventMeta:
         """Emit an event caused by the one being handled (same transaction, causation recorded)."""
@@ -515,60 +519,71 @@ class EventConsumer(Generic[S]):
 
     async def _run(self, items: list[_Item]) -> None:
         started = time.perf_counter()
-
-        async def work(uow: UnitOfWork[S], *, lookup: bool) -> list[_Item]:
-            inbox = uow["inbox"]
-            seen: set[str] = set()
-            if lookup:
-                ids = [item.meta.id for item in items if item.meta is not None]
-                cursor = inbox.find({"_id": {"$in": ids}}, {"_id": 1})
-                seen = {doc["_id"] async for doc in cursor}
-            done: list[Document] = []
-            todo: list[_Item] = []
-            for item in items:
-                if item.meta is not None:
-                    if item.meta.id in seen:
-                        metrics.EVENTS_CONSUMED.labels(self.service, item.meta.type, "duplicate").inc()
-                        continue
-                    seen.add(item.meta.id)
-                    done.append(self._inbox_record(item))
-                todo.append(item)
-            if done:
-                try:
-                    await inbox.insert_many(done)
-                except BulkWriteError as exc:
-                    if lookup or not _duplicate_key(exc):
-                        raise
-                    raise _AlreadyInInbox from exc
-            handled: list[_Item] = []
-            for item in todo:
-                if item.tombstone:
-                    assert self.tombstone_handler is not None
-                    key = (item.record.key or b"").decode(errors="replace")
-                    try:
-                        await self.tombstone_handler(uow, item.record.topic, key)
-                    except Exception as exc:
-                        # Isolated and dead-lettered like any handler error, never an endless nack loop.
-                        if is_transient(exc):
-                            raise
-                        raise HandlerFailed(str(exc)) from exc
-                    continue
-                await self._call_handler(uow, item)
-                handled.append(item)
-            return handled
-
         try:
-            handled = await self.transactions.run(lambda uow: work(uow, lookup=False))
+            handled = await self.transactions.run(lambda uow: self._work(uow, items, lookup=False))
         except _AlreadyInInbox:
             # A redelivery: that transaction was aborted before any handler ran; skip what is done.
-            handled = await self.transactions.run(lambda uow: work(uow, lookup=True))
+            handled = await self.transactions.run(lambda uow: self._work(uow, items, lookup=True))
         elapsed = time.perf_counter() - started
         for item in handled:
             assert item.meta is not None
             metrics.EVENTS_CONSUMED.labels(self.service, item.meta.type, "handled").inc()
             metrics.HANDLER_LATENCY.labels(self.service, item.meta.type).observe(elapsed / max(1, len(handled)))
 
-    def _inbox_record(self, item: _Item) -> Document:
+    async def _work(self, uow: UnitOfWork[S], items: list[_Item], *, lookup: bool) -> list[_Item]:
+        """One transaction: record the batch in the inbox, then run each handler; returns the events handled."""
+        todo = await self._record_in_inbox(uow, items, lookup=lookup)
+        handled: list[_Item] = []
+        for item in todo:
+            if item.tombstone:
+                await self._call_tombstone_handler(uow, item)
+                continue
+            await self._call_handler(uow, item)
+            handled.append(item)
+        return handled
+
+    async def _record_in_inbox(self, uow: UnitOfWork[S], items: list[_Item], *, lookup: bool) -> list[_Item]:
+        """Insert the batch's inbox records; returns the items still to handle (duplicates left out).
+
+        Without ``lookup`` the insert itself detects a redelivery (``_AlreadyInInbox``: the caller
+        runs again with it); with it, the ids already in the inbox are read first and skipped.
+        """
+        inbox = uow["inbox"]
+        seen: set[str] = set()
+        if lookup:
+            ids = [item.meta.id for item in items if item.meta is not None]
+            seen = {doc["_id"] async for doc in inbox.find({"_id": {"$in": ids}}, {"_id": 1})}
+        done: list[Document] = []
+        todo: list[_Item] = []
+        for item in items:
+            if item.meta is not None:
+                if item.meta.id in seen:
+                    metrics.EVENTS_CONSUMED.labels(self.service, item.meta.type, "duplicate").inc()
+                    continue
+                seen.add(item.meta.id)
+                done.append(self._inbox_record(item, uow.now()))
+            todo.append(item)
+        if done:
+            try:
+                await inbox.insert_many(done)
+            except BulkWriteError as exc:
+                if lookup or not _duplicate_key(exc):
+                    raise
+                raise _AlreadyInInbox from exc
+        return todo
+
+    async def _call_tombstone_handler(self, uow: UnitOfWork[S], item: _Item) -> None:
+        assert self.tombstone_handler is not None
+        key = (item.record.key or b"").decode(errors="replace")
+        try:
+            await self.tombstone_handler(uow, item.record.topic, key)
+        except Exception as exc:
+            # Isolated and dead-lettered like any handler error, never an endless nack loop.
+            if is_transient(exc):
+                raise
+            raise HandlerFailed(str(exc)) from exc
+
+    def _inbox_record(self, item: _Item, at: datetime) -> Document:
         assert item.meta is not None
         return {
             "_id": item.meta.id,
@@ -578,7 +593,7 @@ class EventConsumer(Generic[S]):
             "topic": item.record.topic,
             "partition": item.record.partition,
             "offset": item.record.offset,
-            "processed_at": datetime.now(UTC),
+            "processed_at": at,
         }
 
     async def _call_handler(self, uow: UnitOfWork[S], item: _Item) -> None:
@@ -639,7 +654,7 @@ class EventConsumer(Generic[S]):
                 "dlq_partition": str(record.partition),
                 "dlq_offset": str(record.offset),
                 "dlq_consumer": self.group_id,
-                "dlq_time": datetime.now(UTC).isoformat(),
+                "dlq_time": self.transactions.clock().isoformat(),
             }
         )
         key = record.key if record.key is not None else b""

@@ -36,6 +36,12 @@ if TYPE_CHECKING:
 
 Document = dict[str, Any]
 Clock = Callable[[], int]
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
 KEYS_COLLECTION = "outbox_keys"
 
 _seq_lock = threading.Lock()
@@ -60,6 +66,7 @@ class Outbox:
         service: str,
         topic_prefix: str = "",
         clock: Clock | None = None,
+        now: Callable[[], datetime] | None = None,
     ) -> None:
         self.collection: AsyncCollection[Document] = db["outbox"]
         self.keys: AsyncCollection[Document] = db[KEYS_COLLECTION]
@@ -67,6 +74,8 @@ class Outbox:
         self.prefix = topic_prefix
         # Injected by tests to play replicas whose clocks disagree; the process clock otherwise.
         self.clock = clock
+        # The service's clock for the documents' times (created, published, last touched): tests may set it.
+        self.now: Callable[[], datetime] = now or _wall_clock
         self._last_seq = 0
         self._lock = threading.Lock()
         self.retention = timedelta(days=7)
@@ -94,7 +103,7 @@ class Outbox:
         An aggregate silent for the whole retention falls back to the clock: by then its
         earlier events are long published, so no pending event can be overtaken.
         """
-        cutoff = (now or datetime.now(UTC)) - self.retention
+        cutoff = (now or self.now()) - self.retention
         published = await self.collection.delete_many({"published_at": {"$lt": cutoff}})
         idle = await self.keys.delete_many({"at": {"$lt": cutoff}})
         return published.deleted_count + idle.deleted_count
@@ -125,7 +134,7 @@ class Outbox:
         for ident, document in zip(idents, documents, strict=True):
             seq = max(int(document["seq"]), last.get(ident, 0) + 1, floor + 1)
             document["seq"] = last[ident] = touched[ident] = floor = seq
-        now = datetime.now(UTC)
+        now = self.now()
         await keys.bulk_write(
             [
                 UpdateOne({"_id": ident}, {"$set": {"seq": seq, "at": now}}, upsert=True)
@@ -157,7 +166,7 @@ class Outbox:
             "headers": message.headers,
             "value": message.value,
             "type": meta.type,
-            "created_at": datetime.now(UTC),
+            "created_at": self.now(),
             "published_at": None,
         }
         if traceparent := tracing.current_traceparent():
@@ -174,7 +183,7 @@ class Outbox:
             "headers": {},
             "value": None,
             "type": "tombstone",
-            "created_at": datetime.now(UTC),
+            "created_at": self.now(),
             "published_at": None,
         }
 

@@ -68,7 +68,12 @@ UNRECOVERABLE = (
 
 
 class Lease:
-    """A MongoDB lease that at most one holder has at a time, until it expires."""
+    """A MongoDB lease that at most one holder has at a time, until it expires.
+
+    Its expiry is wall time, not the service's test-settable clock: a lease is shared by processes
+    whose set clocks may disagree, and a test moving one process's clock must not let it take a lease
+    another process still holds.
+    """
 
     def __init__(self, collection: AsyncCollection[Document], *, name: str, holder: str, seconds: float) -> None:
         self.collection = collection
@@ -258,13 +263,25 @@ class OutboxRelay:
         """Publish one batch of pending events in ``seq`` order; returns how many were published."""
         cursor = self.outbox.collection.find({"published_at": None}).sort("seq", ASCENDING).limit(self.batch_size)
         batch = await cursor.to_list(length=self.batch_size)
-        if not batch:
-            return 0
-        if not self.lease.held():
+        if not batch or not self.lease.held():
             return 0
         if producer_is_dead(self.broker):
             await self._replace_producer("sender_stopped", None)
-        # Send all, then wait for every ack: the idempotent producer keeps per-partition order.
+        outcomes = await self._send(batch)
+        if len(outcomes) < len(batch) or any(isinstance(o, BaseException) for o in outcomes):
+            await self._record_failures(batch, outcomes)
+        failed = next((o for o in outcomes if isinstance(o, BaseException)), None)
+        if failed is not None:
+            await self._after_failure(batch, outcomes, failed)
+            raise failed
+        await self._mark(batch)
+        return len(batch)
+
+    async def _send(self, batch: list[Document]) -> list[Any]:
+        """Send all, then wait for every ack (the idempotent producer keeps per-partition order); the outcomes.
+
+        A record refused before sending ends the list: later ones must not overtake it.
+        """
         futures: list[Any] = []
         # With tracing on, each record is sent within a producer span child of its emitter's trace,
         # and the span travels in the record's ce_traceparent header.
@@ -287,22 +304,20 @@ class OutboxRelay:
         outcomes = await self._acknowledgements(futures)
         for span, outcome in zip(spans, outcomes, strict=False):
             tracing.end_span(span, outcome if isinstance(outcome, BaseException) else None)
-        if len(outcomes) < len(batch) or any(isinstance(o, BaseException) for o in outcomes):
-            await self._record_failures(batch, outcomes)
-        failed = next((o for o in outcomes if isinstance(o, BaseException)), None)
-        if failed is not None:
-            # What was acknowledged before the first failure is marked; from the failed record on, the
-            # batch is sent again in outbox order (consumers de-duplicate on ce_id).
-            first = next(i for i, o in enumerate(outcomes) if isinstance(o, BaseException))
-            await self._mark(batch[:first])
-            broken = next((o for o in outcomes if isinstance(o, UNRECOVERABLE)), None)
-            if broken is not None:
-                await self._replace_producer(type(broken).__name__, broken)
-            elif producer_is_dead(self.broker):
-                await self._replace_producer("sender_stopped", failed)
-            raise failed
-        await self._mark(batch)
-        return len(batch)
+        return outcomes
+
+    async def _after_failure(self, batch: list[Document], outcomes: list[Any], failed: BaseException) -> None:
+        """Mark what was acknowledged before the first failure; replace a producer that cannot recover.
+
+        From the failed record on, the batch is sent again in outbox order (consumers de-duplicate on ce_id).
+        """
+        first = next(i for i, o in enumerate(outcomes) if isinstance(o, BaseException))
+        await self._mark(batch[:first])
+        broken = next((o for o in outcomes if isinstance(o, UNRECOVERABLE)), None)
+        if broken is not None:
+            await self._replace_producer(type(broken).__name__, broken)
+        elif producer_is_dead(self.broker):
+            await self._replace_producer("sender_stopped", failed)
 
     async def _acknowledgements(self, futures: list[Any]) -> list[Any]:
         """Each send's outcome; all failed if the producer's sender task dies meanwhile (they would never end)."""
@@ -326,7 +341,7 @@ class OutboxRelay:
         ids = [doc["_id"] for doc in docs]
         # One update per batch, by id, never by a seq range: a transaction still in flight may
         # hold a lower seq. (The backlog gauge is computed when /metrics is scraped, not here.)
-        await self.outbox.collection.update_many({"_id": {"$in": ids}}, {"$set": {"published_at": datetime.now(UTC)}})
+        await self.outbox.collection.update_many({"_id": {"$in": ids}}, {"$set": {"published_at": self.outbox.now()}})
         for doc in docs:
             metrics.EVENTS_PUBLISHED.labels(self.service, doc.get("type", "")).inc()
 
@@ -340,7 +355,7 @@ class OutboxRelay:
 
     async def _record_failures(self, batch: list[Document], outcomes: list[Any]) -> None:
         """Count the failure on each record that failed; report the first one that is stuck."""
-        now = datetime.now(UTC)
+        now = self.outbox.now()
         for doc, outcome in zip(batch, outcomes, strict=False):
             if not isinstance(outcome, BaseException):
                 continue
@@ -454,6 +469,6 @@ async def oldest_pending_seconds(outbox: Outbox) -> float:
         created = doc["created_at"]
         if created.tzinfo is None:
             created = created.replace(tzinfo=UTC)
-        age = max(0.0, (datetime.now(UTC) - created).total_seconds())
+        age = max(0.0, (outbox.now() - created).total_seconds())
     metrics.OUTBOX_OLDEST_SECONDS.labels(outbox.service).set(age)
     return age
