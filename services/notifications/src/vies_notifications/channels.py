@@ -193,13 +193,8 @@ class EmailSender:
         When ``stopping`` turns true the batch ends before its next message: those not tried
         have ``None``.
         """
-        outcomes: list[Outcome | None] = [None] * len(emails)
-
-        def settle(index: int, outcome: Outcome) -> None:
-            outcomes[index] = outcome
-            if on_outcome is not None:
-                on_outcome(index, outcome)
-
+        outcomes = _BatchOutcomes(len(emails), on_outcome)
+        settle = outcomes.settle
         client: aiosmtplib.SMTP | None = None
         reconnected = False
         try:
@@ -210,34 +205,50 @@ class EmailSender:
                     try:
                         client = await self._connect()
                     except Exception as exc:  # noqa: BLE001 - any connection failure is retried later
-                        failure = _connection_failure(exc)
-                        for rest in range(index, len(emails)):
-                            settle(rest, failure)
-                        return outcomes
-                try:
-                    with tracing.child_span(
-                        "smtp send",
-                        email.traceparent,
-                        kind=SpanKind.CLIENT,
-                        attributes={"vies.notification_id": email.notification_id, "vies.event_id": email.event_id},
-                    ):
-                        await client.send_message(build_email(self.settings, email))
-                    settle(index, SENT_OUTCOME)
-                except Exception as exc:  # noqa: BLE001 - classified: 5xx permanent, the rest retried
-                    settle(index, _smtp_failure(exc))
-                    if _connection_lost(exc):
-                        client.close()
-                        client = None
-                        if reconnected:
-                            failure = transient("SMTP connection lost twice in one batch")
-                            for rest in range(index + 1, len(emails)):
-                                settle(rest, failure)
-                            return outcomes
-                        reconnected = True
-            return outcomes
+                        settle(index, _connection_failure(exc), and_the_rest=True)
+                        return outcomes.known
+                outcome, lost = await self._send_one(client, email)
+                settle(index, outcome)
+                if lost:
+                    client.close()
+                    client = None
+                    if reconnected:
+                        settle(index + 1, transient("SMTP connection lost twice in one batch"), and_the_rest=True)
+                        return outcomes.known
+                    reconnected = True
+            return outcomes.known
         finally:
             if client is not None:
                 await self._done_with(client)
+
+    async def _send_one(self, client: aiosmtplib.SMTP, email: Email) -> tuple[Outcome, bool]:
+        """Send one email on an open connection: its outcome, and whether the connection was lost."""
+        try:
+            with tracing.child_span(
+                "smtp send",
+                email.traceparent,
+                kind=SpanKind.CLIENT,
+                attributes={"vies.notification_id": email.notification_id, "vies.event_id": email.event_id},
+            ):
+                await client.send_message(build_email(self.settings, email))
+            return SENT_OUTCOME, False
+        except Exception as exc:  # noqa: BLE001 - classified: 5xx permanent, the rest retried
+            return _smtp_failure(exc), _connection_lost(exc)
+
+
+class _BatchOutcomes:
+    """The outcome of each email of a batch (None: not tried), each reported as soon as it is known."""
+
+    def __init__(self, count: int, on_outcome: OutcomeReport | None) -> None:
+        self.known: list[Outcome | None] = [None] * count
+        self.on_outcome = on_outcome
+
+    def settle(self, index: int, outcome: Outcome, *, and_the_rest: bool = False) -> None:
+        """Record ``outcome`` for email ``index`` (and every later one with ``and_the_rest``)."""
+        for at in range(index, len(self.known) if and_the_rest else index + 1):
+            self.known[at] = outcome
+            if self.on_outcome is not None:
+                self.on_outcome(at, outcome)
 
 
 async def _quit(client: aiosmtplib.SMTP) -> None:

@@ -24,7 +24,7 @@ import math
 import time
 import uuid
 from collections import Counter
-from collections.abc import Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 from pymongo import UpdateOne
 
-from vies_notifications import answer_links, channels, metrics, owners, sealing, store, wakeup
+from vies_notifications import answer_links, channels, intake, metrics, owners, sealing, store, wakeup
 from vies_notifications.domain import routing
 from vies_notifications.domain.delivery import (
     FAILED,
@@ -127,9 +127,10 @@ class AcceptanceLedger:
     between the SMTP server's acceptance and that write can send one twice, with the same Message-ID.
     """
 
-    def __init__(self, collection: Any, token: str) -> None:
+    def __init__(self, collection: Any, token: str, clock: Callable[[], datetime]) -> None:
         self.collection = collection
         self.token = token
+        self.clock = clock  # the service's clock
         self._waiting: list[str] = []
         self._flight: asyncio.Task[None] | None = None
 
@@ -144,7 +145,7 @@ class AcceptanceLedger:
             ids, self._waiting = self._waiting, []
             try:
                 await self.collection.update_many(
-                    {"_id": {"$in": ids}, "claim": self.token}, {"$set": {"accepted_at": datetime.now(UTC)}}
+                    {"_id": {"$in": ids}, "claim": self.token}, {"$set": {"accepted_at": self.clock()}}
                 )
             except Exception as exc:  # noqa: BLE001 - the pass's record writes the outcome anyway
                 log.warning("accepted_emails_not_marked", count=len(ids), error=repr(exc))
@@ -236,7 +237,7 @@ class DeliveryWorker:
         try:
             released = await self.collection.update_many(
                 {"recipient.id": {"$in": sorted(recipient_ids)}, "status": PENDING, "waiting_for": "contact"},
-                {"$set": {"next_attempt_at": datetime.now(UTC)}, "$unset": {"waiting_for": ""}},
+                {"$set": {"next_attempt_at": self.runtime.now()}, "$unset": {"waiting_for": ""}},
             )
         except Exception as exc:  # noqa: BLE001 - the safety-net look (contact_wait_seconds) finds them
             log.warning("waiting_messages_not_released", error=repr(exc))
@@ -400,7 +401,7 @@ class DeliveryWorker:
         it. The attempt is counted here, so a notification whose sending kills its worker every
         time still runs out of attempts. ``busy`` recipients (their share already in flight) are left out.
         """
-        now = datetime.now(UTC)
+        now = self.runtime.now()
         channel: Any = lane.channels[0] if len(lane.channels) == 1 else {"$in": list(lane.channels)}
         pending: Document = {"status": PENDING, "channel": channel, "next_attempt_at": {"$lte": now}}
         stale: Document = {"status": SENDING, "channel": channel, "claimed_until": {"$lt": now}}
@@ -479,7 +480,7 @@ class DeliveryWorker:
             try:
                 await self.collection.update_many(
                     {"claim": token, "status": SENDING},
-                    {"$set": {"claimed_until": datetime.now(UTC) + timedelta(seconds=seconds)}},
+                    {"$set": {"claimed_until": self.runtime.now() + timedelta(seconds=seconds)}},
                 )
                 metrics.CLAIM_RENEWALS.labels(self.settings.service).inc()
             except Exception as exc:  # noqa: BLE001 - tried again a third of the claim later
@@ -512,7 +513,12 @@ class DeliveryWorker:
         await self.collection.update_many(
             {"claim": token, "status": SENDING},
             {
-                "$set": {"status": PENDING, "claim": None, "claimed_until": None, "next_attempt_at": datetime.now(UTC)},
+                "$set": {
+                    "status": PENDING,
+                    "claim": None,
+                    "claimed_until": None,
+                    "next_attempt_at": self.runtime.now(),
+                },
                 "$inc": {"attempts": -1},
             },
         )
@@ -576,7 +582,7 @@ class DeliveryWorker:
                 hooks.append(attempt)
         jobs = []
         if emails:
-            ledger = AcceptanceLedger(self.collection, token)
+            ledger = AcceptanceLedger(self.collection, token, self.runtime.now)
             size = self.settings.delivery_batch_size
             jobs += [self._send_emails(emails[i : i + size], ledger) for i in range(0, len(emails), size)]
         if sms:
@@ -641,53 +647,54 @@ class DeliveryWorker:
         return slot
 
     async def _address(self, recipient: Document) -> Address | None:
-        kind, key = recipient["kind"], recipient["id"]
-        s = self.settings
-        preference = await self._lookup(store.PREFERENCES, key)
+        """Where and how to reach a recipient now (None: not known yet); its preferred language first."""
+        preference = await self._lookup(store.PREFERENCES, recipient["id"])
         preferred = preference.get("language") if preference else None
-        match kind:
-            case "person":
-                contact = await self._lookup(store.CONTACTS, key)
-                if contact is None:
-                    return None
-                return Address(
-                    contact.get("name", ""),
-                    contact.get("email"),
-                    contact.get("phone"),
-                    preferred or contact.get("language"),
-                )
-            case "authority":
-                authority = await self._lookup(store.AUTHORITIES, key)
-                if authority is None:
-                    return None
-                return Address(authority.get("name", ""), authority.get("email"), None, preferred)
-            case "branch":
-                branch = branch_for_region(key)
-                return Address(branch.name, branch.email, branch.phone, preferred) if branch else None
-            case "centre":
-                centre = centre_for_country(key)
-                return Address(f"Espace Volontariats {centre.city}", centre.email, centre.phone, preferred)
-            case "duty_officer":
-                return Address(
-                    s.duty_officer_name,
-                    s.duty_officer_email,
-                    s.duty_officer_phone,
-                    preferred or s.duty_officer_language,
-                )
-            case "head_office":
-                office = head_office()
-                email = s.head_office_safety_email or office.email
-                return Address("Siège, cellule sécurité", email, office.phone, preferred or s.duty_officer_language)
-            case "partner":
-                partner = await self._lookup(store.PARTNERS, key)
-                if partner is None:
-                    return None  # not known (yet)
-                languages = [str(lang).lower()[:2] for lang in partner.get("languages") or []]
-                language = preferred or ("fr" if "fr" in languages or not languages else "en")
-                return Address(partner.get("name", ""), partner.get("email"), None, language)
-            case "subscription_owner":
-                return Address(recipient.get("name") or "", recipient.get("address"), None, preferred)
-        return None
+        find = _ADDRESS_FINDERS.get(recipient["kind"])
+        return await find(self, recipient, preferred) if find is not None else None
+
+    async def _person_address(self, recipient: Document, preferred: str | None) -> Address | None:
+        contact = await self._lookup(store.CONTACTS, recipient["id"])
+        if contact is None:
+            return None
+        language = preferred or contact.get("language")
+        return Address(contact.get("name", ""), contact.get("email"), contact.get("phone"), language)
+
+    async def _authority_address(self, recipient: Document, preferred: str | None) -> Address | None:
+        authority = await self._lookup(store.AUTHORITIES, recipient["id"])
+        if authority is None:
+            return None
+        return Address(authority.get("name", ""), authority.get("email"), None, preferred)
+
+    async def _branch_address(self, recipient: Document, preferred: str | None) -> Address | None:
+        branch = branch_for_region(recipient["id"])
+        return Address(branch.name, branch.email, branch.phone, preferred) if branch else None
+
+    async def _centre_address(self, recipient: Document, preferred: str | None) -> Address | None:
+        centre = centre_for_country(recipient["id"])
+        return Address(f"Espace Volontariats {centre.city}", centre.email, centre.phone, preferred)
+
+    async def _duty_officer_address(self, recipient: Document, preferred: str | None) -> Address | None:
+        s = self.settings
+        language = preferred or s.duty_officer_language
+        return Address(s.duty_officer_name, s.duty_officer_email, s.duty_officer_phone, language)
+
+    async def _head_office_address(self, recipient: Document, preferred: str | None) -> Address | None:
+        office = head_office()
+        email = self.settings.head_office_safety_email or office.email
+        language = preferred or self.settings.duty_officer_language
+        return Address("Siège, cellule sécurité", email, office.phone, language)
+
+    async def _partner_address(self, recipient: Document, preferred: str | None) -> Address | None:
+        partner = await self._lookup(store.PARTNERS, recipient["id"])
+        if partner is None:
+            return None  # not known (yet)
+        languages = [str(lang).lower()[:2] for lang in partner.get("languages") or []]
+        language = preferred or ("fr" if "fr" in languages or not languages else "en")
+        return Address(partner.get("name", ""), partner.get("email"), None, language)
+
+    async def _subscription_owner_address(self, recipient: Document, preferred: str | None) -> Address | None:
+        return Address(recipient.get("name") or "", recipient.get("address"), None, preferred)
 
     async def _render(self, attempt: Attempt) -> tuple[Address, Rendered] | None:
         doc = attempt.doc
@@ -721,9 +728,9 @@ class DeliveryWorker:
         """
         error = WAITING_FOR_CONTACT
         # A delayed message (return seminar) waits from its due date, not from when it was queued.
-        created = doc.get("due_at") or doc.get("created_at") or datetime.now(UTC)
-        created = created if created.tzinfo else created.replace(tzinfo=UTC)
-        waited = (datetime.now(UTC) - created).total_seconds()
+        now = self.runtime.now()
+        created = _aware(doc.get("due_at") or doc.get("created_at") or now)
+        waited = (now - created).total_seconds()
         if waited < self.settings.contact_wait_max_seconds or doc.get("category") in SAFETY_CATEGORIES:
             return deferred(error, retry_in=self.settings.contact_wait_seconds)
         return transient(error)
@@ -823,7 +830,7 @@ class DeliveryWorker:
             reason = "the subscription has no owner"
         if reason is None:
             return True
-        now = datetime.now(UTC)
+        now = self.runtime.now()
         suspended = await self.runtime.db[store.SUBSCRIPTIONS].update_one(
             {"_id": subscription["_id"], "status": "active"},
             {"$set": {"status": "suspended", "suspended_at": now, "suspended_reason": reason}},
@@ -841,7 +848,7 @@ class DeliveryWorker:
         The outcomes are written assuming every notification is still this pass's; when one is not
         (an erasure cancelled it meanwhile) the transaction is run again, writing only those that are.
         """
-        now = datetime.now(UTC)
+        now = self.runtime.now()
         try:
             effects = await self.runtime.transactions.run(lambda uow: self._write_outcomes(uow, token, attempts, now))
         except _NotAllOurs:
@@ -856,103 +863,88 @@ class DeliveryWorker:
         effects = _Effects()
         updates: list[UpdateOne] = []
         failovers: list[tuple[Document, Outcome]] = []
-        webhook_results: dict[str, tuple[bool, str, datetime | None]] = {}
-        ours: set[str] | None = None
-        if check:
-            cursor = uow[store.NOTIFICATIONS].find(
-                {"_id": {"$in": [a.doc["_id"] for a in attempts]}, "claim": token}, {"_id": 1}
-            )
-            ours = {found["_id"] async for found in cursor}
+        endpoints = _EndpointResults()
+        ours = await self._still_ours(uow, token, attempts) if check else None
         for attempt in attempts:
-            doc = attempt.doc
+            doc, outcome = attempt.doc, attempt.outcome
             if ours is not None and doc["_id"] not in ours:
                 continue
             claimed = {"_id": doc["_id"], "claim": token}
-            count = int(doc.get("attempts") or 0)  # this attempt included (counted when claimed)
-            outcome = attempt.outcome
-            retry_at: datetime | None = None
             if outcome is None:  # not tried: handed back as it was
-                changes: Document = {"status": PENDING, "next_attempt_at": now, "claim": None, "claimed_until": None}
-                updates.append(UpdateOne(claimed, {"$set": {**changes, "attempts": max(0, count - 1)}}))
+                updates.append(UpdateOne(claimed, handed_back(doc, now)))
                 effects.due.append((doc["channel"], now))
                 continue
-            if outcome.kind == "deferred":
-                count = max(0, count - 1)
-            changes = {"attempts": count, "updated_at": now, "claim": None, "claimed_until": None}
-            unset: Document = {}
-            if attempt.address is not None:
-                changes["recipient.address"] = attempt.address
-            if attempt.language is not None:
-                changes["language"] = attempt.language
-            if attempt.subject is not None:
-                changes["subject"] = attempt.subject
-            history = {"at": now, "outcome": outcome.kind, "error": outcome.error or None}
-            region = doc.get("region")
-            if outcome.sent:
-                effects.sent.append(doc)
-                # A delivered webhook body is not kept: the log needs the outcome, not the event again.
-                changes.update({"status": SENT, "sent_at": now, "last_error": None, "payload": None})
-                uow.emit(
-                    NotificationSent(
-                        notification_id=doc["_id"],
-                        event_id=doc["event_id"],
-                        channel=doc["channel"],
-                        recipient_role=doc["recipient"]["role"],
-                    ),
-                    region=region,
-                )
-            elif outcome.kind == "deferred":
-                wait = outcome.retry_in or self.settings.owner_rights_retry_seconds
-                later = now + timedelta(seconds=wait)
-                changes.update({"status": PENDING, "next_attempt_at": later, "last_error": outcome.error})
-                if outcome.error == WAITING_FOR_CONTACT:
-                    changes["waiting_for"] = "contact"  # released by the contact's arrival (wakeup)
-                    effects.waiting.append(doc["recipient"])
-                else:
-                    effects.due.append((doc["channel"], later))
-            else:
-                category = doc.get("category")
-                retry_at = self.policy.after_failure(count, outcome, now, category=category)
-                changes["last_error"] = outcome.error
-                effects.failures.append((doc, outcome, count, retry_at is not None))
-                if retry_at is not None:
-                    changes.update({"status": PENDING, "next_attempt_at": retry_at})
-                    effects.due.append((doc["channel"], retry_at))
-                else:
-                    changes.update({"status": FAILED, "failed_at": now, "payload": None})
-                    uow.emit(
-                        NotificationFailed(
-                            notification_id=doc["_id"],
-                            event_id=doc["event_id"],
-                            channel=doc["channel"],
-                            error=channels.reported(outcome.error),
-                            category=doc.get("category"),
-                            recipient_role=doc["recipient"]["role"],
-                        ),
-                        region=region,
-                    )
-                    if doc.get("category") in SAFETY_CATEGORIES:
-                        failovers.append((doc, outcome))
-            if doc["channel"] == "webhook" and outcome.kind != "deferred":
-                subscription_id = str(doc["recipient"]["id"])
-                succeeded, error, backoff = webhook_results.get(subscription_id, (False, "", None))
-                if outcome.kind == "transient":
-                    backoff = retry_at
-                webhook_results[subscription_id] = (succeeded or outcome.sent, outcome.error or error, backoff)
-            if doc.get("waiting_for") and "waiting_for" not in changes:
-                unset["waiting_for"] = ""
+            retry_at = self._retry_at(doc, outcome, now)
+            updates.append(UpdateOne(claimed, changes_for(attempt, now, retry_at)))
+            if self._follow_up(uow, doc, outcome, retry_at, effects) and doc.get("category") in SAFETY_CATEGORIES:
+                failovers.append((doc, outcome))
+            if doc["channel"] == "webhook":
+                endpoints.note(str(doc["recipient"]["id"]), outcome, retry_at)
             effects.outcomes.append((doc["channel"], outcome.kind))
-            update: Document = {"$set": changes, "$push": {"history": {"$each": [history], "$slice": -20}}}
-            if unset:
-                update["$unset"] = unset
-            updates.append(UpdateOne(claimed, update))
         if updates:
             result = await uow[store.NOTIFICATIONS].bulk_write(updates, ordered=False)
             if ours is None and result.matched_count != len(updates):
                 raise _NotAllOurs
         for doc, outcome in failovers:
             await self._fail_over(uow, doc, outcome, now)
-        for subscription_id, (succeeded, error, backoff) in webhook_results.items():
+        await self._supervise_endpoints(uow, endpoints, now)
+        return effects
+
+    async def _still_ours(self, uow: UnitOfWork, token: str, attempts: list[Attempt]) -> set[str]:
+        """The ids of the attempts' notifications this claim still holds."""
+        ids = [a.doc["_id"] for a in attempts]
+        cursor = uow[store.NOTIFICATIONS].find({"_id": {"$in": ids}, "claim": token}, {"_id": 1})
+        return {found["_id"] async for found in cursor}
+
+    def _retry_at(self, doc: Document, outcome: Outcome, now: datetime) -> datetime | None:
+        """When a deferred or failed notification is tried again (None: sent, or failed for good)."""
+        if outcome.sent:
+            return None
+        if outcome.kind == "deferred":
+            return now + timedelta(seconds=outcome.retry_in or self.settings.owner_rights_retry_seconds)
+        count = int(doc.get("attempts") or 0)  # this attempt included (counted when claimed)
+        return self.policy.after_failure(count, outcome, now, category=doc.get("category"))
+
+    def _follow_up(
+        self, uow: UnitOfWork, doc: Document, outcome: Outcome, retry_at: datetime | None, effects: _Effects
+    ) -> bool:
+        """Emit what the outcome causes and note what to do once committed; True when it failed for good."""
+        region = doc.get("region")
+        if outcome.sent:
+            effects.sent.append(doc)
+            sent = NotificationSent(
+                notification_id=doc["_id"],
+                event_id=doc["event_id"],
+                channel=doc["channel"],
+                recipient_role=doc["recipient"]["role"],
+            )
+            uow.emit(sent, region=region)
+            return False
+        if outcome.kind == "deferred":
+            assert retry_at is not None
+            if outcome.error == WAITING_FOR_CONTACT:
+                effects.waiting.append(doc["recipient"])  # released by the contact's arrival (wakeup)
+            else:
+                effects.due.append((doc["channel"], retry_at))
+            return False
+        effects.failures.append((doc, outcome, int(doc.get("attempts") or 0), retry_at is not None))
+        if retry_at is not None:
+            effects.due.append((doc["channel"], retry_at))
+            return False
+        failed = NotificationFailed(
+            notification_id=doc["_id"],
+            event_id=doc["event_id"],
+            channel=doc["channel"],
+            error=channels.reported(outcome.error),
+            category=doc.get("category"),
+            recipient_role=doc["recipient"]["role"],
+        )
+        uow.emit(failed, region=region)
+        return True
+
+    async def _supervise_endpoints(self, uow: UnitOfWork, endpoints: _EndpointResults, now: datetime) -> None:
+        """Each webhook subscription of the pass: disabled when failing too long; its queue held back while failing."""
+        for subscription_id, (succeeded, error, backoff) in endpoints.results.items():
             await self._supervise(uow, subscription_id, succeeded, error, now)
             if not succeeded and backoff is not None:
                 # The endpoint is failing: its other queued events wait for the same retry instead of each
@@ -966,7 +958,6 @@ class DeliveryWorker:
                     },
                     {"$set": {"next_attempt_at": backoff}},
                 )
-        return effects
 
     async def _after_record(self, effects: _Effects, now: datetime) -> None:
         """Counters, logs and timers once the outcomes are committed (a retried transaction counts once)."""
@@ -1092,47 +1083,123 @@ class DeliveryWorker:
         if (now - failing_since).total_seconds() < self.settings.webhook_disable_after_seconds:
             return
         await subscriptions.update_one({"_id": subscription_id}, {"$set": {"status": "disabled", "disabled_at": now}})
-        owner = subscription.get("contact_email") or self.settings.ops_email
-        event_id = f"webhook-disabled:{subscription_id}"
-        key = f"subscription_owner:{subscription_id}"
-        await uow[store.NOTIFICATIONS].update_one(
-            {"_id": notification_id(event_id, key, "email")},
-            {
-                "$setOnInsert": {
-                    "event_id": event_id,
-                    "event_type": "notifications.WebhookDisabled",
-                    "occurred_at": now,
-                    "correlation_id": "",
-                    "channel": "email",
-                    "template": routing.WEBHOOK_DISABLED_TEMPLATE,
-                    "category": "account",
-                    "recipient": {
-                        "key": key,
-                        "kind": "subscription_owner",
-                        "id": subscription.get("owner") or subscription_id,
-                        "role": "subscription_owner",
-                        "address": owner,
-                        "name": subscription.get("owner") or "",
-                    },
-                    "context": {
-                        "subscription_id": subscription_id,
-                        "url": subscription["url"],
-                        "failing_since": failing_since.strftime("%Y-%m-%d %H:%M UTC"),
-                        "last_error": error,
-                    },
-                    "payload": None,
-                    "region": subscription.get("scope_region"),
-                    "status": PENDING,
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            },
-            upsert=True,
-        )
+        notice = _disabled_notice(subscription, error, failing_since, self.settings.ops_email, now)
+        notice_id = notice.pop("_id")
+        await uow[store.NOTIFICATIONS].update_one({"_id": notice_id}, {"$setOnInsert": notice}, upsert=True)
         wakeup.queued(uow, ["email"])
         log.warning("webhook_subscription_disabled", subscription_id=subscription_id, failing_since=str(failing_since))
+
+
+AddressFinder = Callable[[DeliveryWorker, Document, str | None], Awaitable[Address | None]]
+
+# Where each kind of recipient is reached; a kind not listed has no address.
+_ADDRESS_FINDERS: dict[str, AddressFinder] = {
+    "person": DeliveryWorker._person_address,
+    "authority": DeliveryWorker._authority_address,
+    "branch": DeliveryWorker._branch_address,
+    "centre": DeliveryWorker._centre_address,
+    "duty_officer": DeliveryWorker._duty_officer_address,
+    "head_office": DeliveryWorker._head_office_address,
+    "partner": DeliveryWorker._partner_address,
+    "subscription_owner": DeliveryWorker._subscription_owner_address,
+}
+
+
+def handed_back(doc: Document, now: datetime) -> Document:
+    """The update of a claimed notification that was not tried: pending again, its attempt given back."""
+    count = int(doc.get("attempts") or 0)
+    changes: Document = {"status": PENDING, "next_attempt_at": now, "claim": None, "claimed_until": None}
+    return {"$set": {**changes, "attempts": max(0, count - 1)}}
+
+
+def changes_for(attempt: Attempt, now: datetime, retry_at: datetime | None) -> Document:
+    """The update one tried attempt writes to its notification (pure: no I/O, no clock of its own).
+
+    ``retry_at`` is when a deferred or failed notification is tried again, None when a failure is
+    final (the caller's retry policy decides). A deferral does not use up an attempt.
+    """
+    doc, outcome = attempt.doc, attempt.outcome
+    assert outcome is not None
+    count = int(doc.get("attempts") or 0)  # this attempt included (counted when claimed)
+    if outcome.kind == "deferred":
+        count = max(0, count - 1)
+    changes: Document = {"attempts": count, "updated_at": now, "claim": None, "claimed_until": None}
+    for name, value in (("recipient.address", attempt.address), ("language", attempt.language)):
+        if value is not None:
+            changes[name] = value
+    if attempt.subject is not None:
+        changes["subject"] = attempt.subject
+    changes.update(_settled(outcome, now, retry_at))
+    history = {"at": now, "outcome": outcome.kind, "error": outcome.error or None}
+    update: Document = {"$set": changes, "$push": {"history": {"$each": [history], "$slice": -20}}}
+    if doc.get("waiting_for") and "waiting_for" not in changes:
+        update["$unset"] = {"waiting_for": ""}
+    return update
+
+
+def _settled(outcome: Outcome, now: datetime, retry_at: datetime | None) -> Document:
+    """The state fields an outcome sets: sent, pending again (deferred or retrying) or failed."""
+    if outcome.sent:
+        # A delivered webhook body is not kept: the log needs the outcome, not the event again.
+        return {"status": SENT, "sent_at": now, "last_error": None, "payload": None}
+    if outcome.kind == "deferred":
+        fields: Document = {"status": PENDING, "next_attempt_at": retry_at, "last_error": outcome.error}
+        if outcome.error == WAITING_FOR_CONTACT:
+            fields["waiting_for"] = "contact"  # released by the contact's arrival (wakeup)
+        return fields
+    if retry_at is not None:
+        return {"last_error": outcome.error, "status": PENDING, "next_attempt_at": retry_at}
+    return {"last_error": outcome.error, "status": FAILED, "failed_at": now, "payload": None}
+
+
+@dataclass
+class _EndpointResults:
+    """What a pass learned of each webhook subscription's endpoint: any success, last error, when to retry."""
+
+    results: dict[str, tuple[bool, str, datetime | None]] = field(default_factory=dict)
+
+    def note(self, subscription_id: str, outcome: Outcome, retry_at: datetime | None) -> None:
+        """Count one attempt's outcome for its subscription (a deferral says nothing of the endpoint)."""
+        if outcome.kind == "deferred":
+            return
+        succeeded, error, backoff = self.results.get(subscription_id, (False, "", None))
+        if outcome.kind == "transient":
+            backoff = retry_at
+        self.results[subscription_id] = (succeeded or outcome.sent, outcome.error or error, backoff)
+
+
+def _disabled_notice(
+    subscription: Document, error: str, failing_since: datetime, ops_email: str, now: datetime
+) -> Document:
+    """The email telling a subscription's owner (else operations) that its failing endpoint was disabled."""
+    subscription_id = subscription["_id"]
+    recipient = {
+        "key": f"subscription_owner:{subscription_id}",
+        "kind": "subscription_owner",
+        "id": subscription.get("owner") or subscription_id,
+        "role": "subscription_owner",
+        "address": subscription.get("contact_email") or ops_email,
+        "name": subscription.get("owner") or "",
+    }
+    context = {
+        "subscription_id": subscription_id,
+        "url": subscription["url"],
+        "failing_since": failing_since.strftime("%Y-%m-%d %H:%M UTC"),
+        "last_error": error,
+    }
+    return intake.new_notification(
+        f"webhook-disabled:{subscription_id}",
+        "notifications.WebhookDisabled",
+        now,
+        "",
+        recipient,
+        "email",
+        template=routing.WEBHOOK_DISABLED_TEMPLATE,
+        category="account",
+        context=context,
+        region=subscription.get("scope_region"),
+        now=now,
+    )
 
 
 async def deliver_due(runtime: Runtime[NotificationsSettings]) -> None:

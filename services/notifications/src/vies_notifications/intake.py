@@ -10,7 +10,7 @@ never slows the consumption of events.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -62,6 +62,16 @@ async def gather_facts(uow: UnitOfWork, meta: EventMeta, event: Event, data: Doc
     for name in _DATETIME_FIELDS:
         if name in facts:
             facts[name] = _short_datetime(facts[name])
+    await _application_and_mission_facts(uow, facts)
+    authority = await _position_and_party_facts(uow, facts)
+    facts["region"] = await projection.event_region(uow, meta, facts.get("authority_id"))
+    if meta.type == "recruitment.VolunteerEngaged":
+        _welcome_facts(facts, authority)
+    return facts
+
+
+async def _application_and_mission_facts(uow: UnitOfWork, facts: Document) -> None:
+    """Who and where, from the application, mission or alert the event names (its own values first)."""
     application = await projection.find(uow, store.APPLICATIONS, facts.get("application_id"))
     if application:
         for name in ("candidate_id", "position_id", "authority_id"):
@@ -74,6 +84,10 @@ async def gather_facts(uow: UnitOfWork, meta: EventMeta, event: Event, data: Doc
     alert = await projection.find(uow, store.ALERTS, facts.get("alert_id"))
     if alert and not facts.get("country"):
         facts["country"] = alert.get("country")
+
+
+async def _position_and_party_facts(uow: UnitOfWork, facts: Document) -> Document | None:
+    """The position's title and the parties' names; returns the authority's projection document."""
     position = await projection.find(uow, store.POSITIONS, facts.get("position_id"))
     if position:
         facts["position_title"] = position.get("title")
@@ -86,10 +100,7 @@ async def gather_facts(uow: UnitOfWork, meta: EventMeta, event: Event, data: Doc
     facts["partner_name"] = partner.get("name") if partner else None
     facts.setdefault("position_title", None)
     facts.setdefault("authority_name", None)
-    facts["region"] = await projection.event_region(uow, meta, facts.get("authority_id"))
-    if meta.type == "recruitment.VolunteerEngaged":
-        _welcome_facts(facts, authority)
-    return facts
+    return authority
 
 
 # Reciprocity: foreign volunteers hosted in France (law 2021-1031 art. 8; Service Civique in reciprocity).
@@ -110,58 +121,103 @@ def _welcome_facts(facts: Document, authority: Document | None) -> None:
     facts["authority_email"] = authority.get("email") if authority else None
 
 
+# --- who each routing-table role stands for, given an event's facts ------------------------------------------
+
+Resolver = Callable[[UnitOfWork, str, Document], Awaitable[list[Recipient]]]
+
+
+async def _candidate(uow: UnitOfWork, role: str, facts: Document) -> list[Recipient]:
+    return [Recipient("person", facts["candidate_id"], role)] if facts.get("candidate_id") else []
+
+
+async def _volunteer(uow: UnitOfWork, role: str, facts: Document) -> list[Recipient]:
+    return [Recipient("person", facts["volunteer_id"], role)] if facts.get("volunteer_id") else []
+
+
+async def _authority(uow: UnitOfWork, role: str, facts: Document) -> list[Recipient]:
+    # Authorities are known by their organisational email only (partners.AuthorityRegistered).
+    return [Recipient("authority", facts["authority_id"], role, ("email",))] if facts.get("authority_id") else []
+
+
+async def _branch(uow: UnitOfWork, role: str, facts: Document) -> list[Recipient]:
+    region = facts.get("region")
+    return [Recipient("branch", region, role)] if region and branch_for_region(region) else []
+
+
+async def _centre(uow: UnitOfWork, role: str, facts: Document) -> list[Recipient]:
+    return [Recipient("centre", facts["country"], role)] if facts.get("country") else []
+
+
+async def _duty_officer(uow: UnitOfWork, role: str, facts: Document) -> list[Recipient]:
+    return [Recipient("duty_officer", "duty-officer", role)]
+
+
+async def _head_office(uow: UnitOfWork, role: str, facts: Document) -> list[Recipient]:
+    return [Recipient("head_office", "head-office", role)]
+
+
+async def _host_partner(uow: UnitOfWork, role: str, facts: Document) -> list[Recipient]:
+    # Known by its organisational address only (partners.PartnerRegistered.contact_email): a partner
+    # registered without one, or not known here, gets nothing rather than a message that cannot go.
+    partner = await projection.find(uow, store.PARTNERS, facts.get("partner_id"))
+    return [Recipient("partner", partner["_id"], role, ("email",))] if partner and partner.get("email") else []
+
+
+async def _authorities_of_partner(uow: UnitOfWork, role: str, facts: Document) -> list[Recipient]:
+    active = {"partner_id": facts.get("partner_id"), "status": "active"}
+    cursor = uow[store.PARTNERSHIPS].find(active, {"authority_id": 1})
+    authorities = sorted({doc["authority_id"] async for doc in cursor if doc.get("authority_id")})
+    return [Recipient("authority", a, routing.AUTHORITY, ("email",)) for a in authorities]
+
+
+async def _volunteers_in_country(uow: UnitOfWork, role: str, facts: Document) -> list[Recipient]:
+    query: Document = {"status": "started", "country": facts.get("country")}
+    listed: Document = {"_id": {"$in": facts.get("mission_ids") or []}, "status": {"$ne": "ended"}}
+    if facts.get("subdivisions"):
+        query = listed  # an alert for part of the country: only the missions the check asks
+    elif facts.get("mission_ids"):
+        query = {"$or": [query, listed]}
+    cursor = uow[store.MISSIONS].find(query, {"volunteer_id": 1})
+    volunteers = sorted({doc["volunteer_id"] async for doc in cursor if doc.get("volunteer_id")})
+    return [Recipient("person", v, routing.VOLUNTEER) for v in volunteers]
+
+
+async def _volunteers_of_missions(uow: UnitOfWork, role: str, facts: Document) -> list[Recipient]:
+    ids = facts.get("mission_ids") or []
+    cursor = uow[store.MISSIONS].find({"_id": {"$in": ids}}, {"volunteer_id": 1})
+    asked = sorted({doc["volunteer_id"] async for doc in cursor if doc.get("volunteer_id")})
+    return [Recipient("person", v, routing.VOLUNTEER) for v in asked]
+
+
+async def _authorities_concerned(uow: UnitOfWork, role: str, facts: Document) -> list[Recipient]:
+    ids = facts.get("unaccounted_mission_ids") or []
+    cursor = uow[store.MISSIONS].find({"_id": {"$in": ids}}, {"authority_id": 1})
+    authorities = sorted({doc["authority_id"] async for doc in cursor if doc.get("authority_id")})
+    return [Recipient("authority", a, routing.AUTHORITY, ("email",)) for a in authorities]
+
+
+RESOLVERS: dict[str, Resolver] = {
+    routing.CANDIDATE: _candidate,
+    routing.VOLUNTEER: _volunteer,
+    routing.AUTHORITY: _authority,
+    routing.BRANCH: _branch,
+    routing.CENTRE: _centre,
+    routing.DUTY_OFFICER: _duty_officer,
+    routing.HEAD_OFFICE: _head_office,
+    routing.HOST_PARTNER: _host_partner,
+    routing.AUTHORITIES_OF_PARTNER: _authorities_of_partner,
+    routing.VOLUNTEERS_IN_COUNTRY: _volunteers_in_country,
+    routing.VOLUNTEERS_OF_MISSIONS: _volunteers_of_missions,
+    routing.AUTHORITIES_CONCERNED: _authorities_concerned,
+}
+
+
 async def resolve(uow: UnitOfWork, role: str, facts: Document) -> list[Recipient]:
     """The recipients one routing-table role stands for, given an event's facts."""
-    match role:
-        case routing.CANDIDATE:
-            return [Recipient("person", facts["candidate_id"], role)] if facts.get("candidate_id") else []
-        case routing.VOLUNTEER:
-            return [Recipient("person", facts["volunteer_id"], role)] if facts.get("volunteer_id") else []
-        case routing.AUTHORITY:
-            # Authorities are known by their organisational email only (partners.AuthorityRegistered).
-            return (
-                [Recipient("authority", facts["authority_id"], role, ("email",))] if facts.get("authority_id") else []
-            )
-        case routing.BRANCH:
-            region = facts.get("region")
-            return [Recipient("branch", region, role)] if region and branch_for_region(region) else []
-        case routing.CENTRE:
-            return [Recipient("centre", facts["country"], role)] if facts.get("country") else []
-        case routing.DUTY_OFFICER:
-            return [Recipient("duty_officer", "duty-officer", role)]
-        case routing.HEAD_OFFICE:
-            return [Recipient("head_office", "head-office", role)]
-        case routing.HOST_PARTNER:
-            # Known by its organisational address only (partners.PartnerRegistered.contact_email): a partner
-            # registered without one, or not known here, gets nothing rather than a message that cannot go.
-            partner = await projection.find(uow, store.PARTNERS, facts.get("partner_id"))
-            return [Recipient("partner", partner["_id"], role, ("email",))] if partner and partner.get("email") else []
-        case routing.AUTHORITIES_OF_PARTNER:
-            active = {"partner_id": facts.get("partner_id"), "status": "active"}
-            cursor = uow[store.PARTNERSHIPS].find(active, {"authority_id": 1})
-            authorities = sorted({doc["authority_id"] async for doc in cursor if doc.get("authority_id")})
-            return [Recipient("authority", a, routing.AUTHORITY, ("email",)) for a in authorities]
-        case routing.VOLUNTEERS_IN_COUNTRY:
-            query: Document = {"status": "started", "country": facts.get("country")}
-            listed: Document = {"_id": {"$in": facts.get("mission_ids") or []}, "status": {"$ne": "ended"}}
-            if facts.get("subdivisions"):
-                query = listed  # an alert for part of the country: only the missions the check asks
-            elif facts.get("mission_ids"):
-                query = {"$or": [query, listed]}
-            cursor = uow[store.MISSIONS].find(query, {"volunteer_id": 1})
-            volunteers = sorted({doc["volunteer_id"] async for doc in cursor if doc.get("volunteer_id")})
-            return [Recipient("person", v, routing.VOLUNTEER) for v in volunteers]
-        case routing.VOLUNTEERS_OF_MISSIONS:
-            ids = facts.get("mission_ids") or []
-            cursor = uow[store.MISSIONS].find({"_id": {"$in": ids}}, {"volunteer_id": 1})
-            asked = sorted({doc["volunteer_id"] async for doc in cursor if doc.get("volunteer_id")})
-            return [Recipient("person", v, routing.VOLUNTEER) for v in asked]
-        case routing.AUTHORITIES_CONCERNED:
-            ids = facts.get("unaccounted_mission_ids") or []
-            cursor = uow[store.MISSIONS].find({"_id": {"$in": ids}}, {"authority_id": 1})
-            authorities = sorted({doc["authority_id"] async for doc in cursor if doc.get("authority_id")})
-            return [Recipient("authority", a, routing.AUTHORITY, ("email",)) for a in authorities]
-    raise ValueError(f"unknown recipient role {role!r}")
+    resolver = RESOLVERS.get(role)
+    if resolver is None:
+        raise ValueError(f"unknown recipient role {role!r}")
+    return await resolver(uow, role, facts)
 
 
 def notification_document(
@@ -184,16 +240,55 @@ def notification_document(
     by the same channel, e.g. the thanks at the end of a mission and the later seminar invitation.
     """
     event_id = event_id or meta.id
+    stored = {"key": recipient.key, "kind": recipient.kind, "id": recipient.id, "role": recipient.role}
+    return new_notification(
+        event_id,
+        meta.type,
+        meta.time,
+        meta.correlation_id,
+        stored,
+        channel,
+        template=template,
+        category=category,
+        context=context,
+        region=region,
+        now=now,
+        payload=payload,
+        due=due,
+    )
+
+
+def new_notification(
+    event_id: str,
+    event_type: str,
+    occurred_at: datetime,
+    correlation_id: str,
+    recipient: Document,
+    channel: str,
+    *,
+    template: str,
+    category: str,
+    context: Document,
+    region: str | None,
+    now: datetime,
+    payload: str | None = None,
+    due: datetime | None = None,
+) -> Document:
+    """The pending notification document of one (event, recipient, channel), due at once or at ``due``.
+
+    ``recipient`` is the stored sub-document (at least ``key``, ``kind``, ``id`` and ``role``); the
+    service's own notices (a webhook disabled) use it without an incoming event.
+    """
     document: Document = {
-        "_id": notification_id(event_id, recipient.key, channel),
+        "_id": notification_id(event_id, recipient["key"], channel),
         "event_id": event_id,
-        "event_type": meta.type,
-        "occurred_at": meta.time,
-        "correlation_id": meta.correlation_id,
+        "event_type": event_type,
+        "occurred_at": occurred_at,
+        "correlation_id": correlation_id,
         "channel": channel,
         "template": template,
         "category": category,
-        "recipient": {"key": recipient.key, "kind": recipient.kind, "id": recipient.id, "role": recipient.role},
+        "recipient": recipient,
         "context": context,
         "payload": payload,
         "region": region,
@@ -360,7 +455,7 @@ async def take_in(
         data = erasure.without_persons(data, erased)
     await projection.apply(uow, meta, event, data)
     facts = await gather_facts(uow, meta, event, data)
-    now = datetime.now(UTC)
+    now = uow.now()
     occurred = meta.time if meta.time.tzinfo else meta.time.replace(tzinfo=UTC)
     documents: list[Document] = []
     planned: list[tuple[routing.Route, str, list[Recipient]]] = []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -17,6 +17,9 @@ from pymongo import UpdateOne
 from vies_notifications import store
 from vies_notifications.domain.delivery import CANCELLED, PENDING, SENDING
 from vies_shared.erasure import PERSON_ID_FIELDS, without_persons
+from vies_shared.events import missions as m
+from vies_shared.events import partners as p
+from vies_shared.events import recruitment as r
 from vies_shared.events.base import Event
 from vies_shared.events.envelope import NO_REGION, EventMeta
 from vies_shared.events.recruitment import PersonErased
@@ -79,139 +82,154 @@ async def event_region(uow: UnitOfWork, meta: EventMeta, authority_id: str | Non
     return await region_of_authority(uow, authority_id)
 
 
+# --- one rule per event class: each reads the event's data as taken in (an erased person's id nulled) ---------
+
+Rule = Callable[[UnitOfWork, EventMeta, Document], Awaitable[None]]
+
+
+async def _authority_registered(uow: UnitOfWork, meta: EventMeta, data: Document) -> None:
+    facts = {"name": data["name"], "region": data["region"], "email": data["contact_email"], "kind": data["kind"]}
+    await _upsert(uow, store.AUTHORITIES, data["authority_id"], facts)
+
+
+async def _partner_registered(uow: UnitOfWork, meta: EventMeta, data: Document) -> None:
+    facts = {
+        "name": data["name"],
+        "country": data["country"],
+        "languages": data.get("languages") or [],
+        "email": data.get("contact_email"),
+    }
+    await _upsert(uow, store.PARTNERS, data["partner_id"], facts)
+
+
+async def _partner_updated(uow: UnitOfWork, meta: EventMeta, data: Document) -> None:
+    changes: Document = {}
+    if data.get("languages") is not None:
+        changes["languages"] = data["languages"]
+    if data.get("contact_email") is not None:
+        changes["email"] = data["contact_email"]
+    if changes:
+        await _upsert(uow, store.PARTNERS, data["partner_id"], changes)
+
+
+async def _authority_updated(uow: UnitOfWork, meta: EventMeta, data: Document) -> None:
+    # A corrected organisational address is where the authority's mail goes from now on.
+    if data.get("contact_email") is not None:
+        address = {"email": data["contact_email"], "contact_erased": False}
+        await _upsert(uow, store.AUTHORITIES, data["authority_id"], address)
+    elif "contact_email" in data.get("changed", []):
+        # Named as changed and null: the address was its contact person's, who was erased.
+        await erase_authority_contact(uow, data["authority_id"])
+
+
+async def _partnership_established(uow: UnitOfWork, meta: EventMeta, data: Document) -> None:
+    facts = {"authority_id": data["authority_id"], "partner_id": data["partner_id"], "status": "active"}
+    await _upsert(uow, store.PARTNERSHIPS, data["partnership_id"], facts)
+
+
+async def _partnership_ended(uow: UnitOfWork, meta: EventMeta, data: Document) -> None:
+    await _upsert(uow, store.PARTNERSHIPS, data["partnership_id"], {"status": "ended"})
+
+
+async def _position_published(uow: UnitOfWork, meta: EventMeta, data: Document) -> None:
+    fields = ("title", "authority_id", "partner_id", "country", "scheme")
+    await _upsert(uow, store.POSITIONS, data["position_id"], {name: data[name] for name in fields})
+
+
+async def _application_submitted(uow: UnitOfWork, meta: EventMeta, data: Document) -> None:
+    fields = ("candidate_id", "position_id", "authority_id")
+    await _upsert(uow, store.APPLICATIONS, data["application_id"], {name: data[name] for name in fields})
+
+
+async def _mission_planned(uow: UnitOfWork, meta: EventMeta, data: Document) -> None:
+    facts = {
+        "volunteer_id": data["volunteer_id"],
+        "authority_id": data["authority_id"],
+        "partner_id": data["partner_id"],
+        "engagement_id": data["engagement_id"],
+        "country": data["country"],
+        "centre_id": data.get("centre_id"),
+        "status": "planned",
+        "missed_in_a_row": 0,
+    }
+    await _upsert(uow, store.MISSIONS, data["mission_id"], facts)
+
+
+async def _mission_started(uow: UnitOfWork, meta: EventMeta, data: Document) -> None:
+    await _upsert(uow, store.MISSIONS, data["mission_id"], {"status": "started"})
+
+
+async def _mission_over(uow: UnitOfWork, meta: EventMeta, data: Document) -> None:
+    await _upsert(uow, store.MISSIONS, data["mission_id"], {"status": "ended"})
+
+
+async def _check_in_received(uow: UnitOfWork, meta: EventMeta, data: Document) -> None:
+    await _upsert(uow, store.MISSIONS, data["mission_id"], {"missed_in_a_row": 0})
+
+
+async def _check_in_missed(uow: UnitOfWork, meta: EventMeta, data: Document) -> None:
+    if data.get("missed_in_a_row") is not None:
+        await _upsert(uow, store.MISSIONS, data["mission_id"], {"missed_in_a_row": data["missed_in_a_row"]})
+        return
+    # An event without the count (older producers): count it here.
+    await uow[store.MISSIONS].update_one({"_id": data["mission_id"]}, {"$inc": {"missed_in_a_row": 1}}, upsert=True)
+    batch_cache(uow).pop((store.MISSIONS, data["mission_id"]), None)
+
+
+async def _incident_reported(uow: UnitOfWork, meta: EventMeta, data: Document) -> None:
+    mission = await find(uow, store.MISSIONS, data["mission_id"])
+    region = await event_region(uow, meta, mission.get("authority_id") if mission else None)
+    facts = {
+        "mission_id": data["mission_id"],
+        "severity": data["severity"],
+        "category": data["category"],
+        "status": "open",
+        "region": region,
+        "reported_at": uow.now(),
+    }
+    await _upsert(uow, store.INCIDENTS, data["incident_id"], facts)
+
+
+async def _incident_resolved(uow: UnitOfWork, meta: EventMeta, data: Document) -> None:
+    await _upsert(uow, store.INCIDENTS, data["incident_id"], {"status": "resolved"})
+
+
+async def _security_alert_issued(uow: UnitOfWork, meta: EventMeta, data: Document) -> None:
+    facts = {"country": data["country"], "level": data["level"], "mission_ids": data.get("mission_ids") or []}
+    await _upsert(uow, store.ALERTS, data["alert_id"], facts)
+
+
+RULES: dict[type[Event], Rule] = {
+    p.AuthorityRegistered: _authority_registered,
+    p.PartnerRegistered: _partner_registered,
+    p.PartnerUpdated: _partner_updated,
+    p.AuthorityUpdated: _authority_updated,
+    p.PartnershipEstablished: _partnership_established,
+    p.PartnershipEnded: _partnership_ended,
+    r.PositionPublished: _position_published,
+    r.ApplicationSubmitted: _application_submitted,
+    m.MissionPlanned: _mission_planned,
+    m.MissionStarted: _mission_started,
+    m.MissionEnded: _mission_over,
+    m.MissionInterrupted: _mission_over,
+    m.CheckInReceived: _check_in_received,
+    m.CheckInMissed: _check_in_missed,
+    m.IncidentReported: _incident_reported,
+    m.IncidentResolved: _incident_resolved,
+    m.SecurityAlertIssued: _security_alert_issued,
+}
+# Looked up by the record's ce_type, as the consumer routes it.
+_RULES_BY_TYPE = {model.TYPE: rule for model, rule in RULES.items()}
+
+
 async def apply(uow: UnitOfWork, meta: EventMeta, event: Event, data: Document | None = None) -> None:
     """Update the projection for one event (types that matter here; others change nothing).
 
     ``data`` is the event's data as taken in (an erased person's id already nulled), by default all of it.
     """
-    data = data if data is not None else event.model_dump(mode="json")
-    now = datetime.now(UTC)
-    match meta.type:
-        case "partners.AuthorityRegistered":
-            await _upsert(
-                uow,
-                store.AUTHORITIES,
-                data["authority_id"],
-                {"name": data["name"], "region": data["region"], "email": data["contact_email"], "kind": data["kind"]},
-            )
-        case "partners.PartnerRegistered":
-            await _upsert(
-                uow,
-                store.PARTNERS,
-                data["partner_id"],
-                {
-                    "name": data["name"],
-                    "country": data["country"],
-                    "languages": data.get("languages") or [],
-                    "email": data.get("contact_email"),
-                },
-            )
-        case "partners.PartnerUpdated":
-            changes: Document = {}
-            if data.get("languages") is not None:
-                changes["languages"] = data["languages"]
-            if data.get("contact_email") is not None:
-                changes["email"] = data["contact_email"]
-            if changes:
-                await _upsert(uow, store.PARTNERS, data["partner_id"], changes)
-        case "partners.AuthorityUpdated":
-            # A corrected organisational address is where the authority's mail goes from now on.
-            if data.get("contact_email") is not None:
-                address = {"email": data["contact_email"], "contact_erased": False}
-                await _upsert(uow, store.AUTHORITIES, data["authority_id"], address)
-            elif "contact_email" in data.get("changed", []):
-                # Named as changed and null: the address was its contact person's, who was erased.
-                await erase_authority_contact(uow, data["authority_id"])
-        case "partners.PartnershipEstablished":
-            await _upsert(
-                uow,
-                store.PARTNERSHIPS,
-                data["partnership_id"],
-                {"authority_id": data["authority_id"], "partner_id": data["partner_id"], "status": "active"},
-            )
-        case "partners.PartnershipEnded":
-            await _upsert(uow, store.PARTNERSHIPS, data["partnership_id"], {"status": "ended"})
-        case "recruitment.PositionPublished":
-            await _upsert(
-                uow,
-                store.POSITIONS,
-                data["position_id"],
-                {
-                    "title": data["title"],
-                    "authority_id": data["authority_id"],
-                    "partner_id": data["partner_id"],
-                    "country": data["country"],
-                    "scheme": data["scheme"],
-                },
-            )
-        case "recruitment.ApplicationSubmitted":
-            await _upsert(
-                uow,
-                store.APPLICATIONS,
-                data["application_id"],
-                {
-                    "candidate_id": data["candidate_id"],
-                    "position_id": data["position_id"],
-                    "authority_id": data["authority_id"],
-                },
-            )
-        case "missions.MissionPlanned":
-            await _upsert(
-                uow,
-                store.MISSIONS,
-                data["mission_id"],
-                {
-                    "volunteer_id": data["volunteer_id"],
-                    "authority_id": data["authority_id"],
-                    "partner_id": data["partner_id"],
-                    "engagement_id": data["engagement_id"],
-                    "country": data["country"],
-                    "centre_id": data.get("centre_id"),
-                    "status": "planned",
-                    "missed_in_a_row": 0,
-                },
-            )
-        case "missions.MissionStarted":
-            await _upsert(uow, store.MISSIONS, data["mission_id"], {"status": "started"})
-        case "missions.MissionEnded" | "missions.MissionInterrupted":
-            await _upsert(uow, store.MISSIONS, data["mission_id"], {"status": "ended"})
-        case "missions.CheckInReceived":
-            await _upsert(uow, store.MISSIONS, data["mission_id"], {"missed_in_a_row": 0})
-        case "missions.CheckInMissed":
-            if data.get("missed_in_a_row") is not None:
-                await _upsert(uow, store.MISSIONS, data["mission_id"], {"missed_in_a_row": data["missed_in_a_row"]})
-            else:
-                await uow[store.MISSIONS].update_one(
-                    {"_id": data["mission_id"]}, {"$inc": {"missed_in_a_row": 1}}, upsert=True
-                )
-                batch_cache(uow).pop((store.MISSIONS, data["mission_id"]), None)
-        case "missions.IncidentReported":
-            mission = await find(uow, store.MISSIONS, data["mission_id"])
-            region = await event_region(uow, meta, mission.get("authority_id") if mission else None)
-            await _upsert(
-                uow,
-                store.INCIDENTS,
-                data["incident_id"],
-                {
-                    "mission_id": data["mission_id"],
-                    "severity": data["severity"],
-                    "category": data["category"],
-                    "status": "open",
-                    "region": region,
-                    "reported_at": now,
-                },
-            )
-        case "missions.IncidentResolved":
-            await _upsert(uow, store.INCIDENTS, data["incident_id"], {"status": "resolved"})
-        case "missions.SecurityAlertIssued":
-            await _upsert(
-                uow,
-                store.ALERTS,
-                data["alert_id"],
-                {"country": data["country"], "level": data["level"], "mission_ids": data.get("mission_ids") or []},
-            )
-        case _:
-            pass
+    rule = _RULES_BY_TYPE.get(meta.type)
+    if rule is not None:
+        await rule(uow, meta, data if data is not None else event.model_dump(mode="json"))
 
 
 async def erase_authority_contact(uow: UnitOfWork, authority_id: str) -> None:

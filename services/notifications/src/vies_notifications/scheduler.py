@@ -67,7 +67,7 @@ async def send_daily_digests(runtime: Runtime[NotificationsSettings], now: datet
     attempt fails on the duplicate key and queues nothing.
     """
     settings = runtime.settings
-    now = now or datetime.now(UTC)
+    now = now or runtime.now()
     day = digest_day(now, settings)
     if day is None:
         return 0
@@ -108,7 +108,7 @@ async def send_daily_digests(runtime: Runtime[NotificationsSettings], now: datet
             category="digest",
             context=context,
             region=branch.region,
-            now=datetime.now(UTC),  # due at once, whatever clock the schedule was evaluated at
+            now=runtime.now(),  # due at once, whatever time the schedule was evaluated at
         )
         try:
             queued += await _queue_once(runtime, key, None if empty and settings.digest_skip_empty else document, now)

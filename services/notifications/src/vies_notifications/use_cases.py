@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from vies_notifications import channels, handlers, rendering, sealing, store
@@ -52,7 +51,7 @@ async def set_preferences(
 ) -> Document:
     """Save a person's language and opt-outs (safety and security messages are sent whatever the opt-outs)."""
     _may_manage_preferences(principal, person_id)
-    now = datetime.now(UTC)
+    now = uow.now()
     doc = {"language": language, "opt_out_categories": sorted(set(opt_out_categories)), "updated_at": now}
     await uow[store.PREFERENCES].update_one({"_id": person_id}, {"$set": doc}, upsert=True)
     return _preferences_view(person_id, doc, uow.settings.default_language)
@@ -121,7 +120,7 @@ async def create_subscription(
     secret = secret or webhooks.new_secret()
     webhooks.secret_bytes(secret)  # validates the form
     await channels.check_destination(url, uow.settings.webhook_allowed)
-    now = datetime.now(UTC)
+    now = uow.now()
     doc: Document = {
         "_id": str(uuid.uuid4()),
         "url": url,
@@ -243,6 +242,43 @@ def _log_scope(principal: Principal) -> Document:
     raise Forbidden("only staff and regional branches may read the delivery log")
 
 
+def _check_log_filters(scope: Document, filters: dict[str, str | None], retrying: bool | None) -> None:
+    """Refuse filters a branch may not use, and a retrying filter that contradicts the status asked."""
+    if scope and filters.get("recipient"):
+        raise Forbidden("a branch cannot search the log by recipient address; filter by recipient_id")
+    if retrying and filters.get("status") not in (None, PENDING):
+        raise InvalidInput("retrying=true lists pending messages; it cannot be combined with another status")
+    if scope and filters.get("region") and filters["region"] != scope["region"]:
+        raise Forbidden("a branch reads its own region's log only")
+
+
+def _log_query(filters: dict[str, str | None], retrying: bool | None) -> Document:
+    """The delivery log's query for the filters given (the caller adds the reader's scope)."""
+    query: Document = {}
+    if filters.get("event_id"):
+        query["event_id"] = filters["event_id"]
+    if filters.get("recipient"):
+        query["$or"] = [{"recipient.id": filters["recipient"]}, {"recipient.address": filters["recipient"]}]
+    if filters.get("recipient_id"):
+        query["recipient.id"] = filters["recipient_id"]
+    for name, field in (
+        ("status", "status"),
+        ("channel", "channel"),
+        ("event_type", "event_type"),
+        ("region", "region"),
+        ("role", "recipient.role"),
+    ):
+        if filters.get(name):
+            query[field] = filters[name]
+    # Pending with an attempt used: an earlier attempt failed (waiting for contact data uses none).
+    waiting_for_retry: Document = {"status": PENDING, "attempts": {"$gt": 0}}
+    if retrying:
+        query.update(waiting_for_retry)
+    elif retrying is False:
+        query["$nor"] = [waiting_for_retry]
+    return query
+
+
 async def list_notifications(
     runtime: Runtime[NotificationsSettings],
     principal: Principal,
@@ -259,36 +295,8 @@ async def list_notifications(
     attempt, i.e. pending after at least one failed attempt; the log has no such status.
     """
     scope = _log_scope(principal)
-    if scope and filters.get("recipient"):
-        raise Forbidden("a branch cannot search the log by recipient address; filter by recipient_id")
-    if retrying and filters.get("status") not in (None, PENDING):
-        raise InvalidInput("retrying=true lists pending messages; it cannot be combined with another status")
-    query: Document = {}
-    if filters.get("event_id"):
-        query["event_id"] = filters["event_id"]
-    if filters.get("recipient"):
-        query["$or"] = [{"recipient.id": filters["recipient"]}, {"recipient.address": filters["recipient"]}]
-    if filters.get("recipient_id"):
-        query["recipient.id"] = filters["recipient_id"]
-    for name, field in (
-        ("status", "status"),
-        ("channel", "channel"),
-        ("event_type", "event_type"),
-        ("region", "region"),
-    ):
-        if filters.get(name):
-            query[field] = filters[name]
-    if filters.get("role"):
-        query["recipient.role"] = filters["role"]
-    # Pending with an attempt used: an earlier attempt failed (waiting for contact data uses none).
-    waiting_for_retry: Document = {"status": PENDING, "attempts": {"$gt": 0}}
-    if retrying:
-        query.update(waiting_for_retry)
-    elif retrying is False:
-        query["$nor"] = [waiting_for_retry]
-    if scope and filters.get("region") and filters["region"] != scope["region"]:
-        raise Forbidden("a branch reads its own region's log only")
-    query.update(scope)
+    _check_log_filters(scope, filters, retrying)
+    query = {**_log_query(filters, retrying), **scope}
     collection = runtime.db[store.NOTIFICATIONS]
     total = await collection.count_documents(query)
     cursor = collection.find(query).sort([("created_at", -1), ("_id", 1)]).skip(page.offset).limit(page.limit)

@@ -7,11 +7,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from vies_notifications.delivery import WAITING_FOR_CONTACT, Attempt, changes_for, handed_back
 from vies_notifications.domain.delivery import (
+    SENT_OUTCOME,
+    Outcome,
     RetryPolicy,
     classify_http,
     classify_sms_http,
     classify_smtp,
+    deferred,
     message_id,
     notification_id,
     permanent,
@@ -120,3 +124,55 @@ def test_a_failed_safety_message_fails_over_to_the_other_channel() -> None:
     from vies_notifications.domain.routing import failover_channel
 
     assert (failover_channel("email"), failover_channel("sms"), failover_channel("webhook")) == ("sms", "email", None)
+
+
+NOW = datetime(2031, 3, 4, 10, 0, tzinfo=UTC)
+
+
+def _tried(outcome: Outcome, **doc: object) -> Attempt:
+    return Attempt({"_id": "n-1", "attempts": 2, **doc}, outcome, address="a@example.org", language="fr", subject="S")
+
+
+def test_a_sent_attempt_records_sent_and_drops_the_body() -> None:
+    update = changes_for(_tried(SENT_OUTCOME), NOW, None)
+    assert update["$set"] == {
+        "attempts": 2,
+        "updated_at": NOW,
+        "claim": None,
+        "claimed_until": None,
+        "recipient.address": "a@example.org",
+        "language": "fr",
+        "subject": "S",
+        "status": "sent",
+        "sent_at": NOW,
+        "last_error": None,
+        "payload": None,
+    }
+    assert update["$push"] == {"history": {"$each": [{"at": NOW, "outcome": "sent", "error": None}], "$slice": -20}}
+    assert "$unset" not in update
+
+
+def test_a_deferral_gives_its_attempt_back_and_waits_for_the_contact() -> None:
+    later = NOW + timedelta(minutes=5)
+    update = changes_for(_tried(deferred(WAITING_FOR_CONTACT)), NOW, later)
+    assert update["$set"]["attempts"] == 1
+    assert update["$set"]["status"] == "pending"
+    assert update["$set"]["next_attempt_at"] == later
+    assert update["$set"]["waiting_for"] == "contact"
+
+
+def test_a_failure_retries_when_the_policy_says_when_and_fails_for_good_otherwise() -> None:
+    retry_at = NOW + timedelta(seconds=30)
+    retrying = changes_for(_tried(transient("timeout"), waiting_for="contact"), NOW, retry_at)["$set"]
+    assert (retrying["status"], retrying["next_attempt_at"], retrying["last_error"]) == ("pending", retry_at, "timeout")
+    failed = changes_for(_tried(permanent("550 no such user"), waiting_for="contact"), NOW, None)
+    assert failed["$set"]["status"] == "failed"
+    assert failed["$set"]["failed_at"] == NOW
+    assert failed["$set"]["payload"] is None
+    assert failed["$unset"] == {"waiting_for": ""}  # no longer waiting for anything
+
+
+def test_an_attempt_not_tried_is_handed_back_with_its_attempt() -> None:
+    assert handed_back({"attempts": 3}, NOW) == {
+        "$set": {"status": "pending", "next_attempt_at": NOW, "claim": None, "claimed_until": None, "attempts": 2}
+    }

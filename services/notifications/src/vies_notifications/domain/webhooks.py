@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 from vies_shared.errors import InvalidInput
@@ -78,24 +78,26 @@ DENIED_NETWORKS = {
 }
 
 
-def _forbidden(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# The address classes refused, first match named (an address may be in several).
+ADDRESS_RULES: tuple[tuple[str, Callable[[IPAddress], bool]], ...] = (
+    ("loopback", lambda address: address.is_loopback),
+    ("link-local", lambda address: address.is_link_local),
+    ("private", lambda address: address.is_private),
+    ("reserved", lambda address: address.is_multicast or address.is_reserved or address.is_unspecified),
+    ("not globally routable", lambda address: not address.is_global),
+)
+
+
+def _forbidden(address: IPAddress) -> str | None:
     """The rule an address breaks (a name, never the address), or None for a globally routable one."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return _forbidden(address.ipv4_mapped)
     for rule, network in DENIED_NETWORKS.items():
         if address.version == network.version and address in network:
             return rule
-    if address.is_loopback:
-        return "loopback"
-    if address.is_link_local:
-        return "link-local"
-    if address.is_private:
-        return "private"
-    if address.is_multicast or address.is_reserved or address.is_unspecified:
-        return "reserved"
-    if not address.is_global:
-        return "not globally routable"
-    return None
+    return next((rule for rule, breaks in ADDRESS_RULES if breaks(address)), None)
 
 
 def _allowed(host: str, address: str, allowlist: Iterable[str]) -> bool:
