@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
@@ -62,7 +62,24 @@ def content_security_policy(settings: PortalSettings) -> str:
 def create(settings: PortalSettings | None = None) -> FastAPI:
     """The portal's FastAPI app; nothing connects before start-up."""
     settings = settings or PortalSettings()
-    csp = content_security_policy(settings)
+    app = FastAPI(title="VIES portal", lifespan=_lifespan(settings), docs_url=None, redoc_url=None, openapi_url=None)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.middleware("http")(_per_request(settings))
+    _install_error_pages(app)
+    _add_operator_routes(app, settings)
+    app.include_router(public.router)
+    app.include_router(safety_link_router)  # /s/{token}: the one-tap safety answer, no sign-in
+    app.include_router(account.router)
+    app.include_router(authority.router)
+    for router in NETWORK_ROUTERS:  # duty officer, regional branch, head office
+        app.include_router(router)
+    app.include_router(centre.router)
+    app.include_router(volunteer.router)
+    return app
+
+
+def _lifespan(settings: PortalSettings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Connect the session store, the provider and the service APIs at start-up; close them at shutdown."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -84,53 +101,68 @@ def create(settings: PortalSettings | None = None) -> FastAPI:
             await http.aclose()
             await client.close()
 
-    app = FastAPI(title="VIES portal", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return lifespan
 
-    @app.middleware("http")
-    async def per_request(request: Request, call_next: object) -> Response:
+
+PageCall = Callable[[Request], Awaitable[Response]]
+
+
+def _per_request(settings: PortalSettings) -> Callable[[Request, PageCall], Awaitable[Response]]:
+    """The middleware of every page: its session loaded and saved, security headers, metrics and a log line."""
+    csp = content_security_policy(settings)
+
+    async def per_request(request: Request, call_next: PageCall) -> Response:
         started = time.perf_counter()
         request.state.request_id = uuid.uuid4().hex
         structlog.contextvars.bind_contextvars(request_id=request.state.request_id)
-        path = request.url.path
         portal: Portal = request.app.state.portal
-        uses_session = not path.startswith(SESSIONLESS)
+        uses_session = not request.url.path.startswith(SESSIONLESS)
         if uses_session:
-            cookie = request.cookies.get(COOKIE, "")
-            session = await portal.sessions.load(cookie)
-            # A cookie whose session is gone: the session ended (idle too long or signed out elsewhere).
-            request.state.session_ended = bool(cookie) and session is None
-            request.state.session = session or portal.sessions.new()
-        response: Response = await call_next(request)  # type: ignore[operator]
+            await _open_session(request, portal)
+        response = await call_next(request)
         if uses_session:
-            session = request.state.session
-            if getattr(request.state, "drop_session", False):
-                await portal.sessions.delete(session.id)
-                response.delete_cookie(COOKIE, path="/")
-            else:
-                await portal.sessions.save(session)
-                response.set_cookie(
-                    COOKIE,
-                    session.id,
-                    httponly=True,
-                    samesite="lax",
-                    secure=settings.secure_cookies,
-                    path="/",
-                )
-            response.headers.setdefault("Cache-Control", "no-store")
+            await _close_session(request, response, portal, settings)
         response.headers["Content-Security-Policy"] = csp
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "same-origin"
         response.headers["X-Frame-Options"] = "DENY"
-        route = request.scope.get("route")
-        name = getattr(route, "path", "other")
-        elapsed = time.perf_counter() - started
-        PAGES.labels(name, str(response.status_code)).inc()
-        PAGE_SECONDS.labels(name).observe(elapsed)
-        # The path template, never the real path: ids and queries stay out of the logs.
-        log.info("page", route=name, method=request.method, status=response.status_code, ms=round(elapsed * 1000, 1))
+        _count_page(request, response, time.perf_counter() - started)
         structlog.contextvars.unbind_contextvars("request_id")
         return response
+
+    return per_request
+
+
+async def _open_session(request: Request, portal: Portal) -> None:
+    cookie = request.cookies.get(COOKIE, "")
+    session = await portal.sessions.load(cookie)
+    # A cookie whose session is gone: the session ended (idle too long or signed out elsewhere).
+    request.state.session_ended = bool(cookie) and session is None
+    request.state.session = session or portal.sessions.new()
+
+
+async def _close_session(request: Request, response: Response, portal: Portal, settings: PortalSettings) -> None:
+    session = request.state.session
+    if getattr(request.state, "drop_session", False):
+        await portal.sessions.delete(session.id)
+        response.delete_cookie(COOKIE, path="/")
+    else:
+        await portal.sessions.save(session)
+        response.set_cookie(COOKIE, session.id, httponly=True, samesite="lax", secure=settings.secure_cookies, path="/")
+    response.headers.setdefault("Cache-Control", "no-store")
+
+
+def _count_page(request: Request, response: Response, elapsed: float) -> None:
+    route = request.scope.get("route")
+    name = getattr(route, "path", "other")
+    PAGES.labels(name, str(response.status_code)).inc()
+    PAGE_SECONDS.labels(name).observe(elapsed)
+    # The path template, never the real path: ids and queries stay out of the logs.
+    log.info("page", route=name, method=request.method, status=response.status_code, ms=round(elapsed * 1000, 1))
+
+
+def _install_error_pages(app: FastAPI) -> None:
+    """The pages shown for a sign-in needed, an expired form, a service down or refusing, a page not found."""
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired) -> Response:
@@ -182,6 +214,10 @@ def create(settings: PortalSettings | None = None) -> FastAPI:
             message=translate(request, "This page does not exist."),
         )
 
+
+def _add_operator_routes(app: FastAPI, settings: PortalSettings) -> None:
+    """Probes, metrics and the favicon (outside any session)."""
+
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -211,16 +247,6 @@ def create(settings: PortalSettings | None = None) -> FastAPI:
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon() -> Response:
         return RedirectResponse("/static/favicon.svg", status_code=301)
-
-    app.include_router(public.router)
-    app.include_router(safety_link_router)  # /s/{token}: the one-tap safety answer, no sign-in
-    app.include_router(account.router)
-    app.include_router(authority.router)
-    for router in NETWORK_ROUTERS:  # duty officer, regional branch, head office
-        app.include_router(router)
-    app.include_router(centre.router)
-    app.include_router(volunteer.router)
-    return app
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ safety-check board is a page whose table part is fetched again every two seconds
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,7 +20,7 @@ from vies_portal import i18n
 from vies_portal.account import require
 from vies_portal.apis import ApiError, ApiUnavailable, together
 from vies_portal.forms import countries, country_name, parse_date
-from vies_portal.web import _, api, checked_form, error_message, render, session_of, state_reason
+from vies_portal.web import _, api, checked_form, error_message, now, render, session_of, state_reason
 
 router = APIRouter(prefix="/centre")
 PAGE_SIZE = 20
@@ -100,7 +100,7 @@ async def overview(request: Request) -> Response:
     """What waits for the centre: partners to vet, missions under way, open incidents, interviews due, open checks."""
     person = _coordinator(request)
     country = person["country"]
-    soon = (datetime.now(UTC).date() + timedelta(days=14)).isoformat()
+    soon = (now(request).date() + timedelta(days=14)).isoformat()
     pending, started, incidents, follow_ups, checks = await together(
         api(request, "partners", "GET", "/partners", params={"country": country, "status": "pending", "limit": 1}),
         api(request, "missions", "GET", "/missions", params={"country": country, "status": "started", "limit": 1}),
@@ -279,7 +279,7 @@ async def _mission_page(
         check_ins_paging=_paging(check_ins, check_ins_page, MISSION_LIST_SIZE, incidents_page=_kept(incidents_page)),
         problem=problem,
         reason=reason,
-        today=datetime.now(UTC).date().isoformat(),
+        today=now(request).date().isoformat(),
     )
 
 
@@ -356,7 +356,7 @@ async def confirm_mission_step(request: Request, mission_id: str, action: str) -
     if action not in MISSION_ACTIONS:
         raise ApiError(404)
     mission = await api(request, "missions", "GET", f"/missions/{mission_id}")
-    today = datetime.now(UTC).date().isoformat()
+    today = now(request).date().isoformat()
     values = {"departed_on": today, "ended_on": today, "interrupted_on": today}
     return _mission_step_page(request, mission, action, values, {})
 
@@ -517,7 +517,7 @@ async def take_incident_step(request: Request, incident_id: str, action: str) ->
 async def agenda(request: Request, due_before: str = "", page: str = "1") -> Response:
     """Follow-up interviews not yet held, due by a date (in 30 days by default), soonest first."""
     person = _coordinator(request)
-    until = parse_date(due_before) or datetime.now(UTC).date() + timedelta(days=30)
+    until = parse_date(due_before) or now(request).date() + timedelta(days=30)
     number = _page_number(page)
     params = {
         "country": person["country"],
@@ -658,7 +658,7 @@ async def _board(request: Request, alert_id: str, show: str, page: int, live: bo
         "paging": _paging({"total": total}, page, BOARD_PAGE_SIZE, show=show, live="" if live else "0"),
         # Updating by itself can be paused (WCAG 2.2.2): the board is then fetched only on request.
         "live": live,
-        "refreshed_at": datetime.now(UTC).isoformat(),
+        "refreshed_at": now(request).isoformat(),
     }
 
 

@@ -75,7 +75,7 @@ class SessionStore:
         if not session_id or len(session_id) > 100:
             return None
         doc = await self.collection.find_one({"_id": session_id})
-        # The TTL monitor runs about once a minute: the expiry is checked here too.
+        # The TTL monitor runs about once a minute: the expiry is checked here too (on wall time, as it does).
         if doc is None or _aware(doc["expires_at"]) <= datetime.now(UTC):
             return None
         return Session(

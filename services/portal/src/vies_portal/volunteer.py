@@ -9,7 +9,6 @@ will be sent and asks for a confirmation first.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -18,7 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from vies_portal import i18n
 from vies_portal.account import require
 from vies_portal.apis import ApiError, ApiUnavailable
-from vies_portal.web import _, api, checked_form, error_message, render, state_reason
+from vies_portal.web import _, api, checked_form, error_message, now, render, state_reason
 
 router = APIRouter(prefix="/volunteer")
 Document = dict[str, Any]
@@ -133,7 +132,7 @@ async def tick_form(request: Request, mission_id: str, item: str) -> Response:
         raise ApiError(404)
     mission = await _mission(request, mission_id)
     # Today where the volunteer is, as the date field's default.
-    values = {"done_on": datetime.now(i18n.zone_of(mission.get("country"))).date().isoformat()}
+    values = {"done_on": now(request).astimezone(i18n.zone_of(mission.get("country"))).date().isoformat()}
     return render(
         request,
         "volunteer_tick.html",

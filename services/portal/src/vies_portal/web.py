@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -34,6 +35,13 @@ class Portal:
     provider: Provider
     apis: Apis
     templates: Environment
+    # The portal's clock for what its pages compute (today, deadlines); tests may set it. Sessions keep
+    # wall time: the database's TTL monitor ends them by its own clock.
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    def now(self) -> datetime:
+        """The current UTC time as the portal sees it."""
+        return self.clock()
 
 
 def template_environment() -> Environment:
@@ -46,6 +54,11 @@ def template_environment() -> Environment:
     )
     env.globals["quote"] = quote
     return env
+
+
+def now(request: Request) -> datetime:
+    """The current UTC time as the portal sees it (its settable clock)."""
+    return portal_of(request).now()
 
 
 def portal_of(request: Request) -> Portal:
