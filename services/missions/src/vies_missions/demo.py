@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from vies_missions import clock, handlers, store, use_cases
+from vies_missions import handlers, store, use_cases
 from vies_missions.domain.mission import CHECKLIST_ITEMS, RECIPROCITY_CHECKLIST, RECIPROCITY_SCHEMES, mission_id_for
 from vies_missions.settings import MissionsSettings
 from vies_shared.events.recruitment import VolunteerEngaged
@@ -41,7 +41,7 @@ async def seed(runtime: Runtime[MissionsSettings]) -> None:
     settings = runtime.settings
     if await runtime.db[store.MISSIONS].find_one({"engagement_id": DEMO[-1][0]}):
         return
-    today = clock.now(runtime).date()
+    today = runtime.now().date()
     for engagement, volunteer, authority, partner, country, scheme, months, state in DEMO:
         starts = today - timedelta(days=60) if state != "planned" else today + timedelta(days=45)
         event = VolunteerEngaged(

@@ -122,7 +122,7 @@ async def on_partner_registered(ctx: HandlerContext, event: PartnerRegistered) -
 
 async def on_partner_suspended(ctx: HandlerContext, event: PartnerSuspended) -> None:
     """Flag the suspended partner's active missions for review (one bulk update)."""
-    now = ctx.uow.now()
+    now = ctx.now()
     cursor = ctx.uow[store.MISSIONS].find({"partner_id": event.partner_id, "status": {"$in": list(ACTIVE)}})
     missions = [Mission.from_doc(doc) async for doc in cursor]
     flagged = [m for m in missions if m.flag_for_partner_suspension(event.partner_id, event.reason, now)]

@@ -28,7 +28,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from vies_missions import clock, store
+from vies_missions import store
 from vies_missions.api import Body
 from vies_missions.domain.answer_link import UnknownLink, check_link_usable, link_expires_at
 from vies_missions.domain.safety_check import SecurityAlert, entry_id
@@ -134,7 +134,7 @@ async def safety_link_page(token: LinkToken, request: Request, runtime: RuntimeD
         return refused
     valid_for = timedelta(days=runtime.settings.safety_link_valid_days)
     alert, entry = await _resolve(runtime.reads, runtime.settings, token)
-    check_link_usable(alert, clock.now(runtime), valid_for)
+    check_link_usable(alert, runtime.now(), valid_for)
     return _view(alert, entry, valid_for)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from vies_missions import clock, store
+from vies_missions import store
 from vies_missions.domain.incident import CENTRE, OPEN, Incident
 from vies_missions.domain.mission import ON_MISSION, Mission
 from vies_missions.domain.safety_check import ESCALATION_PENDING, SecurityAlert
@@ -48,7 +48,7 @@ def missed_key(mission_id: str, due_at: datetime) -> str:
 async def emit_missed_check_ins(runtime: Runtime[MissionsSettings]) -> int:
     """Emit ``CheckInMissed`` once per due date passed without a check-in; returns how many were emitted."""
     settings = runtime.settings
-    now = clock.now(runtime)
+    now = runtime.now()
     emitted = 0
     for _ in range(MAX_ROUNDS):
         cursor = (
@@ -138,7 +138,7 @@ async def _recorded(uow: UnitOfWork, collection: str, keys: list[str]) -> set[st
 
 async def close_due_safety_checks(runtime: Runtime[MissionsSettings]) -> int:
     """Close the safety checks whose response deadline passed and report the unaccounted missions."""
-    now = clock.now(runtime)
+    now = runtime.now()
     closed = 0
     cursor = runtime.db[store.ALERTS].find({"status": "open", "respond_by": {"$lte": now}}, {"_id": 1})
     for alert_id in [doc["_id"] async for doc in cursor]:
@@ -160,7 +160,7 @@ async def remind_unanswered_volunteers(runtime: Runtime[MissionsSettings]) -> in
     nothing (or loses the write conflict, retries and then matches nothing).
     """
     settings = runtime.settings
-    now = clock.now(runtime)
+    now = runtime.now()
     before = timedelta(seconds=settings.safety_reminder_before_deadline_seconds)
     reminded = 0
     cursor = runtime.db[store.ALERTS].find({"status": OPEN_CHECK, "respond_by": {"$gt": now}}, {"_id": 1})
@@ -195,7 +195,7 @@ async def _remind(uow: UnitOfWork, alert_id: str, now: datetime, before: timedel
 async def escalate_unaccounted_to_head_office(runtime: Runtime[MissionsSettings]) -> int:
     """The last step of the ladder: volunteers still unaccounted a delay after the deadline go to the head office."""
     settings = runtime.settings
-    now = clock.now(runtime)
+    now = runtime.now()
     delay = timedelta(seconds=settings.safety_head_office_delay_seconds)
     escalated = 0
     query = {"escalation": ESCALATION_PENDING, "closed_at": {"$lte": now - delay}}
@@ -234,7 +234,7 @@ async def _pending_missions(uow: UnitOfWork, alert_id: str) -> list[str]:
 async def escalate_unacknowledged_incidents(runtime: Runtime[MissionsSettings]) -> int:
     """Send to the head office the centre-level incidents nobody acknowledged in time."""
     settings = runtime.settings
-    now = clock.now(runtime)
+    now = runtime.now()
     delay = timedelta(seconds=settings.incident_escalation_delay_seconds)
     query = {"status": OPEN, "escalated_to": CENTRE, "escalated_at": {"$lte": now - delay}}
     escalated = 0
@@ -264,7 +264,7 @@ async def _escalate_incident(uow: UnitOfWork, incident_id: str, now: datetime, d
 async def report_overdue_follow_ups(runtime: Runtime[MissionsSettings]) -> int:
     """Report the follow-up interviews not held within the grace period after their due date."""
     settings = runtime.settings
-    today = clock.now(runtime).date()
+    today = runtime.now().date()
     cutoff = (today - timedelta(days=settings.follow_up_grace_days)).isoformat()
     query = {
         "status": {"$in": list(ON_MISSION)},

@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from vies_missions import certificate, clock, store
+from vies_missions import certificate, store
 from vies_missions.domain import access
 from vies_missions.domain.incident import Incident
 from vies_missions.domain.mission import ENDED, INTERRUPTED, ON_MISSION, Mission, first_name
@@ -798,6 +798,6 @@ async def get_certificate(runtime: Runtime[MissionsSettings], principal: Princip
         authority_name=(authority or {}).get("name") or mission.authority_id,
         country=mission.country,
         issuer=runtime.settings.certificate_issuer,
-        issued_on=clock.now(runtime).date(),
+        issued_on=runtime.now().date(),
     )
     return certificate.render(facts)
