@@ -177,22 +177,10 @@ def _compare_node(old: _Side, new: _Side, ref: str, path: str, out: list[Change]
             out.append(Change(ref, path, "type_changed", True, "alternatives changed"))
         return
     before, after = old_branches[0].node, new_branches[0].node
-    old_values = _values(before)
-    new_values = _values(after)
     if _kind(before) != _kind(after) or before.get("format") != after.get("format"):
         out.append(Change(ref, path, "type_changed", True, f"{_describe(before)} → {_describe(after)}"))
         return
-    if old_values is not None and new_values is not None:
-        for value in old_values:
-            if value not in new_values:
-                out.append(Change(ref, path, "enum_value_removed", True, f"{value!r} no longer allowed"))
-        for value in new_values:
-            if value not in old_values:
-                out.append(Change(ref, path, "enum_value_added", False, f"{value!r} now allowed"))
-    elif new_values is not None:
-        out.append(Change(ref, path, "constraint_tightened", True, f"restricted to {new_values!r}"))
-    elif old_values is not None:
-        out.append(Change(ref, path, "enum_lifted", False, "any value now allowed"))
+    _compare_values(before, after, ref, path, out)
     _compare_constraints(before, after, ref, path, out)
     if _kind(before) == "array":
         _compare_node(
@@ -236,6 +224,22 @@ def _compare_object(old: _Side, new: _Side, ref: str, path: str, out: list[Chang
         elif name in old_required and name not in new_required:
             out.append(Change(ref, _join(path, name), "made_optional", False, "required field made optional"))
         _compare_node(old.at(old_prop), new.at(new_props[name]), ref, _join(path, name), out)
+
+
+def _compare_values(before: JsonSchema, after: JsonSchema, ref: str, path: str, out: list[Change]) -> None:
+    """Changes to a field's allowed values (enum or const): a value removed or a new restriction breaks."""
+    old_values, new_values = _values(before), _values(after)
+    if old_values is not None and new_values is not None:
+        for value in old_values:
+            if value not in new_values:
+                out.append(Change(ref, path, "enum_value_removed", True, f"{value!r} no longer allowed"))
+        for value in new_values:
+            if value not in old_values:
+                out.append(Change(ref, path, "enum_value_added", False, f"{value!r} now allowed"))
+    elif new_values is not None:
+        out.append(Change(ref, path, "constraint_tightened", True, f"restricted to {new_values!r}"))
+    elif old_values is not None:
+        out.append(Change(ref, path, "enum_lifted", False, "any value now allowed"))
 
 
 def _compare_constraints(before: JsonSchema, after: JsonSchema, ref: str, path: str, out: list[Change]) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -245,19 +246,23 @@ def _sample(name: str, node: JsonSchema, root: JsonSchema) -> Any:
         return {prop: _sample(prop, sub, root) for prop, sub in node.get("properties", {}).items()}
     if kind == "array":
         return [_sample(_item_name(name), node.get("items", {}), root)]
-    if kind == "string":
-        return _sample_string(name, node)
-    if kind == "integer":
-        value = SAMPLE_BY_NAME.get(name, 1)
-        return max(int(node.get("minimum", value)), min(int(node.get("maximum", value)), int(value)))
-    if kind == "number":
-        value = float(SAMPLE_BY_NAME.get(name, 0.5))
-        return max(float(node.get("minimum", value)), min(float(node.get("maximum", value)), value))
-    if kind == "boolean":
-        return True
-    if kind == "null":
-        return None
-    return None
+    # A list of types or none at all gives no sample, like ``null``.
+    sample = _SCALAR_SAMPLES.get(kind) if isinstance(kind, str) else None
+    return sample(name, node) if sample is not None else None
+
+
+def _sample_integer(name: str, node: JsonSchema) -> int:
+    value = SAMPLE_BY_NAME.get(name, 1)
+    return max(int(node.get("minimum", value)), min(int(node.get("maximum", value)), int(value)))
+
+
+def _sample_number(name: str, node: JsonSchema) -> float:
+    value = float(SAMPLE_BY_NAME.get(name, 0.5))
+    return max(float(node.get("minimum", value)), min(float(node.get("maximum", value)), value))
+
+
+def _sample_boolean(name: str, node: JsonSchema) -> bool:
+    return True
 
 
 def _sample_string(name: str, node: JsonSchema) -> str:
@@ -266,6 +271,10 @@ def _sample_string(name: str, node: JsonSchema) -> str:
         return "2027-08-31" if name in LATER_DATES else "2026-09-01"
     if fmt == "date-time":
         return "2026-09-02T18:00:00Z" if name.endswith("_by") else "2026-09-01T09:00:00Z"
+    return _sample_text(name)
+
+
+def _sample_text(name: str) -> str:
     if name in SAMPLE_BY_NAME:
         return str(SAMPLE_BY_NAME[name])
     if name == "event_id":
@@ -275,3 +284,12 @@ def _sample_string(name: str, node: JsonSchema) -> str:
     if name.endswith("_id"):
         return f"{name.removesuffix('_id').replace('_', '-')}-123"
     return f"example {name.replace('_', ' ')}"
+
+
+# A sample value of each scalar JSON type, by field name and the schema's bounds.
+_SCALAR_SAMPLES: dict[str, Callable[[str, JsonSchema], Any]] = {
+    "string": _sample_string,
+    "integer": _sample_integer,
+    "number": _sample_number,
+    "boolean": _sample_boolean,
+}
