@@ -447,32 +447,8 @@ class LocalStack:
             to_start = [c for c in wanted if not self._is_running(c, state)]
             self._adopt_running_ports(state)
             self._resolve_ports(to_start)
-            # Check what we can before launching anything, so a failure leaves nothing behind.
-            for comp in to_start:
-                self._check_ports_free(comp)
-            if "mailpit" in to_start:
-                self._mailpit_bin()
-            if "jaeger" in to_start:
-                self._jaeger_bin()
-            if "mongodb" in to_start:
-                self._check_secantus()
-            if "keycloak" in to_start:
-                self._find_realm_file()
-            launched: list[Component] = []
-            try:
-                # Launch the quick ones first, then Keycloak (the slowest to get ready);
-                # Kafka's one-off format then runs in their shadow.
-                for comp in ("mailpit", "jaeger", "mongodb", "keycloak", "kafka"):
-                    if comp in to_start:
-                        self._launch(comp)
-                        launched.append(comp)
-                for comp in wanted:
-                    if comp != "keycloak":
-                        self._wait_healthy(comp)
-            except BaseException:
-                # Leave nothing half-started behind (callers often have no `finally` yet).
-                self._stop_many(launched)
-                raise
+            self._check_startable(to_start)
+            launched = self._launch_and_wait(wanted, to_start)
         try:
             if "kafka" in wanted:
                 self.create_topics(all_topics(self.config.topic_prefix))
@@ -483,6 +459,38 @@ class LocalStack:
             with self._lock():
                 self._stop_many(launched)
             raise
+
+    def _check_startable(self, to_start: list[Component]) -> None:
+        """Check what we can before launching anything, so a failure leaves nothing behind."""
+        for comp in to_start:
+            self._check_ports_free(comp)
+        if "mailpit" in to_start:
+            self._mailpit_bin()
+        if "jaeger" in to_start:
+            self._jaeger_bin()
+        if "mongodb" in to_start:
+            self._check_secantus()
+        if "keycloak" in to_start:
+            self._find_realm_file()
+
+    def _launch_and_wait(self, wanted: list[Component], to_start: list[Component]) -> list[Component]:
+        """Launch ``to_start``, wait until every wanted component but Keycloak is healthy; the ones launched."""
+        launched: list[Component] = []
+        try:
+            # Launch the quick ones first, then Keycloak (the slowest to get ready);
+            # Kafka's one-off format then runs in their shadow.
+            for comp in ("mailpit", "jaeger", "mongodb", "keycloak", "kafka"):
+                if comp in to_start:
+                    self._launch(comp)
+                    launched.append(comp)
+            for comp in wanted:
+                if comp != "keycloak":
+                    self._wait_healthy(comp)
+        except BaseException:
+            # Leave nothing half-started behind (callers often have no `finally` yet).
+            self._stop_many(launched)
+            raise
+        return launched
 
     def wait_keycloak(self) -> None:
         """Block until Keycloak serves the ``vies`` realm (raises :class:`StackError` if it dies or times out)."""
