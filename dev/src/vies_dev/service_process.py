@@ -200,44 +200,60 @@ class Supervisor:
         now = self.clock()
         changed = False
         for watch in self.watches:
-            process = watch.process.process
-            if watch.restart_at is not None:
-                if now >= watch.restart_at:
-                    self._start(watch)
-                    pid = watch.process.process.pid if watch.process.process else "?"
-                    self.report(f"{watch.process.service}: restarted (pid {pid}, restart {watch.total_restarts})")
-                    changed = True
-                continue
-            if process is not None and process.poll() is not None:
-                if now - watch.started_at >= self.stable_seconds:
-                    watch.restarts = 0
-                watch.restarts += 1
-                watch.total_restarts += 1
-                delay = min(self.backoff_max, self.backoff_initial * 2 ** (watch.restarts - 1))
-                watch.restart_at = now + delay
-                watch.state = "waiting to restart"
-                self.report(
-                    f"{watch.process.service}: exited unexpectedly ({describe_exit(process.returncode)}); "
-                    f"restarting in {delay:.1f}s; last log lines:\n{_indent(watch.process.log_tail(5))}"
-                )
-                changed = True
-                continue
-            if now - watch.last_probe >= self.probe_every or watch.state == "starting":
-                watch.last_probe = now
-                try:
-                    ready = watch.process.ready()
-                except RuntimeError:
-                    continue  # it died meanwhile: the next round sees it
-                state = "up" if ready else ("starting" if watch.state == "starting" else "not answering")
-                if state != watch.state:
-                    watch.state = state
-                    changed = True
-                    if state == "up":
-                        self.report(f"{watch.process.service}: up at {watch.process.url}")
-                    elif state == "not answering":
-                        self.report(f"{watch.process.service}: running but /readyz does not answer 200")
+            changed = self._poll_watch(watch, now) or changed
         if changed:
             self.report(self.status_line())
+
+    def _poll_watch(self, watch: _Watch, now: float) -> bool:
+        """One service's part of the round; whether its state changed."""
+        if watch.restart_at is not None:
+            if now < watch.restart_at:
+                return False
+            self._restart(watch)
+            return True
+        process = watch.process.process
+        if process is not None and process.poll() is not None:
+            self._schedule_restart(watch, process.returncode, now)
+            return True
+        if now - watch.last_probe >= self.probe_every or watch.state == "starting":
+            return self._probe(watch, now)
+        return False
+
+    def _restart(self, watch: _Watch) -> None:
+        self._start(watch)
+        pid = watch.process.process.pid if watch.process.process else "?"
+        self.report(f"{watch.process.service}: restarted (pid {pid}, restart {watch.total_restarts})")
+
+    def _schedule_restart(self, watch: _Watch, returncode: int, now: float) -> None:
+        """An unexpected exit: restart after a backoff that doubles while the process keeps dying young."""
+        if now - watch.started_at >= self.stable_seconds:
+            watch.restarts = 0
+        watch.restarts += 1
+        watch.total_restarts += 1
+        delay = min(self.backoff_max, self.backoff_initial * 2 ** (watch.restarts - 1))
+        watch.restart_at = now + delay
+        watch.state = "waiting to restart"
+        self.report(
+            f"{watch.process.service}: exited unexpectedly ({describe_exit(returncode)}); "
+            f"restarting in {delay:.1f}s; last log lines:\n{_indent(watch.process.log_tail(5))}"
+        )
+
+    def _probe(self, watch: _Watch, now: float) -> bool:
+        """Ask ``/readyz`` and report a change of state; whether there was one."""
+        watch.last_probe = now
+        try:
+            ready = watch.process.ready()
+        except RuntimeError:
+            return False  # it died meanwhile: the next round sees it
+        state = "up" if ready else ("starting" if watch.state == "starting" else "not answering")
+        if state == watch.state:
+            return False
+        watch.state = state
+        if state == "up":
+            self.report(f"{watch.process.service}: up at {watch.process.url}")
+        elif state == "not answering":
+            self.report(f"{watch.process.service}: running but /readyz does not answer 200")
+        return True
 
     def run(self, stop: threading.Event, interval: float = 0.25) -> None:
         """Supervise until ``stop`` is set."""
