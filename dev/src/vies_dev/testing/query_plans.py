@@ -44,6 +44,10 @@ class Query:
         return f"{self.command} {self.database}.{self.collection} {self.filter}{sort}"
 
 
+# Where a write command keeps its statements, each with its own filter ``q``.
+_STATEMENTS = {"update": "updates", "delete": "deletes"}
+
+
 def _queries(command_name: str, command: Mapping[str, Any]) -> list[tuple[str, Document, Document]]:
     """(collection, filter, sort) of each query inside one command."""
     collection = command.get(command_name)
@@ -51,23 +55,28 @@ def _queries(command_name: str, command: Mapping[str, Any]) -> list[tuple[str, D
         return []
     match command_name:
         case "find" | "count" | "distinct":
-            return [(collection, command.get("filter") or command.get("query") or {}, command.get("sort") or {})]
+            query = command.get("filter") or command.get("query") or {}
         case "findAndModify":
-            return [(collection, command.get("query") or {}, command.get("sort") or {})]
-        case "update":
-            return [(collection, u.get("q") or {}, {}) for u in command.get("updates") or []]
-        case "delete":
-            return [(collection, d.get("q") or {}, {}) for d in command.get("deletes") or []]
+            query = command.get("query") or {}
+        case "update" | "delete":
+            statements = command.get(_STATEMENTS[command_name]) or []
+            return [(collection, statement.get("q") or {}, {}) for statement in statements]
         case "aggregate":
-            pipeline = command.get("pipeline") or []
-            first = pipeline[0] if pipeline else {}
-            if "$match" in first:
-                sort = pipeline[1].get("$sort", {}) if len(pipeline) > 1 else {}
-                return [(collection, first["$match"], sort)]
-            if pipeline and any(stage.keys() & {"$changeStream", "$collStats", "$indexStats"} for stage in pipeline):
-                return []
-            return [(collection, {}, {})]
-    return []
+            return _aggregate_queries(collection, command.get("pipeline") or [])
+        case _:
+            return []
+    return [(collection, query, command.get("sort") or {})]
+
+
+def _aggregate_queries(collection: str, pipeline: list[Document]) -> list[tuple[str, Document, Document]]:
+    """The query of a pipeline: its leading ``$match`` (and the ``$sort`` after it), else a whole-collection read."""
+    first = pipeline[0] if pipeline else {}
+    if "$match" in first:
+        sort = pipeline[1].get("$sort", {}) if len(pipeline) > 1 else {}
+        return [(collection, first["$match"], sort)]
+    if pipeline and any(stage.keys() & {"$changeStream", "$collStats", "$indexStats"} for stage in pipeline):
+        return []
+    return [(collection, {}, {})]
 
 
 class QueryRecorder(monitoring.CommandListener):
