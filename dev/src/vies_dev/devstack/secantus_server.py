@@ -14,24 +14,116 @@ with ``--transaction-lifetime-seconds`` (default 30), and a daemon thread reaps 
 transactions every ``--reap-every-seconds`` (default 1). A killed client then blocks the
 others for at most about the lifetime plus one second.
 
+It also mends a deadlock of SecantusDB's locking (found by ``make chaos``, reproduced by
+``dev/tests/integration/test_secantus_write_conflicts.py``). A plain ``update_many`` or
+``delete_many`` runs in chunks while holding its collection's lock, and retries a chunk's write
+conflict without limit *still holding that lock*; a transaction that wrote one of its documents
+and needs the lock for its next write then never moves, is never idle (so its lifetime never ends
+it), and the reaper, waiting for that transaction while it holds the registry lock, stops every
+other transaction of the server. Here a conflicting chunk gives the collection's lock up while it
+waits, as mongod yields on a write conflict (the chunk re-reads and re-matches its documents
+anyway), and the reaper passes over a transaction that is running a statement (not idle).
+
     python -m vies_dev.devstack.secantus_server --transaction-lifetime-seconds 30 <secantus options>
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import logging
 import sys
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 DEFAULT_TRANSACTION_LIFETIME_SECONDS = 30.0
 DEFAULT_REAP_EVERY_SECONDS = 1.0
+# Waits between a conflicting chunk's attempts (SecantusDB's own), and how often a long wait is logged.
+CONFLICT_DELAY_SECONDS = (0.005, 0.02)
+CONFLICT_LOG_EVERY_SECONDS = 5.0
+
+
+def yield_on_write_conflicts(storage_class: Any) -> list[str]:
+    """Make the chunked multi-document writes give their collection's lock up between conflicting attempts.
+
+    Returns the methods changed (none when this SecantusDB has another shape: then it runs as shipped).
+    """
+    from secantus import storage
+
+    changed: list[str] = []
+    for name in ("_update_chunk", "_delete_chunk"):
+        once = getattr(getattr(storage_class, name, None), "__wrapped__", None)
+        if once is not None:
+            setattr(storage_class, name, _yielding(once, storage))
+            changed.append(name)
+    return changed
+
+
+def _yielding(once: Callable[..., Any], storage: Any) -> Callable[..., Any]:
+    conflicts = logging.getLogger("secantus.storage.conflict")
+
+    @functools.wraps(once)
+    def chunk(self: Any, db: str, coll: str, *args: Any, **kwargs: Any) -> Any:
+        delay, longest = CONFLICT_DELAY_SECONDS
+        started = logged = time.monotonic()
+        while True:
+            try:
+                return once(self, db, coll, *args, **kwargs)
+            except (storage.WriteConflictError, storage.wt.WiredTigerError) as exc:
+                if not isinstance(exc, storage.WriteConflictError) and not storage._is_wt_rollback(exc):
+                    raise
+                now = time.monotonic()
+                if now - logged >= CONFLICT_LOG_EVERY_SECONDS:
+                    logged = now
+                    # The same words as SecantusDB's own warning, which the chaos report looks for.
+                    waited = now - started
+                    conflicts.warning("%s retrying on write conflicts for %.1fs (%s)", once.__name__, waited, exc)
+                # The caller holds the collection's lock (an RLock, maybe more than once): free it while waiting.
+                lock = self._coll_lock(db, coll)
+                held = lock._release_save()
+                try:
+                    time.sleep(delay)
+                finally:
+                    lock._acquire_restore(held)
+                delay = min(delay * 2, longest)
+
+    return chunk
+
+
+def reap_only_idle(registry_class: Any) -> bool:
+    """Make the reaper pass over a transaction running a statement instead of waiting for it under the registry lock."""
+    from secantus.transactions import TxnState
+
+    if not hasattr(registry_class, "_prune_locked"):
+        return False
+
+    def prune(self: Any) -> int:
+        cutoff = self._time() - self._lifetime
+        reaped = 0
+        for txn in list(self._txns.values()):
+            if not txn.mutex.acquire(blocking=False):
+                continue  # a statement of it is running: not idle
+            try:
+                if txn.state is TxnState.IN_PROGRESS and txn.last_use < cutoff:
+                    self._rollback_quietly(txn)
+                    txn.state = TxnState.ABORTED
+                    reaped += 1
+            finally:
+                txn.mutex.release()
+        return reaped
+
+    registry_class._prune_locked = prune
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the SecantusDB daemon with a bounded transaction lifetime and a background reaper."""
     import secantus.cli as secantus_cli
     from secantus.server import SecantusDBServer
+    from secantus.storage import Storage
+    from secantus.transactions import TransactionRegistry
 
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--transaction-lifetime-seconds", type=float, default=DEFAULT_TRANSACTION_LIFETIME_SECONDS)
@@ -59,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
                     continue
 
     secantus_cli.SecantusDBServer = ReapingServer
+    yield_on_write_conflicts(Storage)
+    reap_only_idle(TransactionRegistry)
     return int(secantus_cli.main(rest))
 
 
