@@ -1212,7 +1212,10 @@ def _mongo_ready(uri: str) -> bool:
     from pymongo import MongoClient
     from pymongo.errors import PyMongoError
 
-    client: MongoClient[dict[str, Any]] = MongoClient(uri, serverSelectionTimeoutMS=2000, connectTimeoutMS=2000)
+    # A socket timeout too: a server that accepts but never answers is not healthy (make chaos waited forever).
+    client: MongoClient[dict[str, Any]] = MongoClient(
+        uri, serverSelectionTimeoutMS=2000, connectTimeoutMS=2000, socketTimeoutMS=10_000
+    )
     try:
         client.admin.command("ping")
         # The services need transactions, so "healthy" means a transaction commits.
