@@ -158,9 +158,12 @@ async def _head_office(uow: UnitOfWork, role: str, facts: Document) -> list[Reci
 
 async def _host_partner(uow: UnitOfWork, role: str, facts: Document) -> list[Recipient]:
     # Known by its organisational address only (partners.PartnerRegistered.contact_email): a partner
-    # registered without one, or not known here, gets nothing rather than a message that cannot go.
-    partner = await projection.find(uow, store.PARTNERS, facts.get("partner_id"))
-    return [Recipient("partner", partner["_id"], role, ("email",))] if partner and partner.get("email") else []
+    # registered without one gets nothing rather than a message that cannot go; one not known here yet
+    # (its event travels on another topic, maybe behind) is queued and waits for it like a person's contact.
+    partner_id = facts.get("partner_id")
+    partner = await projection.find(uow, store.PARTNERS, partner_id)
+    lacks_email = partner is not None and not partner.get("email")
+    return [Recipient("partner", partner_id, role, ("email",))] if partner_id and not lacks_email else []
 
 
 async def _authorities_of_partner(uow: UnitOfWork, role: str, facts: Document) -> list[Recipient]:

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from vies_dev.testing.fakes import FakeRuntime
-from vies_notifications import use_cases
+from vies_notifications import use_cases, wakeup
 from vies_notifications.app import build
 from vies_notifications.channels import Email
 from vies_notifications.delivery import DeliveryWorker
 from vies_notifications.domain.delivery import SENT_OUTCOME, Outcome, permanent, transient
 from vies_notifications.settings import NotificationsSettings
 from vies_shared.errors import Forbidden
+from vies_shared.events.missions import MissionPlanned, MissionStarted
 from vies_shared.events.notifications import NotificationFailed, NotificationSent
-from vies_shared.events.partners import AuthorityRegistered, MatchesProposed
+from vies_shared.events.partners import AuthorityRegistered, MatchesProposed, PartnerRegistered
 from vies_shared.tokens import Principal
 
 pytestmark = pytest.mark.fast
@@ -117,6 +119,48 @@ async def test_a_transient_failure_is_kept_for_a_later_attempt() -> None:
     assert all(n["attempts"] == 1 and n["next_attempt_at"] is not None for n in queued)
     assert all("SMTP connection failed" in n["last_error"] for n in queued)
     assert runtime.events_of(NotificationSent) == [] and runtime.events_of(NotificationFailed) == []
+
+
+async def test_a_host_partner_known_only_after_its_mission_started_still_gets_the_update() -> None:
+    # Found by make chaos: the partner's event travels on another topic and may be taken in after the mission's.
+    mailer = FakeMailer()
+    runtime, worker = await notifications_runtime(mailer)
+    planned = MissionPlanned(
+        mission_id="mis-1",
+        engagement_id="eng-1",
+        volunteer_id="per-1",
+        authority_id="auth-1",
+        partner_id="par-late",
+        country="SN",
+        scheme="service_civique",
+        starts_on="2027-01-04",
+        ends_on="2027-09-04",
+    )
+    await runtime.deliver(planned)
+    await runtime.deliver(MissionStarted(mission_id="mis-1", departed_on="2027-01-04"))
+    queued = [n for n in await notifications(runtime) if n["recipient"]["role"] == "host_partner"]
+    assert [(n["template"], n["recipient"]["id"]) for n in queued] == [("host_partner_update", "par-late")]
+    await worker.run()
+    assert "partner@thies.example" not in [e.to_address for e in mailer.sent]  # waits for its address
+    wakeup.listen(runtime.db.name, worker)  # as the running worker does: the partner's arrival releases it
+    await runtime.deliver(
+        PartnerRegistered(
+            partner_id="par-late",
+            name="Association de Thiès",
+            kind="association",
+            country="SN",
+            city="Thiès",
+            themes=["health"],
+            languages=["fr"],
+            hosting_capacity=2,
+            reciprocity=False,
+            contact_email="partner@thies.example",
+        )
+    )
+    await asyncio.sleep(0.1)  # the commit released the waiting message in the background
+    wakeup.stop_listening(runtime.db.name, worker)
+    await worker.run()
+    assert "partner@thies.example" in [e.to_address for e in mailer.sent]
 
 
 async def test_preferences_are_the_persons_own_and_default_until_saved() -> None:
