@@ -14,6 +14,7 @@ from vies_missions.domain.incident import Incident
 from vies_missions.domain.mission import ACTIVE, RECIPROCITY_SCHEMES, Mission
 from vies_missions.settings import MissionsSettings
 from vies_shared import erasure
+from vies_shared.aggregate import emit_recorded
 from vies_shared.events.partners import (
     AuthorityRegistered,
     AuthorityUpdated,
@@ -132,7 +133,7 @@ async def on_partner_suspended(ctx: HandlerContext, event: PartnerSuspended) -> 
     await ctx.uow[store.MISSIONS].update_many(
         {"_id": {"$in": [m.mission_id for m in flagged]}}, {"$set": {"review": flagged[0].review}}
     )
-    store.emit_recorded(ctx.uow, *flagged)
+    emit_recorded(ctx.uow, *flagged)
 
 
 async def on_partner_reinstated(ctx: HandlerContext, event: PartnerReinstated) -> None:

@@ -29,6 +29,7 @@ from vies_missions.domain.safety_check import OPEN as OPEN_CHECK
 from vies_missions.domain.safety_check import PENDING as PENDING_ANSWER
 from vies_missions.settings import MissionsSettings
 from vies_missions.use_cases import close_check
+from vies_shared.aggregate import emit_recorded
 from vies_shared.events.missions import CheckInMissed, FollowUpInterviewOverdue
 from vies_shared.logging import get_logger
 from vies_shared.service import Runtime
@@ -188,7 +189,7 @@ async def _remind(uow: UnitOfWork, alert_id: str, now: datetime, before: timedel
     )
     if result.matched_count == 0:
         return False
-    store.emit_recorded(uow, alert)
+    emit_recorded(uow, alert)
     return bool(pending)
 
 
@@ -222,7 +223,7 @@ async def _escalate_to_head_office(uow: UnitOfWork, alert_id: str, now: datetime
     )
     if result.matched_count == 0:
         return False
-    store.emit_recorded(uow, alert)
+    emit_recorded(uow, alert)
     return bool(pending)
 
 
@@ -257,7 +258,7 @@ async def _escalate_incident(uow: UnitOfWork, incident_id: str, now: datetime, d
     )
     if result.matched_count == 0:
         return False
-    store.emit_recorded(uow, incident)
+    emit_recorded(uow, incident)
     return True
 
 

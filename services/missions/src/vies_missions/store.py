@@ -18,7 +18,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from vies_missions.domain.aggregate import Aggregate
+from vies_shared.aggregate import Aggregate, emit_recorded
 from vies_shared.storage import Collections, UnitOfWork
 
 Document = dict[str, Any]
@@ -57,13 +57,6 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     # every extra index roughly doubles that cost (measured on SecantusDB). Erasure, which looks
     # entries up by volunteer, is rare enough to scan.
     await db[ENTRIES].create_index([("alert_id", ASCENDING), ("status", ASCENDING)])
-
-
-def emit_recorded(uow: UnitOfWork, *aggregates: Aggregate) -> None:
-    """Emit the events ``aggregates`` recorded, in order, under their regions (each is emitted once)."""
-    for aggregate in aggregates:
-        for recorded in aggregate.pull_events():
-            uow.emit(recorded.event, region=recorded.region)
 
 
 async def add(uow: UnitOfWork, collection: str, aggregate: Aggregate) -> None:

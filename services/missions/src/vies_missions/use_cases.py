@@ -29,6 +29,7 @@ from vies_missions.views import (
     SafetyCheckStatus,
     show,
 )
+from vies_shared.aggregate import emit_recorded
 from vies_shared.errors import Forbidden, NotAllowedInState, NotFound
 from vies_shared.reference import Centre, centre_for_country, centres, head_office
 from vies_shared.service import Runtime
@@ -552,7 +553,7 @@ async def record_safety_answer(
         await store.add(uow, store.INCIDENTS, incident)
         changes["incident_id"] = incident.incident_id
     await uow[store.ENTRIES].update_one({"_id": entry["_id"]}, {"$set": changes})
-    store.emit_recorded(uow, alert)
+    emit_recorded(uow, alert)
     entry.update(changes)
     return show(_entry_view(entry, {}))
 
@@ -659,7 +660,7 @@ async def close_check(
     result = await uow[store.ALERTS].replace_one({"_id": alert_id, "status": OPEN}, alert.to_doc())
     if result.matched_count == 0:
         return None
-    store.emit_recorded(uow, alert)
+    emit_recorded(uow, alert)
     return _alert_view(alert)
 
 

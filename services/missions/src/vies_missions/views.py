@@ -12,10 +12,10 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from vies_missions.domain.aggregate import IsoDate, Moment
 from vies_missions.domain.incident import Incident
 from vies_missions.domain.mission import FollowUp, Mission
 from vies_missions.domain.safety_check import SecurityAlert
+from vies_shared.aggregate import IsoDate, Moment
 
 Document = dict[str, Any]
 T = TypeVar("T")

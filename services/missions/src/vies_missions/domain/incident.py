@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import Field
 
-from vies_missions.domain.aggregate import Aggregate
+from vies_shared.aggregate import Aggregate
 from vies_shared.errors import InvalidInput, NotAllowedInState
 from vies_shared.events.base import Event
 from vies_shared.events.missions import IncidentAcknowledged, IncidentEscalated, IncidentReported, IncidentResolved
@@ -40,6 +40,8 @@ class Incident(Aggregate):
 
     The fields are in the order of the stored document.
     """
+
+    keep_unset = True  # the document holds every field, defaults included: queries filter on them
 
     incident_id: str = Field(alias="_id")
     mission_id: str

@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import Field
 
-from vies_missions.domain.aggregate import Aggregate, IsoDate, Value
 from vies_missions.domain.errors import ExtensionBeyondLifetimeCap, ExtensionBeyondSchemeLimit, MissionNotReady
+from vies_shared.aggregate import Aggregate, IsoDate, Value
 from vies_shared.errors import InvalidInput, NotAllowedInState
 from vies_shared.events.base import Event
 from vies_shared.events.missions import (
@@ -122,6 +122,8 @@ class Mission(Aggregate):
 
     The fields are in the order of the stored document.
     """
+
+    keep_unset = True  # the document holds every field, defaults included: queries filter on them
 
     mission_id: str = Field(alias="_id")
     engagement_id: str

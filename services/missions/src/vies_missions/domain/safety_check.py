@@ -16,9 +16,9 @@ from typing import Any
 
 from pydantic import Field
 
-from vies_missions.domain.aggregate import Aggregate
 from vies_missions.domain.incident import Incident
 from vies_missions.domain.mission import is_subdivision_of
+from vies_shared.aggregate import Aggregate
 from vies_shared.errors import InvalidInput, NotAllowedInState
 from vies_shared.events.missions import (
     SafetyCheckClosed,
@@ -62,6 +62,8 @@ class SecurityAlert(Aggregate):
 
     The fields are in the order of the stored document.
     """
+
+    keep_unset = True  # the document holds every field, defaults included: queries filter on them
 
     alert_id: str = Field(alias="_id")
     country: str
