@@ -17,9 +17,9 @@ from pydantic import (
     model_validator,
 )
 
-from vies_recruitment.domain.aggregate import IsoDate
 from vies_recruitment.domain.application import Contract, Declaration, Profile
 from vies_recruitment.domain.position import Place
+from vies_shared.aggregate import IsoDate
 from vies_shared.events.recruitment import Scheme
 
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$", to_upper=True)]

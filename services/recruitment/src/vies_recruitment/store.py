@@ -12,9 +12,9 @@ from datetime import date
 
 from pymongo import ASCENDING, DESCENDING
 
-from vies_recruitment.domain.aggregate import Aggregate, Document
 from vies_recruitment.domain.application import Application
 from vies_recruitment.domain.position import Position
+from vies_shared.aggregate import Aggregate, Document, emit_recorded
 from vies_shared.service import Runtime
 from vies_shared.storage import RaceLost, UnitOfWork
 
@@ -79,7 +79,7 @@ async def add(uow: UnitOfWork, collection: str, aggregate: Aggregate) -> None:
     """Insert a new aggregate and emit the events it recorded."""
     await uow[collection].insert_one(aggregate.to_doc())
     aggregate.saved()
-    emit(uow, aggregate)
+    emit_recorded(uow, aggregate)
 
 
 async def save(
@@ -97,10 +97,4 @@ async def save(
         if written.matched_count != 1:
             raise RaceLost(f"{collection} {doc_id} changed meanwhile")
         aggregate.saved()
-    emit(uow, aggregate)
-
-
-def emit(uow: UnitOfWork, aggregate: Aggregate) -> None:
-    """Emit what the aggregate recorded, in order, with its region."""
-    for event in aggregate.pull_events():
-        uow.emit(event, region=aggregate.event_region())
+    emit_recorded(uow, aggregate)

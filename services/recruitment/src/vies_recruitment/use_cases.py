@@ -19,7 +19,6 @@ from vies_recruitment import store
 from vies_recruitment.domain import access
 from vies_recruitment.domain import application as states
 from vies_recruitment.domain import position as positions
-from vies_recruitment.domain.aggregate import Document
 from vies_recruitment.domain.application import (
     ELSEWHERE,
     Application,
@@ -41,6 +40,7 @@ from vies_recruitment.schemas import (
     PositionPatch,
 )
 from vies_recruitment.settings import RecruitmentSettings
+from vies_shared.aggregate import Document
 from vies_shared.errors import AlreadyExists, Forbidden, InvalidInput, NotAllowedInState, NotFound
 from vies_shared.events.recruitment import ContactUpdated, EmergencyContact, PersonErased
 from vies_shared.events.topics import contacts_topic

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from vies_recruitment.domain.aggregate import Document
 from vies_recruitment.domain.application import Application
 from vies_recruitment.domain.position import DRAFT, Position
+from vies_shared.aggregate import Document
 from vies_shared.errors import Forbidden
 from vies_shared.web import Principal
 

@@ -11,10 +11,10 @@ from typing import NamedTuple
 
 from pydantic import Field
 
-from vies_recruitment.domain.aggregate import Aggregate, Document, IsoDate, Value
 from vies_recruitment.domain.eligibility import Candidate, Case, EligibilityPolicy, Placement, Reason, check
 from vies_recruitment.domain.matching import match_score
 from vies_recruitment.domain.position import PUBLISHED, Position, reasons_doc
+from vies_shared.aggregate import Aggregate, Document, IsoDate, Value
 from vies_shared.errors import InvalidInput, NotAllowedInState
 from vies_shared.events.recruitment import (
     ApplicationRejected,
@@ -208,10 +208,6 @@ class Application(Aggregate):
     contract: Contract | None = None  # absent until engaged
     erased_at: datetime | None = None  # absent until the person's data is erased
 
-    def event_region(self) -> str | None:
-        """Its events go out with the region of the authority concerned."""
-        return self.region
-
     @classmethod
     def submit(
         cls,
@@ -256,9 +252,10 @@ class Application(Aggregate):
                 position_id=position.position_id,
                 candidate_id=person_id,
                 authority_id=position.authority_id,
-            )
+            ),
+            region=application.region,
         )
-        application.record(_screened(application_id, screening))
+        application.record(_screened(application_id, screening), region=application.region)
         return application
 
     def check_can(self, action: str) -> None:
@@ -272,13 +269,13 @@ class Application(Aggregate):
     def shortlist(self, at: datetime) -> None:
         """The authority shortlists an eligible application."""
         self._move("shortlist", at)
-        self.record(ApplicationShortlisted(application_id=self.application_id))
+        self.record(ApplicationShortlisted(application_id=self.application_id), region=self.region)
 
     def schedule_interview(self, moment: datetime, at: datetime) -> None:
         """The authority sets (or moves) the interview."""
         self._move("interview", at)
         self.interview_at = moment
-        self.record(InterviewScheduled(application_id=self.application_id, at=moment))
+        self.record(InterviewScheduled(application_id=self.application_id, at=moment), region=self.region)
 
     def select(self, position: Position, at: datetime) -> None:
         """The authority selects an interviewed candidate for a position still published."""
@@ -289,19 +286,20 @@ class Application(Aggregate):
         self.record(
             CandidateSelected(
                 application_id=self.application_id, position_id=self.position_id, candidate_id=self.candidate_id
-            )
+            ),
+            region=self.region,
         )
 
     def reject(self, reason: str, at: datetime) -> None:
         """Reject an open application with a reason."""
         self._move("reject", at)
         self.rejection_reason = reason
-        self.record(ApplicationRejected(application_id=self.application_id, reason=reason))
+        self.record(ApplicationRejected(application_id=self.application_id, reason=reason), region=self.region)
 
     def withdraw(self, at: datetime) -> None:
         """The candidate withdraws before engagement."""
         self._move("withdraw", at)
-        self.record(ApplicationWithdrawn(application_id=self.application_id))
+        self.record(ApplicationWithdrawn(application_id=self.application_id), region=self.region)
 
     def unconfirmed_declarations(self) -> list[str]:
         """The candidate's declared facts nobody has confirmed yet (the contract waits for them)."""
@@ -358,7 +356,8 @@ class Application(Aggregate):
                 ends_on=contract.ends_on,
                 vsi_months_served_before=round(served, 4),
                 place=position.event_place(),
-            )
+            ),
+            region=self.region,
         )
         return Engagement(
             engagement_id=engagement_id,
@@ -412,7 +411,7 @@ class Application(Aggregate):
             return
         self.eligible, self.reasons = eligible, reasons_doc(reasons)
         self.status = SCREENED if eligible else INELIGIBLE
-        self.record(_screened(self.application_id, Screening(reasons, None)))
+        self.record(_screened(self.application_id, Screening(reasons, None)), region=self.region)
 
     def erase(self, at: datetime) -> None:
         """Right to erasure: the candidate's personal data goes; an open application is withdrawn."""
@@ -421,7 +420,7 @@ class Application(Aggregate):
         self.erased_at = self.updated_at = at
         if self.status in OPEN:
             self.status = WITHDRAWN
-            self.record(ApplicationWithdrawn(application_id=self.application_id))
+            self.record(ApplicationWithdrawn(application_id=self.application_id), region=self.region)
 
     def view(self, *, personal: bool) -> Document:
         """The application as the API shows it; without the candidate's profile when ``personal`` is False."""

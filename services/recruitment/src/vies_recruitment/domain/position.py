@@ -8,7 +8,6 @@ from typing import Any
 
 from pydantic import Field
 
-from vies_recruitment.domain.aggregate import Aggregate, Document, IsoDate, Value
 from vies_recruitment.domain.eligibility import (
     RECIPROCITY_SCHEMES,
     EligibilityPolicy,
@@ -16,6 +15,7 @@ from vies_recruitment.domain.eligibility import (
     Reason,
     check_placement,
 )
+from vies_shared.aggregate import Aggregate, Document, IsoDate, Value
 from vies_shared.errors import InvalidInput, NotAllowedInState
 from vies_shared.events.recruitment import Place as PlaceOfMission
 from vies_shared.events.recruitment import PositionClosed, PositionPublished
@@ -193,10 +193,6 @@ class Position(Aggregate):
     closed_at: datetime | None
     updated_at: datetime | None = None  # absent until a draft is corrected
 
-    def event_region(self) -> str | None:
-        """Its events go out with the region of the authority concerned."""
-        return self.region
-
     @classmethod
     def draft(
         cls,
@@ -328,13 +324,14 @@ class Position(Aggregate):
                 sending_organisation_id=self.sending_organisation_id,
                 duration_days=self.duration_days,
                 place=self.event_place(),
-            )
+            ),
+            region=self.region,
         )
 
     def close(self, cause: str, reason: str, at: datetime) -> None:
         """Close the position (its open applications are the caller's to reject)."""
         self.status, self.close_cause, self.close_reason, self.closed_at = CLOSED, cause, reason, at
-        self.record(PositionClosed(position_id=self.position_id, reason=reason, cause=cause))
+        self.record(PositionClosed(position_id=self.position_id, reason=reason, cause=cause), region=self.region)
 
     def check_place_left(self) -> None:
         """An engagement needs a published position with a place left (409 otherwise)."""
