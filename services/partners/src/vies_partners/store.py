@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from pymongo import ASCENDING
 
-from vies_partners.domain.aggregate import Aggregate
 from vies_partners.domain.matching import SERIOUS_SEVERITIES, PartnerProfile
+from vies_shared.aggregate import Aggregate, emit_recorded
 from vies_shared.storage import RaceLost
 
 if TYPE_CHECKING:
@@ -202,7 +202,7 @@ async def add(uow: UnitOfWork, collection: str, aggregate: Aggregate) -> None:
     """Insert a new aggregate and emit the events it recorded."""
     await uow[collection].insert_one(aggregate.to_doc())
     aggregate.saved()
-    emit(uow, aggregate)
+    emit_recorded(uow, aggregate)
 
 
 async def save(uow: UnitOfWork, collection: str, aggregate: Aggregate) -> None:
@@ -214,10 +214,4 @@ async def save(uow: UnitOfWork, collection: str, aggregate: Aggregate) -> None:
         if written.matched_count != 1:
             raise RaceLost(f"{collection} {doc_id} changed meanwhile")
         aggregate.saved()
-    emit(uow, aggregate)
-
-
-def emit(uow: UnitOfWork, aggregate: Aggregate) -> None:
-    """Emit what the aggregate recorded, in order, with its region."""
-    for event in aggregate.pull_events():
-        uow.emit(event, region=aggregate.event_region())
+    emit_recorded(uow, aggregate)

@@ -18,7 +18,6 @@ from pymongo.errors import DuplicateKeyError
 
 from vies_partners import store
 from vies_partners.domain import directory, journey, matching, sending_organisation
-from vies_partners.domain.aggregate import Aggregate
 from vies_partners.domain.authority import Authority
 from vies_partners.domain.indicators import Targets, indicators
 from vies_partners.domain.match_request import MatchRequest
@@ -36,6 +35,7 @@ from vies_partners.schemas import (
 )
 from vies_partners.settings import PartnersSettings
 from vies_shared import erasure
+from vies_shared.aggregate import Aggregate
 from vies_shared.errors import AlreadyExists, Forbidden, InvalidInput, NotAllowedInState, NotFound
 from vies_shared.reference import eea_countries
 from vies_shared.service import Runtime

@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import Field
 
-from vies_partners.domain.aggregate import Aggregate, Document, IsoDate
 from vies_partners.domain.directory import changed_fields
+from vies_shared.aggregate import Aggregate, Document, IsoDate
 from vies_shared.events.partners import AuthorityRegistered, AuthorityUpdated
 
 
@@ -28,10 +28,6 @@ class Authority(Aggregate):
     registered_by: str
     territoires_volontaires_since: IsoDate | None = None  # absent until enrolment is recorded
     updated_at: datetime | None = None  # absent until corrected
-
-    def event_region(self) -> str | None:
-        """Its events go to its region's branch."""
-        return self.region
 
     @classmethod
     def register(
@@ -67,7 +63,8 @@ class Authority(Aggregate):
                 contact_email=contact["email"],
                 territoires_volontaires=authority.territoires_volontaires,
                 new_to_cooperation=authority.new_to_cooperation,
-            )
+            ),
+            region=authority.region,
         )
         return authority
 
@@ -92,7 +89,8 @@ class Authority(Aggregate):
                 territoires_volontaires=changes.get("territoires_volontaires"),
                 territoires_volontaires_since=changes.get("territoires_volontaires_since"),
                 new_to_cooperation=changes.get("new_to_cooperation"),
-            )
+            ),
+            region=self.region,
         )
 
     def view(self) -> Document:

@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import Field
 
-from vies_partners.domain.aggregate import Aggregate, Document
 from vies_partners.domain.matching import MatchCriteria, Suggestion
+from vies_shared.aggregate import Aggregate, Document
 from vies_shared.events.partners import MatchesProposed, MatchRequested, MatchSuggestion
 
 
@@ -23,10 +23,6 @@ class MatchRequest(Aggregate):
     suggestions: list[dict[str, Any]]
     requested_at: datetime
     requested_by: str
-
-    def event_region(self) -> str | None:
-        """Its events go to the authority's region's branch."""
-        return self.region
 
     @classmethod
     def answered(
@@ -66,7 +62,8 @@ class MatchRequest(Aggregate):
                 scheme=criteria.scheme,
                 volunteers=criteria.volunteers,
                 reciprocity=criteria.wants_reciprocity,
-            )
+            ),
+            region=request.region,
         )
         request.record(
             MatchesProposed(
@@ -75,7 +72,8 @@ class MatchRequest(Aggregate):
                 suggestions=[
                     MatchSuggestion(partner_id=s.partner_id, score=s.score, reasons=s.reasons) for s in suggestions
                 ],
-            )
+            ),
+            region=request.region,
         )
         return request
 

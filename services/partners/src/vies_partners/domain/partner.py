@@ -7,9 +7,9 @@ from typing import Any
 
 from pydantic import Field
 
-from vies_partners.domain.aggregate import Aggregate, Document
 from vies_partners.domain.directory import changed_fields
 from vies_partners.domain.vetting import transition
+from vies_shared.aggregate import Aggregate, Document
 from vies_shared.events import Event
 from vies_shared.events.partners import (
     PartnerApproved,

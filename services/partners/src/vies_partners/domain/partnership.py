@@ -7,8 +7,8 @@ from datetime import date, datetime
 
 from pydantic import Field
 
-from vies_partners.domain.aggregate import Aggregate, Document, IsoDate
 from vies_partners.domain.vetting import can_enter_partnership
+from vies_shared.aggregate import Aggregate, Document, IsoDate
 from vies_shared.errors import InvalidInput, NotAllowedInState
 from vies_shared.events.partners import PartnershipEnded, PartnershipEstablished
 
@@ -55,10 +55,6 @@ class Partnership(Aggregate):
     end_reason: str | None = None
     ended_by: str | None = None
 
-    def event_region(self) -> str | None:
-        """Its events go out with the authority's region."""
-        return self.region
-
     @classmethod
     def establish(
         cls,
@@ -97,7 +93,8 @@ class Partnership(Aggregate):
                 starts_on=starts_on,
                 ends_on=ends_on,
                 region=established.region,
-            )
+            ),
+            region=established.region,
         )
         return established
 
@@ -105,7 +102,7 @@ class Partnership(Aggregate):
         """End the partnership, with a reason."""
         check_end(self.status, reason)
         self.status, self.ended_at, self.end_reason, self.ended_by = ENDED, at, reason.strip(), by
-        self.record(PartnershipEnded(partnership_id=self.partnership_id, reason=reason.strip()))
+        self.record(PartnershipEnded(partnership_id=self.partnership_id, reason=reason.strip()), region=self.region)
 
     def view(self, partner_status: str | None) -> Document:
         """The partnership as answered, flagged for review when its partner is suspended."""

@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from pydantic import Field
 
-from vies_partners.domain.aggregate import Aggregate, Document, IsoDate
+from vies_shared.aggregate import Aggregate, Document, IsoDate
 from vies_shared.errors import InvalidInput
 from vies_shared.events.partners import SendingOrganisationApprovalChanged, SendingOrganisationRegistered
 
