@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import os
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,16 +112,24 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             slow[module] = _needs_identity_provider(root / module)
         return not slow[module]
 
+    class SlowFirstQueue(OrderedDict[str, dict[str, bool]]):
+        """xdist's queue of modules, handing out the slow ones first (the workers' own collections,
+        which xdist addresses by index, stay in collection order)."""
+
+        def popitem(self, last: bool = True) -> tuple[str, dict[str, bool]]:
+            if not last:
+                slow_scope = next((scope for scope in self if not quick(scope)), None)
+                if slow_scope is not None:
+                    return slow_scope, self.pop(slow_scope)
+            return super().popitem(last)
+
     class SlowModulesFirst(LoadScopeScheduling):  # type: ignore[misc]
+        def __init__(self, config: pytest.Config, log: Any) -> None:
+            super().__init__(config, log)
+            self.workqueue = SlowFirstQueue()
+
         def _split_scope(self, nodeid: str) -> str:
             return module_of(nodeid)
-
-        def schedule(self) -> None:
-            if self.collection is None and self.collection_is_completed:
-                config.option.loadscopereorder = False
-                for node, collection in self.registered_collections.items():
-                    self.registered_collections[node] = sorted(collection, key=quick)
-            super().schedule()
 
     return SlowModulesFirst(config, log)
 
