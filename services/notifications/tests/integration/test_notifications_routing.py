@@ -22,7 +22,13 @@ from vies_shared.events.missions import (
     SafetyCheckClosed,
     SecurityAlertIssued,
 )
-from vies_shared.events.partners import AuthorityRegistered, MatchesProposed, MatchSuggestion, PartnershipEstablished
+from vies_shared.events.partners import (
+    AuthorityRegistered,
+    MatchesProposed,
+    MatchSuggestion,
+    PartnerRegistered,
+    PartnershipEstablished,
+)
 from vies_shared.events.recruitment import (
     ApplicationRejected,
     ApplicationScreened,
@@ -77,6 +83,22 @@ async def test_every_routing_rule_reaches_the_right_people_in_their_language(
                     region="FR-ARA",
                     contact_email=emails["authority"],
                     territoires_volontaires=True,
+                ),
+            )
+            # The host partner is known without an organisational address: it gets no notice (one not
+            # known yet would be queued until its registration arrives).
+            await publish(
+                partners,
+                PartnerRegistered(
+                    partner_id="p-1",
+                    name="Association Jokkoo",
+                    kind="ngo",
+                    country="SN",
+                    city="Thiès",
+                    themes=["agriculture"],
+                    languages=["fr"],
+                    hosting_capacity=2,
+                    reciprocity=False,
                 ),
             )
             await publish(
