@@ -67,6 +67,8 @@ WAITING_FOR_CONTACT = "recipient's contact data not known (yet)"
 ADDRESSED_CHANNELS = ("email", "sms")
 # Where a recipient's address comes from, by kind: the messages waiting for it are released when it is stored.
 _ADDRESS_BOOKS = {"person": store.CONTACTS, "authority": store.AUTHORITIES, "partner": store.PARTNERS}
+# A party of a mission not known when its message was queued is found through the mission (intake.py).
+_ADDRESS_BOOKS.update(dict.fromkeys(intake.MISSION_PARTIES, store.MISSIONS))
 # The recipients' documents a pass read at once (see ``_prefetch``), for the lane running it.
 _KNOWN: ContextVar[dict[tuple[str, str], Document | None]] = ContextVar("delivery_known")
 
@@ -531,6 +533,7 @@ class DeliveryWorker:
             store.AUTHORITIES: set(),
             store.POSITIONS: set(),
             store.PARTNERS: set(),
+            store.MISSIONS: set(),
         }
         for doc in docs:
             if doc["channel"] == "webhook":
@@ -695,6 +698,15 @@ class DeliveryWorker:
 
     async def _subscription_owner_address(self, recipient: Document, preferred: str | None) -> Address | None:
         return Address(recipient.get("name") or "", recipient.get("address"), None, preferred)
+
+    async def _mission_party_address(self, recipient: Document, preferred: str | None) -> Address | None:
+        """The volunteer, authority or host partner of a mission not known when the message was queued."""
+        field, kind, _ = intake.MISSION_PARTIES[recipient["kind"]]
+        mission = await self._lookup(store.MISSIONS, recipient["id"])
+        party = mission.get(field) if mission else None
+        if not party:
+            return None  # the mission is not known (yet): the intake addresses the message when it is
+        return await self._address({**recipient, "kind": kind, "id": str(party)})
 
     async def _render(self, attempt: Attempt) -> tuple[Address, Rendered] | None:
         doc = attempt.doc
@@ -985,16 +997,35 @@ class DeliveryWorker:
     async def _recheck_waiting(self, recipients: list[Document]) -> None:
         """Messages just marked waiting whose contact data were stored meanwhile are released at once."""
         books: dict[str, set[str]] = {}
+        stand_ins = await self._mission_parties_known([r for r in recipients if r["kind"] in intake.MISSION_PARTIES])
         for recipient in recipients:
             book = _ADDRESS_BOOKS.get(recipient["kind"])
-            if book is not None:
+            if book is not None and book != store.MISSIONS:
                 books.setdefault(book, set()).add(str(recipient["id"]))
+        for kind, party in stand_ins:
+            books.setdefault(_ADDRESS_BOOKS[kind], set()).add(party)
         arrived: set[str] = set()
         for book, ids in books.items():
             cursor = self.runtime.db[book].find({"_id": {"$in": sorted(ids)}}, {"_id": 1})
             arrived |= {str(found["_id"]) async for found in cursor}
+        # A message queued for a mission's party waits under the mission's id until it is addressed.
+        arrived |= {mission for (_, party), missions in stand_ins.items() if party in arrived for mission in missions}
         if arrived:
             await self._release_waiting(arrived)
+
+    async def _mission_parties_known(self, recipients: list[Document]) -> dict[tuple[str, str], set[str]]:
+        """(party's kind, party id) -> the missions standing in for it, for the missions now known here."""
+        if not recipients:
+            return {}
+        ids = sorted({str(r["id"]) for r in recipients})
+        missions = {doc["_id"]: doc async for doc in self.runtime.db[store.MISSIONS].find({"_id": {"$in": ids}})}
+        parties: dict[tuple[str, str], set[str]] = {}
+        for recipient in recipients:
+            field, kind, _ = intake.MISSION_PARTIES[recipient["kind"]]
+            party = (missions.get(str(recipient["id"])) or {}).get(field)
+            if party:
+                parties.setdefault((kind, str(party)), set()).add(str(recipient["id"]))
+        return parties
 
     async def _fail_over(self, uow: UnitOfWork, doc: Document, outcome: Outcome, now: datetime) -> None:
         """A safety message failed for good: the duty officer hears of it by the other channel (once)."""
@@ -1103,6 +1134,7 @@ _ADDRESS_FINDERS: dict[str, AddressFinder] = {
     "partner": DeliveryWorker._partner_address,
     "subscription_owner": DeliveryWorker._subscription_owner_address,
 }
+_ADDRESS_FINDERS.update(dict.fromkeys(intake.MISSION_PARTIES, DeliveryWorker._mission_party_address))
 
 
 def handed_back(doc: Document, now: datetime) -> Document:

@@ -17,10 +17,11 @@ from typing import Any
 
 from vies_notifications import local_time, projection, store, wakeup
 from vies_notifications.domain import routing
-from vies_notifications.domain.delivery import PENDING, notification_id
+from vies_notifications.domain.delivery import CANCELLED, PENDING, SENDING, notification_id
 from vies_shared import erasure, tracing
 from vies_shared.events.base import Event, registered_models
 from vies_shared.events.envelope import EventMeta
+from vies_shared.events.missions import MissionPlanned
 from vies_shared.events.recruitment import PersonErased
 from vies_shared.reference import branch_for_region, centre_for_country
 from vies_shared.storage import UnitOfWork
@@ -121,6 +122,59 @@ def _welcome_facts(facts: Document, authority: Document | None) -> None:
     facts["authority_email"] = authority.get("email") if authority else None
 
 
+# --- a party of a mission not known here yet ------------------------------------------------------------------
+# The mission's MissionPlanned travels on another partition than an alert or a check-in reminder naming
+# it, and may be behind (a consumer restarted, a rebalance): the message is queued for "the volunteer (the
+# authority, the host partner) of mission M", waits like one whose contact data are not known, and is
+# addressed to that party when the mission arrives (``address_mission_parties``). Nothing is dropped.
+VOLUNTEER_OF_MISSION = "volunteer_of_mission"
+AUTHORITY_OF_MISSION = "authority_of_mission"
+PARTNER_OF_MISSION = "partner_of_mission"
+# Kind -> (the mission's field naming the party, the party's own kind, its channels).
+MISSION_PARTIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    VOLUNTEER_OF_MISSION: ("volunteer_id", "person", ("email", "sms")),
+    AUTHORITY_OF_MISSION: ("authority_id", "authority", ("email",)),
+    PARTNER_OF_MISSION: ("partner_id", "partner", ("email",)),
+}
+
+
+def _party_of_unknown_mission(kind: str, mission_id: str | None, role: str) -> list[Recipient]:
+    return [Recipient(kind, mission_id, role, MISSION_PARTIES[kind][2])] if mission_id else []
+
+
+async def address_mission_parties(uow: UnitOfWork, mission_id: str) -> int:
+    """Messages queued for a party of ``mission_id`` before it was known: addressed to the party now.
+
+    Called once the mission's projection names its parties; a message the party opted out of is
+    cancelled, as the intake would not have queued it. Returns how many messages were addressed.
+    """
+    pending = {"recipient.id": mission_id, "recipient.kind": {"$in": list(MISSION_PARTIES)}}
+    cursor = uow[store.NOTIFICATIONS].find({**pending, "status": {"$in": [PENDING, SENDING]}})
+    waiting = [doc async for doc in cursor]
+    mission = await projection.find(uow, store.MISSIONS, mission_id) if waiting else None
+    if not waiting or mission is None:
+        return 0
+    parties: list[Recipient] = []
+    for doc in waiting:
+        field, kind, channels = MISSION_PARTIES[doc["recipient"]["kind"]]
+        if mission.get(field):
+            parties.append(Recipient(kind, str(mission[field]), doc["recipient"]["role"], channels))
+    opt_outs = await _opt_outs(uow, parties)
+    addressed: list[str] = []
+    for doc in waiting:
+        field, kind, _ = MISSION_PARTIES[doc["recipient"]["kind"]]
+        party = mission.get(field)
+        if not party:
+            continue
+        change: Document = {"recipient.kind": kind, "recipient.id": party, "next_attempt_at": uow.now()}
+        if routing.is_opted_out(doc.get("category", ""), opt_outs.get(party, set())):
+            change = {"status": CANCELLED, "last_error": "recipient opted out", "claim": None}
+        await uow[store.NOTIFICATIONS].update_one({"_id": doc["_id"]}, {"$set": change, "$unset": {"waiting_for": ""}})
+        addressed.append(party)
+    wakeup.addresses_known(uow, addressed)
+    return len(addressed)
+
+
 # --- who each routing-table role stands for, given an event's facts ------------------------------------------
 
 Resolver = Callable[[UnitOfWork, str, Document], Awaitable[list[Recipient]]]
@@ -131,12 +185,16 @@ async def _candidate(uow: UnitOfWork, role: str, facts: Document) -> list[Recipi
 
 
 async def _volunteer(uow: UnitOfWork, role: str, facts: Document) -> list[Recipient]:
-    return [Recipient("person", facts["volunteer_id"], role)] if facts.get("volunteer_id") else []
+    if facts.get("volunteer_id"):
+        return [Recipient("person", facts["volunteer_id"], role)]
+    return _party_of_unknown_mission(VOLUNTEER_OF_MISSION, facts.get("mission_id"), role)
 
 
 async def _authority(uow: UnitOfWork, role: str, facts: Document) -> list[Recipient]:
     # Authorities are known by their organisational email only (partners.AuthorityRegistered).
-    return [Recipient("authority", facts["authority_id"], role, ("email",))] if facts.get("authority_id") else []
+    if facts.get("authority_id"):
+        return [Recipient("authority", facts["authority_id"], role, ("email",))]
+    return _party_of_unknown_mission(AUTHORITY_OF_MISSION, facts.get("mission_id"), role)
 
 
 async def _branch(uow: UnitOfWork, role: str, facts: Document) -> list[Recipient]:
@@ -161,9 +219,11 @@ async def _host_partner(uow: UnitOfWork, role: str, facts: Document) -> list[Rec
     # registered without one gets nothing rather than a message that cannot go; one not known here yet
     # (its event travels on another topic, maybe behind) is queued and waits for it like a person's contact.
     partner_id = facts.get("partner_id")
+    if not partner_id:
+        return _party_of_unknown_mission(PARTNER_OF_MISSION, facts.get("mission_id"), role)
     partner = await projection.find(uow, store.PARTNERS, partner_id)
     lacks_email = partner is not None and not partner.get("email")
-    return [Recipient("partner", partner_id, role, ("email",))] if partner_id and not lacks_email else []
+    return [] if lacks_email else [Recipient("partner", partner_id, role, ("email",))]
 
 
 async def _authorities_of_partner(uow: UnitOfWork, role: str, facts: Document) -> list[Recipient]:
@@ -174,22 +234,35 @@ async def _authorities_of_partner(uow: UnitOfWork, role: str, facts: Document) -
 
 
 async def _volunteers_in_country(uow: UnitOfWork, role: str, facts: Document) -> list[Recipient]:
-    query: Document = {"status": "started", "country": facts.get("country")}
-    listed: Document = {"_id": {"$in": facts.get("mission_ids") or []}, "status": {"$ne": "ended"}}
-    if facts.get("subdivisions"):
-        query = listed  # an alert for part of the country: only the missions the check asks
-    elif facts.get("mission_ids"):
-        query = {"$or": [query, listed]}
-    cursor = uow[store.MISSIONS].find(query, {"volunteer_id": 1})
-    volunteers = sorted({doc["volunteer_id"] async for doc in cursor if doc.get("volunteer_id")})
-    return [Recipient("person", v, routing.VOLUNTEER) for v in volunteers]
+    listed: list[str] = facts.get("mission_ids") or []
+    whole_country = not facts.get("subdivisions")  # else only the missions the check asks
+    query: Document = {"_id": {"$in": listed}}
+    if whole_country:
+        query = {"$or": [query, {"status": "started", "country": facts.get("country")}]}
+    cursor = uow[store.MISSIONS].find(query, {"volunteer_id": 1, "status": 1, "country": 1})
+    known = {doc["_id"]: doc async for doc in cursor if doc.get("volunteer_id")}
+    asked = {
+        doc["volunteer_id"]
+        for doc in known.values()
+        if (doc["_id"] in listed and doc.get("status") != "ended")
+        or (whole_country and doc.get("status") == "started" and doc.get("country") == facts.get("country"))
+    }
+    unknown = [m for m in listed if m not in known]
+    return [Recipient("person", v, routing.VOLUNTEER) for v in sorted(asked)] + [
+        r for m in unknown for r in _party_of_unknown_mission(VOLUNTEER_OF_MISSION, m, routing.VOLUNTEER)
+    ]
 
 
 async def _volunteers_of_missions(uow: UnitOfWork, role: str, facts: Document) -> list[Recipient]:
-    ids = facts.get("mission_ids") or []
+    ids: list[str] = facts.get("mission_ids") or []
     cursor = uow[store.MISSIONS].find({"_id": {"$in": ids}}, {"volunteer_id": 1})
-    asked = sorted({doc["volunteer_id"] async for doc in cursor if doc.get("volunteer_id")})
-    return [Recipient("person", v, routing.VOLUNTEER) for v in asked]
+    known = {doc["_id"]: doc["volunteer_id"] async for doc in cursor if doc.get("volunteer_id")}
+    return [Recipient("person", v, routing.VOLUNTEER) for v in sorted(set(known.values()))] + [
+        r
+        for mission_id in ids
+        if mission_id not in known
+        for r in _party_of_unknown_mission(VOLUNTEER_OF_MISSION, mission_id, routing.VOLUNTEER)
+    ]
 
 
 async def _authorities_concerned(uow: UnitOfWork, role: str, facts: Document) -> list[Recipient]:
@@ -457,6 +530,8 @@ async def take_in(
         erased = await erasure.erased_among(uow, erasure.person_ids_in(data), meta.time)
         data = erasure.without_persons(data, erased)
     await projection.apply(uow, meta, event, data)
+    if meta.type == MissionPlanned.TYPE:
+        await address_mission_parties(uow, data["mission_id"])
     facts = await gather_facts(uow, meta, event, data)
     now = uow.now()
     occurred = meta.time if meta.time.tzinfo else meta.time.replace(tzinfo=UTC)
