@@ -126,6 +126,9 @@ class Outbox:
         transactions on one aggregate conflict, and the loser is retried from the start).
         """
         idents = [f"{document['topic']} {document['key']}" for document in documents]
+        if len(set(idents)) == 1:
+            await self._order_one_aggregate(idents[0], documents, keys)
+            return
         # One read and one bulk write per transaction, whatever the number of aggregates.
         cursor = keys.find({"_id": {"$in": sorted(set(idents))}}, {"seq": 1})
         last: dict[str, int] = {doc["_id"]: int(doc["seq"]) async for doc in cursor}
@@ -142,6 +145,27 @@ class Outbox:
             ],
             ordered=False,
         )
+
+    async def _order_one_aggregate(self, ident: str, documents: Sequence[Document], keys: Collection) -> None:
+        """``order`` for the usual transaction, whose events are all of one aggregate: one command.
+
+        The documents' own ``seq`` are made strictly increasing, then the stored last ``seq`` is
+        raised in one pipeline update that returns the previous one: if the aggregate's last event
+        is not below the first document, every ``seq`` is lifted above it, and the stored value
+        (the previous one plus the number of documents, or the local last if higher) is the same
+        as the final last ``seq`` either way.
+        """
+        local: list[int] = []
+        for document in documents:
+            local.append(max(int(document["seq"]), local[-1] + 1 if local else 0))
+        count = len(documents)
+        raised = {"$max": [{"$add": [{"$ifNull": ["$seq", 0]}, count]}, local[-1]]}
+        before = await keys.find_one_and_update(
+            {"_id": ident}, [{"$set": {"seq": raised, "at": self.now()}}], {"seq": 1}, upsert=True
+        )
+        last = int(before["seq"]) if before else 0
+        for position, document in enumerate(documents):
+            document["seq"] = max(local[position], last + 1 + position)
 
     def topic_for(self, event: Event) -> str:
         """The topic its class names (``Event.TOPIC``): contact data to the compacted contacts topic."""
