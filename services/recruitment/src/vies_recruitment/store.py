@@ -39,6 +39,10 @@ async def ensure_indexes(runtime: Runtime) -> None:
     await db[APPLICATIONS].create_index(
         [("position_id", ASCENDING), ("email_key", ASCENDING)], unique=True, name="one_application_per_email"
     )
+    # And one per person and position (a candidate whose account's email changed applies once too).
+    await db[APPLICATIONS].create_index(
+        [("position_id", ASCENDING), ("candidate_id", ASCENDING)], unique=True, name="one_application_per_person"
+    )
     await db[APPLICATIONS].create_index([("position_id", ASCENDING), ("eligible", DESCENDING), ("score", DESCENDING)])
     await db[APPLICATIONS].create_index("candidate_id")
     await db[APPLICATIONS].create_index("authority_id")

@@ -247,10 +247,13 @@ async def search_positions(
 # --- applications --------------------------------------------------------------------------
 
 
-async def _vsi_months_served(uow: Collections, person_id: str, *, except_application: str | None = None) -> float:
+async def _vsi_months_served(
+    uow: Collections, person_id: str, *, except_application: str | None = None, person: Document | None = None
+) -> float:
     """The person's VSI time on record: engagements, cut short or lengthened by the missions' events,
-    plus the months served elsewhere once the authority or staff confirmed them."""
-    total = await _confirmed_elsewhere(uow, person_id)
+    plus the months served elsewhere once the authority or staff confirmed them (from ``person``, the
+    person's record when the caller just read it)."""
+    total = _elsewhere(person) if person is not None else await _confirmed_elsewhere(uow, person_id)
     cursor = uow[store.ENGAGEMENTS].find({"person_id": person_id, "scheme": "vsi"})
     for engagement in await cursor.to_list():
         if except_application and engagement.get("application_id") == except_application:
@@ -272,7 +275,10 @@ def _profile(candidate: CandidateIn, email: str) -> Profile:
 
 
 async def _confirmed_elsewhere(uow: Collections, person_id: str) -> float:
-    person = await uow[store.PERSONS].find_one({"_id": person_id}, {ELSEWHERE: 1})
+    return _elsewhere(await uow[store.PERSONS].find_one({"_id": person_id}, {ELSEWHERE: 1}))
+
+
+def _elsewhere(person: Document | None) -> float:
     return float((person or {}).get(ELSEWHERE) or 0.0)
 
 
@@ -288,11 +294,12 @@ found by email across the two, so an application made on someone's behalf cannot
 candidate's record (and its profile become readable by that candidate) because the email matches."""
 
 
-async def _save_person(uow: UnitOfWork, principal: Principal, profile: Document) -> str:
+async def _save_person(uow: UnitOfWork, principal: Principal, profile: Document) -> tuple[str, Document]:
     """Create or update the candidate's person record; emit ``ContactUpdated`` when the contact changed.
 
     A candidate's record is the one of their token's subject. On someone's behalf (staff), the
     record is one made by this same flow for that email, or a new one: never a candidate's own.
+    Returns the person's id and record as saved.
     """
     email_key = profile["email"].lower()
     if principal.role == "candidate":
@@ -300,8 +307,8 @@ async def _save_person(uow: UnitOfWork, principal: Principal, profile: Document)
     else:
         found = await uow[store.PERSONS].find_one({"email_key": email_key, "origin": ON_BEHALF}, {"_id": 1})
         person_id, origin = (found["_id"] if found else f"per-{uuid.uuid4()}"), ON_BEHALF
-    existing = await uow[store.PERSONS].find_one({"_id": person_id})
-    await uow[store.PERSONS].update_one(
+    # One command reads the record as it was (to tell whether the contact changed) and writes it.
+    existing = await uow[store.PERSONS].find_one_and_update(
         {"_id": person_id},
         {
             "$set": {**profile, "email_key": email_key, "updated_at": uow.now()},
@@ -313,7 +320,7 @@ async def _save_person(uow: UnitOfWork, principal: Principal, profile: Document)
     if existing is None or _contact(existing) != _contact(profile):
         # The event is the person's whole contact: the emergency contact set earlier travels on with it.
         uow.emit(_contact_event(person_id, {**(existing or {}), **profile}))
-    return person_id
+    return person_id, {"_id": person_id, **(existing or {}), **profile}
 
 
 def candidate_email(
@@ -371,12 +378,12 @@ async def apply(
     profile = _profile(data.candidate, candidate_email(uow, principal, data.candidate.email))
     position = await store.load_position(uow, position_id)
     position.check_open_for_applications()
-    await _check_first_application(uow, principal, position_id, profile.email.lower())
-    # A concurrent duplicate that slipped past the check hits a unique index (409).
+    # A second application of one email or one candidate to a position hits a unique index (409);
+    # the transaction, person record and contact event included, is then rolled back.
     try:
-        person_id = await _save_person(uow, principal, profile.model_dump())
+        person_id, person = await _save_person(uow, principal, profile.model_dump())
         declarations = declarations_of(data.candidate.vsi_months_served_elsewhere, data.candidate.residence_permit)
-        served = await _screening_months(uow, person_id, data.candidate.vsi_months_served_elsewhere)
+        served = await _screening_months(uow, person, data.candidate.vsi_months_served_elsewhere)
         application = Application.submit(
             application_id or f"app-{uuid.uuid4()}",
             position,
@@ -393,22 +400,12 @@ async def apply(
     return application.view(personal=True)
 
 
-async def _check_first_application(uow: UnitOfWork, principal: Principal, position_id: str, email_key: str) -> None:
-    """One application per email (and per candidate) and position: 409 on a second one."""
-    same: list[Document] = [{"email_key": email_key}]
-    if principal.role == "candidate":
-        same.append({"candidate_id": principal.sub})
-    duplicate = await uow[store.APPLICATIONS].find_one({"position_id": position_id, "$or": same}, {"_id": 1})
-    if duplicate is not None:
-        raise AlreadyExists(f"this email has already applied to position {position_id}")
-
-
-async def _screening_months(uow: UnitOfWork, person_id: str, declared_elsewhere: float) -> float:
+async def _screening_months(uow: UnitOfWork, person: Document, declared_elsewhere: float) -> float:
     """The VSI time screening counts: on record, plus the declared months served elsewhere beyond
     what was confirmed before (screening trusts the declaration; the contract waits for its confirmation)."""
-    served = await _vsi_months_served(uow, person_id)
+    served = await _vsi_months_served(uow, person["_id"], person=person)
     if declared_elsewhere:
-        served += max(0.0, declared_elsewhere - await _confirmed_elsewhere(uow, person_id))
+        served += max(0.0, declared_elsewhere - _elsewhere(person))
     return served
 
 
