@@ -172,21 +172,20 @@ async def on_contact_updated(ctx: HandlerContext, event: ContactUpdated) -> None
     """
     if await erasure.is_erased_after(ctx.uow, event.person_id, ctx.meta.time):
         return  # produced before the person's erasure, read after it: the erasure wins
-    current = await ctx.uow[store.CONTACTS].find_one({"_id": event.person_id}, {"updated_at": 1})
-    if current is not None and current.get("updated_at") and current["updated_at"] > ctx.meta.time:
-        return  # an older update delivered late (e.g. replayed from a dead letter) does not win
-    await ctx.uow[store.CONTACTS].replace_one(
-        {"_id": event.person_id},
-        {
-            "name": event.name,
-            "email": event.email,
-            "phone": event.phone,
-            "language": event.language,
-            "emergency_contact": event.emergency_contact.model_dump() if event.emergency_contact else None,
-            "updated_at": ctx.meta.time,
-        },
-        upsert=True,
-    )
+    contact = {
+        "_id": event.person_id,
+        "name": event.name,
+        "email": event.email,
+        "phone": event.phone,
+        "language": event.language,
+        "emergency_contact": event.emergency_contact.model_dump() if event.emergency_contact else None,
+        "updated_at": ctx.meta.time,
+    }
+    # One command: an older update delivered late (e.g. replayed from a dead letter) leaves the newer
+    # one in place. Values are literals, so a name starting with "$" is not read as a field path.
+    newer = {"$gt": ["$updated_at", ctx.meta.time]}
+    replacement = {"$cond": [newer, "$$ROOT", {name: {"$literal": value} for name, value in contact.items()}]}
+    await ctx.uow[store.CONTACTS].update_one({"_id": event.person_id}, [{"$replaceWith": replacement}], upsert=True)
 
 
 HANDLERS: list[Handler[MissionsSettings]] = [
