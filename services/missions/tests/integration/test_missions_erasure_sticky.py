@@ -58,3 +58,30 @@ async def test_facts_older_than_an_erasure_do_not_bring_the_person_back(
         await wait_until(lambda: handled(again), message="new contact handled")
         kept = await db["contacts"].find_one({"_id": person})
         assert kept is not None and kept["email"] == "awa@example.org"
+
+
+async def test_an_older_contact_update_read_late_leaves_the_newer_one_in_place(
+    vies_settings: Any, vies_stack: Any, topic_prefix: str
+) -> None:
+    settings = settings_for(vies_settings)
+    bootstrap = vies_stack.kafka_bootstrap
+    person = f"vol-{uuid.uuid4().hex[:8]}"
+    topic = contacts_topic(topic_prefix)
+    now = datetime.now(UTC)
+    phone = "+221770000001"
+    newer = ContactUpdated(person_id=person, name="$name", email="new@example.org", phone=phone, language="fr")
+    older = ContactUpdated(person_id=person, name="Old Name", email="old@example.org", language="fr")
+    async with running(app_for(settings), settings) as svc:
+        db = svc.runtime.db
+
+        async def handled(ce_id: str) -> bool:
+            return await db["inbox"].find_one({"_id": ce_id}) is not None
+
+        first = await publish_event(bootstrap, topic, newer, at=now)
+        await wait_until(lambda: handled(first), message="newer contact handled")
+        late = await publish_event(bootstrap, topic, older, at=now - timedelta(minutes=5))
+        await wait_until(lambda: handled(late), message="older contact handled")
+        kept = await db["contacts"].find_one({"_id": person})
+        # The newer update stays, its name starting with "$" kept as written (not read as a field path).
+        assert kept is not None and kept["email"] == "new@example.org" and kept["name"] == "$name"
+        assert kept["phone"] == phone
