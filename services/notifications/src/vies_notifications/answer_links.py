@@ -54,12 +54,12 @@ async def _personal_link(
     if not keys:
         return None
     # The volunteer's own mission among those the check asks (the projection of missions.MissionPlanned).
-    mission = await db[store.MISSIONS].find_one(
-        {"_id": {"$in": [str(m) for m in mission_ids]}, "volunteer_id": recipient.get("id")},
-        {"_id": 1},
-        sort=[("_id", 1)],
-    )
-    if mission is None:
+    # Looked up by volunteer (a handful of missions) and matched here: an alert lists every mission of
+    # a country, and a query with that list costs the database per message sent.
+    asked = {str(m) for m in mission_ids}
+    cursor = db[store.MISSIONS].find({"volunteer_id": recipient.get("id")}, {"_id": 1})
+    theirs = sorted([str(doc["_id"]) async for doc in cursor if str(doc["_id"]) in asked])
+    if not theirs:
         return None
-    token = safety_link.mint(keys, alert_id, str(mission["_id"]))
+    token = safety_link.mint(keys, alert_id, theirs[0])
     return settings.safety_check_url.replace("{token}", token).replace("{alert_id}", alert_id)

@@ -56,7 +56,11 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("region", ASCENDING), ("created_at", DESCENDING)], name="by_region"),
         IndexModel([("created_at", DESCENDING)], name="recent"),
     ],
-    MISSIONS: [IndexModel([("country", ASCENDING), ("status", ASCENDING)], name="by_country_status")],
+    MISSIONS: [
+        IndexModel([("country", ASCENDING), ("status", ASCENDING)], name="by_country_status"),
+        # A volunteer's missions: the personal answer link of each alert message, erasure.
+        IndexModel([("volunteer_id", ASCENDING)], name="by_volunteer"),
+    ],
     INCIDENTS: [IndexModel([("region", ASCENDING), ("status", ASCENDING)], name="by_region_status")],
     PARTNERSHIPS: [IndexModel([("partner_id", ASCENDING), ("status", ASCENDING)], name="by_partner_status")],
     SUBSCRIPTIONS: [IndexModel([("status", ASCENDING), ("event_types", ASCENDING)], name="active_by_type")],
