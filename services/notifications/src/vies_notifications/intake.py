@@ -236,16 +236,22 @@ async def _authorities_of_partner(uow: UnitOfWork, role: str, facts: Document) -
 async def _volunteers_in_country(uow: UnitOfWork, role: str, facts: Document) -> list[Recipient]:
     listed: list[str] = facts.get("mission_ids") or []
     whole_country = not facts.get("subdivisions")  # else only the missions the check asks
-    query: Document = {"_id": {"$in": listed}}
-    if whole_country:
-        query = {"$or": [query, {"status": "started", "country": facts.get("country")}]}
-    cursor = uow[store.MISSIONS].find(query, {"volunteer_id": 1, "status": 1, "country": 1})
-    known = {doc["_id"]: doc async for doc in cursor if doc.get("volunteer_id")}
+    # Read by country (indexed) and matched here: the list of a whole country's missions in the query
+    # would cost the database that list's length for every mission it looks at.
+    fields = {"volunteer_id": 1, "status": 1, "country": 1}
+    cursor = uow[store.MISSIONS].find({"country": facts.get("country")}, fields)
+    missions = {doc["_id"]: doc async for doc in cursor}
+    elsewhere = sorted(set(listed) - set(missions))  # listed, but known in another country (or not known)
+    if elsewhere:
+        cursor = uow[store.MISSIONS].find({"_id": {"$in": elsewhere}}, fields)
+        missions.update({doc["_id"]: doc async for doc in cursor})
+    known = {mission_id: doc for mission_id, doc in missions.items() if doc.get("volunteer_id")}
+    asked_ids = set(listed)
     asked = {
         doc["volunteer_id"]
         for doc in known.values()
-        if (doc["_id"] in listed and doc.get("status") != "ended")
-        or (whole_country and doc.get("status") == "started" and doc.get("country") == facts.get("country"))
+        if (doc["_id"] in asked_ids and doc.get("status") != "ended")
+        or (whole_country and doc.get("status") == "started")
     }
     unknown = [m for m in listed if m not in known]
     return [Recipient("person", v, routing.VOLUNTEER) for v in sorted(asked)] + [
