@@ -478,9 +478,19 @@ class FakeRuntime(Runtime[S]):
         """A collection of the fake database, for arranging and checking state outside a transaction."""
         return cast(AsyncCollection[Document], self.fake_db[name])
 
-    async def deliver(self, event: Event, *, region: str | None = None, correlation_id: str | None = None) -> EventMeta:
-        """Run the service's handler for ``event`` in one transaction, as its consumer would; returns its meta."""
-        meta, _ = encode(event, region=region, correlation_id=correlation_id)
+    async def deliver(
+        self,
+        event: Event,
+        *,
+        region: str | None = None,
+        correlation_id: str | None = None,
+        time: datetime | None = None,
+    ) -> EventMeta:
+        """Run the service's handler for ``event`` in one transaction, as its consumer would; returns its meta.
+
+        The event's ``ce_time`` is ``time``, else the fake clock's now (a producer on the same clock).
+        """
+        meta, _ = encode(event, region=region, correlation_id=correlation_id, time=time or self.now())
         handler = self._handlers.get(meta.type)
         if handler is None:
             raise LookupError(f"{self.settings.service} has no handler for {meta.type}")

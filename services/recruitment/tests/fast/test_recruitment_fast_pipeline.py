@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
 
 import pytest
+from recruitment_fast_kit import AUTHORITY, STAFF, applied, person, published, recruitment_runtime
 
-from vies_dev.testing.fakes import FakeRuntime
 from vies_dev.testing.recruitment import candidate, position
 from vies_recruitment import use_cases
-from vies_recruitment.app import definition
 from vies_recruitment.schemas import ApplicationIn, EngagementIn, PositionIn
-from vies_recruitment.settings import RecruitmentSettings
 from vies_shared.errors import AlreadyExists, Forbidden, NotAllowedInState
-from vies_shared.events.partners import (
-    AuthorityRegistered,
-    PartnerApproved,
-    PartnershipEnded,
-    PartnershipEstablished,
-    SendingOrganisationRegistered,
-)
+from vies_shared.events.partners import PartnershipEnded
 from vies_shared.events.recruitment import (
     ApplicationRejected,
     ApplicationScreened,
@@ -33,63 +24,6 @@ from vies_shared.events.recruitment import (
 from vies_shared.tokens import Principal
 
 pytestmark = pytest.mark.fast
-
-AUTHORITY = Principal(sub="agent-1", role="authority", authority_id="auth-1")
-STAFF = Principal(sub="staff-1", role="staff")
-
-
-def person(sub: str) -> Principal:
-    """A candidate caller."""
-    return Principal(sub=sub, role="candidate")
-
-
-async def recruitment_runtime() -> FakeRuntime[RecruitmentSettings]:
-    """Recruitment on fakes with the partners directory projected by its own handlers."""
-    settings = RecruitmentSettings(env="dev", mongodb_db="fake_recruitment")
-    runtime = FakeRuntime(definition, settings)
-    await runtime.start()
-    for event in (
-        AuthorityRegistered(
-            authority_id="auth-1",
-            name="Région test",
-            kind="region",
-            region="FR-ARA",
-            contact_email="international@region.example",
-            territoires_volontaires=True,
-        ),
-        PartnerApproved(partner_id="partner-1"),
-        PartnershipEstablished(
-            partnership_id="ps-1",
-            authority_id="auth-1",
-            partner_id="partner-1",
-            country="SN",
-            themes=["water"],
-            starts_on=date(2026, 1, 1),
-        ),
-        SendingOrganisationRegistered(
-            organisation_id="org-1",
-            name="Association d'envoi",
-            approval_number="VSI-2025-01",
-            approved_from=date(2025, 1, 1),
-            approved_until=date(2029, 12, 31),
-        ),
-    ):
-        await runtime.deliver(event, region="FR-ARA")
-    runtime.clear_events()
-    return runtime
-
-
-async def published(runtime: FakeRuntime[RecruitmentSettings], **overrides: Any) -> str:
-    """A published VSI position of auth-1 in Senegal."""
-    draft = await use_cases.create_position(runtime, AUTHORITY, PositionIn.model_validate(position(**overrides)))
-    await use_cases.publish_position(runtime, AUTHORITY, draft["position_id"])
-    return str(draft["position_id"])
-
-
-async def applied(runtime: FakeRuntime[RecruitmentSettings], position_id: str, sub: str, **profile: Any) -> Any:
-    """An application of candidate ``sub``."""
-    body = ApplicationIn.model_validate(candidate(sub.title(), f"{sub}@example.org", **profile))
-    return await use_cases.apply(runtime, person(sub), position_id, body)
 
 
 async def test_a_draft_is_published_once_within_an_active_partnership() -> None:
