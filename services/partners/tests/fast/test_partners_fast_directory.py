@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 import pytest
+from partners_fast_kit import (
+    AUTHORITY,
+    BRANCH_ARA,
+    CENTRE_SN,
+    STAFF,
+    Partners,
+    authority_body,
+    partner_body,
+    partners_runtime,
+)
 
-from vies_dev.testing.fakes import FakeRuntime
 from vies_partners import use_cases
-from vies_partners.app import definition
-from vies_partners.schemas import AuthorityIn, MatchRequestIn, PartnerIn, PartnershipIn
-from vies_partners.settings import PartnersSettings
+from vies_partners.schemas import MatchRequestIn, PartnershipIn
 from vies_shared.errors import AlreadyExists, Forbidden, InvalidInput, NotAllowedInState
 from vies_shared.events.partners import (
     AuthorityRegistered,
@@ -27,51 +33,6 @@ from vies_shared.events.partners import (
 from vies_shared.tokens import Principal
 
 pytestmark = pytest.mark.fast
-
-BRANCH_ARA = Principal(sub="branch-ara", role="branch", region="FR-ARA")
-AUTHORITY = Principal(sub="agent-1", role="authority", authority_id="auth-1", region="FR-ARA")
-CENTRE_SN = Principal(sub="centre-sn", role="centre", country="SN")
-STAFF = Principal(sub="staff-1", role="staff")
-
-
-async def partners_runtime() -> FakeRuntime[PartnersSettings]:
-    """Partners on fakes, its indexes created."""
-    runtime = FakeRuntime(definition, PartnersSettings(env="dev", mongodb_db="fake_partners"))
-    await runtime.start()
-    return runtime
-
-
-def authority_body(**overrides: Any) -> AuthorityIn:
-    """A regional authority of Auvergne-Rhône-Alpes."""
-    body: dict[str, Any] = {
-        "name": "Région Auvergne-Rhône-Alpes",
-        "kind": "region",
-        "region": "FR-ARA",
-        "contact": {"name": "Claire Dubois", "email": "claire@region.example"},
-        "territoires_volontaires": True,
-    }
-    return AuthorityIn.model_validate({**body, **overrides})
-
-
-def partner_body(name: str = "Eau Vive Saint-Louis", **overrides: Any) -> PartnerIn:
-    """A water NGO in Senegal."""
-    body: dict[str, Any] = {
-        "name": name,
-        "kind": "ngo",
-        "country": "SN",
-        "city": "Saint-Louis",
-        "themes": ["water_sanitation"],
-        "languages": ["fr", "wo"],
-        "hosting_capacity": 3,
-    }
-    return PartnerIn.model_validate({**body, **overrides})
-
-
-async def approved_partner(runtime: FakeRuntime[PartnersSettings], name: str = "Eau Vive Saint-Louis") -> str:
-    """A registered partner the centre approved."""
-    partner = await use_cases.register_partner(runtime, CENTRE_SN, partner_body(name))
-    await use_cases.vet_partner(runtime, CENTRE_SN, partner["partner_id"], "approve", None)
-    return str(partner["partner_id"])
 
 
 async def test_an_authority_registers_in_its_own_region_once() -> None:
@@ -165,3 +126,10 @@ async def test_a_partnership_needs_an_approved_partner_and_ends_once_with_a_reas
     ]
     with pytest.raises(NotAllowedInState):
         await use_cases.end_partnership(runtime, AUTHORITY, created["partnership_id"], "again")
+
+
+async def approved_partner(runtime: Partners, name: str = "Eau Vive Saint-Louis") -> str:
+    """A registered partner the centre approved."""
+    partner = await use_cases.register_partner(runtime, CENTRE_SN, partner_body(name))
+    await use_cases.vet_partner(runtime, CENTRE_SN, partner["partner_id"], "approve", None)
+    return str(partner["partner_id"])
