@@ -9,6 +9,11 @@ events the relay would publish (decoded back from the outbox documents), ``runti
 the tombstones. ``runtime.deliver(event)`` runs the service's handler for it the way its
 consumer does. Nothing connects to Kafka or MongoDB, so a test takes milliseconds.
 
+Where a handler's wiring is what is tested, ``runtime.event_consumer(broker)`` registers the kit's
+own consumer (a FastStream batch subscriber) on a broker that FastStream's ``TestKafkaBroker``
+wraps: a record published to one of ``runtime.consumed_topics()`` then goes through the kit's
+parser, inbox, dispatch table and dead letters, over the fakes.
+
 Not modelled: isolation between concurrent transactions (the tests run one at a time), change
 streams, and the query features mongomock lacks; those stay with the integration tests.
 """
@@ -23,6 +28,7 @@ from types import TracebackType
 from typing import Any, TypeVar, cast
 
 import mongomock
+from faststream.kafka import KafkaBroker
 from pymongo import DeleteMany, DeleteOne, InsertOne, ReplaceOne, UpdateMany, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -32,8 +38,9 @@ from pymongo.results import BulkWriteResult
 from vies_shared import context
 from vies_shared.events.base import Event
 from vies_shared.events.envelope import Envelope, EventMeta, decode, encode
+from vies_shared.events.topics import dlq_topic
 from vies_shared.logging import get_logger
-from vies_shared.messaging.consumer import HandlerContext, handler_table
+from vies_shared.messaging.consumer import EventConsumer, HandlerContext, handler_table
 from vies_shared.messaging.outbox import Outbox
 from vies_shared.service import Runtime, ServiceDefinition
 from vies_shared.settings import ServiceSettings
@@ -504,6 +511,34 @@ class FakeRuntime(Runtime[S]):
             context.correlation_id.reset(corr)
             context.causation_id.reset(cause)
         return meta
+
+    def event_consumer(self, broker: KafkaBroker) -> EventConsumer[S]:
+        """The kit's consumer of the service's handlers, built as ``Runtime`` builds it, registered on ``broker``.
+
+        Its transactions are this runtime's fakes; ``broker`` is meant to be wrapped in FastStream's
+        ``TestKafkaBroker`` (no Kafka): publishing a record to one of ``consumed_topics()`` runs it.
+        """
+        settings = self.settings
+        consumer = EventConsumer(
+            service=settings.service,
+            name=settings.service,
+            transactions=self.transactions,
+            broker=broker,
+            topics=self.consumed_topics(),
+            group_id=settings.consumer_group,
+            dlq_topic=dlq_topic(settings.service, settings.topic_prefix),
+            handlers=self.definition.handlers,
+            tombstone_handler=self.definition.tombstone_handler,
+            attempts=settings.handler_attempts,
+            retry_initial=settings.retry_initial_seconds,
+            retry_max=settings.retry_max_seconds,
+            max_records=settings.consumer_max_records,
+            batch_timeout_ms=settings.consumer_batch_timeout_ms,
+            transient_attempts=settings.consumer_transient_attempts,
+            runtime=self,
+        )
+        consumer.register()
+        return consumer
 
     async def deliver_tombstone(self, topic: str, key: str) -> None:
         """Run the service's tombstone handler for ``key`` of ``topic`` in one transaction."""

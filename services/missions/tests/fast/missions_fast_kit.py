@@ -28,21 +28,29 @@ async def missions_runtime(**overrides: Any) -> FakeRuntime[MissionsSettings]:
 
 
 def engagement(
-    *, country: str = "SN", scheme: str = "vsi", starts_on: date = date(2026, 1, 5), months: int = 12
+    *,
+    country: str = "SN",
+    scheme: str = "vsi",
+    starts_on: date = date(2026, 1, 5),
+    months: int = 12,
+    authority_id: str = "auth-1",
+    partner_id: str = "partner-1",
+    **extra: Any,
 ) -> VolunteerEngaged:
-    """A ``recruitment.VolunteerEngaged`` with fresh ids."""
+    """A ``recruitment.VolunteerEngaged`` with fresh ids (``extra``: its optional fields)."""
     suffix = uuid.uuid4().hex[:8]
     return VolunteerEngaged(
         engagement_id=f"eng-{suffix}",
         application_id=f"app-{suffix}",
         volunteer_id=f"vol-{suffix}",
         position_id=f"pos-{suffix}",
-        authority_id="auth-1",
-        partner_id="partner-1",
+        authority_id=authority_id,
+        partner_id=partner_id,
         country=country,
         scheme=scheme,  # type: ignore[arg-type]
         starts_on=starts_on,
         ends_on=starts_on + timedelta(days=30 * months),
+        **extra,
     )
 
 
