@@ -186,3 +186,22 @@ async def test_reads_sort_skip_limit_and_aggregate_like_the_driver() -> None:
     assert ids == [0, 3, 6, 9]
     cursor = await fake.reads["items"].aggregate([{"$group": {"_id": "$n", "count": {"$sum": 1}}}])
     assert sorted((d["_id"], d["count"]) for d in await cursor.to_list()) == [(0, 4), (1, 3), (2, 3)]
+
+
+async def test_an_update_pipeline_is_evaluated_on_the_matched_document_or_the_upserted_one() -> None:
+    fake = runtime()
+    contacts = fake.collection("contacts")
+    t0 = datetime(2031, 5, 1, tzinfo=UTC)
+
+    async def write(name: str, at: datetime) -> None:
+        fields = {"_id": "p1", "name": name, "updated_at": at}
+        newer = {"$gt": ["$updated_at", at]}
+        literal = {k: {"$literal": v} for k, v in fields.items()}
+        await contacts.update_one({"_id": "p1"}, [{"$replaceWith": {"$cond": [newer, "$$ROOT", literal]}}], upsert=True)
+
+    await write("$first", t0)  # upserted; a literal is not read as a field path
+    await write("older", t0 - timedelta(hours=1))
+    assert await contacts.find_one({"_id": "p1"}) == {"_id": "p1", "name": "$first", "updated_at": t0}
+    await write("newer", t0 + timedelta(hours=1))
+    await contacts.update_many({"_id": "p1"}, [{"$set": {"seen": True}}, {"$unset": "updated_at"}])
+    assert await contacts.find_one({"_id": "p1"}) == {"_id": "p1", "name": "newer", "seen": True}

@@ -28,12 +28,13 @@ from types import TracebackType
 from typing import Any, TypeVar, cast
 
 import mongomock
+from bson import ObjectId
 from faststream.kafka import KafkaBroker
 from pymongo import DeleteMany, DeleteOne, InsertOne, ReplaceOne, UpdateMany, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
-from pymongo.results import BulkWriteResult
+from pymongo.results import BulkWriteResult, UpdateResult
 
 from vies_shared import context
 from vies_shared.events.base import Event
@@ -179,14 +180,44 @@ class FakeCollection:
         return self._collection.replace_one(filter, replacement, upsert, **options)
 
     async def update_one(self, filter: Mapping[str, Any], update: Any, upsert: bool = False, **options: Any) -> Any:
-        """Update the first document matching ``filter``."""
+        """Update the first document matching ``filter`` (with operators, or an aggregation pipeline)."""
         options.pop("session", None)
+        if isinstance(update, list):
+            return self._pipeline_update(filter, update, upsert, many=False)
         return self._collection.update_one(filter, update, upsert, **options)
 
     async def update_many(self, filter: Mapping[str, Any], update: Any, upsert: bool = False, **options: Any) -> Any:
-        """Update every document matching ``filter``."""
+        """Update every document matching ``filter`` (with operators, or an aggregation pipeline)."""
         options.pop("session", None)
+        if isinstance(update, list):
+            return self._pipeline_update(filter, update, upsert, many=True)
         return self._collection.update_many(filter, update, upsert, **options)
+
+    def _pipeline_update(
+        self, filter: Mapping[str, Any], pipeline: Sequence[Mapping[str, Any]], upsert: bool, *, many: bool
+    ) -> UpdateResult:
+        """An update pipeline, which mongomock's update lacks: each matched document (or, upserting, the
+        filter's equality fields) goes through mongomock's aggregation, and the result replaces it."""
+        stages = [_aggregation_stage(stage) for stage in pipeline]
+        found: list[Document] = list(self._collection.find(filter))[: None if many else 1]
+        inserting = not found and upsert
+        if inserting:
+            seed = {k: v for k, v in filter.items() if not k.startswith("$") and not isinstance(v, Mapping)}
+            found = [{"_id": ObjectId(), **seed}]
+        modified = 0
+        for document in found:
+            _SCRATCH.delete_many({})
+            _SCRATCH.insert_one(copy.deepcopy(document))
+            [result] = list(_SCRATCH.aggregate(stages))
+            result["_id"] = document["_id"]  # an update never changes the id
+            if inserting:
+                self._collection.insert_one(result)
+            elif result != document:
+                self._collection.replace_one({"_id": document["_id"]}, result)
+                modified += 1
+        if inserting:
+            return UpdateResult({"n": 1, "nModified": 0, "upserted": found[0]["_id"]}, acknowledged=True)
+        return UpdateResult({"n": len(found), "nModified": modified}, acknowledged=True)
 
     async def find_one_and_update(
         self, filter: Mapping[str, Any], update: Any, projection: Any = None, **options: Any
@@ -264,6 +295,22 @@ class FakeCollection:
     async def drop(self, **options: Any) -> None:
         """Drop the collection."""
         self._collection.drop()
+
+
+# Where update pipelines are evaluated: a database of its own, so no transaction snapshot sees it.
+_SCRATCH: Any = mongomock.MongoClient(tz_aware=True)["pipeline_updates"]["document"]
+
+
+def _aggregation_stage(stage: Mapping[str, Any]) -> Mapping[str, Any]:
+    """An update-pipeline stage as the aggregation stage mongomock implements ($replaceWith, $set, $unset)."""
+    [(name, value)] = stage.items()
+    if name == "$replaceWith":
+        return {"$replaceRoot": {"newRoot": value}}
+    if name == "$set":
+        return {"$addFields": value}
+    if name == "$unset":
+        return {"$project": dict.fromkeys([value] if isinstance(value, str) else value, 0)}
+    return stage
 
 
 def _index_options(options: Mapping[str, Any]) -> dict[str, Any]:
