@@ -32,6 +32,7 @@ import asyncio
 import json
 import os
 import re
+import signal
 import sys
 import tempfile
 import threading
@@ -647,4 +648,6 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
+    # A SIGTERM (timeout, kill) stops the run like Ctrl-C, so the services it started stop with it.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     asyncio.run(main())
