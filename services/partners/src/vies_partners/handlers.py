@@ -30,6 +30,15 @@ Document = dict[str, Any]
 
 # What is left of a contact person once erased.
 ERASED_CONTACT: Document = {"name": None, "email": None, "phone": None, "role": None, "person_id": None, "erased": True}
+# What stands in an erased person's place where an action is recorded with who did it.
+ERASED_ACTOR = "erased"
+# Where partners records who did an action (collection, field): a token's subject may be a person's id.
+ACTOR_FIELDS = (
+    (store.AUTHORITIES, "registered_by"),
+    (store.PARTNERSHIPS, "established_by"),
+    (store.PARTNERSHIPS, "ended_by"),
+    (store.MATCH_REQUESTS, "requested_by"),
+)
 
 
 def _event_day(ctx: HandlerContext) -> str:
@@ -202,9 +211,13 @@ async def on_person_erased(ctx: HandlerContext, event: PersonErased) -> None:
     A partner whose contact persons changed gets ``PartnerUpdated`` (``changed: [contacts]``); an authority
     whose contact was the person loses its address too and gets ``AuthorityUpdated`` naming ``contact`` and
     ``contact_email`` as changed, the address null, so notifications stops mailing it. The erasure is
-    remembered: the person cannot be linked to a contact again (``use_cases``).
+    remembered: the person cannot be linked to a contact again (``use_cases``). Where the person is
+    recorded as who did an action (a vetting step, a registration, a partnership, a match request),
+    the id becomes ``erased``: the action stays, nobody is named, and nothing is published (no event
+    carries these fields).
     """
     await erasure.remember_erasure(ctx.uow, event.person_id, ctx.meta.time)
+    await _erase_actor(ctx, event.person_id)
     now = ctx.uow.now()
     partners = ctx.uow[store.PARTNERS]
     async for doc in partners.find({"contacts.person_id": event.person_id}, {"contacts": 1}):
@@ -222,6 +235,17 @@ async def on_person_erased(ctx: HandlerContext, event: PersonErased) -> None:
             authority_id=doc["_id"], region=doc["region"], changed=["contact", "contact_email"], contact_email=None
         )
         ctx.emit(changed, region=doc["region"])
+
+
+async def _erase_actor(ctx: HandlerContext, person_id: str) -> None:
+    """Replace the person's id wherever it says who did an action: one indexed update per field."""
+    await ctx.uow[store.PARTNERS].update_many(
+        {"history.by": person_id},
+        {"$set": {"history.$[step].by": ERASED_ACTOR}},
+        array_filters=[{"step.by": person_id}],
+    )
+    for collection, field in ACTOR_FIELDS:
+        await ctx.uow[collection].update_many({field: person_id}, {"$set": {field: ERASED_ACTOR}})
 
 
 HANDLERS: list[Handler] = [

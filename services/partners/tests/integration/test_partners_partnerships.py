@@ -8,6 +8,7 @@ import pytest
 
 from vies_dev.testing import KafkaProbe, publish_event, wait_until
 from vies_dev.testing.helpers import ServiceHarness, running
+from vies_dev.testing.query_plans import QueryRecorder, collection_scans
 from vies_partners.app import create
 from vies_partners.settings import PartnersSettings
 from vies_shared.events.recruitment import PersonErased
@@ -143,17 +144,58 @@ async def test_partnerships_lifecycle_and_scope(vies_settings: Any, vies_stack: 
         assert ended["value"] == {"partnership_id": pship_id, "reason": "partner suspended"}
         assert ended["headers"]["ce_region"] == "FR-974"
 
-        # Right to erasure: the contacts naming that person lose their personal data, the others stay.
-        await publish_event(
-            vies_stack.kafka_bootstrap, events_topic("recruitment", topic_prefix), PersonErased(person_id="per-7")
+        # The same person also acted (their token's subject is their person id): reinstated the partner,
+        # registered an authority, established and ended a partnership, asked for matches.
+        acting = svc.auth("staff", "per-7")
+        r = await svc.client.post(f"/partners/{partner_id}/reinstate", headers=acting)
+        assert r.status_code == 200
+        registered = {
+            "name": "Commune de Saint-Paul",
+            "kind": "commune",
+            "region": "FR-974",
+            "contact": {"name": "Mairie", "email": "international@saintpaul.example.re"},
+        }
+        r = await svc.client.post("/authorities", json=registered, headers=acting)
+        assert r.status_code == 201
+        other_authority = r.json()["authority_id"]
+        r = await svc.client.post("/partnerships", json={**body, "authority_id": other_authority}, headers=acting)
+        assert r.status_code == 201
+        acted_pship = r.json()["partnership_id"]
+        r = await svc.client.post(f"/partnerships/{acted_pship}/end", json={"reason": "done"}, headers=acting)
+        assert r.status_code == 200
+        asked = {"authority_id": other_authority, "countries": ["MG"], "themes": ["environment_climate"]}
+        r = await svc.client.post(
+            "/match-requests", json={**asked, "languages": ["fr"], "scheme": "vsi"}, headers=acting
         )
+        assert r.status_code == 201, r.text
+        acted = [
+            ("partners", partner_id),
+            ("authorities", other_authority),
+            ("partnerships", acted_pship),
+            ("match_requests", r.json()["request_id"]),
+        ]
+        db = svc.runtime.db
+        for collection, doc_id in acted:
+            assert "per-7" in str(await db[collection].find_one({"_id": doc_id}))
 
-        async def erased() -> bool:
-            partner = (await svc.client.get(f"/partners/{partner_id}", headers=staff)).json()
-            authority = (await svc.client.get(f"/authorities/{authority_id}", headers=staff)).json()
-            return bool(partner["contacts"][0].get("erased") and authority["contact"].get("erased"))
+        async def drained() -> bool:
+            return bool(await svc.runtime.outbox.backlog() == 0)
 
-        await wait_until(erased, message="contacts erased")
+        await wait_until(drained, message="outbox drained")
+        published_before = {e["headers"]["ce_id"] for e in await probe.events()}
+
+        # Right to erasure: the contacts naming that person lose their personal data, the others stay.
+        with QueryRecorder() as recorder:
+            await publish_event(
+                vies_stack.kafka_bootstrap, events_topic("recruitment", topic_prefix), PersonErased(person_id="per-7")
+            )
+
+            async def erased() -> bool:
+                partner = (await svc.client.get(f"/partners/{partner_id}", headers=staff)).json()
+                authority = (await svc.client.get(f"/authorities/{authority_id}", headers=staff)).json()
+                return bool(partner["contacts"][0].get("erased") and authority["contact"].get("erased"))
+
+            await wait_until(erased, message="contacts erased")
         partner = (await svc.client.get(f"/partners/{partner_id}", headers=staff)).json()
         assert partner["contacts"][0]["email"] is None and partner["contacts"][0]["name"] is None
         assert partner["contacts"][1]["email"] == "lalao@boeny.example.mg"
@@ -161,6 +203,23 @@ async def test_partnerships_lifecycle_and_scope(vies_settings: Any, vies_stack: 
         assert authority["contact"]["name"] is None and authority["contact_email"] is None
         raw = await svc.runtime.db["partners"].find_one({"_id": partner_id})
         assert "hery" not in str(raw).lower()
+        # Who did an action is no longer the person: the actions stay, recorded as done by "erased".
+        for collection, doc_id in acted:
+            doc = await db[collection].find_one({"_id": doc_id})
+            assert "per-7" not in str(doc) and "'erased'" in str(doc), (collection, doc)
+        assert [step["by"] for step in raw["history"]] == ["tester", "tester", "tester", "erased"]
+        assert raw["history"][-1]["action"] == "reinstate" and raw["history"][-1]["role"] == "staff"
+        pship_doc = await db["partnerships"].find_one({"_id": acted_pship})
+        assert pship_doc["established_by"] == "erased" and pship_doc["ended_by"] == "erased"
+        assert (await db["partnerships"].find_one({"_id": pship_id}))["established_by"] == "tester"
+        for collection in await db.list_collection_names():
+            if collection not in ("erased_persons", "inbox"):
+                assert not [d async for d in db[collection].find() if "per-7" in str(d)], collection
+        # Each of these scrubs is one indexed update, not a scan of the collection.
+        scrubs = {q for q in recorder.queries if "per-7" in q.filter}
+        assert {q.collection for q in scrubs} >= {"partners", "authorities", "partnerships", "match_requests"}
+        scans = await collection_scans(svc.runtime.client, scrubs)
+        assert scans == [], scans
         # What changed is published: the partner's contacts (by name of field), the authority's address
         # named as changed and null (notifications stops mailing it).
         partners_updated = await probe.wait_for("partners.PartnerUpdated", 2)
@@ -170,6 +229,12 @@ async def test_partnerships_lifecycle_and_scope(vies_settings: Any, vies_stack: 
         assert authority_updated["key"] == authority_id and authority_updated["headers"]["ce_region"] == "FR-974"
         value = authority_updated["value"]
         assert value["changed"] == ["contact", "contact_email"] and value["contact_email"] is None
+        # Nothing else: who did an action is in no event, so scrubbing it publishes nothing.
+        await wait_until(drained, message="outbox drained")
+        published = [
+            e["headers"]["ce_type"] for e in await probe.events() if e["headers"]["ce_id"] not in published_before
+        ]
+        assert sorted(published) == ["partners.AuthorityUpdated", "partners.PartnerUpdated", "partners.PartnerUpdated"]
         # The erasure stays done: the person cannot be linked to a contact again; without the link it is fine.
         relinked = {"name": "Marie Hoarau", "email": "marie.hoarau@region.example.re", "person_id": "per-7"}
         r = await svc.client.patch(f"/authorities/{authority_id}", json={"contact": relinked}, headers=staff)
