@@ -120,7 +120,12 @@ class RaceLost(Exception):
 
 
 def is_transient(exc: BaseException) -> bool:
-    """True for failures that go away by themselves (database or broker unreachable, write conflicts)."""
+    """True for failures that go away by themselves (database or broker unreachable, write conflicts).
+
+    Kafka's errors that aiokafka marks ``retriable`` (no leader yet, not enough replicas, a
+    coordinator loading...) are transient, except what ``is_refused`` says Kafka refuses for good:
+    a topic it does not know is retriable to aiokafka but is reported, never retried silently.
+    """
     if isinstance(exc, RaceLost):
         return True
     if isinstance(exc, PyMongoError) and (
@@ -130,9 +135,13 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, _TRANSIENT_TYPES):
         return True
     # aiokafka's errors are imported lazily to keep this module free of Kafka.
-    from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError, RequestTimedOutError
+    from aiokafka.errors import KafkaError, KafkaTimeoutError
 
-    return isinstance(exc, (KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError, RequestTimedOutError))
+    from vies_shared.messaging.broker import is_refused
+
+    if isinstance(exc, KafkaTimeoutError):  # the client's own wait ran out: aiokafka does not mark it retriable
+        return True
+    return isinstance(exc, KafkaError) and bool(exc.retriable) and not is_refused(exc)
 
 
 def backoff_delay(attempt: int, initial: float, maximum: float) -> float:
