@@ -5,7 +5,8 @@
 * a record that keeps failing "transiently" is isolated from its batch and dead-lettered
   (``transient_exhausted``) while the records around it are handled;
 * an outbox record Kafka refuses is reported (document, metric, /readyz, ``vies outbox stuck``) and
-  published once the cause is fixed, before the events that came after it;
+  published once the cause is fixed, before the events that came after it; refused because the
+  producer could not see its topic while Kafka restarted, it is retried and published, not reported;
 * /readyz turns 503 when a partition with lag has not moved for ``consumer_stall_seconds``, and
   when the oldest pending outbox event is older than ``relay_stale_seconds``.
 """
@@ -157,6 +158,8 @@ async def test_outbox_record_kafka_refuses_is_reported_then_published_in_order_o
     runner = CliRunner()
     async with running(create_app(definition, settings), settings) as svc:
         runtime = svc.runtime
+        # Refused for 10 s in a row, not the minute a broker restart may take: reported at the second refusal.
+        runtime.relay.refused_seconds = 10.0
         started = time.monotonic()
 
         async def emit(topic: str | None, reason: str) -> str:
@@ -177,6 +180,8 @@ async def test_outbox_record_kafka_refuses_is_reported_then_published_in_order_o
         reported_after = time.monotonic() - started
         doc = await runtime.outbox.collection.find_one({"_id": refused})
         assert doc["failures"] >= 1 and doc["refused"] is True and "UnknownTopicOrPartition" in doc["last_error"]
+        # Reported only once Kafka kept refusing it (a broker just back refuses a topic it has, for a while).
+        assert doc["failures"] >= 2 and (doc["last_failed_at"] - doc["refused_since"]).total_seconds() >= 10
         assert await metric(svc, "vies_outbox_stuck") >= 1
         listed = await asyncio.to_thread(
             runner.invoke, cli, ["outbox", "stuck", "--service", "partners", "--db", settings.mongodb_db, "--json"]
@@ -201,6 +206,72 @@ async def test_outbox_record_kafka_refuses_is_reported_then_published_in_order_o
             runner.invoke, cli, ["outbox", "stuck", "--service", "partners", "--db", settings.mongodb_db]
         )
         assert listed.exit_code == 0 and "no outbox record failed" in listed.output
+
+
+@pytest.mark.outage
+async def test_unknown_topic_while_kafka_restarts_is_retried_not_reported_stuck(
+    vies_settings: Any, vies_stack: Any, topic_prefix: str
+) -> None:
+    """The topic exists, but the relay's producer has no metadata for it yet when the broker goes away.
+
+    aiokafka answers "unknown topic" after waiting ``request_timeout_ms`` for metadata it cannot get;
+    that refusal is retried, not reported, and the record is published once Kafka is back.
+    """
+    if vies_stack.stack is None:
+        pytest.skip("needs the stack started by the test plugin")
+    stack = vies_stack.stack
+    definition = ServiceDefinition(name="partners", title="t")
+    settings = vies_settings("partners")
+    existing = f"{topic_prefix}vies.partners.restarted"
+    async with running(create_app(definition, settings), settings) as svc:
+        runtime = svc.runtime
+        # Created after the producer fetched its metadata: it learns of the topic only at its first send.
+        await create_topic(vies_stack.kafka_bootstrap, existing)
+        reported: list[str] = []
+
+        async def watch() -> None:
+            while True:
+                if runtime.relay.stuck is not None:
+                    reported.append(runtime.relay.stuck)
+                await asyncio.sleep(0.1)
+
+        watching = asyncio.create_task(watch())
+        started = time.monotonic()
+        await asyncio.to_thread(stack.stop_kafka)
+        try:
+
+            async def work(uow: UnitOfWork) -> str:
+                return uow.emit(PartnerSuspended(partner_id="p1", reason="restart"), topic=existing).id
+
+            event_id: str = await runtime.transactions.run(work)
+
+            async def refused_once() -> Any:
+                doc = await runtime.outbox.collection.find_one({"_id": event_id})
+                return doc if doc and "UnknownTopicOrPartition" in str(doc.get("last_error")) else None
+
+            doc = await wait_until(refused_once, timeout=60, message="the producer found no metadata for the topic")
+            refused_after = time.monotonic() - started
+        finally:
+            await asyncio.to_thread(stack.start_kafka)
+        back_after = time.monotonic() - started
+
+        async def published() -> bool:
+            return bool(await runtime.outbox.backlog() == 0)
+
+        await wait_until(published, timeout=90, message="published once Kafka is back")
+        watching.cancel()
+        print(
+            f"refused {refused_after:.1f}s after Kafka stopped, Kafka back after {back_after:.1f}s, "
+            f"published after {time.monotonic() - started:.1f}s"
+        )
+        assert doc["refused"] is False and doc["refused_since"] is not None
+        assert reported == [] and runtime.relay.stuck is None
+        assert (await runtime.outbox.collection.find_one({"_id": event_id}))["refused"] is False
+        assert await metric(svc, "vies_outbox_stuck") == 0
+        published_ids = [
+            dict(r.headers)["ce_id"].decode() for r in await KafkaProbe(vies_stack.kafka_bootstrap, [existing]).read()
+        ]
+        assert published_ids == [event_id]
 
 
 async def test_readyz_turns_503_when_a_partition_with_lag_stops_moving(

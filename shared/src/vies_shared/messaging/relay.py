@@ -16,7 +16,11 @@ failure is counted on the document (``failures``,
 ``last_error``, ``last_failed_at``); once Kafka refuses it for good (topic missing, not
 authorised, too large) or it failed ``stuck_failures`` times, ``stuck`` says which record
 and why, ``/readyz`` answers 503 and ``vies_outbox_stuck`` counts it; ``vies outbox
-stuck`` lists such records. It still blocks the events after it, on purpose: publishing
+stuck`` lists such records. A refusal counts as for good (``refused``) only once Kafka kept
+refusing the record for ``refused_seconds`` (``refused_since`` on the document, cleared by
+any other outcome): a broker that was unreachable or has just restarted answers "unknown
+topic" for a topic it has, until the producer's metadata is fresh again, and the next
+attempt publishes it. It still blocks the events after it, on purpose: publishing
 them first would break the order of its aggregate, so an operator fixes the cause (creates
 the topic, grants access, shrinks the record) and the relay resumes by itself.
 
@@ -134,6 +138,7 @@ class OutboxRelay:
         lease_seconds: float = 10.0,
         holder: str | None = None,
         stuck_failures: int = 10,
+        refused_seconds: float = 60.0,
         watch_commits: bool = False,
         prune_seconds: float = 60.0,
     ) -> None:
@@ -143,6 +148,7 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.stuck_failures = stuck_failures
+        self.refused_seconds = refused_seconds
         self.watch_commits = watch_commits
         self.prune_seconds = prune_seconds
         self._pruned_at = 0.0
@@ -359,7 +365,8 @@ class OutboxRelay:
         for doc, outcome in zip(batch, outcomes, strict=False):
             if not isinstance(outcome, BaseException):
                 continue
-            refused = is_refused(outcome)
+            refused_since = _refused_since(doc, outcome, now)
+            refused = refused_since is not None and (now - refused_since).total_seconds() >= self.refused_seconds
             failures = int(doc.get("failures", 0)) + 1
             error = repr(outcome)[:1000]
             with contextlib.suppress(Exception):  # the database may be what is down
@@ -367,7 +374,12 @@ class OutboxRelay:
                     {"_id": doc["_id"], "published_at": None},
                     {
                         "$inc": {"failures": 1},
-                        "$set": {"last_error": error, "last_failed_at": now, "refused": refused},
+                        "$set": {
+                            "last_error": error,
+                            "last_failed_at": now,
+                            "refused": refused,
+                            "refused_since": refused_since,
+                        },
                     },
                 )
             if (refused or failures >= self.stuck_failures) and self.stuck is None:
@@ -393,6 +405,16 @@ class OutboxRelay:
 
 async def _failed(exc: BaseException) -> None:
     raise exc
+
+
+def _refused_since(doc: Document, outcome: BaseException, now: datetime) -> datetime | None:
+    """Since when Kafka refuses the record without a break (None when this failure is no refusal)."""
+    if not is_refused(outcome):
+        return None
+    since: datetime | None = doc.get("refused_since")
+    if since is None:
+        return now
+    return since if since.tzinfo else since.replace(tzinfo=UTC)
 
 
 def _kafka_producer(broker: KafkaBroker) -> AIOKafkaProducer | None:
