@@ -3,6 +3,8 @@
 ``Supervisor`` keeps such processes running for ``vies run``: a process that
 exits unexpectedly is reported and restarted with a capped exponential backoff, every change of
 a service's state (up, not answering, exited, restarted) is printed, and ``stop`` drains them all.
+An exit the platform caused itself (``terminate``/``stop``: Ctrl-C, shutdown, an ordered restart)
+is no crash: it is neither reported as unexpected nor restarted.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ class ServiceProcess:
     env: dict[str, str]
     log_path: Path
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    # Set before the SIGTERM we send, so a supervisor that sees the exit (from another thread too) knows we caused it.
+    stop_requested: bool = field(default=False, repr=False)
 
     @property
     def url(self) -> str:
@@ -55,6 +59,7 @@ class ServiceProcess:
         """Start the process in its own session, logging to ``log_path``."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **self.env, "VIES_HTTP_PORT": str(self.port), "VIES_HTTP_HOST": "127.0.0.1"}
+        self.stop_requested = False
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 self.command(), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -81,6 +86,7 @@ class ServiceProcess:
     def terminate(self) -> None:
         """Ask for a graceful drain (SIGTERM) without waiting."""
         if self.process is not None and self.process.poll() is None:
+            self.stop_requested = True
             self.process.send_signal(signal.SIGTERM)
 
     def stop(self, timeout: float = 40.0) -> None:
@@ -129,7 +135,7 @@ def describe_exit(code: int) -> str:
 @dataclass
 class _Watch:
     process: ServiceProcess
-    state: str = "starting"  # starting | up | not answering | waiting to restart
+    state: str = "starting"  # starting | up | not answering | waiting to restart | stopped
     restarts: int = 0  # restarts in a row (reset once the process stayed up ``stable_seconds``)
     total_restarts: int = 0
     started_at: float = 0.0
@@ -182,7 +188,7 @@ class Supervisor:
         watch.last_probe = 0.0
 
     def states(self) -> dict[str, str]:
-        """Each service's state: ``up``, ``starting``, ``not answering`` or ``waiting to restart``."""
+        """Each service's state: ``up``, ``starting``, ``not answering``, ``waiting to restart`` or ``stopped``."""
         return {w.process.service: w.state for w in self.watches}
 
     def status_line(self) -> str:
@@ -213,6 +219,8 @@ class Supervisor:
             return True
         process = watch.process.process
         if process is not None and process.poll() is not None:
+            if watch.process.stop_requested:
+                return self._stopped(watch, process.returncode)
             self._schedule_restart(watch, process.returncode, now)
             return True
         if now - watch.last_probe >= self.probe_every or watch.state == "starting":
@@ -223,6 +231,14 @@ class Supervisor:
         self._start(watch)
         pid = watch.process.process.pid if watch.process.process else "?"
         self.report(f"{watch.process.service}: restarted (pid {pid}, restart {watch.total_restarts})")
+
+    def _stopped(self, watch: _Watch, returncode: int) -> bool:
+        """A process we asked to stop has exited: say so once, restart nothing."""
+        if watch.state == "stopped":
+            return False
+        watch.state = "stopped"
+        self.report(f"{watch.process.service}: stopped ({describe_exit(returncode)})")
+        return True
 
     def _schedule_restart(self, watch: _Watch, returncode: int, now: float) -> None:
         """An unexpected exit: restart after a backoff that doubles while the process keeps dying young."""

@@ -4,6 +4,7 @@ The supervision loop of ``vies run`` (``vies_dev.platform.run_services``) runs i
 two stand-in services (``fake_service.py``: /readyz 200, graceful on SIGTERM). A service SIGKILLed
 is reported and restarted; one that keeps crashing is restarted with a growing backoff and comes
 back once it can; every change prints which services are up; SIGINT (Ctrl-C) drains them all.
+An exit the supervisor caused (its own SIGTERM) is neither reported as unexpected nor restarted.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from vies_dev.service_process import ServiceProcess, Supervisor, wait_all_ready
 from vies_dev.testing import free_port
 
 pytestmark = pytest.mark.integration
@@ -101,3 +103,53 @@ def test_vies_run_restarts_a_killed_service_with_backoff_shows_states_and_stops_
             os.killpg(platform.pid, signal.SIGKILL)
             platform.wait()
         print(text())
+
+
+class FakeProcess(ServiceProcess):
+    def command(self) -> list[str]:
+        return [sys.executable, str(HERE / "fake_service.py")]
+
+
+def test_supervisor_reports_only_the_exits_it_did_not_cause(tmp_path: Path) -> None:
+    lines: list[str] = []
+    processes: list[ServiceProcess] = [
+        FakeProcess(name, free_port(), {"FAKE_SERVICE": name, "FAKE_HOME": str(tmp_path)}, tmp_path / f"{name}.log")
+        for name in ("alpha", "beta")
+    ]
+    supervisor = Supervisor(processes, report=lines.append, backoff_initial=0.2, probe_every=0.2)
+    alpha, beta = processes
+    try:
+        supervisor.start_all()
+        wait_all_ready(processes, 30)
+
+        def polled_until(check: Callable[[], bool], what: str) -> None:
+            def round_done() -> bool:
+                supervisor.poll()
+                return check()
+
+            wait_for(round_done, 10, what)
+
+        polled_until(lambda: supervisor.states() == {"alpha": "up", "beta": "up"}, "both up")
+
+        # Stopped by the platform (what ``stop`` does on Ctrl-C, while a round of polling may still be
+        # under way in the supervising thread): the SIGTERM's exit is no crash, nothing restarts it.
+        alpha.stop(10)
+        supervisor.poll()
+        assert "alpha: stopped (exit code 0)" in lines
+        assert not [line for line in lines if "unexpectedly" in line]
+        time.sleep(0.5)  # past the first backoff step: a scheduled restart would be due
+        supervisor.poll()
+        assert supervisor.states()["alpha"] == "stopped" and alpha.process is not None and alpha.process.poll() == 0
+        assert not [line for line in lines if "restarted" in line]
+
+        # A SIGTERM the supervisor did not send is an unexpected exit: reported and restarted.
+        assert beta.process is not None
+        beta.process.send_signal(signal.SIGTERM)
+        polled_until(lambda: any("beta: exited unexpectedly" in line for line in lines), "beta's exit reported")
+        polled_until(lambda: supervisor.states()["beta"] == "up", "beta restarted")
+        assert any(line.startswith("beta: restarted (pid") for line in lines)
+        assert not [line for line in lines if line.startswith("alpha") and "unexpectedly" in line]
+    finally:
+        supervisor.stop(10)
+    assert not [line for line in lines if "unexpectedly" in line and not line.startswith("beta")]
+    print("\n".join(lines))
