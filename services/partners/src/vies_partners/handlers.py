@@ -239,11 +239,14 @@ async def on_person_erased(ctx: HandlerContext, event: PersonErased) -> None:
 
 async def _erase_actor(ctx: HandlerContext, person_id: str) -> None:
     """Replace the person's id wherever it says who did an action: one indexed update per field."""
-    await ctx.uow[store.PARTNERS].update_many(
-        {"history.by": person_id},
-        {"$set": {"history.$[step].by": ERASED_ACTOR}},
-        array_filters=[{"step.by": person_id}],
-    )
+    # A pipeline rewrites only the person's steps of the history: the step with one more ``by`` pair,
+    # the last of a name winning (the fast tier's mongomock has neither array filters nor $mergeObjects).
+    person_step = {"$eq": ["$$step.by", person_id]}
+    erased_step = {
+        "$arrayToObject": {"$concatArrays": [{"$objectToArray": "$$step"}, [{"k": "by", "v": ERASED_ACTOR}]]}
+    }
+    steps = {"$map": {"input": "$history", "as": "step", "in": {"$cond": [person_step, erased_step, "$$step"]}}}
+    await ctx.uow[store.PARTNERS].update_many({"history.by": person_id}, [{"$set": {"history": steps}}])
     for collection, field in ACTOR_FIELDS:
         await ctx.uow[collection].update_many({field: person_id}, {"$set": {field: ERASED_ACTOR}})
 

@@ -159,12 +159,15 @@ async def test_an_erased_person_leaves_the_contacts_and_cannot_be_linked_again()
         runtime, CENTRE_SN, partner_body(contacts=[linked, {"name": "Other", "email": "o@example.org"}])
     )
     await use_cases.register_authority(runtime, AUTHORITY, authority_body(contact=linked))
+    # The person also vetted the partner (a token's subject may be a person's id).
+    await use_cases.vet_partner(runtime, Principal(sub="per-awa", role="staff"), partner["partner_id"], "approve", None)
     runtime.clear_events()
 
     await runtime.deliver(PersonErased(person_id="per-awa"))
     stored = await runtime.collection("partners").find_one({"_id": partner["partner_id"]})
     assert stored is not None and stored["contacts"][0]["erased"] is True and stored["contacts"][0]["email"] is None
     assert stored["contacts"][1]["email"] == "o@example.org"
+    assert [step["by"] for step in stored["history"]] == ["centre-sn", "erased"]
     authority = await runtime.collection("authorities").find_one({"_id": "auth-1"})
     assert authority is not None and authority["contact_email"] is None and authority["contact"]["name"] is None
     assert runtime.events_of(PartnerUpdated) == [PartnerUpdated(partner_id=partner["partner_id"], changed=["contacts"])]
