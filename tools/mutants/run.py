@@ -92,8 +92,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         name="inbox_duplicate_check_skipped",
         file="messaging/consumer.py",
-        original="                    if item.meta.id in seen:",
-        replacement="                    if False:",
+        original="                if item.meta.id in seen:",
+        replacement="                if False:",
         tests=(
             f"{INBOX}::test_same_event_twice_is_processed_once",
             f"{GUARD}::test_redelivered_event_in_a_later_batch_is_skipped",
@@ -103,8 +103,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         name="inbox_lookup_skipped",
         file="messaging/consumer.py",
-        original="""                seen = {doc["_id"] async for doc in cursor}""",
-        replacement="""                seen = set()""",
+        original="""            seen = {doc["_id"] async for doc in inbox.find({"_id": {"$in": ids}}, {"_id": 1})}""",
+        replacement="""            seen = set()""",
         tests=(
             f"{GUARD}::test_redelivered_event_in_a_later_batch_is_skipped",
             f"{INBOX}::test_same_event_twice_is_processed_once",
@@ -115,7 +115,7 @@ MUTANTS: list[Mutant] = [
     Mutant(
         name="inbox_outside_transaction",
         file="messaging/consumer.py",
-        original="await self.inbox.insert_many(done, session=uow.session)",
+        original="await inbox.insert_many(done)",
         replacement="await self.inbox.insert_many(done)",
         tests=(f"{GUARD}::test_failed_commit_leaves_no_inbox_record_and_no_event",),
         what="the inbox record is written outside the handler's transaction",
@@ -166,8 +166,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         name="relay_marks_whole_backlog",
         file="messaging/relay.py",
-        original="""update_many({"_id": {"$in": ids}}, {"$set": {"published_at": datetime.now(UTC)}})""",
-        replacement="""update_many({"published_at": None}, {"$set": {"published_at": datetime.now(UTC)}})""",
+        original="""update_many({"_id": {"$in": ids}}, {"$set": {"published_at": self.outbox.now()}})""",
+        replacement="""update_many({"published_at": None}, {"$set": {"published_at": self.outbox.now()}})""",
         tests=(f"{GUARD}::test_event_committed_while_a_batch_is_in_flight_is_not_marked_with_it", RELAY),
         what="the relay marks every pending event, including one committed while its batch was in flight",
         required=False,
@@ -175,7 +175,7 @@ MUTANTS: list[Mutant] = [
     Mutant(
         name="outbox_outside_transaction",
         file="storage.py",
-        original="await self.outbox.collection.insert_many(uow.pending, session=session)",
+        original="await Collection(self.outbox.collection, session).insert_many(uow.pending)",
         replacement="await self.outbox.collection.insert_many(uow.pending)",
         tests=(f"{GUARD}::test_failed_commit_leaves_no_inbox_record_and_no_event", RELAY),
         what="outbox documents are written outside the use case's transaction",
@@ -196,7 +196,7 @@ MUTANTS: list[Mutant] = [
     Mutant(
         name="per_key_order_skipped",
         file="storage.py",
-        original="await self.outbox.order(uow.pending, session)",
+        original="await self.outbox.order(uow.pending, Collection(self.outbox.keys, session))",
         replacement="pass",
         tests=(f"{ORDER}::test_events_of_one_aggregate_keep_commit_order_across_writers_with_skewed_clocks",),
         what="outbox seq taken from the writer's clock alone: replicas with skewed clocks reorder an aggregate",
@@ -232,10 +232,10 @@ MUTANTS: list[Mutant] = [
     Mutant(
         name="broken_producer_kept",
         file="messaging/relay.py",
-        original="""            if broken is not None:
-                await self._replace_producer(type(broken).__name__, broken)""",
-        replacement="""            if broken is not None:
-                pass""",
+        original="""        if broken is not None:
+            await self._replace_producer(type(broken).__name__, broken)""",
+        replacement="""        if broken is not None:
+            pass""",
         tests=(
             f"{T}/test_relay_sequence_gap.py::"
             "test_relay_replaces_a_producer_whose_sequence_broke_and_keeps_each_key_in_order",
