@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -450,11 +451,12 @@ async def read_topics(bootstrap: str, topics: Sequence[str]) -> list[Record]:
     return [record_from_kafka(r.topic, r.partition, r.offset, r.key, r.value, r.headers) for r in raw]
 
 
-async def consumer_lags(bootstrap: str) -> dict[str, dict[str, int]]:
+async def consumer_lags(bootstrap: str, ends: dict[Any, int] | None = None) -> dict[str, dict[str, int]]:
     """Per consumer group and topic it consumes: messages after its committed offsets (summed over partitions).
 
     A topic counts as consumed by a group once it committed on one of its partitions; a partition
-    it never committed on counts from the beginning.
+    it never committed on counts from the beginning. ``ends`` (from ``end_offsets``) measures the
+    lag against the topics' ends at an earlier moment instead of now.
     """
     from aiokafka import AIOKafkaConsumer
     from aiokafka.admin import AIOKafkaAdminClient
@@ -475,7 +477,7 @@ async def consumer_lags(bootstrap: str) -> dict[str, dict[str, int]]:
         ]
         if not every:
             return {}
-        ends = await reader.end_offsets(every)
+        ends = {**await reader.end_offsets(every), **(ends or {})}
         starts = await reader.beginning_offsets(every)
         out: dict[str, dict[str, int]] = {}
         for group, *_ in await admin.list_consumer_groups():
@@ -493,6 +495,44 @@ async def consumer_lags(bootstrap: str) -> dict[str, dict[str, int]]:
     finally:
         await reader.stop()
         await admin.close()
+
+
+async def end_offsets(bootstrap: str) -> dict[Any, int]:
+    """Every partition's end offset now (the ``ends`` of ``consumer_lags``)."""
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.structs import TopicPartition
+
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        await reader.start()
+        metadata = await reader._client.fetch_all_metadata()
+        every = [
+            TopicPartition(topic, p)
+            for topic in sorted(metadata.topics())
+            if not topic.startswith("__")
+            for p in sorted(metadata.partitions_for_topic(topic) or set())
+        ]
+        return dict(await reader.end_offsets(every)) if every else {}
+    finally:
+        await reader.stop()
+
+
+async def lags_behind_a_moment(bootstrap: str, wait: float = 60.0) -> dict[str, dict[str, int]]:
+    """Each group's lag behind what the topics held at the start, given ``wait`` seconds to catch up.
+
+    The schedulers keep emitting after the workload stops (reminders, missed check-ins): a lag read
+    once can catch an event produced a moment before and not yet consumed. What counts is whether
+    the consumers reach the ends of a fixed moment, not whether they are at the end at an instant.
+    """
+    import asyncio
+
+    ends = await end_offsets(bootstrap)
+    deadline = time.monotonic() + wait
+    while True:
+        lags = await consumer_lags(bootstrap, ends)
+        if not any(lag for by_topic in lags.values() for lag in by_topic.values()) or time.monotonic() > deadline:
+            return lags
+        await asyncio.sleep(2.0)
 
 
 async def mailpit_deliveries(mailpit_url: str) -> list[Delivery]:

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from chaos.checker import Observations, consumer_lags, evaluate, mailpit_deliveries, read_topics
+from chaos.checker import Observations, consumer_lags, evaluate, lags_behind_a_moment, mailpit_deliveries, read_topics
 from chaos.faults import FaultInjector, SmsProvider, TricklingWebhook, schedule
 from chaos.workload import Unanswered, Workload
 from vies_dev.devstack import LocalStack, StackConfig, find_repo_root
@@ -181,7 +181,7 @@ async def observe(stack: LocalStack, workload: Workload, injector: FaultInjector
     """What the checker judges, read from Kafka, MongoDB, Mailpit and the SMS provider."""
     events = await read_topics(stack.kafka_bootstrap, [events_topic(s) for s in SERVICES])
     dead = await read_topics(stack.kafka_bootstrap, [dlq_topic(s) for s in SERVICES])
-    lags = await consumer_lags(stack.kafka_bootstrap)
+    lags = await lags_behind_a_moment(stack.kafka_bootstrap)
     deliveries = await mailpit_deliveries(stack.mailpit_url) + sms.deliveries()
     client = create_mongo_client(stack.mongodb_uri)
     try:
