@@ -200,6 +200,17 @@ def _required(request: Request, values: dict[str, str]) -> dict[str, str]:
     return facts.missing(request, values, required)
 
 
+CARRIED = ("title", "scheme", "places", "duration_days", "action_days", "sponsor")
+"""What the apply form carries of its position in hidden ``position_<name>`` fields: a page sent back
+on an error shows the same position, a JSI / VVV-SI group's size, days and sponsor included, without
+an API call (which an outage would refuse)."""
+
+
+def position_carried(position_id: str, values: dict[str, str]) -> dict[str, Any]:
+    """The position as the apply form carried it back (see ``CARRIED``)."""
+    return {"position_id": position_id, **{name: values.get(f"position_{name}", "") for name in CARRIED}}
+
+
 @router.get("/positions/{position_id}/apply")
 async def apply_form(request: Request, position_id: str) -> Response:
     """The application form, filled with the person's last profile when there is one."""
@@ -258,12 +269,7 @@ async def apply(request: Request, position_id: str) -> Response:
     """Send the application; on any error the form comes back with what was typed."""
     require(request, "candidate")
     values = await checked_form(request)
-    # The form carries the position's title and scheme back, so that an error page needs no API call.
-    position: dict[str, Any] = {
-        "position_id": position_id,
-        "title": values.get("position_title", ""),
-        "scheme": values.get("position_scheme", ""),
-    }
+    position = position_carried(position_id, values)
     errors = _required(request, values)
     if errors:
         message = _(request, "Some fields are not valid: see the messages beside them.")

@@ -153,3 +153,5 @@ def test_the_application_form_asks_only_what_the_positions_scheme_needs() -> Non
     group = {"position_id": "p", "title": "T", "scheme": "jsi_vvvsi", "places": 8, "sponsor": "Les Amis du Sahel"}
     jsi = _render("apply.html", position=group, **common)
     assert "Les Amis du Sahel" in jsi and 'name="other_nationality_1"' in jsi
+    # carried in the form, so that a page sent back on an error shows the group again
+    assert 'name="position_sponsor" value="Les Amis du Sahel"' in jsi and 'name="position_places" value="8"' in jsi
