@@ -84,21 +84,20 @@ def _lifespan(settings: PortalSettings) -> Callable[[FastAPI], AbstractAsyncCont
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         client = create_mongo_client(settings.mongodb_uri)
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
-        http = httpx.AsyncClient(timeout=settings.api_timeout_seconds, limits=limits)
+        # The provider's own pool (discovery, keys); the APIs have theirs.
+        http = httpx.AsyncClient(timeout=settings.api_timeout_seconds)
+        apis = Apis(settings)
         sessions = SessionStore(client, settings.portal_mongodb_db, timedelta(minutes=settings.session_idle_minutes))
         try:
             await sessions.ensure_indexes()
         except PyMongoError as exc:  # the database may come later: /readyz says so meanwhile
             log.warning("session indexes not created", error=type(exc).__name__)
-        app.state.portal = Portal(
-            settings, sessions, Provider(settings, http), Apis(settings, http), template_environment()
-        )
+        app.state.portal = Portal(settings, sessions, Provider(settings, http), apis, template_environment())
         app.state.mongo = client
         try:
             yield
         finally:
-            await http.aclose()
+            await asyncio.gather(http.aclose(), apis.aclose())
             await client.close()
 
     return lifespan

@@ -37,9 +37,13 @@ class Provider:
         self._metadata: Document | None = None
         self._jwks: Document | None = None
         self._lock = asyncio.Lock()
+        # Loading the trusted certificates takes tens of milliseconds of CPU, which would stall every page
+        # under way: loaded once here, not for each client made for a sign-in or a refresh.
+        self._tls = httpx.create_ssl_context()
 
     def _client(self) -> AsyncOAuth2Client:
         return AsyncOAuth2Client(
+            verify=self._tls,
             client_id=self.settings.portal_client_id,
             client_secret=self.settings.portal_client_secret,
             scope=SCOPE,

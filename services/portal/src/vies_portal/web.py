@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -17,7 +18,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from vies_portal import i18n
 from vies_portal.apis import ApiError, Apis, ApiUnavailable
-from vies_portal.forms import country_name
+from vies_portal.forms import country_name, country_options
 from vies_portal.oidc import Provider, ProviderError
 from vies_portal.sessions import Session, SessionStore
 from vies_portal.settings import PortalSettings
@@ -53,6 +54,7 @@ def template_environment() -> Environment:
         enable_async=False,
     )
     env.globals["quote"] = quote
+    env.globals["country_options"] = country_options
     return env
 
 
@@ -157,20 +159,38 @@ async def checked_form(request: Request) -> dict[str, str]:
 
 
 async def access_token(request: Request) -> str:
-    """The person's access token, refreshed when about to expire; SignInRequired when the session ended."""
+    """The person's access token, refreshed when about to expire; SignInRequired when the session ended.
+
+    A page's API calls go out together: the first one refreshes the tokens, the others wait for it
+    and use the new ones (one refresh per page, not one per call).
+    """
     session = session_of(request)
+    token = _fresh_token(session)
+    if token:
+        return token
+    lock: asyncio.Lock | None = getattr(request.state, "token_lock", None)
+    if lock is None:
+        lock = request.state.token_lock = asyncio.Lock()
+    async with lock:
+        token = _fresh_token(session)
+        if token:
+            return token
+        try:
+            session.tokens = await portal_of(request).provider.refresh(session.tokens or {})
+        except ProviderError as exc:
+            session.tokens = session.person = None
+            raise SignInRequired(expired=True) from exc
+        log.info("tokens refreshed")
+        return str(session.tokens["access_token"])
+
+
+def _fresh_token(session: Session) -> str:
+    """The session's access token while it has more than 30 s to live; empty when it needs a refresh."""
     if not session.signed_in or session.tokens is None:
         raise SignInRequired()
     if session.tokens["expires_at"] - 30 > time.time():
         return str(session.tokens["access_token"])
-    portal = portal_of(request)
-    try:
-        session.tokens = await portal.provider.refresh(session.tokens)
-    except ProviderError as exc:
-        session.tokens = session.person = None
-        raise SignInRequired(expired=True) from exc
-    log.info("tokens refreshed")
-    return str(session.tokens["access_token"])
+    return ""
 
 
 def forwarded_for(request: Request) -> str:
