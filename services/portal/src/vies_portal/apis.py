@@ -40,16 +40,17 @@ class ApiUnavailable(Exception):
         return f"{self.service} unavailable"
 
 
-# Per service: a page's calls go out together, and every person's pages at once.
-POOL_LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=16)
+# Per service: a page's calls go out together, and every person's pages at once; the connections a
+# burst of pages opened are kept for the next one rather than opened again.
+POOL_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=50)
 
 
 class Apis:
     """A pooled HTTP client per API; every call carries the caller's token.
 
     One pool per service rather than one for all: httpx scans every connection of a pool at
-    each request and response (twice over for the idle ones), so one pool holding the
-    connections of four services cost the portal more time per call than the call's own work.
+    each request and response (and every connection again for each idle one), so a call to one
+    service no longer pays for the connections kept open to the three others.
     """
 
     def __init__(self, settings: PortalSettings) -> None:
