@@ -22,6 +22,54 @@ async def publish(bootstrap: str, prefix: str, event: Event, region: str | None 
     return await publish_event(bootstrap, events_topic(event.service(), prefix), event, region=region)
 
 
+def directory_events(
+    *,
+    authority_id: str = "auth-1",
+    region: str = "FR-ARA",
+    partner_id: str = "partner-1",
+    partnership_id: str = "ps-1",
+    country: str = "SN",
+    organisation_id: str | None = "org-1",
+    approved_until: date | None = date(2029, 12, 31),
+) -> list[tuple[Event, str | None]]:
+    """An authority, an approved partner, their partnership and a sending organisation, each event with its region."""
+    events: list[tuple[Event, str | None]] = [
+        (
+            AuthorityRegistered(
+                authority_id=authority_id,
+                name="Région test",
+                kind="region",
+                region=region,
+                contact_email="international@region.example",
+                territoires_volontaires=True,
+            ),
+            region,
+        ),
+        (PartnerApproved(partner_id=partner_id), region),
+        (
+            PartnershipEstablished(
+                partnership_id=partnership_id,
+                authority_id=authority_id,
+                partner_id=partner_id,
+                country=country,
+                themes=["water"],
+                starts_on=date(2026, 1, 1),
+            ),
+            region,
+        ),
+    ]
+    if organisation_id:
+        organisation = SendingOrganisationRegistered(
+            organisation_id=organisation_id,
+            name="Association d'envoi",
+            approval_number="VSI-2025-01",
+            approved_from=date(2025, 1, 1),
+            approved_until=approved_until,
+        )
+        events.append((organisation, None))
+    return events
+
+
 async def seed_directory(
     svc: Any,
     bootstrap: str,
@@ -36,45 +84,16 @@ async def seed_directory(
     approved_until: date | None = date(2029, 12, 31),
 ) -> None:
     """An authority, an approved partner, their partnership and a sending organisation, as partners publishes them."""
-    await publish(
-        bootstrap,
-        prefix,
-        AuthorityRegistered(
-            authority_id=authority_id,
-            name="Région test",
-            kind="region",
-            region=region,
-            contact_email="international@region.example",
-            territoires_volontaires=True,
-        ),
-        region,
-    )
-    await publish(bootstrap, prefix, PartnerApproved(partner_id=partner_id), region)
-    await publish(
-        bootstrap,
-        prefix,
-        PartnershipEstablished(
-            partnership_id=partnership_id,
-            authority_id=authority_id,
-            partner_id=partner_id,
-            country=country,
-            themes=["water"],
-            starts_on=date(2026, 1, 1),
-        ),
-        region,
-    )
-    if organisation_id:
-        await publish(
-            bootstrap,
-            prefix,
-            SendingOrganisationRegistered(
-                organisation_id=organisation_id,
-                name="Association d'envoi",
-                approval_number="VSI-2025-01",
-                approved_from=date(2025, 1, 1),
-                approved_until=approved_until,
-            ),
-        )
+    for event, event_region in directory_events(
+        authority_id=authority_id,
+        region=region,
+        partner_id=partner_id,
+        partnership_id=partnership_id,
+        country=country,
+        organisation_id=organisation_id,
+        approved_until=approved_until,
+    ):
+        await publish(bootstrap, prefix, event, event_region)
     db = svc.runtime.db
 
     async def known() -> bool:

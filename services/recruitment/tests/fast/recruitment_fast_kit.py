@@ -6,17 +6,11 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from vies_dev.testing.fakes import FakeClock, FakeRuntime
-from vies_dev.testing.recruitment import candidate, position
+from vies_dev.testing.recruitment import candidate, directory_events, position
 from vies_recruitment import use_cases
 from vies_recruitment.app import definition
 from vies_recruitment.schemas import ApplicationIn, EngagementIn, PositionIn
 from vies_recruitment.settings import RecruitmentSettings
-from vies_shared.events.partners import (
-    AuthorityRegistered,
-    PartnerApproved,
-    PartnershipEstablished,
-    SendingOrganisationRegistered,
-)
 from vies_shared.tokens import Principal
 
 Recruitment = FakeRuntime[RecruitmentSettings]
@@ -44,36 +38,15 @@ async def seed_directory(
     approved_until: date | None = date(2029, 12, 31),
 ) -> None:
     """An authority, an approved partner, their partnership and a sending organisation, through the handlers."""
-    events: list[Any] = [
-        AuthorityRegistered(
-            authority_id=authority_id,
-            name="Région test",
-            kind="region",
-            region=region,
-            contact_email="international@region.example",
-            territoires_volontaires=True,
-        ),
-        PartnerApproved(partner_id=partner_id),
-        PartnershipEstablished(
-            partnership_id=partnership_id,
-            authority_id=authority_id,
-            partner_id=partner_id,
-            country=country,
-            themes=["water"],
-            starts_on=date(2026, 1, 1),
-        ),
-    ]
-    if organisation_id:
-        events.append(
-            SendingOrganisationRegistered(
-                organisation_id=organisation_id,
-                name="Association d'envoi",
-                approval_number="VSI-2025-01",
-                approved_from=date(2025, 1, 1),
-                approved_until=approved_until,
-            )
-        )
-    for event in events:
+    for event, _ in directory_events(
+        authority_id=authority_id,
+        region=region,
+        partner_id=partner_id,
+        partnership_id=partnership_id,
+        country=country,
+        organisation_id=organisation_id,
+        approved_until=approved_until,
+    ):
         await runtime.deliver(event, region=region)
 
 
