@@ -26,7 +26,7 @@ from pymongo import AsyncMongoClient
 from typer.testing import CliRunner
 
 from vies_dev.devstack import LocalStack, StackConfig, StackError, find_repo_root
-from vies_dev.devstack._proc import ProcRef, is_alive, port_accepts
+from vies_dev.devstack._proc import ProcRef, is_alive, port_accepts, wait_lock_released
 from vies_dev.devstack.cli import stack_app
 from vies_shared.events.topics import all_topics, contacts_topic, events_topic
 
@@ -186,9 +186,13 @@ def test_mail_goes_to_mailpit(stack: LocalStack) -> None:
 
 async def test_outages_keep_data_and_ports(stack: LocalStack) -> None:
     ports = stack.ports
+    kafka_lock = stack.root / "data" / "kafka" / ".lock"
+    # The guard a restart waits on sees the running broker's lock on its data directory.
+    assert not wait_lock_released(kafka_lock, timeout=0.3)
 
     stack.stop_kafka()
     assert not stack.status()["kafka"]["running"]
+    assert wait_lock_released(kafka_lock, timeout=0)
     assert not port_accepts(ports["kafka_port"])
     stack.start_kafka()
     assert stack.ports == ports

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
 import signal
 import socket
@@ -109,6 +110,31 @@ def terminate(refs: Iterable[ProcRef], timeout: float) -> list[ProcRef]:
         time.sleep(0.05)
         live = [r for r in live if is_alive(r)]
     return killed
+
+
+def wait_lock_released(path: Path, timeout: float) -> bool:
+    """Wait until no process holds a POSIX lock on ``path`` (absent counts as free); False on timeout.
+
+    A server killed a moment ago may still hold its data directory's lock while the kernel
+    finishes its exit; a new server started then refuses the directory.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except FileNotFoundError:
+            return True
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True  # closing the descriptor below releases it at once
+        except OSError as exc:
+            if exc.errno not in (errno.EACCES, errno.EAGAIN):
+                raise
+        finally:
+            os.close(fd)
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:

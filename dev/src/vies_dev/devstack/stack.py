@@ -654,6 +654,10 @@ class LocalStack:
         data.mkdir(parents=True, exist_ok=True)
         props = conf / "kafka-server.properties"
         log4j = conf / "kafka-log4j2.properties"
+        # Kafka started while the previous broker still holds its data directory (killed, but not yet
+        # gone) shuts its broker down and keeps only the controller: a restart that never gets healthy.
+        if not _proc.wait_lock_released(data / ".lock", self.config.stop_timeout):
+            raise StackError(f"another process still holds Kafka's data directory {data} (its .lock file)")
         props.write_text(self._kafka_properties(data), encoding="utf-8")
         log4j.write_text(_LOG4J2.format(level=self.config.kafka_log_level), encoding="utf-8")
         java = [
