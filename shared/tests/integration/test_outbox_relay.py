@@ -153,3 +153,38 @@ async def test_relay_keeps_per_key_order(kit: Kit) -> None:
         assert steps == sorted(steps) == list(range(30))
     raw = json.dumps(events[0]["value"])
     assert "step" in raw
+
+
+async def test_a_large_batch_is_marked_published_in_chunks(kit: Kit) -> None:
+    from pymongo import monitoring
+
+    from vies_shared.messaging.relay import MARK_CHUNK
+    from vies_shared.storage import COMMAND_OBSERVERS
+
+    count = 2 * MARK_CHUNK + 30
+
+    async def work(uow: UnitOfWork) -> None:
+        for i in range(count):
+            uow.emit(PartnerSuspended(partner_id=f"p{i % 7}", reason=f"step {i}"))
+
+    await kit.transactions.run(work)
+    broker = create_broker(kit.settings, client_id="relay-large")
+    await broker.start()
+    marks: list[int] = []
+
+    def observe(event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "update" and event.database_name == kit.db.name:
+            marks.extend(len(u["q"]["_id"]["$in"]) for u in event.command["updates"] if "_id" in u["q"])
+
+    relay = OutboxRelay(kit.outbox, broker, service="partners", batch_size=1000, holder="relay-large")
+    COMMAND_OBSERVERS.append(observe)
+    try:
+        assert await relay.lease.acquire()
+        assert await relay.publish_pending() == count
+    finally:
+        COMMAND_OBSERVERS.remove(observe)
+        await broker.stop()
+    assert marks == [MARK_CHUNK, MARK_CHUNK, 30]
+    assert await kit.outbox.backlog() == 0
+    events = await kit.probe.wait_for("partners.PartnerSuspended", count, timeout=30)
+    assert len({e["headers"]["ce_id"] for e in events}) == count

