@@ -572,6 +572,12 @@ class LocalStack:
         self._start("keycloak")
         self._share_keycloak_build()
 
+    def launch_keycloak(self) -> None:
+        """Start Keycloak without waiting for it: it boots while other work runs; ``start_keycloak`` then waits."""
+        self.fetch_keycloak()
+        with self._lock():
+            self._launch_if_down("keycloak")
+
     def stop_keycloak(self) -> None:
         """Stop Keycloak; its database and port are kept."""
         self._stop("keycloak")
@@ -590,12 +596,15 @@ class LocalStack:
 
     def _start(self, comp: Component) -> None:
         with self._lock():
-            state = self._read_state()
-            self._adopt_running_ports(state)
-            if not self._is_running(comp, state):
-                self._resolve_ports([comp])
-                self._launch(comp)
+            self._launch_if_down(comp)
             self._wait_healthy(comp)
+
+    def _launch_if_down(self, comp: Component) -> None:
+        state = self._read_state()
+        self._adopt_running_ports(state)
+        if not self._is_running(comp, state):
+            self._resolve_ports([comp])
+            self._launch(comp)
 
     # ------------------------------------------------------------------ topics
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -67,6 +68,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 # The fixtures that start or reach a server: a fast test asking for one is refused before it runs.
+# Seconds of quick modules handed out before the slow ones (Keycloak boots in 60-100 s on two busy cores).
+IDENTITY_PROVIDER_HEAD_START = 60.0
 SERVER_FIXTURES = frozenset({"vies_stack", "vies_keycloak", "vies_jaeger", "topic_prefix", "vies_settings"})
 
 
@@ -86,6 +89,13 @@ def _needs_identity_provider(module: Path) -> bool:
     return any(path.is_file() and "vies_keycloak" in path.read_text(encoding="utf-8") for path in texts)
 
 
+def _session_needs_identity_provider(session: pytest.Session) -> bool:
+    """True when a test this process will run (under xdist: any collected test) needs Keycloak."""
+    root = session.config.rootpath
+    modules = {Path(str(item.path)) for item in session.items}
+    return any(_needs_identity_provider(root / module) for module in modules)
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """Under pytest-xdist with ``--dist loadscope``: a module's tests run on one worker (they may build on
@@ -93,8 +103,11 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     the identity provider, the slowest (browser journeys, services started with it), are handed out first.
 
     Each worker starts a stack of its own, so both may start Keycloak: handing those modules out first
-    and to both workers keeps either from being left with a long tail. (xdist's own ``loadscope``
-    orders modules by their number of tests, which puts the many quick unit tests first.)
+    and to both workers keeps either from being left with a long tail. For the first
+    ``IDENTITY_PROVIDER_HEAD_START`` seconds the quick modules go out instead, while each worker's
+    Keycloak boots (launched with its stack, see ``vies_stack``): a worker would otherwise wait for it idle.
+    (xdist's own ``loadscope`` orders modules by their number of tests, which puts the many quick unit
+    tests first.)
     """
     if config.getoption("dist") != "loadscope":
         return None
@@ -112,12 +125,14 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             slow[module] = _needs_identity_provider(root / module)
         return not slow[module]
 
+    started = time.monotonic()
+
     class SlowFirstQueue(OrderedDict[str, dict[str, bool]]):
-        """xdist's queue of modules, handing out the slow ones first (the workers' own collections,
-        which xdist addresses by index, stay in collection order)."""
+        """xdist's queue of modules, handing out the slow ones first once the workers' Keycloak had time to
+        boot (the workers' own collections, which xdist addresses by index, stay in collection order)."""
 
         def popitem(self, last: bool = True) -> tuple[str, dict[str, bool]]:
-            if not last:
+            if not last and time.monotonic() - started >= IDENTITY_PROVIDER_HEAD_START:
                 slow_scope = next((scope for scope in self if not quick(scope)), None)
                 if slow_scope is not None:
                     return slow_scope, self.pop(slow_scope)
@@ -143,7 +158,7 @@ def _repo_root() -> Path:
 
 
 @pytest.fixture(scope="session")
-def vies_stack() -> Iterator[StackEndpoints]:
+def vies_stack(request: pytest.FixtureRequest) -> Iterator[StackEndpoints]:
     """The session's stack: an external one from ``VIES_TEST_*`` variables, or one started here."""
     external = os.environ.get("VIES_TEST_KAFKA_BOOTSTRAP")
     if external:
@@ -178,6 +193,8 @@ def vies_stack() -> Iterator[StackEndpoints]:
     stack = LocalStack(config)
     stack.fetch()
     stack.up()
+    if _session_needs_identity_provider(request.session):
+        stack.launch_keycloak()  # boots while the first modules run; vies_keycloak waits for it
     try:
         yield StackEndpoints(
             kafka_bootstrap=stack.kafka_bootstrap,
