@@ -38,6 +38,7 @@ async def setup(runtime: Runtime[NotificationsSettings]) -> None:
     # None only in development without an identity provider: owners are then not checked.
     runtime.extras.setdefault("owner_directory", owners.directory_from_settings(settings))
     runtime.extras["delivery"] = delivery.DeliveryWorker(runtime)
+    await delivery.mark_waiting_persons(runtime)
 
 
 def check_settings(settings: NotificationsSettings) -> None:

@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 from pymongo import UpdateOne
 
-from vies_notifications import answer_links, channels, intake, metrics, owners, sealing, store, wakeup
+from vies_notifications import answer_links, channels, intake, metrics, owners, projection, sealing, store, wakeup
 from vies_notifications.domain import routing
 from vies_notifications.domain.delivery import (
     FAILED,
@@ -108,6 +108,9 @@ class Lane:
     next_stale_check: float = 0.0
     passes: set[asyncio.Task[None]] = field(default_factory=set)
     in_flight: Counter[str] = field(default_factory=Counter)  # claimed, not yet recorded, per recipient
+    # The last claim took all it could: more may be due now. Else the lane waits for its bell (a commit
+    # queuing or releasing work rings it), its retries and its poll instead of asking again at once.
+    more: bool = False
 
     def schedule(self, seconds: float) -> None:
         """Wake this lane in ``seconds`` (a retry this process scheduled)."""
@@ -290,7 +293,7 @@ class DeliveryWorker:
         try:
             while not self.stopping:
                 try:
-                    while not self.stopping and await step(lane):
+                    while not self.stopping and await step(lane) and lane.more:
                         pass
                 except asyncio.CancelledError:
                     raise
@@ -415,6 +418,7 @@ class DeliveryWorker:
         if time.monotonic() >= lane.next_stale_check:
             lane.next_stale_check = time.monotonic() + max(1.0, self.settings.delivery_claim_seconds / 4)
             taken_over = await self.collection.find(stale).limit(limit).to_list()
+        lane.more = len(found) >= limit or len(taken_over) >= limit
         if "webhook" in lane.channels:
             found, taken_over = self._fair_share(found, taken_over, lane.in_flight)
         if not found and not taken_over:
@@ -658,7 +662,7 @@ class DeliveryWorker:
 
     async def _person_address(self, recipient: Document, preferred: str | None) -> Address | None:
         contact = await self._lookup(store.CONTACTS, recipient["id"])
-        if contact is None:
+        if contact is None or not projection.is_known_contact(contact):
             return None
         language = preferred or contact.get("language")
         return Address(contact.get("name", ""), contact.get("email"), contact.get("phone"), language)
@@ -897,6 +901,7 @@ class DeliveryWorker:
             result = await uow[store.NOTIFICATIONS].bulk_write(updates, ordered=False)
             if ours is None and result.matched_count != len(updates):
                 raise _NotAllOurs
+        await _mark_waited_for(uow, effects.waiting)
         for doc, outcome in failovers:
             await self._fail_over(uow, doc, outcome, now)
         await self._supervise_endpoints(uow, endpoints, now)
@@ -1006,7 +1011,10 @@ class DeliveryWorker:
             books.setdefault(_ADDRESS_BOOKS[kind], set()).add(party)
         arrived: set[str] = set()
         for book, ids in books.items():
-            cursor = self.runtime.db[book].find({"_id": {"$in": sorted(ids)}}, {"_id": 1})
+            known: Document = {"_id": {"$in": sorted(ids)}}
+            if book == store.CONTACTS:
+                known["email"] = {"$exists": True}  # not the bare mark of a wait (projection.WAITED_FOR)
+            cursor = self.runtime.db[book].find(known, {"_id": 1})
             arrived |= {str(found["_id"]) async for found in cursor}
         # A message queued for a mission's party waits under the mission's id until it is addressed.
         arrived |= {mission for (_, party), missions in stand_ins.items() if party in arrived for mission in missions}
@@ -1119,6 +1127,24 @@ class DeliveryWorker:
         await uow[store.NOTIFICATIONS].update_one({"_id": notice_id}, {"$setOnInsert": notice}, upsert=True)
         wakeup.queued(uow, ["email"])
         log.warning("webhook_subscription_disabled", subscription_id=subscription_id, failing_since=str(failing_since))
+
+
+async def _mark_waited_for(uow: UnitOfWork, recipients: list[Document]) -> None:
+    """Mark the persons whose contact data a message now waits for, so that their arrival releases it."""
+    persons = sorted({str(r["id"]) for r in recipients if r.get("kind") == "person"})
+    if persons:
+        marks = [UpdateOne({"_id": person}, {"$set": {projection.WAITED_FOR: True}}, upsert=True) for person in persons]
+        await uow[store.CONTACTS].bulk_write(marks, ordered=False)
+
+
+async def mark_waiting_persons(runtime: Runtime[NotificationsSettings]) -> None:
+    """At start-up: the persons messages already wait for are marked (those marked waiting by an earlier version)."""
+    waiting = {"status": PENDING, "waiting_for": "contact", "recipient.kind": "person"}
+    persons = await runtime.db[store.NOTIFICATIONS].distinct("recipient.id", waiting)
+    if persons:
+        await runtime.transactions.run(
+            lambda uow: _mark_waited_for(uow, [{"kind": "person", "id": p} for p in persons])
+        )
 
 
 AddressFinder = Callable[[DeliveryWorker, Document, str | None], Awaitable[Address | None]]

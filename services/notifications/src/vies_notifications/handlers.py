@@ -28,10 +28,10 @@ async def on_event(ctx: HandlerContext[NotificationsSettings], event: Event) -> 
 
 async def on_contact_updated(ctx: HandlerContext, event: ContactUpdated) -> None:
     """Contact data from the compacted contacts topic (contract 1.5); none of a person erased since."""
-    if await erasure.is_erased_after(ctx.uow, event.person_id, ctx.meta.time):
+    if await projection.erased_among(ctx.uow, [event.person_id], ctx.meta.time):
         return  # produced before the erasure, read after it: the erasure wins
-    await projection.save_contact(ctx.uow, event.person_id, event.model_dump(mode="json"))
-    wakeup.addresses_known(ctx.uow, [event.person_id])  # what waited for them goes once this commits
+    if await projection.save_contact(ctx.uow, event.person_id, event.model_dump(mode="json")):
+        wakeup.addresses_known(ctx.uow, [event.person_id])  # what waited for them goes once this commits
 
 
 async def on_person_erased(ctx: HandlerContext[NotificationsSettings], event: PersonErased) -> None:
@@ -40,6 +40,7 @@ async def on_person_erased(ctx: HandlerContext[NotificationsSettings], event: Pe
     The erasure is remembered so that older facts read later (contacts, engagements) do not bring it back.
     """
     await erasure.remember_erasure(ctx.uow, event.person_id, ctx.meta.time)
+    projection.forget(ctx.uow, erasure.ERASED_PERSONS, event.person_id)  # read again if asked in this batch
     await projection.erase_person(ctx.uow, event.person_id)
     await intake.take_in(ctx.uow, ctx.meta, event, ctx.settings.delays)
 

@@ -533,7 +533,7 @@ async def take_in(
     data: Document = event.model_dump(mode="json")
     if meta.type != PersonErased.TYPE:
         # Produced before an erasure that was taken in first: nothing of the person is kept or sent.
-        erased = await erasure.erased_among(uow, erasure.person_ids_in(data), meta.time)
+        erased = await projection.erased_among(uow, erasure.person_ids_in(data), meta.time)
         data = erasure.without_persons(data, erased)
     await projection.apply(uow, meta, event, data)
     if meta.type == MissionPlanned.TYPE:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -16,7 +17,7 @@ from pymongo import UpdateOne
 
 from vies_notifications import store
 from vies_notifications.domain.delivery import CANCELLED, PENDING, SENDING
-from vies_shared.erasure import PERSON_ID_FIELDS, without_persons
+from vies_shared.erasure import ERASED_PERSONS, PERSON_ID_FIELDS, without_persons
 from vies_shared.events import missions as m
 from vies_shared.events import partners as p
 from vies_shared.events import recruitment as r
@@ -67,6 +68,38 @@ async def find(uow: UnitOfWork, collection: str, key: str | None) -> Document | 
     doc: Document | None = await uow[collection].find_one({"_id": key})
     cache[(collection, key)] = doc
     return doc
+
+
+def forget(uow: UnitOfWork, collection: str, key: str) -> None:
+    """Drop what this transaction remembers of one document (written by a helper that does not tell)."""
+    batch_cache(uow).pop((collection, key), None)
+
+
+async def erased_among(uow: UnitOfWork, person_ids: Iterable[str | None], fact_time: datetime) -> set[str]:
+    """Those of ``person_ids`` erased at or after ``fact_time``, as ``vies_shared.erasure.erased_among`` says.
+
+    Each person's marker is read once per transaction: the contact and the application of one
+    candidate, handled in one batch, then cost one read, not one each.
+    """
+    ids = sorted({p for p in person_ids if p})
+    cache = batch_cache(uow)
+    unread = [p for p in ids if (ERASED_PERSONS, p) not in cache]
+    if unread:
+        cursor = uow[ERASED_PERSONS].find({"_id": {"$in": unread}}, {"erased_at": 1})
+        found = {doc["_id"]: doc async for doc in cursor}
+        for person_id in unread:
+            cache[(ERASED_PERSONS, person_id)] = found.get(person_id)
+    # The database keeps milliseconds: the fact's time is compared as the query would send it.
+    moment = fact_time if fact_time.tzinfo else fact_time.replace(tzinfo=UTC)
+    moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+    return {p for p in ids if _erased_since(cache[(ERASED_PERSONS, p)], moment)}
+
+
+def _erased_since(marker: Document | None, moment: datetime) -> bool:
+    erased_at = marker.get("erased_at") if marker else None
+    if not isinstance(erased_at, datetime):
+        return False
+    return (erased_at if erased_at.tzinfo else erased_at.replace(tzinfo=UTC)) >= moment
 
 
 async def region_of_authority(uow: UnitOfWork, authority_id: str | None) -> str | None:
@@ -247,14 +280,25 @@ async def has_erased_contact(uow: UnitOfWork, authority_id: str) -> bool:
     return bool(authority and authority.get("contact_erased"))
 
 
-async def save_contact(uow: UnitOfWork, person_id: str, data: Document) -> None:
-    """Keep a person's contact data (from ``recruitment.ContactUpdated``)."""
-    await _upsert(
-        uow,
-        store.CONTACTS,
-        person_id,
-        {"name": data["name"], "email": data["email"], "phone": data.get("phone"), "language": data["language"]},
+# Set on a person's contacts document (created bare if need be) by the delivery worker when it marks a
+# message waiting for their contact data: the contact's arrival then knows to release it, and saves a
+# command on every other contact (a write conflict on the document orders the two transactions).
+WAITED_FOR = "waited_for"
+
+
+def is_known_contact(doc: Document | None) -> bool:
+    """Whether a contacts document holds contact data (not only the mark that a message waits for them)."""
+    return doc is not None and "email" in doc
+
+
+async def save_contact(uow: UnitOfWork, person_id: str, data: Document) -> bool:
+    """Keep a person's contact data (from ``recruitment.ContactUpdated``); True when a message waits for them."""
+    values = {"name": data["name"], "email": data["email"], "phone": data.get("phone"), "language": data["language"]}
+    before = await uow[store.CONTACTS].find_one_and_update(
+        {"_id": person_id}, {"$set": values, "$unset": {WAITED_FOR: ""}}, {WAITED_FOR: 1}, upsert=True
     )
+    forget(uow, store.CONTACTS, person_id)
+    return bool(before and before.get(WAITED_FOR))
 
 
 async def erase_person(uow: UnitOfWork, person_id: str) -> None:
