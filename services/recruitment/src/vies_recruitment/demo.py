@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from vies_recruitment import store, use_cases
+from vies_recruitment.domain.person import SELF
 from vies_recruitment.schemas import ApplicationIn, CandidateIn, EngagementIn, PositionIn
 from vies_recruitment.settings import RecruitmentSettings
 from vies_shared.errors import DomainError
@@ -195,7 +196,7 @@ DEMO_VOLUNTEER = (
         "language": "fr",
         "languages": ["fr", "wo"],
         "skills": ["agronomy"],
-        "origin": use_cases.SELF,
+        "origin": SELF,
     },
 )
 

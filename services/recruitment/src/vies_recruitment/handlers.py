@@ -8,6 +8,7 @@ Events of different aggregates arrive in any order, so projections upsert.
 from __future__ import annotations
 
 from vies_recruitment import store, use_cases
+from vies_recruitment.domain.engagement import Engagement
 from vies_shared.events.missions import MissionEnded, MissionExtended, MissionInterrupted, MissionPlanned
 from vies_shared.events.partners import (
     AuthorityRegistered,
@@ -128,48 +129,42 @@ async def on_sending_organisation(
 
 async def on_mission_planned(ctx: HandlerContext, event: MissionPlanned) -> None:
     """Link the mission to its engagement; an engagement made elsewhere joins the volunteer's history."""
-    await ctx.uow[store.ENGAGEMENTS].update_one(
-        {"_id": event.engagement_id},
-        {
-            "$set": {
-                "mission_id": event.mission_id,
-                "starts_on": store.iso(event.starts_on),
-                "ends_on": store.iso(event.ends_on),
-            },
-            "$setOnInsert": {
-                "person_id": event.volunteer_id,
-                "scheme": event.scheme,
-                "country": event.country,
-                "authority_id": event.authority_id,
-                "partner_id": event.partner_id,
-                "application_id": None,
-                "served_until": None,
-            },
-        },
-        upsert=True,
-    )
+    doc = await ctx.uow[store.ENGAGEMENTS].find_one({"_id": event.engagement_id})
+    if doc is None:
+        await store.add(ctx.uow, store.ENGAGEMENTS, Engagement.made_elsewhere(event))
+        return
+    engagement = Engagement.from_doc(doc)
+    engagement.planned(event)
+    await store.save(ctx.uow, store.ENGAGEMENTS, engagement)
 
 
-async def _mission(ctx: HandlerContext, mission_id: str, changes: dict[str, object]) -> None:
-    result = await ctx.uow[store.ENGAGEMENTS].update_one({"mission_id": mission_id}, {"$set": changes})
-    if result.matched_count == 0:
+async def _engagement_of(ctx: HandlerContext, mission_id: str) -> Engagement | None:
+    doc = await ctx.uow[store.ENGAGEMENTS].find_one({"mission_id": mission_id})
+    if doc is None:
         log.warning("mission_unknown", mission_id=mission_id)
+        return None
+    return Engagement.from_doc(doc)
 
 
 async def on_mission_extended(ctx: HandlerContext, event: MissionExtended) -> None:
     """A longer mission counts longer towards the VSI lifetime cap."""
-    await _mission(ctx, event.mission_id, {"ends_on": store.iso(event.ends_on)})
+    if engagement := await _engagement_of(ctx, event.mission_id):
+        engagement.extend(event.ends_on)
+        await store.save(ctx.uow, store.ENGAGEMENTS, engagement)
 
 
 async def on_mission_ended(ctx: HandlerContext, event: MissionEnded) -> None:
     """Time actually served ends on the end date."""
-    await _mission(ctx, event.mission_id, {"served_until": store.iso(event.ended_on), "mission_status": "ended"})
+    if engagement := await _engagement_of(ctx, event.mission_id):
+        engagement.end(event.ended_on)
+        await store.save(ctx.uow, store.ENGAGEMENTS, engagement)
 
 
 async def on_mission_interrupted(ctx: HandlerContext, event: MissionInterrupted) -> None:
     """An early return: time served stops on the interruption day (the event's time when not given)."""
-    day = event.interrupted_on or ctx.meta.time.date()
-    await _mission(ctx, event.mission_id, {"served_until": store.iso(day), "mission_status": "interrupted"})
+    if engagement := await _engagement_of(ctx, event.mission_id):
+        engagement.end(event.interrupted_on or ctx.meta.time.date(), interrupted=True)
+        await store.save(ctx.uow, store.ENGAGEMENTS, engagement)
 
 
 HANDLERS: list[Handler] = [

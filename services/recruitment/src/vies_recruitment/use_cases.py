@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime
-from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
@@ -28,6 +27,8 @@ from vies_recruitment.domain.application import (
     screen,
 )
 from vies_recruitment.domain.eligibility import SCHEMES, Candidate, Case, EligibilityPolicy, Placement, check
+from vies_recruitment.domain.engagement import Engagement
+from vies_recruitment.domain.person import ON_BEHALF, SELF, Person, contact_changes
 from vies_recruitment.domain.position import Position, reasons_doc
 from vies_recruitment.schemas import (
     ApplicationIn,
@@ -40,11 +41,10 @@ from vies_recruitment.schemas import (
     PositionPatch,
 )
 from vies_recruitment.settings import RecruitmentSettings
-from vies_shared.aggregate import Document
+from vies_shared.aggregate import Document, emit_recorded
 from vies_shared.errors import AlreadyExists, Forbidden, InvalidInput, NotAllowedInState, NotFound
-from vies_shared.events.recruitment import ContactUpdated, EmergencyContact, PersonErased
+from vies_shared.events.recruitment import ContactUpdated
 from vies_shared.events.topics import contacts_topic
-from vies_shared.months import months_between
 from vies_shared.service import Runtime
 from vies_shared.storage import Collections, UnitOfWork, transactional
 from vies_shared.web import Page, Principal, paged
@@ -248,21 +248,14 @@ async def search_positions(
 
 
 async def _vsi_months_served(
-    uow: Collections, person_id: str, *, except_application: str | None = None, person: Document | None = None
+    uow: Collections, person_id: str, *, except_application: str | None = None, person: Person | None = None
 ) -> float:
-    """The person's VSI time on record: engagements, cut short or lengthened by the missions' events,
-    plus the months served elsewhere once the authority or staff confirmed them (from ``person``, the
-    person's record when the caller just read it)."""
-    total = _elsewhere(person) if person is not None else await _confirmed_elsewhere(uow, person_id)
-    cursor = uow[store.ENGAGEMENTS].find({"person_id": person_id, "scheme": "vsi"})
-    for engagement in await cursor.to_list():
-        if except_application and engagement.get("application_id") == except_application:
-            continue
-        starts_on = store.parse_date(engagement["starts_on"])
-        last_day = store.parse_date(engagement.get("served_until") or engagement["ends_on"])
-        if starts_on and last_day:
-            total += months_between(starts_on, last_day)
-    return round(total, 4)
+    """The person's VSI time on record (``person``: their record when the caller just read it)."""
+    if person is None:
+        doc = await uow[store.PERSONS].find_one({"_id": person_id}, {ELSEWHERE: 1})
+        person = Person.from_doc(doc or {"_id": person_id})
+    docs = await uow[store.ENGAGEMENTS].find({"person_id": person_id, "scheme": "vsi"}).to_list()
+    return person.vsi_months_served([Engagement.from_doc(d) for d in docs], except_application=except_application)
 
 
 def _profile(candidate: CandidateIn, email: str) -> Profile:
@@ -274,53 +267,26 @@ def _profile(candidate: CandidateIn, email: str) -> Profile:
     )
 
 
-async def _confirmed_elsewhere(uow: Collections, person_id: str) -> float:
-    return _elsewhere(await uow[store.PERSONS].find_one({"_id": person_id}, {ELSEWHERE: 1}))
-
-
-def _elsewhere(person: Document | None) -> float:
-    return float((person or {}).get(ELSEWHERE) or 0.0)
-
-
-def _contact(doc: Document) -> tuple[Any, ...]:
-    return tuple(doc.get(k) for k in ("name", "email", "phone", "language"))
-
-
-SELF = "self"
-ON_BEHALF = "on_behalf"
-"""How a person record came to be: ``self`` (a candidate's own account, id = the token's subject)
-or ``on_behalf`` (staff applied for someone who has no account). Review M4: a person is never
-found by email across the two, so an application made on someone's behalf cannot land in a
-candidate's record (and its profile become readable by that candidate) because the email matches."""
-
-
-async def _save_person(uow: UnitOfWork, principal: Principal, profile: Document) -> tuple[str, Document]:
+async def _save_person(uow: UnitOfWork, principal: Principal, profile: Profile) -> Person:
     """Create or update the candidate's person record; emit ``ContactUpdated`` when the contact changed.
 
     A candidate's record is the one of their token's subject. On someone's behalf (staff), the
     record is one made by this same flow for that email, or a new one: never a candidate's own.
-    Returns the person's id and record as saved.
+    Returns the record as saved.
     """
-    email_key = profile["email"].lower()
     if principal.role == "candidate":
         person_id, origin = principal.sub, SELF
     else:
-        found = await uow[store.PERSONS].find_one({"email_key": email_key, "origin": ON_BEHALF}, {"_id": 1})
+        query = {"email_key": profile.email.lower(), "origin": ON_BEHALF}
+        found = await uow[store.PERSONS].find_one(query, {"_id": 1})
         person_id, origin = (found["_id"] if found else f"per-{uuid.uuid4()}"), ON_BEHALF
     # One command reads the record as it was (to tell whether the contact changed) and writes it.
-    existing = await uow[store.PERSONS].find_one_and_update(
-        {"_id": person_id},
-        {
-            "$set": {**profile, "email_key": email_key, "updated_at": uow.now()},
-            "$setOnInsert": {"origin": origin},
-            "$unset": {"erased_at": ""},
-        },
-        upsert=True,
+    before = await uow[store.PERSONS].find_one_and_update(
+        {"_id": person_id}, Person.application_update(profile, origin, uow.now()), upsert=True
     )
-    if existing is None or _contact(existing) != _contact(profile):
-        # The event is the person's whole contact: the emergency contact set earlier travels on with it.
-        uow.emit(_contact_event(person_id, {**(existing or {}), **profile}))
-    return person_id, {"_id": person_id, **(existing or {}), **profile}
+    person = Person.applied(person_id, before, profile)
+    emit_recorded(uow, person)
+    return person
 
 
 def candidate_email(
@@ -347,23 +313,6 @@ def candidate_email(
     raise Forbidden("verify your email address first: your account has no verified email address")
 
 
-def _contact_event(person_id: str, person: Document) -> ContactUpdated:
-    emergency = person.get("emergency_contact")
-    return ContactUpdated(
-        person_id=person_id,
-        name=person["name"],
-        email=person["email"],
-        phone=person.get("phone"),
-        language=person.get("language") or "fr",
-        # The event carries whom to call (name, relation, phone); the contact's email stays here.
-        emergency_contact=EmergencyContact(
-            name=emergency["name"], relation=emergency["relation"], phone=emergency["phone"]
-        )
-        if emergency
-        else None,
-    )
-
-
 @transactional
 async def apply(
     uow: UnitOfWork[RecruitmentSettings],
@@ -381,13 +330,13 @@ async def apply(
     # A second application of one email or one candidate to a position hits a unique index (409);
     # the transaction, person record and contact event included, is then rolled back.
     try:
-        person_id, person = await _save_person(uow, principal, profile.model_dump())
+        person = await _save_person(uow, principal, profile)
         declarations = declarations_of(data.candidate.vsi_months_served_elsewhere, data.candidate.residence_permit)
         served = await _screening_months(uow, person, data.candidate.vsi_months_served_elsewhere)
         application = Application.submit(
             application_id or f"app-{uuid.uuid4()}",
             position,
-            person_id=person_id,
+            person_id=person.person_id,
             profile=profile,
             declarations=declarations,
             motivation=data.motivation,
@@ -400,12 +349,12 @@ async def apply(
     return application.view(personal=True)
 
 
-async def _screening_months(uow: UnitOfWork, person: Document, declared_elsewhere: float) -> float:
+async def _screening_months(uow: UnitOfWork, person: Person, declared_elsewhere: float) -> float:
     """The VSI time screening counts: on record, plus the declared months served elsewhere beyond
     what was confirmed before (screening trusts the declaration; the contract waits for its confirmation)."""
-    served = await _vsi_months_served(uow, person["_id"], person=person)
+    served = await _vsi_months_served(uow, person.person_id, person=person)
     if declared_elsewhere:
-        served += max(0.0, declared_elsewhere - _elsewhere(person))
+        served += max(0.0, declared_elsewhere - (person.vsi_months_served_elsewhere or 0.0))
     return served
 
 
@@ -568,11 +517,24 @@ async def confirm_declarations(
     position = await store.load_position(uow, application.position_id)
     access.require_position_manager(principal, position)
     months = application.confirm(list(data.facts), data.vsi_months_served_elsewhere, principal.sub, uow.now())
-    if months is not None:
-        await uow[store.PERSONS].update_one({"_id": application.candidate_id}, {"$set": {ELSEWHERE: months}})
-    served = await _vsi_months_served(uow, application.candidate_id, except_application=application.application_id)
+    person = await _confirmed_elsewhere(uow, application.candidate_id, months)
+    served = await _vsi_months_served(
+        uow, application.candidate_id, except_application=application.application_id, person=person
+    )
     application.rescreen(position, served, uow.settings.eligibility_policy())
     return await _saved_view(uow, application)
+
+
+async def _confirmed_elsewhere(uow: UnitOfWork, person_id: str, months: float | None) -> Person | None:
+    """The person's record, taking the VSI months served elsewhere just confirmed (when they were)."""
+    doc = await uow[store.PERSONS].find_one({"_id": person_id})
+    if doc is None:
+        return None
+    person = Person.from_doc(doc)
+    if months is not None:
+        person.confirm_elsewhere(months)
+        await store.save(uow, store.PERSONS, person)
+    return person
 
 
 # --- persons and personal data -------------------------------------------------------------
@@ -593,13 +555,8 @@ def _require_self_or_staff(principal: Principal, person_id: str) -> None:
 async def get_person(uow: UnitOfWork[RecruitmentSettings], principal: Principal, person_id: str) -> Document:
     """A person's profile and VSI time on record (the person themselves, staff)."""
     _require_self_or_staff(principal, person_id)
-    person = await uow.get(store.PERSONS, person_id, "person")
-    served = await _vsi_months_served(uow, person_id)
-    view = {k: v for k, v in person.items() if k not in ("_id", "email_key")}
-    return {"person_id": person_id, **view, "vsi_months_served": served}
-
-
-CONTACT_FIELDS = ("name", "email", "phone", "language", "emergency_contact")
+    person = Person.from_doc(await uow.get(store.PERSONS, person_id, "person"))
+    return person.view(await _vsi_months_served(uow, person_id, person=person))
 
 
 @transactional
@@ -611,29 +568,17 @@ async def update_contact(
     ``emergency_contact`` replaces the emergency contact (``null`` removes it).
     """
     _require_self_or_staff(principal, person_id)
-    changes = data.model_dump(exclude_unset=True)
-    if not changes:
-        raise InvalidInput("nothing to change")
-    for required in ("name", "email", "language"):  # a contact always has them: null changes nothing
-        if required in changes and changes[required] is None:
-            del changes[required]
+    changes = contact_changes(data.model_dump(exclude_unset=True))
     email = changes.get("email")
     if email and not principal.is_staff and principal.email and email.lower() != principal.email.lower():
-        # Review M4: a person's address is their account's, verified by the identity provider.
+        # A person's address is their account's, verified by the identity provider.
         raise InvalidInput(
             "your email address is your account's: change it in your account, where it is verified",
             details=[{"field": "email"}],
         )
-    if not changes:
-        raise InvalidInput("nothing to change")
-    person = await uow.get(store.PERSONS, person_id, "person")
-    if person.get("erased_at"):
-        raise NotAllowedInState("this person's data was erased")
-    person.update(changes)
-    update: Document = {**changes, "updated_at": uow.now()}
-    if "email" in changes:
-        update["email_key"] = changes["email"].lower()
-    await uow[store.PERSONS].update_one({"_id": person_id}, {"$set": update})
+    person = Person.from_doc(await uow.get(store.PERSONS, person_id, "person"))
+    person.change_contact(changes, uow.now())
+    await store.save(uow, store.PERSONS, person)
     # Open applications show the candidate's current contact to the recruiting authority; the
     # emergency contact is not theirs to see (only the person and staff here, the centre in missions).
     shown = {f"candidate.{k}": v for k, v in changes.items() if k != "emergency_contact"}
@@ -641,8 +586,7 @@ async def update_contact(
         await uow[store.APPLICATIONS].update_many(
             {"candidate_id": person_id, "candidate": {"$ne": None}}, {"$set": shown}
         )
-    uow.emit(_contact_event(person_id, person))
-    return {"person_id": person_id, **{k: person.get(k) for k in CONTACT_FIELDS}}
+    return person.contact_view()
 
 
 @transactional
@@ -662,26 +606,28 @@ async def erase_person(
         principal.require_role("staff")
     elif principal.role != "candidate" or principal.sub != person_id:
         raise Forbidden("a candidate may ask for the erasure of their own data only")
-    person = await uow[store.PERSONS].find_one({"_id": person_id})
+    doc = await uow[store.PERSONS].find_one({"_id": person_id})
     docs = await uow[store.APPLICATIONS].find({"candidate_id": person_id}).to_list()
-    if person is None and not docs:
+    if doc is None and not docs:
         raise NotFound(f"person {person_id} not found")
     applications = [Application.from_doc(doc) for doc in docs]
-    if person is not None and person.get("erased_at") and all(a.candidate is None for a in applications):
-        return {"person_id": person_id, "erased_at": person["erased_at"], "applications": len(applications)}
+    person = Person.from_doc(doc) if doc is not None else None
+    if person is not None and person.erased_at and all(a.candidate is None for a in applications):
+        return person.erasure_view(len(applications))
     if asked_by_the_person and any(a.status == states.ENGAGED for a in applications):
         raise NotAllowedInState(
             "an engaged volunteer's data is kept for the contract: ask the agency's staff for erasure"
         )
     erased_at = uow.now()
-    await uow[store.PERSONS].replace_one({"_id": person_id}, {"_id": person_id, "erased_at": erased_at}, upsert=True)
+    erased = Person.erased(person_id, erased_at)
+    await uow[store.PERSONS].replace_one({"_id": person_id}, erased.to_doc(), upsert=True)
     for application in applications:
         application.erase(erased_at)
         await store.save(uow, store.APPLICATIONS, application)
     await uow["outbox"].delete_many({"type": ContactUpdated.TYPE, "key": person_id})
-    uow.emit(PersonErased(person_id=person_id))
+    emit_recorded(uow, erased)
     uow.emit_tombstone(contacts_topic(uow.settings.topic_prefix), person_id)
-    return {"person_id": person_id, "erased_at": erased_at, "applications": len(applications)}
+    return erased.erasure_view(len(applications))
 
 
 # --- guidance ------------------------------------------------------------------------------

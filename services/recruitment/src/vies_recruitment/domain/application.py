@@ -12,6 +12,7 @@ from typing import NamedTuple
 from pydantic import Field
 
 from vies_recruitment.domain.eligibility import Candidate, Case, EligibilityPolicy, Placement, Reason, check
+from vies_recruitment.domain.engagement import Engagement
 from vies_recruitment.domain.matching import match_score
 from vies_recruitment.domain.position import PUBLISHED, Position, reasons_doc
 from vies_shared.aggregate import Aggregate, Document, IsoDate, Value
@@ -141,24 +142,6 @@ class Contract(Value):
 
     starts_on: IsoDate
     ends_on: IsoDate
-
-
-class Engagement(Aggregate):
-    """A signed contract: ids and dates only, kept for the person's VSI time on record."""
-
-    engagement_id: str = Field(alias="_id")
-    application_id: str | None
-    person_id: str
-    position_id: str
-    authority_id: str
-    partner_id: str
-    country: str
-    scheme: str
-    starts_on: IsoDate
-    ends_on: IsoDate
-    served_until: IsoDate | None
-    mission_id: str | None
-    engaged_at: datetime
 
 
 class Screening(NamedTuple):
