@@ -8,6 +8,8 @@ from fastapi import APIRouter, Path, Query
 
 from vies_partners import use_cases
 from vies_partners.domain.directory import COUNTRY_PATTERN, LANGUAGE_PATTERN, Theme
+from vies_partners.domain.indicators import Indicators
+from vies_partners.domain.journey import Journey, StalledJourneys
 from vies_partners.domain.vetting import PartnerStatus
 from vies_partners.schemas import (
     MAX_ID,
@@ -92,13 +94,13 @@ async def update_authority(
     return await use_cases.update_authority(runtime, principal, authority_id, body)
 
 
-@router.get("/authorities/{authority_id}/journey", tags=["journey"])
+@router.get("/authorities/{authority_id}/journey", tags=["journey"], response_model=Journey)
 async def get_journey(authority_id: PathId, principal: CurrentPrincipal, runtime: RuntimeDep) -> Answer:
     """The authority's Territoires Volontaires journey: each step's date or ``pending``, and what to do next."""
     return await use_cases.get_journey(runtime, principal, authority_id)
 
 
-@router.get("/journeys/stalled", tags=["journey"])
+@router.get("/journeys/stalled", tags=["journey"], response_model=StalledJourneys)
 async def stalled_journeys(
     principal: CurrentPrincipal,
     runtime: RuntimeDep,
@@ -114,7 +116,7 @@ async def stalled_journeys(
     return await use_cases.stalled_journeys(runtime, principal, region, page)
 
 
-@router.get("/programme/indicators", tags=["journey"])
+@router.get("/programme/indicators", tags=["journey"], response_model=Indicators)
 async def programme_indicators(principal: CurrentPrincipal, runtime: RuntimeDep, region: RegionQuery = None) -> Answer:
     """Territoires Volontaires indicators against the programme's targets."""
     return await use_cases.programme_indicators(runtime, principal, region)

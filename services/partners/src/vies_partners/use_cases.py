@@ -726,6 +726,10 @@ async def journey_facts(runtime: Runtime[PartnersSettings], authority: Document)
         authority_id=authority_id,
         enrolled=bool(authority.get("territoires_volontaires")),
         reached=reached,
+        name=authority["name"],
+        region=authority["region"],
+        enrolled_since=store.parse_day(authority.get("territoires_volontaires_since")),
+        new_to_cooperation=authority.get("new_to_cooperation"),
         missions=[
             journey.MissionFacts(
                 mission_id=m["_id"],
@@ -748,17 +752,8 @@ async def get_journey(runtime: Runtime[PartnersSettings], principal: Principal, 
         raise NotFound(f"authority {authority_id} not found")
     check_reads_authority(principal, authority)
     facts = await journey_facts(runtime, authority)
-    settings = runtime.settings
-    result = journey.view(facts, today=_today(runtime), start_within_days=settings.interview_start_within_days)
-    result.update(
-        {
-            "name": authority["name"],
-            "region": authority["region"],
-            "territoires_volontaires_since": authority.get("territoires_volontaires_since"),
-            "new_to_cooperation": authority.get("new_to_cooperation"),
-        }
-    )
-    return result
+    start_within_days = runtime.settings.interview_start_within_days
+    return journey.view(facts, today=_today(runtime), start_within_days=start_within_days).model_dump(mode="json")
 
 
 async def stalled_journeys(
@@ -778,39 +773,30 @@ async def stalled_journeys(
     if region:
         query["region"] = region
     today = _today(runtime)
-    items = []
     coll = runtime.db[store.AUTHORITIES]
     enrolled = await coll.count_documents(query)
     authorities = await coll.find(query).sort("_id", 1).skip(page.offset).limit(page.limit).to_list()
+    items = []
     for authority in authorities:
         facts = await journey_facts(runtime, authority)
-        if journey.is_stalled(
+        line = journey.stalled(
             facts,
             today=today,
             after_days=settings.stalled_after_days,
             start_within_days=settings.interview_start_within_days,
-        ):
-            view = journey.view(facts, today=today, start_within_days=settings.interview_start_within_days)
-            progress = journey.last_progress(facts)
-            items.append(
-                {
-                    "authority_id": authority["_id"],
-                    "name": authority["name"],
-                    "region": authority["region"],
-                    "last_progress_on": view["last_progress_on"],
-                    "days_without_progress": (today - progress).days if progress else None,
-                    "next": view["next"],
-                }
-            )
-    return {
-        "region": region,
-        "stalled_after_days": settings.stalled_after_days,
-        "items": items,
-        "total": len(items),
-        "enrolled": enrolled,
-        "limit": page.limit,
-        "offset": page.offset,
-    }
+        )
+        if line is not None:
+            items.append(line)
+    found = journey.StalledJourneys(
+        region=region,
+        stalled_after_days=settings.stalled_after_days,
+        items=items,
+        total=len(items),
+        enrolled=enrolled,
+        limit=page.limit,
+        offset=page.offset,
+    )
+    return found.model_dump(mode="json")
 
 
 async def programme_indicators(
@@ -847,6 +833,7 @@ async def programme_indicators(
     by_country = [{"$match": partnership_query}, {"$group": {"_id": "$country", "n": {"$sum": 1}}}]
     country_counts = {g["_id"]: int(g["n"]) async for g in await db[store.PARTNERSHIPS].aggregate(by_country)}
     result = indicators(
+        region=region,
         enrolled_authorities=enrolled,
         enrolled_new_to_cooperation=enrolled_new,
         mission_counts=mission_counts,
@@ -857,5 +844,4 @@ async def programme_indicators(
             new_to_cooperation_share=settings.target_new_to_cooperation_share,
         ),
     )
-    result["region"] = region
-    return result
+    return result.model_dump(mode="json")

@@ -134,7 +134,7 @@ def test_indicators_against_targets() -> None:
         mission_schemes=[("vsi", True), ("service_civique", True), ("reciprocity", False)],
         partnership_countries=["SN", "SN", "VN"],
         targets=Targets(missions=2, authorities=40, new_to_cooperation_share=0.5),
-    )
+    ).model_dump()
     assert result["authorities"]["target_met"] is True
     assert result["missions"]["programme"] == 2 and result["missions"]["target_met"] is True
     assert result["missions"]["by_direction"] == {"sent_abroad": 2, "hosted_in_france": 1}
@@ -145,5 +145,5 @@ def test_indicators_against_targets() -> None:
         mission_schemes=[],
         partnership_countries=[],
         targets=Targets(missions=250, authorities=40, new_to_cooperation_share=0.5),
-    )
+    ).model_dump()
     assert short["authorities"]["target_met"] is False and short["missions"]["total"] == 0

@@ -34,7 +34,7 @@ def facts(upto: str | None, *, enrolled: bool = True, missions: list[MissionFact
     ],
 )
 def test_next_action_follows_the_first_pending_step(upto: str, next_step: str, french: str) -> None:
-    body = view(facts(upto), today=TODAY, start_within_days=30)
+    body = view(facts(upto), today=TODAY, start_within_days=30).model_dump()
     assert body["next"]["step"] == next_step and body["next"]["fr"].startswith(french) and body["next"]["en"]
     pending = [s["step"] for s in body["steps"] if s["date"] == "pending"]
     assert pending == list(STEP_ORDER[STEP_ORDER.index(upto) + 1 :])
@@ -71,7 +71,7 @@ def test_after_the_steps_the_next_action_is_the_earliest_interview_and_overdue_o
         ended_on=date(2026, 7, 1),
         interviews_done={"start": date(2026, 1, 20)},
     )
-    body = view(facts("mission_ended", missions=[mission]), today=TODAY, start_within_days=30)
+    body = view(facts("mission_ended", missions=[mission]), today=TODAY, start_within_days=30).model_dump()
     assert body["next"]["step"] == "interview_mid" and "m-9" in body["next"]["fr"]
     assert [i["overdue"] for i in body["interviews"]] == [False, True, True]
     assert body["complete"] is False

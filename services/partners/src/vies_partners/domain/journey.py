@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+
+from pydantic import BaseModel
 
 # step → (French label, English label, next action in French, next action in English)
 STEPS: dict[str, tuple[str, str, str, str]] = {
@@ -78,12 +79,16 @@ class MissionFacts:
 
 @dataclass(frozen=True)
 class JourneyFacts:
-    """The first date each step was reached (None: not yet) and the authority's missions."""
+    """The first date each step was reached (None: not yet), the authority's missions and who it is."""
 
     authority_id: str
     enrolled: bool
     reached: dict[str, date | None]
     missions: list[MissionFacts] = field(default_factory=list)
+    name: str = ""
+    region: str = ""
+    enrolled_since: date | None = None
+    new_to_cooperation: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -120,15 +125,78 @@ def last_progress(facts: JourneyFacts) -> date | None:
     return max(dates) if dates else None
 
 
-def view(facts: JourneyFacts, *, today: date, start_within_days: int) -> dict[str, Any]:
+class StepLine(BaseModel):
+    """A step of the journey, in French and English, with the date it was reached or ``pending``."""
+
+    step: str
+    label_fr: str
+    label_en: str
+    date: str
+
+
+class InterviewLine(BaseModel):
+    """A follow-up interview of a mission: due and done dates (or ``pending``), overdue or not."""
+
+    mission_id: str
+    stage: str
+    due_on: str
+    done_on: str
+    overdue: bool
+
+
+class NextAction(BaseModel):
+    """The next thing to do, in French and English (``step``: a step, ``interview_<stage>`` or ``done``)."""
+
+    step: str
+    fr: str
+    en: str
+
+
+class Journey(BaseModel):
+    """An authority's Territoires Volontaires journey: each step's date or ``pending``, the follow-up
+    interviews, the next thing to do and whether anything is left."""
+
+    authority_id: str
+    territoires_volontaires: bool
+    steps: list[StepLine]
+    interviews: list[InterviewLine]
+    next: NextAction
+    last_progress_on: date | None
+    complete: bool
+    name: str
+    region: str
+    territoires_volontaires_since: date | None
+    new_to_cooperation: bool | None
+
+
+DONE = NextAction(
+    step="done",
+    fr="Parcours terminé : préparez une nouvelle mission ou un accueil en réciprocité.",
+    en="Journey complete: plan a new mission or host a volunteer under reciprocity.",
+)
+
+
+def _next_action(next_step: str | None, pending_interviews: list[Interview]) -> NextAction:
+    """The first step not reached; after the steps, the earliest interview due; then nothing."""
+    if next_step is not None:
+        _, _, todo_fr, todo_en = STEPS[next_step]
+        return NextAction(step=next_step, fr=todo_fr, en=todo_en)
+    if not pending_interviews:
+        return DONE
+    first = pending_interviews[0]
+    stage_fr, stage_en = INTERVIEW_STAGES[first.stage]
+    due = first.due_on.isoformat() if first.due_on else ""
+    return NextAction(
+        step=f"interview_{first.stage}",
+        fr=f"Réalisez l'entretien de suivi {stage_fr} de la mission {first.mission_id} (prévu le {due}).",
+        en=f"Hold the {stage_en} follow-up interview of mission {first.mission_id} (due {due}).",
+    )
+
+
+def view(facts: JourneyFacts, *, today: date, start_within_days: int) -> Journey:
     """Each step with its date or ``pending``, the interviews, and the next thing to do in French and English."""
     steps = [
-        {
-            "step": name,
-            "label_fr": STEPS[name][0],
-            "label_en": STEPS[name][1],
-            "date": _pending(facts.reached.get(name)),
-        }
+        StepLine(step=name, label_fr=STEPS[name][0], label_en=STEPS[name][1], date=_pending(facts.reached.get(name)))
         for name in STEP_ORDER
     ]
     interviews = [i for m in facts.missions for i in interviews_of(m, start_within_days)]
@@ -137,53 +205,76 @@ def view(facts: JourneyFacts, *, today: date, start_within_days: int) -> dict[st
         (i for i in interviews if i.done_on is None and i.due_on is not None),
         key=lambda i: (i.due_on or today, i.mission_id),
     )
-    if next_step is not None:
-        _, _, todo_fr, todo_en = STEPS[next_step]
-        next_action = {"step": next_step, "fr": todo_fr, "en": todo_en}
-    elif pending_interviews:
-        first = pending_interviews[0]
-        stage_fr, stage_en = INTERVIEW_STAGES[first.stage]
-        due = first.due_on.isoformat() if first.due_on else ""
-        next_action = {
-            "step": f"interview_{first.stage}",
-            "fr": f"Réalisez l'entretien de suivi {stage_fr} de la mission {first.mission_id} (prévu le {due}).",
-            "en": f"Hold the {stage_en} follow-up interview of mission {first.mission_id} (due {due}).",
-        }
-    else:
-        next_action = {
-            "step": "done",
-            "fr": "Parcours terminé : préparez une nouvelle mission ou un accueil en réciprocité.",
-            "en": "Journey complete: plan a new mission or host a volunteer under reciprocity.",
-        }
-    progress = last_progress(facts)
-    # Interviews due after the journey's last steps count as still to do, so "complete" means nothing left.
-    complete = next_step is None and not pending_interviews
     overdue = [i for i in pending_interviews if i.due_on is not None and i.due_on < today]
-    return {
-        "authority_id": facts.authority_id,
-        "territoires_volontaires": facts.enrolled,
-        "steps": steps,
-        "interviews": [
-            {
-                "mission_id": i.mission_id,
-                "stage": i.stage,
-                "due_on": _pending(i.due_on),
-                "done_on": _pending(i.done_on),
-                "overdue": i in overdue,
-            }
+    return Journey(
+        authority_id=facts.authority_id,
+        territoires_volontaires=facts.enrolled,
+        steps=steps,
+        interviews=[
+            InterviewLine(
+                mission_id=i.mission_id,
+                stage=i.stage,
+                due_on=_pending(i.due_on),
+                done_on=_pending(i.done_on),
+                overdue=i in overdue,
+            )
             for i in interviews
         ],
-        "next": next_action,
-        "last_progress_on": progress.isoformat() if progress else None,
-        "complete": complete,
-    }
+        next=_next_action(next_step, pending_interviews),
+        last_progress_on=last_progress(facts),
+        # Interviews due after the journey's last steps count as still to do, so "complete" means nothing left.
+        complete=next_step is None and not pending_interviews,
+        name=facts.name,
+        region=facts.region,
+        territoires_volontaires_since=facts.enrolled_since,
+        new_to_cooperation=facts.new_to_cooperation,
+    )
+
+
+class StalledJourney(BaseModel):
+    """An enrolled authority that stopped moving forward: since when, and what it has to do next."""
+
+    authority_id: str
+    name: str
+    region: str
+    last_progress_on: date | None
+    days_without_progress: int | None
+    next: NextAction
+
+
+class StalledJourneys(BaseModel):
+    """The stalled journeys among a page of the enrolled authorities (``enrolled``: how many in all)."""
+
+    region: str | None
+    stalled_after_days: int
+    items: list[StalledJourney]
+    total: int
+    enrolled: int
+    limit: int
+    offset: int
+
+
+def stalled(facts: JourneyFacts, *, today: date, after_days: int, start_within_days: int) -> StalledJourney | None:
+    """The authority's line among the stalled journeys, None when it is not stalled."""
+    if not is_stalled(facts, today=today, after_days=after_days, start_within_days=start_within_days):
+        return None
+    journey = view(facts, today=today, start_within_days=start_within_days)
+    progress = journey.last_progress_on
+    return StalledJourney(
+        authority_id=facts.authority_id,
+        name=facts.name,
+        region=facts.region,
+        last_progress_on=progress,
+        days_without_progress=(today - progress).days if progress else None,
+        next=journey.next,
+    )
 
 
 def is_stalled(facts: JourneyFacts, *, today: date, after_days: int, start_within_days: int) -> bool:
     """An enrolled authority that has not moved forward for ``after_days`` days and has something left to do."""
     if not facts.enrolled:
         return False
-    if view(facts, today=today, start_within_days=start_within_days)["complete"]:
+    if view(facts, today=today, start_within_days=start_within_days).complete:
         return False
     progress = last_progress(facts)
     return progress is None or (today - progress).days >= after_days
