@@ -31,10 +31,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from vies_missions import store
 from vies_missions.api import Body
 from vies_missions.domain.answer_link import UnknownLink, check_link_usable, link_expires_at
-from vies_missions.domain.safety_check import SecurityAlert, entry_id
+from vies_missions.domain.safety_check import SafetyEntry, SecurityAlert, entry_id
 from vies_missions.settings import MissionsSettings
 from vies_missions.use_cases import record_safety_answer
-from vies_missions.views import LinkAnswerState, SafetyLinkView, show
+from vies_missions.views import SafetyLinkView, show
 from vies_shared import safety_link
 from vies_shared.ratelimit import RateLimiter, TooManyRequests, client_ip
 from vies_shared.service import Runtime
@@ -88,7 +88,9 @@ def _limited(request: Request, runtime: Runtime[MissionsSettings], name: str) ->
     return None
 
 
-async def _resolve(collections: Collections, settings: MissionsSettings, token: str) -> tuple[SecurityAlert, Document]:
+async def _resolve(
+    collections: Collections, settings: MissionsSettings, token: str
+) -> tuple[SecurityAlert, SafetyEntry]:
     """The alert and the mission's entry a token stands for, or ``UnknownLink``.
 
     ``collections``: the runtime's reads for the page, the unit of work when answering.
@@ -100,26 +102,11 @@ async def _resolve(collections: Collections, settings: MissionsSettings, token: 
     entry = await collections[store.ENTRIES].find_one({"_id": entry_id(link.alert_id, link.mission_id)})
     if alert_doc is None or entry is None:
         raise UnknownLink()  # a mission this check does not ask, or an alert of another platform
-    return SecurityAlert.from_doc(alert_doc), entry
+    return SecurityAlert.from_doc(alert_doc), SafetyEntry.from_doc(entry)
 
 
-def _view(alert: SecurityAlert, entry: Document, valid_for: timedelta) -> Document:
-    view = SafetyLinkView(
-        alert_id=alert.alert_id,
-        country=alert.country,
-        level=alert.level,
-        message=alert.message,
-        issued_at=alert.issued_at,
-        respond_by=alert.respond_by,
-        check_status=alert.status,
-        link_expires_at=link_expires_at(alert, valid_for),
-        answer=LinkAnswerState(
-            status=entry.get("status"),
-            responded_at=entry.get("responded_at"),
-            after_close=bool(entry.get("after_close")),
-        ),
-    )
-    return show(view)
+def _view(alert: SecurityAlert, entry: SafetyEntry, valid_for: timedelta) -> Document:
+    return show(SafetyLinkView.of(alert, entry, link_expires_at(alert, valid_for)))
 
 
 @router.get(
@@ -157,6 +144,6 @@ async def _answer(uow: UnitOfWork[MissionsSettings], token: str, status: str) ->
     valid_for = timedelta(days=uow.settings.safety_link_valid_days)
     alert, entry = await _resolve(uow, uow.settings, token)
     check_link_usable(alert, uow.now(), valid_for)
-    mission = await uow.get(store.MISSIONS, entry["mission_id"], "mission")
+    mission = await uow.get(store.MISSIONS, entry.mission_id, "mission")
     await record_safety_answer(uow, alert, mission, entry, status, by_role="volunteer", via="link")
     return _view(alert, entry, valid_for)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import date, datetime
 from typing import Any
 
 from vies_missions import certificate, store
 from vies_missions.domain import access
+from vies_missions.domain.check_in import CheckIn
 from vies_missions.domain.incident import Incident
 from vies_missions.domain.mission import ENDED, INTERRUPTED, ON_MISSION, Mission, first_name
-from vies_missions.domain.safety_check import NEED_HELP, OPEN, PENDING, SecurityAlert, accounted_for, entry_id
+from vies_missions.domain.safety_check import NEED_HELP, OPEN, PENDING, SafetyEntry, SecurityAlert, entry_id
 from vies_missions.settings import MissionsSettings
 from vies_missions.views import (
     AlertView,
@@ -309,31 +309,14 @@ async def send_check_in(
     """The volunteer checks in; an urgent check-in opens an incident at once."""
     doc, mission = await _load(uow, mission_id)
     access.require(principal, access.VOLUNTEER_ACT, doc)
-    now = uow.now()
-    mission.check_in(now, status)
+    check_in = CheckIn.receive(mission_id, status, note, uow.now(), principal.role)
+    mission.check_in(check_in.at, status)
     await store.save(uow, store.MISSIONS, mission)
-    check_in = {
-        "_id": f"chk-{uuid.uuid4().hex[:16]}",
-        "mission_id": mission_id,
-        "status": status,
-        "note": note,
-        "at": now,
-        "by_role": principal.role,
-    }
-    if status == "urgent":
-        incident = Incident.report(
-            mission=doc,
-            category="other",
-            severity=uow.settings.urgent_check_in_severity,
-            description=f"urgent check-in: {note or '(no note)'}",
-            reported_by_role=principal.role,
-            now=now,
-            source="urgent_check_in",
-        )
+    incident = check_in.open_incident(doc, uow.settings.urgent_check_in_severity)
+    if incident is not None:
         await store.add(uow, store.INCIDENTS, incident)
-        check_in["incident_id"] = incident.incident_id
-    await uow[store.CHECK_INS].insert_one(check_in)
-    return _check_in_view(check_in)
+    await store.add(uow, store.CHECK_INS, check_in)
+    return show(CheckInView.of(check_in))
 
 
 @transactional
@@ -348,10 +331,6 @@ async def change_check_in_interval(
     return _view(mission)
 
 
-def _check_in_view(doc: Document) -> Document:
-    return show(CheckInView(check_in_id=doc["_id"], **{k: v for k, v in doc.items() if k != "_id"}))
-
-
 async def list_check_ins(
     runtime: Runtime[MissionsSettings], principal: Principal, mission_id: str, page: Page
 ) -> Document:
@@ -361,7 +340,7 @@ async def list_check_ins(
     coll = runtime.db[store.CHECK_INS]
     total = await coll.count_documents({"mission_id": mission_id})
     cursor = coll.find({"mission_id": mission_id}).sort("at", -1).skip(page.offset).limit(page.limit)
-    return paged([_check_in_view(d) async for d in cursor], total, page)
+    return paged([show(CheckInView.of(CheckIn.from_doc(d))) async for d in cursor], total, page)
 
 
 # --- incidents -----------------------------------------------------------------------------------
@@ -511,7 +490,7 @@ async def issue_security_alert(
     missions = await uow[store.MISSIONS].find(alert.snapshot_query(ON_MISSION), fields).to_list()
     entries = alert.open_check(missions, now)
     if entries:
-        await uow[store.ENTRIES].insert_many(entries, ordered=False)
+        await uow[store.ENTRIES].insert_many([entry.to_doc() for entry in entries], ordered=False)
     await store.add(uow, store.ALERTS, alert)
     return _alert_view(alert)
 
@@ -528,74 +507,51 @@ async def respond_to_safety_check(
     mission = await uow.get(store.MISSIONS, mission_id, "mission")
     access.require(principal, access.VOLUNTEER_ACT, mission)
     entry = await uow[store.ENTRIES].find_one({"_id": entry_id(alert_id, mission_id)})
-    return await record_safety_answer(uow, alert, mission, entry, status, by_role=principal.role)
+    answered = await record_safety_answer(
+        uow, alert, mission, SafetyEntry.from_doc(entry) if entry else None, status, by_role=principal.role
+    )
+    return show(Entry.of(answered))
 
 
 async def record_safety_answer(
     uow: UnitOfWork,
     alert: SecurityAlert,
     mission: Document,
-    entry: Document | None,
+    entry: SafetyEntry | None,
     status: str,
     *,
     by_role: str,
     via: str = "api",
-) -> Document:
-    """Record a mission's answer to a safety check, replacing an earlier one (with the new time).
+) -> SafetyEntry:
+    """Record a mission's answer to a safety check, replacing an earlier one (with the new time); the entry.
 
     need_help opens a critical security incident; ``via`` says how it came (``api``, ``link``).
     """
-    now = uow.now()
-    changes = alert.answer(entry, mission, status, now=now, by=by_role, via=via)
+    incident = alert.answer(entry, mission, status, now=uow.now(), by=by_role, via=via)
     assert entry is not None  # checked by the answer
-    if status == NEED_HELP:
-        incident = alert.help_requested(mission, by_role, now)
+    if incident is not None:
         await store.add(uow, store.INCIDENTS, incident)
-        changes["incident_id"] = incident.incident_id
-    await uow[store.ENTRIES].update_one({"_id": entry["_id"]}, {"$set": changes})
+    await uow[store.ENTRIES].update_one({"_id": entry.entry_id}, {"$set": entry.changes()})
+    entry.saved()
     emit_recorded(uow, alert)
-    entry.update(changes)
-    return show(_entry_view(entry, {}))
+    return entry
 
 
-def _entry_view(entry: Document, contacts: dict[str, Document], *, emergency: bool = False, **hosts: Any) -> Entry:
-    """One mission's line in a safety check, with the volunteer's contact (and, for those who call, the
-    emergency contact; in the live lists, who hosts the volunteer)."""
-    contact = contacts.get(entry.get("volunteer_id") or "", {})
-    view = Entry(
-        mission_id=entry["mission_id"],
-        volunteer_id=entry.get("volunteer_id"),
-        name=contact.get("name"),
-        phone=contact.get("phone"),
-        email=contact.get("email"),
-        authority_id=entry.get("authority_id"),
-        region=entry.get("region"),
-        centre_id=entry.get("centre_id"),
-        status=entry.get("status"),
-        responded_at=entry.get("responded_at"),
-        after_close=bool(entry.get("after_close")),
-        incident_id=entry.get("incident_id"),
-        **({"emergency_contact": contact.get("emergency_contact")} if emergency else {}),
-        **hosts,
-    )
-    return view
-
-
-async def _hosts_of(runtime: Runtime[MissionsSettings], entries: list[Document]) -> dict[str, Document]:
+async def _hosts_of(runtime: Runtime[MissionsSettings], entries: list[SafetyEntry]) -> dict[str, Document]:
     """Per mission of a safety check's page: its host partner and its authority, by name (who to call there)."""
     db = runtime.db
-    missions = await store.by_id(db, store.MISSIONS, [e["mission_id"] for e in entries], {"partner_id": 1})
+    missions = await store.by_id(db, store.MISSIONS, [e.mission_id for e in entries], {"partner_id": 1})
     partners, authorities = await asyncio.gather(
         store.by_id(db, store.PARTNERS, [m.get("partner_id") or "" for m in missions.values()], {"name": 1}),
-        store.by_id(db, store.AUTHORITIES, [e.get("authority_id") or "" for e in entries], {"name": 1}),
+        store.by_id(db, store.AUTHORITIES, [e.authority_id for e in entries], {"name": 1}),
     )
     hosts: dict[str, Document] = {}
     for entry in entries:
-        partner_id = missions.get(entry["mission_id"], {}).get("partner_id")
-        hosts[entry["mission_id"]] = {
+        partner_id = missions.get(entry.mission_id, {}).get("partner_id")
+        hosts[entry.mission_id] = {
             "partner_id": partner_id,
             "partner_name": partners.get(partner_id or "", {}).get("name"),
-            "authority_name": authorities.get(entry.get("authority_id") or "", {}).get("name"),
+            "authority_name": authorities.get(entry.authority_id, {}).get("name"),
         }
     return hosts
 
@@ -618,13 +574,17 @@ async def safety_check_status(
         async for d in await coll.aggregate([{"$match": query}, {"$group": {"_id": "$status", "n": {"$sum": 1}}}])
     }
     total = sum(by_status.values())
-    entries = await coll.find(query).sort("mission_id", 1).skip(page.offset).limit(page.limit).to_list()
+    cursor = coll.find(query).sort("mission_id", 1).skip(page.offset).limit(page.limit)
+    entries = [SafetyEntry.from_doc(doc) async for doc in cursor]
     contacts, hosts = await asyncio.gather(
-        store.contacts_of(runtime.db, [e["volunteer_id"] for e in entries if e.get("volunteer_id")]),
+        store.contacts_of(runtime.db, [e.volunteer_id for e in entries if e.volunteer_id]),
         _hosts_of(runtime, entries),
     )
     emergency = access.sees_emergency_contact(principal)
-    views = [_entry_view(e, contacts, emergency=emergency, **hosts.get(e["mission_id"], {})) for e in entries]
+    views = {
+        e.mission_id: Entry.of(e, contacts.get(e.volunteer_id or ""), emergency=emergency, hosts=hosts[e.mission_id])
+        for e in entries
+    }
     pending = by_status.get(PENDING, 0) + by_status.get(None, 0)  # no status yet: pending (accounted_for)
     status = SafetyCheckStatus(
         **AlertView.of(alert).model_dump(),
@@ -635,8 +595,8 @@ async def safety_check_status(
             safe=by_status.get("safe", 0),
             need_help=by_status.get(NEED_HELP, 0),
         ),
-        accounted=[v for v, e in zip(views, entries, strict=True) if accounted_for(e)],
-        unaccounted=[v for v, e in zip(views, entries, strict=True) if not accounted_for(e)],
+        accounted=[views[e.mission_id] for e in entries if e.accounted_for],
+        unaccounted=[views[e.mission_id] for e in entries if not e.accounted_for],
         page=PageInfo(limit=page.limit, offset=page.offset, total=total),
     )
     return show(status)
@@ -655,8 +615,8 @@ async def close_check(
             raise NotAllowedInState("the safety check is already closed")
         return None
     # Every entry (not only the pending ones): each region concerned hears of the close, even when all answered.
-    cursor = uow[store.ENTRIES].find({"alert_id": alert_id}, {"mission_id": 1, "region": 1, "status": 1})
-    alert.close_over(await cursor.to_list(), reason, now)
+    entries = [SafetyEntry.from_doc(doc) async for doc in uow[store.ENTRIES].find({"alert_id": alert_id})]
+    alert.close_over(entries, reason, now)
     result = await uow[store.ALERTS].replace_one({"_id": alert_id, "status": OPEN}, alert.to_doc())
     if result.matched_count == 0:
         return None
@@ -686,17 +646,7 @@ async def mission_safety_checks(runtime: Runtime[MissionsSettings], principal: P
         entry = await runtime.db[store.ENTRIES].find_one({"_id": entry_id(doc["_id"], mission_id)})
         if entry is None:
             continue  # issued before the mission was under way there
-        alert = SecurityAlert.from_doc(doc)
-        items.append(
-            MissionSafetyCheck(
-                alert_id=alert.alert_id,
-                level=alert.level,
-                message=alert.message,
-                respond_by=alert.respond_by,
-                status=alert.status,
-                answer=_entry_view(entry, {}),
-            )
-        )
+        items.append(MissionSafetyCheck.of(SecurityAlert.from_doc(doc), SafetyEntry.from_doc(entry)))
     return show(MissionSafetyChecks(mission_id=mission_id, items=items))
 
 

@@ -12,9 +12,10 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from vies_missions.domain.check_in import CheckIn
 from vies_missions.domain.incident import Incident
 from vies_missions.domain.mission import FollowUp, Mission
-from vies_missions.domain.safety_check import SecurityAlert
+from vies_missions.domain.safety_check import SafetyEntry, SecurityAlert
 from vies_shared.aggregate import IsoDate, Moment
 
 Document = dict[str, Any]
@@ -259,6 +260,11 @@ class CheckInView(View):
     incident_id: str | None = None
     check_in_id: str
 
+    @classmethod
+    def of(cls, check_in: CheckIn) -> CheckInView:
+        """The view of ``check_in`` (``incident_id`` only where the check-in holds one)."""
+        return cls.model_validate(check_in.model_dump(exclude_unset=True))
+
 
 class VolunteerReport(View):
     """The volunteer's own end-of-mission report."""
@@ -383,6 +389,30 @@ class Entry(View):
     partner_name: str | None = None
     authority_name: str | None = None
 
+    @classmethod
+    def of(
+        cls,
+        entry: SafetyEntry,
+        contact: Document | None = None,
+        *,
+        emergency: bool = False,
+        hosts: Document | None = None,
+    ) -> Entry:
+        """``entry`` with the volunteer's ``contact`` (name, phone, email; the emergency contact too where
+        ``emergency``) and ``hosts`` (``partner_id``, ``partner_name``, ``authority_name``) where given."""
+        contact = contact or {}
+        return cls(
+            **entry.model_dump(include=_ENTRY_AS_IS),
+            name=contact.get("name"),
+            phone=contact.get("phone"),
+            email=contact.get("email"),
+            **({"emergency_contact": contact.get("emergency_contact")} if emergency else {}),
+            **(hosts or {}),
+        )
+
+
+_ENTRY_AS_IS = set(Entry.model_fields) & set(SafetyEntry.model_fields)
+
 
 class Counts(View):
     """How many volunteers a safety check asks, answered or not."""
@@ -421,6 +451,11 @@ class MissionSafetyCheck(View):
     status: str
     answer: Entry
 
+    @classmethod
+    def of(cls, alert: SecurityAlert, entry: SafetyEntry) -> MissionSafetyCheck:
+        """``alert`` as one of the mission's checks, with the mission's ``entry`` as the answer."""
+        return cls(**alert.model_dump(include=set(cls.model_fields)), answer=Entry.of(entry))
+
 
 class MissionSafetyChecks(View):
     """The safety checks of a mission, newest first."""
@@ -436,6 +471,11 @@ class LinkAnswerState(View):
     responded_at: Moment | None
     after_close: bool
 
+    @classmethod
+    def of(cls, entry: SafetyEntry) -> LinkAnswerState:
+        """The answer ``entry`` holds."""
+        return cls(**entry.model_dump(include=set(cls.model_fields)))
+
 
 class SafetyLinkView(View):
     """What a one-tap answer link's page shows: the alert and the answer given; nothing about the person."""
@@ -449,3 +489,13 @@ class SafetyLinkView(View):
     check_status: str
     link_expires_at: Moment | None
     answer: LinkAnswerState
+
+    @classmethod
+    def of(cls, alert: SecurityAlert, entry: SafetyEntry, link_expires_at: Moment | None) -> SafetyLinkView:
+        """The page of ``entry``'s link to ``alert``, working until ``link_expires_at`` (None: the check is open)."""
+        return cls(
+            **alert.model_dump(include=set(cls.model_fields)),
+            check_status=alert.status,
+            link_expires_at=link_expires_at,
+            answer=LinkAnswerState.of(entry),
+        )

@@ -19,8 +19,8 @@ from vies_missions.domain.mission import (
     mission_id_for,
 )
 from vies_missions.domain.safety_check import (
+    SafetyEntry,
     SecurityAlert,
-    accounted_for,
     check_response,
     missions_by_region,
     unaccounted_by_region,
@@ -337,8 +337,8 @@ def test_safety_check_rules() -> None:
     )
     assert alert.country == "SN" and alert.respond_by == NOW + timedelta(hours=2)
     entries = alert.entries_for([{"_id": "m1", "authority_id": "a"}, {"_id": "m2", "authority_id": "b"}])
-    assert [e["status"] for e in entries] == ["pending", "pending"]
-    assert not accounted_for(entries[0]) and accounted_for({**entries[0], "status": "need_help"})
+    assert [e.status for e in entries] == ["pending", "pending"]
+    assert not entries[0].accounted_for and entries[0].model_copy(update={"status": "need_help"}).accounted_for
     assert not alert.is_due(NOW + timedelta(hours=1)) and alert.is_due(NOW + timedelta(hours=2))
     with pytest.raises(NotAllowedInState):
         check_response("safe", None, "m9")
@@ -353,8 +353,10 @@ def test_safety_check_rules() -> None:
         )
 
 
-def _entry(mission_id: str, region: str | None, status: str = "pending") -> dict[str, Any]:
-    return {"mission_id": mission_id, "region": region, "status": status}
+def _entry(mission_id: str, region: str | None, status: str = "pending") -> SafetyEntry:
+    entry = SafetyEntry.pending("alert-1", {"_id": mission_id, "authority_id": "a", "region": region})
+    entry.status = status
+    return entry
 
 
 @pytest.mark.parametrize(
@@ -376,7 +378,7 @@ def _entry(mission_id: str, region: str | None, status: str = "pending") -> dict
     ids=["no missions", "unknown region only", "two regions and one unknown", "a region where all answered"],
 )
 def test_safety_check_per_region(
-    entries: list[dict[str, Any]], opened: dict[str, list[str]], closed: dict[str, list[str]]
+    entries: list[SafetyEntry], opened: dict[str, list[str]], closed: dict[str, list[str]]
 ) -> None:
     assert missions_by_region(entries) == opened
     assert unaccounted_by_region(entries) == closed

@@ -91,7 +91,7 @@ def test_a_safety_check_opens_per_region_and_closes_per_region() -> None:
         ("FR-ARA", ["m2"]),
         ("FR-IDF", ["m1"]),
     ]
-    entries[0]["status"] = "safe"
+    entries[0].status = "safe"
     alert.close_over(entries, "deadline", NOW + timedelta(hours=2))
     closed = alert.pull_events()
     assert isinstance(closed[0].event, SafetyCheckClosed) and closed[0].event.unaccounted_mission_ids == ["m1", "m3"]

@@ -57,6 +57,51 @@ def entry_id(alert_id: str, mission_id: str) -> str:
     return f"{alert_id}:{mission_id}"
 
 
+class SafetyEntry(Aggregate):
+    """One mission's line in a safety check: who to account for, and their answer (stored apart from the alert).
+
+    The fields are in the order of the stored document. A new entry holds the first ten; how the
+    answer came (``responded_by_role``, ``responded_via``) and the incident a ``need_help`` opened
+    are added by the first answer that sets them.
+    """
+
+    entry_id: str = Field(alias="_id")
+    alert_id: str
+    mission_id: str
+    volunteer_id: str | None
+    authority_id: str
+    region: str | None
+    centre_id: str | None
+    status: str = PENDING
+    responded_at: datetime | None = None
+    after_close: bool = False
+    responded_by_role: str | None = None
+    responded_via: str | None = None
+    incident_id: str | None = None
+
+    @classmethod
+    def pending(cls, alert_id: str, mission: dict[str, Any]) -> SafetyEntry:
+        """A mission's entry as the check opens (``mission``: its stored document, or the snapshot's projection)."""
+        return cls(
+            entry_id=entry_id(alert_id, mission["_id"]),
+            alert_id=alert_id,
+            mission_id=mission["_id"],
+            volunteer_id=mission.get("volunteer_id"),
+            authority_id=mission["authority_id"],
+            region=mission.get("region"),
+            centre_id=mission.get("centre_id"),
+            # Given, not defaulted: a new entry's document holds its answer's state from the start.
+            status=PENDING,
+            responded_at=None,
+            after_close=False,
+        )
+
+    @property
+    def accounted_for(self) -> bool:
+        """Whether we know how the volunteer is: any answer, safe or asking for help."""
+        return self.status != PENDING
+
+
 class SecurityAlert(Aggregate):
     """An alert for a country and the safety check it opened (its entries, one per mission, are stored apart).
 
@@ -130,25 +175,11 @@ class SecurityAlert(Aggregate):
         """The hours the volunteers were given to answer."""
         return round((self.respond_by - self.issued_at).total_seconds() / 3600, 3)
 
-    def entries_for(self, missions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """One pending entry per mission under way in the country (the snapshot's documents)."""
-        return [
-            {
-                "_id": entry_id(self.alert_id, m["_id"]),
-                "alert_id": self.alert_id,
-                "mission_id": m["_id"],
-                "volunteer_id": m.get("volunteer_id"),
-                "authority_id": m["authority_id"],
-                "region": m.get("region"),
-                "centre_id": m.get("centre_id"),
-                "status": PENDING,
-                "responded_at": None,
-                "after_close": False,
-            }
-            for m in missions
-        ]
+    def entries_for(self, missions: list[dict[str, Any]]) -> list[SafetyEntry]:
+        """One pending entry per mission under way in the country (``missions``: the snapshot's documents)."""
+        return [SafetyEntry.pending(self.alert_id, mission) for mission in missions]
 
-    def open_check(self, missions: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    def open_check(self, missions: list[dict[str, Any]], now: datetime) -> list[SafetyEntry]:
         """Snapshot ``missions`` (those ``snapshot_query`` found) and record the check's opening; the entries.
 
         Records ``SecurityAlertIssued`` for the whole country, then one ``SafetyCheckOpened`` per region
@@ -157,7 +188,7 @@ class SecurityAlert(Aggregate):
         """
         entries = self.entries_for(missions)
         self.mission_count = len(entries)
-        self.record(SecurityAlertIssued(mission_ids=[e["mission_id"] for e in entries], **self._announced()))
+        self.record(SecurityAlertIssued(mission_ids=[e.mission_id for e in entries], **self._announced()))
         for region, mission_ids in missions_by_region(entries).items():
             self.record(SafetyCheckOpened(mission_ids=mission_ids, **self._announced()), region=region)
         if not entries:
@@ -178,31 +209,35 @@ class SecurityAlert(Aggregate):
 
     def answer(
         self,
-        entry: dict[str, Any] | None,
+        entry: SafetyEntry | None,
         mission: dict[str, Any],
         status: str,
         *,
         now: datetime,
         by: str,
         via: str,
-    ) -> dict[str, Any]:
-        """A mission's answer (replacing an earlier one with the new time): the entry's changes.
+    ) -> Incident | None:
+        """Record a mission's answer on its ``entry`` (replacing an earlier one, with the new time).
 
         Records ``SafetyStatusReported`` under the mission's region; an answer after the close is still
-        recorded, flagged ``after_close``.
+        recorded, flagged ``after_close``. A ``need_help`` answer opens a critical security incident:
+        returned (to be stored) and named on the entry.
         """
-        check_response(status, entry, mission["_id"])
+        entry = check_response(status, entry, mission["_id"])
+        entry.status = status
+        entry.responded_at = now
+        entry.responded_by_role = by
+        entry.responded_via = via
+        entry.after_close = self.status != OPEN
         self.record(
             SafetyStatusReported(alert_id=self.alert_id, mission_id=mission["_id"], status=status),
             region=mission.get("region"),
         )
-        return {
-            "status": status,
-            "responded_at": now,
-            "responded_by_role": by,
-            "responded_via": via,
-            "after_close": self.status != OPEN,
-        }
+        if status != NEED_HELP:
+            return None
+        incident = self.help_requested(mission, by, now)
+        entry.incident_id = incident.incident_id
+        return incident
 
     def help_requested(self, mission: dict[str, Any], by: str, now: datetime) -> Incident:
         """The critical security incident a ``need_help`` answer opens on ``mission``."""
@@ -261,13 +296,13 @@ class SecurityAlert(Aggregate):
             SafetyCheckClosed(alert_id=self.alert_id, unaccounted_mission_ids=unaccounted, country=self.country)
         )
 
-    def close_over(self, entries: list[dict[str, Any]], reason: str, now: datetime) -> None:
+    def close_over(self, entries: list[SafetyEntry], reason: str, now: datetime) -> None:
         """Close the check over its ``entries`` (mission, region, status of each).
 
         Every region concerned hears of the close (``SafetyCheckClosedInRegion``), even when all its
         volunteers answered.
         """
-        self.close(reason, sorted(e["mission_id"] for e in entries if not accounted_for(e)), now)
+        self.close(reason, sorted(e.mission_id for e in entries if not e.accounted_for), now)
         for region, mission_ids in unaccounted_by_region(entries).items():
             self.record(
                 SafetyCheckClosedInRegion(
@@ -309,35 +344,31 @@ class SecurityAlert(Aggregate):
             )
 
 
-def missions_by_region(entries: list[dict[str, Any]]) -> dict[str, list[str]]:
+def missions_by_region(entries: list[SafetyEntry]) -> dict[str, list[str]]:
     """A safety check's mission ids grouped by region (of the mission's authority), each list sorted.
 
     Entries whose region is unknown belong to no region: they are only in the country-wide events.
     """
     regions: dict[str, list[str]] = {}
     for entry in entries:
-        if entry.get("region"):
-            regions.setdefault(entry["region"], []).append(entry["mission_id"])
+        if entry.region:
+            regions.setdefault(entry.region, []).append(entry.mission_id)
     return {region: sorted(ids) for region, ids in sorted(regions.items())}
 
 
-def unaccounted_by_region(entries: list[dict[str, Any]]) -> dict[str, list[str]]:
+def unaccounted_by_region(entries: list[SafetyEntry]) -> dict[str, list[str]]:
     """Per region concerned by a check, its missions still pending (an empty list when all answered)."""
-    pending = missions_by_region([e for e in entries if e.get("status") == PENDING])
+    pending = missions_by_region([e for e in entries if not e.accounted_for])
     return {region: pending.get(region, []) for region in missions_by_region(entries)}
 
 
-def check_response(status: str, entry: dict[str, Any] | None, mission_id: str) -> None:
-    """A response must be safe or need_help and concern a mission in the snapshot."""
+def check_response(status: str, entry: SafetyEntry | None, mission_id: str) -> SafetyEntry:
+    """A response must be safe or need_help and concern a mission in the snapshot: its entry."""
     if status not in RESPONSES:
         raise InvalidInput(f"unknown status {status!r}", details={"allowed": list(RESPONSES)})
     if entry is None:
         raise NotAllowedInState(f"mission {mission_id} is not part of this safety check")
-
-
-def accounted_for(entry: dict[str, Any]) -> bool:
-    """Whether we know how the volunteer is: any answer, safe or asking for help."""
-    return bool(entry.get("status", PENDING) != PENDING)
+    return entry
 
 
 def _aware(moment: datetime) -> datetime:
