@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from vies_notifications import use_cases
 from vies_notifications.domain.routing import CATEGORIES
 from vies_notifications.settings import NotificationsSettings
+from vies_notifications.views import NotificationView, PageOf
 from vies_shared.service import RuntimeDep as ServiceRuntimeDep
 from vies_shared.web import CurrentPrincipal, Pagination
 
@@ -101,7 +102,7 @@ async def remove_subscription(
     return await use_cases.delete_subscription(runtime, principal, subscription_id)
 
 
-@router.get("/notifications")
+@router.get("/notifications", response_model=PageOf[NotificationView])
 async def get_notifications(
     *,
     principal: CurrentPrincipal,
@@ -137,7 +138,7 @@ async def get_notifications(
     return await use_cases.list_notifications(runtime, principal, page, filters, retrying=retrying)
 
 
-@router.get("/notifications/{notification_id}")
+@router.get("/notifications/{notification_id}", response_model=NotificationView)
 async def get_notification(
     notification_id: NotificationId, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> dict[str, Any]:

@@ -49,6 +49,7 @@ from vies_notifications.domain.delivery import (
     permanent,
     transient,
 )
+from vies_notifications.domain.notification import Addressee, Cause, Notification
 from vies_notifications.domain.privacy import scrub
 from vies_notifications.rendering import SUPPORTED_LANGUAGES, Rendered, render
 from vies_notifications.settings import NotificationsSettings
@@ -1122,7 +1123,7 @@ class DeliveryWorker:
         if (now - failing_since).total_seconds() < self.settings.webhook_disable_after_seconds:
             return
         await subscriptions.update_one({"_id": subscription_id}, {"$set": {"status": "disabled", "disabled_at": now}})
-        notice = _disabled_notice(subscription, error, failing_since, self.settings.ops_email, now)
+        notice = _disabled_notice(subscription, error, failing_since, self.settings.ops_email, now).to_doc()
         notice_id = notice.pop("_id")
         await uow[store.NOTIFICATIONS].update_one({"_id": notice_id}, {"$setOnInsert": notice}, upsert=True)
         wakeup.queued(uow, ["email"])
@@ -1228,28 +1229,26 @@ class _EndpointResults:
 
 def _disabled_notice(
     subscription: Document, error: str, failing_since: datetime, ops_email: str, now: datetime
-) -> Document:
+) -> Notification:
     """The email telling a subscription's owner (else operations) that its failing endpoint was disabled."""
     subscription_id = subscription["_id"]
-    recipient = {
-        "key": f"subscription_owner:{subscription_id}",
-        "kind": "subscription_owner",
-        "id": subscription.get("owner") or subscription_id,
-        "role": "subscription_owner",
-        "address": subscription.get("contact_email") or ops_email,
-        "name": subscription.get("owner") or "",
-    }
+    owner = subscription.get("owner")
+    recipient = Addressee(
+        key=f"subscription_owner:{subscription_id}",
+        kind="subscription_owner",
+        id=owner or subscription_id,
+        role="subscription_owner",
+        address=subscription.get("contact_email") or ops_email,
+        name=owner or "",
+    )
     context = {
         "subscription_id": subscription_id,
         "url": subscription["url"],
         "failing_since": failing_since.strftime("%Y-%m-%d %H:%M UTC"),
         "last_error": error,
     }
-    return intake.new_notification(
-        f"webhook-disabled:{subscription_id}",
-        "notifications.WebhookDisabled",
-        now,
-        "",
+    return Notification.queue(
+        Cause(f"webhook-disabled:{subscription_id}", "notifications.WebhookDisabled", now, ""),
         recipient,
         "email",
         template=routing.WEBHOOK_DISABLED_TEMPLATE,
@@ -1257,6 +1256,7 @@ def _disabled_notice(
         context=context,
         region=subscription.get("scope_region"),
         now=now,
+        traceparent=tracing.current_traceparent(),
     )
 
 

@@ -17,7 +17,8 @@ from typing import Any
 
 from vies_notifications import local_time, projection, store, wakeup
 from vies_notifications.domain import routing
-from vies_notifications.domain.delivery import CANCELLED, PENDING, SENDING, notification_id
+from vies_notifications.domain.delivery import CANCELLED, PENDING, SENDING
+from vies_notifications.domain.notification import Addressee, Cause, Notification
 from vies_shared import erasure, tracing
 from vies_shared.events.base import Event, registered_models
 from vies_shared.events.envelope import EventMeta
@@ -44,6 +45,11 @@ class Recipient:
     def key(self) -> str:
         """Identity used in the one-per-(event, recipient, channel) rule."""
         return f"{self.kind}:{self.id}"
+
+    @property
+    def addressee(self) -> Addressee:
+        """The recipient as a notification stores it."""
+        return Addressee.of(self.kind, self.id, self.role)
 
 
 def _short_datetime(value: Any) -> Any:
@@ -315,20 +321,16 @@ def notification_document(
     payload: str | None = None,
     due: datetime | None = None,
     event_id: str | None = None,
-) -> Document:
-    """A new pending notification, due at once or at ``due`` (a delayed row of the routing table).
+) -> Notification:
+    """A new pending notification of an event to one of its recipients, due at once or at ``due`` (a delayed row).
 
     ``event_id`` (default: the event's) tells apart two messages of one event to the same recipient
     by the same channel, e.g. the thanks at the end of a mission and the later seminar invitation.
     """
-    event_id = event_id or meta.id
-    stored = {"key": recipient.key, "kind": recipient.kind, "id": recipient.id, "role": recipient.role}
-    return new_notification(
-        event_id,
-        meta.type,
-        meta.time,
-        meta.correlation_id,
-        stored,
+    cause = Cause(event_id or meta.id, meta.type, meta.time, meta.correlation_id)
+    return Notification.queue(
+        cause,
+        recipient.addressee,
         channel,
         template=template,
         category=category,
@@ -337,57 +339,11 @@ def notification_document(
         now=now,
         payload=payload,
         due=due,
+        traceparent=tracing.current_traceparent(),
     )
 
 
-def new_notification(
-    event_id: str,
-    event_type: str,
-    occurred_at: datetime,
-    correlation_id: str,
-    recipient: Document,
-    channel: str,
-    *,
-    template: str,
-    category: str,
-    context: Document,
-    region: str | None,
-    now: datetime,
-    payload: str | None = None,
-    due: datetime | None = None,
-) -> Document:
-    """The pending notification document of one (event, recipient, channel), due at once or at ``due``.
-
-    ``recipient`` is the stored sub-document (at least ``key``, ``kind``, ``id`` and ``role``); the
-    service's own notices (a webhook disabled) use it without an incoming event.
-    """
-    document: Document = {
-        "_id": notification_id(event_id, recipient["key"], channel),
-        "event_id": event_id,
-        "event_type": event_type,
-        "occurred_at": occurred_at,
-        "correlation_id": correlation_id,
-        "channel": channel,
-        "template": template,
-        "category": category,
-        "recipient": recipient,
-        "context": context,
-        "payload": payload,
-        "region": region,
-        "status": PENDING,
-        "attempts": 0,
-        "next_attempt_at": due or now,
-        "created_at": now,
-        "updated_at": now,
-    }
-    if due is not None and due > now:
-        document["due_at"] = due  # the wait for contact data counts from here (delivery.py)
-    if traceparent := tracing.current_traceparent():
-        document["traceparent"] = traceparent  # its sending joins the trace of the event that caused it
-    return document
-
-
-async def enqueue(uow: UnitOfWork, documents: list[Document]) -> int:
+async def enqueue(uow: UnitOfWork, notifications: list[Notification]) -> int:
     """Record new notifications.
 
     A plain insert: the inbox, committed in the same transaction, already makes
@@ -395,11 +351,11 @@ async def enqueue(uow: UnitOfWork, documents: list[Document]) -> int:
     index turns any duplicate that slipped through into a loud failure rather
     than a second message.
     """
-    if not documents:
+    if not notifications:
         return 0
-    await uow[store.NOTIFICATIONS].insert_many(documents, ordered=False)
-    wakeup.queued(uow, {document["channel"] for document in documents})  # sent as soon as this commits
-    return len(documents)
+    await uow[store.NOTIFICATIONS].insert_many([n.to_doc() for n in notifications], ordered=False)
+    wakeup.queued(uow, {n.channel for n in notifications})  # sent as soon as this commits
+    return len(notifications)
 
 
 # Offices on duty (centres, branches, the duty officer) receive what the table sends them; people and
@@ -453,22 +409,22 @@ def _wants(subscription: Document, meta: EventMeta, facts: Document) -> bool:
     return not scope_region or facts.get("region") == scope_region
 
 
-async def _webhook_documents(
+async def _webhook_notifications(
     uow: UnitOfWork, meta: EventMeta, data: Document, facts: Document, now: datetime
-) -> list[Document]:
+) -> list[Notification]:
     cache = projection.batch_cache(uow)
     active: list[Document] | None = cache.get((store.SUBSCRIPTIONS, "active"))
     if active is None:  # once per transaction: a batch of events shares one read of the subscriptions
         cursor = uow[store.SUBSCRIPTIONS].find({"status": "active"})
         active = cache[(store.SUBSCRIPTIONS, "active")] = [doc async for doc in cursor]
-    documents: list[Document] = []
+    notifications: list[Notification] = []
     payload: str | None = None
     for subscription in active:
         if not _wants(subscription, meta, facts):
             continue
         payload = payload or cloud_event(meta, data)
         recipient = Recipient("subscription", subscription["_id"], "subscriber", ("webhook",))
-        documents.append(
+        notifications.append(
             notification_document(
                 meta,
                 recipient,
@@ -481,7 +437,7 @@ async def _webhook_documents(
                 payload=payload,
             )
         )
-    return documents
+    return notifications
 
 
 _DIGEST_KINDS: dict[str, tuple[str, str]] = {
@@ -541,7 +497,7 @@ async def take_in(
     facts = await gather_facts(uow, meta, event, data)
     now = uow.now()
     occurred = meta.time if meta.time.tzinfo else meta.time.replace(tzinfo=UTC)
-    documents: list[Document] = []
+    notifications: list[Notification] = []
     planned: list[tuple[routing.Route, str, list[Recipient]]] = []
     for route in routing.routes_for(meta.type, facts):
         planned.append((route, routing.effective_category(route, facts), await resolve(uow, route.role, facts)))
@@ -554,7 +510,7 @@ async def take_in(
                 continue  # its address was an erased person's, and no new one came since
             for channel in route.channels:
                 if channel in recipient.channels:
-                    documents.append(
+                    notifications.append(
                         notification_document(
                             meta,
                             recipient,
@@ -568,6 +524,6 @@ async def take_in(
                             event_id=routing.message_event_id(route, meta.id),
                         )
                     )
-    documents += await _webhook_documents(uow, meta, data, facts, now)
+    notifications += await _webhook_notifications(uow, meta, data, facts, now)
     await _record_for_digest(uow, meta, facts)
-    return await enqueue(uow, documents)
+    return await enqueue(uow, notifications)

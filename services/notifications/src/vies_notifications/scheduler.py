@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from pymongo.errors import DuplicateKeyError
 
 from vies_notifications import intake, store
+from vies_notifications.domain.notification import Notification
 from vies_notifications.domain.routing import DIGEST_TEMPLATE
 from vies_notifications.settings import NotificationsSettings
 from vies_shared.events.envelope import EventMeta
@@ -53,10 +54,10 @@ async def _sections(runtime: Runtime, region: str, start: datetime, end: datetim
 
 
 @transactional
-async def _queue_once(uow: UnitOfWork, key: str, document: Document | None, now: datetime) -> int:
+async def _queue_once(uow: UnitOfWork, key: str, digest: Notification | None, now: datetime) -> int:
     """Insert the once-only marker and the digest notification (None: nothing to say) in one transaction."""
-    await uow[store.DIGESTS].insert_one({"_id": key, "created_at": now, "skipped": document is None})
-    return 0 if document is None else await intake.enqueue(uow, [document])
+    await uow[store.DIGESTS].insert_one({"_id": key, "created_at": now, "skipped": digest is None})
+    return 0 if digest is None else await intake.enqueue(uow, [digest])
 
 
 async def send_daily_digests(runtime: Runtime[NotificationsSettings], now: datetime | None = None) -> int:
@@ -100,7 +101,7 @@ async def send_daily_digests(runtime: Runtime[NotificationsSettings], now: datet
             "sections": sections,
         }
 
-        document = intake.notification_document(
+        digest = intake.notification_document(
             meta,
             recipient,
             "email",
@@ -111,7 +112,7 @@ async def send_daily_digests(runtime: Runtime[NotificationsSettings], now: datet
             now=runtime.now(),  # due at once, whatever time the schedule was evaluated at
         )
         try:
-            queued += await _queue_once(runtime, key, None if empty and settings.digest_skip_empty else document, now)
+            queued += await _queue_once(runtime, key, None if empty and settings.digest_skip_empty else digest, now)
         except DuplicateKeyError:
             continue  # another replica did this region's digest
     if queued:

@@ -6,9 +6,11 @@ import uuid
 from typing import Any
 
 from vies_notifications import channels, handlers, rendering, sealing, store
-from vies_notifications.domain import privacy, routing, webhooks
+from vies_notifications.domain import routing, webhooks
 from vies_notifications.domain.delivery import PENDING
+from vies_notifications.domain.notification import Notification
 from vies_notifications.settings import NotificationsSettings
+from vies_notifications.views import NotificationView, show
 from vies_shared.errors import Forbidden, InvalidInput, NotFound
 from vies_shared.messaging.consumer import handler_table
 from vies_shared.service import Runtime
@@ -188,49 +190,9 @@ async def delete_subscription(
 # ---- delivery log --------------------------------------------------------------------------------
 
 
-# The offices' own addresses come from the shared reference data and settings: not personal data.
-_OFFICES = frozenset({"branch", "centre", "duty_officer"})
-
-
 def notification_view(doc: Document, *, masked: bool = False) -> Document:
-    """A delivery log entry as the API shows it (no message context, no webhook payload).
-
-    ``masked`` (branches): the addresses of people, authorities and subscribers are masked,
-    and so is any address an error text repeats (``domain.privacy``).
-    """
-    recipient = doc.get("recipient", {})
-    address = recipient.get("address")
-    history = doc.get("history", [])
-    last_error = doc.get("last_error")
-    if masked:
-        if recipient.get("kind") not in _OFFICES:
-            address = privacy.mask_address(address, doc.get("channel", ""))
-        last_error = privacy.scrub(last_error)
-        history = [{**entry, "error": privacy.scrub(entry.get("error"))} for entry in history]
-    return {
-        "notification_id": doc["_id"],
-        "event_id": doc["event_id"],
-        "event_type": doc.get("event_type"),
-        "channel": doc["channel"],
-        "template": doc.get("template") or None,
-        "category": doc.get("category"),
-        "recipient": {
-            "role": recipient.get("role"),
-            "kind": recipient.get("kind"),
-            "id": recipient.get("id"),
-            "address": address,
-        },
-        "language": doc.get("language"),
-        "subject": doc.get("subject"),
-        "region": doc.get("region"),
-        "status": doc["status"],
-        "attempts": doc.get("attempts", 0),
-        "next_attempt_at": doc.get("next_attempt_at") if doc["status"] == "pending" else None,
-        "last_error": last_error,
-        "created_at": doc.get("created_at"),
-        "sent_at": doc.get("sent_at"),
-        "history": history,
-    }
+    """A delivery log entry as the API shows it (``masked`` for branches: see ``NotificationView.of``)."""
+    return show(NotificationView.of(Notification.from_doc(doc), masked=masked))
 
 
 def _log_scope(principal: Principal) -> Document:
