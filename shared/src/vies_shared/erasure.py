@@ -18,7 +18,7 @@ the erasure could not be told from a person never seen.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -41,10 +41,23 @@ async def erased_among(uow: Collections, person_ids: Iterable[str | None], fact_
     ids = sorted({p for p in person_ids if p})
     if not ids:
         return set()
-    query: Document = {"_id": {"$in": ids}}
-    if fact_time is not None:
-        query["erased_at"] = {"$gte": fact_time}
-    return {doc["_id"] async for doc in uow[ERASED_PERSONS].find(query, {"_id": 1})}
+    cursor = uow[ERASED_PERSONS].find({"_id": {"$in": ids}}, {"erased_at": 1})
+    return {doc["_id"] async for doc in cursor if erased_since(doc, fact_time)}
+
+
+def erased_since(marker: Mapping[str, Any] | None, fact_time: datetime | None) -> bool:
+    """Whether an erasure ``marker`` (None: never erased) wins over a fact of ``fact_time`` (None: any fact).
+
+    The database keeps milliseconds: the fact's time is compared as a query would have sent it.
+    """
+    erased_at = marker.get("erased_at") if marker else None
+    if not isinstance(erased_at, datetime):
+        return False
+    if fact_time is None:
+        return True
+    moment = fact_time if fact_time.tzinfo else fact_time.replace(tzinfo=UTC)
+    moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+    return (erased_at if erased_at.tzinfo else erased_at.replace(tzinfo=UTC)) >= moment
 
 
 async def is_erased_after(uow: Collections, person_id: str | None, fact_time: datetime) -> bool:

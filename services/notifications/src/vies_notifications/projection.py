@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -17,7 +17,7 @@ from pymongo import UpdateOne
 
 from vies_notifications import store
 from vies_notifications.domain.delivery import CANCELLED, PENDING, SENDING
-from vies_shared.erasure import ERASED_PERSONS, PERSON_ID_FIELDS, without_persons
+from vies_shared.erasure import ERASED_PERSONS, PERSON_ID_FIELDS, erased_since, without_persons
 from vies_shared.events import missions as m
 from vies_shared.events import partners as p
 from vies_shared.events import recruitment as r
@@ -76,7 +76,7 @@ def forget(uow: UnitOfWork, collection: str, key: str) -> None:
 
 
 async def erased_among(uow: UnitOfWork, person_ids: Iterable[str | None], fact_time: datetime) -> set[str]:
-    """Those of ``person_ids`` erased at or after ``fact_time``, as ``vies_shared.erasure.erased_among`` says.
+    """Those of ``person_ids`` erased at or after ``fact_time``: ``vies_shared.erasure.erased_among`` with a memory.
 
     Each person's marker is read once per transaction: the contact and the application of one
     candidate, handled in one batch, then cost one read, not one each.
@@ -89,17 +89,7 @@ async def erased_among(uow: UnitOfWork, person_ids: Iterable[str | None], fact_t
         found = {doc["_id"]: doc async for doc in cursor}
         for person_id in unread:
             cache[(ERASED_PERSONS, person_id)] = found.get(person_id)
-    # The database keeps milliseconds: the fact's time is compared as the query would send it.
-    moment = fact_time if fact_time.tzinfo else fact_time.replace(tzinfo=UTC)
-    moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
-    return {p for p in ids if _erased_since(cache[(ERASED_PERSONS, p)], moment)}
-
-
-def _erased_since(marker: Document | None, moment: datetime) -> bool:
-    erased_at = marker.get("erased_at") if marker else None
-    if not isinstance(erased_at, datetime):
-        return False
-    return (erased_at if erased_at.tzinfo else erased_at.replace(tzinfo=UTC)) >= moment
+    return {p for p in ids if erased_since(cache[(ERASED_PERSONS, p)], fact_time)}
 
 
 async def region_of_authority(uow: UnitOfWork, authority_id: str | None) -> str | None:
