@@ -67,9 +67,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "fast: service-layer test on in-memory fakes, no server (`pytest -m fast`)")
 
 
-# The fixtures that start or reach a server: a fast test asking for one is refused before it runs.
 # Seconds of quick modules handed out before the slow ones (Keycloak boots in 60-100 s on two busy cores).
 IDENTITY_PROVIDER_HEAD_START = 60.0
+# The fixtures that start or reach a server: a fast test asking for one is refused before it runs.
 SERVER_FIXTURES = frozenset({"vies_stack", "vies_keycloak", "vies_jaeger", "topic_prefix", "vies_settings"})
 
 
@@ -91,9 +91,8 @@ def _needs_identity_provider(module: Path) -> bool:
 
 def _session_needs_identity_provider(session: pytest.Session) -> bool:
     """True when a test this process will run (under xdist: any collected test) needs Keycloak."""
-    root = session.config.rootpath
     modules = {Path(str(item.path)) for item in session.items}
-    return any(_needs_identity_provider(root / module) for module in modules)
+    return any(_needs_identity_provider(module) for module in modules)
 
 
 @pytest.hookimpl(optionalhook=True)
