@@ -17,7 +17,7 @@ from vies_shared.events.partners import PartnerApproved
 from vies_shared.events.topics import events_topic
 from vies_shared.messaging.broker import create_broker
 from vies_shared.messaging.consumer import EventConsumer, HandlerContext
-from vies_shared.messaging.outbox import Outbox
+from vies_shared.messaging.outbox import KEYS_COLLECTION, Outbox
 from vies_shared.messaging.relay import OutboxRelay
 from vies_shared.settings import ServiceSettings
 from vies_shared.storage import COMMAND_OBSERVERS, Transactions, UnitOfWork, create_mongo_client
@@ -141,16 +141,19 @@ async def _records(settings: ServiceSettings, side: Side) -> list[Any]:
 async def test_an_idle_relay_sends_no_command(side: Side) -> None:
     """Woken by commits: while nothing is committed the relay neither polls nor renews every few hundred ms."""
     relay = await side.start_relay(poll_seconds=5.0, lease_seconds=60.0)
-    await side.approve("p-wake")
-    await wait_until(lambda: _published(side), timeout=10, message="the first event published")
-    commands: list[str] = []
+    commands: list[tuple[str, Any]] = []
 
     def count(event: monitoring.CommandStartedEvent) -> None:
         if event.database_name == side.db.name:
-            commands.append(event.command_name)
+            commands.append((event.command_name, event.command.get(event.command_name)))
 
     COMMAND_OBSERVERS.append(count)
     try:
+        await side.approve("p-wake")
+        await wait_until(lambda: _published(side), timeout=10, message="the first event published")
+        # After its first publication the relay prunes once (the outbox, then outbox_keys): idle starts after.
+        await wait_until(lambda: ("delete", KEYS_COLLECTION) in commands, timeout=10, message="the first prune done")
+        commands.clear()
         await asyncio.sleep(3.0)
     finally:
         COMMAND_OBSERVERS.remove(count)
