@@ -299,6 +299,8 @@ class UnitOfWork(Collections, Generic[S_co]):
         self.pending: list[Document] = []
         self.emitted: list[EventMeta] = []
         self.committed: list[Callable[[], None]] = []
+        # Outbox documents of aggregates that keep their own last ``seq`` (``emit_in_order``): not in outbox_keys.
+        self.self_ordered: set[str] = set()
 
     @property
     def settings(self) -> S_co:
@@ -327,6 +329,22 @@ class UnitOfWork(Collections, Generic[S_co]):
         self.pending.append(document)
         self.emitted.append(meta)
         return meta
+
+    def emit_in_order(self, event: Event, *, after: int, region: str | None = None) -> int:
+        """Record an event of an aggregate that keeps its own last ``seq``; returns this event's ``seq``.
+
+        ``after`` is the ``seq`` of the aggregate's previous event as its document holds it (0: none),
+        and the caller stores the returned one there in this same transaction. Two transactions
+        emitting for that aggregate then both write its document, so they conflict as the
+        ``outbox_keys`` write makes them conflict for ``emit``, and the aggregate's events keep
+        their commit order whatever the writers' clocks, without the two ``outbox_keys`` commands.
+        Every event of such an aggregate must be emitted this way (it has no ``outbox_keys`` entry).
+        """
+        meta = self.emit(event, region=region)
+        document = self.pending[-1]
+        document["seq"] = max(int(document["seq"]), after + 1)
+        self.self_ordered.add(meta.id)
+        return int(document["seq"])
 
     def emit_tombstone(self, topic: str, key: str) -> None:
         """Record a tombstone (null value) for a compacted topic, e.g. on erasure."""
@@ -419,7 +437,9 @@ class Transactions(Generic[S]):
             result = await work(uow)
             if uow.pending:
                 # The outbox's own collections, bound to this transaction like the use case's.
-                await self.outbox.order(uow.pending, Collection(self.outbox.keys, session))
+                keyed = [document for document in uow.pending if document["_id"] not in uow.self_ordered]
+                if keyed:
+                    await self.outbox.order(keyed, Collection(self.outbox.keys, session))
                 await Collection(self.outbox.collection, session).insert_many(uow.pending)
         except BaseException:
             if session.in_transaction:

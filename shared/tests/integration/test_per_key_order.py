@@ -12,15 +12,16 @@ import time
 from typing import Any
 
 import pytest
+from pymongo import monitoring
 
 from vies_dev.testing import KafkaProbe, wait_until
 from vies_shared.events.partners import PartnerSuspended
 from vies_shared.events.topics import events_topic
 from vies_shared.messaging.broker import create_broker
-from vies_shared.messaging.outbox import Outbox
+from vies_shared.messaging.outbox import KEYS_COLLECTION, Outbox
 from vies_shared.messaging.relay import OutboxRelay
 from vies_shared.settings import ServiceSettings
-from vies_shared.storage import Transactions, UnitOfWork, create_mongo_client
+from vies_shared.storage import COMMAND_OBSERVERS, Transactions, UnitOfWork, create_mongo_client
 
 pytestmark = pytest.mark.integration
 
@@ -47,6 +48,21 @@ class Writer:
             )
             version = int(doc["version"])
             uow.emit(PartnerSuspended(partner_id=partner_id, reason=f"v{version}"), region="FR-IDF")
+            return version
+
+        return await self.transactions.run(work)
+
+    async def bump_in_order(self, partner_id: str) -> int:
+        """``bump``, the aggregate keeping its events' last seq on its own document (``emit_in_order``)."""
+
+        async def work(uow: UnitOfWork) -> int:
+            doc = await uow["partners"].find_one_and_update(
+                {"_id": partner_id}, {"$inc": {"version": 1}}, upsert=True, return_document=True
+            )
+            version = int(doc["version"])
+            event = PartnerSuspended(partner_id=partner_id, reason=f"v{version}")
+            seq = uow.emit_in_order(event, after=int(doc.get("event_seq") or 0), region="FR-IDF")
+            await uow["partners"].update_one({"_id": partner_id}, {"$set": {"event_seq": seq}})
             return version
 
         return await self.transactions.run(work)
@@ -125,5 +141,53 @@ async def test_without_the_aggregate_sequence_the_skewed_clocks_would_reverse_th
         assert [d["seq"] for d in docs] == sorted(d["seq"] for d in docs)
         assert [d["seq"] > time.time_ns() for d in docs] == [True, True]
     finally:
+        await ahead.client.close()
+        await behind.client.close()
+
+
+async def test_an_aggregate_keeping_its_own_seq_keeps_commit_order_without_outbox_keys(
+    vies_settings: Any, vies_stack: Any, topic_prefix: str
+) -> None:
+    """``emit_in_order``: the same skewed writers and races, no ``outbox_keys`` command nor document."""
+    settings: ServiceSettings = vies_settings("partners")
+    ahead, behind = Writer(settings, +HOUR_NS), Writer(settings, -HOUR_NS)
+    await ahead.outbox.ensure_indexes()
+    commands: list[str] = []
+
+    def observe(event: monitoring.CommandStartedEvent) -> None:
+        if event.command.get(event.command_name) == KEYS_COLLECTION:
+            commands.append(event.command_name)
+
+    COMMAND_OBSERVERS.append(observe)
+    try:
+        for i in range(6):
+            await (ahead if i % 2 == 0 else behind).bump_in_order("p-own")
+
+        async def burst(writer: Writer, n: int) -> None:
+            for _ in range(n):
+                await writer.bump_in_order("p-own")
+
+        await asyncio.gather(burst(ahead, 10), burst(behind, 10))
+        assert commands == []
+        assert await ahead.db[KEYS_COLLECTION].count_documents({"_id": {"$regex": "p-own$"}}) == 0
+
+        broker = create_broker(settings, client_id="own-order-relay")
+        await broker.start()
+        relay = OutboxRelay(ahead.outbox, broker, service="partners", poll_seconds=0.05, batch_size=500)
+        relay.start()
+        try:
+            probe = KafkaProbe(vies_stack.kafka_bootstrap, [events_topic("partners", topic_prefix)])
+
+            async def all_published() -> bool:
+                return len((await _published_versions(probe)).get("p-own", [])) == 26
+
+            await wait_until(all_published, timeout=30, message="26 events published")
+            published = await _published_versions(probe)
+        finally:
+            await relay.stop()
+            await broker.stop()
+        assert published["p-own"] == list(range(1, 27))
+    finally:
+        COMMAND_OBSERVERS.remove(observe)
         await ahead.client.close()
         await behind.client.close()

@@ -892,8 +892,12 @@ class DeliveryWorker:
                 effects.due.append((doc["channel"], now))
                 continue
             retry_at = self._retry_at(doc, outcome, now)
-            updates.append(UpdateOne(claimed, changes_for(attempt, now, retry_at)))
-            if self._follow_up(uow, doc, outcome, retry_at, effects) and doc.get("category") in SAFETY_CATEGORIES:
+            update = changes_for(attempt, now, retry_at)
+            caused = self._follow_up(doc, outcome, retry_at, effects)
+            if caused is not None:
+                self._emit(uow, doc, caused, update)
+            updates.append(UpdateOne(claimed, update))
+            if isinstance(caused, NotificationFailed) and doc.get("category") in SAFETY_CATEGORIES:
                 failovers.append((doc, outcome))
             if doc["channel"] == "webhook":
                 endpoints.note(str(doc["recipient"]["id"]), outcome, retry_at)
@@ -907,6 +911,19 @@ class DeliveryWorker:
             await self._fail_over(uow, doc, outcome, now)
         await self._supervise_endpoints(uow, endpoints, now)
         return effects
+
+    @staticmethod
+    def _emit(uow: UnitOfWork, doc: Document, event: NotificationSent | NotificationFailed, update: Document) -> None:
+        """Emit the outcome's event, the notification keeping its events' last seq (no outbox_keys commands).
+
+        A notification redriven before it kept ``event_seq`` had its earlier event ordered through
+        ``outbox_keys``: its events stay ordered that way.
+        """
+        last = doc.get("event_seq")
+        if last is None and doc.get("redriven_at"):
+            uow.emit(event, region=doc.get("region"))
+            return
+        update["$set"]["event_seq"] = uow.emit_in_order(event, after=int(last or 0), region=doc.get("region"))
 
     async def _still_ours(self, uow: UnitOfWork, token: str, attempts: list[Attempt]) -> set[str]:
         """The ids of the attempts' notifications this claim still holds."""
@@ -924,32 +941,29 @@ class DeliveryWorker:
         return self.policy.after_failure(count, outcome, now, category=doc.get("category"))
 
     def _follow_up(
-        self, uow: UnitOfWork, doc: Document, outcome: Outcome, retry_at: datetime | None, effects: _Effects
-    ) -> bool:
-        """Emit what the outcome causes and note what to do once committed; True when it failed for good."""
-        region = doc.get("region")
+        self, doc: Document, outcome: Outcome, retry_at: datetime | None, effects: _Effects
+    ) -> NotificationSent | NotificationFailed | None:
+        """The event the outcome causes (sent, or failed for good), and what to do once committed noted."""
         if outcome.sent:
             effects.sent.append(doc)
-            sent = NotificationSent(
+            return NotificationSent(
                 notification_id=doc["_id"],
                 event_id=doc["event_id"],
                 channel=doc["channel"],
                 recipient_role=doc["recipient"]["role"],
             )
-            uow.emit(sent, region=region)
-            return False
         if outcome.kind == "deferred":
             assert retry_at is not None
             if outcome.error == WAITING_FOR_CONTACT:
                 effects.waiting.append(doc["recipient"])  # released by the contact's arrival (wakeup)
             else:
                 effects.due.append((doc["channel"], retry_at))
-            return False
+            return None
         effects.failures.append((doc, outcome, int(doc.get("attempts") or 0), retry_at is not None))
         if retry_at is not None:
             effects.due.append((doc["channel"], retry_at))
-            return False
-        failed = NotificationFailed(
+            return None
+        return NotificationFailed(
             notification_id=doc["_id"],
             event_id=doc["event_id"],
             channel=doc["channel"],
@@ -957,8 +971,6 @@ class DeliveryWorker:
             category=doc.get("category"),
             recipient_role=doc["recipient"]["role"],
         )
-        uow.emit(failed, region=region)
-        return True
 
     async def _supervise_endpoints(self, uow: UnitOfWork, endpoints: _EndpointResults, now: datetime) -> None:
         """Each webhook subscription of the pass: disabled when failing too long; its queue held back while failing."""

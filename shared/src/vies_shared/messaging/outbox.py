@@ -11,6 +11,8 @@ use case's transaction, above the last ``seq`` of the same aggregate (``topic`` 
 ``key``), kept in ``outbox_keys`` ``{_id: "<topic> <key>", seq, at}``. Two transactions
 on one aggregate both write that document, so they conflict and one is retried: the
 ``seq`` of an aggregate's events grows in commit order whatever the pods' clocks say.
+An aggregate may instead keep its last ``seq`` on its own document (``UnitOfWork.emit_in_order``):
+the same guarantee, without the ``outbox_keys`` commands.
 """
 
 from __future__ import annotations

@@ -99,6 +99,8 @@ class Notification(Aggregate):
     waiting_for: str | None = None  # "contact": released by the contact's arrival
     redriven_at: datetime | None = None
     erased: bool = False
+    # The outbox seq of its last NotificationSent or NotificationFailed: it orders its own events.
+    event_seq: int | None = None
 
     @classmethod
     def queue(
