@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from vies_shared.storage import UnitOfWork
 
 Document = dict[str, Any]
+# The field of a document that holds the outbox seq of its aggregate's last event (``orders_its_events``).
+EVENT_SEQ = "event_seq"
 
 IsoDate = Annotated[date, PlainSerializer(date.isoformat, return_type=str)]
 """A day, stored and shown as ``YYYY-MM-DD``."""
@@ -60,8 +62,16 @@ class Aggregate(Value):
     """Whether the document holds the fields never set, at their defaults. Off: such a field
     (``updated_at`` of a position nobody corrected) stays absent, as before the aggregate was typed."""
 
+    orders_its_events: ClassVar[bool] = False
+    """Whether the aggregate keeps the outbox ``seq`` of its last event keyed by its id (``event_seq``
+    in its document), which orders its events without ``outbox_keys`` (``UnitOfWork.emit_in_order``).
+    Only for an aggregate that records every event keyed by its id, and that is saved after emitting
+    them (the ``seq`` is written with its changes). One stored before it kept that ``seq`` stays
+    ordered through ``outbox_keys``."""
+
     _events: list[Recorded] = PrivateAttr(default_factory=list)
     _stored: Document | None = PrivateAttr(default=None)
+    _event_seq: int | None = PrivateAttr(default=None)
 
     def record(self, event: Event, *, region: str | None = None) -> None:
         """Remember an event this change causes, published under ``region`` (none: national)."""
@@ -74,14 +84,38 @@ class Aggregate(Value):
 
     def to_doc(self) -> Document:
         """The stored document."""
-        return self.model_dump(by_alias=True, exclude_unset=not self.keep_unset)
+        doc = self.model_dump(by_alias=True, exclude_unset=not self.keep_unset)
+        if self._event_seq is not None:
+            doc[EVENT_SEQ] = self._event_seq
+        return doc
 
     @classmethod
     def from_doc(cls, doc: Document) -> Self:
         """The aggregate a stored document holds."""
         aggregate = cls.model_validate(doc)
+        if cls.orders_its_events and doc.get(EVENT_SEQ) is not None:
+            aggregate._event_seq = int(doc[EVENT_SEQ])
         aggregate._stored = aggregate.to_doc()
         return aggregate
+
+    def emit(self, uow: UnitOfWork) -> None:
+        """Emit the events recorded since the last pull, in order, under their regions (each once).
+
+        An aggregate that ``orders_its_events`` gives the ones keyed by its id the ``seq`` it keeps:
+        a new one (never stored) starts it, one stored with it goes on from it.
+        """
+        own = self.orders_its_events and (self._stored is None or self._event_seq is not None)
+        identity = str(self.model_dump(by_alias=True, include=self._identity_fields()).get("_id")) if own else None
+        for recorded in self.pull_events():
+            if own and recorded.event.subject == identity:
+                after = self._event_seq or 0
+                self._event_seq = uow.emit_in_order(recorded.event, after=after, region=recorded.region)
+            else:
+                uow.emit(recorded.event, region=recorded.region)
+
+    @classmethod
+    def _identity_fields(cls) -> set[str]:
+        return {name for name, info in cls.model_fields.items() if info.alias == "_id"}
 
     def changes(self) -> Document:
         """The fields whose stored value this aggregate changed (all of them for a new one), to ``$set``."""
@@ -102,5 +136,4 @@ class Aggregate(Value):
 def emit_recorded(uow: UnitOfWork, *aggregates: Aggregate) -> None:
     """Emit the events ``aggregates`` recorded, in order, under their regions (each is emitted once)."""
     for aggregate in aggregates:
-        for recorded in aggregate.pull_events():
-            uow.emit(recorded.event, region=recorded.region)
+        aggregate.emit(uow)

@@ -80,10 +80,10 @@ async def load_application(uow: UnitOfWork, application_id: str) -> Application:
 
 
 async def add(uow: UnitOfWork, collection: str, aggregate: Aggregate) -> None:
-    """Insert a new aggregate and emit the events it recorded."""
+    """Insert a new aggregate and emit the events it recorded (emitted first: their ``seq`` may be in its document)."""
+    emit_recorded(uow, aggregate)
     await uow[collection].insert_one(aggregate.to_doc())
     aggregate.saved()
-    emit_recorded(uow, aggregate)
 
 
 async def save(
@@ -94,6 +94,7 @@ async def save(
     ``unless_changed``: fields the stored document must still hold, or ``RaceLost`` (the
     transaction runs again on fresh state).
     """
+    emit_recorded(uow, aggregate)  # first: an aggregate that orders its events writes their seq with its changes
     doc_id = aggregate.to_doc()["_id"]
     changes = aggregate.changes()
     if changes:
@@ -101,4 +102,3 @@ async def save(
         if written.matched_count != 1:
             raise RaceLost(f"{collection} {doc_id} changed meanwhile")
         aggregate.saved()
-    emit_recorded(uow, aggregate)

@@ -14,6 +14,7 @@ from vies_recruitment.app import create
 from vies_recruitment.settings import RecruitmentSettings
 from vies_shared.events.partners import PartnershipEnded
 from vies_shared.events.topics import events_topic
+from vies_shared.messaging.outbox import KEYS_COLLECTION
 
 pytestmark = pytest.mark.integration
 
@@ -165,6 +166,12 @@ async def test_full_path_with_events_and_scopes(vies_settings: Any, vies_stack: 
         ]
         of_position = [e["headers"]["ce_type"] for e in events if e["key"] == pid]
         assert of_position == ["recruitment.PositionPublished", "recruitment.PositionClosed"]
+        # An application orders its own events: its document keeps the last one's seq, outbox_keys has no entry.
+        db = svc.runtime.db
+        stored = await db["applications"].find_one({"_id": aid})
+        last = await db["outbox"].find_one({"key": aid}, sort=[("seq", -1)])
+        assert stored is not None and last is not None and stored["event_seq"] == last["seq"]
+        assert await db[KEYS_COLLECTION].count_documents({"_id": {"$regex": f" {aid}$"}}) == 0
         assert engaged_event["key"] == engaged["engagement_id"]
         assert engaged_event["value"] == {
             "engagement_id": engaged["engagement_id"],

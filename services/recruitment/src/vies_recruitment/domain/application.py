@@ -15,7 +15,7 @@ from vies_recruitment.domain.eligibility import Candidate, Case, EligibilityPoli
 from vies_recruitment.domain.engagement import Engagement
 from vies_recruitment.domain.matching import match_score
 from vies_recruitment.domain.position import PUBLISHED, Position, reasons_doc
-from vies_shared.aggregate import Aggregate, Document, IsoDate, Value
+from vies_shared.aggregate import EVENT_SEQ, Aggregate, Document, IsoDate, Value
 from vies_shared.errors import InvalidInput, NotAllowedInState
 from vies_shared.events.recruitment import (
     ApplicationRejected,
@@ -166,6 +166,8 @@ def screen(position: Position, profile: Profile, served: float, policy: Eligibil
 
 class Application(Aggregate):
     """A candidate's application to a position, from screening to engagement."""
+
+    orders_its_events = True  # every event keyed by an application is recorded here
 
     application_id: str = Field(alias="_id")
     position_id: str
@@ -407,7 +409,7 @@ class Application(Aggregate):
 
     def view(self, *, personal: bool) -> Document:
         """The application as the API shows it; without the candidate's profile when ``personal`` is False."""
-        view = {k: v for k, v in self.to_doc().items() if k not in ("_id", "email_key")}
+        view = {k: v for k, v in self.to_doc().items() if k not in ("_id", "email_key", EVENT_SEQ)}
         view["application_id"] = self.application_id
         if not personal:
             view.pop("candidate", None)
