@@ -51,6 +51,7 @@ from vies_notifications.domain.delivery import (
 )
 from vies_notifications.domain.notification import Addressee, Cause, Notification
 from vies_notifications.domain.privacy import scrub
+from vies_notifications.domain.subscription import ACTIVE, WebhookSubscription
 from vies_notifications.rendering import SUPPORTED_LANGUAGES, Rendered, render
 from vies_notifications.settings import NotificationsSettings
 from vies_shared import tracing
@@ -795,28 +796,27 @@ class DeliveryWorker:
             )
 
     async def _send_webhook(self, http: httpx.AsyncClient, attempt: Attempt) -> None:
-        subscription = await self.runtime.db[store.SUBSCRIPTIONS].find_one({"_id": attempt.doc["recipient"]["id"]})
-        if subscription is None:
+        doc = await self.runtime.db[store.SUBSCRIPTIONS].find_one({"_id": attempt.doc["recipient"]["id"]})
+        if doc is None:
             attempt.outcome = permanent("subscription deleted")
             return
-        if subscription.get("status") != "active":
-            reason = subscription.get("suspended_reason")
-            attempt.outcome = permanent(
-                f"subscription {subscription.get('status')}" + (f": {reason}" if reason else "")
-            )
+        subscription = WebhookSubscription.from_doc(doc)
+        inactive = subscription.inactive_because()
+        if inactive is not None:
+            attempt.outcome = permanent(inactive)
             return
         if not await self._owner_may_receive(subscription, attempt):
             return
         try:
-            secret = self._secret_box().open(subscription)
+            secret = self._secret_box().open(doc)
         except sealing.SecretUnreadable as exc:
             # A key removed before every secret was re-sealed with its successor: put it back.
             attempt.outcome = transient(f"subscription secret unreadable: {exc}")
             return
-        attempt.address = subscription["url"]
+        attempt.address = subscription.url
         with tracing.child_span("webhook send", attempt.doc.get("traceparent")):
             attempt.outcome = await channels.send_webhook(
-                http, self.settings, subscription, secret, attempt.doc["_id"], attempt.doc["payload"] or "{}"
+                http, self.settings, doc, secret, attempt.doc["_id"], attempt.doc["payload"] or "{}"
             )
 
     def _secret_box(self) -> sealing.SecretBox:
@@ -826,7 +826,7 @@ class DeliveryWorker:
         assert isinstance(box, sealing.SecretBox)
         return box
 
-    async def _owner_may_receive(self, subscription: Document, attempt: Attempt) -> bool:
+    async def _owner_may_receive(self, subscription: WebhookSubscription, attempt: Attempt) -> bool:
         """Check the owner's current rights; suspend the subscription when they are gone.
 
         No directory means development without an identity provider (refused at start-up
@@ -835,10 +835,10 @@ class DeliveryWorker:
         directory: owners.OwnerDirectory | None = self.runtime.extras.get("owner_directory")
         if directory is None:
             return True
-        owner = subscription.get("owner")
+        owner = subscription.owner
         if owner:
             try:
-                rights = await directory.rights(str(owner))
+                rights = await directory.rights(owner)
             except owners.OwnerRightsUnavailable as exc:
                 attempt.outcome = deferred(f"owner's rights unknown: {exc}")
                 return False
@@ -847,14 +847,13 @@ class DeliveryWorker:
             reason = "the subscription has no owner"
         if reason is None:
             return True
-        now = self.runtime.now()
+        subscription.suspend(reason, self.runtime.now())
         suspended = await self.runtime.db[store.SUBSCRIPTIONS].update_one(
-            {"_id": subscription["_id"], "status": "active"},
-            {"$set": {"status": "suspended", "suspended_at": now, "suspended_reason": reason}},
+            {"_id": subscription.subscription_id, "status": ACTIVE}, {"$set": subscription.changes()}
         )
         if suspended.modified_count:
             metrics.SUBSCRIPTIONS_SUSPENDED.labels(self.settings.service).inc()
-            log.warning("webhook_subscription_suspended", subscription_id=subscription["_id"], reason=reason)
+            log.warning("webhook_subscription_suspended", subscription_id=subscription.subscription_id, reason=reason)
         attempt.outcome = permanent(f"subscription suspended: {reason}")
         return False
 
@@ -1126,15 +1125,14 @@ class DeliveryWorker:
             {"_id": subscription_id, "failing_since": None}, {"$set": {"failing_since": now}}
         )
         await subscriptions.update_one({"_id": subscription_id}, {"$set": {"last_error": error}})
-        subscription = await subscriptions.find_one({"_id": subscription_id})
-        if subscription is None or subscription.get("status") != "active" or subscription.get("failing_since") is None:
+        doc = await subscriptions.find_one({"_id": subscription_id})
+        subscription = None if doc is None else WebhookSubscription.from_doc(doc)
+        if subscription is None or not subscription.failing_too_long(now, self.settings.webhook_disable_after_seconds):
             return
-        failing_since: datetime = subscription["failing_since"]
-        if failing_since.tzinfo is None:
-            failing_since = failing_since.replace(tzinfo=UTC)
-        if (now - failing_since).total_seconds() < self.settings.webhook_disable_after_seconds:
-            return
-        await subscriptions.update_one({"_id": subscription_id}, {"$set": {"status": "disabled", "disabled_at": now}})
+        failing_since = subscription.failing_since_utc
+        assert failing_since is not None  # failing too long: failing since a moment
+        subscription.disable(now)
+        await subscriptions.update_one({"_id": subscription_id}, {"$set": subscription.changes()})
         notice = _disabled_notice(subscription, error, failing_since, self.settings.ops_email, now).to_doc()
         notice_id = notice.pop("_id")
         await uow[store.NOTIFICATIONS].update_one({"_id": notice_id}, {"$setOnInsert": notice}, upsert=True)
@@ -1240,22 +1238,22 @@ class _EndpointResults:
 
 
 def _disabled_notice(
-    subscription: Document, error: str, failing_since: datetime, ops_email: str, now: datetime
+    subscription: WebhookSubscription, error: str, failing_since: datetime, ops_email: str, now: datetime
 ) -> Notification:
     """The email telling a subscription's owner (else operations) that its failing endpoint was disabled."""
-    subscription_id = subscription["_id"]
-    owner = subscription.get("owner")
+    subscription_id = subscription.subscription_id
+    owner = subscription.owner
     recipient = Addressee(
         key=f"subscription_owner:{subscription_id}",
         kind="subscription_owner",
         id=owner or subscription_id,
         role="subscription_owner",
-        address=subscription.get("contact_email") or ops_email,
+        address=subscription.contact_email or ops_email,
         name=owner or "",
     )
     context = {
         "subscription_id": subscription_id,
-        "url": subscription["url"],
+        "url": subscription.url,
         "failing_since": failing_since.strftime("%Y-%m-%d %H:%M UTC"),
         "last_error": error,
     }
@@ -1266,7 +1264,7 @@ def _disabled_notice(
         template=routing.WEBHOOK_DISABLED_TEMPLATE,
         category="account",
         context=context,
-        region=subscription.get("scope_region"),
+        region=subscription.scope_region,
         now=now,
         traceparent=tracing.current_traceparent(),
     )

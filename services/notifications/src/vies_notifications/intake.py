@@ -19,6 +19,7 @@ from vies_notifications import local_time, projection, store, wakeup
 from vies_notifications.domain import routing
 from vies_notifications.domain.delivery import CANCELLED, PENDING, SENDING
 from vies_notifications.domain.notification import Addressee, Cause, Notification
+from vies_notifications.domain.subscription import ACTIVE, WebhookSubscription
 from vies_shared import erasure, tracing
 from vies_shared.events.base import Event, registered_models
 from vies_shared.events.envelope import EventMeta
@@ -398,32 +399,28 @@ NAMING_A_PERSON = frozenset(
 )
 
 
-def _wants(subscription: Document, meta: EventMeta, facts: Document) -> bool:
+def _wants(subscription: WebhookSubscription, meta: EventMeta, facts: Document) -> bool:
     """Whether a subscription receives an event: its types, and a branch's its own region only."""
-    types = set(subscription.get("event_types", []))
     if meta.type == PersonErased.TYPE:
-        return bool(types & NAMING_A_PERSON)
-    if meta.type not in types:
-        return False
-    scope_region = subscription.get("scope_region")
-    return not scope_region or facts.get("region") == scope_region
+        return subscription.subscribes_to_any(NAMING_A_PERSON)
+    return subscription.wants(meta.type, facts.get("region"))
 
 
 async def _webhook_notifications(
     uow: UnitOfWork, meta: EventMeta, data: Document, facts: Document, now: datetime
 ) -> list[Notification]:
     cache = projection.batch_cache(uow)
-    active: list[Document] | None = cache.get((store.SUBSCRIPTIONS, "active"))
+    active: list[WebhookSubscription] | None = cache.get((store.SUBSCRIPTIONS, "active"))
     if active is None:  # once per transaction: a batch of events shares one read of the subscriptions
-        cursor = uow[store.SUBSCRIPTIONS].find({"status": "active"})
-        active = cache[(store.SUBSCRIPTIONS, "active")] = [doc async for doc in cursor]
+        cursor = uow[store.SUBSCRIPTIONS].find({"status": ACTIVE})
+        active = cache[(store.SUBSCRIPTIONS, "active")] = [WebhookSubscription.from_doc(doc) async for doc in cursor]
     notifications: list[Notification] = []
     payload: str | None = None
     for subscription in active:
         if not _wants(subscription, meta, facts):
             continue
         payload = payload or cloud_event(meta, data)
-        recipient = Recipient("subscription", subscription["_id"], "subscriber", ("webhook",))
+        recipient = Recipient("subscription", subscription.subscription_id, "subscriber", ("webhook",))
         notifications.append(
             notification_document(
                 meta,

@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 import httpx
 
+from vies_notifications.domain.subscription import WebhookSubscription
 from vies_notifications.settings import NotificationsSettings
 from vies_shared.logging import get_logger
 from vies_shared.tokens import ROLE_PRECEDENCE, InsecureSettings
@@ -66,7 +67,7 @@ class OwnerDirectory(Protocol):
         ...
 
 
-def refusal(subscription: dict[str, Any], rights: OwnerRights) -> str | None:
+def refusal(subscription: WebhookSubscription, rights: OwnerRights) -> str | None:
     """Why the owner may no longer receive this subscription's deliveries, or None when they may.
 
     Staff receive everything; a branch user receives their region's events, so they must
@@ -79,10 +80,10 @@ def refusal(subscription: dict[str, Any], rights: OwnerRights) -> str | None:
     role = rights.role
     if role == "staff":
         return None
-    wanted = subscription.get("owner_role") or "staff"
+    wanted = subscription.owner_role or "staff"
     if role != wanted or role not in OWNER_ROLES:
         return f"the owner no longer holds the {wanted} role"
-    scope = subscription.get("scope_region")
+    scope = subscription.scope_region
     if scope and rights.region != scope:
         return f"the owner is no longer a branch user of {scope}"
     return None

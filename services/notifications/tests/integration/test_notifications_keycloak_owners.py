@@ -15,6 +15,7 @@ from vies_dev.testing import publish_event, wait_until
 from vies_dev.testing.helpers import running
 from vies_dev.testing.notifications import HttpRecorder
 from vies_notifications.app import create
+from vies_notifications.domain.subscription import WebhookSubscription
 from vies_notifications.owners import GONE, KeycloakOwnerDirectory, OwnerRightsUnavailable, refusal
 from vies_notifications.settings import NotificationsSettings
 from vies_shared.events.partners import PartnerApproved
@@ -68,7 +69,14 @@ async def test_the_directory_follows_a_real_user_from_branch_to_disabled_moved_a
     directory = KeycloakOwnerDirectory(
         issuer=keycloak.issuer, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, cache_seconds=0
     )
-    subscription = {"owner_role": "branch", "scope_region": "FR-BRE"}
+    subscription = WebhookSubscription(
+        subscription_id=f"sub-{test_id}",
+        url="https://hooks.example.org/x",
+        event_types=["partners.PartnerApproved"],
+        status="active",
+        owner_role="branch",
+        scope_region="FR-BRE",
+    )
     async with httpx.AsyncClient(timeout=30) as http:
         admin = await _admin(http, keycloak)
         user_id, branch_role = await _branch_user(http, keycloak, admin, f"owner-{test_id}")

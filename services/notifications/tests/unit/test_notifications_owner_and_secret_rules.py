@@ -11,6 +11,7 @@ import pytest
 
 from vies_notifications import owners, sealing
 from vies_notifications.domain import privacy
+from vies_notifications.domain.subscription import WebhookSubscription
 from vies_notifications.owners import GONE, KeycloakOwnerDirectory, OwnerRights, OwnerRightsUnavailable
 from vies_notifications.settings import NotificationsSettings
 from vies_shared.tokens import InsecureSettings
@@ -45,8 +46,20 @@ def _branch(region: str | None = "FR-BRE", *, enabled: bool = True, roles: tuple
     return OwnerRights(exists=True, enabled=enabled, roles=frozenset(roles), region=region)
 
 
-BRANCH_SUBSCRIPTION = {"owner": "u1", "owner_role": "branch", "scope_region": "FR-BRE"}
-STAFF_SUBSCRIPTION = {"owner": "s1", "owner_role": "staff", "scope_region": None}
+def _subscription(owner: str, owner_role: str, scope_region: str | None) -> WebhookSubscription:
+    return WebhookSubscription(
+        subscription_id=f"sub-{owner}",
+        url="https://hooks.example.org/x",
+        event_types=["partners.PartnerApproved"],
+        status="active",
+        owner=owner,
+        owner_role=owner_role,
+        scope_region=scope_region,
+    )
+
+
+BRANCH_SUBSCRIPTION = _subscription("u1", "branch", "FR-BRE")
+STAFF_SUBSCRIPTION = _subscription("s1", "staff", None)
 
 
 def test_a_branch_subscription_holds_only_while_its_owner_is_an_enabled_branch_user_of_its_region() -> None:
