@@ -10,7 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from vies_notifications import use_cases
 from vies_notifications.domain.routing import CATEGORIES
 from vies_notifications.settings import NotificationsSettings
-from vies_notifications.views import NotificationView, PageOf
+from vies_notifications.views import (
+    NewSubscriptionView,
+    NotificationView,
+    PageOf,
+    PreferencesView,
+    SubscriptionView,
+    TemplatePreview,
+    TemplatesView,
+)
 from vies_shared.service import RuntimeDep as ServiceRuntimeDep
 from vies_shared.web import CurrentPrincipal, Pagination
 
@@ -61,7 +69,7 @@ class SubscriptionIn(BaseModel):
     contact_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)
 
 
-@router.put("/preferences/{person_id}")
+@router.put("/preferences/{person_id}", response_model=PreferencesView)
 async def put_preferences(
     person_id: PersonId, body: PreferencesIn, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> dict[str, Any]:
@@ -69,13 +77,13 @@ async def put_preferences(
     return await use_cases.set_preferences(runtime, principal, person_id, body.language, list(body.opt_out_categories))
 
 
-@router.get("/preferences/{person_id}")
+@router.get("/preferences/{person_id}", response_model=PreferencesView)
 async def get_preferences(person_id: PersonId, principal: CurrentPrincipal, runtime: RuntimeDep) -> dict[str, Any]:
     """A person's preferences."""
     return await use_cases.get_preferences(runtime, principal, person_id)
 
 
-@router.post("/subscriptions", status_code=201)
+@router.post("/subscriptions", status_code=201, response_model=NewSubscriptionView)
 async def post_subscription(body: SubscriptionIn, principal: CurrentPrincipal, runtime: RuntimeDep) -> dict[str, Any]:
     """Subscribe a webhook endpoint (the secret is returned once)."""
     return await use_cases.create_subscription(
@@ -88,13 +96,13 @@ async def post_subscription(body: SubscriptionIn, principal: CurrentPrincipal, r
     )
 
 
-@router.get("/subscriptions")
+@router.get("/subscriptions", response_model=PageOf[SubscriptionView])
 async def get_subscriptions(principal: CurrentPrincipal, runtime: RuntimeDep, page: Pagination) -> dict[str, Any]:
     """Webhook subscriptions (staff all, a branch its own)."""
     return await use_cases.list_subscriptions(runtime, principal, page)
 
 
-@router.delete("/subscriptions/{subscription_id}")
+@router.delete("/subscriptions/{subscription_id}", response_model=SubscriptionView)
 async def remove_subscription(
     subscription_id: SubscriptionId, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> dict[str, Any]:
@@ -146,13 +154,13 @@ async def get_notification(
     return await use_cases.get_notification(runtime, principal, notification_id)
 
 
-@router.get("/templates")
+@router.get("/templates", response_model=TemplatesView)
 async def get_templates(principal: CurrentPrincipal) -> dict[str, Any]:
     """The templates and the routing table."""
     return use_cases.list_templates(principal)
 
 
-@router.get("/templates/{name}/preview")
+@router.get("/templates/{name}/preview", response_model=TemplatePreview)
 async def preview_template(
     name: TemplateName, principal: CurrentPrincipal, language: Annotated[Language, Query()] = "fr"
 ) -> dict[str, Any]:

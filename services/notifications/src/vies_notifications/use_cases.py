@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from vies_notifications import channels, handlers, rendering, sealing, store
 from vies_notifications.domain import routing, webhooks
 from vies_notifications.domain.delivery import PENDING
 from vies_notifications.domain.notification import Notification
+from vies_notifications.domain.preferences import Preferences
+from vies_notifications.domain.subscription import WebhookSubscription
 from vies_notifications.settings import NotificationsSettings
-from vies_notifications.views import NotificationView, show
+from vies_notifications.views import (
+    NewSubscriptionView,
+    NotificationView,
+    PreferencesView,
+    RouteRow,
+    SubscriptionView,
+    TemplatePreview,
+    TemplatesView,
+    show,
+)
 from vies_shared.errors import Forbidden, InvalidInput, NotFound
 from vies_shared.messaging.consumer import handler_table
 from vies_shared.service import Runtime
@@ -21,16 +31,6 @@ Document = dict[str, Any]
 
 
 # ---- preferences ---------------------------------------------------------------------------------
-
-
-def _preferences_view(person_id: str, doc: Document | None, default_language: str) -> Document:
-    return {
-        "person_id": person_id,
-        "language": (doc or {}).get("language") or default_language,
-        "opt_out_categories": sorted((doc or {}).get("opt_out_categories") or []),
-        "mandatory_categories": sorted(routing.MANDATORY_CATEGORIES),
-        "updated_at": (doc or {}).get("updated_at"),
-    }
 
 
 def _may_manage_preferences(principal: Principal, person_id: str) -> None:
@@ -53,17 +53,18 @@ async def set_preferences(
 ) -> Document:
     """Save a person's language and opt-outs (safety and security messages are sent whatever the opt-outs)."""
     _may_manage_preferences(principal, person_id)
-    now = uow.now()
-    doc = {"language": language, "opt_out_categories": sorted(set(opt_out_categories)), "updated_at": now}
-    await uow[store.PREFERENCES].update_one({"_id": person_id}, {"$set": doc}, upsert=True)
-    return _preferences_view(person_id, doc, uow.settings.default_language)
+    preferences = Preferences.choose(person_id, language, opt_out_categories, uow.now())
+    doc = preferences.to_doc()
+    await uow[store.PREFERENCES].update_one({"_id": doc.pop("_id")}, {"$set": doc}, upsert=True)
+    return show(PreferencesView.of(preferences, uow.settings.default_language))
 
 
 async def get_preferences(runtime: Runtime[NotificationsSettings], principal: Principal, person_id: str) -> Document:
     """A person's preferences (defaults when none were saved)."""
     _may_manage_preferences(principal, person_id)
     doc = await runtime.db[store.PREFERENCES].find_one({"_id": person_id})
-    return _preferences_view(person_id, doc, runtime.settings.default_language)
+    preferences = Preferences.none_chosen(person_id) if doc is None else Preferences.from_doc(doc)
+    return show(PreferencesView.of(preferences, runtime.settings.default_language))
 
 
 # ---- webhook subscriptions -----------------------------------------------------------------------
@@ -71,27 +72,6 @@ async def get_preferences(runtime: Runtime[NotificationsSettings], principal: Pr
 SUBSCRIBABLE: frozenset[str] = frozenset(
     t for t in handler_table(handlers.HANDLERS) if t != "recruitment.ContactUpdated"
 )
-
-
-def _subscription_view(doc: Document, *, secret: str | None = None) -> Document:
-    view = {
-        "subscription_id": doc["_id"],
-        "url": doc["url"],
-        "event_types": doc["event_types"],
-        "status": doc["status"],
-        "owner": doc.get("owner"),
-        "contact_email": doc.get("contact_email"),
-        "scope_region": doc.get("scope_region"),
-        "failing_since": doc.get("failing_since"),
-        "last_error": doc.get("last_error"),
-        "created_at": doc.get("created_at"),
-        "disabled_at": doc.get("disabled_at"),
-        "suspended_at": doc.get("suspended_at"),
-        "suspended_reason": doc.get("suspended_reason"),
-    }
-    if secret is not None:
-        view["secret"] = secret  # shown once, at creation
-    return view
 
 
 @transactional
@@ -122,23 +102,18 @@ async def create_subscription(
     secret = secret or webhooks.new_secret()
     webhooks.secret_bytes(secret)  # validates the form
     await channels.check_destination(url, uow.settings.webhook_allowed)
-    now = uow.now()
-    doc: Document = {
-        "_id": str(uuid.uuid4()),
-        "url": url,
-        "event_types": sorted(set(event_types)),
-        **sealing.box_from_settings(uow.settings).seal(secret),
-        "status": "active",
-        "owner": principal.sub,
-        "owner_role": principal.role,
-        "contact_email": contact_email,
-        "scope_region": None if principal.is_staff else principal.region,
-        "failing_since": None,
-        "last_error": None,
-        "created_at": now,
-    }
-    await uow[store.SUBSCRIPTIONS].insert_one(doc)
-    return _subscription_view(doc, secret=secret)
+    subscription = WebhookSubscription.subscribe(
+        url=url,
+        event_types=event_types,
+        sealed=sealing.box_from_settings(uow.settings).seal(secret),
+        owner=principal.sub,
+        owner_role=principal.role,
+        contact_email=contact_email,
+        scope_region=None if principal.is_staff else principal.region,
+        now=uow.now(),
+    )
+    await uow[store.SUBSCRIPTIONS].insert_one(subscription.to_doc())
+    return show(NewSubscriptionView.created(subscription, secret))
 
 
 def _contact_email(principal: Principal, asked: str | None) -> str | None:
@@ -169,7 +144,8 @@ async def list_subscriptions(runtime: Runtime[NotificationsSettings], principal:
     collection = runtime.db[store.SUBSCRIPTIONS]
     total = await collection.count_documents(query)
     cursor = collection.find(query).sort("created_at", -1).skip(page.offset).limit(page.limit)
-    return paged([_subscription_view(doc) async for doc in cursor], total, page)
+    views = [show(SubscriptionView.of(WebhookSubscription.from_doc(doc))) async for doc in cursor]
+    return paged(views, total, page)
 
 
 @transactional
@@ -181,10 +157,11 @@ async def delete_subscription(
     doc = await uow[store.SUBSCRIPTIONS].find_one({"_id": subscription_id})
     if doc is None:
         raise NotFound(f"subscription {subscription_id} not found")
-    if scope and doc.get("owner") != principal.sub:
+    subscription = WebhookSubscription.from_doc(doc)
+    if scope and subscription.owner != principal.sub:
         raise Forbidden("this subscription belongs to someone else")
     await uow[store.SUBSCRIPTIONS].delete_one({"_id": subscription_id})
-    return {**_subscription_view(doc), "status": "deleted"}
+    return show(SubscriptionView.of(subscription).model_copy(update={"status": "deleted"}))
 
 
 # ---- delivery log --------------------------------------------------------------------------------
@@ -284,22 +261,12 @@ async def get_notification(
 def list_templates(principal: Principal) -> Document:
     """The templates and the routing table that uses them."""
     principal.require_role("branch", "centre")
-    return {
-        "templates": list(routing.TEMPLATES),
-        "languages": list(rendering.SUPPORTED_LANGUAGES),
-        "routes": [
-            {
-                "event_type": r.event_type,
-                "role": r.role,
-                "channels": list(r.channels),
-                "template": r.template,
-                "category": r.category,
-                "condition": r.when.__doc__.strip() if r.when.__doc__ else None,
-                "after": r.after,  # a delayed row: the name of its delay (e.g. return_seminar)
-            }
-            for r in routing.ROUTES
-        ],
-    }
+    catalogue = TemplatesView(
+        templates=list(routing.TEMPLATES),
+        languages=list(rendering.SUPPORTED_LANGUAGES),
+        routes=[RouteRow.of(route) for route in routing.ROUTES],
+    )
+    return show(catalogue)
 
 
 def preview(principal: Principal, name: str, language: str) -> Document:
@@ -308,11 +275,12 @@ def preview(principal: Principal, name: str, language: str) -> Document:
     if name not in routing.TEMPLATES:
         raise NotFound(f"template {name} not found")
     content = rendering.render(name, language, rendering.sample_context(name))
-    return {
-        "template": name,
-        "language": language,
-        "subject": content.subject,
-        "text": content.text,
-        "html": content.html,
-        "sms": content.sms,
-    }
+    rendered = TemplatePreview(
+        template=name,
+        language=language,
+        subject=content.subject,
+        text=content.text,
+        html=content.html,
+        sms=content.sms,
+    )
+    return show(rendered)
