@@ -24,6 +24,14 @@ other transaction of the server. Here a conflicting chunk gives the collection's
 waits, as mongod yields on a write conflict (the chunk re-reads and re-matches its documents
 anyway), and the reaper passes over a transaction that is running a statement (not idle).
 
+And it answers a commit that WiredTiger refuses for a write conflict as mongod does: ``WriteConflict``
+(112) with the ``TransientTransactionError`` label, so that drivers and the kit's transaction runner
+run the transaction again. SecantusDB trims its oplog every 1000 entries from inside the write that
+crosses the mark, a transaction's commit included, and ignores a conflict on a row it deletes there;
+WiredTiger then refuses the whole commit with a bare "Invalid argument", which SecantusDB does not
+recognise and reports as ``InternalError`` (code 1, no label: found under load, reproduced by the same
+test file). The refused commit was rolled back; only the answer changes.
+
     python -m vies_dev.devstack.secantus_server --transaction-lifetime-seconds 30 <secantus options>
 """
 
@@ -43,6 +51,10 @@ DEFAULT_REAP_EVERY_SECONDS = 1.0
 # Waits between a conflicting chunk's attempts (SecantusDB's own), and how often a long wait is logged.
 CONFLICT_DELAY_SECONDS = (0.005, 0.02)
 CONFLICT_LOG_EVERY_SECONDS = 5.0
+# WiredTiger's whole message (EINVAL) when it refuses to commit a transaction an ignored conflict doomed.
+ROLLBACK_REQUIRED = "Invalid argument"
+
+log = logging.getLogger("vies.secantus_server")
 
 
 def yield_on_write_conflicts(storage_class: Any) -> list[str]:
@@ -118,8 +130,46 @@ def reap_only_idle(registry_class: Any) -> bool:
     return True
 
 
+def answer_commit_conflicts_as_write_conflicts(storage_class: Any) -> list[str]:
+    """Make a transaction's commit that WiredTiger refused for a conflict raise SecantusDB's write conflict.
+
+    SecantusDB's ``commitTransaction`` answers that error as mongod does (``WriteConflict`` with the
+    ``TransientTransactionError`` label). Returns the methods changed (none when this SecantusDB has
+    another shape: then it runs as shipped).
+    """
+    from secantus import storage
+
+    once = getattr(storage_class, "commit_user_transaction", None)
+    if once is None or not all(hasattr(storage, name) for name in ("wt", "WriteConflictError", "_is_wt_rollback")):
+        return []
+    storage_class.commit_user_transaction = _conflicts_answered(once, storage)
+    return ["commit_user_transaction"]
+
+
+def _conflicts_answered(once: Callable[..., Any], storage: Any) -> Callable[..., Any]:
+    @functools.wraps(once)
+    def commit(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return once(self, *args, **kwargs)
+        except storage.wt.WiredTigerError as exc:
+            # Not committed: only in-memory bookkeeping follows WiredTiger's commit, a commit it refuses
+            # is rolled back, and SecantusDB has closed the transaction. Other storage errors stay loud.
+            if storage._is_wt_rollback(exc) or str(exc).strip() == ROLLBACK_REQUIRED:
+                raise storage.WriteConflictError(str(exc)) from exc
+            raise
+
+    return commit
+
+
+def _mended(mend: str, changed: object) -> None:
+    if not changed:
+        import secantus
+
+        log.warning("SecantusDB %s has another shape: %s is not applied", secantus.__version__, mend)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the SecantusDB daemon with a bounded transaction lifetime and a background reaper."""
+    """Run the SecantusDB daemon with a bounded transaction lifetime, a background reaper and the mends above."""
     import secantus.cli as secantus_cli
     from secantus.server import SecantusDBServer
     from secantus.storage import Storage
@@ -151,8 +201,9 @@ def main(argv: list[str] | None = None) -> int:
                     continue
 
     secantus_cli.SecantusDBServer = ReapingServer
-    yield_on_write_conflicts(Storage)
-    reap_only_idle(TransactionRegistry)
+    _mended("yielding on write conflicts", yield_on_write_conflicts(Storage))
+    _mended("reaping only idle transactions", reap_only_idle(TransactionRegistry))
+    _mended("commit conflicts as WriteConflict", answer_commit_conflicts_as_write_conflicts(Storage))
     return int(secantus_cli.main(rest))
 
 
