@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, TypedDict
+
+from typing_extensions import Unpack
 
 from vies_dev.testing import publish_event, wait_until
 from vies_recruitment import store
@@ -20,6 +22,18 @@ from vies_shared.events.topics import events_topic
 async def publish(bootstrap: str, prefix: str, event: Event, region: str | None = None) -> str:
     """Publish a partners or missions event with a plain aiokafka producer."""
     return await publish_event(bootstrap, events_topic(event.service(), prefix), event, region=region)
+
+
+class Directory(TypedDict, total=False):
+    """What a test may change of the directory ``directory_events`` makes (the rest keeps its defaults)."""
+
+    authority_id: str
+    region: str
+    partner_id: str
+    partnership_id: str
+    country: str
+    organisation_id: str | None
+    approved_until: date | None
 
 
 def directory_events(
@@ -70,41 +84,26 @@ def directory_events(
     return events
 
 
-async def seed_directory(
-    svc: Any,
-    bootstrap: str,
-    prefix: str,
-    *,
-    authority_id: str = "auth-1",
-    region: str = "FR-ARA",
-    partner_id: str = "partner-1",
-    partnership_id: str = "ps-1",
-    country: str = "SN",
-    organisation_id: str | None = "org-1",
-    approved_until: date | None = date(2029, 12, 31),
-) -> None:
+async def seed_directory(svc: Any, bootstrap: str, prefix: str, **directory: Unpack[Directory]) -> None:
     """An authority, an approved partner, their partnership and a sending organisation, as partners publishes them."""
-    for event, event_region in directory_events(
-        authority_id=authority_id,
-        region=region,
-        partner_id=partner_id,
-        partnership_id=partnership_id,
-        country=country,
-        organisation_id=organisation_id,
-        approved_until=approved_until,
-    ):
+    events = directory_events(**directory)
+    for event, event_region in events:
         await publish(bootstrap, prefix, event, event_region)
     db = svc.runtime.db
+    # Each event's projection in recruitment, by the event's subject.
+    projected: dict[type[Event], tuple[str, dict[str, Any]]] = {
+        AuthorityRegistered: (store.AUTHORITIES, {"name": {"$exists": True}}),
+        PartnerApproved: (store.PARTNERS, {"status": "approved"}),
+        PartnershipEstablished: (store.PARTNERSHIPS, {}),
+        SendingOrganisationRegistered: (store.SENDING_ORGANISATIONS, {}),
+    }
 
     async def known() -> bool:
-        checks = [
-            await db[store.PARTNERSHIPS].count_documents({"_id": partnership_id}),
-            await db[store.PARTNERS].count_documents({"_id": partner_id, "status": "approved"}),
-            await db[store.AUTHORITIES].count_documents({"_id": authority_id, "name": {"$exists": True}}),
-        ]
-        if organisation_id:
-            checks.append(await db[store.SENDING_ORGANISATIONS].count_documents({"_id": organisation_id}))
-        return all(checks)
+        for event, _ in events:
+            collection, state = projected[type(event)]
+            if not await db[collection].count_documents({"_id": event.subject, **state}):
+                return False
+        return True
 
     await wait_until(known, timeout=30, message="partners directory projected")
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+from typing_extensions import Unpack
+
 from vies_dev.testing.fakes import FakeClock, FakeRuntime
-from vies_dev.testing.recruitment import candidate, directory_events, position
+from vies_dev.testing.recruitment import Directory, candidate, directory_events, position
 from vies_recruitment import use_cases
 from vies_recruitment.app import definition
 from vies_recruitment.schemas import ApplicationIn, EngagementIn, PositionIn
@@ -26,27 +28,9 @@ def person(sub: str, **claims: Any) -> Principal:
     return Principal(sub=sub, role="candidate", **claims)
 
 
-async def seed_directory(
-    runtime: Recruitment,
-    *,
-    authority_id: str = "auth-1",
-    region: str = "FR-ARA",
-    partner_id: str = "partner-1",
-    partnership_id: str = "ps-1",
-    country: str = "SN",
-    organisation_id: str | None = "org-1",
-    approved_until: date | None = date(2029, 12, 31),
-) -> None:
+async def seed_directory(runtime: Recruitment, **directory: Unpack[Directory]) -> None:
     """An authority, an approved partner, their partnership and a sending organisation, through the handlers."""
-    for event, _ in directory_events(
-        authority_id=authority_id,
-        region=region,
-        partner_id=partner_id,
-        partnership_id=partnership_id,
-        country=country,
-        organisation_id=organisation_id,
-        approved_until=approved_until,
-    ):
+    for event, region in directory_events(**directory):
         await runtime.deliver(event, region=region)
 
 
