@@ -73,6 +73,8 @@ _ADDRESS_BOOKS = {"person": store.CONTACTS, "authority": store.AUTHORITIES, "par
 _ADDRESS_BOOKS.update(dict.fromkeys(intake.MISSION_PARTIES, store.MISSIONS))
 # The recipients' documents a pass read at once (see ``_prefetch``), for the lane running it.
 _KNOWN: ContextVar[dict[tuple[str, str], Document | None]] = ContextVar("delivery_known")
+# An acceptance of the SMTP server is written at the latest this long after it came (see AcceptanceLedger).
+ACCEPTANCE_MARK_SECONDS = 0.05
 
 
 @dataclass
@@ -125,21 +127,26 @@ class Lane:
 
 
 class AcceptanceLedger:
-    """Marks the emails the SMTP server accepted (``accepted_at``) as the batch goes.
+    """Marks the emails of one SMTP batch the server accepted (``accepted_at``), in one write or a few.
 
-    One write at a time runs in the background while the connection goes on; what is accepted
-    meanwhile goes in the next one, and ``settle`` writes the rest before the pass records its
-    outcomes. A notification taken over after its worker died (or stopped) that shows
-    ``accepted_at`` is recorded as sent, not sent again; only a death in the few milliseconds
-    between the SMTP server's acceptance and that write can send one twice, with the same Message-ID.
+    An acceptance waits at most ``bound`` seconds (``ACCEPTANCE_MARK_SECONDS``, 50 ms) for the others
+    of its batch: the batch's end (``settle``, before the pass records its outcomes) or the bound
+    starts a write in the background of everything accepted so far, one write at a time. A batch
+    sent within the bound (the two emails of an application) is marked in one write, a long one
+    about once per bound instead of once per email or two. A notification taken over after its
+    worker died (or stopped) that shows ``accepted_at`` is recorded as sent, not sent again; only a
+    death between the SMTP server's acceptance and that write, at most the bound and a write (about
+    55 ms) and, as before, a write already in flight, can send one twice, with the same Message-ID.
     """
 
     def __init__(self, collection: Any, token: str, clock: Callable[[], datetime]) -> None:
         self.collection = collection
         self.token = token
         self.clock = clock  # the service's clock
+        self.bound = ACCEPTANCE_MARK_SECONDS
         self._waiting: list[str] = []
         self._flight: asyncio.Task[None] | None = None
+        self._ended = asyncio.Event()  # the batch ended: what is waiting goes at once
 
     def accepted(self, notification: str) -> None:
         """The SMTP server accepted this notification's email."""
@@ -149,6 +156,8 @@ class AcceptanceLedger:
 
     async def _write(self) -> None:
         while self._waiting:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._ended.wait(), timeout=self.bound)
             ids, self._waiting = self._waiting, []
             try:
                 await self.collection.update_many(
@@ -158,7 +167,8 @@ class AcceptanceLedger:
                 log.warning("accepted_emails_not_marked", count=len(ids), error=repr(exc))
 
     async def settle(self) -> None:
-        """Every acceptance so far written (before the outcomes are recorded)."""
+        """The batch ended: every acceptance written (before the outcomes are recorded)."""
+        self._ended.set()
         if self._flight is not None:
             await self._flight
         await self._write()
@@ -591,16 +601,17 @@ class DeliveryWorker:
                 hooks.append(attempt)
         jobs = []
         if emails:
-            ledger = AcceptanceLedger(self.collection, token, self.runtime.now)
             size = self.settings.delivery_batch_size
-            jobs += [self._send_emails(emails[i : i + size], ledger) for i in range(0, len(emails), size)]
+            jobs += [self._send_emails(emails[i : i + size], token) for i in range(0, len(emails), size)]
         if sms:
             jobs.append(self._send_sms_all(sms))
         if hooks:
             jobs.append(self._send_webhooks(hooks))
         await asyncio.gather(*jobs)
 
-    async def _send_emails(self, batch: list[tuple[Attempt, channels.Email]], ledger: AcceptanceLedger) -> None:
+    async def _send_emails(self, batch: list[tuple[Attempt, channels.Email]], token: str) -> None:
+        ledger = AcceptanceLedger(self.collection, token, self.runtime.now)
+
         def settle(index: int, outcome: Outcome) -> None:
             attempt = batch[index][0]
             attempt.outcome = outcome
