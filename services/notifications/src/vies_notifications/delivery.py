@@ -14,6 +14,12 @@ and is taken over. An email the SMTP server accepted is marked ``accepted_at`` a
 so a notification taken over after a crash is recorded as sent instead of going twice (its
 ``Message-ID``, derived from the notification id, is the same on every attempt). Outcomes and
 ``NotificationSent`` / ``NotificationFailed`` are written in one transaction per pass.
+
+An email or SMS queued by this process while its lane has room is handed off (``wakeup``): the
+intake writes it already claimed for the lane, and the lane sends it at its next step with the
+documents the intake read, neither asking the database for it nor claiming it. Its claim is renewed
+from the hand-off on, released at shutdown if it was not tried, and taken over once expired if the
+process dies, like any other.
 """
 
 from __future__ import annotations
@@ -23,8 +29,8 @@ import contextlib
 import math
 import time
 import uuid
-from collections import Counter
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -44,6 +50,7 @@ from vies_notifications.domain.delivery import (
     SENT_OUTCOME,
     Outcome,
     RetryPolicy,
+    claimed,
     deferred,
     notification_id,
     permanent,
@@ -73,6 +80,9 @@ _ADDRESS_BOOKS = {"person": store.CONTACTS, "authority": store.AUTHORITIES, "par
 _ADDRESS_BOOKS.update(dict.fromkeys(intake.MISSION_PARTIES, store.MISSIONS))
 # The recipients' documents a pass read at once (see ``_prefetch``), for the lane running it.
 _KNOWN: ContextVar[dict[tuple[str, str], Document | None]] = ContextVar("delivery_known")
+# A hand-off's documents as the intake read them are used if its pass starts within this many seconds
+# of the commit (it does unless it waited behind another pass); later, the pass reads them itself.
+HANDED_KNOWN_SECONDS = 0.5
 # An acceptance of the SMTP server is written at the latest this long after it came (see AcceptanceLedger).
 ACCEPTANCE_MARK_SECONDS = 0.05
 
@@ -99,6 +109,17 @@ class Attempt:
 
 
 @dataclass
+class HandOff:
+    """Notifications a committed transaction claimed for a lane (``wakeup.hand_off``), waiting for its next step."""
+
+    token: str
+    docs: list[Document]
+    known: dict[tuple[str, str], Document | None]  # what the intake read of them, as _prefetch would
+    renewal: asyncio.Task[None]  # the claim's, from the hand-off on
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
 class Lane:
     """One claim loop for a class of channels, sent apart from the others."""
 
@@ -109,12 +130,19 @@ class Lane:
     overlapping: bool = False
     bell: asyncio.Event = field(default_factory=asyncio.Event)
     next_due: float = math.inf  # monotonic time of the earliest retry this process scheduled
+    # When the lane asks the database again whatever rang meanwhile (the safety-net poll): hand-offs
+    # may keep it busy without a claim, and what other processes queued or left is found by claims.
+    next_poll: float = 0.0
     next_stale_check: float = 0.0
     passes: set[asyncio.Task[None]] = field(default_factory=set)
     in_flight: Counter[str] = field(default_factory=Counter)  # claimed, not yet recorded, per recipient
     # The last claim took all it could: more may be due now. Else the lane waits for its bell (a commit
     # queuing or releasing work rings it), its retries and its poll instead of asking again at once.
     more: bool = False
+    handed: deque[HandOff] = field(default_factory=deque)  # sent before claiming anything (not webhooks)
+    # The database may hold work for the lane (a commit queued some, a retry or the poll came due): a
+    # hand-off alone rings the bell without it, and the lane then claims nothing.
+    ask: bool = True
 
     def schedule(self, seconds: float) -> None:
         """Wake this lane in ``seconds`` (a retry this process scheduled)."""
@@ -122,8 +150,8 @@ class Lane:
 
     @property
     def room(self) -> int:
-        """How many more notifications this lane may claim now."""
-        return self.limit - sum(self.in_flight.values())
+        """How many more notifications this lane may claim now (or be handed)."""
+        return self.limit - sum(self.in_flight.values()) - sum(len(handed.docs) for handed in self.handed)
 
 
 class AcceptanceLedger:
@@ -221,6 +249,7 @@ class DeliveryWorker:
         self._slots: dict[str, asyncio.Semaphore] = {}  # calls in flight per webhook subscription
         self._calls: asyncio.Semaphore | None = None  # webhook calls in flight, all passes together
         self._background: set[asyncio.Task[None]] = set()
+        self.serving = False
         self.stopping = False
         self.sent = 0  # notifications this process delivered (metrics, benchmark)
 
@@ -236,7 +265,39 @@ class DeliveryWorker:
         for channel in channels:
             lane = self._lane_of.get(channel)
             if lane is not None:
+                lane.ask = True
                 lane.bell.set()
+
+    def claim_at_once(self, channel: str, docs: list[Document], token: str, now: datetime, waiting: int) -> bool:
+        """Claim notifications the intake is writing for this lane, as ``claim`` would (``wakeup.hand_off``).
+
+        Only for the email and SMS lanes, while serving and not stopping, and when the lane has room
+        for them beside what it holds and what this transaction claimed so already (``waiting``);
+        transactions committing at the same moment may each take the last room, a few over the
+        limit of a pass, which is not a hard cap.
+        """
+        lane = self._lane_of.get(channel)
+        if lane is None or lane.overlapping or not self.serving or self.stopping or lane.room < waiting + len(docs):
+            return False
+        claim = claimed(token, now, self.settings.delivery_claim_seconds)
+        for doc in docs:
+            doc.update(claim)
+            doc["attempts"] = int(doc.get("attempts") or 0) + 1
+        return True
+
+    def take(self, channel: str, token: str, docs: list[Document], known: wakeup.Known) -> None:
+        """Notifications claimed by ``claim_at_once`` were committed: the lane sends them at its next step.
+
+        The claim is renewed from now on. A worker stopping meanwhile gives them back at once.
+        """
+        lane = self._lane_of[channel]
+        if self.stopping or not self.serving:
+            self._in_background(self._release_quietly(token))
+            return
+        wanted = [(collection, key) for collection, keys in self._wanted(docs).items() for key in keys]
+        given = {pair: known[pair] for pair in wanted if pair in known}
+        lane.handed.append(HandOff(token, docs, given, self._in_background(self._renew(token))))
+        lane.bell.set()
 
     def addresses_known(self, recipient_ids: set[str]) -> None:
         """Contact data of these recipients were committed: release the messages waiting for them."""
@@ -278,6 +339,7 @@ class DeliveryWorker:
         """
         database = self.runtime.db.name
         self.stopping = False
+        self.serving = True
         wakeup.listen(database, self)
         tasks = [
             asyncio.create_task(self._lane_loop(lane), name=f"delivery-{lane.name}") for lane in self.lanes.values()
@@ -294,6 +356,7 @@ class DeliveryWorker:
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
         finally:
+            self.serving = False
             for task in tasks:
                 task.cancel()
             wakeup.stop_listening(database, self)
@@ -315,6 +378,7 @@ class DeliveryWorker:
                 if not self.stopping:
                     await self._wait(lane)
         finally:
+            await self._release_handed(lane)
             await self._finish_passes(lane)
 
     async def _start_pass(self, lane: Lane) -> int:
@@ -326,6 +390,7 @@ class DeliveryWorker:
         share = 4 * self.settings.webhook_subscription_concurrency
         busy = [key for key, count in lane.in_flight.items() if count >= share]
         if lane.room <= 0:
+            lane.next_poll = time.monotonic() + self.settings.delivery_poll_seconds  # a pass ending rings
             return 0
         token, attempts = await self.claim(lane, busy=busy)
         if not attempts:
@@ -362,17 +427,32 @@ class DeliveryWorker:
                 task.cancel()  # a pass cut short records what went and hands the rest back
             await asyncio.gather(*passes, return_exceptions=True)
 
+    async def _release_handed(self, lane: Lane) -> None:
+        """At shutdown: the hand-offs not tried are given back, pending again with their attempt uncounted."""
+        while lane.handed:
+            handed = lane.handed.popleft()
+            handed.renewal.cancel()
+            await self._release_quietly(handed.token)
+
+    async def _release_quietly(self, token: str) -> None:
+        try:
+            await self.release(token)
+        except Exception as exc:  # noqa: BLE001 - the claim expires and is taken over, its attempt counted
+            log.warning("claim_not_released", error=repr(exc))
+
     async def _wait(self, lane: Lane) -> None:
-        timeout = self.settings.delivery_poll_seconds
-        if lane.next_due < math.inf:
-            timeout = min(timeout, max(0.0, lane.next_due - time.monotonic()))
+        timeout = max(0.0, min(lane.next_poll, lane.next_due) - time.monotonic())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(lane.bell.wait(), timeout=timeout)
         # Cleared before the pass: a commit that rings during it makes another pass, and what a ring
         # announces is already committed, so the pass that follows sees it.
         lane.bell.clear()
-        if lane.next_due <= time.monotonic():
+        now = time.monotonic()
+        if lane.next_due <= now:
             lane.next_due = math.inf
+            lane.ask = True  # a retry this process scheduled
+        if lane.next_poll <= now:
+            lane.ask = True
 
     async def run(self) -> int:
         """Send everything due now, lane by lane, pass after pass; returns how many were handled (tests, tools)."""
@@ -383,18 +463,55 @@ class DeliveryWorker:
         return handled
 
     async def _pass(self, lane: Lane) -> int:
+        """One step of a sequential lane: what was handed off to it first, else a claim."""
+        if lane.handed:
+            return await self._handed_pass(lane, lane.handed.popleft())
+        lane.ask = False
         token, attempts = await self.claim(lane)
         if attempts:
-            await self._deliver(token, attempts)
+            with self._sending(lane, attempts):
+                await self._deliver(token, attempts)
         return len(attempts)
 
-    async def _deliver(self, token: str, attempts: list[Attempt]) -> None:
-        """Send a claim's notifications and record what became of them, the claim renewed meanwhile."""
+    async def _handed_pass(self, lane: Lane, handed: HandOff) -> int:
+        """Send a hand-off as claimed, with what the intake read of it unless it waited long (projection)."""
+        attempts = [Attempt(doc) for doc in handed.docs]
+        fresh = time.monotonic() - handed.at <= HANDED_KNOWN_SECONDS
+        try:
+            with self._sending(lane, attempts):
+                await self._deliver(handed.token, attempts, handed.renewal, handed.known if fresh else None)
+        finally:
+            lane.more = bool(lane.handed) or lane.ask  # claim next only if the database was rung for
+        return len(attempts)
+
+    @contextlib.contextmanager
+    def _sending(self, lane: Lane, attempts: list[Attempt]) -> Iterator[None]:
+        """Count a pass's notifications in the lane's room while it sends them."""
+        keys = [str(attempt.doc["recipient"]["id"]) for attempt in attempts]
+        lane.in_flight.update(keys)
+        try:
+            yield
+        finally:
+            lane.in_flight.subtract(keys)
+            lane.in_flight += Counter()
+
+    async def _deliver(
+        self,
+        token: str,
+        attempts: list[Attempt],
+        renewal: asyncio.Task[None] | None = None,
+        known: dict[tuple[str, str], Document | None] | None = None,
+    ) -> None:
+        """Send a claim's notifications and record what became of them, the claim renewed meanwhile.
+
+        ``renewal`` renews a handed-off claim already; ``known``: documents already read for them.
+        """
         metrics.QUEUE.labels(self.settings.service).set(len(attempts))
-        renewal = self._in_background(self._renew(token))
+        if renewal is None:
+            renewal = self._in_background(self._renew(token))
         try:
             try:
-                await self.send(attempts, token)
+                await self.send(attempts, token, known)
             except asyncio.CancelledError:
                 # Cut short at shutdown: record what went, hand the rest back at once.
                 await asyncio.shield(self._hand_back(token, attempts))
@@ -419,6 +536,7 @@ class DeliveryWorker:
         time still runs out of attempts. ``busy`` recipients (their share already in flight) are left out.
         """
         now = self.runtime.now()
+        lane.next_poll = time.monotonic() + self.settings.delivery_poll_seconds
         channel: Any = lane.channels[0] if len(lane.channels) == 1 else {"$in": list(lane.channels)}
         pending: Document = {"status": PENDING, "channel": channel, "next_attempt_at": {"$lte": now}}
         stale: Document = {"status": SENDING, "channel": channel, "claimed_until": {"$lt": now}}
@@ -436,24 +554,20 @@ class DeliveryWorker:
         if not found and not taken_over:
             return "", []
         token = uuid.uuid4().hex
-        claimed = {
-            "status": SENDING,
-            "claim": token,
-            "claimed_until": now + timedelta(seconds=self.settings.delivery_claim_seconds),
-        }
+        claim = claimed(token, now, self.settings.delivery_claim_seconds)
         won = 0
         for docs, query in ((found, pending), (taken_over, stale)):
             if docs:
                 result = await self.collection.update_many(
                     {"_id": {"$in": [doc["_id"] for doc in docs]}, **query},
-                    {"$set": claimed, "$inc": {"attempts": 1}},
+                    {"$set": claim, "$inc": {"attempts": 1}},
                 )
                 won += result.modified_count
         stale_ids = {doc["_id"] for doc in taken_over}
         docs = found + taken_over
         if won == len(docs):
             for doc in docs:
-                doc.update(claimed)
+                doc.update(claim)
                 doc["attempts"] = int(doc.get("attempts") or 0) + 1
         else:  # another replica won some of them: read back what is ours
             ids = [doc["_id"] for doc in docs]
@@ -541,8 +655,26 @@ class DeliveryWorker:
             },
         )
 
-    async def _prefetch(self, docs: list[Document]) -> dict[tuple[str, str], Document | None]:
-        """Read the recipients' preferences and contact data of a whole pass with one query per collection."""
+    async def _prefetch(
+        self, docs: list[Document], given: dict[tuple[str, str], Document | None] | None = None
+    ) -> dict[tuple[str, str], Document | None]:
+        """Read the recipients' preferences and contact data of a whole pass with one query per collection.
+
+        ``given``: documents already read for these notifications (by the intake that handed them off).
+        """
+        known: dict[tuple[str, str], Document | None] = {}
+        for collection, keys in self._wanted(docs).items():
+            for key in keys:
+                known[(collection, key)] = None
+            unread = sorted(key for key in keys if (collection, key) not in (given or {}))
+            if unread:
+                async for found in self.runtime.db[collection].find({"_id": {"$in": unread}}):
+                    known[(collection, found["_id"])] = found
+        known.update(given or {})
+        return known
+
+    def _wanted(self, docs: list[Document]) -> dict[str, set[str]]:
+        """The documents a pass reads for ``docs``, by collection: preferences, address books, missing names."""
         ids: dict[str, set[str]] = {
             store.PREFERENCES: set(),
             store.CONTACTS: set(),
@@ -564,15 +696,7 @@ class DeliveryWorker:
             book = _ADDRESS_BOOKS.get(recipient["kind"])
             if book is not None:
                 ids[book].add(recipient["id"])
-        known: dict[tuple[str, str], Document | None] = {}
-        for collection, keys in ids.items():
-            if not keys:
-                continue
-            for key in keys:
-                known[(collection, key)] = None
-            async for found in self.runtime.db[collection].find({"_id": {"$in": sorted(keys)}}):
-                known[(collection, found["_id"])] = found
-        return known
+        return {collection: keys for collection, keys in ids.items() if keys}
 
     async def _lookup(self, collection: str, key: str) -> Document | None:
         known = _KNOWN.get({})
@@ -581,10 +705,15 @@ class DeliveryWorker:
         found: Document | None = await self.runtime.db[collection].find_one({"_id": key})
         return found
 
-    async def send(self, attempts: list[Attempt], token: str = "") -> None:
-        """Resolve, render and send each attempt not settled yet: email in batches, SMS and webhooks concurrently."""
+    async def send(
+        self, attempts: list[Attempt], token: str = "", known: dict[tuple[str, str], Document | None] | None = None
+    ) -> None:
+        """Resolve, render and send each attempt not settled yet: email in batches, SMS and webhooks concurrently.
+
+        ``known``: documents of the recipients already read (a hand-off's), not read again.
+        """
         todo = [attempt for attempt in attempts if attempt.outcome is None]
-        _KNOWN.set(await self._prefetch([attempt.doc for attempt in todo]))
+        _KNOWN.set(await self._prefetch([attempt.doc for attempt in todo], known))
         emails: list[tuple[Attempt, channels.Email]] = []
         sms: list[Attempt] = []
         hooks: list[Attempt] = []

@@ -345,17 +345,21 @@ def notification_document(
 
 
 async def enqueue(uow: UnitOfWork, notifications: list[Notification]) -> int:
-    """Record new notifications.
+    """Record new notifications; those this process's delivery lanes can send at once are handed to them.
 
     A plain insert: the inbox, committed in the same transaction, already makes
     a redelivered event a no-op, and the unique (event, recipient, channel)
     index turns any duplicate that slipped through into a loud failure rather
-    than a second message.
+    than a second message. A notification handed off (``wakeup.hand_off``) is written
+    already claimed for its lane, which sends it once this commits; the others are
+    written pending, and their lanes are woken to claim them.
     """
     if not notifications:
         return 0
-    await uow[store.NOTIFICATIONS].insert_many([n.to_doc() for n in notifications], ordered=False)
-    wakeup.queued(uow, {n.channel for n in notifications})  # sent as soon as this commits
+    docs = [n.to_doc() for n in notifications]
+    wakeup.hand_off(uow, docs, projection.known_after_commit(uow))
+    await uow[store.NOTIFICATIONS].insert_many(docs, ordered=False)
+    wakeup.queued(uow, {doc["channel"] for doc in docs if doc["status"] == PENDING})  # claimed once this commits
     return len(notifications)
 
 
@@ -365,11 +369,16 @@ _WITH_PREFERENCES = ("person", "authority")
 
 
 async def _opt_outs(uow: UnitOfWork, recipients: list[Recipient]) -> dict[str, set[str]]:
-    ids = list({r.id for r in recipients if r.kind in _WITH_PREFERENCES})
-    if not ids:
-        return {}
-    cursor = uow[store.PREFERENCES].find({"_id": {"$in": ids}}, {"opt_out_categories": 1})
-    return {doc["_id"]: set(doc.get("opt_out_categories") or []) async for doc in cursor}
+    ids = sorted({r.id for r in recipients if r.kind in _WITH_PREFERENCES})
+    memory = projection.batch_cache(uow)
+    unread = [key for key in ids if (store.PREFERENCES, key) not in memory]
+    if unread:
+        # Whole documents (a language and a list): the delivery of what this queues reads them too.
+        found = {doc["_id"]: doc async for doc in uow[store.PREFERENCES].find({"_id": {"$in": unread}})}
+        for key in unread:
+            memory[(store.PREFERENCES, key)] = found.get(key)
+    preferences = {key: memory[(store.PREFERENCES, key)] for key in ids}
+    return {key: set(doc.get("opt_out_categories") or []) for key, doc in preferences.items() if doc}
 
 
 def cloud_event(meta: EventMeta, data: Document) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -68,6 +68,23 @@ async def find(uow: UnitOfWork, collection: str, key: str | None) -> Document | 
     doc: Document | None = await uow[collection].find_one({"_id": key})
     cache[(collection, key)] = doc
     return doc
+
+
+def known_after_commit(uow: UnitOfWork) -> Mapping[tuple[str, str], Document | None]:
+    """This transaction's memory, for the delivery of the notifications it queues and hands off (``wakeup``).
+
+    It is the memory itself, read once the transaction has committed: the documents as the
+    transaction read them or left them (the contact as ``save_contact`` wrote it, the recipients'
+    preferences as the opt-outs read them, the authority, the position), the very state the
+    notifications were routed and worded from. For the delivery that is as current as its own read
+    would be: that read is a snapshot too, and a change committed after the notifications is one a
+    pass could miss just as well by reading a moment before it. What must not be missed does not
+    rely on either read: contact data that arrive release what waits for them (the pass that marks a
+    message waiting looks again in the database), an erasure cancels the claim (the pass's record
+    then writes only what is still its own). A hand-off that waited behind another pass for long
+    reads them again (``delivery``).
+    """
+    return batch_cache(uow)
 
 
 def forget(uow: UnitOfWork, collection: str, key: str) -> None:
@@ -287,7 +304,8 @@ async def save_contact(uow: UnitOfWork, person_id: str, data: Document) -> bool:
     before = await uow[store.CONTACTS].find_one_and_update(
         {"_id": person_id}, {"$set": values, "$unset": {WAITED_FOR: ""}}, {WAITED_FOR: 1}, upsert=True
     )
-    forget(uow, store.CONTACTS, person_id)
+    # The whole document now: a contact holds these fields and at most the mark just removed.
+    batch_cache(uow)[(store.CONTACTS, person_id)] = {"_id": person_id, **values}
     return bool(before and before.get(WAITED_FOR))
 
 

@@ -8,16 +8,28 @@ that did not queue the work (other replicas, a re-drive from the command line) a
 worker's slow safety-net poll.
 
 The doorbell is per database: every delivery worker of this process serving that database hears it.
+
+Notifications due now whose lane in this process is serving and has room are handed off instead
+(``hand_off``): written already claimed for that lane, they are given to it once the transaction
+commits, with what the transaction read of their recipients, so it sends them without asking the
+database for them again. A transaction retried or aborted gives nothing; a process that dies before
+sending leaves claims that expire and are taken over like those of a crashed pass.
 """
 
 from __future__ import annotations
 
+import uuid
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from vies_shared.storage import UnitOfWork
+
+Document = dict[str, Any]
+# What a transaction read or wrote, by (collection, id); None: it found no such document.
+Known = Mapping[tuple[str, str], Document | None]
 
 
 class Listener(Protocol):
@@ -29,8 +41,27 @@ class Listener(Protocol):
     def addresses_known(self, recipient_ids: set[str]) -> None:
         """Contact data of these recipients were stored: release the messages waiting for them."""
 
+    def claim_at_once(self, channel: str, docs: list[Document], token: str, now: datetime, waiting: int) -> bool:
+        """Claim ``docs`` (due now, not written yet) by ``token`` for this worker's lane of ``channel``.
+
+        Only while it serves, is not stopping and has room for them beside ``waiting`` already claimed
+        so in this transaction; False leaves them pending, unchanged.
+        """
+
+    def take(self, channel: str, token: str, docs: list[Document], known: Known) -> None:
+        """Notifications claimed by ``claim_at_once`` were committed: deliver them, with what was read of them."""
+
 
 _LISTENERS: dict[str, list[Listener]] = {}
+
+
+@dataclass
+class _HandOff:
+    """Notifications of one channel a transaction claims for a local lane, under one token."""
+
+    listener: Listener
+    token: str
+    docs: list[Document] = field(default_factory=list)
 
 
 @dataclass
@@ -38,8 +69,12 @@ class _Rung:
     database: str
     channels: set[str] = field(default_factory=set)
     recipients: set[str] = field(default_factory=set)
+    handed: dict[str, _HandOff] = field(default_factory=dict)
+    known: Known = field(default_factory=dict)
 
     def ring(self) -> None:
+        for channel, handed in self.handed.items():
+            handed.listener.take(channel, handed.token, handed.docs, self.known)
         listeners = list(_LISTENERS.get(self.database, ()))
         for listener in listeners:
             if self.channels:
@@ -76,6 +111,38 @@ def _rung(uow: UnitOfWork) -> _Rung:
 def queued(uow: UnitOfWork, channels: Iterable[str]) -> None:
     """Notifications of ``channels`` were written in ``uow``: wake their delivery once it commits."""
     _rung(uow).channels.update(channels)
+
+
+def hand_off(uow: UnitOfWork, docs: list[Document], known: Known) -> None:
+    """Claim for this process's delivery lanes those of ``docs`` (about to be written in ``uow``) they can send at once.
+
+    A notification due now goes to the first listening worker whose lane of its channel takes it
+    (``Listener.claim_at_once`` marks it claimed); once ``uow`` commits, the lane is given its
+    notifications and ``known``, what the transaction read or wrote (read then, after the commit).
+    The others stay pending: ``queued`` wakes their lanes.
+    """
+    listeners = _LISTENERS.get(uow.database_name)
+    if not listeners:
+        return
+    now = uow.now()
+    due: dict[str, list[Document]] = {}
+    for doc in docs:
+        at: datetime = doc["next_attempt_at"]
+        if "due_at" not in doc and (at if at.tzinfo else at.replace(tzinfo=UTC)) <= now:
+            due.setdefault(doc["channel"], []).append(doc)
+    rung = _rung(uow)
+    rung.known = known
+    for channel, group in due.items():
+        handed = rung.handed.get(channel)
+        if handed is not None:
+            if handed.listener.claim_at_once(channel, group, handed.token, now, len(handed.docs)):
+                handed.docs += group
+            continue
+        token = uuid.uuid4().hex
+        for listener in listeners:
+            if listener.claim_at_once(channel, group, token, now, 0):
+                rung.handed[channel] = _HandOff(listener, token, group)
+                break
 
 
 def addresses_known(uow: UnitOfWork, recipient_ids: Iterable[str]) -> None:

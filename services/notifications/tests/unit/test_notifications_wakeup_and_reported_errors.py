@@ -1,8 +1,9 @@
-"""The delivery worker's wake-up (only once the transaction commits) and the errors events and logs may carry."""
+"""The delivery worker's wake-up and hand-offs (only once the transaction commits) and the errors events carry."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from vies_notifications import wakeup
@@ -38,12 +39,18 @@ class _Transaction:
         self.database_name = self._Db.name
         self.committed: list[Callable[[], None]] = []
 
+    def now(self) -> datetime:
+        return NOW
+
     def after_commit(self, callback: Callable[[], None]) -> None:
         self.committed.append(callback)
 
     def commit(self) -> None:
         for callback in self.committed:
             callback()
+
+
+NOW = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 
 
 class _Worker:
@@ -83,6 +90,60 @@ def test_the_worker_is_woken_once_per_commit_never_before() -> None:
     wakeup.queued(late, ["email"])
     late.commit()  # no worker listening any more
     assert worker.woken == [{"email", "sms"}]
+
+
+class _Lane(_Worker):
+    """A worker whose email and SMS lanes take ``room`` notifications handed off, none of another channel."""
+
+    def __init__(self, room: int) -> None:
+        super().__init__()
+        self.room = room
+        self.given: list[tuple[str, str, list[str], Any]] = []
+
+    def claim_at_once(self, channel: str, docs: list[dict[str, Any]], token: str, now: datetime, waiting: int) -> bool:
+        if channel not in ("email", "sms") or self.room < waiting + len(docs):
+            return False
+        for doc in docs:
+            doc.update(status="sending", claim=token)
+        return True
+
+    def take(self, channel: str, token: str, docs: list[dict[str, Any]], known: Any) -> None:
+        self.given.append((channel, token, [doc["_id"] for doc in docs], known))
+
+
+def _queued(key: str, channel: str, due: datetime = NOW) -> dict[str, Any]:
+    doc = {"_id": key, "channel": channel, "status": "pending", "next_attempt_at": due}
+    return doc if due <= NOW else {**doc, "due_at": due}
+
+
+def test_a_hand_off_is_given_once_its_transaction_commits_and_only_what_is_due_fits_its_lane() -> None:
+    worker = _Lane(room=3)
+    wakeup.listen(_Transaction._Db.name, worker)
+    try:
+        uow: Any = _Transaction()
+        memory = {("contacts", "p-1"): {"_id": "p-1", "email": "p@example.org"}}
+        first = [_queued("e1", "email"), _queued("s1", "sms"), _queued("w1", "webhook")]
+        later = [_queued("e2", "email", NOW + timedelta(days=30))]  # a delayed row
+        wakeup.hand_off(uow, first + later, memory)
+        more = [_queued("e3", "email"), _queued("e4", "email"), _queued("e5", "email")]
+        wakeup.hand_off(uow, more, memory)  # beyond the lane's room with e1: left pending, all three
+        wakeup.hand_off(uow, [_queued("e6", "email")], memory)  # one more fits, under the same claim
+        assert worker.given == []  # nothing before the commit
+        assert [d["status"] for d in first + later + more] == ["sending", "sending"] + ["pending"] * 5
+        uow.commit()
+        tokens = {channel: token for channel, token, _, _ in worker.given}
+        assert [(channel, ids) for channel, _, ids, _ in worker.given] == [("email", ["e1", "e6"]), ("sms", ["s1"])]
+        assert all(known is memory for *_, known in worker.given)  # what the transaction read, after its commit
+        assert first[0]["claim"] == tokens["email"] != tokens["sms"] == first[1]["claim"]
+        aborted: Any = _Transaction()
+        wakeup.hand_off(aborted, [_queued("e7", "email")], memory)  # never committed (or retried): never given
+        assert len(worker.given) == 2
+    finally:
+        wakeup.stop_listening(_Transaction._Db.name, worker)
+    alone: Any = _Transaction()
+    unclaimed = [_queued("e8", "email")]
+    wakeup.hand_off(alone, unclaimed, {})  # no worker listening: pending, as queued
+    assert unclaimed[0]["status"] == "pending"
 
 
 def test_the_events_that_bring_an_authority_or_a_partner_address() -> None:

@@ -14,7 +14,7 @@ import random
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 PENDING = "pending"
 SENDING = "sending"
@@ -29,6 +29,11 @@ _NAMESPACE = uuid.UUID("6f1d8a4e-3c59-4b6b-9a8e-2f4c1d7e0b15")
 def notification_id(event_id: str, recipient_key: str, channel: str) -> str:
     """A stable id for (event, recipient, channel): redelivered events map to the same notification."""
     return str(uuid.uuid5(_NAMESPACE, f"{event_id}|{recipient_key}|{channel}"))
+
+
+def claimed(token: str, now: datetime, seconds: float) -> dict[str, Any]:
+    """The fields a claim by ``token`` at ``now`` sets, held ``seconds`` unless renewed (its attempt counted beside)."""
+    return {"status": SENDING, "claim": token, "claimed_until": now + timedelta(seconds=seconds)}
 
 
 def message_id(notification_id: str, domain: str) -> str:
