@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,7 +36,6 @@ from vies_notifications.domain.delivery import (
     permanent,
     transient,
 )
-from vies_notifications.domain.privacy import scrub
 from vies_notifications.rendering import Rendered
 from vies_notifications.settings import NotificationsSettings
 from vies_shared import tracing
@@ -48,22 +46,6 @@ from vies_shared.errors import InvalidInput
 RESPONSE_LIMIT_BYTES = 4096
 # How long the drain of an answer's body may take once the status is known (within the call's deadline).
 DRAIN_SECONDS = 1.0
-
-_SMTP_REPLY = re.compile(r"\b([245]\d\d)(?:[ -]+(\d\.\d{1,3}\.\d{1,3}))?\b[^;]*")
-
-
-def reported(error: str | None) -> str:
-    """An outcome's error as events and logs may carry it: SMTP replies cut to their codes, addresses masked.
-
-    An SMTP server's reply text usually echoes the recipient's address (``550 5.1.1 <jane@x.org>:
-    Recipient address rejected``); the codes say all an operator needs (``550 5.1.1``). The full
-    reply stays in the delivery log, where branches see it masked.
-    """
-    if not error:
-        return ""
-    if "SMTP" in error:
-        error = _SMTP_REPLY.sub(lambda m: " ".join(code for code in m.groups() if code), error)
-    return scrub(error) or ""
 
 
 class DestinationUnresolved(InvalidInput):

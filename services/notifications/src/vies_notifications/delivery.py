@@ -53,7 +53,9 @@ from vies_notifications.domain.delivery import (
     claimed,
     deferred,
     notification_id,
+    outcome_event,
     permanent,
+    reported,
     transient,
 )
 from vies_notifications.domain.notification import Addressee, Cause, Notification
@@ -1082,34 +1084,20 @@ class DeliveryWorker:
     def _follow_up(
         self, doc: Document, outcome: Outcome, retry_at: datetime | None, effects: _Effects
     ) -> NotificationSent | NotificationFailed | None:
-        """The event the outcome causes (sent, or failed for good), and what to do once committed noted."""
+        """The event the outcome causes (``outcome_event``), and what to do once committed noted."""
         if outcome.sent:
             effects.sent.append(doc)
-            return NotificationSent(
-                notification_id=doc["_id"],
-                event_id=doc["event_id"],
-                channel=doc["channel"],
-                recipient_role=doc["recipient"]["role"],
-            )
-        if outcome.kind == "deferred":
+        elif outcome.kind == "deferred":
             assert retry_at is not None
             if outcome.error == WAITING_FOR_CONTACT:
                 effects.waiting.append(doc["recipient"])  # released by the contact's arrival (wakeup)
             else:
                 effects.due.append((doc["channel"], retry_at))
-            return None
-        effects.failures.append((doc, outcome, int(doc.get("attempts") or 0), retry_at is not None))
-        if retry_at is not None:
-            effects.due.append((doc["channel"], retry_at))
-            return None
-        return NotificationFailed(
-            notification_id=doc["_id"],
-            event_id=doc["event_id"],
-            channel=doc["channel"],
-            error=channels.reported(outcome.error),
-            category=doc.get("category"),
-            recipient_role=doc["recipient"]["role"],
-        )
+        else:
+            effects.failures.append((doc, outcome, int(doc.get("attempts") or 0), retry_at is not None))
+            if retry_at is not None:
+                effects.due.append((doc["channel"], retry_at))
+        return outcome_event(doc, outcome, retrying=retry_at is not None)
 
     async def _supervise_endpoints(self, uow: UnitOfWork, endpoints: _EndpointResults, now: datetime) -> None:
         """Each webhook subscription of the pass: disabled when failing too long; its queue held back while failing."""
@@ -1144,7 +1132,7 @@ class DeliveryWorker:
                 notification_id=doc["_id"],
                 channel=doc["channel"],
                 outcome=outcome.kind,
-                error=channels.reported(outcome.error),
+                error=reported(outcome.error),
             )
         for channel, at in effects.due:
             self._schedule(channel, at, now)
@@ -1231,7 +1219,7 @@ class DeliveryWorker:
     def _count_failure(self, doc: Document, outcome: Outcome, attempts: int, retrying: bool) -> None:
         """Metrics and logs an operator alerts on: refused credentials, safety messages late or lost."""
         service, channel = self.settings.service, doc["channel"]
-        error = channels.reported(outcome.error)  # never the SMTP reply's text: it echoes the address
+        error = reported(outcome.error)  # never the SMTP reply's text: it echoes the address
         if outcome.configuration:
             metrics.PROVIDER_AUTH_FAILURES.labels(service, channel).inc()
             log.error("provider_refused_credentials", channel=channel, error=error)

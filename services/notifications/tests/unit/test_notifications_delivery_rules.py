@@ -18,9 +18,11 @@ from vies_notifications.domain.delivery import (
     deferred,
     message_id,
     notification_id,
+    outcome_event,
     permanent,
     transient,
 )
+from vies_shared.events.notifications import NotificationFailed, NotificationSent
 
 
 @pytest.mark.parametrize(
@@ -176,3 +178,25 @@ def test_an_attempt_not_tried_is_handed_back_with_its_attempt() -> None:
     assert handed_back({"attempts": 3}, NOW) == {
         "$set": {"status": "pending", "next_attempt_at": NOW, "claim": None, "claimed_until": None, "attempts": 2}
     }
+
+
+_NOTIFICATION = {
+    "_id": "n-1",
+    "event_id": "e-1",
+    "channel": "email",
+    "category": "safety",
+    "recipient": {"role": "volunteer", "id": "p-1", "kind": "person"},
+}
+
+
+def test_an_attempt_causes_an_event_only_when_sent_or_failed_for_good() -> None:
+    sent = outcome_event(_NOTIFICATION, SENT_OUTCOME, retrying=False)
+    assert sent == NotificationSent(notification_id="n-1", event_id="e-1", channel="email", recipient_role="volunteer")
+    assert outcome_event(_NOTIFICATION, deferred("owner's rights unknown"), retrying=False) is None
+    assert outcome_event(_NOTIFICATION, transient("SMTP 451 4.3.0 try later"), retrying=True) is None
+    failed = outcome_event(
+        _NOTIFICATION, permanent("SMTP 550 5.1.1 <jane@example.org>: Recipient address rejected"), retrying=False
+    )
+    assert isinstance(failed, NotificationFailed)
+    assert failed.category == "safety" and failed.recipient_role == "volunteer"
+    assert "jane" not in failed.error and "550 5.1.1" in failed.error

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from vies_notifications import wakeup
-from vies_notifications.channels import reported
+from vies_notifications.domain.delivery import reported
 from vies_shared.events.partners import AuthorityRegistered
 
 

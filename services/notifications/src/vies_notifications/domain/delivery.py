@@ -11,10 +11,15 @@ back to ``pending`` without counting as an attempt.
 from __future__ import annotations
 
 import random
+import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
+
+from vies_notifications.domain.privacy import scrub
+from vies_shared.events.notifications import NotificationFailed, NotificationSent
 
 PENDING = "pending"
 SENDING = "sending"
@@ -74,6 +79,49 @@ class Outcome:
 
 
 SENT_OUTCOME = Outcome("sent")
+
+_SMTP_REPLY = re.compile(r"\b([245]\d\d)(?:[ -]+(\d\.\d{1,3}\.\d{1,3}))?\b[^;]*")
+
+
+def reported(error: str | None) -> str:
+    """An outcome's error as events and logs may carry it: SMTP replies cut to their codes, addresses masked.
+
+    An SMTP server's reply text usually echoes the recipient's address (``550 5.1.1 <jane@x.org>:
+    Recipient address rejected``); the codes say all an operator needs (``550 5.1.1``). The full
+    reply stays in the delivery log, where branches see it masked.
+    """
+    if not error:
+        return ""
+    if "SMTP" in error:
+        error = _SMTP_REPLY.sub(lambda m: " ".join(code for code in m.groups() if code), error)
+    return scrub(error) or ""
+
+
+def outcome_event(
+    notification: Mapping[str, Any], outcome: Outcome, *, retrying: bool
+) -> NotificationSent | NotificationFailed | None:
+    """The event an attempt causes: ``NotificationSent``, or ``NotificationFailed`` when it failed for good.
+
+    A deferral or a failure to be retried (``retrying``) causes none: the notification is still on its way.
+    """
+    recipient_role = notification["recipient"]["role"]
+    if outcome.sent:
+        return NotificationSent(
+            notification_id=notification["_id"],
+            event_id=notification["event_id"],
+            channel=notification["channel"],
+            recipient_role=recipient_role,
+        )
+    if outcome.kind == "deferred" or retrying:
+        return None
+    return NotificationFailed(
+        notification_id=notification["_id"],
+        event_id=notification["event_id"],
+        channel=notification["channel"],
+        error=reported(outcome.error),
+        category=notification.get("category"),
+        recipient_role=recipient_role,
+    )
 
 
 def transient(error: str) -> Outcome:
