@@ -7,19 +7,26 @@ transaction's session, so no call site passes ``session=`` and none can forget i
 The runner follows PyMongo's ``with_transaction``: the whole body is run again on a
 ``TransientTransactionError`` (or a ``RaceLost``), the commit alone on an
 ``UnknownTransactionCommitResult``; after-commit callbacks run only after a real commit.
+
+A write whose result the transaction does not need and whose effect nothing later in it reads
+(an inbox record, a projection's upsert) may be declared with ``uow.at_commit(name)``: such
+writes and the outbox documents are sent together when the body is done, in one command
+(MongoDB 8.0's client-level ``bulkWrite``), instead of one command each.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
+import itertools
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec
 
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient, DeleteMany, DeleteOne, InsertOne, ReplaceOne, UpdateMany, UpdateOne, monitoring
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.command_cursor import AsyncCommandCursor
@@ -27,11 +34,17 @@ from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import (
     AutoReconnect,
+    BulkWriteError,
+    ClientBulkWriteException,
     ConnectionFailure,
+    DuplicateKeyError,
     ExecutionTimeout,
+    InvalidOperation,
     NetworkTimeout,
+    OperationFailure,
     PyMongoError,
     ServerSelectionTimeoutError,
+    WriteError,
     WTimeoutError,
 )
 from pymongo.results import BulkWriteResult, DeleteResult, InsertManyResult, InsertOneResult, UpdateResult
@@ -271,6 +284,83 @@ class Collections:
         return doc
 
 
+# A write a transaction sends at commit (``UnitOfWork.at_commit``), its namespace (``db.collection``) set.
+WriteModel = InsertOne[Document] | ReplaceOne[Document] | UpdateOne | UpdateMany | DeleteOne | DeleteMany
+DUPLICATE_KEY = 11000
+WRITE_CONFLICT = 112
+# MongoDB 8.0: the first server with the client-level ``bulkWrite`` command.
+CLIENT_BULK_WRITE_WIRE_VERSION = 25
+
+
+@dataclasses.dataclass(frozen=True)
+class _AtCommit:
+    """One write declared for the commit, with the collection it goes to."""
+
+    collection: AsyncCollection[Document]
+    model: WriteModel
+
+
+class WritesAtCommit:
+    """Writes to one collection sent when the transaction commits (``uow.at_commit(name)``).
+
+    Each method declares one write, as the collection method of that name would do it at once;
+    nothing is sent and nothing is returned until the commit.
+    """
+
+    def __init__(self, collection: AsyncCollection[Document], declared: list[_AtCommit]) -> None:
+        self._collection = collection
+        self._declared = declared
+
+    def _declare(self, model: WriteModel) -> None:
+        self._declared.append(_AtCommit(self._collection, model))
+
+    @property
+    def _namespace(self) -> str:
+        return self._collection.full_name
+
+    def insert_one(self, document: Document) -> None:
+        """Insert one document at commit."""
+        self._declare(InsertOne(document, namespace=self._namespace))
+
+    def replace_one(self, filter: Mapping[str, Any], replacement: Document, upsert: bool = False) -> None:
+        """Replace the first document matching ``filter`` at commit."""
+        self._declare(ReplaceOne(filter, replacement, upsert=upsert, namespace=self._namespace))
+
+    def update_one(
+        self, filter: Mapping[str, Any], update: Mapping[str, Any] | Sequence[Mapping[str, Any]], upsert: bool = False
+    ) -> None:
+        """Update the first document matching ``filter`` at commit (an update document or pipeline)."""
+        self._declare(UpdateOne(filter, update, upsert=upsert, namespace=self._namespace))
+
+    def update_many(
+        self, filter: Mapping[str, Any], update: Mapping[str, Any] | Sequence[Mapping[str, Any]], upsert: bool = False
+    ) -> None:
+        """Update every document matching ``filter`` at commit."""
+        self._declare(UpdateMany(filter, update, upsert=upsert, namespace=self._namespace))
+
+    def delete_one(self, filter: Mapping[str, Any]) -> None:
+        """Delete the first document matching ``filter`` at commit."""
+        self._declare(DeleteOne(filter, namespace=self._namespace))
+
+    def delete_many(self, filter: Mapping[str, Any]) -> None:
+        """Delete every document matching ``filter`` at commit."""
+        self._declare(DeleteMany(filter, namespace=self._namespace))
+
+
+class FailedAtCommit:
+    """Marks the error of a write sent at commit; ``collection`` names the collection it went to."""
+
+    collection: str = ""
+
+
+class DuplicateKeyAtCommit(DuplicateKeyError, FailedAtCommit):
+    """A write sent at commit met a unique index: a ``DuplicateKeyError``, as that write done at once raises."""
+
+
+class WriteErrorAtCommit(WriteError, FailedAtCommit):
+    """Another write error of a write sent at commit: a ``WriteError``, as that write done at once raises."""
+
+
 def _wall_clock() -> datetime:
     return datetime.now(UTC)
 
@@ -301,6 +391,9 @@ class UnitOfWork(Collections, Generic[S_co]):
         self.committed: list[Callable[[], None]] = []
         # Outbox documents of aggregates that keep their own last ``seq`` (``emit_in_order``): not in outbox_keys.
         self.self_ordered: set[str] = set()
+        # Writes sent with the outbox documents when the body is done (``at_commit``), in declaration order.
+        self.written_at_commit: list[_AtCommit] = []
+        self._at_commit_names: set[str] = set()
 
     @property
     def settings(self) -> S_co:
@@ -312,6 +405,32 @@ class UnitOfWork(Collections, Generic[S_co]):
     def now(self) -> datetime:
         """The current UTC time as the service sees it (the test-settable clock)."""
         return self._clock()
+
+    def __getitem__(self, name: str) -> Collection:
+        """The collection ``name``, bound to this transaction; refused once it has writes at commit.
+
+        A read would miss those writes, and a write done now would be overtaken by them.
+        """
+        if name in self._at_commit_names:
+            raise RuntimeError(
+                f"{name} has writes declared with at_commit earlier in this transaction: a read would not see "
+                "them and a write now would come before them; declare every write of it at commit, or none"
+            )
+        return super().__getitem__(name)
+
+    def at_commit(self, name: str) -> WritesAtCommit:
+        """The collection ``name`` for writes sent when this transaction commits, with its outbox documents.
+
+        Only for a blind write: its result (counts, upserted id) is not needed, and nothing later in
+        this transaction reads what it writes (in a consumer, neither the rest of the handler nor
+        the handlers of the records after it in the batch). All of them and the outbox documents go
+        in one command, in the order they were declared, once the body is done: one command for the
+        transaction's writes instead of one per write. From then on ``uow[name]`` refuses that
+        collection (``RuntimeError``). A write that fails raises, out of the transaction, what it
+        would raise done at once (``DuplicateKeyError``, ``WriteError``), marked ``FailedAtCommit``.
+        """
+        self._at_commit_names.add(name)
+        return WritesAtCommit(self._db[name], self.written_at_commit)
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once this transaction has committed (never if it aborts or is retried)."""
@@ -396,6 +515,7 @@ class Transactions(Generic[S]):
         on_commit: Callable[[], None] | None = None,
         settings: S | None = None,
         clock: Callable[[], datetime] = _wall_clock,
+        client_bulk_write: bool | None = None,
     ) -> None:
         self.client = client
         self.db = db
@@ -404,6 +524,9 @@ class Transactions(Generic[S]):
         self.retry_seconds = retry_seconds
         self.settings = settings
         self.clock = clock
+        # Whether the writes at commit go in one client-level bulkWrite (False: one bulk write per
+        # collection); None until the first commit with writes finds out what the server has.
+        self.client_bulk_write = client_bulk_write
         self._on_commit: list[Callable[[], None]] = [on_commit] if on_commit else []
 
     def on_commit(self, callback: Callable[[], None]) -> None:
@@ -435,17 +558,61 @@ class Transactions(Generic[S]):
         await session.start_transaction()
         try:
             result = await work(uow)
+            writes = list(uow.written_at_commit)
             if uow.pending:
                 # The outbox's own collections, bound to this transaction like the use case's.
                 keyed = [document for document in uow.pending if document["_id"] not in uow.self_ordered]
                 if keyed:
-                    await self.outbox.order(keyed, Collection(self.outbox.keys, session))
-                await Collection(self.outbox.collection, session).insert_many(uow.pending)
+                    keys = self.outbox.keys
+                    await self.outbox.order(keyed, Collection(keys, session), WritesAtCommit(keys, writes))
+                outbox = self.outbox.collection
+                writes += [_AtCommit(outbox, InsertOne(doc, namespace=outbox.full_name)) for doc in uow.pending]
+            if writes:
+                await self._write_at_commit(session, writes)
         except BaseException:
             if session.in_transaction:
                 await session.abort_transaction()  # PyMongo ignores its errors: the server aborts it anyway
             raise
         return result
+
+    async def _write_at_commit(self, session: AsyncClientSession, writes: Sequence[_AtCommit]) -> None:
+        """Send the writes declared for the commit and the outbox documents, in order, in one command.
+
+        On a server without the client-level ``bulkWrite`` (before MongoDB 8.0), one bulk write per
+        run of writes to one collection. A failure is raised as the same write done at once raises it.
+        """
+        if self.client_bulk_write is not False:
+            try:
+                await self.client.bulk_write([write.model for write in writes], session=session, ordered=True)
+            except ClientBulkWriteException as exc:
+                failure = _client_bulk_failure(exc, writes, session)
+                if failure is exc.error:
+                    raise failure from None  # the command's own error, as a write done at once raises it
+                raise failure from exc
+            except InvalidOperation:
+                if self._server_has_client_bulk_write():
+                    raise
+                self.client_bulk_write = False
+            else:
+                self.client_bulk_write = True
+                return
+        await self._write_per_collection(session, writes)
+
+    async def _write_per_collection(self, session: AsyncClientSession, writes: Sequence[_AtCommit]) -> None:
+        for collection, run in itertools.groupby(writes, key=lambda write: write.collection):
+            try:
+                await Collection(collection, session).bulk_write([write.model for write in run], ordered=True)
+            except BulkWriteError as exc:
+                [error, *_] = exc.details["writeErrors"]
+                raise _write_failure(collection.name, error, session) from exc
+            except WriteError as exc:  # a client writing one by one (the fast tier's fakes) raises the write's own
+                error = {"code": exc.code, "errmsg": exc.args[0] if exc.args else "", **(exc.details or {})}
+                raise _write_failure(collection.name, error, session) from exc
+
+    def _server_has_client_bulk_write(self) -> bool:
+        """Whether the servers the client knows all have the client-level ``bulkWrite`` (MongoDB 8.0+)."""
+        servers = [s for s in self.client.topology_description.server_descriptions().values() if s.is_server_type_known]
+        return bool(servers) and all(s.max_wire_version >= CLIENT_BULK_WRITE_WIRE_VERSION for s in servers)
 
     async def _commit(self, session: AsyncClientSession, started: float) -> None:
         attempt = 0
@@ -470,6 +637,38 @@ class Transactions(Generic[S]):
                 callback()
         for callback in uow.committed:
             callback()
+
+
+def _client_bulk_failure(
+    exc: ClientBulkWriteException, writes: Sequence[_AtCommit], session: AsyncClientSession
+) -> PyMongoError:
+    """What the failed write, done at once, would have raised: the command's own error, or the write's."""
+    error = exc.error
+    if isinstance(error, PyMongoError):
+        return error  # a write conflict, the network...: with its labels (TransientTransactionError)
+    if isinstance(error, Mapping):  # the server refused the command: its reply
+        return OperationFailure(error.get("errmsg", "bulkWrite failed"), error.get("code"), error)
+    failed: list[Mapping[str, Any]] = exc.details.get("writeErrors") or []
+    if failed:  # ordered: the first failed write stopped the others
+        return _write_failure(writes[failed[0]["idx"]].collection.name, failed[0], session)
+    return exc
+
+
+def _write_failure(collection: str, error: Mapping[str, Any], session: AsyncClientSession) -> PyMongoError:
+    """The error a single write done at once raises for ``error``, an entry of a bulk write's ``writeErrors``."""
+    details = {key: value for key, value in error.items() if key not in ("ok", "idx", "n", "op")}
+    details["index"] = 0
+    message, code = details.get("errmsg", "write failed"), details.get("code")
+    if code == WRITE_CONFLICT and session.in_transaction:
+        # A write done at once reports a conflict as its command's error, labelled so the transaction runs again.
+        return OperationFailure(message, code, {**details, "errorLabels": ["TransientTransactionError"]})
+    failure = (
+        DuplicateKeyAtCommit(message, code, details)
+        if code == DUPLICATE_KEY
+        else WriteErrorAtCommit(message, code, details)
+    )
+    failure.collection = collection
+    return failure
 
 
 def _retry_delay(attempt: int) -> float:

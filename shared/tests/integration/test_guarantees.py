@@ -178,30 +178,22 @@ async def _offset_is(bootstrap: str, group: str, topic: str, partition: int, off
 
 
 class _CrashAfterWrite:
-    """Proxy of the outbox collection: the first transactional insert succeeds, then the connection "drops"."""
+    """Proxy of the client: its first bulk write at commit (inbox record, outbox documents) succeeds, then the
+    connection "drops"."""
 
-    def __init__(self, collection: Any) -> None:
-        self._collection = collection
+    def __init__(self, client: Any) -> None:
+        self._client = client
         self.crashes = 1
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._collection, name)
+        return getattr(self._client, name)
 
-    async def insert_many(self, documents: Any, **kwargs: Any) -> Any:
-        result = await self._collection.insert_many(documents, **kwargs)
+    async def bulk_write(self, models: Any, **kwargs: Any) -> Any:
+        result = await self._client.bulk_write(models, **kwargs)
         if self.crashes > 0:
             self.crashes -= 1
             raise AutoReconnect("injected: connection lost after the write, before the commit")
         return result
-
-
-class _OutboxProxy:
-    def __init__(self, outbox: Outbox) -> None:
-        self._outbox = outbox
-        self.collection = _CrashAfterWrite(outbox.collection)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._outbox, name)
 
 
 async def on_approved_emits(ctx: HandlerContext, event: PartnerApproved) -> None:
@@ -218,8 +210,8 @@ async def test_failed_commit_leaves_no_inbox_record_and_no_event(
     settings = vies_settings("missions")
     async with running(create_app(EMITTING, settings), settings) as svc:
         runtime = svc.runtime
-        proxy = _OutboxProxy(runtime.outbox)
-        runtime.transactions.outbox = proxy
+        proxy = _CrashAfterWrite(runtime.transactions.client)
+        runtime.transactions.client = proxy
         await publish_event(
             vies_stack.kafka_bootstrap, events_topic("partners", topic_prefix), PartnerApproved(partner_id="p1")
         )
@@ -228,7 +220,7 @@ async def test_failed_commit_leaves_no_inbox_record_and_no_event(
         # The inbox record is visible only together with the handler's write (same transaction).
         counter = await db["counters"].find_one({"_id": "p1"})
         assert counter is not None and counter["approved"] == 1, counter
-        assert proxy.collection.crashes == 0  # the first attempt did crash after its writes
+        assert proxy.crashes == 0  # the first attempt did crash after its writes
         probe = KafkaProbe(vies_stack.kafka_bootstrap, [events_topic("missions", topic_prefix)])
         await probe.wait_for("missions.MissionStarted")
         await asyncio.sleep(0.5)  # a second event (from the aborted attempt) has the chance to show up

@@ -133,6 +133,11 @@ class FakeCollection:
         """The collection's name."""
         return str(self._collection.name)
 
+    @property
+    def full_name(self) -> str:
+        """``database.collection``: the namespace of the writes a transaction sends at commit."""
+        return str(self._collection.full_name)
+
     async def find_one(self, filter: Mapping[str, Any] | None = None, *args: Any, **options: Any) -> Document | None:
         """The first document matching ``filter``, or None."""
         options.pop("session", None)
@@ -253,12 +258,13 @@ class FakeCollection:
                     self._collection.insert_one(request._doc)
                     counts["nInserted"] += 1
                 case UpdateOne() | UpdateMany() | ReplaceOne():
+                    # Through this class's own methods, which also take update pipelines.
                     if isinstance(request, ReplaceOne):
-                        result = self._collection.replace_one(request._filter, request._doc, bool(request._upsert))
+                        result = await self.replace_one(request._filter, request._doc, bool(request._upsert))
                     elif isinstance(request, UpdateOne):
-                        result = self._collection.update_one(request._filter, request._doc, bool(request._upsert))
+                        result = await self.update_one(request._filter, request._doc, bool(request._upsert))
                     else:
-                        result = self._collection.update_many(request._filter, request._doc, bool(request._upsert))
+                        result = await self.update_many(request._filter, request._doc, bool(request._upsert))
                     counts["nMatched"] += result.matched_count
                     counts["nModified"] += result.modified_count
                     if result.upserted_id is not None:
@@ -453,6 +459,8 @@ class FakeTransactions(Transactions[S]):
             outbox,
             settings=runtime.settings,
             clock=runtime.now,
+            # No client-level bulkWrite here: the writes at commit go one collection at a time.
+            client_bulk_write=False,
         )
         self._runtime = runtime
         self.runs = 0

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from pymongo import ASCENDING, UpdateOne
+from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
@@ -34,7 +34,7 @@ from vies_shared.events.base import Event
 from vies_shared.events.envelope import EventMeta, encode, new_event_id
 
 if TYPE_CHECKING:
-    from vies_shared.storage import Collection
+    from vies_shared.storage import Collection, WritesAtCommit
 
 Document = dict[str, Any]
 Clock = Callable[[], int]
@@ -118,10 +118,11 @@ class Outbox:
             self._last_seq = max(self.clock(), self._last_seq + 1)
             return self._last_seq
 
-    async def order(self, documents: Sequence[Document], keys: Collection) -> None:
+    async def order(self, documents: Sequence[Document], keys: Collection, keys_at_commit: WritesAtCommit) -> None:
         """Raise each document's ``seq`` above its aggregate's last one, in the caller's transaction.
 
-        ``keys`` is this outbox's ``outbox_keys`` collection bound to that transaction.
+        ``keys`` is this outbox's ``outbox_keys`` collection bound to that transaction, and
+        ``keys_at_commit`` the same for writes sent at its commit with the outbox documents.
 
         Within one transaction the documents keep their emission order; across transactions an
         aggregate's ``seq`` grows in commit order (the ``outbox_keys`` write makes concurrent
@@ -131,7 +132,7 @@ class Outbox:
         if len(set(idents)) == 1:
             await self._order_one_aggregate(idents[0], documents, keys)
             return
-        # One read and one bulk write per transaction, whatever the number of aggregates.
+        # One read per transaction, whatever the number of aggregates; the writes go with the outbox documents.
         cursor = keys.find({"_id": {"$in": sorted(set(idents))}}, {"seq": 1})
         last: dict[str, int] = {doc["_id"]: int(doc["seq"]) async for doc in cursor}
         touched: dict[str, int] = {}
@@ -140,13 +141,8 @@ class Outbox:
             seq = max(int(document["seq"]), last.get(ident, 0) + 1, floor + 1)
             document["seq"] = last[ident] = touched[ident] = floor = seq
         now = self.now()
-        await keys.bulk_write(
-            [
-                UpdateOne({"_id": ident}, {"$set": {"seq": seq, "at": now}}, upsert=True)
-                for ident, seq in touched.items()
-            ],
-            ordered=False,
-        )
+        for ident, seq in touched.items():
+            keys_at_commit.update_one({"_id": ident}, {"$set": {"seq": seq, "at": now}}, upsert=True)
 
     async def _order_one_aggregate(self, ident: str, documents: Sequence[Document], keys: Collection) -> None:
         """``order`` for the usual transaction, whose events are all of one aggregate: one command.
