@@ -91,7 +91,8 @@ async def test_every_query_of_commit_publish_consume_and_prune_is_served_by_an_i
     async def on_approved(ctx: HandlerContext, event: PartnerApproved) -> None:
         await ctx.uow["partners"].update_one({"_id": event.partner_id}, {"$set": {"approved": True}}, upsert=True)
         ctx.emit(PartnerApproved(partner_id=f"echo-{event.partner_id}"))
-        handled.append(event.partner_id)
+        # Counted once committed: a redelivery's first attempt runs the handler, then is aborted at commit.
+        ctx.uow.after_commit(lambda: handled.append(event.partner_id))
 
     consumer = EventConsumer(
         service="missions",

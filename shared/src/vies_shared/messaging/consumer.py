@@ -4,8 +4,11 @@ For each batch a FastStream subscriber hands over, the records (each partition's
 in order) are handled in one MongoDB transaction: the inbox documents (``_id =
 ce_id``), the handlers' writes and the events they emit commit together. A record
 already in the inbox is skipped. The inbox is not read first: its documents are
-inserted before any handler runs, and only when that insert meets one already there
-(a redelivery, rare) is the transaction run again after reading which ones. Transient
+written at commit (``uow.at_commit``, in one command with the handlers' writes at
+commit and the outbox documents), and only when that write meets one already there
+(a redelivery, rare) is the transaction aborted and run again after reading which
+ones. A handler failing in a batch the inbox already holds a record of is taken for
+such a redelivery too, and the batch run again the same way. Transient
 failures (database or broker unreachable, write conflicts) are retried in place
 with capped exponential backoff; a record that cannot be handled is isolated,
 retried alone and, after ``attempts`` failures, dead-lettered. The Kafka offset
@@ -50,7 +53,7 @@ from aiokafka.structs import ConsumerRecord, TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.subscriber.usecase import BatchSubscriber
-from pymongo.errors import BulkWriteError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 from typing_extensions import TypeVar
 
 from vies_shared import context, metrics, tracing
@@ -59,13 +62,13 @@ from vies_shared.events.envelope import EnvelopeError, EventMeta, decode, header
 from vies_shared.logging import get_logger
 from vies_shared.messaging.broker import is_refused
 from vies_shared.settings import ServiceSettings
-from vies_shared.storage import Transactions, UnitOfWork, backoff_delay, is_transient
+from vies_shared.storage import FailedAtCommit, Transactions, UnitOfWork, backoff_delay, is_transient
 
 if TYPE_CHECKING:
     from vies_shared.service import Runtime
 
 Document = dict[str, Any]
-DUPLICATE_KEY = 11000
+INBOX = "inbox"
 
 
 # The service's settings type: ``HandlerContext[MissionsSettings]`` reads ``ctx.settings.check_in_interval``
@@ -246,11 +249,6 @@ class _AlreadyInInbox(Exception):
     """An inbox document of the batch exists already: run it again, reading the inbox first."""
 
 
-def _duplicate_key(exc: BulkWriteError) -> bool:
-    errors = exc.details.get("writeErrors") or []
-    return bool(errors) and all(error.get("code") == DUPLICATE_KEY for error in errors)
-
-
 @dataclasses.dataclass
 class _Item:
     record: ConsumerRecord[bytes, bytes]
@@ -308,7 +306,7 @@ class EventConsumer(Generic[S]):
         # Why the consumer cannot move on (its dead letters are refused), None when all is well.
         self.blocked: str | None = None
         self._progress: dict[TopicPartition, tuple[int, float]] = {}
-        self.inbox = transactions.db["inbox"]
+        self.inbox = transactions.db[INBOX]
         self.stopping = False
         self.last_batch_at: float | None = None
         self.subscriber: BatchSubscriber | None = None
@@ -520,15 +518,39 @@ class EventConsumer(Generic[S]):
     async def _run(self, items: list[_Item]) -> None:
         started = time.perf_counter()
         try:
-            handled = await self.transactions.run(lambda uow: self._work(uow, items, lookup=False))
+            handled = await self._transaction(items, lookup=False)
         except _AlreadyInInbox:
-            # A redelivery: that transaction was aborted before any handler ran; skip what is done.
-            handled = await self.transactions.run(lambda uow: self._work(uow, items, lookup=True))
+            # A redelivery: that transaction was aborted, nothing of it kept; skip what is done.
+            handled = await self._transaction(items, lookup=True)
+        except HandlerFailed:
+            # The inbox is written after the handlers ran: one may have failed on a record it handled before.
+            if not await self._any_in_inbox(items):
+                raise
+            handled = await self._transaction(items, lookup=True)
         elapsed = time.perf_counter() - started
         for item in handled:
             assert item.meta is not None
             metrics.EVENTS_CONSUMED.labels(self.service, item.meta.type, "handled").inc()
             metrics.HANDLER_LATENCY.labels(self.service, item.meta.type).observe(elapsed / max(1, len(handled)))
+
+    async def _transaction(self, items: list[_Item], *, lookup: bool) -> list[_Item]:
+        """The batch's transaction; a write at commit that fails is a redelivery (inbox) or a handler's failure."""
+        try:
+            return await self.transactions.run(lambda uow: self._work(uow, items, lookup=lookup))
+        except PyMongoError as exc:
+            if not isinstance(exc, FailedAtCommit):
+                raise
+            if exc.collection != INBOX:
+                # A handler's write at commit (or an emitted event): isolated and dead-lettered like its other errors.
+                raise HandlerFailed(str(exc)) from exc
+            if isinstance(exc, DuplicateKeyError) and not lookup:
+                raise _AlreadyInInbox from exc
+            raise
+
+    async def _any_in_inbox(self, items: list[_Item]) -> bool:
+        """Whether the inbox holds a record of these items (read outside any transaction)."""
+        ids = [item.meta.id for item in items if item.meta is not None]
+        return bool(ids) and await self.inbox.find_one({"_id": {"$in": ids}}, {"_id": 1}) is not None
 
     async def _work(self, uow: UnitOfWork[S], items: list[_Item], *, lookup: bool) -> list[_Item]:
         """One transaction: record the batch in the inbox, then run each handler; returns the events handled."""
@@ -543,17 +565,17 @@ class EventConsumer(Generic[S]):
         return handled
 
     async def _record_in_inbox(self, uow: UnitOfWork[S], items: list[_Item], *, lookup: bool) -> list[_Item]:
-        """Insert the batch's inbox records; returns the items still to handle (duplicates left out).
+        """Declare the batch's inbox records, written at commit; returns the items to handle (duplicates left out).
 
-        Without ``lookup`` the insert itself detects a redelivery (``_AlreadyInInbox``: the caller
-        runs again with it); with it, the ids already in the inbox are read first and skipped.
+        Without ``lookup`` that write itself detects a redelivery (a duplicate key: ``_transaction``
+        raises ``_AlreadyInInbox`` and the caller runs again with it); with it, the ids already in
+        the inbox are read first and skipped.
         """
-        inbox = uow["inbox"]
         seen: set[str] = set()
         if lookup:
             ids = [item.meta.id for item in items if item.meta is not None]
-            seen = {doc["_id"] async for doc in inbox.find({"_id": {"$in": ids}}, {"_id": 1})}
-        done: list[Document] = []
+            seen = {doc["_id"] async for doc in uow[INBOX].find({"_id": {"$in": ids}}, {"_id": 1})}
+        inbox = uow.at_commit(INBOX)
         todo: list[_Item] = []
         for item in items:
             if item.meta is not None:
@@ -561,15 +583,8 @@ class EventConsumer(Generic[S]):
                     metrics.EVENTS_CONSUMED.labels(self.service, item.meta.type, "duplicate").inc()
                     continue
                 seen.add(item.meta.id)
-                done.append(self._inbox_record(item, uow.now()))
+                inbox.insert_one(self._inbox_record(item, uow.now()))
             todo.append(item)
-        if done:
-            try:
-                await inbox.insert_many(done)
-            except BulkWriteError as exc:
-                if lookup or not _duplicate_key(exc):
-                    raise
-                raise _AlreadyInInbox from exc
         return todo
 
     async def _call_tombstone_handler(self, uow: UnitOfWork[S], item: _Item) -> None:
