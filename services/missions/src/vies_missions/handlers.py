@@ -113,8 +113,8 @@ async def _follow_region(uow: UnitOfWork, authority_id: str, region: str) -> Non
 async def on_partner_registered(ctx: HandlerContext, event: PartnerRegistered) -> None:
     """Remember the host partner's name, country and city: the certificate and the volunteer's contacts name it."""
     # ``PartnerUpdated`` carries no name (a partner's name is not corrected through it), so the
-    # registration is the only source.
-    await ctx.uow[store.PARTNERS].update_one(
+    # registration is the only source. Written at commit: no handler reads the partners it knows.
+    ctx.uow.at_commit(store.PARTNERS).update_one(
         {"_id": event.partner_id},
         {"$set": {"name": event.name, "country": event.country, "city": event.city}},
         upsert=True,
@@ -148,7 +148,8 @@ async def on_person_erased(ctx: HandlerContext, event: PersonErased) -> None:
     """
     person_id = event.person_id
     await erasure.remember_erasure(ctx.uow, person_id, ctx.meta.time)
-    await ctx.uow[store.CONTACTS].delete_one({"_id": person_id})
+    # At commit, in order with the contact updates of the same batch (also written at commit).
+    ctx.uow.at_commit(store.CONTACTS).delete_one({"_id": person_id})
     missions = [Mission.from_doc(d) async for d in ctx.uow[store.MISSIONS].find({"volunteer_id": person_id})]
     mission_ids = [m.mission_id for m in missions]
     for mission in missions:
@@ -181,11 +182,13 @@ async def on_contact_updated(ctx: HandlerContext, event: ContactUpdated) -> None
         "emergency_contact": event.emergency_contact.model_dump() if event.emergency_contact else None,
         "updated_at": ctx.meta.time,
     }
-    # One command: an older update delivered late (e.g. replayed from a dead letter) leaves the newer
+    # One write: an older update delivered late (e.g. replayed from a dead letter) leaves the newer
     # one in place. Values are literals, so a name starting with "$" is not read as a field path.
     newer = {"$gt": ["$updated_at", ctx.meta.time]}
     replacement = {"$cond": [newer, "$$ROOT", {name: {"$literal": value} for name, value in contact.items()}]}
-    await ctx.uow[store.CONTACTS].update_one({"_id": event.person_id}, [{"$replaceWith": replacement}], upsert=True)
+    # Sent at commit with the inbox record: no handler reads contacts in a transaction, and every
+    # write of them (erasure, tombstone) goes at commit too, so they keep the batch's order.
+    ctx.uow.at_commit(store.CONTACTS).update_one({"_id": event.person_id}, [{"$replaceWith": replacement}], upsert=True)
 
 
 HANDLERS: list[Handler[MissionsSettings]] = [
@@ -203,4 +206,4 @@ HANDLERS: list[Handler[MissionsSettings]] = [
 async def on_contact_tombstone(uow: UnitOfWork, topic: str, key: str) -> None:
     """A tombstone on the contacts topic: the person was erased, forget their contact data."""
     if topic.endswith(CONTACTS_TOPIC_SUFFIX) and key:
-        await uow[store.CONTACTS].delete_one({"_id": key})
+        uow.at_commit(store.CONTACTS).delete_one({"_id": key})  # in order with the batch's contact updates
