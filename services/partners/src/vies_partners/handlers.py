@@ -2,7 +2,10 @@
 
 Each handler runs in the kit's transaction (inbox record included), so an event delivered twice is
 handled once; the writes are also idempotent by design (sets, not increments) so replays and
-out-of-order arrivals across aggregates converge on the same state.
+out-of-order arrivals across aggregates converge on the same state. The projections no handler reads
+(alerts, positions, selections, engagements, the partners' stats) are written at commit
+(``uow.at_commit``), with the inbox records, in one command; missions and incidents, which the
+stats are counted from, are written at once.
 """
 
 from __future__ import annotations
@@ -142,7 +145,7 @@ async def on_incident_reported(ctx: HandlerContext, event: IncidentReported) -> 
 
 async def on_security_alert_issued(ctx: HandlerContext, event: SecurityAlertIssued) -> None:
     """An alert is open until its safety check closes; a crisis one excludes its country from matching."""
-    await ctx.uow[store.ALERTS].update_one(
+    ctx.uow.at_commit(store.ALERTS).update_one(
         {"_id": event.alert_id},
         {"$set": {"country": event.country.upper(), "level": event.level}, "$setOnInsert": {"open": True}},
         upsert=True,
@@ -154,12 +157,12 @@ async def on_safety_check_closed(ctx: HandlerContext, event: SafetyCheckClosed) 
     update: Document = {"open": False}
     if event.country:
         update["country"] = event.country.upper()
-    await ctx.uow[store.ALERTS].update_one({"_id": event.alert_id}, {"$set": update}, upsert=True)
+    ctx.uow.at_commit(store.ALERTS).update_one({"_id": event.alert_id}, {"$set": update}, upsert=True)
 
 
 async def on_position_published(ctx: HandlerContext, event: PositionPublished) -> None:
     """A position of the authority opened (journey: position published)."""
-    await ctx.uow[store.POSITIONS].update_one(
+    ctx.uow.at_commit(store.POSITIONS).update_one(
         {"_id": event.position_id},
         {
             "$set": {
@@ -177,7 +180,7 @@ async def on_position_published(ctx: HandlerContext, event: PositionPublished) -
 
 async def on_candidate_selected(ctx: HandlerContext, event: CandidateSelected) -> None:
     """A candidate was selected for a position (its authority is known from the position)."""
-    await ctx.uow[store.SELECTIONS].update_one(
+    ctx.uow.at_commit(store.SELECTIONS).update_one(
         {"_id": event.application_id},
         {"$set": {"position_id": event.position_id}, "$min": {"selected_on": _event_day(ctx)}},
         upsert=True,
@@ -186,7 +189,7 @@ async def on_candidate_selected(ctx: HandlerContext, event: CandidateSelected) -
 
 async def on_volunteer_engaged(ctx: HandlerContext, event: VolunteerEngaged) -> None:
     """A volunteer signed with the authority."""
-    await ctx.uow[store.ENGAGEMENTS].update_one(
+    ctx.uow.at_commit(store.ENGAGEMENTS).update_one(
         {"_id": event.engagement_id},
         {
             "$set": {"authority_id": event.authority_id, "partner_id": event.partner_id, "scheme": event.scheme},

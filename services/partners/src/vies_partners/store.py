@@ -86,6 +86,7 @@ async def recompute_partner_stats(uow: UnitOfWork, partner_id: str) -> None:
 
     Volunteers on mission = missions planned or started and not ended; hosted = missions started,
     ended or interrupted (the volunteer came); serious = incidents of severity high or critical.
+    The stats are written at commit: no transaction reads them (the matching cache reads them after).
     """
     on_mission = await uow[MISSIONS].count_documents(
         {"partner_id": partner_id, "status": {"$in": ["planned", "started"]}}
@@ -96,7 +97,7 @@ async def recompute_partner_stats(uow: UnitOfWork, partner_id: str) -> None:
     serious = await uow[INCIDENTS].count_documents(
         {"partner_id": partner_id, "severity": {"$in": sorted(SERIOUS_SEVERITIES)}}
     )
-    await uow[PARTNER_STATS].update_one(
+    uow.at_commit(PARTNER_STATS).update_one(
         {"_id": partner_id},
         {"$set": {"on_mission": on_mission, "hosted": hosted, "serious_incidents": serious, "changed_at": uow.now()}},
         upsert=True,
