@@ -103,8 +103,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         name="inbox_lookup_skipped",
         file="messaging/consumer.py",
-        original="""            seen = {doc["_id"] async for doc in inbox.find({"_id": {"$in": ids}}, {"_id": 1})}""",
-        replacement="""            seen = set()""",
+        original="""seen = {doc["_id"] async for doc in uow[INBOX].find({"_id": {"$in": ids}}, {"_id": 1})}""",
+        replacement="""seen = set()""",
         tests=(
             f"{GUARD}::test_redelivered_event_in_a_later_batch_is_skipped",
             f"{INBOX}::test_same_event_twice_is_processed_once",
@@ -115,8 +115,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         name="inbox_outside_transaction",
         file="messaging/consumer.py",
-        original="await inbox.insert_many(done)",
-        replacement="await self.inbox.insert_many(done)",
+        original="inbox.insert_one(self._inbox_record(item, uow.now()))",
+        replacement="await self.inbox.insert_one(self._inbox_record(item, uow.now()))",
         tests=(f"{GUARD}::test_failed_commit_leaves_no_inbox_record_and_no_event",),
         what="the inbox record is written outside the handler's transaction",
     ),
@@ -175,8 +175,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         name="outbox_outside_transaction",
         file="storage.py",
-        original="await Collection(self.outbox.collection, session).insert_many(uow.pending)",
-        replacement="await self.outbox.collection.insert_many(uow.pending)",
+        original="writes += [_AtCommit(outbox, InsertOne(doc, namespace=outbox.full_name)) for doc in uow.pending]",
+        replacement="await outbox.insert_many(uow.pending)",
         tests=(f"{GUARD}::test_failed_commit_leaves_no_inbox_record_and_no_event", RELAY),
         what="outbox documents are written outside the use case's transaction",
         required=False,
@@ -196,7 +196,7 @@ MUTANTS: list[Mutant] = [
     Mutant(
         name="per_key_order_skipped",
         file="storage.py",
-        original="await self.outbox.order(uow.pending, Collection(self.outbox.keys, session))",
+        original="await self.outbox.order(keyed, Collection(keys, session), WritesAtCommit(keys, writes))",
         replacement="pass",
         tests=(f"{ORDER}::test_events_of_one_aggregate_keep_commit_order_across_writers_with_skewed_clocks",),
         what="outbox seq taken from the writer's clock alone: replicas with skewed clocks reorder an aggregate",

@@ -17,7 +17,7 @@ from vies_shared.events.recruitment import ApplicationShortlisted, PositionClose
 from vies_shared.messaging.consumer import HandlerContext
 from vies_shared.service import ServiceDefinition
 from vies_shared.settings import ServiceSettings
-from vies_shared.storage import RaceLost, UnitOfWork, transactional
+from vies_shared.storage import FailedAtCommit, RaceLost, UnitOfWork, transactional
 
 pytestmark = pytest.mark.fast
 
@@ -205,3 +205,26 @@ async def test_an_update_pipeline_is_evaluated_on_the_matched_document_or_the_up
     await write("newer", t0 + timedelta(hours=1))
     await contacts.update_many({"_id": "p1"}, [{"$set": {"seen": True}}, {"$unset": "updated_at"}])
     assert await contacts.find_one({"_id": "p1"}) == {"_id": "p1", "name": "newer", "seen": True}
+
+
+async def test_writes_at_commit_are_applied_in_order_with_the_events_or_not_at_all() -> None:
+    """On the fakes they go one collection at a time; a duplicate key is the plain write's, with its collection."""
+    fake = runtime()
+
+    @transactional
+    async def project(uow: UnitOfWork, position_id: str, *, again: bool = False) -> None:
+        uow.at_commit("views").update_one({"_id": position_id}, [{"$set": {"seen": True}}], upsert=True)
+        uow.at_commit("views").delete_one({"_id": "gone"})
+        uow.at_commit("log").insert_one({"_id": position_id})
+        uow.emit(PositionClosed(position_id=position_id, reason="filled", cause="filled"))
+        if again:
+            uow.at_commit("log").insert_one({"_id": position_id})
+
+    await fake.collection("views").insert_one({"_id": "gone"})
+    await project(fake, "p1")
+    assert await fake.collection("views").find({}).to_list() == [{"_id": "p1", "seen": True}]
+    with pytest.raises(DuplicateKeyError) as raised:
+        await project(fake, "p2", again=True)
+    assert isinstance(raised.value, FailedAtCommit) and raised.value.collection == "log"
+    assert await fake.collection("log").distinct("_id") == ["p1"]
+    assert [envelope.meta.subject for envelope in fake.envelopes] == ["p1"]
