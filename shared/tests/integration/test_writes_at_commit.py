@@ -149,6 +149,25 @@ async def test_a_batch_sends_its_inbox_records_handler_writes_and_events_in_one_
     assert await kit.outbox.backlog() == 2
 
 
+async def test_a_transaction_of_writes_at_commit_alone_is_one_write_and_the_commit(kit: Kit) -> None:
+    """The write at commit may be the transaction's first command (it starts the transaction)."""
+
+    async def work(uow: UnitOfWork) -> None:
+        uow.at_commit("views").update_one({"_id": "v"}, {"$set": {"n": 1}}, upsert=True)
+        uow.at_commit("log").insert_one({"_id": "l"})
+        uow.at_commit("views").delete_many({"_id": {"$ne": "v"}})
+
+    await kit.db["views"].insert_one({"_id": "old"})
+    kit.commands.clear()
+    await kit.transactions.run(work)
+    if kit.transactions.client_bulk_write:
+        assert kit.commands == ["bulkWrite", "commitTransaction"], kit.commands
+    else:  # runs of one collection: views, log, views
+        assert kit.commands == ["update", "insert", "delete", "commitTransaction"], kit.commands
+    assert await kit.db["views"].find({}).to_list() == [{"_id": "v", "n": 1}]
+    assert await kit.db["log"].count_documents({}) == 1
+
+
 async def test_a_redelivered_record_is_found_at_commit_and_skipped_once(kit: Kit) -> None:
     first = records(PartnerApproved(partner_id="a"))
     await kit.consumer.handle_records(first)
