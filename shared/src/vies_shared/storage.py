@@ -304,7 +304,8 @@ class WritesAtCommit:
     """Writes to one collection sent when the transaction commits (``uow.at_commit(name)``).
 
     Each method declares one write, as the collection method of that name would do it at once;
-    nothing is sent and nothing is returned until the commit.
+    nothing is sent and nothing is returned until the commit, and the documents given are sent as
+    they are then (not copied).
     """
 
     def __init__(self, collection: AsyncCollection[Document], declared: list[_AtCommit]) -> None:
