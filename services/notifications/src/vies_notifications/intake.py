@@ -474,8 +474,10 @@ async def _record_for_digest(uow: UnitOfWork, meta: EventMeta, facts: Document) 
             region = await projection.region_of_authority(uow, authority_id)
             if region:
                 regions.add(region)
+    # Written at commit, with the inbox records: nothing in a transaction of the intake reads them.
+    entries = uow.at_commit(store.DIGEST_ENTRIES)
     for region in regions:
-        await uow[store.DIGEST_ENTRIES].insert_one(
+        entries.insert_one(
             {"_id": f"{meta.id}:{region}", "region": region, "kind": kind[0], "line": line, "at": meta.time},
         )
 
