@@ -75,6 +75,27 @@ async def _published_versions(probe: KafkaProbe) -> dict[str, list[int]]:
     return out
 
 
+async def _relay_all(
+    settings: ServiceSettings, outbox: Outbox, bootstrap: str, topic_prefix: str, count: int
+) -> dict[str, list[int]]:
+    """Publish the pending backlog in one go with a relay; each key's versions as they came out of Kafka."""
+    broker = create_broker(settings, client_id="order-relay")
+    await broker.start()
+    relay = OutboxRelay(outbox, broker, service="partners", poll_seconds=0.05, batch_size=500)
+    relay.start()
+    try:
+        probe = KafkaProbe(bootstrap, [events_topic("partners", topic_prefix)])
+
+        async def all_published() -> bool:
+            return sum(len(v) for v in (await _published_versions(probe)).values()) == count
+
+        await wait_until(all_published, timeout=30, message=f"{count} events published")
+        return await _published_versions(probe)
+    finally:
+        await relay.stop()
+        await broker.stop()
+
+
 async def test_events_of_one_aggregate_keep_commit_order_across_writers_with_skewed_clocks(
     vies_settings: Any, vies_stack: Any, topic_prefix: str
 ) -> None:
@@ -101,21 +122,7 @@ async def test_events_of_one_aggregate_keep_commit_order_across_writers_with_ske
 
         await asyncio.gather(burst(ahead, 15), burst(behind, 15))
 
-        broker = create_broker(settings, client_id="order-relay")
-        await broker.start()
-        relay = OutboxRelay(ahead.outbox, broker, service="partners", poll_seconds=0.05, batch_size=500)
-        relay.start()
-        try:
-            probe = KafkaProbe(vies_stack.kafka_bootstrap, [events_topic("partners", topic_prefix)])
-
-            async def all_published() -> bool:
-                return sum(len(v) for v in (await _published_versions(probe)).values()) == 54
-
-            await wait_until(all_published, timeout=30, message="54 events published")
-            published = await _published_versions(probe)
-        finally:
-            await relay.stop()
-            await broker.stop()
+        published = await _relay_all(settings, ahead.outbox, vies_stack.kafka_bootstrap, topic_prefix, 54)
         assert published["p-a"] == list(range(1, 13))
         assert published["p-b"] == list(range(1, 13))
         assert published["p-c"] == list(range(1, 31))
@@ -171,21 +178,7 @@ async def test_an_aggregate_keeping_its_own_seq_keeps_commit_order_without_outbo
         assert commands == []
         assert await ahead.db[KEYS_COLLECTION].count_documents({"_id": {"$regex": "p-own$"}}) == 0
 
-        broker = create_broker(settings, client_id="own-order-relay")
-        await broker.start()
-        relay = OutboxRelay(ahead.outbox, broker, service="partners", poll_seconds=0.05, batch_size=500)
-        relay.start()
-        try:
-            probe = KafkaProbe(vies_stack.kafka_bootstrap, [events_topic("partners", topic_prefix)])
-
-            async def all_published() -> bool:
-                return len((await _published_versions(probe)).get("p-own", [])) == 26
-
-            await wait_until(all_published, timeout=30, message="26 events published")
-            published = await _published_versions(probe)
-        finally:
-            await relay.stop()
-            await broker.stop()
+        published = await _relay_all(settings, ahead.outbox, vies_stack.kafka_bootstrap, topic_prefix, 26)
         assert published["p-own"] == list(range(1, 27))
     finally:
         COMMAND_OBSERVERS.remove(observe)
