@@ -84,6 +84,9 @@ async def _application_and_mission_facts(uow: UnitOfWork, facts: Document) -> No
     if application:
         for name in ("candidate_id", "position_id", "authority_id"):
             facts.setdefault(name, application.get(name))
+        for name in ("position_title", "country"):  # carried by recent ApplicationSubmitted events
+            if not facts.get(name) and application.get(name):
+                facts[name] = application[name]
     mission = await projection.find(uow, store.MISSIONS, facts.get("mission_id"))
     if mission:
         for name in ("volunteer_id", "authority_id", "partner_id", "country", "missed_in_a_row"):
@@ -96,7 +99,8 @@ async def _application_and_mission_facts(uow: UnitOfWork, facts: Document) -> No
 
 async def _position_and_party_facts(uow: UnitOfWork, facts: Document) -> Document | None:
     """The position's title and the parties' names; returns the authority's projection document."""
-    position = await projection.find(uow, store.POSITIONS, facts.get("position_id"))
+    carried = all(facts.get(name) for name in ("position_title", "authority_id", "country"))
+    position = None if carried else await projection.find(uow, store.POSITIONS, facts.get("position_id"))
     if position:
         facts["position_title"] = position.get("title")
         facts.setdefault("authority_id", position.get("authority_id"))

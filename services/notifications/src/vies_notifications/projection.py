@@ -178,7 +178,10 @@ async def _position_published(uow: UnitOfWork, meta: EventMeta, data: Document) 
 
 async def _application_submitted(uow: UnitOfWork, meta: EventMeta, data: Document) -> None:
     fields = ("candidate_id", "position_id", "authority_id")
-    await _upsert(uow, store.APPLICATIONS, data["application_id"], {name: data[name] for name in fields})
+    values = {name: data[name] for name in fields}
+    # The position's title and country as published (events since they carry them): no position lookup.
+    values.update({name: data[name] for name in ("position_title", "country") if data.get(name)})
+    await _upsert(uow, store.APPLICATIONS, data["application_id"], values)
 
 
 async def _mission_planned(uow: UnitOfWork, meta: EventMeta, data: Document) -> None:

@@ -63,6 +63,9 @@ class ApplicationSubmitted(Event):
     position_id: str
     candidate_id: str
     authority_id: str
+    # The position as it was published, so that a reader need not look it up (absent in older events).
+    position_title: str | None = None
+    country: str | None = None
 
 
 class ApplicationScreened(Event):

@@ -237,6 +237,8 @@ class Application(Aggregate):
                 position_id=position.position_id,
                 candidate_id=person_id,
                 authority_id=position.authority_id,
+                position_title=position.title,
+                country=position.country,
             ),
             region=application.region,
         )
