@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email
+import email.policy
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +25,20 @@ from starlette.routing import Route
 from vies_dev.testing import wait_until
 from vies_dev.testing.helpers import free_port
 from vies_notifications.owners import GONE, OwnerRights, OwnerRightsUnavailable
+
+
+class CountingSmtp:
+    """An SMTP server keeping each message's Message-ID; ``delay`` seconds per message."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+        self.message_ids: list[str] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        await asyncio.sleep(self.delay)
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.message_ids.append(str(message["Message-ID"]).strip())
+        return "250 OK"
 
 
 @dataclass

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email
-import email.policy
 import socket
 import time
 from collections.abc import Callable
@@ -30,7 +28,7 @@ from prometheus_client import REGISTRY
 
 from vies_dev.testing import publish_event, wait_until
 from vies_dev.testing.helpers import free_port, running
-from vies_dev.testing.notifications import HttpRecorder, Mailpit
+from vies_dev.testing.notifications import CountingSmtp, HttpRecorder, Mailpit
 from vies_notifications import channels
 from vies_notifications.app import create
 from vies_notifications.domain.delivery import message_id
@@ -281,20 +279,6 @@ async def test_an_endless_webhook_body_is_read_a_few_kb_at_most() -> None:
         status = await channels.post_bounded(http, hook.url, deadline=10.0, content=b"{}")
         assert status == 200
         assert time.monotonic() - started < channels.DRAIN_SECONDS + 1.0
-
-
-class CountingSmtp:
-    """An SMTP server keeping each message's Message-ID; ``delay`` seconds per message."""
-
-    def __init__(self, delay: float = 0.0) -> None:
-        self.delay = delay
-        self.message_ids: list[str] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        await asyncio.sleep(self.delay)
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.message_ids.append(str(message["Message-ID"]).strip())
-        return "250 OK"
 
 
 def _smtp(handler: CountingSmtp) -> Controller:

@@ -13,8 +13,6 @@
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +23,7 @@ from pymongo import monitoring
 
 from vies_dev.testing import publish_event, wait_until
 from vies_dev.testing.helpers import free_port, running
-from vies_dev.testing.notifications import Mailpit
+from vies_dev.testing.notifications import CountingSmtp, Mailpit
 from vies_notifications import delivery
 from vies_notifications.app import create
 from vies_notifications.domain.delivery import message_id
@@ -62,20 +60,6 @@ class Commands:
             if n == name and c == collection and in_transaction in (None, txn)
             for f in filters
         ]
-
-
-class CountingSmtp:
-    """An SMTP server keeping each message's Message-ID; ``delay`` seconds per message."""
-
-    def __init__(self, delay: float = 0.0) -> None:
-        self.delay = delay
-        self.message_ids: list[str] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        await asyncio.sleep(self.delay)
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.message_ids.append(str(message["Message-ID"]).strip())
-        return "250 OK"
 
 
 async def _register(bootstrap: str, prefix: str, authority: str, address: str) -> None:
