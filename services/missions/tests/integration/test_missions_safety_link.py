@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -95,7 +96,11 @@ async def test_a_link_answers_for_its_volunteer_and_alert_only_until_it_expires(
         assert r.status_code == 410
         assert (await entries.find_one({"alert_id": alert_id, "mission_id": mine}))["status"] == "safe"
 
-        # Limited per client address: a script hammering the endpoint gets 429 with Retry-After.
+        # Limited per client address: a script hammering the endpoint gets 429 with Retry-After. The limiter's
+        # clock stands still meanwhile, so no call earns a token back however slow the machine is.
+        limiter = svc.app.state.safety_link_limiters["read"]
+        still = time.monotonic()
+        limiter.clock = lambda: still
         statuses = [(await svc.client.get("/safety-links/not-a-link")).status_code for _ in range(25)]
         assert 429 in statuses
         r = await svc.client.get("/safety-links/not-a-link")
