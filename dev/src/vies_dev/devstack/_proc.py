@@ -65,11 +65,10 @@ def is_alive(ref: ProcRef) -> bool:
     if Path("/proc/self").exists():
         try:
             stat = (proc / "stat").read_text()
-            args = (proc / "cmdline").read_bytes().split(b"\0")
+            if stat.rsplit(")", 1)[-1].split()[0] in ("Z", "X"):
+                return False
+            args = _command_line(proc)
         except OSError:
-            return False
-        state = stat.rsplit(")", 1)[-1].split()[0]
-        if state in ("Z", "X"):
             return False
         return not ref.marker or ref.marker.encode() in args
     try:  # no /proc (macOS): best effort
@@ -79,6 +78,21 @@ def is_alive(ref: ProcRef) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _command_line(proc: Path, settle: float = 1.0) -> list[bytes]:
+    """The arguments of ``/proc/<pid>``'s process, waiting out the instant of an ``execve``.
+
+    While the launcher's shell turns into the server, the kernel has switched to the new program's
+    memory but not yet laid out its arguments: the command line reads empty. Taken as "not ours",
+    that instant made a healthy server look dead at start-up (a large binary under load widens it).
+    """
+    deadline = time.monotonic() + settle
+    while True:
+        raw = (proc / "cmdline").read_bytes()
+        if raw or time.monotonic() >= deadline:
+            return raw.split(b"\0")
+        time.sleep(0.01)
 
 
 def _signal(ref: ProcRef, sig: signal.Signals) -> None:
