@@ -29,7 +29,7 @@ EXAMPLES_PER_OPERATION = 12
 EXAMPLES_PAST_BUDGET = 3
 # Valid requests (they reach the use cases) and invalid ones (they must be a 4xx, never a 5xx).
 MODES = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
-SECONDS_PER_SERVICE = 45.0
+SECONDS_PER_SERVICE = 30.0
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +69,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 # Seconds of quick modules handed out before the slow ones (Keycloak boots in 60-100 s on two busy cores).
 IDENTITY_PROVIDER_HEAD_START = 60.0
+# The xdist worker that runs the modules needing Keycloak, and the only one that starts it.
+IDENTITY_WORKER = "gw0"
 # The fixtures that start or reach a server: a fast test asking for one is refused before it runs.
 SERVER_FIXTURES = frozenset({"vies_stack", "vies_keycloak", "vies_jaeger", "topic_prefix", "vies_settings"})
 
@@ -90,62 +92,81 @@ def _needs_identity_provider(module: Path) -> bool:
 
 
 def _session_needs_identity_provider(session: pytest.Session) -> bool:
-    """True when a test this process will run (under xdist: any collected test) needs Keycloak."""
+    """True when a test this process will run needs Keycloak.
+
+    Under xdist every worker collects every test, but only the identity worker is handed the modules
+    needing Keycloak (see ``pytest_xdist_make_scheduler``), so only it launches one at start-up.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is not None and worker != IDENTITY_WORKER:
+        return False
     modules = {Path(str(item.path)) for item in session.items}
     return any(_needs_identity_provider(module) for module in modules)
+
+
+def next_module_for(worker: str, queue: list[str], identity: Callable[[str], bool], booting: bool) -> str | None:
+    """Which queued module ``worker`` runs next, or None when nothing left is for it.
+
+    The identity worker takes the modules needing Keycloak first, except while its Keycloak boots;
+    the other workers take the quick ones only.
+    """
+    quick_ones = [module for module in queue if not identity(module)]
+    if worker != IDENTITY_WORKER:
+        return quick_ones[0] if quick_ones else None
+    identity_ones = [module for module in queue if identity(module)]
+    if identity_ones and (not booting or not quick_ones):
+        return identity_ones[0]
+    return quick_ones[0] if quick_ones else None
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """Under pytest-xdist with ``--dist loadscope``: a module's tests run on one worker (they may build on
     each other through a module-scoped fixture, as the development stack's do), and the modules needing
-    the identity provider, the slowest (browser journeys, services started with it), are handed out first.
+    the identity provider (browser journeys, services started with it) all go to one worker.
 
-    Each worker starts a stack of its own, so both may start Keycloak: handing those modules out first
-    and to both workers keeps either from being left with a long tail. For the first
-    ``IDENTITY_PROVIDER_HEAD_START`` seconds the quick modules go out instead, while each worker's
-    Keycloak boots (launched with its stack, see ``vies_stack``): a worker would otherwise wait for it idle.
-    (xdist's own ``loadscope`` orders modules by their number of tests, which puts the many quick unit
-    tests first.)
+    Each worker starts a stack of its own; a Keycloak is a JVM that takes a minute or more of CPU to
+    boot, so only the identity worker runs one. It is handed quick modules for the first
+    ``IDENTITY_PROVIDER_HEAD_START`` seconds while its Keycloak boots, then the identity modules first.
+    The other worker stops once no quick module is left rather than boot a Keycloak of its own for
+    the last identity modules. (xdist's own ``loadscope`` orders modules by their number of tests,
+    which puts the many quick unit tests first.)
     """
     if config.getoption("dist") != "loadscope":
         return None
     from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
 
     root = config.rootpath
-    slow: dict[str, bool] = {}
-
-    def module_of(nodeid: str) -> str:
-        return nodeid.split("::", maxsplit=1)[0]
-
-    def quick(nodeid: str) -> bool:
-        module = module_of(nodeid)
-        if module not in slow:
-            slow[module] = _needs_identity_provider(root / module)
-        return not slow[module]
-
     started = time.monotonic()
 
-    class SlowFirstQueue(OrderedDict[str, dict[str, bool]]):
-        """xdist's queue of modules, handing out the slow ones first once the workers' Keycloak had time to
-        boot (the workers' own collections, which xdist addresses by index, stay in collection order)."""
+    @functools.cache
+    def identity(module: str) -> bool:
+        return _needs_identity_provider(root / module)
 
-        def popitem(self, last: bool = True) -> tuple[str, dict[str, bool]]:
-            if not last and time.monotonic() - started >= IDENTITY_PROVIDER_HEAD_START:
-                slow_scope = next((scope for scope in self if not quick(scope)), None)
-                if slow_scope is not None:
-                    return slow_scope, self.pop(slow_scope)
-            return super().popitem(last)
+    class IdentityModulesOnOneWorker(LoadScopeScheduling):  # type: ignore[misc]
+        def _next_module(self, node: Any) -> str | None:
+            booting = time.monotonic() - started < IDENTITY_PROVIDER_HEAD_START
+            return next_module_for(node.gateway.id, list(self.workqueue), identity, booting)
 
-    class SlowModulesFirst(LoadScopeScheduling):  # type: ignore[misc]
-        def __init__(self, config: pytest.Config, log: Any) -> None:
-            super().__init__(config, log)
-            self.workqueue = SlowFirstQueue()
+        def _assign_work_unit(self, node: Any) -> None:
+            module = self._next_module(node) or next(iter(self.workqueue))
+            work_unit = self.workqueue.pop(module)
+            self.assigned_work.setdefault(node, {})[module] = work_unit
+            collection = self.registered_collections[node]
+            node.send_runtest_some([collection.index(nodeid) for nodeid, done in work_unit.items() if not done])
+
+        def _reschedule(self, node: Any) -> None:
+            if node.shutting_down:
+                return
+            if not self.workqueue or self._next_module(node) is None:
+                node.shutdown()  # it finishes what it holds; the identity worker takes what is left
+            elif self._pending_of(self.assigned_work[node]) <= 2:
+                self._assign_work_unit(node)
 
         def _split_scope(self, nodeid: str) -> str:
-            return module_of(nodeid)
+            return nodeid.split("::", maxsplit=1)[0]
 
-    return SlowModulesFirst(config, log)
+    return IdentityModulesOnOneWorker(config, log)
 
 
 def _repo_root() -> Path:
