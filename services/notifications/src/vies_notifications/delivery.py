@@ -42,17 +42,13 @@ from pymongo import UpdateOne
 from vies_notifications import answer_links, channels, intake, metrics, owners, projection, sealing, store, wakeup
 from vies_notifications.domain import routing
 from vies_notifications.domain.delivery import (
-    FAILED,
     PENDING,
-    SAFETY_CATEGORIES,
     SENDING,
-    SENT,
     SENT_OUTCOME,
+    WAITING_FOR_CONTACT,
     Outcome,
     RetryPolicy,
-    claimed,
     deferred,
-    notification_id,
     outcome_event,
     permanent,
     reported,
@@ -73,7 +69,6 @@ from vies_shared.storage import UnitOfWork, backoff_delay, is_transient
 Document = dict[str, Any]
 log = get_logger(component="delivery")
 
-WAITING_FOR_CONTACT = "recipient's contact data not known (yet)"
 # Channels whose recipients may wait for their contact data (webhooks carry their address).
 ADDRESSED_CHANNELS = ("email", "sms")
 # Where a recipient's address comes from, by kind: the messages waiting for it are released when it is stored.
@@ -103,7 +98,7 @@ class Address:
 class Attempt:
     """One claimed notification and what became of it (no outcome: not tried, handed back unchanged)."""
 
-    doc: Document
+    notification: Notification
     outcome: Outcome | None = None
     address: str | None = None
     language: str | None = None
@@ -115,7 +110,7 @@ class HandOff:
     """Notifications a committed transaction claimed for a lane (``wakeup.hand_off``), waiting for its next step."""
 
     token: str
-    docs: list[Document]
+    notifications: list[Notification]
     known: dict[tuple[str, str], Document | None]  # what the intake read of them, as _prefetch would
     renewal: asyncio.Task[None]  # the claim's, from the hand-off on
     at: float = field(default_factory=time.monotonic)
@@ -153,7 +148,7 @@ class Lane:
     @property
     def room(self) -> int:
         """How many more notifications this lane may claim now (or be handed)."""
-        return self.limit - sum(self.in_flight.values()) - sum(len(handed.docs) for handed in self.handed)
+        return self.limit - sum(self.in_flight.values()) - sum(len(handed.notifications) for handed in self.handed)
 
 
 class AcceptanceLedger:
@@ -191,7 +186,7 @@ class AcceptanceLedger:
             ids, self._waiting = self._waiting, []
             try:
                 await self.collection.update_many(
-                    {"_id": {"$in": ids}, "claim": self.token}, {"$set": {"accepted_at": self.clock()}}
+                    {"_id": {"$in": ids}, "claim": self.token}, Notification.acceptance(self.clock())
                 )
             except Exception as exc:  # noqa: BLE001 - the pass's record writes the outcome anyway
                 log.warning("accepted_emails_not_marked", count=len(ids), error=repr(exc))
@@ -212,11 +207,11 @@ class _NotAllOurs(Exception):
 class _Effects:
     """What a recorded pass leaves to do once committed: counters, logs, timers, waits to re-check."""
 
-    sent: list[Document] = field(default_factory=list)
+    sent: list[Notification] = field(default_factory=list)
     outcomes: list[tuple[str, str]] = field(default_factory=list)
-    failures: list[tuple[Document, Outcome, int, bool]] = field(default_factory=list)
+    failures: list[tuple[Notification, Outcome, int, bool]] = field(default_factory=list)
     due: list[tuple[str, datetime]] = field(default_factory=list)
-    waiting: list[Document] = field(default_factory=list)
+    waiting: list[Addressee] = field(default_factory=list)
 
 
 def policy(settings: NotificationsSettings) -> RetryPolicy:
@@ -270,7 +265,9 @@ class DeliveryWorker:
                 lane.ask = True
                 lane.bell.set()
 
-    def claim_at_once(self, channel: str, docs: list[Document], token: str, now: datetime, waiting: int) -> bool:
+    def claim_at_once(
+        self, channel: str, notifications: list[Notification], token: str, now: datetime, waiting: int
+    ) -> bool:
         """Claim notifications the intake is writing for this lane, as ``claim`` would (``wakeup.hand_off``).
 
         Only for the email and SMS lanes, while serving and not stopping, and when the lane has room
@@ -279,15 +276,15 @@ class DeliveryWorker:
         limit of a pass, which is not a hard cap.
         """
         lane = self._lane_of.get(channel)
-        if lane is None or lane.overlapping or not self.serving or self.stopping or lane.room < waiting + len(docs):
+        if lane is None or lane.overlapping or not self.serving or self.stopping:
             return False
-        claim = claimed(token, now, self.settings.delivery_claim_seconds)
-        for doc in docs:
-            doc.update(claim)
-            doc["attempts"] = int(doc.get("attempts") or 0) + 1
+        if lane.room < waiting + len(notifications):
+            return False
+        for notification in notifications:
+            notification.claimed_by(token, now, self.settings.delivery_claim_seconds)
         return True
 
-    def take(self, channel: str, token: str, docs: list[Document], known: wakeup.Known) -> None:
+    def take(self, channel: str, token: str, notifications: list[Notification], known: wakeup.Known) -> None:
         """Notifications claimed by ``claim_at_once`` were committed: the lane sends them at its next step.
 
         The claim is renewed from now on. A worker stopping meanwhile gives them back at once.
@@ -296,9 +293,9 @@ class DeliveryWorker:
         if self.stopping or not self.serving:
             self._in_background(self._release_quietly(token))
             return
-        wanted = [(collection, key) for collection, keys in self._wanted(docs).items() for key in keys]
+        wanted = [(collection, key) for collection, keys in self._wanted(notifications).items() for key in keys]
         given = {pair: known[pair] for pair in wanted if pair in known}
-        lane.handed.append(HandOff(token, docs, given, self._in_background(self._renew(token))))
+        lane.handed.append(HandOff(token, notifications, given, self._in_background(self._renew(token))))
         lane.bell.set()
 
     def addresses_known(self, recipient_ids: set[str]) -> None:
@@ -317,7 +314,7 @@ class DeliveryWorker:
         try:
             released = await self.collection.update_many(
                 {"recipient.id": {"$in": sorted(recipient_ids)}, "status": PENDING, "waiting_for": "contact"},
-                {"$set": {"next_attempt_at": self.runtime.now()}, "$unset": {"waiting_for": ""}},
+                Notification.contact_arrived(self.runtime.now()),
             )
         except Exception as exc:  # noqa: BLE001 - the safety-net look (contact_wait_seconds) finds them
             log.warning("waiting_messages_not_released", error=repr(exc))
@@ -397,7 +394,7 @@ class DeliveryWorker:
         token, attempts = await self.claim(lane, busy=busy)
         if not attempts:
             return 0
-        keys = [str(attempt.doc["recipient"]["id"]) for attempt in attempts]
+        keys = [attempt.notification.recipient.id for attempt in attempts]
         lane.in_flight.update(keys)
 
         async def deliver() -> None:
@@ -477,7 +474,7 @@ class DeliveryWorker:
 
     async def _handed_pass(self, lane: Lane, handed: HandOff) -> int:
         """Send a hand-off as claimed, with what the intake read of it unless it waited long (projection)."""
-        attempts = [Attempt(doc) for doc in handed.docs]
+        attempts = [Attempt(notification) for notification in handed.notifications]
         fresh = time.monotonic() - handed.at <= HANDED_KNOWN_SECONDS
         try:
             with self._sending(lane, attempts):
@@ -489,7 +486,7 @@ class DeliveryWorker:
     @contextlib.contextmanager
     def _sending(self, lane: Lane, attempts: list[Attempt]) -> Iterator[None]:
         """Count a pass's notifications in the lane's room while it sends them."""
-        keys = [str(attempt.doc["recipient"]["id"]) for attempt in attempts]
+        keys = [attempt.notification.recipient.id for attempt in attempts]
         lane.in_flight.update(keys)
         try:
             yield
@@ -545,64 +542,58 @@ class DeliveryWorker:
         if busy := sorted(busy):
             pending["recipient.id"] = stale["recipient.id"] = {"$nin": busy}
         limit = min(lane.limit, lane.room)
-        found: list[Document] = await self.collection.find(pending).limit(limit).to_list()
-        taken_over: list[Document] = []
+        found = _read(await self.collection.find(pending).limit(limit).to_list())
+        taken_over: list[Notification] = []
         if time.monotonic() >= lane.next_stale_check:
             lane.next_stale_check = time.monotonic() + max(1.0, self.settings.delivery_claim_seconds / 4)
-            taken_over = await self.collection.find(stale).limit(limit).to_list()
+            taken_over = _read(await self.collection.find(stale).limit(limit).to_list())
         lane.more = len(found) >= limit or len(taken_over) >= limit
         if "webhook" in lane.channels:
             found, taken_over = self._fair_share(found, taken_over, lane.in_flight)
         if not found and not taken_over:
             return "", []
         token = uuid.uuid4().hex
-        claim = claimed(token, now, self.settings.delivery_claim_seconds)
+        seconds = self.settings.delivery_claim_seconds
+        update = Notification.claim_update(token, now, seconds)
         won = 0
-        for docs, query in ((found, pending), (taken_over, stale)):
-            if docs:
-                result = await self.collection.update_many(
-                    {"_id": {"$in": [doc["_id"] for doc in docs]}, **query},
-                    {"$set": claim, "$inc": {"attempts": 1}},
-                )
+        for batch, query in ((found, pending), (taken_over, stale)):
+            if batch:
+                ids = [notification.notification_id for notification in batch]
+                result = await self.collection.update_many({"_id": {"$in": ids}, **query}, update)
                 won += result.modified_count
-        stale_ids = {doc["_id"] for doc in taken_over}
-        docs = found + taken_over
-        if won == len(docs):
-            for doc in docs:
-                doc.update(claim)
-                doc["attempts"] = int(doc.get("attempts") or 0) + 1
+        stale_ids = {notification.notification_id for notification in taken_over}
+        notifications = found + taken_over
+        if won == len(notifications):
+            for notification in notifications:
+                notification.claimed_by(token, now, seconds)
         else:  # another replica won some of them: read back what is ours
-            ids = [doc["_id"] for doc in docs]
-            docs = await self.collection.find({"_id": {"$in": ids}, "claim": token}).to_list()
-        return token, [self._attempt(doc, doc["_id"] in stale_ids) for doc in docs]
+            ids = [notification.notification_id for notification in notifications]
+            notifications = _read(await self.collection.find({"_id": {"$in": ids}, "claim": token}).to_list())
+        return token, [self._attempt(n, n.notification_id in stale_ids) for n in notifications]
 
     def _fair_share(
-        self, found: list[Document], taken_over: list[Document], in_flight: Counter[str]
-    ) -> tuple[list[Document], list[Document]]:
+        self, found: list[Notification], taken_over: list[Notification], in_flight: Counter[str]
+    ) -> tuple[list[Notification], list[Notification]]:
         """At most a few notifications per webhook subscription in flight: one busy endpoint cannot fill the lane."""
         share = 4 * self.settings.webhook_subscription_concurrency
         counts: dict[str, int] = dict(in_flight)
 
-        def keep(doc: Document) -> bool:
-            key = str(doc["recipient"]["id"])
+        def keep(notification: Notification) -> bool:
+            key = notification.recipient.id
             counts[key] = counts.get(key, 0) + 1
             return counts[key] <= share
 
-        return [doc for doc in found if keep(doc)], [doc for doc in taken_over if keep(doc)]
+        return [n for n in found if keep(n)], [n for n in taken_over if keep(n)]
 
-    def _attempt(self, doc: Document, taken_over: bool) -> Attempt:
-        attempt = Attempt(doc)
-        if doc["channel"] == "email" and doc.get("accepted_at"):
+    def _attempt(self, notification: Notification, taken_over: bool) -> Attempt:
+        attempt = Attempt(notification)
+        if notification.already_accepted:
             # Accepted by the SMTP server before its worker died or stopped: record it, do not send it again.
             attempt.outcome = SENT_OUTCOME
             metrics.RESENDS_AVOIDED.labels(self.settings.service).inc()
-            log.info("email_already_accepted", notification_id=doc["_id"])
-        elif (
-            taken_over
-            and doc.get("category") not in SAFETY_CATEGORIES
-            and int(doc.get("attempts") or 0) > self.settings.delivery_max_attempts
-        ):
-            claims = doc["attempts"]
+            log.info("email_already_accepted", notification_id=notification.notification_id)
+        elif taken_over and notification.out_of_claims(self.settings.delivery_max_attempts):
+            claims = notification.attempts
             attempt.outcome = permanent(f"no outcome recorded after {claims} claims (its worker stopped each time)")
         return attempt
 
@@ -614,7 +605,7 @@ class DeliveryWorker:
             try:
                 await self.collection.update_many(
                     {"claim": token, "status": SENDING},
-                    {"$set": {"claimed_until": self.runtime.now() + timedelta(seconds=seconds)}},
+                    Notification.renewal(self.runtime.now() + timedelta(seconds=seconds)),
                 )
                 metrics.CLAIM_RENEWALS.labels(self.settings.service).inc()
             except Exception as exc:  # noqa: BLE001 - tried again a third of the claim later
@@ -644,28 +635,17 @@ class DeliveryWorker:
 
     async def release(self, token: str) -> None:
         """Give back the notifications of a claim that were not tried, without counting an attempt."""
-        await self.collection.update_many(
-            {"claim": token, "status": SENDING},
-            {
-                "$set": {
-                    "status": PENDING,
-                    "claim": None,
-                    "claimed_until": None,
-                    "next_attempt_at": self.runtime.now(),
-                },
-                "$inc": {"attempts": -1},
-            },
-        )
+        await self.collection.update_many({"claim": token, "status": SENDING}, Notification.release(self.runtime.now()))
 
     async def _prefetch(
-        self, docs: list[Document], given: dict[tuple[str, str], Document | None] | None = None
+        self, notifications: list[Notification], given: dict[tuple[str, str], Document | None] | None = None
     ) -> dict[tuple[str, str], Document | None]:
         """Read the recipients' preferences and contact data of a whole pass with one query per collection.
 
         ``given``: documents already read for these notifications (by the intake that handed them off).
         """
         known: dict[tuple[str, str], Document | None] = {}
-        for collection, keys in self._wanted(docs).items():
+        for collection, keys in self._wanted(notifications).items():
             for key in keys:
                 known[(collection, key)] = None
             unread = sorted(key for key in keys if (collection, key) not in (given or {}))
@@ -675,8 +655,8 @@ class DeliveryWorker:
         known.update(given or {})
         return known
 
-    def _wanted(self, docs: list[Document]) -> dict[str, set[str]]:
-        """The documents a pass reads for ``docs``, by collection: preferences, address books, missing names."""
+    def _wanted(self, notifications: list[Notification]) -> dict[str, set[str]]:
+        """The documents a pass reads for ``notifications`` by collection: preferences, address books, names."""
         ids: dict[str, set[str]] = {
             store.PREFERENCES: set(),
             store.CONTACTS: set(),
@@ -685,19 +665,19 @@ class DeliveryWorker:
             store.PARTNERS: set(),
             store.MISSIONS: set(),
         }
-        for doc in docs:
-            if doc["channel"] == "webhook":
+        for notification in notifications:
+            if notification.channel == "webhook":
                 continue
-            context = doc.get("context") or {}
+            context = notification.context
             if context.get("position_id") and not context.get("position_title"):
                 ids[store.POSITIONS].add(context["position_id"])
             if context.get("authority_id") and not context.get("authority_name"):
                 ids[store.AUTHORITIES].add(context["authority_id"])
-            recipient = doc["recipient"]
-            ids[store.PREFERENCES].add(recipient["id"])
-            book = _ADDRESS_BOOKS.get(recipient["kind"])
+            recipient = notification.recipient
+            ids[store.PREFERENCES].add(recipient.id)
+            book = _ADDRESS_BOOKS.get(recipient.kind)
             if book is not None:
-                ids[book].add(recipient["id"])
+                ids[book].add(recipient.id)
         return {collection: keys for collection, keys in ids.items() if keys}
 
     async def _lookup(self, collection: str, key: str) -> Document | None:
@@ -715,18 +695,18 @@ class DeliveryWorker:
         ``known``: documents of the recipients already read (a hand-off's), not read again.
         """
         todo = [attempt for attempt in attempts if attempt.outcome is None]
-        _KNOWN.set(await self._prefetch([attempt.doc for attempt in todo], known))
+        _KNOWN.set(await self._prefetch([attempt.notification for attempt in todo], known))
         emails: list[tuple[Attempt, channels.Email]] = []
         sms: list[Attempt] = []
         hooks: list[Attempt] = []
         for attempt in todo:
             if self.stopping:
                 break
-            if attempt.doc["channel"] == "email":
+            if attempt.notification.channel == "email":
                 prepared = await self._prepare_email(attempt)
                 if prepared is not None:
                     emails.append((attempt, prepared))
-            elif attempt.doc["channel"] == "sms":
+            elif attempt.notification.channel == "sms":
                 sms.append(attempt)
             else:
                 hooks.append(attempt)
@@ -747,7 +727,7 @@ class DeliveryWorker:
             attempt = batch[index][0]
             attempt.outcome = outcome
             if outcome.sent:
-                ledger.accepted(attempt.doc["_id"])
+                ledger.accepted(attempt.notification.notification_id)
 
         try:
             await self.email.send_batch([email for _, email in batch], settle, lambda: self.stopping)
@@ -775,7 +755,7 @@ class DeliveryWorker:
         async with httpx.AsyncClient() as http:
 
             async def one(attempt: Attempt) -> None:
-                subscription = str(attempt.doc["recipient"]["id"])
+                subscription = attempt.notification.recipient.id
                 async with self._slot(subscription), limit:
                     if self.stopping:
                         return
@@ -797,103 +777,99 @@ class DeliveryWorker:
             slot = self._slots[subscription] = asyncio.Semaphore(self.settings.webhook_subscription_concurrency)
         return slot
 
-    async def _address(self, recipient: Document) -> Address | None:
+    async def _address(self, recipient: Addressee) -> Address | None:
         """Where and how to reach a recipient now (None: not known yet); its preferred language first."""
-        preference = await self._lookup(store.PREFERENCES, recipient["id"])
+        preference = await self._lookup(store.PREFERENCES, recipient.id)
         preferred = preference.get("language") if preference else None
-        find = _ADDRESS_FINDERS.get(recipient["kind"])
+        find = _ADDRESS_FINDERS.get(recipient.kind)
         return await find(self, recipient, preferred) if find is not None else None
 
-    async def _person_address(self, recipient: Document, preferred: str | None) -> Address | None:
-        contact = await self._lookup(store.CONTACTS, recipient["id"])
+    async def _person_address(self, recipient: Addressee, preferred: str | None) -> Address | None:
+        contact = await self._lookup(store.CONTACTS, recipient.id)
         if contact is None or not projection.is_known_contact(contact):
             return None
         language = preferred or contact.get("language")
         return Address(contact.get("name", ""), contact.get("email"), contact.get("phone"), language)
 
-    async def _authority_address(self, recipient: Document, preferred: str | None) -> Address | None:
-        authority = await self._lookup(store.AUTHORITIES, recipient["id"])
+    async def _authority_address(self, recipient: Addressee, preferred: str | None) -> Address | None:
+        authority = await self._lookup(store.AUTHORITIES, recipient.id)
         if authority is None:
             return None
         return Address(authority.get("name", ""), authority.get("email"), None, preferred)
 
-    async def _branch_address(self, recipient: Document, preferred: str | None) -> Address | None:
-        branch = branch_for_region(recipient["id"])
+    async def _branch_address(self, recipient: Addressee, preferred: str | None) -> Address | None:
+        branch = branch_for_region(recipient.id)
         return Address(branch.name, branch.email, branch.phone, preferred) if branch else None
 
-    async def _centre_address(self, recipient: Document, preferred: str | None) -> Address | None:
-        centre = centre_for_country(recipient["id"])
+    async def _centre_address(self, recipient: Addressee, preferred: str | None) -> Address | None:
+        centre = centre_for_country(recipient.id)
         return Address(f"Espace Volontariats {centre.city}", centre.email, centre.phone, preferred)
 
-    async def _duty_officer_address(self, recipient: Document, preferred: str | None) -> Address | None:
+    async def _duty_officer_address(self, recipient: Addressee, preferred: str | None) -> Address | None:
         s = self.settings
         language = preferred or s.duty_officer_language
         return Address(s.duty_officer_name, s.duty_officer_email, s.duty_officer_phone, language)
 
-    async def _head_office_address(self, recipient: Document, preferred: str | None) -> Address | None:
+    async def _head_office_address(self, recipient: Addressee, preferred: str | None) -> Address | None:
         office = head_office()
         email = self.settings.head_office_safety_email or office.email
         language = preferred or self.settings.duty_officer_language
         return Address("Siège, cellule sécurité", email, office.phone, language)
 
-    async def _partner_address(self, recipient: Document, preferred: str | None) -> Address | None:
-        partner = await self._lookup(store.PARTNERS, recipient["id"])
+    async def _partner_address(self, recipient: Addressee, preferred: str | None) -> Address | None:
+        partner = await self._lookup(store.PARTNERS, recipient.id)
         if partner is None:
             return None  # not known (yet)
         languages = [str(lang).lower()[:2] for lang in partner.get("languages") or []]
         language = preferred or ("fr" if "fr" in languages or not languages else "en")
         return Address(partner.get("name", ""), partner.get("email"), None, language)
 
-    async def _subscription_owner_address(self, recipient: Document, preferred: str | None) -> Address | None:
-        return Address(recipient.get("name") or "", recipient.get("address"), None, preferred)
+    async def _subscription_owner_address(self, recipient: Addressee, preferred: str | None) -> Address | None:
+        return Address(recipient.name or "", recipient.address, None, preferred)
 
-    async def _mission_party_address(self, recipient: Document, preferred: str | None) -> Address | None:
+    async def _mission_party_address(self, recipient: Addressee, preferred: str | None) -> Address | None:
         """The volunteer, authority or host partner of a mission not known when the message was queued."""
-        field, kind, _ = intake.MISSION_PARTIES[recipient["kind"]]
-        mission = await self._lookup(store.MISSIONS, recipient["id"])
+        field, kind, _ = intake.MISSION_PARTIES[recipient.kind]
+        mission = await self._lookup(store.MISSIONS, recipient.id)
         party = mission.get(field) if mission else None
         if not party:
             return None  # the mission is not known (yet): the intake addresses the message when it is
-        return await self._address({**recipient, "kind": kind, "id": str(party)})
+        return await self._address(recipient.model_copy(update={"kind": kind, "id": str(party)}))
 
     async def _render(self, attempt: Attempt) -> tuple[Address, Rendered] | None:
-        doc = attempt.doc
-        address = await self._address(doc["recipient"])
+        notification = attempt.notification
+        address = await self._address(notification.recipient)
         if address is None:
-            attempt.outcome = self._waiting_for_contact(doc)
+            attempt.outcome = self._waiting_for_contact(notification)
             return None
         language = routing.choose_language(address.language, None, self.settings.default_language, SUPPORTED_LANGUAGES)
-        context = {**doc.get("context", {}), "recipient_name": address.name}
+        context = {**notification.context, "recipient_name": address.name}
         if context.get("alert_id"):
             # Minted here for this volunteer, never stored nor put on an event (answer_links).
-            recipient = doc["recipient"]
+            recipient = notification.recipient.model_dump()
             context["alert_url"] = await answer_links.alert_url(self.runtime.db, self.settings, context, recipient)
-        if doc["template"] == routing.RETURN_SEMINAR_TEMPLATE:
+        template = notification.template or ""
+        if template == routing.RETURN_SEMINAR_TEMPLATE:
             context["seminar_url"] = self.settings.return_seminar_url
         await self._complete(context)
         try:
-            content = render(doc["template"], language, context)
+            content = render(template, language, context)
         except Exception as exc:  # noqa: BLE001 - a broken template will not fix itself by retrying
-            attempt.outcome = permanent(f"template {doc['template']} failed: {exc!r}")
+            attempt.outcome = permanent(f"template {template} failed: {exc!r}")
             return None
         attempt.language = language
         attempt.subject = content.subject
         return address, content
 
-    def _waiting_for_contact(self, doc: Document) -> Outcome:
+    def _waiting_for_contact(self, notification: Notification) -> Outcome:
         """Contact data travel on another topic and may arrive after the event: wait without using attempts.
 
         Past ``contact_wait_max_seconds`` the wait counts as a transient failure (so an ordinary
         message ends failed); a safety message keeps waiting either way.
         """
-        error = WAITING_FOR_CONTACT
-        # A delayed message (return seminar) waits from its due date, not from when it was queued.
-        now = self.runtime.now()
-        created = _aware(doc.get("due_at") or doc.get("created_at") or now)
-        waited = (now - created).total_seconds()
-        if waited < self.settings.contact_wait_max_seconds or doc.get("category") in SAFETY_CATEGORIES:
-            return deferred(error, retry_in=self.settings.contact_wait_seconds)
-        return transient(error)
+        if notification.keeps_waiting_for_contact(self.runtime.now(), self.settings.contact_wait_max_seconds):
+            return deferred(WAITING_FOR_CONTACT, retry_in=self.settings.contact_wait_seconds)
+        return transient(WAITING_FOR_CONTACT)
 
     async def _complete(self, context: Document) -> None:
         """Fill names the projection did not have yet when the event was taken in (events of other partitions)."""
@@ -913,14 +889,15 @@ class DeliveryWorker:
             attempt.outcome = permanent("recipient has no email address")
             return None
         attempt.address = address.email
+        notification = attempt.notification
         return channels.Email(
-            attempt.doc["_id"],
-            attempt.doc["event_id"],
+            notification.notification_id,
+            notification.event_id,
             address.email,
             address.name,
             attempt.language or "fr",
             content,
-            traceparent=attempt.doc.get("traceparent"),
+            traceparent=notification.traceparent,
         )
 
     async def _send_sms(self, http: httpx.AsyncClient, attempt: Attempt) -> None:
@@ -932,13 +909,15 @@ class DeliveryWorker:
             attempt.outcome = permanent("recipient has no phone number")
             return
         attempt.address = address.phone
-        with tracing.child_span("sms send", attempt.doc.get("traceparent")):
+        notification = attempt.notification
+        with tracing.child_span("sms send", notification.traceparent):
             attempt.outcome = await channels.send_sms(
-                http, self.settings, attempt.doc["_id"], address.phone, content.sms
+                http, self.settings, notification.notification_id, address.phone, content.sms
             )
 
     async def _send_webhook(self, http: httpx.AsyncClient, attempt: Attempt) -> None:
-        doc = await self.runtime.db[store.SUBSCRIPTIONS].find_one({"_id": attempt.doc["recipient"]["id"]})
+        notification = attempt.notification
+        doc = await self.runtime.db[store.SUBSCRIPTIONS].find_one({"_id": notification.recipient.id})
         if doc is None:
             attempt.outcome = permanent("subscription deleted")
             return
@@ -956,9 +935,9 @@ class DeliveryWorker:
             attempt.outcome = transient(f"subscription secret unreadable: {exc}")
             return
         attempt.address = subscription.url
-        with tracing.child_span("webhook send", attempt.doc.get("traceparent")):
+        with tracing.child_span("webhook send", notification.traceparent):
             attempt.outcome = await channels.send_webhook(
-                http, self.settings, doc, secret, attempt.doc["_id"], attempt.doc["payload"] or "{}"
+                http, self.settings, doc, secret, notification.notification_id, notification.payload or "{}"
             )
 
     def _secret_box(self) -> sealing.SecretBox:
@@ -1020,84 +999,86 @@ class DeliveryWorker:
     ) -> _Effects:
         effects = _Effects()
         updates: list[UpdateOne] = []
-        failovers: list[tuple[Document, Outcome]] = []
+        failovers: list[tuple[Notification, Outcome]] = []
         endpoints = _EndpointResults()
         ours = await self._still_ours(uow, token, attempts) if check else None
         for attempt in attempts:
-            doc, outcome = attempt.doc, attempt.outcome
-            if ours is not None and doc["_id"] not in ours:
+            notification, outcome = attempt.notification, attempt.outcome
+            if ours is not None and notification.notification_id not in ours:
                 continue
-            claimed = {"_id": doc["_id"], "claim": token}
+            claimed = {"_id": notification.notification_id, "claim": token}
             if outcome is None:  # not tried: handed back as it was
-                updates.append(UpdateOne(claimed, handed_back(doc, now)))
-                effects.due.append((doc["channel"], now))
+                updates.append(UpdateOne(claimed, notification.handed_back(now)))
+                effects.due.append((notification.channel, now))
                 continue
-            retry_at = self._retry_at(doc, outcome, now)
+            retry_at = self._retry_at(notification, outcome, now)
             update = changes_for(attempt, now, retry_at)
-            caused = self._follow_up(doc, outcome, retry_at, effects)
+            caused = self._follow_up(notification, outcome, retry_at, effects)
             if caused is not None:
-                self._emit(uow, doc, caused, update)
+                self._emit(uow, notification, caused, update)
             updates.append(UpdateOne(claimed, update))
-            if isinstance(caused, NotificationFailed) and doc.get("category") in SAFETY_CATEGORIES:
-                failovers.append((doc, outcome))
-            if doc["channel"] == "webhook":
-                endpoints.note(str(doc["recipient"]["id"]), outcome, retry_at)
-            effects.outcomes.append((doc["channel"], outcome.kind))
+            if isinstance(caused, NotificationFailed) and notification.safety:
+                failovers.append((notification, outcome))
+            if notification.channel == "webhook":
+                endpoints.note(notification.recipient.id, outcome, retry_at)
+            effects.outcomes.append((notification.channel, outcome.kind))
         if updates:
             result = await uow[store.NOTIFICATIONS].bulk_write(updates, ordered=False)
             if ours is None and result.matched_count != len(updates):
                 raise _NotAllOurs
-        await _mark_waited_for(uow, effects.waiting)
-        for doc, outcome in failovers:
-            await self._fail_over(uow, doc, outcome, now)
+        await _mark_waited_for(uow, [r.id for r in effects.waiting if r.kind == "person"])
+        for notification, outcome in failovers:
+            await self._fail_over(uow, notification, outcome, now)
         await self._supervise_endpoints(uow, endpoints, now)
         return effects
 
     @staticmethod
-    def _emit(uow: UnitOfWork, doc: Document, event: NotificationSent | NotificationFailed, update: Document) -> None:
+    def _emit(
+        uow: UnitOfWork, notification: Notification, event: NotificationSent | NotificationFailed, update: Document
+    ) -> None:
         """Emit the outcome's event, the notification keeping its events' last seq (no outbox_keys commands).
 
         A notification redriven before it kept ``event_seq`` had its earlier event ordered through
         ``outbox_keys``: its events stay ordered that way.
         """
-        last = doc.get("event_seq")
-        if last is None and doc.get("redriven_at"):
-            uow.emit(event, region=doc.get("region"))
+        if notification.events_keyed_by_outbox:
+            uow.emit(event, region=notification.region)
             return
-        update["$set"]["event_seq"] = uow.emit_in_order(event, after=int(last or 0), region=doc.get("region"))
+        after = notification.event_seq or 0
+        Notification.keeping_event_seq(update, uow.emit_in_order(event, after=after, region=notification.region))
 
     async def _still_ours(self, uow: UnitOfWork, token: str, attempts: list[Attempt]) -> set[str]:
         """The ids of the attempts' notifications this claim still holds."""
-        ids = [a.doc["_id"] for a in attempts]
+        ids = [a.notification.notification_id for a in attempts]
         cursor = uow[store.NOTIFICATIONS].find({"_id": {"$in": ids}, "claim": token}, {"_id": 1})
         return {found["_id"] async for found in cursor}
 
-    def _retry_at(self, doc: Document, outcome: Outcome, now: datetime) -> datetime | None:
+    def _retry_at(self, notification: Notification, outcome: Outcome, now: datetime) -> datetime | None:
         """When a deferred or failed notification is tried again (None: sent, or failed for good)."""
         if outcome.sent:
             return None
         if outcome.kind == "deferred":
             return now + timedelta(seconds=outcome.retry_in or self.settings.owner_rights_retry_seconds)
-        count = int(doc.get("attempts") or 0)  # this attempt included (counted when claimed)
-        return self.policy.after_failure(count, outcome, now, category=doc.get("category"))
+        count = notification.attempts  # this attempt included (counted when claimed)
+        return self.policy.after_failure(count, outcome, now, category=notification.category)
 
     def _follow_up(
-        self, doc: Document, outcome: Outcome, retry_at: datetime | None, effects: _Effects
+        self, notification: Notification, outcome: Outcome, retry_at: datetime | None, effects: _Effects
     ) -> NotificationSent | NotificationFailed | None:
         """The event the outcome causes (``outcome_event``), and what to do once committed noted."""
         if outcome.sent:
-            effects.sent.append(doc)
+            effects.sent.append(notification)
         elif outcome.kind == "deferred":
             assert retry_at is not None
             if outcome.error == WAITING_FOR_CONTACT:
-                effects.waiting.append(doc["recipient"])  # released by the contact's arrival (wakeup)
+                effects.waiting.append(notification.recipient)  # released by the contact's arrival (wakeup)
             else:
-                effects.due.append((doc["channel"], retry_at))
+                effects.due.append((notification.channel, retry_at))
         else:
-            effects.failures.append((doc, outcome, int(doc.get("attempts") or 0), retry_at is not None))
+            effects.failures.append((notification, outcome, notification.attempts, retry_at is not None))
             if retry_at is not None:
-                effects.due.append((doc["channel"], retry_at))
-        return outcome_event(doc, outcome, retrying=retry_at is not None)
+                effects.due.append((notification.channel, retry_at))
+        return outcome_event(notification, outcome, retrying=retry_at is not None)
 
     async def _supervise_endpoints(self, uow: UnitOfWork, endpoints: _EndpointResults, now: datetime) -> None:
         """Each webhook subscription of the pass: disabled when failing too long; its queue held back while failing."""
@@ -1122,15 +1103,16 @@ class DeliveryWorker:
         self.sent += len(effects.sent)
         for channel, kind in effects.outcomes:
             metrics.DELIVERIES.labels(service, channel, kind).inc()
-        for doc in effects.sent:
-            created = _aware(doc.get("due_at") or doc.get("created_at") or now)
-            metrics.DELIVERY_SECONDS.labels(service, doc["channel"]).observe(max(0.0, (now - created).total_seconds()))
-        for doc, outcome, count, retrying in effects.failures:
-            self._count_failure(doc, outcome, count, retrying)
+        for notification in effects.sent:
+            created = _aware(notification.due_at or notification.created_at or now)
+            seconds = max(0.0, (now - created).total_seconds())
+            metrics.DELIVERY_SECONDS.labels(service, notification.channel).observe(seconds)
+        for notification, outcome, count, retrying in effects.failures:
+            self._count_failure(notification, outcome, count, retrying)
             log.info(
                 "delivery_failed",
-                notification_id=doc["_id"],
-                channel=doc["channel"],
+                notification_id=notification.notification_id,
+                channel=notification.channel,
                 outcome=outcome.kind,
                 error=reported(outcome.error),
             )
@@ -1139,14 +1121,14 @@ class DeliveryWorker:
         if effects.waiting:
             await self._recheck_waiting(effects.waiting)
 
-    async def _recheck_waiting(self, recipients: list[Document]) -> None:
+    async def _recheck_waiting(self, recipients: list[Addressee]) -> None:
         """Messages just marked waiting whose contact data were stored meanwhile are released at once."""
         books: dict[str, set[str]] = {}
-        stand_ins = await self._mission_parties_known([r for r in recipients if r["kind"] in intake.MISSION_PARTIES])
+        stand_ins = await self._mission_parties_known([r for r in recipients if r.kind in intake.MISSION_PARTIES])
         for recipient in recipients:
-            book = _ADDRESS_BOOKS.get(recipient["kind"])
+            book = _ADDRESS_BOOKS.get(recipient.kind)
             if book is not None and book != store.MISSIONS:
-                books.setdefault(book, set()).add(str(recipient["id"]))
+                books.setdefault(book, set()).add(recipient.id)
         for kind, party in stand_ins:
             books.setdefault(_ADDRESS_BOOKS[kind], set()).add(party)
         arrived: set[str] = set()
@@ -1161,78 +1143,66 @@ class DeliveryWorker:
         if arrived:
             await self._release_waiting(arrived)
 
-    async def _mission_parties_known(self, recipients: list[Document]) -> dict[tuple[str, str], set[str]]:
+    async def _mission_parties_known(self, recipients: list[Addressee]) -> dict[tuple[str, str], set[str]]:
         """(party's kind, party id) -> the missions standing in for it, for the missions now known here."""
         if not recipients:
             return {}
-        ids = sorted({str(r["id"]) for r in recipients})
+        ids = sorted({r.id for r in recipients})
         missions = {doc["_id"]: doc async for doc in self.runtime.db[store.MISSIONS].find({"_id": {"$in": ids}})}
         parties: dict[tuple[str, str], set[str]] = {}
         for recipient in recipients:
-            field, kind, _ = intake.MISSION_PARTIES[recipient["kind"]]
-            party = (missions.get(str(recipient["id"])) or {}).get(field)
+            field, kind, _ = intake.MISSION_PARTIES[recipient.kind]
+            party = (missions.get(recipient.id) or {}).get(field)
             if party:
-                parties.setdefault((kind, str(party)), set()).add(str(recipient["id"]))
+                parties.setdefault((kind, str(party)), set()).add(recipient.id)
         return parties
 
-    async def _fail_over(self, uow: UnitOfWork, doc: Document, outcome: Outcome, now: datetime) -> None:
+    async def _fail_over(self, uow: UnitOfWork, failed: Notification, outcome: Outcome, now: datetime) -> None:
         """A safety message failed for good: the duty officer hears of it by the other channel (once)."""
-        channel = routing.failover_channel(doc["channel"])
-        if channel is None or doc.get("event_type") == routing.SAFETY_FAILOVER_TYPE:
+        channel = routing.failover_channel(failed.channel)
+        if channel is None or failed.event_type == routing.SAFETY_FAILOVER_TYPE:
             return  # a failed failover is not failed over again: the metric and the log alert the operators
-        context = doc.get("context") or {}
-        event_id = f"failover:{doc['_id']}"
-        key = "duty_officer:duty-officer"
-        await uow[store.NOTIFICATIONS].update_one(
-            {"_id": notification_id(event_id, key, channel)},
-            {
-                "$setOnInsert": {
-                    "event_id": event_id,
-                    "event_type": routing.SAFETY_FAILOVER_TYPE,
-                    "occurred_at": now,
-                    "correlation_id": doc.get("correlation_id") or "",
-                    "channel": channel,
-                    "template": routing.SAFETY_FAILOVER_TEMPLATE,
-                    "category": "safety",
-                    "recipient": {"key": key, "kind": "duty_officer", "id": "duty-officer", "role": "duty_officer"},
-                    "context": {
-                        "failed_template": doc.get("template"),
-                        "failed_channel": doc["channel"],
-                        "failed_role": doc["recipient"]["role"],
-                        "failed_recipient": doc["recipient"]["id"],
-                        "error": scrub(outcome.error),
-                        **{k: context.get(k) for k in ("alert_id", "incident_id", "mission_id", "country")},
-                    },
-                    "payload": None,
-                    "region": doc.get("region"),
-                    "status": PENDING,
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                    "updated_at": now,
-                }
+        context = failed.context
+        notice = Notification.queue(
+            Cause(f"failover:{failed.notification_id}", routing.SAFETY_FAILOVER_TYPE, now, failed.correlation_id or ""),
+            Addressee.of("duty_officer", "duty-officer", "duty_officer"),
+            channel,
+            template=routing.SAFETY_FAILOVER_TEMPLATE,
+            category="safety",
+            context={
+                "failed_template": failed.template,
+                "failed_channel": failed.channel,
+                "failed_role": failed.recipient.role,
+                "failed_recipient": failed.recipient.id,
+                "error": scrub(outcome.error),
+                **{k: context.get(k) for k in ("alert_id", "incident_id", "mission_id", "country")},
             },
-            upsert=True,
-        )
+            region=failed.region,
+            now=now,
+        ).to_doc()
+        notice_id = notice.pop("_id")
+        await uow[store.NOTIFICATIONS].update_one({"_id": notice_id}, {"$setOnInsert": notice}, upsert=True)
         wakeup.queued(uow, [channel])
 
-    def _count_failure(self, doc: Document, outcome: Outcome, attempts: int, retrying: bool) -> None:
+    def _count_failure(self, notification: Notification, outcome: Outcome, attempts: int, retrying: bool) -> None:
         """Metrics and logs an operator alerts on: refused credentials, safety messages late or lost."""
-        service, channel = self.settings.service, doc["channel"]
+        service, channel = self.settings.service, notification.channel
         error = reported(outcome.error)  # never the SMTP reply's text: it echoes the address
         if outcome.configuration:
             metrics.PROVIDER_AUTH_FAILURES.labels(service, channel).inc()
             log.error("provider_refused_credentials", channel=channel, error=error)
-        if doc.get("category") not in SAFETY_CATEGORIES:
+        if not notification.safety:
             return
         if not retrying:
             metrics.SAFETY_FAILED.labels(service, channel).inc()
-            log.error("safety_message_failed", notification_id=doc["_id"], channel=channel, error=error)
+            log.error(
+                "safety_message_failed", notification_id=notification.notification_id, channel=channel, error=error
+            )
         elif self.policy.beyond_budget(attempts):
             metrics.SAFETY_BEYOND_BUDGET.labels(service, channel).inc()
             log.error(
                 "safety_message_still_undelivered",
-                notification_id=doc["_id"],
+                notification_id=notification.notification_id,
                 channel=channel,
                 attempts=attempts,
                 error=error,
@@ -1268,11 +1238,10 @@ class DeliveryWorker:
         log.warning("webhook_subscription_disabled", subscription_id=subscription_id, failing_since=str(failing_since))
 
 
-async def _mark_waited_for(uow: UnitOfWork, recipients: list[Document]) -> None:
+async def _mark_waited_for(uow: UnitOfWork, persons: Iterable[str]) -> None:
     """Mark the persons whose contact data a message now waits for, so that their arrival releases it."""
-    persons = sorted({str(r["id"]) for r in recipients if r.get("kind") == "person"})
-    if persons:
-        marks = [UpdateOne({"_id": person}, {"$set": {projection.WAITED_FOR: True}}, upsert=True) for person in persons]
+    if ids := sorted(set(persons)):
+        marks = [UpdateOne({"_id": person}, {"$set": {projection.WAITED_FOR: True}}, upsert=True) for person in ids]
         await uow[store.CONTACTS].bulk_write(marks, ordered=False)
 
 
@@ -1281,12 +1250,10 @@ async def mark_waiting_persons(runtime: Runtime[NotificationsSettings]) -> None:
     waiting = {"status": PENDING, "waiting_for": "contact", "recipient.kind": "person"}
     persons = await runtime.db[store.NOTIFICATIONS].distinct("recipient.id", waiting)
     if persons:
-        await runtime.transactions.run(
-            lambda uow: _mark_waited_for(uow, [{"kind": "person", "id": p} for p in persons])
-        )
+        await runtime.transactions.run(lambda uow: _mark_waited_for(uow, [str(person) for person in persons]))
 
 
-AddressFinder = Callable[[DeliveryWorker, Document, str | None], Awaitable[Address | None]]
+AddressFinder = Callable[[DeliveryWorker, Addressee, str | None], Awaitable[Address | None]]
 
 # Where each kind of recipient is reached; a kind not listed has no address.
 _ADDRESS_FINDERS: dict[str, AddressFinder] = {
@@ -1302,51 +1269,22 @@ _ADDRESS_FINDERS: dict[str, AddressFinder] = {
 _ADDRESS_FINDERS.update(dict.fromkeys(intake.MISSION_PARTIES, DeliveryWorker._mission_party_address))
 
 
-def handed_back(doc: Document, now: datetime) -> Document:
-    """The update of a claimed notification that was not tried: pending again, its attempt given back."""
-    count = int(doc.get("attempts") or 0)
-    changes: Document = {"status": PENDING, "next_attempt_at": now, "claim": None, "claimed_until": None}
-    return {"$set": {**changes, "attempts": max(0, count - 1)}}
-
-
 def changes_for(attempt: Attempt, now: datetime, retry_at: datetime | None) -> Document:
-    """The update one tried attempt writes to its notification (pure: no I/O, no clock of its own).
-
-    ``retry_at`` is when a deferred or failed notification is tried again, None when a failure is
-    final (the caller's retry policy decides). A deferral does not use up an attempt.
-    """
-    doc, outcome = attempt.doc, attempt.outcome
-    assert outcome is not None
-    count = int(doc.get("attempts") or 0)  # this attempt included (counted when claimed)
-    if outcome.kind == "deferred":
-        count = max(0, count - 1)
-    changes: Document = {"attempts": count, "updated_at": now, "claim": None, "claimed_until": None}
-    for name, value in (("recipient.address", attempt.address), ("language", attempt.language)):
-        if value is not None:
-            changes[name] = value
-    if attempt.subject is not None:
-        changes["subject"] = attempt.subject
-    changes.update(_settled(outcome, now, retry_at))
-    history = {"at": now, "outcome": outcome.kind, "error": outcome.error or None}
-    update: Document = {"$set": changes, "$push": {"history": {"$each": [history], "$slice": -20}}}
-    if doc.get("waiting_for") and "waiting_for" not in changes:
-        update["$unset"] = {"waiting_for": ""}
-    return update
+    """The update one tried attempt writes to its notification (``Notification.tried``, with what it resolved)."""
+    assert attempt.outcome is not None
+    return attempt.notification.tried(
+        attempt.outcome,
+        now,
+        retry_at,
+        address=attempt.address,
+        language=attempt.language,
+        subject=attempt.subject,
+    )
 
 
-def _settled(outcome: Outcome, now: datetime, retry_at: datetime | None) -> Document:
-    """The state fields an outcome sets: sent, pending again (deferred or retrying) or failed."""
-    if outcome.sent:
-        # A delivered webhook body is not kept: the log needs the outcome, not the event again.
-        return {"status": SENT, "sent_at": now, "last_error": None, "payload": None}
-    if outcome.kind == "deferred":
-        fields: Document = {"status": PENDING, "next_attempt_at": retry_at, "last_error": outcome.error}
-        if outcome.error == WAITING_FOR_CONTACT:
-            fields["waiting_for"] = "contact"  # released by the contact's arrival (wakeup)
-        return fields
-    if retry_at is not None:
-        return {"last_error": outcome.error, "status": PENDING, "next_attempt_at": retry_at}
-    return {"last_error": outcome.error, "status": FAILED, "failed_at": now, "payload": None}
+def _read(docs: list[Document]) -> list[Notification]:
+    """The notifications a claim query returned, each typed once for the whole pass."""
+    return [Notification.read(doc) for doc in docs]
 
 
 @dataclass

@@ -360,8 +360,8 @@ async def enqueue(uow: UnitOfWork, notifications: list[Notification]) -> int:
     """
     if not notifications:
         return 0
+    wakeup.hand_off(uow, notifications, projection.known_after_commit(uow))  # claims those it hands off
     docs = [n.to_doc() for n in notifications]
-    wakeup.hand_off(uow, docs, projection.known_after_commit(uow))
     await uow[store.NOTIFICATIONS].insert_many(docs, ordered=False)
     wakeup.queued(uow, {doc["channel"] for doc in docs if doc["status"] == PENDING})  # claimed once this commits
     return len(notifications)

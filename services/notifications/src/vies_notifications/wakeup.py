@@ -22,10 +22,13 @@ import uuid
 import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 from vies_shared.storage import UnitOfWork
+
+if TYPE_CHECKING:
+    from vies_notifications.domain.notification import Notification
 
 Document = dict[str, Any]
 # What a transaction read or wrote, by (collection, id); None: it found no such document.
@@ -41,14 +44,16 @@ class Listener(Protocol):
     def addresses_known(self, recipient_ids: set[str]) -> None:
         """Contact data of these recipients were stored: release the messages waiting for them."""
 
-    def claim_at_once(self, channel: str, docs: list[Document], token: str, now: datetime, waiting: int) -> bool:
-        """Claim ``docs`` (due now, not written yet) by ``token`` for this worker's lane of ``channel``.
+    def claim_at_once(
+        self, channel: str, notifications: list[Notification], token: str, now: datetime, waiting: int
+    ) -> bool:
+        """Claim ``notifications`` (due now, not written yet) by ``token`` for this worker's lane of ``channel``.
 
         Only while it serves, is not stopping and has room for them beside ``waiting`` already claimed
         so in this transaction; False leaves them pending, unchanged.
         """
 
-    def take(self, channel: str, token: str, docs: list[Document], known: Known) -> None:
+    def take(self, channel: str, token: str, notifications: list[Notification], known: Known) -> None:
         """Notifications claimed by ``claim_at_once`` were committed: deliver them, with what was read of them."""
 
 
@@ -61,7 +66,7 @@ class _HandOff:
 
     listener: Listener
     token: str
-    docs: list[Document] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)
 
 
 @dataclass
@@ -74,7 +79,7 @@ class _Rung:
 
     def ring(self) -> None:
         for channel, handed in self.handed.items():
-            handed.listener.take(channel, handed.token, handed.docs, self.known)
+            handed.listener.take(channel, handed.token, handed.notifications, self.known)
         listeners = list(_LISTENERS.get(self.database, ()))
         for listener in listeners:
             if self.channels:
@@ -113,8 +118,8 @@ def queued(uow: UnitOfWork, channels: Iterable[str]) -> None:
     _rung(uow).channels.update(channels)
 
 
-def hand_off(uow: UnitOfWork, docs: list[Document], known: Known) -> None:
-    """Claim for this process's delivery lanes those of ``docs`` (about to be written in ``uow``) they can send at once.
+def hand_off(uow: UnitOfWork, notifications: list[Notification], known: Known) -> None:
+    """Claim for this process's lanes those of ``notifications`` (to be written in ``uow``) they can send at once.
 
     A notification due now goes to the first listening worker whose lane of its channel takes it
     (``Listener.claim_at_once`` marks it claimed); once ``uow`` commits, the lane is given its
@@ -125,18 +130,17 @@ def hand_off(uow: UnitOfWork, docs: list[Document], known: Known) -> None:
     if not listeners:
         return
     now = uow.now()
-    due: dict[str, list[Document]] = {}
-    for doc in docs:
-        at: datetime = doc["next_attempt_at"]
-        if "due_at" not in doc and (at if at.tzinfo else at.replace(tzinfo=UTC)) <= now:
-            due.setdefault(doc["channel"], []).append(doc)
+    due: dict[str, list[Notification]] = {}
+    for notification in notifications:
+        if notification.due_now(now):
+            due.setdefault(notification.channel, []).append(notification)
     rung = _rung(uow)
     rung.known = known
     for channel, group in due.items():
         handed = rung.handed.get(channel)
         if handed is not None:
-            if handed.listener.claim_at_once(channel, group, handed.token, now, len(handed.docs)):
-                handed.docs += group
+            if handed.listener.claim_at_once(channel, group, handed.token, now, len(handed.notifications)):
+                handed.notifications += group
             continue
         token = uuid.uuid4().hex
         for listener in listeners:

@@ -324,7 +324,7 @@ async def test_an_email_accepted_before_its_worker_died_is_not_sent_again(
         died: list[str] = []
 
         async def dies_before_recording(token: str, attempts: list[Any]) -> None:
-            if not died and any(a.doc["channel"] == "email" for a in attempts):
+            if not died and any(a.notification.channel == "email" for a in attempts):
                 died.append(token)  # the SMTP server accepted; the process is gone before the outcome is written
                 raise RuntimeError("killed between sending and recording")
             await record(token, attempts)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 import pytest
@@ -163,7 +163,7 @@ async def test_a_worker_stopping_releases_what_was_handed_to_it_and_the_next_sen
             lane = worker.lanes["email"]
 
             def later_ones_waiting() -> bool:
-                return sum(len(h.docs) for h in lane.handed) == 4
+                return sum(len(h.notifications) for h in lane.handed) == 4
 
             await wait_until(later_ones_waiting, timeout=20, message="the later emails handed off, waiting")
             waiting = [h.token for h in lane.handed]
@@ -218,15 +218,17 @@ async def test_a_hand_off_whose_worker_died_is_taken_over_once_its_claim_expired
         await _propose(bootstrap, topic_prefix, authority)
         await wait_until(lambda: died, timeout=20, message="the emails handed off")
         [lost] = died
-        assert len(lost.docs) == 2 and all(d["status"] == "sending" and d["claim"] == lost.token for d in lost.docs)
+        handed = lost.notifications
+        assert len(handed) == 2 and all(n.status == "sending" and n.claim == lost.token for n in handed)
 
         async def both_sent() -> list[dict[str, Any]] | None:
-            docs = await _docs(svc, **{"_id": {"$in": [d["_id"] for d in lost.docs]}})
+            docs = await _docs(svc, **{"_id": {"$in": [n.notification_id for n in lost.notifications]}})
             return docs if len(docs) == 2 and all(d["status"] == "sent" for d in docs) else None
 
         docs = await wait_until(both_sent, timeout=30, message="taken over once expired, then sent")
         await asyncio.sleep(1.0)  # a second copy would have gone by now
-    expired: datetime = lost.docs[0]["claimed_until"]
+    expired = lost.notifications[0].claimed_until
+    assert expired is not None
     for doc in docs:
         assert doc["attempts"] == 2  # counted at the hand-off and at the take-over, like a crashed pass's
         assert doc["sent_at"].replace(tzinfo=UTC) > expired  # taken over once the claim had expired

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from vies_notifications.delivery import WAITING_FOR_CONTACT, Attempt, changes_for, handed_back
+from vies_notifications.delivery import WAITING_FOR_CONTACT, Attempt, changes_for
 from vies_notifications.domain.delivery import (
     SENT_OUTCOME,
     Outcome,
@@ -22,6 +22,7 @@ from vies_notifications.domain.delivery import (
     permanent,
     transient,
 )
+from vies_notifications.domain.notification import Notification
 from vies_shared.events.notifications import NotificationFailed, NotificationSent
 
 
@@ -132,7 +133,16 @@ NOW = datetime(2031, 3, 4, 10, 0, tzinfo=UTC)
 
 
 def _tried(outcome: Outcome, **doc: object) -> Attempt:
-    return Attempt({"_id": "n-1", "attempts": 2, **doc}, outcome, address="a@example.org", language="fr", subject="S")
+    notification = _stored({"_id": "n-1", "attempts": 2, **doc})
+    return Attempt(notification, outcome, address="a@example.org", language="fr", subject="S")
+
+
+def _stored(doc: dict[str, object]) -> Notification:
+    """A stored notification with these fields, the others as an email's to a volunteer."""
+    recipient = {"key": "person:p-1", "kind": "person", "id": "p-1", "role": "volunteer"}
+    return Notification.from_doc(
+        {"event_id": "e-1", "channel": "email", "recipient": recipient, "status": "sending", **doc}
+    )
 
 
 def test_a_sent_attempt_records_sent_and_drops_the_body() -> None:
@@ -175,18 +185,12 @@ def test_a_failure_retries_when_the_policy_says_when_and_fails_for_good_otherwis
 
 
 def test_an_attempt_not_tried_is_handed_back_with_its_attempt() -> None:
-    assert handed_back({"attempts": 3}, NOW) == {
+    assert _stored({"_id": "n-1", "attempts": 3}).handed_back(NOW) == {
         "$set": {"status": "pending", "next_attempt_at": NOW, "claim": None, "claimed_until": None, "attempts": 2}
     }
 
 
-_NOTIFICATION = {
-    "_id": "n-1",
-    "event_id": "e-1",
-    "channel": "email",
-    "category": "safety",
-    "recipient": {"role": "volunteer", "id": "p-1", "kind": "person"},
-}
+_NOTIFICATION = _stored({"_id": "n-1", "event_id": "e-1", "channel": "email", "category": "safety"})
 
 
 def test_an_attempt_causes_an_event_only_when_sent_or_failed_for_good() -> None:

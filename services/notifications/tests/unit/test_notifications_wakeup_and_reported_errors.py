@@ -8,6 +8,7 @@ from typing import Any
 
 from vies_notifications import wakeup
 from vies_notifications.domain.delivery import reported
+from vies_notifications.domain.notification import Notification
 from vies_shared.events.partners import AuthorityRegistered
 
 
@@ -100,20 +101,24 @@ class _Lane(_Worker):
         self.room = room
         self.given: list[tuple[str, str, list[str], Any]] = []
 
-    def claim_at_once(self, channel: str, docs: list[dict[str, Any]], token: str, now: datetime, waiting: int) -> bool:
-        if channel not in ("email", "sms") or self.room < waiting + len(docs):
+    def claim_at_once(
+        self, channel: str, notifications: list[Notification], token: str, now: datetime, waiting: int
+    ) -> bool:
+        if channel not in ("email", "sms") or self.room < waiting + len(notifications):
             return False
-        for doc in docs:
-            doc.update(status="sending", claim=token)
+        for notification in notifications:
+            notification.claimed_by(token, now, 60)
         return True
 
-    def take(self, channel: str, token: str, docs: list[dict[str, Any]], known: Any) -> None:
-        self.given.append((channel, token, [doc["_id"] for doc in docs], known))
+    def take(self, channel: str, token: str, notifications: list[Notification], known: Any) -> None:
+        self.given.append((channel, token, [n.notification_id for n in notifications], known))
 
 
-def _queued(key: str, channel: str, due: datetime = NOW) -> dict[str, Any]:
-    doc = {"_id": key, "channel": channel, "status": "pending", "next_attempt_at": due}
-    return doc if due <= NOW else {**doc, "due_at": due}
+def _queued(key: str, channel: str, due: datetime = NOW) -> Notification:
+    recipient = {"key": "person:p-1", "kind": "person", "id": "p-1", "role": "volunteer"}
+    doc = {"_id": key, "event_id": key, "channel": channel, "recipient": recipient, "status": "pending"}
+    doc["next_attempt_at"] = due
+    return Notification.from_doc(doc if due <= NOW else {**doc, "due_at": due})
 
 
 def test_a_hand_off_is_given_once_its_transaction_commits_and_only_what_is_due_fits_its_lane() -> None:
@@ -129,12 +134,12 @@ def test_a_hand_off_is_given_once_its_transaction_commits_and_only_what_is_due_f
         wakeup.hand_off(uow, more, memory)  # beyond the lane's room with e1: left pending, all three
         wakeup.hand_off(uow, [_queued("e6", "email")], memory)  # one more fits, under the same claim
         assert worker.given == []  # nothing before the commit
-        assert [d["status"] for d in first + later + more] == ["sending", "sending"] + ["pending"] * 5
+        assert [n.status for n in first + later + more] == ["sending", "sending"] + ["pending"] * 5
         uow.commit()
         tokens = {channel: token for channel, token, _, _ in worker.given}
         assert [(channel, ids) for channel, _, ids, _ in worker.given] == [("email", ["e1", "e6"]), ("sms", ["s1"])]
         assert all(known is memory for *_, known in worker.given)  # what the transaction read, after its commit
-        assert first[0]["claim"] == tokens["email"] != tokens["sms"] == first[1]["claim"]
+        assert first[0].claim == tokens["email"] != tokens["sms"] == first[1].claim
         aborted: Any = _Transaction()
         wakeup.hand_off(aborted, [_queued("e7", "email")], memory)  # never committed (or retried): never given
         assert len(worker.given) == 2
@@ -143,7 +148,7 @@ def test_a_hand_off_is_given_once_its_transaction_commits_and_only_what_is_due_f
     alone: Any = _Transaction()
     unclaimed = [_queued("e8", "email")]
     wakeup.hand_off(alone, unclaimed, {})  # no worker listening: pending, as queued
-    assert unclaimed[0]["status"] == "pending"
+    assert unclaimed[0].status == "pending"
 
 
 def test_the_events_that_bring_an_authority_or_a_partner_address() -> None:

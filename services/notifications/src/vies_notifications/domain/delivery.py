@@ -13,13 +13,15 @@ from __future__ import annotations
 import random
 import re
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from vies_notifications.domain.privacy import scrub
 from vies_shared.events.notifications import NotificationFailed, NotificationSent
+
+if TYPE_CHECKING:
+    from vies_notifications.domain.notification import Notification
 
 PENDING = "pending"
 SENDING = "sending"
@@ -34,11 +36,6 @@ _NAMESPACE = uuid.UUID("6f1d8a4e-3c59-4b6b-9a8e-2f4c1d7e0b15")
 def notification_id(event_id: str, recipient_key: str, channel: str) -> str:
     """A stable id for (event, recipient, channel): redelivered events map to the same notification."""
     return str(uuid.uuid5(_NAMESPACE, f"{event_id}|{recipient_key}|{channel}"))
-
-
-def claimed(token: str, now: datetime, seconds: float) -> dict[str, Any]:
-    """The fields a claim by ``token`` at ``now`` sets, held ``seconds`` unless renewed (its attempt counted beside)."""
-    return {"status": SENDING, "claim": token, "claimed_until": now + timedelta(seconds=seconds)}
 
 
 def message_id(notification_id: str, domain: str) -> str:
@@ -80,6 +77,9 @@ class Outcome:
 
 SENT_OUTCOME = Outcome("sent")
 
+# The error of a deferral for want of the recipient's contact data: the message waits for their arrival.
+WAITING_FOR_CONTACT = "recipient's contact data not known (yet)"
+
 _SMTP_REPLY = re.compile(r"\b([245]\d\d)(?:[ -]+(\d\.\d{1,3}\.\d{1,3}))?\b[^;]*")
 
 
@@ -98,28 +98,28 @@ def reported(error: str | None) -> str:
 
 
 def outcome_event(
-    notification: Mapping[str, Any], outcome: Outcome, *, retrying: bool
+    notification: Notification, outcome: Outcome, *, retrying: bool
 ) -> NotificationSent | NotificationFailed | None:
     """The event an attempt causes: ``NotificationSent``, or ``NotificationFailed`` when it failed for good.
 
     A deferral or a failure to be retried (``retrying``) causes none: the notification is still on its way.
     """
-    recipient_role = notification["recipient"]["role"]
+    recipient_role = notification.recipient.role
     if outcome.sent:
         return NotificationSent(
-            notification_id=notification["_id"],
-            event_id=notification["event_id"],
-            channel=notification["channel"],
+            notification_id=notification.notification_id,
+            event_id=notification.event_id,
+            channel=notification.channel,
             recipient_role=recipient_role,
         )
     if outcome.kind == "deferred" or retrying:
         return None
     return NotificationFailed(
-        notification_id=notification["_id"],
-        event_id=notification["event_id"],
-        channel=notification["channel"],
+        notification_id=notification.notification_id,
+        event_id=notification.event_id,
+        channel=notification.channel,
         error=reported(outcome.error),
-        category=notification.get("category"),
+        category=notification.category,
         recipient_role=recipient_role,
     )
 

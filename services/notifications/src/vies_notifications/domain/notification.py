@@ -1,21 +1,32 @@
 """The notification: one message of one event to one recipient by one channel, and its delivery log.
 
 Its document is created ``pending`` by the intake (or by the service's own notices: a regional
-digest, a webhook disabled); the delivery worker then claims it and records each attempt
-(``domain.delivery`` holds the states and the retry rules). The worker reads and updates the
-raw documents in its hot path, where a security alert sends thousands at once; the fields it
-writes are declared here all the same, so the model reads every stored notification.
+digest, a webhook disabled, a safety message's failover); the delivery worker then claims it and
+records each attempt (``domain.delivery`` holds the states and the retry rules). The worker works
+on this model: a claimed document is typed once for its pass (``read``), a notification the intake
+hands off is the one it queued, and every update the worker writes (the claim, an attempt's
+outcome, a hand-back) is built here, beside the fields it names, so a renamed field fails a fast
+test instead of a delivery.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import Field
 
-from vies_notifications.domain.delivery import PENDING, notification_id
+from vies_notifications.domain.delivery import (
+    FAILED,
+    PENDING,
+    SAFETY_CATEGORIES,
+    SENDING,
+    SENT,
+    WAITING_FOR_CONTACT,
+    Outcome,
+    notification_id,
+)
 from vies_shared.aggregate import Aggregate, Document, Value
 
 
@@ -155,7 +166,155 @@ class Notification(Aggregate):
         at = list(doc).index("recipient") + 1
         return dict([*fields[:at], ("context", self.context), *fields[at:]])
 
+    @classmethod
+    def read(cls, doc: Document) -> Notification:
+        """The notification a stored document holds, validated, without the snapshot ``changes()`` compares with.
+
+        For the delivery worker, which writes its own updates (``tried``, ``handed_back``...) and
+        never ``changes()``: the snapshot (a second dump) would double the cost of typing a claim.
+        """
+        return cls.model_validate(doc)
+
     @property
     def retry_due_at(self) -> datetime | None:
         """When a pending notification is tried next (None once it is no longer pending)."""
         return self.next_attempt_at if self.status == PENDING else None
+
+    # -- the delivery worker's rules and updates. Every field it writes is named here, beside its
+    # declaration (a fast test checks each update's names against the model), never in the worker.
+
+    @property
+    def safety(self) -> bool:
+        """A safety message: never given up on a transient failure, failed over when it fails for good."""
+        return self.category in SAFETY_CATEGORIES
+
+    @property
+    def already_accepted(self) -> bool:
+        """An email the SMTP server accepted before its worker died or stopped: sent, not to be sent again."""
+        return self.channel == "email" and bool(self.accepted_at)
+
+    def out_of_claims(self, max_attempts: int) -> bool:
+        """Taken over more often than the attempts allow, never recorded (its worker stops each time it sends it)."""
+        return not self.safety and self.attempts > max_attempts
+
+    def keeps_waiting_for_contact(self, now: datetime, max_seconds: float) -> bool:
+        """Whether a message whose recipient has no contact data yet waits on (else the wait counts as a failure).
+
+        A delayed message (return seminar) waits from its due date, not from when it was queued; a
+        safety message keeps waiting either way.
+        """
+        since = self.due_at or self.created_at or now
+        waited = (now - (since if since.tzinfo else since.replace(tzinfo=UTC))).total_seconds()
+        return waited < max_seconds or self.safety
+
+    @property
+    def events_keyed_by_outbox(self) -> bool:
+        """Redriven before it kept ``event_seq``: its earlier event went by ``outbox_keys``, its next ones too."""
+        return self.event_seq is None and self.redriven_at is not None
+
+    def due_now(self, now: datetime) -> bool:
+        """Whether a new notification goes at once: neither delayed (``due_at``) nor due later."""
+        at = self.next_attempt_at
+        if self.due_at is not None or at is None:
+            return False
+        return (at if at.tzinfo else at.replace(tzinfo=UTC)) <= now
+
+    def claimed_by(self, token: str, now: datetime, seconds: float) -> None:
+        """This notification as ``claim_update`` leaves it: sending under ``token``, its attempt counted."""
+        fields = {**_claim(token, now, seconds), "attempts": self.attempts + 1}
+        # Set as a construct would, unvalidated: the values are ours, and a hand-off claims thousands
+        # in one transaction; the fields set are marked so that ``to_doc`` writes them.
+        self.__dict__.update(fields)
+        self.__pydantic_fields_set__.update(fields)
+
+    @staticmethod
+    def claim_update(token: str, now: datetime, seconds: float) -> Document:
+        """The update claiming due notifications for ``token`` until ``seconds`` from ``now``, counting an attempt."""
+        return {"$set": _claim(token, now, seconds), "$inc": {"attempts": 1}}
+
+    @staticmethod
+    def renewal(until: datetime) -> Document:
+        """The update holding a claim until ``until``."""
+        return {"$set": {"claimed_until": until}}
+
+    @staticmethod
+    def acceptance(now: datetime) -> Document:
+        """The update marking emails the SMTP server accepted (``already_accepted`` once taken over)."""
+        return {"$set": {"accepted_at": now}}
+
+    @staticmethod
+    def release(now: datetime) -> Document:
+        """The update giving back the notifications of a claim that were not tried, their attempt uncounted."""
+        fields: Document = {"status": PENDING, "claim": None, "claimed_until": None, "next_attempt_at": now}
+        return {"$set": fields, "$inc": {"attempts": -1}}
+
+    @staticmethod
+    def contact_arrived(now: datetime) -> Document:
+        """The update releasing messages that waited for their recipient's contact data: due now."""
+        return {"$set": {"next_attempt_at": now}, "$unset": {"waiting_for": ""}}
+
+    def handed_back(self, now: datetime) -> Document:
+        """The update of this claimed notification when it was not tried: pending again, its attempt given back."""
+        changes: Document = {"status": PENDING, "next_attempt_at": now, "claim": None, "claimed_until": None}
+        return {"$set": {**changes, "attempts": max(0, self.attempts - 1)}}
+
+    def attempts_after(self, outcome: Outcome) -> int:
+        """The attempts counted once ``outcome`` is recorded: a deferral gives back the one its claim counted."""
+        return max(0, self.attempts - 1) if outcome.kind == "deferred" else self.attempts
+
+    def tried(
+        self,
+        outcome: Outcome,
+        now: datetime,
+        retry_at: datetime | None,
+        *,
+        address: str | None = None,
+        language: str | None = None,
+        subject: str | None = None,
+    ) -> Document:
+        """The update one tried attempt writes (pure: no I/O, no clock of its own).
+
+        ``retry_at`` is when a deferred or failed notification is tried again, None when a failure
+        is final (the caller's retry policy decides); ``address``, ``language`` and ``subject`` are
+        what the attempt resolved, if it got that far.
+        """
+        changes: Document = {
+            "attempts": self.attempts_after(outcome),
+            "updated_at": now,
+            "claim": None,
+            "claimed_until": None,
+        }
+        for name, value in (("recipient.address", address), ("language", language), ("subject", subject)):
+            if value is not None:
+                changes[name] = value
+        changes.update(_settled(outcome, now, retry_at))
+        history = {"at": now, "outcome": outcome.kind, "error": outcome.error or None}
+        update: Document = {"$set": changes, "$push": {"history": {"$each": [history], "$slice": -20}}}
+        if self.waiting_for and "waiting_for" not in changes:
+            update["$unset"] = {"waiting_for": ""}
+        return update
+
+    @staticmethod
+    def keeping_event_seq(update: Document, seq: int) -> None:
+        """Add to ``update`` the outbox seq of the event it causes (it orders the notification's next one)."""
+        update["$set"]["event_seq"] = seq
+
+
+def _claim(token: str, now: datetime, seconds: float) -> Document:
+    """The fields a claim by ``token`` at ``now`` sets, held ``seconds`` unless renewed (its attempt counted beside)."""
+    return {"status": SENDING, "claim": token, "claimed_until": now + timedelta(seconds=seconds)}
+
+
+def _settled(outcome: Outcome, now: datetime, retry_at: datetime | None) -> Document:
+    """The state fields an outcome sets: sent, pending again (deferred or retrying) or failed."""
+    if outcome.sent:
+        # A delivered webhook body is not kept: the log needs the outcome, not the event again.
+        return {"status": SENT, "sent_at": now, "last_error": None, "payload": None}
+    if outcome.kind == "deferred":
+        fields: Document = {"status": PENDING, "next_attempt_at": retry_at, "last_error": outcome.error}
+        if outcome.error == WAITING_FOR_CONTACT:
+            fields["waiting_for"] = "contact"  # released by the contact's arrival (wakeup)
+        return fields
+    if retry_at is not None:
+        return {"last_error": outcome.error, "status": PENDING, "next_attempt_at": retry_at}
+    return {"last_error": outcome.error, "status": FAILED, "failed_at": now, "payload": None}
