@@ -42,8 +42,6 @@ from pymongo import UpdateOne
 from vies_notifications import answer_links, channels, intake, metrics, owners, projection, sealing, store, wakeup
 from vies_notifications.domain import routing
 from vies_notifications.domain.delivery import (
-    PENDING,
-    SENDING,
     SENT_OUTCOME,
     WAITING_FOR_CONTACT,
     Outcome,
@@ -186,7 +184,7 @@ class AcceptanceLedger:
             ids, self._waiting = self._waiting, []
             try:
                 await self.collection.update_many(
-                    {"_id": {"$in": ids}, "claim": self.token}, Notification.acceptance(self.clock())
+                    Notification.held(self.token, ids), Notification.acceptance(self.clock())
                 )
             except Exception as exc:  # noqa: BLE001 - the pass's record writes the outcome anyway
                 log.warning("accepted_emails_not_marked", count=len(ids), error=repr(exc))
@@ -313,7 +311,7 @@ class DeliveryWorker:
         # waiting (see record): whichever comes second sees the other, so none waits for nothing.
         try:
             released = await self.collection.update_many(
-                {"recipient.id": {"$in": sorted(recipient_ids)}, "status": PENDING, "waiting_for": "contact"},
+                Notification.waiting_for_contact_of(sorted(recipient_ids)),
                 Notification.contact_arrived(self.runtime.now()),
             )
         except Exception as exc:  # noqa: BLE001 - the safety-net look (contact_wait_seconds) finds them
@@ -537,10 +535,10 @@ class DeliveryWorker:
         now = self.runtime.now()
         lane.next_poll = time.monotonic() + self.settings.delivery_poll_seconds
         channel: Any = lane.channels[0] if len(lane.channels) == 1 else {"$in": list(lane.channels)}
-        pending: Document = {"status": PENDING, "channel": channel, "next_attempt_at": {"$lte": now}}
-        stale: Document = {"status": SENDING, "channel": channel, "claimed_until": {"$lt": now}}
+        pending, stale = Notification.due(channel, now), Notification.stale(channel, now)
         if busy := sorted(busy):
-            pending["recipient.id"] = stale["recipient.id"] = {"$nin": busy}
+            pending.update(Notification.not_to(busy))
+            stale.update(Notification.not_to(busy))
         limit = min(lane.limit, lane.room)
         found = _read(await self.collection.find(pending).limit(limit).to_list())
         taken_over: list[Notification] = []
@@ -568,7 +566,7 @@ class DeliveryWorker:
                 notification.claimed_by(token, now, seconds)
         else:  # another replica won some of them: read back what is ours
             ids = [notification.notification_id for notification in notifications]
-            notifications = _read(await self.collection.find({"_id": {"$in": ids}, "claim": token}).to_list())
+            notifications = _read(await self.collection.find(Notification.held(token, ids)).to_list())
         return token, [self._attempt(n, n.notification_id in stale_ids) for n in notifications]
 
     def _fair_share(
@@ -604,7 +602,7 @@ class DeliveryWorker:
             await asyncio.sleep(seconds / 3)
             try:
                 await self.collection.update_many(
-                    {"claim": token, "status": SENDING},
+                    Notification.sending(token),
                     Notification.renewal(self.runtime.now() + timedelta(seconds=seconds)),
                 )
                 metrics.CLAIM_RENEWALS.labels(self.settings.service).inc()
@@ -635,7 +633,7 @@ class DeliveryWorker:
 
     async def release(self, token: str) -> None:
         """Give back the notifications of a claim that were not tried, without counting an attempt."""
-        await self.collection.update_many({"claim": token, "status": SENDING}, Notification.release(self.runtime.now()))
+        await self.collection.update_many(Notification.sending(token), Notification.release(self.runtime.now()))
 
     async def _prefetch(
         self, notifications: list[Notification], given: dict[tuple[str, str], Document | None] | None = None
@@ -1006,7 +1004,7 @@ class DeliveryWorker:
             notification, outcome = attempt.notification, attempt.outcome
             if ours is not None and notification.notification_id not in ours:
                 continue
-            claimed = {"_id": notification.notification_id, "claim": token}
+            claimed = Notification.held(token, notification.notification_id)
             if outcome is None:  # not tried: handed back as it was
                 updates.append(UpdateOne(claimed, notification.handed_back(now)))
                 effects.due.append((notification.channel, now))
@@ -1050,7 +1048,7 @@ class DeliveryWorker:
     async def _still_ours(self, uow: UnitOfWork, token: str, attempts: list[Attempt]) -> set[str]:
         """The ids of the attempts' notifications this claim still holds."""
         ids = [a.notification.notification_id for a in attempts]
-        cursor = uow[store.NOTIFICATIONS].find({"_id": {"$in": ids}, "claim": token}, {"_id": 1})
+        cursor = uow[store.NOTIFICATIONS].find(Notification.held(token, ids), {"_id": 1})
         return {found["_id"] async for found in cursor}
 
     def _retry_at(self, notification: Notification, outcome: Outcome, now: datetime) -> datetime | None:
@@ -1088,13 +1086,7 @@ class DeliveryWorker:
                 # The endpoint is failing: its other queued events wait for the same retry instead of each
                 # costing a deadline in the next passes (and filling them).
                 await uow[store.NOTIFICATIONS].update_many(
-                    {
-                        "recipient.id": subscription_id,
-                        "status": PENDING,
-                        "channel": "webhook",
-                        "next_attempt_at": {"$lt": backoff},
-                    },
-                    {"$set": {"next_attempt_at": backoff}},
+                    Notification.queued_to_endpoint(subscription_id, backoff), Notification.postponed(backoff)
                 )
 
     async def _after_record(self, effects: _Effects, now: datetime) -> None:
@@ -1247,8 +1239,8 @@ async def _mark_waited_for(uow: UnitOfWork, persons: Iterable[str]) -> None:
 
 async def mark_waiting_persons(runtime: Runtime[NotificationsSettings]) -> None:
     """At start-up: the persons messages already wait for are marked (those marked waiting by an earlier version)."""
-    waiting = {"status": PENDING, "waiting_for": "contact", "recipient.kind": "person"}
-    persons = await runtime.db[store.NOTIFICATIONS].distinct("recipient.id", waiting)
+    waiting = Notification.waiting_for_contact_of()
+    persons = await runtime.db[store.NOTIFICATIONS].distinct(Notification.RECIPIENT_ID, waiting)
     if persons:
         await runtime.transactions.run(lambda uow: _mark_waited_for(uow, [str(person) for person in persons]))
 

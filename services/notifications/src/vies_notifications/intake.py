@@ -363,7 +363,7 @@ async def enqueue(uow: UnitOfWork, notifications: list[Notification]) -> int:
     wakeup.hand_off(uow, notifications, projection.known_after_commit(uow))  # claims those it hands off
     docs = [n.to_doc() for n in notifications]
     await uow[store.NOTIFICATIONS].insert_many(docs, ordered=False)
-    wakeup.queued(uow, {doc["channel"] for doc in docs if doc["status"] == PENDING})  # claimed once this commits
+    wakeup.queued(uow, {n.channel for n in notifications if n.status == PENDING})  # the others: handed off
     return len(notifications)
 
 

@@ -74,6 +74,27 @@ def test_every_field_the_worker_writes_is_a_field_of_the_model(outcome: Outcome)
     assert unknown == set()
 
 
+def test_every_field_the_worker_queries_is_a_field_of_the_model() -> None:
+    queries = [
+        Notification.due("email", NOW),
+        Notification.stale({"$in": ["email", "sms"]}, NOW),
+        Notification.not_to(["sub-1"]),
+        Notification.held("token"),
+        Notification.held("token", "n-1"),
+        Notification.held("token", ["n-1", "n-2"]),
+        Notification.sending("token"),
+        Notification.waiting_for_contact_of(),
+        Notification.waiting_for_contact_of(["vol-1"]),
+        Notification.queued_to_endpoint("sub-1", NOW),
+        {Notification.RECIPIENT_ID: "vol-1"},
+    ]
+    unknown = {path for query in queries for path in query} - _stored_paths()
+    assert unknown == set()
+    assert Notification.held("token", "n-1") == {"_id": "n-1", "claim": "token"}
+    assert Notification.held("token", ["n-1"]) == {"_id": {"$in": ["n-1"]}, "claim": "token"}
+    assert _written(Notification.postponed(NOW)) <= _stored_paths()
+
+
 def test_a_claim_marks_the_notification_as_its_update_does_and_the_document_written_holds_it() -> None:
     notification = queued()
     notification.claimed_by("token", NOW, 60)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -226,6 +226,60 @@ class Notification(Aggregate):
         # in one transaction; the fields set are marked so that ``to_doc`` writes them.
         self.__dict__.update(fields)
         self.__pydantic_fields_set__.update(fields)
+
+    # The worker's queries, named here as its updates are (the fast test checks them alike).
+
+    @staticmethod
+    def due(channel: Any, now: datetime) -> Document:
+        """Pending notifications of ``channel`` (a name or a ``$in``) due by ``now``: on one index."""
+        return {"status": PENDING, "channel": channel, "next_attempt_at": {"$lte": now}}
+
+    @staticmethod
+    def stale(channel: Any, now: datetime) -> Document:
+        """Notifications of ``channel`` whose claim expired by ``now`` (their worker died): on one index."""
+        return {"status": SENDING, "channel": channel, "claimed_until": {"$lt": now}}
+
+    @staticmethod
+    def not_to(recipient_ids: list[str]) -> Document:
+        """The condition leaving out the notifications of these recipients (their share already in flight)."""
+        return {"recipient.id": {"$nin": recipient_ids}}
+
+    @staticmethod
+    def held(token: str, ids: str | list[str] | None = None) -> Document:
+        """The notifications (of these ids) the claim ``token`` holds, whatever their state since."""
+        held: Document = {"claim": token}
+        return held if ids is None else {"_id": ids if isinstance(ids, str) else {"$in": ids}, **held}
+
+    @staticmethod
+    def sending(token: str) -> Document:
+        """The notifications the claim ``token`` holds that are still being sent."""
+        return {"claim": token, "status": SENDING}
+
+    @staticmethod
+    def waiting_for_contact_of(recipient_ids: list[str] | None = None) -> Document:
+        """Pending messages waiting for their recipient's contact data (of these recipients; else of persons)."""
+        waiting: Document = {"status": PENDING, "waiting_for": "contact"}
+        if recipient_ids is None:
+            return {**waiting, "recipient.kind": "person"}
+        return {"recipient.id": {"$in": recipient_ids}, **waiting}
+
+    @staticmethod
+    def queued_to_endpoint(subscription_id: str, before: datetime) -> Document:
+        """The webhook deliveries queued for a subscription to be tried before ``before``."""
+        return {
+            "recipient.id": subscription_id,
+            "status": PENDING,
+            "channel": "webhook",
+            "next_attempt_at": {"$lt": before},
+        }
+
+    @staticmethod
+    def postponed(until: datetime) -> Document:
+        """The update postponing pending notifications to ``until`` (a failing endpoint's queue)."""
+        return {"$set": {"next_attempt_at": until}}
+
+    # The stored path of the recipient's id (the ``distinct`` of the persons messages wait for).
+    RECIPIENT_ID: ClassVar[str] = "recipient.id"
 
     @staticmethod
     def claim_update(token: str, now: datetime, seconds: float) -> Document:
