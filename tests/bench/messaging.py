@@ -6,7 +6,9 @@ one document, each as events/s and as a ratio to the raw rate, and end-to-end
 latency p50/p95/p99 from outbox write to handler commit. The honest ceiling of the
 inbox consumer is a raw aiokafka consumer doing the same MongoDB writes without the
 guarantees (no transaction, no inbox, offsets auto-committed):
-``inbox_ratio_to_raw_with_writes``. Runs in one process.
+``inbox_ratio_to_raw_with_writes``; and the same pair again with the handler's write sent at
+commit (``uow.at_commit``) against a raw consumer writing one ``insert_many`` per poll. Runs in
+one process.
 """
 
 from __future__ import annotations
@@ -92,36 +94,9 @@ async def kit_rates(settings: ServiceSettings, n: int) -> dict[str, Any]:
 
         await transactions.run(work)
     relay_broker = create_broker(settings)
-    broker = create_broker(settings)
-    latencies: list[float] = []
-    consumer_db = client[f"{settings.mongodb_db}_consumer"]
-    done = asyncio.Event()
-
-    first_handled: list[float] = []
-
-    async def handler(ctx: HandlerContext, event: PartnerSuspended) -> None:
-        if not first_handled:
-            first_handled.append(time.perf_counter())
-        await ctx.uow["seen"].insert_one({"p": event.partner_id})
-        latencies.append((datetime.now(UTC) - datetime.fromisoformat(event.reason)).total_seconds())
-        if len(latencies) >= n:
-            done.set()
-
-    consumer = EventConsumer(
-        service="bench",
-        name="bench",
-        transactions=Transactions(client, consumer_db, Outbox(consumer_db, service="bench")),
-        broker=broker,
-        topics=[events_topic("partners", settings.topic_prefix)],
-        group_id=f"{settings.topic_prefix}bench",
-        dlq_topic=f"{settings.topic_prefix}vies.missions.dlq",
-        handlers=[handler],
-        max_records=500,
-    )
-    consumer.register()
-    relay = OutboxRelay(outbox, relay_broker, service="partners", batch_size=1000)
     started = time.perf_counter()
     await relay_broker.start()
+    relay = OutboxRelay(outbox, relay_broker, service="partners", batch_size=1000)
     if not await relay.lease.acquire():
         raise SystemExit("another relay holds the bench database's lease")
     published = 0
@@ -132,15 +107,13 @@ async def kit_rates(settings: ServiceSettings, n: int) -> dict[str, Any]:
         published += await relay.publish_pending()
     relay_rate = n / (time.perf_counter() - started)
     await relay_broker.stop()
-    # The consumer alone, from its first record (the group joined) to the last commit.
-    await broker.start()
-    await asyncio.wait_for(done.wait(), timeout=600)
-    consume_rate = n / (time.perf_counter() - first_handled[0])
-    await broker.stop()
-    raw_with_writes = await raw_consume_with_writes(settings, client, n)
-    await client.drop_database(settings.mongodb_db)
-    await client.drop_database(f"{settings.mongodb_db}_consumer")
-    await client.drop_database(f"{settings.mongodb_db}_raw")
+    # Each consumer alone, from its first record (its group joined) to its last commit, over the same topic.
+    consume_rate, latencies = await kit_consume(settings, client, n, blind=False)
+    blind_rate, _ = await kit_consume(settings, client, n, blind=True)
+    raw_with_writes = await raw_consume_with_writes(settings, client, n, batched=False)
+    raw_batched = await raw_consume_with_writes(settings, client, n, batched=True)
+    for suffix in ("", "_consumer", "_consumer_blind", "_raw", "_raw_batched"):
+        await client.drop_database(f"{settings.mongodb_db}{suffix}")
     await client.close()
     latencies.sort()
     q = statistics.quantiles(latencies, n=100)
@@ -149,23 +122,76 @@ async def kit_rates(settings: ServiceSettings, n: int) -> dict[str, Any]:
         "inbox_events_per_s": round(consume_rate),
         "raw_consume_with_writes_per_s": round(raw_with_writes),
         "inbox_ratio_to_raw_with_writes": round(consume_rate / raw_with_writes, 3),
+        "inbox_writes_at_commit_events_per_s": round(blind_rate),
+        "raw_consume_with_batched_writes_per_s": round(raw_batched),
+        "inbox_writes_at_commit_ratio_to_raw_batched": round(blind_rate / raw_batched, 3),
         "latency_ms": {"p50": round(q[49] * 1000, 1), "p95": round(q[94] * 1000, 1), "p99": round(q[98] * 1000, 1)},
         "note": (
             "latency runs from the outbox write (all written up front) to the handler commit; the inbox "
             "rate is the consumer's alone, from its first record to its last commit, once the relay has put "
-            "every event on the topic; raw_consume_with_writes likewise"
+            "every event on the topic; raw_consume_with_writes likewise. Each handler writes one document: "
+            "inbox_events_per_s at once in its transaction (against a raw consumer writing one insert per "
+            "record), inbox_writes_at_commit_events_per_s as a blind write sent with the commit "
+            "(uow.at_commit, one command per batch's transaction, against a raw consumer writing one "
+            "insert_many per poll)"
         ),
     }
 
 
-async def raw_consume_with_writes(settings: ServiceSettings, client: Any, n: int) -> float:
-    """A plain aiokafka consumer writing what the bench handler writes, one document per event, without guarantees."""
-    seen = client[f"{settings.mongodb_db}_raw"]["seen"]
+async def kit_consume(settings: ServiceSettings, client: Any, n: int, *, blind: bool) -> tuple[float, list[float]]:
+    """The inbox consumer's rate over the topic's ``n`` events, and each event's latency from its outbox write.
+
+    Its handler writes one document per event: at once in its transaction, or (``blind``) at commit.
+    """
+    suffix = "_consumer_blind" if blind else "_consumer"
+    consumer_db = client[f"{settings.mongodb_db}{suffix}"]
+    broker = create_broker(settings)
+    latencies: list[float] = []
+    first_handled: list[float] = []
+    done = asyncio.Event()
+
+    async def handler(ctx: HandlerContext, event: PartnerSuspended) -> None:
+        if not first_handled:
+            first_handled.append(time.perf_counter())
+        if blind:
+            ctx.uow.at_commit("seen").insert_one({"p": event.partner_id})
+        else:
+            await ctx.uow["seen"].insert_one({"p": event.partner_id})
+        latencies.append((datetime.now(UTC) - datetime.fromisoformat(event.reason)).total_seconds())
+        if len(latencies) >= n:
+            done.set()
+
+    consumer = EventConsumer(
+        service="bench",
+        name="bench",
+        transactions=Transactions(client, consumer_db, Outbox(consumer_db, service="bench")),
+        broker=broker,
+        topics=[events_topic("partners", settings.topic_prefix)],
+        group_id=f"{settings.topic_prefix}bench{suffix}",
+        dlq_topic=f"{settings.topic_prefix}vies.missions.dlq",
+        handlers=[handler],
+        max_records=500,
+    )
+    consumer.register()
+    await broker.start()
+    await asyncio.wait_for(done.wait(), timeout=600)
+    rate = n / (time.perf_counter() - first_handled[0])
+    await broker.stop()
+    return rate, latencies
+
+
+async def raw_consume_with_writes(settings: ServiceSettings, client: Any, n: int, *, batched: bool) -> float:
+    """A plain aiokafka consumer writing what the bench handler writes, one document per event, without guarantees.
+
+    One insert per record, or (``batched``) one ``insert_many`` per poll's records.
+    """
+    suffix = "_raw_batched" if batched else "_raw"
+    seen = client[f"{settings.mongodb_db}{suffix}"]["seen"]
     consumer = AIOKafkaConsumer(
         events_topic("partners", settings.topic_prefix),
         bootstrap_servers=settings.kafka_bootstrap,
         auto_offset_reset="earliest",
-        group_id=f"{settings.topic_prefix}raw-writes",
+        group_id=f"{settings.topic_prefix}raw-writes{suffix}",
         enable_auto_commit=True,
     )
     await consumer.start()
@@ -174,8 +200,12 @@ async def raw_consume_with_writes(settings: ServiceSettings, client: Any, n: int
     while count < n:
         for records in (await consumer.getmany(timeout_ms=1000, max_records=500)).values():
             started = started or time.perf_counter()  # from the first record (the group joined)
-            for record in records:
-                await seen.insert_one({"p": (record.key or b"").decode()})
+            documents = [{"p": (record.key or b"").decode()} for record in records]
+            if batched:
+                await seen.insert_many(documents)
+            else:
+                for document in documents:
+                    await seen.insert_one(document)
             count += len(records)
     rate = n / (time.perf_counter() - (started or 0.0))
     await consumer.stop()
